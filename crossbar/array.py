@@ -1,0 +1,498 @@
+"""One physical crossbar array: its devices' true state and what can be done to it.
+
+Units: conductances in siemens, voltages in volts, currents in amperes,
+times in seconds. Shapes: conductance matrices are (rows, cols); inputs to a
+product are (batch, rows) and outputs (batch, cols).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from . import kernels
+from .device import DeviceModel
+from .energy import EnergyCosts, OperationCounts
+from .peripherals import Peripherals
+from .rng import base_seed, standard_normals, stream_seeds
+from .validation import as_float_array, check_choice, check_int, check_range, make_generator
+
+FAULT_NONE, FAULT_STUCK_LOW, FAULT_STUCK_HIGH = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class ProgramReport:
+    """Outcome of programming a target matrix.
+
+    Attributes
+    ----------
+    method : str
+        ``"one_shot"`` or ``"write_verify"``.
+    rounds : int
+        Program (and verify) rounds used; 1 for one-shot.
+    pulses : int
+        Programming pulses spent.
+    device_reads : int
+        Verify reads spent.
+    residual_rms : float
+        RMS of ``G - target`` over working (not stuck) devices, siemens, true state.
+    within_tolerance : float
+        Fraction of working devices within ``tolerance`` of target (true state);
+        NaN for one-shot without a tolerance.
+    tolerance : float or None
+        The verify tolerance, siemens.
+    n_stuck : int
+        Devices that are stuck and could not be programmed.
+    """
+
+    method: str
+    rounds: int
+    pulses: int
+    device_reads: int
+    residual_rms: float
+    within_tolerance: float
+    tolerance: Optional[float]
+    n_stuck: int
+
+    def __str__(self) -> str:
+        tol = "" if self.tolerance is None else (
+            f", {self.within_tolerance * 100:.2f} % within {self.tolerance * 1e6:.3g} uS")
+        return (f"{self.method}: {self.rounds} round(s), {self.pulses} pulses, {self.device_reads} verify reads, "
+                f"residual {self.residual_rms * 1e6:.3g} uS rms{tol}, {self.n_stuck} stuck")
+
+
+class CrossbarArray:
+    """A ``rows x cols`` array of memristors with its peripherals.
+
+    The array holds the true conductance of every device (``conductance``),
+    the fault map, each device's own window and drift exponent, and counters
+    of the work done. It knows nothing of neural networks.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Size of the array (word lines x bit lines).
+    device : DeviceModel
+        The technology (see :func:`crossbar.preset`).
+    seed : int, SeedSequence, Generator or None
+        Source of every random number of this array: the same seed gives the
+        same devices, faults, programming results and read noise.
+    peripherals : Peripherals, optional
+        DAC, ADC and wires; all off when omitted.
+    costs : EnergyCosts, optional
+        Per-operation costs for :meth:`energy` and :meth:`latency`.
+
+    Examples
+    --------
+    >>> import crossbar, numpy as np
+    >>> array = crossbar.CrossbarArray(4, 3, crossbar.preset("ideal"), seed=0)
+    >>> report = array.program(np.full((4, 3), 50e-6))
+    >>> array.mvm(np.full((1, 4), 0.2))  # amperes
+    array([[4.e-05, 4.e-05, 4.e-05]])
+    """
+
+    def __init__(self, rows: int, cols: int, device: DeviceModel, seed=None,
+                 peripherals: Optional[Peripherals] = None, costs: Optional[EnergyCosts] = None):
+        self.rows = check_int("rows", rows, 1)
+        self.cols = check_int("cols", cols, 1)
+        if not isinstance(device, DeviceModel):
+            raise ValueError(f"device={device!r} is not allowed; a crossbar.DeviceModel is required "
+                             "(see crossbar.preset)")
+        self.device = device
+        self.peripherals = Peripherals() if peripherals is None else peripherals
+        if not isinstance(self.peripherals, Peripherals):
+            raise ValueError(f"peripherals={peripherals!r} is not allowed; a crossbar.Peripherals is required")
+        self.costs = EnergyCosts() if costs is None else costs
+        self.rng = make_generator(seed)
+        self.counters = OperationCounts()
+        self._workspace = kernels.MvmWorkspace()
+        self.time = 0.0
+        shape = (self.rows, self.cols)
+
+        # device-to-device spread of the window: one log-normal gain per device
+        if device.window_spread_sigma_relative > 0.0:
+            self.gain = np.exp(device.window_spread_sigma_relative * self.rng.standard_normal(shape))
+        else:
+            self.gain = np.ones(shape)
+        self.g_low = device.g_min * self.gain
+        self.g_high = device.g_max * self.gain
+
+        u = self.rng.random(shape)
+        self.faults = np.full(shape, FAULT_NONE, dtype=np.int8)
+        self.faults[u < device.stuck_at_gmin_fraction] = FAULT_STUCK_LOW
+        self.faults[(u >= device.stuck_at_gmin_fraction)
+                    & (u < device.stuck_at_gmin_fraction + device.stuck_at_gmax_fraction)] = FAULT_STUCK_HIGH
+        self.stuck = self.faults != FAULT_NONE
+
+        if device.drift_nu != 0.0 or device.drift_nu_sigma != 0.0:
+            self.drift_nu = device.drift_nu + device.drift_nu_sigma * self.rng.standard_normal(shape)
+        else:
+            self.drift_nu = None
+        self.programmed_at = np.zeros(shape)
+
+        if device.initial_conductance_range is not None:
+            low, high = device.initial_conductance_range
+            g = self.rng.uniform(low, high, shape) * self.gain
+        else:
+            g = self.g_low.copy()
+        self._g0 = self._apply_faults(g)
+        # SET gate voltage each device last received (two-pulse devices), volts; NaN = never
+        self.gate_voltage = np.full(shape, np.nan)
+        self._refresh()
+
+    # ------------------------------------------------------------------ state
+    def _apply_faults(self, g: np.ndarray) -> np.ndarray:
+        g = np.where(self.faults == FAULT_STUCK_LOW, self.g_low, g)
+        return np.where(self.faults == FAULT_STUCK_HIGH, self.g_high, g)
+
+    def _refresh(self) -> None:
+        """Recompute the effective conductance and read-noise variance after a change."""
+        if self.drift_nu is None:
+            g = self._g0
+        else:
+            elapsed = np.maximum(self.time - self.programmed_at, self.device.drift_t0)
+            g = self._g0 * (elapsed / self.device.drift_t0) ** (-self.drift_nu)
+        self._conductance = np.ascontiguousarray(g)
+        sigma = self.device.read_noise_sigma_relative
+        self._read_variance = ((sigma * self._conductance) ** 2).astype(np.float32) if sigma > 0 else None
+        self._row_conductance = self._conductance.sum(axis=1)
+        # the signal product of the noisy path, float32 where rounding is far below the noise
+        self._product_conductance = (self._conductance.astype(np.float32)
+                                     if kernels.float32_is_enough(sigma, self.rows) else self._conductance)
+
+    @property
+    def conductance(self) -> np.ndarray:
+        """True conductance of every device now (drift included), siemens, shape (rows, cols).
+
+        A read-only view: change it through :meth:`program` or the update methods.
+        """
+        view = self._conductance.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def shape(self) -> tuple:
+        """``(rows, cols)``."""
+        return (self.rows, self.cols)
+
+    def advance_time(self, seconds: float) -> None:
+        """Let ``seconds`` pass (drift acts on every device since its last programming)."""
+        check_range("seconds", seconds, 0.0, unit="s")
+        self.time += float(seconds)
+        if self.drift_nu is not None:
+            self._refresh()
+
+    def _mark_programmed(self, mask: Optional[np.ndarray]) -> None:
+        if self.drift_nu is None:
+            return
+        if mask is None:
+            self.programmed_at[:] = self.time
+        else:
+            self.programmed_at[mask] = self.time
+
+    def _current_g0(self) -> np.ndarray:
+        """The state the next pulse starts from: drifted conductance becomes the new base."""
+        return self._conductance.copy() if self.drift_nu is not None else self._g0.copy()
+
+    # ------------------------------------------------------------ programming
+    def _check_target(self, target, clip: bool) -> np.ndarray:
+        t = as_float_array("target", target, shape=(self.rows, self.cols))
+        low, high = self.device.programmable_range
+        outside = (t < low * (1 - 1e-12)) | (t > high * (1 + 1e-12))
+        if np.any(outside):
+            if not clip:
+                raise ValueError(
+                    f"target: {int(np.count_nonzero(outside))} conductance(s) outside the programmable range "
+                    f"{low * 1e6:.3f}..{high * 1e6:.3f} uS (found {t.min() * 1e6:.3f}..{t.max() * 1e6:.3f} uS); "
+                    "rescale the weights or pass clip=True")
+        # after the check only rounding-level (1e-12) excursions can remain
+        t = np.clip(t, low, high)
+        if self.device.n_levels is not None:
+            g_min, g_max = self.device.g_min, self.device.g_max
+            step = (g_max - g_min) / (self.device.n_levels - 1)
+            t, _ = kernels.quantize_grid(t, g_min, step, 0, self.device.n_levels - 1)
+        return t
+
+    def _program_once(self, target: np.ndarray, mask: Optional[np.ndarray]) -> int:
+        """One open-loop program of the devices in ``mask`` (all if None); returns pulses."""
+        d = self.device
+        n_devices = self.rows * self.cols if mask is None else int(np.count_nonzero(mask))
+        if d.two_pulse is not None:
+            vg = d.two_pulse.gate_voltage_for(target)
+            reset = np.ones(self.shape, dtype=bool) if mask is None else mask
+            frozen = self.stuck if mask is None else (self.stuck | ~mask)
+            g = self._current_g0()
+            kernels.two_pulse_update(g, reset, vg, d.two_pulse.gate_slope, d.two_pulse.gate_intercept,
+                                     d.two_pulse.reset_conductance, d.program_noise_sigma, self.gain,
+                                     frozen, stream_seeds(self.rng, self.rows))
+            self.gate_voltage = np.where(reset, vg, self.gate_voltage)
+            pulses = 2 * n_devices
+        else:
+            # the device maps the nominal window onto its own (device-to-device spread)
+            nominal = self.gain * target
+            g = nominal + d.program_sigma(nominal) * self.rng.standard_normal(self.shape)
+            g = np.minimum(np.maximum(g, self.g_low), self.g_high)
+            if mask is not None:
+                g = np.where(mask, g, self._current_g0())
+            pulses = n_devices
+        self._g0 = self._apply_faults(g)
+        self._mark_programmed(mask)
+        self.counters.programming_pulses += pulses
+        self.counters.row_pulse_steps += (2 if d.two_pulse is not None else 1) * (
+            self.rows if mask is None else int(np.count_nonzero(mask.any(axis=1))))
+        self._refresh()
+        return pulses
+
+    def program(self, target, method: str = "one_shot", tolerance: Optional[float] = None,
+                max_rounds: int = 20, verify_margin_sigmas: float = 2.0, clip: bool = False) -> ProgramReport:
+        """Program every device towards ``target``.
+
+        Parameters
+        ----------
+        target : array_like, shape (rows, cols)
+            Target conductances, siemens, inside ``device.programmable_range``.
+            Multi-level devices are targeted at the nearest level.
+        method : {"one_shot", "write_verify"}
+            ``one_shot``: the device's own scheme once (two-pulse devices: RESET
+            then SET at the target's gate voltage; others: the target plus
+            programming noise). ``write_verify``: after the first program, read
+            the array and re-program the devices farther than ``tolerance`` from
+            target, up to ``max_rounds`` rounds.
+        tolerance : float, optional
+            Verify tolerance, siemens; default 1 % of ``g_max``.
+        max_rounds : int
+            Program rounds at most (write-verify).
+        verify_margin_sigmas : float
+            A verify read is noisy, so a device passes only when its read is
+            within ``tolerance - verify_margin_sigmas * read sigma`` (guard
+            band, >= 0). Falls back to ``tolerance`` when the band would close.
+        clip : bool
+            Clip targets outside the programmable range instead of raising.
+
+        Returns
+        -------
+        ProgramReport
+        """
+        check_choice("method", method, ("one_shot", "write_verify"))
+        check_int("max_rounds", max_rounds, 1)
+        check_range("verify_margin_sigmas", verify_margin_sigmas, 0.0)
+        t = self._check_target(target, clip)
+        if tolerance is not None:
+            check_range("tolerance", tolerance, 0.0, low_open=True, unit="S")
+        elif method == "write_verify":
+            tolerance = 0.01 * self.device.g_max
+        start_pulses = self.counters.programming_pulses
+        start_reads = self.counters.device_reads
+        self._program_once(t, None)
+        rounds = 1
+        if method == "write_verify":
+            guard = verify_margin_sigmas * self.device.read_noise_sigma_relative * np.abs(t)
+            accept = np.where(tolerance - guard > 0.25 * tolerance, tolerance - guard, tolerance)
+            while rounds < max_rounds:
+                measured = self.read_conductance()
+                bad = np.abs(measured - t) > accept
+                if not np.any(bad):
+                    break
+                self._program_once(t, bad)
+                rounds += 1
+        working = ~self.stuck
+        error = (self._conductance - t)[working]
+        residual = float(np.sqrt(np.mean(error ** 2))) if error.size else 0.0
+        within = float(np.mean(np.abs(error) <= tolerance)) if (tolerance is not None and error.size) else np.nan
+        return ProgramReport(method=method, rounds=rounds,
+                             pulses=self.counters.programming_pulses - start_pulses,
+                             device_reads=self.counters.device_reads - start_reads,
+                             residual_rms=residual, within_tolerance=within, tolerance=tolerance,
+                             n_stuck=int(np.count_nonzero(self.stuck)))
+
+    def apply_pulses(self, n_pulses) -> int:
+        """Apply identical update pulses with the device's pulse law (in-situ training).
+
+        Parameters
+        ----------
+        n_pulses : array_like of int, shape (rows, cols)
+            Pulses per device: positive potentiate, negative depress.
+
+        Returns
+        -------
+        int
+            Pulses applied.
+        """
+        n = np.asarray(n_pulses)
+        if n.shape != self.shape:
+            raise ValueError(f"n_pulses has shape {n.shape}; shape {self.shape} required")
+        if not np.issubdtype(n.dtype, np.integer):
+            if not np.all(np.isfinite(n)) or np.any(n != np.round(n)):
+                raise ValueError("n_pulses must hold whole numbers of pulses (integers)")
+        n = np.ascontiguousarray(n, dtype=np.int64)
+        law = self.device.pulse_law
+        g = self._current_g0()
+        pulses = kernels.pulse_update(g, n, self.g_low, self.g_high, self.stuck, law.kind_code,
+                                      law.step_up, law.step_down, law.nonlinearity,
+                                      law.cycle_noise_sigma_relative, stream_seeds(self.rng, self.rows))
+        self._g0 = g
+        moved = n != 0
+        self._mark_programmed(moved)
+        self.counters.programming_pulses += int(pulses)
+        self.counters.row_pulse_steps += int(np.abs(n).max(axis=1).sum())
+        self._refresh()
+        return int(pulses)
+
+    def apply_two_pulse(self, gate_voltage, reset, rows: slice = slice(None), cols: slice = slice(None)) -> int:
+        """Li et al.'s update: RESET the devices in ``reset``, then SET every device.
+
+        Parameters
+        ----------
+        gate_voltage : array_like
+            SET gate voltage of each device in the region, volts, within the
+            scheme's ``gate_voltage_min..gate_voltage_max``.
+        reset : array_like of bool
+            Devices to RESET first (those whose conductance must go down).
+        rows, cols : slice
+            Region of the array to pulse (default: all of it). Devices outside
+            are not touched.
+
+        Returns
+        -------
+        int
+            Pulses applied.
+        """
+        scheme = self.device.two_pulse
+        if scheme is None:
+            raise ValueError(f"device {self.device.name!r} has no two_pulse scheme; use apply_pulses")
+        region = np.zeros(self.shape, dtype=bool)
+        region[rows, cols] = True
+        shape = region[rows, cols].shape
+        vg = as_float_array("gate_voltage", np.broadcast_to(gate_voltage, shape), shape=shape)
+        low, high = scheme.gate_voltage_min, scheme.gate_voltage_max
+        if vg.min() < low - 1e-12 or vg.max() > high + 1e-12:
+            raise ValueError(f"gate_voltage spans {vg.min():g}..{vg.max():g} V; allowed "
+                             f"{low:g}..{high:g} V")
+        reset_region = np.asarray(np.broadcast_to(reset, shape))
+        if reset_region.dtype != bool:
+            raise ValueError(f"reset has dtype {reset_region.dtype}; a boolean array is required")
+        full_vg = self.gate_voltage.copy()
+        full_vg[rows, cols] = vg
+        full_reset = np.zeros(self.shape, dtype=bool)
+        full_reset[rows, cols] = reset_region
+        g = self._current_g0()
+        # run the kernel on the region only: rows outside keep their streams unused
+        g_region = np.ascontiguousarray(g[rows, cols])
+        kernels.two_pulse_update(g_region, np.ascontiguousarray(reset_region), np.ascontiguousarray(vg),
+                                 scheme.gate_slope, scheme.gate_intercept, scheme.reset_conductance,
+                                 self.device.program_noise_sigma, np.ascontiguousarray(self.gain[rows, cols]),
+                                 np.ascontiguousarray(self.stuck[rows, cols]),
+                                 stream_seeds(self.rng, shape[0]))
+        g[rows, cols] = g_region
+        self._g0 = g
+        self.gate_voltage = full_vg
+        self._mark_programmed(region)
+        pulses = int(region.sum() + full_reset.sum())
+        self.counters.programming_pulses += pulses
+        self.counters.row_pulse_steps += shape[0] * (2 if reset_region.any() else 1)
+        self._refresh()
+        return pulses
+
+    # ---------------------------------------------------------------- reading
+    def read_conductance(self) -> np.ndarray:
+        """Measure every device one by one, as a verify or read-back step would.
+
+        Returns
+        -------
+        ndarray, shape (rows, cols)
+            Conductances with fresh read noise, siemens.
+        """
+        self.counters.device_reads += self.rows * self.cols
+        sigma = self.device.read_noise_sigma_relative
+        if sigma == 0.0:
+            return self._conductance.copy()
+        z = standard_normals(stream_seeds(self.rng, self.rows), self.cols)
+        return self._conductance * (1.0 + sigma * z)
+
+    def mvm(self, voltages) -> np.ndarray:
+        """Column currents of a batch of row-voltage vectors, ``I = V @ G``.
+
+        The pipeline: DAC (if any) quantizes the voltages; the wires (if any)
+        give the IR-dropped currents, else ``V @ G``; read noise is added
+        output-referred with each column's exact variance
+        ``sum_i V_i^2 (s G_ij)^2`` (``s`` the relative read noise), drawn afresh
+        for every vector; the ADC (if any) quantizes. With wires, the noise
+        variance uses the ideal ``V`` (the IR drop's effect on noise is second order).
+
+        Parameters
+        ----------
+        voltages : array_like, shape (batch, rows)
+            Row voltages, volts.
+
+        Returns
+        -------
+        ndarray, shape (batch, cols)
+            Column currents, amperes.
+        """
+        v = np.asarray(voltages)
+        if v.ndim != 2 or v.shape[1] != self.rows or v.shape[0] == 0:
+            raise ValueError(f"voltages has shape {v.shape}; shape (batch >= 1, {self.rows}) required")
+        if v.dtype != np.float64 or not v.flags.c_contiguous:
+            v = as_float_array("voltages", v, shape=(None, self.rows))
+        dac, adc, wires = self.peripherals.dac, self.peripherals.adc, self.peripherals.wires
+        noise = self._read_variance is not None
+        batch = v.shape[0]
+        if wires is None and dac is None and adc is None and not noise:
+            if not np.all(np.isfinite(v)):
+                raise ValueError("voltages holds NaN or infinite values; all values must be finite")
+            current = v @ self._conductance
+            saturated = 0
+            power_rows = None
+        elif wires is None:
+            v_limit = dac.v_max + 0.5 * dac.step if (dac is not None and not dac.clip) else np.inf
+            current, saturated, bad, power_rows = kernels.noisy_mvm(
+                v, self._product_conductance if noise else self._conductance,
+                self._read_variance if noise else _EMPTY32,
+                0.0 if dac is None else dac.step, 0 if dac is None else dac.max_code,
+                0.0 if adc is None else adc.step, 0 if adc is None else adc.max_code,
+                base_seed(self.rng) if noise else 0, noise, v_limit, self._workspace)
+            if bad:
+                as_float_array("voltages", v)  # names NaN first
+                if dac is not None:
+                    dac.check_range(v)
+        else:
+            as_float_array("voltages", v)
+            vq = v if dac is None else dac.convert(v)
+            current = wires.solve(vq, self._conductance)
+            if noise:
+                current = current + np.sqrt((vq * vq) @ self._read_variance.astype(np.float64)) * standard_normals(
+                    stream_seeds(self.rng, batch), self.cols)
+            saturated = 0
+            if adc is not None:
+                current, saturated = adc.convert(current)
+            power_rows = (vq * vq).sum(axis=0)
+        c = self.counters
+        c.products += 1
+        c.input_vectors += batch
+        c.adc_conversions += 0 if adc is None else batch * self.cols
+        c.dac_conversions += 0 if dac is None else batch * self.rows
+        c.adc_saturations += int(saturated)
+        if power_rows is None:  # the ideal path: keep it as lean as V @ G
+            power_rows = np.einsum("bi,bi->i", v, v)
+        c.cell_energy += self.costs.read_time * float(power_rows @ self._row_conductance)
+        return current
+
+    # ------------------------------------------------------------------ costs
+    def energy(self) -> float:
+        """Energy of all work counted so far, joules."""
+        return self.counters.energy(self.costs)
+
+    def latency(self) -> float:
+        """Time of all work counted so far if nothing overlaps, seconds."""
+        return self.counters.latency(self.costs)
+
+    def __repr__(self) -> str:
+        g = self._conductance
+        return (f"CrossbarArray({self.rows}x{self.cols}, device={self.device.name!r}, "
+                f"G {g.min() * 1e6:.1f}..{g.max() * 1e6:.1f} uS, stuck {int(self.stuck.sum())})")
+
+
+_EMPTY32 = np.zeros((0, 0), dtype=np.float32)
+

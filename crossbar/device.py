@@ -1,0 +1,308 @@
+"""Configuration of one memristor technology: window, levels, noise, faults,
+drift and the way the device is programmed.
+
+Every quantity is SI: conductances in siemens (S), voltages in volts (V),
+times in seconds (s). Relative quantities are dimensionless fractions.
+``DeviceModel.describe()`` prints the friendlier microsiemens.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .validation import check_choice, check_finite, check_int, check_range
+
+PULSE_LAW_KINDS = ("linear", "soft_bounds", "exponential")
+
+
+@dataclass(frozen=True)
+class PulseUpdateLaw:
+    """Conductance change of one identical programming pulse, as a function of G.
+
+    Used by in-situ training on devices that are nudged by pulses rather than
+    set by a compliance current. With ``w = (G - g_min_dev) / (g_max_dev - g_min_dev)``
+    the normalised state of a device and ``dG`` the change of one pulse:
+
+    - ``linear``: ``dG_up = step_up``, ``dG_down = -step_down`` (hard bounds at
+      the window edges);
+    - ``soft_bounds``: ``dG_up = step_up * (1 - w)``, ``dG_down = -step_down * w``
+      (the step shrinks linearly towards the bound it approaches);
+    - ``exponential``: ``dG_up = step_up * exp(-nonlinearity * w)``,
+      ``dG_down = -step_down * exp(-nonlinearity * (1 - w))``.
+
+    Each pulse is multiplied by ``1 + cycle_noise_sigma_relative * N(0, 1)``
+    (cycle-to-cycle noise), and the device never leaves its own window.
+
+    Parameters
+    ----------
+    kind : {"linear", "soft_bounds", "exponential"}
+    step_up : float
+        Potentiation step at the bottom of the window, siemens per pulse (> 0).
+    step_down : float
+        Depression step at the top of the window, siemens per pulse (> 0).
+        ``step_up != step_down`` models up/down asymmetry.
+    nonlinearity : float
+        Exponent of the ``exponential`` law (>= 0, dimensionless).
+    cycle_noise_sigma_relative : float
+        Standard deviation of the pulse-to-pulse spread, relative to the step (>= 0).
+    """
+
+    kind: str = "linear"
+    step_up: float = 1e-6
+    step_down: float = 1e-6
+    nonlinearity: float = 0.0
+    cycle_noise_sigma_relative: float = 0.0
+
+    def __post_init__(self):
+        check_choice("pulse_law.kind", self.kind, PULSE_LAW_KINDS)
+        check_range("pulse_law.step_up", self.step_up, 0.0, low_open=True, unit="S")
+        check_range("pulse_law.step_down", self.step_down, 0.0, low_open=True, unit="S")
+        check_range("pulse_law.nonlinearity", self.nonlinearity, 0.0)
+        check_range("pulse_law.cycle_noise_sigma_relative", self.cycle_noise_sigma_relative, 0.0)
+
+    @property
+    def kind_code(self) -> int:
+        """Integer code of ``kind`` used by the Numba kernels."""
+        return PULSE_LAW_KINDS.index(self.kind)
+
+
+@dataclass(frozen=True)
+class TwoPulseScheme:
+    """Li et al. (2019) RESET-then-SET programming of a 1T1R cell.
+
+    The SET pulse's transistor gate voltage ``Vg`` limits the current and so
+    fixes the final conductance, ``G_set(Vg) = gate_slope * Vg + gate_intercept``.
+    A RESET sends the device to ``reset_conductance``. A SET on a device whose
+    conductance is already above ``G_set(Vg)`` leaves it where it is, so to lower
+    a conductance the cell is RESET first. Every pulse adds Gaussian noise of
+    the device's ``program_noise_sigma``; conductance cannot go below zero.
+
+    Parameters
+    ----------
+    gate_slope : float
+        Conductance per volt of SET gate voltage, S/V (Li: 98 uS/V).
+    gate_intercept : float
+        Conductance at zero gate voltage of the linear fit, S (Li: 120 uS).
+    gate_voltage_min, gate_voltage_max : float
+        Usable SET gate voltages, V (Li: 0.7 to 1.6 V).
+    set_voltage : float
+        Amplitude of the SET pulse, V (Li: 2.5 V). Used for energy estimates.
+    reset_voltage : float
+        Amplitude of the RESET pulse, V (Li: 1.7 V).
+    reset_gate_voltage : float
+        Gate voltage during RESET, V (Li: 5 V).
+    reset_conductance : float
+        Conductance after a RESET before noise, S (the authors' simulator: 0).
+    initial_gate_voltage : float
+        Gate voltage of the RESET+SET that initialises an array, V (Li: 1.0 V).
+    """
+
+    gate_slope: float = 98e-6
+    gate_intercept: float = 120e-6
+    gate_voltage_min: float = 0.7
+    gate_voltage_max: float = 1.6
+    set_voltage: float = 2.5
+    reset_voltage: float = 1.7
+    reset_gate_voltage: float = 5.0
+    reset_conductance: float = 0.0
+    initial_gate_voltage: float = 1.0
+
+    def __post_init__(self):
+        check_range("two_pulse.gate_slope", self.gate_slope, 0.0, low_open=True, unit="S/V")
+        check_finite("two_pulse.gate_intercept", self.gate_intercept)
+        check_range("two_pulse.gate_voltage_min", self.gate_voltage_min, 0.0, unit="V")
+        check_range("two_pulse.gate_voltage_max", self.gate_voltage_max, self.gate_voltage_min,
+                    low_open=True, unit="V")
+        check_range("two_pulse.set_voltage", self.set_voltage, 0.0, low_open=True, unit="V")
+        check_range("two_pulse.reset_voltage", self.reset_voltage, 0.0, low_open=True, unit="V")
+        check_range("two_pulse.reset_gate_voltage", self.reset_gate_voltage, 0.0, low_open=True, unit="V")
+        check_range("two_pulse.reset_conductance", self.reset_conductance, 0.0, unit="S")
+        check_range("two_pulse.initial_gate_voltage", self.initial_gate_voltage,
+                    self.gate_voltage_min, self.gate_voltage_max, unit="V")
+        if self.set_conductance(self.gate_voltage_min) <= self.reset_conductance:
+            raise ValueError(
+                f"two_pulse.gate_intercept={self.gate_intercept!r} makes G_set(gate_voltage_min) = "
+                f"{self.set_conductance(self.gate_voltage_min):g} S, not above reset_conductance="
+                f"{self.reset_conductance:g} S; SET must reach above the RESET state")
+
+    def set_conductance(self, gate_voltage):
+        """Conductance a SET pulse gives at ``gate_voltage`` (V), in siemens."""
+        return self.gate_slope * np.asarray(gate_voltage, dtype=np.float64) + self.gate_intercept
+
+    def gate_voltage_for(self, conductance):
+        """Gate voltage (V) whose SET gives ``conductance`` (S); no range check."""
+        return (np.asarray(conductance, dtype=np.float64) - self.gate_intercept) / self.gate_slope
+
+    @property
+    def conductance_range(self) -> Tuple[float, float]:
+        """Lowest and highest conductance a SET can give, siemens."""
+        return (float(self.set_conductance(self.gate_voltage_min)),
+                float(self.set_conductance(self.gate_voltage_max)))
+
+
+@dataclass(frozen=True)
+class DeviceModel:
+    """One memristor technology, validated when built. SI units throughout.
+
+    Parameters
+    ----------
+    name : str
+        Label used in reports.
+    g_min, g_max : float
+        Conductance window of a nominal device, siemens (``0 <= g_min < g_max``).
+    n_levels : int or None
+        Number of programmable conductance levels, evenly spaced over the
+        window (>= 2); ``None`` for a continuous device.
+    program_noise_sigma : float
+        Absolute standard deviation of the programmed conductance, siemens.
+        For a two-pulse device it is the noise of every RESET and SET pulse.
+    program_noise_sigma_relative : float
+        Standard deviation relative to the target conductance (dimensionless);
+        combined with the absolute part in quadrature.
+    read_noise_sigma_relative : float
+        Standard deviation of each read, relative to the true conductance,
+        drawn afresh at every read (dimensionless).
+    stuck_at_gmin_fraction, stuck_at_gmax_fraction : float
+        Probability that a device is stuck at its own g_min (g_max) and ignores
+        programming. Each in [0, 1], together at most 1.
+    window_spread_sigma_relative : float
+        Device-to-device spread of the window: each device's window is the
+        nominal window times ``exp(window_spread_sigma_relative * N(0, 1))``.
+    drift_nu : float
+        Mean drift exponent: ``G(t) = G0 * (t / drift_t0)^(-nu)`` for time ``t``
+        after programming, ``t >= drift_t0`` (before it ``G = G0``).
+    drift_nu_sigma : float
+        Device-to-device standard deviation of ``nu`` (>= 0).
+    drift_t0 : float
+        Reference time of the drift law, seconds (> 0).
+    pulse_law : PulseUpdateLaw
+        Response to identical update pulses (in-situ training).
+    two_pulse : TwoPulseScheme or None
+        If given, the device is programmed by Li et al.'s RESET/SET scheme, for
+        both one-shot programming and in-situ updates.
+    initial_conductance_range : tuple of float or None
+        ``(low, high)`` in siemens: fresh devices start uniformly in this range;
+        ``None`` starts them at ``g_min``.
+    """
+
+    name: str = "custom"
+    g_min: float = 0.0
+    g_max: float = 100e-6
+    n_levels: Optional[int] = None
+    program_noise_sigma: float = 0.0
+    program_noise_sigma_relative: float = 0.0
+    read_noise_sigma_relative: float = 0.0
+    stuck_at_gmin_fraction: float = 0.0
+    stuck_at_gmax_fraction: float = 0.0
+    window_spread_sigma_relative: float = 0.0
+    drift_nu: float = 0.0
+    drift_nu_sigma: float = 0.0
+    drift_t0: float = 1.0
+    pulse_law: PulseUpdateLaw = field(default_factory=PulseUpdateLaw)
+    two_pulse: Optional[TwoPulseScheme] = None
+    initial_conductance_range: Optional[Tuple[float, float]] = None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name={self.name!r} is not allowed; a non-empty string is required")
+        check_range("g_min", self.g_min, 0.0, unit="S")
+        g_max = check_finite("g_max", self.g_max)
+        if g_max <= self.g_min:
+            raise ValueError(f"g_max={self.g_max!r} is not above g_min={self.g_min!r}; "
+                             "g_min < g_max is required (siemens)")
+        if self.n_levels is not None:
+            check_int("n_levels", self.n_levels, low=2)
+        check_range("program_noise_sigma", self.program_noise_sigma, 0.0, unit="S")
+        check_range("program_noise_sigma_relative", self.program_noise_sigma_relative, 0.0)
+        check_range("read_noise_sigma_relative", self.read_noise_sigma_relative, 0.0)
+        check_range("stuck_at_gmin_fraction", self.stuck_at_gmin_fraction, 0.0, 1.0)
+        check_range("stuck_at_gmax_fraction", self.stuck_at_gmax_fraction, 0.0, 1.0)
+        if self.stuck_at_gmin_fraction + self.stuck_at_gmax_fraction > 1.0:
+            raise ValueError(
+                f"stuck_at_gmin_fraction + stuck_at_gmax_fraction = "
+                f"{self.stuck_at_gmin_fraction + self.stuck_at_gmax_fraction!r}; at most 1 is allowed")
+        check_range("window_spread_sigma_relative", self.window_spread_sigma_relative, 0.0, 1.0)
+        check_finite("drift_nu", self.drift_nu)
+        check_range("drift_nu_sigma", self.drift_nu_sigma, 0.0)
+        check_range("drift_t0", self.drift_t0, 0.0, low_open=True, unit="s")
+        if not isinstance(self.pulse_law, PulseUpdateLaw):
+            raise ValueError(f"pulse_law={self.pulse_law!r} is not allowed; a PulseUpdateLaw is required")
+        if self.two_pulse is not None and not isinstance(self.two_pulse, TwoPulseScheme):
+            raise ValueError(f"two_pulse={self.two_pulse!r} is not allowed; a TwoPulseScheme or None is required")
+        if self.two_pulse is not None:
+            lo, hi = self.two_pulse.conductance_range
+            if lo < self.g_min or hi > self.g_max:
+                raise ValueError(
+                    f"two_pulse SET range {lo:g}..{hi:g} S lies outside the window g_min={self.g_min!r}.."
+                    f"g_max={self.g_max!r} S; widen the window or narrow the gate voltages")
+        if self.initial_conductance_range is not None:
+            try:
+                low, high = (float(v) for v in self.initial_conductance_range)
+            except (TypeError, ValueError):
+                raise ValueError(f"initial_conductance_range={self.initial_conductance_range!r} is not allowed; "
+                                 "a pair (low, high) in siemens or None is required") from None
+            check_range("initial_conductance_range[0]", low, self.g_min, self.g_max, unit="S")
+            check_range("initial_conductance_range[1]", high, low, self.g_max, unit="S")
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def programmable_range(self) -> Tuple[float, float]:
+        """Conductances a one-shot program can target, siemens.
+
+        The SET range of the two-pulse scheme, otherwise the whole window.
+        """
+        if self.two_pulse is not None:
+            return self.two_pulse.conductance_range
+        return (float(self.g_min), float(self.g_max))
+
+    @property
+    def levels(self) -> Optional[np.ndarray]:
+        """The allowed conductances of a nominal multi-level device, siemens, or None."""
+        if self.n_levels is None:
+            return None
+        return np.linspace(self.g_min, self.g_max, self.n_levels)
+
+    def program_sigma(self, target) -> np.ndarray:
+        """Standard deviation (S) of one-shot programming to ``target`` (S)."""
+        target = np.asarray(target, dtype=np.float64)
+        return np.sqrt(self.program_noise_sigma ** 2 + (self.program_noise_sigma_relative * target) ** 2)
+
+    @property
+    def is_ideal(self) -> bool:
+        """True when no non-ideality at all is configured."""
+        return (self.n_levels is None and self.program_noise_sigma == 0.0
+                and self.program_noise_sigma_relative == 0.0 and self.read_noise_sigma_relative == 0.0
+                and self.stuck_at_gmin_fraction == 0.0 and self.stuck_at_gmax_fraction == 0.0
+                and self.window_spread_sigma_relative == 0.0 and self.drift_nu == 0.0
+                and self.drift_nu_sigma == 0.0 and self.pulse_law.cycle_noise_sigma_relative == 0.0)
+
+    def replace(self, **changes) -> "DeviceModel":
+        """A copy with some fields changed, validated again."""
+        return dataclasses.replace(self, **changes)
+
+    def describe(self) -> str:
+        """A few human-readable lines, conductances in microsiemens."""
+        us = 1e6
+        lines = [f"{self.name}: window {self.g_min * us:.1f}..{self.g_max * us:.1f} uS, "
+                 + ("continuous" if self.n_levels is None else f"{self.n_levels} levels")]
+        lines.append(f"  programming noise {self.program_noise_sigma * us:.2f} uS"
+                     f" + {self.program_noise_sigma_relative * 100:.2f} % of target;"
+                     f" read noise {self.read_noise_sigma_relative * 100:.2f} %")
+        lines.append(f"  stuck at g_min {self.stuck_at_gmin_fraction * 100:.2f} %,"
+                     f" at g_max {self.stuck_at_gmax_fraction * 100:.2f} %;"
+                     f" window spread {self.window_spread_sigma_relative * 100:.1f} %")
+        lines.append(f"  drift nu {self.drift_nu:g} +- {self.drift_nu_sigma:g} (t0 {self.drift_t0:g} s)")
+        if self.two_pulse is not None:
+            lo, hi = self.two_pulse.conductance_range
+            lines.append(f"  two-pulse RESET/SET: G_set = {self.two_pulse.gate_slope * us:g} uS/V * Vg"
+                         f" + {self.two_pulse.gate_intercept * us:g} uS, Vg {self.two_pulse.gate_voltage_min:g}.."
+                         f"{self.two_pulse.gate_voltage_max:g} V ({lo * us:.1f}..{hi * us:.1f} uS)")
+        else:
+            law = self.pulse_law
+            lines.append(f"  pulse law {law.kind}: +{law.step_up * us:.3g} / -{law.step_down * us:.3g} uS per pulse,"
+                         f" cycle noise {law.cycle_noise_sigma_relative * 100:.0f} %")
+        return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""Operation counters of an array and their energy (J) and latency (s).
+
+The array's own read energy is physical: each product dissipates
+``sum_ij V_i^2 G_ij`` watts in the cells for ``read_time`` seconds. Converter
+and programming costs are per operation and can be set by the user.
+
+Default costs
+-------------
+- ADC: 8-bit, 1.28 GS/s at 16 mW, i.e. 12.5 pJ and 0.78 ns per conversion;
+  crossbar read cycle 100 ns (ISAAC: Shafiee et al., ISCA 2016, Table 2).
+- DAC: 1 pJ per conversion; programming pulse 100 ns and, for the energy,
+  the pulse amplitude squared times the conductance over the pulse width.
+  Order-of-magnitude assumptions, not measurements: set your own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .validation import check_range
+
+
+@dataclass(frozen=True)
+class EnergyCosts:
+    """Per-operation costs. Joules and seconds.
+
+    Parameters
+    ----------
+    adc_energy : float
+        Energy of one ADC conversion, J.
+    adc_time : float
+        Time of one conversion, s; the columns of an array share ``adc_count`` ADCs.
+    adc_count : int-like float
+        ADCs per array working in parallel (ISAAC shares one per 128 columns; the
+        default 8 is an assumption).
+    dac_energy : float
+        Energy of one DAC conversion, J.
+    read_time : float
+        Duration of one analog read (one input vector), s.
+    pulse_time : float
+        Duration of one programming pulse, s. The devices of one row are
+        programmed together, so a pulse on a row costs ``pulse_time`` once.
+    pulse_voltage : float
+        Pulse amplitude used for the energy estimate, V.
+    pulse_conductance : float
+        Conductance assumed during a pulse for its energy, S.
+    """
+
+    adc_energy: float = 12.5e-12
+    adc_time: float = 0.78e-9
+    adc_count: float = 8.0
+    dac_energy: float = 1e-12
+    read_time: float = 100e-9
+    pulse_time: float = 100e-9
+    pulse_voltage: float = 2.5
+    pulse_conductance: float = 200e-6
+
+    def __post_init__(self):
+        for name in ("adc_energy", "adc_time", "dac_energy", "read_time", "pulse_time",
+                     "pulse_voltage", "pulse_conductance"):
+            check_range(f"costs.{name}", getattr(self, name), 0.0)
+        check_range("costs.adc_count", self.adc_count, 1.0)
+
+    @property
+    def pulse_energy(self) -> float:
+        """Energy of one programming pulse, J."""
+        return self.pulse_voltage ** 2 * self.pulse_conductance * self.pulse_time
+
+
+@dataclass
+class OperationCounts:
+    """What an array has done so far. Reset with :meth:`reset`.
+
+    Attributes
+    ----------
+    products : int
+        Calls of ``mvm``.
+    input_vectors : int
+        Input vectors driven (the batch sizes summed).
+    dac_conversions, adc_conversions : int
+    adc_saturations : int
+        Outputs that hit the ADC's end codes.
+    device_reads : int
+        Devices read one by one (``read_conductance``).
+    programming_pulses : int
+        SET, RESET and update pulses.
+    row_pulse_steps : int
+        Pulse steps counted per row (a row's devices are pulsed together).
+    cell_energy : float
+        Energy dissipated in the cells by reads, J (physical, ``V^2 G t``).
+    """
+
+    products: int = 0
+    input_vectors: int = 0
+    dac_conversions: int = 0
+    adc_conversions: int = 0
+    adc_saturations: int = 0
+    device_reads: int = 0
+    programming_pulses: int = 0
+    row_pulse_steps: int = 0
+    cell_energy: float = 0.0
+
+    def reset(self) -> None:
+        """Set every counter back to zero."""
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, f.default)
+
+    def add(self, other: "OperationCounts") -> "OperationCounts":
+        """Sum of two counts (for several arrays)."""
+        return OperationCounts(**{f.name: getattr(self, f.name) + getattr(other, f.name)
+                                  for f in dataclasses.fields(self)})
+
+    def energy(self, costs: EnergyCosts = EnergyCosts()) -> float:
+        """Total energy, J."""
+        return (self.cell_energy + self.dac_conversions * costs.dac_energy
+                + self.adc_conversions * costs.adc_energy
+                + self.programming_pulses * costs.pulse_energy)
+
+    def latency(self, costs: EnergyCosts = EnergyCosts()) -> float:
+        """Total time if nothing overlaps, s: reads, conversions and row pulses."""
+        return (self.input_vectors * costs.read_time
+                + self.adc_conversions * costs.adc_time / costs.adc_count
+                + self.row_pulse_steps * costs.pulse_time)
+
+    def summary(self, costs: EnergyCosts = EnergyCosts()) -> str:
+        """One line for people: counts, energy in nJ, latency in us."""
+        return (f"{self.products} products ({self.input_vectors} vectors), {self.adc_conversions} ADC "
+                f"({self.adc_saturations} saturated), {self.programming_pulses} pulses, "
+                f"{self.device_reads} device reads; energy {self.energy(costs) * 1e9:.3g} nJ, "
+                f"latency {self.latency(costs) * 1e6:.3g} us")

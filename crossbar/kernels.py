@@ -1,0 +1,406 @@
+"""Numba kernels of the physical layer, each beside its plain numpy reference.
+
+The references (``*_reference``) compute the same mathematics with numpy,
+using the same random streams (``rng.standard_normals``), so the tests can
+compare kernel and reference number for number.
+
+Units: voltages in volts, conductances in siemens, currents in amperes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from .rng import counter_normal, derive_seeds, fill_normals, row_seed, standard_normals
+
+# --------------------------------------------------------------- quantization
+# Rounding is to the nearest code, ties to even, in kernels and references
+# alike (np.rint in numpy), so the two agree to the last bit.
+_ROUND_MAGIC = 6755399441055744.0  # 1.5 * 2**52
+
+
+@numba.njit(cache=True, inline="always")
+def round_half_even(x):
+    """``np.rint(x)`` for ``|x| < 2**51`` by two additions, which vectorise (a libm call does not)."""
+    return (x + _ROUND_MAGIC) - _ROUND_MAGIC
+
+
+@numba.njit(cache=True)
+def quantize_grid(x, origin, step, code_min, code_max):
+    """Round ``x`` to the grid ``origin + code * step``, codes in [code_min, code_max].
+
+    Values beyond the outermost codes take them (a converter saturates) and are
+    counted, so callers can report or refuse them.
+
+    Returns
+    -------
+    out : ndarray, same shape as ``x``
+    n_saturated : int
+    """
+    flat = x.ravel()
+    out = np.empty(flat.shape[0])
+    n_saturated = 0
+    lo = float(code_min)
+    hi = float(code_max)
+    for k in range(flat.shape[0]):
+        code = round_half_even((flat[k] - origin) / step)
+        if code > hi or code < lo:
+            n_saturated += 1
+        out[k] = origin + min(max(code, lo), hi) * step
+    return out.reshape(x.shape), n_saturated
+
+
+def quantize_grid_reference(x, origin, step, code_min, code_max):
+    """numpy reference of :func:`quantize_grid`."""
+    code = np.rint((x - origin) / step)
+    n_saturated = int(np.count_nonzero((code > code_max) | (code < code_min)))
+    return origin + np.clip(code, code_min, code_max) * step, n_saturated
+
+
+# ---------------------------------------------------- the non-ideal product
+# The two products run in BLAS (a hand-written Numba product does not reach
+# BLAS's register blocking); Numba does the element-wise passes around them.
+@numba.njit(cache=True)
+def dac_pass(voltages, dac_step, dac_max_code, v_limit, quantized, squares):
+    """Quantize row voltages (and square them), in one pass.
+
+    Parameters
+    ----------
+    voltages : ndarray, shape (batch, rows), volts
+    dac_step : float
+        Volts per code; 0 leaves the voltages as they are.
+    dac_max_code : int
+    v_limit : float
+        Inputs with ``|V| > v_limit``, or NaN, are counted as bad (volts).
+    quantized : ndarray, shape (batch, rows), float64 or float32
+        Filled with the driven voltages, volts.
+    squares : ndarray of float32, shape (batch, rows) or (0, 0)
+        Filled with their squares (V^2) unless empty.
+
+    Returns
+    -------
+    power_rows : ndarray, shape (rows,)
+        ``sum_b V_bi^2``, V^2, for the cells' read energy.
+    n_bad : int
+    """
+    batch, rows = voltages.shape
+    want_squares = squares.shape[0] > 0
+    power_rows = np.zeros(rows)
+    top = float(dac_max_code)
+    bad = 0
+    for b in range(batch):
+        for i in range(rows):
+            v = voltages[b, i]
+            bad += not (abs(v) <= v_limit)  # also catches NaN
+            if dac_step > 0.0:
+                v = min(max(round_half_even(v / dac_step), -top), top) * dac_step
+            quantized[b, i] = v
+            power_rows[i] += v * v
+            if want_squares:  # squared in float64, then stored
+                squares[b, i] = v * v
+    return power_rows, bad
+
+
+@numba.njit(cache=True)
+def noise_adc_pass(current, variance, seed, use_noise, adc_step, adc_max_code, out):
+    """Add output-referred read noise and quantize with the ADC.
+
+    Parameters
+    ----------
+    current : ndarray, shape (batch, cols), float64 or float32, amperes
+    variance : ndarray of float32, shape (batch, cols), A^2 (ignored without noise)
+    seed : uint64
+        Row ``b`` draws normal ``j`` of stream ``derive_seeds(seed, batch)[b]``.
+    use_noise : bool
+    adc_step : float
+        Amperes per code; 0 switches the ADC off.
+    adc_max_code : int
+    out : ndarray of float64, shape (batch, cols)
+        Receives the converted currents, amperes.
+
+    Returns
+    -------
+    int
+        Outputs that hit the ADC's end codes.
+    """
+    batch, cols = current.shape
+    top = float(adc_max_code)
+    saturated = 0
+    normals = np.empty(cols)
+    accepted = np.empty(cols, dtype=np.bool_)
+    for b in range(batch):
+        if use_noise:
+            fill_normals(row_seed(seed, b), 0, normals, accepted)
+            for j in range(cols):
+                out[b, j] = current[b, j] + math.sqrt(np.float64(variance[b, j])) * normals[j]
+        else:
+            for j in range(cols):
+                out[b, j] = current[b, j]
+        if adc_step > 0.0:
+            for j in range(cols):
+                code = round_half_even(out[b, j] / adc_step)
+                saturated += (code > top) or (code < -top)
+                out[b, j] = min(max(code, -top), top) * adc_step
+    return saturated
+
+
+def float32_is_enough(read_noise_sigma_relative: float, rows: int) -> bool:
+    """Whether a product may run in float32 without its rounding mattering.
+
+    float32 rounding of a ``rows``-term sum is at most about ``5e-8 * rows`` of
+    the sum of magnitudes; read noise of relative sigma ``s`` is at least
+    ``s / sqrt(rows)`` of it. Requiring rounding below 1 % of the noise gives
+    ``s >= 5e-6 * rows`` (128 rows: ``s >= 6.4e-4``).
+    """
+    return read_noise_sigma_relative >= 5e-6 * rows
+
+
+class MvmWorkspace:
+    """Reusable buffers of the noisy product, one set per batch size.
+
+    Buffers above malloc's mmap threshold (128 kB) would be mapped afresh and
+    page-faulted at every call, which costs as much as the product itself.
+    """
+
+    def __init__(self, keep: int = 4):
+        self.keep = keep
+        self._sets = {}
+
+    def get(self, batch: int, rows: int, cols: int, dtype) -> tuple:
+        key = (batch, rows, cols, np.dtype(dtype))
+        found = self._sets.pop(key, None)
+        if found is None:
+            found = (np.empty((batch, rows), dtype=dtype), np.empty((batch, rows), dtype=np.float32),
+                     np.empty((batch, cols), dtype=dtype), np.empty((batch, cols), dtype=np.float32))
+        self._sets[key] = found  # most recent last
+        while len(self._sets) > self.keep:
+            self._sets.pop(next(iter(self._sets)))
+        return found
+
+
+def noisy_mvm(voltages, conductance, read_variance32, dac_step, dac_max_code,
+              adc_step, adc_max_code, seed, use_noise, v_limit=np.inf, workspace=None):
+    """DAC, product, output-referred read noise and ADC.
+
+    Read noise is relative per device, ``G_ij (1 + s N_ij)`` at every read.
+    Its effect on a column current is Gaussian with the exact variance
+    ``sum_i V_i^2 (s G_ij)^2``, so it is drawn once per output (output-referred),
+    exact in distribution for every column taken alone. The variance product
+    runs in float32 (it sets a noise amplitude); the signal product runs in
+    the dtype of ``conductance`` (float32 only where :func:`float32_is_enough`).
+
+    Parameters
+    ----------
+    voltages : ndarray, shape (batch, rows)
+        Row voltages before the DAC, volts.
+    conductance : ndarray of float64 or float32, shape (rows, cols)
+        Conductances, siemens.
+    read_variance32 : ndarray of float32, shape (rows, cols)
+        ``(read_noise_sigma_relative * conductance) ** 2``, S^2.
+    dac_step, adc_step : float
+        Converter steps in V and A; 0 switches a converter off.
+    dac_max_code, adc_max_code : int
+        Largest code magnitude of each converter (signed, symmetric).
+    seed : uint64
+        Base of the noise streams, one per batch row (see :func:`rng.derive_seeds`).
+    use_noise : bool
+    v_limit : float
+        Inputs with ``|V| > v_limit`` (or NaN) are counted as bad, volts; the
+        check rides along in the DAC pass.
+    workspace : MvmWorkspace, optional
+        Buffers reused between calls.
+
+    Returns
+    -------
+    currents : ndarray, shape (batch, cols)
+        Column currents after the ADC, amperes (float64).
+    n_saturated : int
+        Outputs that hit the ADC's end codes.
+    n_bad : int
+        Inputs beyond ``v_limit`` or NaN; the caller decides what to do.
+    power_rows : ndarray, shape (rows,)
+        ``sum_b V_bi^2`` after the DAC, V^2.
+    """
+    batch, rows = voltages.shape
+    cols = conductance.shape[1]
+    workspace = MvmWorkspace(keep=1) if workspace is None else workspace
+    quantized, squares, current, variance = workspace.get(batch, rows, cols, conductance.dtype)
+    power_rows, bad = dac_pass(voltages, float(dac_step), int(dac_max_code), float(v_limit), quantized,
+                               squares if use_noise else _EMPTY32)
+    np.matmul(quantized, conductance, out=current)
+    if use_noise:
+        np.matmul(squares, read_variance32, out=variance)
+    out = np.empty((batch, cols))
+    saturated = noise_adc_pass(current, variance, np.uint64(seed), bool(use_noise), float(adc_step),
+                               int(adc_max_code), out)
+    return out, saturated, bad, power_rows
+
+
+_EMPTY32 = np.zeros((0, 0), dtype=np.float32)
+
+
+def noisy_mvm_reference(voltages, conductance, read_variance32, dac_step, dac_max_code,
+                        adc_step, adc_max_code, seed, use_noise, v_limit=np.inf):
+    """numpy reference of :func:`noisy_mvm`, same arguments and results."""
+    bad = int(np.count_nonzero(~(np.abs(voltages) <= v_limit)))
+    v = voltages
+    if dac_step > 0.0:
+        v, _ = quantize_grid_reference(v, 0.0, dac_step, -dac_max_code, dac_max_code)
+    current = (v.astype(conductance.dtype) @ conductance).astype(np.float64)
+    if use_noise:
+        variance = (v * v).astype(np.float32) @ read_variance32
+        normals = standard_normals(derive_seeds(np.uint64(seed), v.shape[0]), conductance.shape[1])
+        current = current + np.sqrt(variance.astype(np.float64)) * normals
+    saturated = 0
+    if adc_step > 0.0:
+        current, saturated = quantize_grid_reference(current, 0.0, adc_step, -adc_max_code, adc_max_code)
+    return current, saturated, bad, (v * v).sum(axis=0)
+
+
+# ---------------------------------------------------------- pulse updates
+@numba.njit(cache=True, inline="always")
+def _pulse_step(g, lo, hi, up, kind, step_up, step_down, nonlinearity):
+    """Noise-free conductance change of one pulse at conductance ``g`` (S)."""
+    w = (g - lo) / (hi - lo)
+    if kind == 0:  # linear
+        return step_up if up else -step_down
+    if kind == 1:  # soft bounds
+        return step_up * (1.0 - w) if up else -step_down * w
+    # exponential
+    if up:
+        return step_up * math.exp(-nonlinearity * w)
+    return -step_down * math.exp(-nonlinearity * (1.0 - w))
+
+
+@numba.njit(cache=True)
+def pulse_update(conductance, n_pulses, g_low, g_high, frozen, kind, step_up, step_down,
+                 nonlinearity, cycle_noise, seeds):
+    """Apply ``n_pulses[i, j]`` identical pulses to each device, in place.
+
+    Positive counts potentiate, negative depress. Each pulse changes G by the
+    pulse law's step at the present G, times ``1 + cycle_noise * N(0, 1)``;
+    the device stays inside its own window ``[g_low, g_high]``. Frozen (stuck)
+    devices do not move. Row ``i`` draws its noise from stream ``seeds[i]``,
+    devices in column order, pulses in time order (only moving devices draw).
+
+    Parameters
+    ----------
+    conductance : ndarray, shape (rows, cols), siemens, updated in place
+    n_pulses : ndarray of int64, shape (rows, cols)
+    g_low, g_high : ndarray, shape (rows, cols)
+        Each device's window, siemens.
+    frozen : ndarray of bool, shape (rows, cols)
+    kind : int
+        0 linear, 1 soft bounds, 2 exponential.
+    step_up, step_down : float
+        Siemens per pulse.
+    nonlinearity, cycle_noise : float
+    seeds : ndarray of uint64, shape (rows,)
+
+    Returns
+    -------
+    int
+        Number of pulses applied (frozen devices receive theirs too).
+    """
+    rows, cols = conductance.shape
+    pulses = 0
+    for i in range(rows):
+        drawn = 0  # normals of row i's stream used so far
+        for j in range(cols):
+            n = n_pulses[i, j]
+            count = abs(n)
+            pulses += count
+            if count == 0 or frozen[i, j]:
+                continue
+            up = n > 0
+            g = conductance[i, j]
+            lo = g_low[i, j]
+            hi = g_high[i, j]
+            for _ in range(count):
+                dg = _pulse_step(g, lo, hi, up, kind, step_up, step_down, nonlinearity)
+                if cycle_noise > 0.0:
+                    dg *= 1.0 + cycle_noise * counter_normal(seeds[i], drawn)
+                    drawn += 1
+                g = min(max(g + dg, lo), hi)
+            conductance[i, j] = g
+    return pulses
+
+
+def pulse_update_reference(conductance, n_pulses, g_low, g_high, frozen, kind, step_up, step_down,
+                           nonlinearity, cycle_noise, seeds):
+    """numpy reference of :func:`pulse_update` (same streams, same order)."""
+    g = conductance
+    count = np.abs(n_pulses)
+    active = (count > 0) & ~frozen
+    # stream position of each device's first pulse: pulses of earlier columns
+    # of the row (only devices that move consume normals)
+    consumed = np.where(active, count, 0)
+    offset = np.cumsum(consumed, axis=1) - consumed
+    total = int(consumed.sum(axis=1).max()) if consumed.size else 0
+    normals = standard_normals(seeds, max(total, 1)) if cycle_noise > 0.0 else None
+    up = n_pulses > 0
+    width = g_high - g_low
+    rows = np.arange(g.shape[0])[:, None]
+    for k in range(int(count.max()) if count.size else 0):
+        moving = active & (count > k)
+        w = (g - g_low) / width
+        if kind == 0:
+            dg = np.where(up, step_up, -step_down)
+        elif kind == 1:
+            dg = np.where(up, step_up * (1.0 - w), -step_down * w)
+        else:
+            dg = np.where(up, step_up * np.exp(-nonlinearity * w), -step_down * np.exp(-nonlinearity * (1.0 - w)))
+        if normals is not None:
+            index = np.minimum(offset + k, normals.shape[1] - 1)
+            dg = dg * (1.0 + cycle_noise * normals[rows, index])
+        g = np.where(moving, np.minimum(np.maximum(g + dg, g_low), g_high), g)
+    conductance[...] = g
+    return int(count.sum())
+
+
+@numba.njit(cache=True)
+def two_pulse_update(conductance, reset, gate_voltage, gate_slope, gate_intercept,
+                     reset_conductance, pulse_sigma, gain, frozen, seeds):
+    """Li et al.'s RESET-then-SET step on every device, in place.
+
+    Devices with ``reset`` go to ``reset_conductance + sigma N``; then every
+    device is SET: ``G = max(gain * (gate_slope * Vg + gate_intercept), G) + sigma N``,
+    where ``gain`` is the device's own deviation (device-to-device spread).
+    Conductance is floored at zero after each pulse (it cannot be negative).
+    Frozen (stuck) devices do not move. Device (i, j) uses normals 2j (RESET)
+    and 2j + 1 (SET) of row i's stream.
+
+    Parameters
+    ----------
+    conductance : ndarray, shape (rows, cols), siemens, updated in place
+    reset : ndarray of bool, shape (rows, cols)
+    gate_voltage : ndarray, shape (rows, cols), volts
+    gate_slope : float, S/V
+    gate_intercept, reset_conductance, pulse_sigma : float, siemens
+    gain : ndarray, shape (rows, cols), dimensionless
+    frozen : ndarray of bool, shape (rows, cols)
+    seeds : ndarray of uint64, shape (rows,)
+    """
+    rows, cols = conductance.shape
+    for i in range(rows):
+        for j in range(cols):
+            if frozen[i, j]:
+                continue
+            g = conductance[i, j]
+            if reset[i, j]:
+                g = max(reset_conductance + pulse_sigma * counter_normal(seeds[i], 2 * j), 0.0)
+            g_set = gain[i, j] * (gate_slope * gate_voltage[i, j] + gate_intercept)
+            g = max(max(g_set, g) + pulse_sigma * counter_normal(seeds[i], 2 * j + 1), 0.0)
+            conductance[i, j] = g
+
+
+def two_pulse_update_reference(conductance, reset, gate_voltage, gate_slope, gate_intercept,
+                               reset_conductance, pulse_sigma, gain, frozen, seeds):
+    """numpy reference of :func:`two_pulse_update`."""
+    z = standard_normals(seeds, 2 * conductance.shape[1])
+    g = np.where(reset, np.maximum(reset_conductance + pulse_sigma * z[:, 0::2], 0.0), conductance)
+    g = np.maximum(np.maximum(gain * (gate_slope * gate_voltage + gate_intercept), g) + pulse_sigma * z[:, 1::2], 0.0)
+    conductance[...] = np.where(frozen, conductance, g)

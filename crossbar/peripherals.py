@@ -1,0 +1,160 @@
+"""Converters at the array's edges: the DAC that drives the rows and the ADC
+that reads the columns. Both are signed and symmetric (a differential pair
+makes negative inputs and currents ordinary).
+
+Voltages in volts, currents in amperes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .kernels import quantize_grid
+from .validation import as_float_array, check_int, check_range
+
+
+@dataclass(frozen=True)
+class DAC:
+    """Row driver: quantizes each row voltage to ``bits`` signed levels.
+
+    Codes run from ``-(2**(bits-1) - 1)`` to ``2**(bits-1) - 1``; code ``k``
+    drives ``k * v_max / (2**(bits-1) - 1)`` volts.
+
+    Parameters
+    ----------
+    bits : int
+        Resolution including the sign (2..24).
+    v_max : float
+        Largest voltage magnitude, volts (Li et al.: 0.2 V read voltage).
+    clip : bool
+        When False (default) a voltage beyond ``v_max`` raises ``ValueError``;
+        when True it is driven at ``+-v_max``.
+    """
+
+    bits: int = 8
+    v_max: float = 0.2
+    clip: bool = False
+
+    def __post_init__(self):
+        check_int("dac.bits", self.bits, 2, 24)
+        check_range("dac.v_max", self.v_max, 0.0, low_open=True, unit="V")
+        if not isinstance(self.clip, bool):
+            raise ValueError(f"dac.clip={self.clip!r} is not allowed; True or False is required")
+
+    @property
+    def max_code(self) -> int:
+        """Largest code magnitude."""
+        return 2 ** (self.bits - 1) - 1
+
+    @property
+    def step(self) -> float:
+        """Voltage of one code step, volts."""
+        return self.v_max / self.max_code
+
+    def check_range(self, voltages: np.ndarray) -> None:
+        """Raise ``ValueError`` if a voltage exceeds ``v_max`` and clipping is off."""
+        if self.clip:
+            return
+        peak = float(np.max(np.abs(voltages)))
+        # half a step of tolerance: such a value rounds to the end code anyway
+        if peak > self.v_max + 0.5 * self.step:
+            over = int(np.count_nonzero(np.abs(voltages) > self.v_max + 0.5 * self.step))
+            raise ValueError(f"voltages: {over} value(s) exceed the DAC range, largest |V| = {peak:g} V > "
+                             f"v_max={self.v_max:g} V; scale the inputs or build the DAC with clip=True")
+
+    def convert(self, voltages) -> np.ndarray:
+        """Quantized row voltages (V), same shape as ``voltages`` (V)."""
+        v = as_float_array("voltages", voltages)
+        self.check_range(v)
+        out, _ = quantize_grid(v, 0.0, self.step, -self.max_code, self.max_code)
+        return out
+
+
+@dataclass(frozen=True)
+class ADC:
+    """Column converter: quantizes each current to ``bits`` signed levels.
+
+    Currents beyond ``full_scale`` saturate at the end codes, as a real ADC
+    does; the array counts every saturation (``counters.adc_saturations``).
+
+    Parameters
+    ----------
+    bits : int
+        Resolution including the sign (2..24).
+    full_scale : float
+        Largest current magnitude that converts without saturating, amperes.
+    """
+
+    bits: int = 8
+    full_scale: float = 1e-4
+
+    def __post_init__(self):
+        check_int("adc.bits", self.bits, 2, 24)
+        check_range("adc.full_scale", self.full_scale, 0.0, low_open=True, unit="A")
+
+    @property
+    def max_code(self) -> int:
+        """Largest code magnitude."""
+        return 2 ** (self.bits - 1) - 1
+
+    @property
+    def step(self) -> float:
+        """Current of one code step (LSB), amperes."""
+        return self.full_scale / self.max_code
+
+    def convert(self, currents):
+        """Quantized currents (A) and the number of saturated outputs."""
+        i = as_float_array("currents", currents)
+        return quantize_grid(i, 0.0, self.step, -self.max_code, self.max_code)
+
+    @classmethod
+    def calibrated(cls, sample_currents, bits: int = 8, percentile: float = 100.0,
+                   margin: float = 1.0) -> "ADC":
+        """An ADC whose full scale covers typical currents.
+
+        Parameters
+        ----------
+        sample_currents : array_like
+            Currents seen in representative products, amperes.
+        bits : int
+            Resolution of the ADC.
+        percentile : float
+            Percentile of ``|I|`` the full scale must reach (0 < p <= 100);
+            below 100 trades rare saturation for finer steps.
+        margin : float
+            Factor (>= 1) on that percentile, head-room for unseen inputs.
+        """
+        i = as_float_array("sample_currents", sample_currents)
+        check_range("percentile", percentile, 0.0, 100.0, low_open=True)
+        check_range("margin", margin, 1.0)
+        full_scale = float(np.percentile(np.abs(i), percentile)) * margin
+        if full_scale <= 0.0:
+            raise ValueError("sample_currents are all zero; an ADC cannot be calibrated from them")
+        return cls(bits=bits, full_scale=full_scale)
+
+    def replace(self, **changes) -> "ADC":
+        """A copy with some fields changed, validated again."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Peripherals:
+    """What sits around an array: DAC, ADC and the wires. ``None`` switches a part off."""
+
+    dac: Optional[DAC] = None
+    adc: Optional[ADC] = None
+    wires: Optional["WireResistance"] = None  # noqa: F821 (crossbar.wires)
+
+    def __post_init__(self):
+        from .wires import WireResistance
+
+        if self.dac is not None and not isinstance(self.dac, DAC):
+            raise ValueError(f"dac={self.dac!r} is not allowed; a DAC or None is required")
+        if self.adc is not None and not isinstance(self.adc, ADC):
+            raise ValueError(f"adc={self.adc!r} is not allowed; an ADC or None is required")
+        if self.wires is not None and not isinstance(self.wires, WireResistance):
+            raise ValueError(f"wires={self.wires!r} is not allowed; a WireResistance or None is required")

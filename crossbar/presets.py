@@ -1,0 +1,116 @@
+"""Named device technologies and the peripherals that usually go with them.
+
+``preset(name)`` returns a :class:`~crossbar.device.DeviceModel`;
+``preset_peripherals(name)`` the DAC, ADC and wires to pair it with.
+Change any field with ``preset(name).replace(field=value)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Dict, Optional
+
+from .device import DeviceModel, PulseUpdateLaw, TwoPulseScheme
+from .peripherals import ADC, DAC, Peripherals
+
+
+def _ideal() -> DeviceModel:
+    """No non-ideality at all: exact, continuous, noiseless, fault-free, no drift.
+
+    Window 0..400 uS (wide enough for the same mappings as ``li2019``); in-situ
+    updates use a noiseless linear step of 0.1 uS.
+    """
+    return DeviceModel(name="ideal", g_min=0.0, g_max=400e-6,
+                       pulse_law=PulseUpdateLaw(kind="linear", step_up=0.1e-6, step_down=0.1e-6))
+
+
+def _li2019() -> DeviceModel:
+    """Ta/HfO2 1T1R cells of Li et al., Nature Machine Intelligence 1, 49 (2019).
+
+    - RESET/SET programming, ``G_set(Vg) = 98 uS/V * Vg + 120 uS`` for
+      ``Vg`` in 0.7..1.6 V (about 189..277 uS); RESET to 0 S; SET 2.5 V,
+      RESET 1.7 V with the gate at 5 V (the paper and the authors' memNN code).
+    - Gaussian noise of 4 uS on every pulse (1 % of 400 uS, the airline
+      simulation; the gait simulation used 5.6 uS: ``replace(program_noise_sigma=5.6e-6)``).
+    - Window 0..400 uS: the authors' simulator floors at 0 and states its noise
+      relative to 400 uS.
+    - Fresh devices uniformly in 50..100 uS, as the authors' simulator starts them.
+    - 99.8 % device yield (Li et al., Nature Electronics 1, 52 (2018)), split
+      evenly between stuck-low and stuck-high (the split is an assumption).
+    - Read noise 0.1 % of G per read: an assumption (the authors' simulator has
+      none); small beside the 4 uS programming noise.
+    """
+    return DeviceModel(
+        name="li2019", g_min=0.0, g_max=400e-6, n_levels=None,
+        program_noise_sigma=4e-6, read_noise_sigma_relative=1e-3,
+        stuck_at_gmin_fraction=0.001, stuck_at_gmax_fraction=0.001,
+        two_pulse=TwoPulseScheme(), initial_conductance_range=(50e-6, 100e-6),
+        pulse_law=PulseUpdateLaw(kind="linear", step_up=1e-6, step_down=1e-6))
+
+
+def _hfo2_soft_bounds() -> DeviceModel:
+    """HfO2 ReRAM trained by identical pulses, with a soft-bounds response.
+
+    The shape follows the HfO2 ReRAM measured by Gong et al., "Signal and noise
+    extraction from analog memory elements for neuromorphic computing",
+    Nature Communications 9, 2102 (2018), as IBM's aihwkit models it in its
+    soft-bounds ReRAM preset: the step shrinks towards each bound, up and down
+    steps differ, and the pulse-to-pulse spread is comparable to a third of the
+    step. The numbers (10..100 uS, 0.5/0.6 uS steps at the far bound, i.e.
+    about 180 pulses across the window) are representative round values, not
+    a fit: replace them with your own measurements.
+    """
+    return DeviceModel(
+        name="hfo2_soft_bounds", g_min=10e-6, g_max=100e-6,
+        program_noise_sigma=1e-6, program_noise_sigma_relative=0.02, read_noise_sigma_relative=0.005,
+        stuck_at_gmin_fraction=0.005, stuck_at_gmax_fraction=0.0,
+        window_spread_sigma_relative=0.1, drift_nu=0.005, drift_nu_sigma=0.002, drift_t0=1.0,
+        pulse_law=PulseUpdateLaw(kind="soft_bounds", step_up=0.5e-6, step_down=0.6e-6,
+                                 cycle_noise_sigma_relative=0.3))
+
+
+_PRESETS = {"ideal": _ideal, "li2019": _li2019, "hfo2_soft_bounds": _hfo2_soft_bounds}
+
+
+def preset_names() -> list:
+    """Names accepted by :func:`preset`."""
+    return sorted(_PRESETS)
+
+
+def preset(name: str) -> DeviceModel:
+    """The device model of a named technology (see :func:`preset_names`)."""
+    if name not in _PRESETS:
+        raise ValueError(f"preset name={name!r} is not known; choose one of {preset_names()}")
+    return _PRESETS[name]()
+
+
+def preset_doc(name: str) -> str:
+    """The provenance text of a preset."""
+    preset(name)
+    return inspect.cleandoc(_PRESETS[name].__doc__ or "")
+
+
+def preset_peripherals(name: str, adc_full_scale: Optional[float] = None) -> Peripherals:
+    """Peripherals that go with a preset.
+
+    ``ideal``: none. Hardware presets: 8-bit DAC over +-0.2 V (Li et al.'s read
+    voltage) and an 8-bit ADC (Li et al. report 5 to 8 bits of output
+    precision). The ADC's full scale depends on what is mapped; pass it, or
+    calibrate with :meth:`crossbar.ADC.calibrated`. Default 100 uA.
+
+    Parameters
+    ----------
+    name : str
+    adc_full_scale : float, optional
+        Amperes.
+    """
+    preset(name)
+    if name == "ideal":
+        return Peripherals()
+    full_scale = 100e-6 if adc_full_scale is None else adc_full_scale
+    return Peripherals(dac=DAC(bits=8, v_max=0.2), adc=ADC(bits=8, full_scale=full_scale))
+
+
+def all_presets() -> Dict[str, DeviceModel]:
+    """Every preset by name."""
+    return {name: preset(name) for name in preset_names()}

@@ -1,0 +1,120 @@
+"""Checks shared by every configuration and every array operation.
+
+A bad value raises ``ValueError`` naming the field, the value and what is
+allowed. Nothing is clipped or coerced silently.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+
+def check_finite(name: str, value: float) -> float:
+    """Return ``value`` as a float, or raise if it is not a finite real number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} is not a number; a finite real number is required") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name}={value!r} is not finite; a finite real number is required")
+    return number
+
+
+def check_range(
+    name: str,
+    value: float,
+    low: Optional[float] = None,
+    high: Optional[float] = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    unit: str = "",
+) -> float:
+    """Check ``low <= value <= high`` (or strict where ``*_open``); return the float."""
+    number = check_finite(name, value)
+    too_low = low is not None and (number <= low if low_open else number < low)
+    too_high = high is not None and (number >= high if high_open else number > high)
+    if too_low or too_high:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        suffix = f" {unit}" if unit else ""
+        raise ValueError(f"{name}={value!r} is out of range; allowed {left}{lo}, {hi}{right}{suffix}")
+    return number
+
+
+def check_int(name: str, value: int, low: Optional[int] = None, high: Optional[int] = None) -> int:
+    """Check ``value`` is an integer (bool excluded) within ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name}={value!r} is not an integer; an integer is required")
+    if (low is not None and value < low) or (high is not None and value > high):
+        lo = "-inf" if low is None else str(low)
+        hi = "inf" if high is None else str(high)
+        raise ValueError(f"{name}={value!r} is out of range; allowed integers in [{lo}, {hi}]")
+    return int(value)
+
+
+def check_choice(name: str, value: str, choices) -> str:
+    """Check ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not allowed; choose one of {sorted(choices)}")
+    return value
+
+
+def as_float_array(name: str, array, shape: Optional[tuple] = None, ndim: Optional[int] = None) -> np.ndarray:
+    """Return ``array`` as a C-contiguous float64 array after checking it.
+
+    Parameters
+    ----------
+    name : str
+        Name used in error messages.
+    array : array_like
+        The data.
+    shape : tuple, optional
+        Required shape; ``None`` entries match any length.
+    ndim : int, optional
+        Required number of dimensions (implied by ``shape`` when given).
+
+    Raises
+    ------
+    ValueError
+        If the data are empty, have the wrong shape, or hold NaN or infinity.
+    """
+    try:
+        out = np.ascontiguousarray(array, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} could not be read as an array of real numbers") from None
+    if shape is not None:
+        ndim = len(shape)
+    if ndim is not None and out.ndim != ndim:
+        raise ValueError(f"{name} has shape {out.shape}; {ndim} dimensions required"
+                         + (f", shape {_shape_text(shape)}" if shape is not None else ""))
+    if shape is not None:
+        for got, want in zip(out.shape, shape):
+            if want is not None and got != want:
+                raise ValueError(f"{name} has shape {out.shape}; shape {_shape_text(shape)} required")
+    if out.size == 0:
+        raise ValueError(f"{name} is empty (shape {out.shape}); at least one element is required")
+    if not np.all(np.isfinite(out)):
+        bad = int(np.count_nonzero(~np.isfinite(out)))
+        raise ValueError(f"{name} holds {bad} NaN or infinite value(s); all values must be finite")
+    return out
+
+
+def _shape_text(shape: tuple) -> str:
+    return "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+
+
+def make_generator(seed) -> np.random.Generator:
+    """Turn a seed (int, SeedSequence, Generator or None) into a ``numpy.random.Generator``."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (int, np.integer, np.random.SeedSequence)):
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed < 0:
+            raise ValueError(f"seed={seed!r} is negative; a non-negative integer is required")
+        return np.random.default_rng(seed)
+    raise ValueError(f"seed={seed!r} is not allowed; give an int, a SeedSequence, a Generator or None")

@@ -1,0 +1,269 @@
+"""CrossbarArray: the physics the issue asks for, checked statistically."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import crossbar
+from crossbar import CrossbarArray, DeviceModel, preset
+
+
+def _li_targets(rng, shape=(128, 64)):
+    low, high = preset("li2019").programmable_range
+    return rng.uniform(low, high, shape)
+
+
+def test_ideal_mvm_equals_matmul(rng):
+    array = CrossbarArray(128, 64, preset("ideal"), seed=0)
+    target = rng.uniform(0, 400e-6, (128, 64))
+    array.program(target)
+    np.testing.assert_array_equal(array.conductance, target)
+    for batch in (1, 7, 256):
+        v = rng.uniform(-0.2, 0.2, (batch, 128))
+        expected = v @ target
+        got = array.mvm(v)
+        assert np.max(np.abs(got - expected)) <= 1e-12 * np.max(np.abs(expected))
+
+
+def test_program_noise_matches_sigma_over_20_programmings(rng):
+    device = preset("li2019")
+    array = CrossbarArray(128, 64, device, seed=1)
+    errors = []
+    for _ in range(20):
+        target = _li_targets(rng)
+        array.program(target)
+        errors.append((array.conductance - target)[~array.stuck])
+    errors = np.concatenate(errors)
+    assert abs(errors.std() / device.program_noise_sigma - 1.0) < 0.10
+    assert abs(errors.mean()) < 0.05 * device.program_noise_sigma
+
+
+def test_program_noise_relative_and_absolute(rng):
+    device = DeviceModel(g_min=10e-6, g_max=100e-6, program_noise_sigma=1e-6, program_noise_sigma_relative=0.02)
+    array = CrossbarArray(128, 64, device, seed=2)
+    target = np.full((128, 64), 50e-6)
+    array.program(target)
+    assert abs((array.conductance - target).std() / device.program_sigma(50e-6) - 1) < 0.05
+
+
+def test_quantized_devices_take_only_levels(rng):
+    device = DeviceModel(g_min=10e-6, g_max=100e-6, n_levels=16)
+    array = CrossbarArray(128, 64, device, seed=3)
+    array.program(rng.uniform(10e-6, 100e-6, (128, 64)))
+    distance = np.min(np.abs(array.conductance[..., None] - device.levels[None, None, :]), axis=-1)
+    assert np.all(distance < 1e-18)
+    assert len(np.unique(np.round(array.conductance / 1e-9))) <= 16
+
+
+def test_stuck_fractions_are_binomial():
+    n_devices = 128 * 64 * 20
+    low_p, high_p = 0.003, 0.002
+    device = preset("li2019").replace(stuck_at_gmin_fraction=low_p, stuck_at_gmax_fraction=high_p)
+    low = high = 0
+    for seed in range(20):
+        array = CrossbarArray(128, 64, device, seed=seed)
+        low += int(np.count_nonzero(array.faults == 1))
+        high += int(np.count_nonzero(array.faults == 2))
+        target = _li_targets(np.random.default_rng(seed))
+        array.program(target)
+        stuck_low = array.faults == 1
+        np.testing.assert_array_equal(array.conductance[stuck_low], array.g_low[stuck_low])
+        np.testing.assert_array_equal(array.conductance[array.faults == 2], array.g_high[array.faults == 2])
+    for count, p in ((low, low_p), (high, high_p)):
+        assert abs(count - n_devices * p) <= 3 * np.sqrt(n_devices * p * (1 - p))
+
+
+def test_read_noise_std_and_freshness(rng):
+    device = preset("li2019").replace(read_noise_sigma_relative=0.01)
+    array = CrossbarArray(128, 64, device, seed=4)
+    array.program(_li_targets(rng))
+    working = ~array.stuck
+    g = array.conductance[working]
+    first, second = array.read_conductance(), array.read_conductance()
+    relative = np.concatenate([first[working] / g - 1, second[working] / g - 1])
+    assert abs(relative.std() / 0.01 - 1) < 0.05
+    assert not np.array_equal(first, second)
+    assert stats.kstest(relative / 0.01, "norm").pvalue > 1e-4
+
+
+def test_mvm_read_noise_has_exact_column_variance(rng):
+    sigma = 0.01
+    device = preset("ideal").replace(read_noise_sigma_relative=sigma)
+    array = CrossbarArray(32, 8, device, seed=5)
+    g = rng.uniform(50e-6, 300e-6, (32, 8))
+    array.program(g)
+    v = rng.uniform(-0.2, 0.2, (1, 32))
+    samples = array.mvm(np.repeat(v, 4000, axis=0))
+    expected_std = sigma * np.sqrt((v ** 2) @ (g ** 2))[0]
+    assert np.allclose(samples.mean(axis=0), (v @ g)[0], atol=4 * expected_std.max() / np.sqrt(4000))
+    assert np.all(np.abs(samples.std(axis=0) / expected_std - 1) < 0.06)
+    assert not np.array_equal(array.mvm(v), array.mvm(v))
+
+
+def test_write_verify_meets_tolerance(rng):
+    device = preset("li2019")
+    array = CrossbarArray(128, 64, device, seed=6)
+    target = _li_targets(rng)
+    tolerance = 4e-6
+    report = array.program(target, method="write_verify", tolerance=tolerance, max_rounds=20)
+    working = ~array.stuck
+    within = np.mean(np.abs(array.conductance - target)[working] <= tolerance)
+    assert within >= 0.99
+    assert report.within_tolerance == pytest.approx(within)
+    assert report.rounds > 1 and report.device_reads > 0
+    one_shot = CrossbarArray(128, 64, device, seed=6)
+    one = one_shot.program(target)
+    assert report.residual_rms < one.residual_rms
+    assert "write_verify" in str(report)
+
+
+def test_same_seed_same_array_different_seed_differs(rng):
+    device = preset("hfo2_soft_bounds")
+    target = rng.uniform(20e-6, 90e-6, (32, 16))
+    v = rng.uniform(-0.2, 0.2, (10, 32))
+
+    def build(seed):
+        array = CrossbarArray(32, 16, device, seed=seed, peripherals=crossbar.preset_peripherals("hfo2_soft_bounds",
+                                                                                                 adc_full_scale=1e-4))
+        array.program(target)
+        array.apply_pulses(np.ones((32, 16), dtype=int))
+        return array, array.mvm(v), array.read_conductance()
+
+    a, ia, ra = build(7)
+    b, ib, rb = build(7)
+    c, ic, rc = build(8)
+    np.testing.assert_array_equal(a.conductance, b.conductance)
+    np.testing.assert_array_equal(a.faults, b.faults)
+    np.testing.assert_array_equal(ia, ib)
+    np.testing.assert_array_equal(ra, rb)
+    assert not np.array_equal(a.conductance, c.conductance)
+    assert not np.array_equal(ia, ic)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.full((2, 5), np.nan), "NaN"),
+    (np.zeros((2, 4)), "shape"),
+    (np.zeros((0, 5)), "shape"),
+    (np.zeros(5), "shape"),
+])
+def test_mvm_rejects_bad_voltages(bad, match):
+    for peripherals in (None, crossbar.preset_peripherals("li2019")):
+        array = CrossbarArray(5, 3, preset("li2019"), seed=0, peripherals=peripherals)
+        with pytest.raises(ValueError, match=match):
+            array.mvm(bad)
+
+
+def test_program_rejects_bad_targets():
+    array = CrossbarArray(4, 3, preset("li2019"), seed=0)
+    with pytest.raises(ValueError, match="shape"):
+        array.program(np.full((3, 4), 200e-6))
+    with pytest.raises(ValueError, match="NaN"):
+        array.program(np.full((4, 3), np.nan))
+    with pytest.raises(ValueError, match="programmable range"):
+        array.program(np.full((4, 3), 300e-6))
+    array.program(np.full((4, 3), 300e-6), clip=True)
+    with pytest.raises(ValueError, match="method"):
+        array.program(np.full((4, 3), 200e-6), method="magic")
+    for bad in ((0, 3), (4, -1)):
+        with pytest.raises(ValueError, match="rows|cols"):
+            CrossbarArray(*bad, preset("ideal"))
+    with pytest.raises(ValueError, match="device"):
+        CrossbarArray(2, 2, "li2019")
+    with pytest.raises(ValueError, match="seed"):
+        CrossbarArray(2, 2, preset("ideal"), seed=-1)
+
+
+def test_two_pulse_set_never_lowers_and_reset_does():
+    device = preset("li2019").replace(program_noise_sigma=0.0, stuck_at_gmin_fraction=0.0,
+                                      stuck_at_gmax_fraction=0.0, read_noise_sigma_relative=0.0)
+    scheme = device.two_pulse
+    array = CrossbarArray(4, 4, device, seed=0)
+    array.program(np.full((4, 4), scheme.set_conductance(1.4)))
+    g_before = array.conductance.copy()
+    array.apply_two_pulse(1.0, np.zeros((4, 4), dtype=bool))   # SET lower: stays
+    np.testing.assert_allclose(array.conductance, g_before)
+    reset = np.zeros((4, 4), dtype=bool)
+    reset[0] = True
+    array.apply_two_pulse(1.0, reset)                          # RESET then SET: goes down
+    np.testing.assert_allclose(array.conductance[0], scheme.set_conductance(1.0))
+    np.testing.assert_allclose(array.conductance[1:], g_before[1:])
+    array.apply_two_pulse(1.5, np.zeros((4, 4), dtype=bool))   # SET higher: goes up
+    np.testing.assert_allclose(array.conductance, scheme.set_conductance(1.5))
+    with pytest.raises(ValueError, match="gate_voltage"):
+        array.apply_two_pulse(1.7, reset)
+    with pytest.raises(ValueError, match="two_pulse"):
+        CrossbarArray(2, 2, preset("ideal")).apply_two_pulse(1.0, np.zeros((2, 2), bool))
+
+
+def test_two_pulse_region_leaves_rest_untouched(rng):
+    array = CrossbarArray(8, 6, preset("li2019"), seed=1)
+    array.program(_li_targets(rng, (8, 6)))
+    before = array.conductance.copy()
+    array.apply_two_pulse(np.full((2, 3), 1.2), np.ones((2, 3), dtype=bool), rows=slice(2, 4), cols=slice(1, 4))
+    untouched = np.ones((8, 6), dtype=bool)
+    untouched[2:4, 1:4] = False
+    np.testing.assert_array_equal(array.conductance[untouched], before[untouched])
+    assert not np.array_equal(array.conductance[2:4, 1:4], before[2:4, 1:4])
+
+
+def test_soft_bounds_steps_shrink_towards_the_bound():
+    device = preset("hfo2_soft_bounds").replace(window_spread_sigma_relative=0.0, stuck_at_gmin_fraction=0.0,
+                                                drift_nu=0.0, drift_nu_sigma=0.0)
+    device = device.replace(pulse_law=device.pulse_law.__class__(kind="soft_bounds", step_up=1e-6, step_down=1e-6))
+    array = CrossbarArray(1, 1, device, seed=0)
+    trace = [array.conductance[0, 0]]
+    for _ in range(300):
+        array.apply_pulses(np.ones((1, 1), dtype=int))
+        trace.append(array.conductance[0, 0])
+    steps = np.diff(trace)
+    assert np.all(steps > 0) and np.all(np.diff(steps) < 0)  # ever smaller steps up
+    w = (np.array(trace[:-1]) - device.g_min) / (device.g_max - device.g_min)
+    np.testing.assert_allclose(steps, 1e-6 * (1 - w), rtol=1e-12)
+    assert trace[-1] < device.g_max
+
+
+def test_linear_pulses_saturate_at_window():
+    device = DeviceModel(g_min=10e-6, g_max=20e-6, pulse_law=crossbar.PulseUpdateLaw(step_up=1e-6, step_down=2e-6))
+    array = CrossbarArray(1, 2, device, seed=0)
+    array.apply_pulses(np.array([[15, 3]]))
+    np.testing.assert_allclose(array.conductance, [[20e-6, 13e-6]])
+    array.apply_pulses(np.array([[-2, -10]]))
+    np.testing.assert_allclose(array.conductance, [[16e-6, 10e-6]])
+    with pytest.raises(ValueError, match="whole numbers"):
+        array.apply_pulses(np.array([[0.5, 1.0]]))
+
+
+def test_drift_follows_power_law():
+    device = preset("ideal").replace(drift_nu=0.05, drift_t0=1.0)
+    array = CrossbarArray(3, 3, device, seed=0)
+    array.program(np.full((3, 3), 100e-6))
+    np.testing.assert_allclose(array.conductance, 100e-6)
+    array.advance_time(1000.0)
+    np.testing.assert_allclose(array.conductance, 100e-6 * 1000.0 ** -0.05)
+    spread = CrossbarArray(32, 32, device.replace(drift_nu_sigma=0.01), seed=0)
+    spread.program(np.full((32, 32), 100e-6))
+    spread.advance_time(1e4)
+    nu = -np.log(spread.conductance / 100e-6) / np.log(1e4)
+    assert abs(nu.mean() - 0.05) < 0.002 and abs(nu.std() - 0.01) < 0.002
+
+
+def test_counters_and_energy(rng):
+    costs = crossbar.EnergyCosts()
+    peripherals = crossbar.preset_peripherals("li2019", adc_full_scale=1e-3)
+    array = CrossbarArray(16, 8, preset("li2019"), seed=0, peripherals=peripherals, costs=costs)
+    array.program(_li_targets(rng, (16, 8)))
+    pulses = array.counters.programming_pulses
+    assert pulses == 2 * 16 * 8  # RESET and SET of every device
+    v = rng.uniform(-0.2, 0.2, (5, 16))
+    array.mvm(v)
+    c = array.counters
+    assert (c.products, c.input_vectors, c.dac_conversions, c.adc_conversions) == (1, 5, 80, 40)
+    vq = array.peripherals.dac.convert(v)
+    expected_cells = costs.read_time * np.sum((vq ** 2) @ array.conductance)
+    assert c.cell_energy == pytest.approx(expected_cells, rel=1e-12)
+    expected = expected_cells + 80 * costs.dac_energy + 40 * costs.adc_energy + pulses * costs.pulse_energy
+    assert array.energy() == pytest.approx(expected, rel=1e-12)
+    assert array.latency() > 5 * costs.read_time
+    assert "nJ" in c.summary()
+    c.reset()
+    assert array.energy() == 0.0

@@ -1,0 +1,98 @@
+"""Every Numba kernel against its plain numpy reference, and the noise source's statistics."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from crossbar import kernels
+from crossbar.rng import counter_normal, derive_seeds, standard_normals, stream_seeds
+
+
+def test_normals_are_standard_gaussian():
+    z = standard_normals(stream_seeds(np.random.default_rng(0), 64), 50_000).ravel()
+    reference = np.random.default_rng(1).standard_normal(z.size)  # numpy's own generator
+    assert abs(z.mean()) < 5 / np.sqrt(z.size)
+    assert abs(z.std() - 1) < 5 / np.sqrt(2 * z.size)
+    assert stats.ks_2samp(z, reference).pvalue > 1e-4
+    assert stats.kstest(z, "norm").pvalue > 1e-4
+    # the tails (beyond the ziggurat's base strip at 3.65) have the right mass
+    tail = np.mean(np.abs(z) > 3.0)
+    expected = 2 * stats.norm.sf(3.0)
+    assert abs(tail - expected) < 5 * np.sqrt(expected / z.size)
+
+
+def test_normal_streams_are_independent_and_reproducible():
+    seeds = derive_seeds(np.uint64(42), 200)
+    z = standard_normals(seeds, 2000)
+    correlation = np.corrcoef(z)[np.triu_indices(200, 1)]
+    assert np.abs(correlation).max() < 5 / np.sqrt(2000)
+    lag = np.corrcoef(z[:, :-1].ravel(), z[:, 1:].ravel())[0, 1]
+    assert abs(lag) < 5 / np.sqrt(z.size)
+    np.testing.assert_array_equal(z, standard_normals(seeds, 2000))
+    np.testing.assert_array_equal(z[:, 100:300], standard_normals(seeds, 200, 100))
+    assert z[3, 17] == counter_normal(seeds[3], 17)
+
+
+def test_quantize_grid_matches_reference(rng):
+    x = rng.uniform(-2, 2, (50, 7))
+    got, n = kernels.quantize_grid(x, 0.1, 0.05, -20, 20)
+    ref, n_ref = kernels.quantize_grid_reference(x, 0.1, 0.05, -20, 20)
+    np.testing.assert_array_equal(got, ref)
+    assert n == n_ref > 0
+    ties = np.array([0.5, 1.5, 2.5, -0.5])
+    np.testing.assert_array_equal(kernels.quantize_grid(ties, 0.0, 1.0, -10, 10)[0], np.rint(ties))
+
+
+@pytest.mark.parametrize("noise", [False, True])
+@pytest.mark.parametrize("dac", [False, True])
+@pytest.mark.parametrize("adc", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_noisy_mvm_matches_reference(rng, noise, dac, adc, dtype):
+    v = rng.uniform(-0.2, 0.2, (33, 40))
+    v[0, 0] = 0.3  # beyond v_limit: counted as bad
+    g = rng.uniform(50e-6, 300e-6, (40, 12))
+    variance = ((0.01 * g) ** 2).astype(np.float32)
+    args = (v, g.astype(dtype), variance, 0.2 / 127 if dac else 0.0, 127, 2e-4 / 127 if adc else 0.0, 127,
+            np.uint64(99), noise, 0.21)
+    got = kernels.noisy_mvm(*args)
+    ref = kernels.noisy_mvm_reference(*args)
+    np.testing.assert_allclose(got[0], ref[0], rtol=0, atol=1e-12 * np.abs(ref[0]).max())
+    assert got[1:3] == ref[1:3]
+    assert got[2] == 1
+    np.testing.assert_allclose(got[3], ref[3], rtol=1e-12)
+    if adc:
+        assert got[1] > 0  # 2e-4 A full scale is exceeded by some outputs
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2])
+@pytest.mark.parametrize("cycle_noise", [0.0, 0.3])
+def test_pulse_update_matches_reference(rng, kind, cycle_noise):
+    shape = (9, 7)
+    g0 = rng.uniform(20e-6, 80e-6, shape)
+    n = rng.integers(-6, 7, shape)
+    low = np.full(shape, 10e-6) * rng.uniform(0.9, 1.1, shape)
+    high = low * 10
+    frozen = rng.random(shape) < 0.1
+    seeds = derive_seeds(np.uint64(5), shape[0])
+    a, b = g0.copy(), g0.copy()
+    pulses = kernels.pulse_update(a, n, low, high, frozen, kind, 2e-6, 3e-6, 2.0, cycle_noise, seeds)
+    pulses_ref = kernels.pulse_update_reference(b, n, low, high, frozen, kind, 2e-6, 3e-6, 2.0, cycle_noise, seeds)
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+    assert pulses == pulses_ref == np.abs(n).sum()
+    np.testing.assert_array_equal(a[frozen], g0[frozen])
+    assert np.all(a >= low) and np.all(a <= high)
+
+
+def test_two_pulse_update_matches_reference(rng):
+    shape = (11, 13)
+    g0 = rng.uniform(0, 300e-6, shape)
+    reset = rng.random(shape) < 0.4
+    vg = rng.uniform(0.7, 1.6, shape)
+    gain = rng.uniform(0.95, 1.05, shape)
+    frozen = rng.random(shape) < 0.1
+    seeds = derive_seeds(np.uint64(8), shape[0])
+    a, b = g0.copy(), g0.copy()
+    kernels.two_pulse_update(a, reset, vg, 98e-6, 120e-6, 0.0, 4e-6, gain, frozen, seeds)
+    kernels.two_pulse_update_reference(b, reset, vg, 98e-6, 120e-6, 0.0, 4e-6, gain, frozen, seeds)
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(a[frozen], g0[frozen])
