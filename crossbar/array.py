@@ -197,17 +197,26 @@ class CrossbarArray:
         return self._conductance.copy() if self.drift_nu is not None else self._g0.copy()
 
     # ------------------------------------------------------------ programming
-    def _check_target(self, target, clip: bool) -> np.ndarray:
-        t = as_float_array("target", target, shape=(self.rows, self.cols))
+    def _region(self, rows: slice, cols: slice) -> np.ndarray:
+        """Boolean mask (rows, cols) of a rectangular region given by two slices."""
+        if not isinstance(rows, slice) or not isinstance(cols, slice):
+            raise ValueError(f"rows={rows!r}, cols={cols!r}: slices are required")
+        region = np.zeros(self.shape, dtype=bool)
+        region[rows, cols] = True
+        if not region.any():
+            raise ValueError(f"rows={rows!r}, cols={cols!r} select no device of a {self.rows}x{self.cols} array")
+        return region
+
+    def _check_target(self, target, clip: bool, shape: tuple) -> np.ndarray:
+        t = as_float_array("target", target, shape=shape)
         low, high = self.device.programmable_range
         outside = (t < low * (1 - 1e-12)) | (t > high * (1 + 1e-12))
-        if np.any(outside):
-            if not clip:
-                raise ValueError(
-                    f"target: {int(np.count_nonzero(outside))} conductance(s) outside the programmable range "
-                    f"{low * 1e6:.3f}..{high * 1e6:.3f} uS (found {t.min() * 1e6:.3f}..{t.max() * 1e6:.3f} uS); "
-                    "rescale the weights or pass clip=True")
-        # after the check only rounding-level (1e-12) excursions can remain
+        if np.any(outside) and not clip:
+            raise ValueError(
+                f"target: {int(np.count_nonzero(outside))} conductance(s) outside the programmable range "
+                f"{low * 1e6:.3f}..{high * 1e6:.3f} uS (found {t.min() * 1e6:.3f}..{t.max() * 1e6:.3f} uS); "
+                "rescale the weights or pass clip=True")
+        # without clip=True only rounding-level (1e-12) excursions reach this clip
         t = np.clip(t, low, high)
         if self.device.n_levels is not None:
             g_min, g_max = self.device.g_min, self.device.g_max
@@ -215,43 +224,40 @@ class CrossbarArray:
             t, _ = kernels.quantize_grid(t, g_min, step, 0, self.device.n_levels - 1)
         return t
 
-    def _program_once(self, target: np.ndarray, mask: Optional[np.ndarray]) -> int:
-        """One open-loop program of the devices in ``mask`` (all if None); returns pulses."""
+    def _program_once(self, target: np.ndarray, mask: np.ndarray) -> int:
+        """One open-loop program of the devices in ``mask`` towards ``target`` (both full-array); returns pulses."""
         d = self.device
-        n_devices = self.rows * self.cols if mask is None else int(np.count_nonzero(mask))
+        n_devices = int(np.count_nonzero(mask))
         if d.two_pulse is not None:
             vg = d.two_pulse.gate_voltage_for(target)
-            reset = np.ones(self.shape, dtype=bool) if mask is None else mask
-            frozen = self.stuck if mask is None else (self.stuck | ~mask)
             g = self._current_g0()
-            kernels.two_pulse_update(g, reset, vg, d.two_pulse.gate_slope, d.two_pulse.gate_intercept,
+            kernels.two_pulse_update(g, mask, vg, d.two_pulse.gate_slope, d.two_pulse.gate_intercept,
                                      d.two_pulse.reset_conductance, d.program_noise_sigma, self.gain,
-                                     frozen, stream_seeds(self.rng, self.rows))
-            self.gate_voltage = np.where(reset, vg, self.gate_voltage)
+                                     self.stuck | ~mask, stream_seeds(self.rng, self.rows))
+            self.gate_voltage = np.where(mask, vg, self.gate_voltage)
             pulses = 2 * n_devices
         else:
             # the device maps the nominal window onto its own (device-to-device spread)
             nominal = self.gain * target
             g = nominal + d.program_sigma(nominal) * self.rng.standard_normal(self.shape)
-            g = np.minimum(np.maximum(g, self.g_low), self.g_high)
-            if mask is not None:
-                g = np.where(mask, g, self._current_g0())
+            g = np.where(mask, np.minimum(np.maximum(g, self.g_low), self.g_high), self._current_g0())
             pulses = n_devices
         self._g0 = self._apply_faults(g)
         self._mark_programmed(mask)
         self.counters.programming_pulses += pulses
-        self.counters.row_pulse_steps += (2 if d.two_pulse is not None else 1) * (
-            self.rows if mask is None else int(np.count_nonzero(mask.any(axis=1))))
+        self.counters.row_pulse_steps += (2 if d.two_pulse is not None else 1) * int(
+            np.count_nonzero(mask.any(axis=1)))
         self._refresh()
         return pulses
 
     def program(self, target, method: str = "one_shot", tolerance: Optional[float] = None,
-                max_rounds: int = 20, verify_margin_sigmas: float = 2.0, clip: bool = False) -> ProgramReport:
-        """Program every device towards ``target``.
+                max_rounds: int = 20, verify_margin_sigmas: float = 2.0, clip: bool = False,
+                rows: slice = slice(None), cols: slice = slice(None)) -> ProgramReport:
+        """Program the devices of a region (default: all) towards ``target``.
 
         Parameters
         ----------
-        target : array_like, shape (rows, cols)
+        target : array_like, shape of the region
             Target conductances, siemens, inside ``device.programmable_range``.
             Multi-level devices are targeted at the nearest level.
         method : {"one_shot", "write_verify"}
@@ -270,34 +276,41 @@ class CrossbarArray:
             band, >= 0). Falls back to ``tolerance`` when the band would close.
         clip : bool
             Clip targets outside the programmable range instead of raising.
+        rows, cols : slice
+            The region to program; devices outside it are not touched.
 
         Returns
         -------
         ProgramReport
+            Statistics over the working devices of the region.
         """
         check_choice("method", method, ("one_shot", "write_verify"))
         check_int("max_rounds", max_rounds, 1)
         check_range("verify_margin_sigmas", verify_margin_sigmas, 0.0)
-        t = self._check_target(target, clip)
+        region = self._region(rows, cols)
+        shape = region[rows, cols].shape
+        t = np.zeros(self.shape)
+        t[rows, cols] = self._check_target(target, clip, shape)
         if tolerance is not None:
             check_range("tolerance", tolerance, 0.0, low_open=True, unit="S")
         elif method == "write_verify":
             tolerance = 0.01 * self.device.g_max
         start_pulses = self.counters.programming_pulses
         start_reads = self.counters.device_reads
-        self._program_once(t, None)
+        self._program_once(t, region)
         rounds = 1
         if method == "write_verify":
             guard = verify_margin_sigmas * self.device.read_noise_sigma_relative * np.abs(t)
             accept = np.where(tolerance - guard > 0.25 * tolerance, tolerance - guard, tolerance)
             while rounds < max_rounds:
-                measured = self.read_conductance()
-                bad = np.abs(measured - t) > accept
+                measured = np.zeros(self.shape)
+                measured[rows, cols] = self.read_conductance(rows, cols)
+                bad = region & (np.abs(measured - t) > accept)
                 if not np.any(bad):
                     break
                 self._program_once(t, bad)
                 rounds += 1
-        working = ~self.stuck
+        working = region & ~self.stuck
         error = (self._conductance - t)[working]
         residual = float(np.sqrt(np.mean(error ** 2))) if error.size else 0.0
         within = float(np.mean(np.abs(error) <= tolerance)) if (tolerance is not None and error.size) else np.nan
@@ -305,7 +318,7 @@ class CrossbarArray:
                              pulses=self.counters.programming_pulses - start_pulses,
                              device_reads=self.counters.device_reads - start_reads,
                              residual_rms=residual, within_tolerance=within, tolerance=tolerance,
-                             n_stuck=int(np.count_nonzero(self.stuck)))
+                             n_stuck=int(np.count_nonzero(self.stuck & region)))
 
     def apply_pulses(self, n_pulses) -> int:
         """Apply identical update pulses with the device's pulse law (in-situ training).
@@ -362,8 +375,7 @@ class CrossbarArray:
         scheme = self.device.two_pulse
         if scheme is None:
             raise ValueError(f"device {self.device.name!r} has no two_pulse scheme; use apply_pulses")
-        region = np.zeros(self.shape, dtype=bool)
-        region[rows, cols] = True
+        region = self._region(rows, cols)
         shape = region[rows, cols].shape
         vg = as_float_array("gate_voltage", np.broadcast_to(gate_voltage, shape), shape=shape)
         low, high = scheme.gate_voltage_min, scheme.gate_voltage_max
@@ -396,20 +408,23 @@ class CrossbarArray:
         return pulses
 
     # ---------------------------------------------------------------- reading
-    def read_conductance(self) -> np.ndarray:
-        """Measure every device one by one, as a verify or read-back step would.
+    def read_conductance(self, rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
+        """Measure the devices of a region (default: all) one by one, as a verify or read-back would.
 
         Returns
         -------
-        ndarray, shape (rows, cols)
+        ndarray, shape of the region
             Conductances with fresh read noise, siemens.
         """
-        self.counters.device_reads += self.rows * self.cols
+        g = self._conductance[rows, cols]
+        if g.size == 0:
+            raise ValueError(f"rows={rows!r}, cols={cols!r} select no device of a {self.rows}x{self.cols} array")
+        self.counters.device_reads += g.size
         sigma = self.device.read_noise_sigma_relative
         if sigma == 0.0:
-            return self._conductance.copy()
-        z = standard_normals(stream_seeds(self.rng, self.rows), self.cols)
-        return self._conductance * (1.0 + sigma * z)
+            return g.copy()
+        z = standard_normals(stream_seeds(self.rng, g.shape[0]), g.shape[1])
+        return g * (1.0 + sigma * z)
 
     def mvm(self, voltages) -> np.ndarray:
         """Column currents of a batch of row-voltage vectors, ``I = V @ G``.

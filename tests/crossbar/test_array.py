@@ -267,3 +267,20 @@ def test_counters_and_energy(rng):
     assert "nJ" in c.summary()
     c.reset()
     assert array.energy() == 0.0
+
+
+def test_program_and_read_a_region_only(rng):
+    array = CrossbarArray(8, 6, preset("li2019"), seed=3)
+    before = array.conductance.copy()
+    target = _li_targets(rng, (3, 2))
+    report = array.program(target, rows=slice(1, 4), cols=slice(2, 4), method="write_verify", tolerance=6e-6)
+    outside = np.ones((8, 6), dtype=bool)
+    outside[1:4, 2:4] = False
+    np.testing.assert_array_equal(array.conductance[outside], before[outside])
+    assert np.all(np.abs(array.conductance[1:4, 2:4] - target)[~array.stuck[1:4, 2:4]] <= 6e-6)
+    assert report.device_reads % 6 == 0 and report.pulses % 2 == 0
+    assert array.read_conductance(slice(1, 4), slice(2, 4)).shape == (3, 2)
+    with pytest.raises(ValueError, match="shape"):
+        array.program(target.T, rows=slice(1, 4), cols=slice(2, 4))
+    with pytest.raises(ValueError, match="no device"):
+        array.program(target, rows=slice(8, 9), cols=slice(0, 1))
