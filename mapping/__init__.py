@@ -1,7 +1,17 @@
 """mapping: places weight matrices onto crossbar arrays.
 
-Differential conductance pairs, the weight-to-conductance scale, bias rows,
-tiling over fixed-size arrays and the layout. Imports ``crossbar`` only.
+Differential conductance pairs (:class:`Encoding`), the weight-to-conductance
+scale, bias rows, tiling over fixed-size arrays of a :class:`Chip`, the
+:class:`Layout` and its picture, and :class:`MappedMatrix`, the seam a network
+uses. Imports ``crossbar`` only.
 """
+
+from .chip import Chip
+from .encoding import Encoding, RangeReport
+from .layout import Block, Layout
+from .mapped import MappedMatrix, MappingReport, Tile, UpdateReport
+
+__all__ = ["Block", "Chip", "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport", "Tile",
+           "UpdateReport"]
 
 __version__ = "0.1.0"

@@ -1,0 +1,226 @@
+"""Weights onto arrays: exactness, noise, updates, layout, errors."""
+
+import numpy as np
+import pytest
+
+import crossbar
+import mapping
+from mapping import Chip, Encoding, MappedMatrix
+
+
+def _quiet_li2019(**changes):
+    device = crossbar.preset("li2019").replace(program_noise_sigma=0.0, read_noise_sigma_relative=0.0,
+                                               stuck_at_gmin_fraction=0.0, stuck_at_gmax_fraction=0.0)
+    return device.replace(**changes) if changes else device
+
+
+@pytest.mark.parametrize("scheme", ["row_pairs", "column_pairs"])
+@pytest.mark.parametrize("shape, arrays", [((20, 30), 1), ((100, 150), 6)])
+def test_ideal_matvec_is_exact(rng, scheme, shape, arrays):
+    n_in, n_out = shape
+    chip = Chip(crossbar.preset("ideal"), seed=0)
+    m = MappedMatrix(chip, "w", n_in, n_out, bias=True, encoding=Encoding(scheme=scheme))
+    w = rng.uniform(-2, 2, shape)
+    b = rng.uniform(-2, 2, n_out)
+    m.program(w, b)
+    x = rng.uniform(-1, 1, (9, n_in))
+    expected = x @ w + b
+    assert np.max(np.abs(m.matvec(x) - expected)) <= 1e-12 * np.max(np.abs(expected))
+    if scheme == "row_pairs":
+        # 101 logical rows over 64-row pairs and 150 columns over 64: 2 x 3 tiles
+        assert len(m.tiles) == arrays
+    w_read, b_read = m.read_weights()
+    np.testing.assert_allclose(w_read, w, atol=1e-12)
+    np.testing.assert_allclose(b_read, b, atol=1e-12)
+
+
+def test_big_matrix_is_split_into_2x3_tiles_and_packed(rng):
+    chip = Chip(crossbar.preset("ideal"), seed=0)
+    m = MappedMatrix(chip, "w", 100, 150, bias=True)
+    assert {(t.inputs, t.outputs) for t in m.tiles} == {
+        (i, o) for i in ((0, 64), (64, 101)) for o in ((0, 64), (64, 128), (128, 150))}
+    assert len(chip.arrays) == 5  # the last small tile packs beside another
+
+
+def test_li2019_programmed_weights_have_pair_noise(rng):
+    device = crossbar.preset("li2019")
+    chip = Chip(device, seed=3)
+    m = MappedMatrix(chip, "w", 60, 60, bias=True)
+    w = rng.uniform(-0.4, 0.4, (60, 60))
+    b = rng.uniform(-0.4, 0.4, 60)
+    m.program(w, b)
+    w_read, b_read = m.read_weights()
+    stuck = chip.arrays[0].stuck[:122, :60]
+    healthy = ~(stuck[:61] | stuck[61:])
+    error = np.vstack([w_read - w, (b_read - b)[None, :]])[healthy]
+    # G+ and G- each carry sigma, so the weight (G+ - G-)/k carries sqrt(2) sigma / k
+    expected = np.sqrt(2) * device.program_noise_sigma / m.scale
+    assert abs(error.std() / expected - 1) < 0.10
+
+
+def test_update_moves_weights_by_dw_including_sign_changes(rng):
+    chip = Chip(_quiet_li2019(), seed=0)
+    m = MappedMatrix(chip, "w", 6, 5, bias=True)
+    m.initialize()
+    w0, b0 = m.read_weights()
+    np.testing.assert_allclose(w0, 0, atol=1e-12)
+    target_w = rng.uniform(-0.3, 0.3, (6, 5))
+    target_b = rng.uniform(-0.3, 0.3, 5)
+    report = m.apply_update(target_w, target_b)
+    assert report.n_limited == 0
+    w1, b1 = m.read_weights()
+    np.testing.assert_allclose(w1, target_w, atol=1e-12)
+    np.testing.assert_allclose(b1, target_b, atol=1e-12)
+    dw = -2 * target_w  # every weight changes sign
+    m.apply_update(dw, -2 * target_b)
+    w2, b2 = m.read_weights()
+    np.testing.assert_allclose(w2, -target_w, atol=1e-12)
+    np.testing.assert_allclose(b2, -target_b, atol=1e-12)
+
+
+def test_update_is_limited_by_gate_voltage(rng):
+    chip = Chip(_quiet_li2019(), seed=0)
+    m = MappedMatrix(chip, "w", 2, 2, bias=False)
+    m.initialize()
+    report = m.apply_update(np.full((2, 2), 5.0))  # far beyond what the gate range allows
+    assert report.n_limited == 8
+    w, _ = m.read_weights()
+    scheme = chip.device.two_pulse
+    expected = (scheme.set_conductance(1.6) - scheme.set_conductance(0.7)) / m.scale
+    np.testing.assert_allclose(w, expected, atol=1e-12)
+
+
+def test_pulse_device_update_moves_weights():
+    device = crossbar.DeviceModel(g_min=0.0, g_max=200e-6,
+                                  pulse_law=crossbar.PulseUpdateLaw(step_up=0.5e-6, step_down=0.5e-6))
+    chip = Chip(device, seed=0)
+    m = MappedMatrix(chip, "w", 3, 2, bias=False)
+    m.initialize()
+    dw = np.array([[0.1, -0.2], [0.05, 0.0], [-0.3, 0.25]])
+    m.apply_update(dw)
+    np.testing.assert_allclose(m.read_weights()[0], dw, atol=1e-12)
+
+
+def test_li_networks_share_one_array(tmp_path):
+    # airline: LSTM 1 -> 15 with bias at column 1, dense 15 -> 1 with bias at column 61
+    chip = Chip.from_preset("li2019", n_arrays=1, seed=0)
+    lstm = MappedMatrix(chip, "lstm", 1 + 15, 60, bias=True, corner=(0, 0, 0),
+                        column_groups=[(g, 15) for g in "ifgo"])
+    dense = MappedMatrix(chip, "dense", 15, 1, bias=True, corner=(0, 0, 60))
+    blocks = chip.layout.blocks
+    rows = lambda name: (min(b.rows[0] for b in blocks if b.matrix == name), max(b.rows[1] for b in blocks
+                                                                                if b.matrix == name))
+    cols = lambda name: (min(b.cols[0] for b in blocks if b.matrix == name), max(b.cols[1] for b in blocks
+                                                                                if b.matrix == name))
+    assert rows("lstm") == (0, (1 + 15 + 1) * 2) and cols("lstm") == (0, 60)
+    assert rows("dense") == (0, (15 + 1) * 2) and cols("dense") == (60, 61)
+    chip.save_layout(tmp_path / "airline.png")
+    assert (tmp_path / "airline.png").stat().st_size > 10_000
+    # gait: LSTM 50 -> 14 without bias fills all 128 rows; the dense layer sits at columns 57..64
+    chip = Chip.from_preset("li2019", n_arrays=1, seed=0)
+    MappedMatrix(chip, "lstm", 50 + 14, 56, bias=False, corner=(0, 0, 0))
+    MappedMatrix(chip, "dense", 14, 8, bias=False, corner=(0, 0, 56))
+    blocks = chip.layout.blocks
+    assert rows("lstm") == (0, 128) and cols("lstm") == (0, 56)
+    assert rows("dense") == (0, 28) and cols("dense") == (56, 64)
+    text = chip.layout.table()
+    assert "57-64" in text and "1-128" not in text and "65-128" in text
+    chip.save_layout(tmp_path / "gait.pdf", with_conductance=False)
+    assert (tmp_path / "gait.pdf").exists()
+    assert lstm.n_in == 16 and dense.n_out == 1
+
+
+def test_too_big_for_the_arrays_says_how_many():
+    chip = Chip(crossbar.preset("ideal"), n_arrays=2)
+    with pytest.raises(ValueError, match="needs 5 arrays"):
+        MappedMatrix(chip, "w", 100, 150, bias=True)
+    chip = Chip(crossbar.preset("ideal"), n_arrays=1)
+    MappedMatrix(chip, "a", 10, 10, corner=(0, 0, 0))
+    with pytest.raises(ValueError, match="overlaps"):
+        MappedMatrix(chip, "b", 10, 10, corner=(0, 5, 5))
+    with pytest.raises(ValueError, match="outside"):
+        MappedMatrix(chip, "c", 10, 10, corner=(0, 120, 0))
+
+
+def test_bad_weights_and_inputs(rng):
+    chip = Chip.from_preset("li2019", seed=0)
+    m = MappedMatrix(chip, "w", 4, 3, bias=True)
+    good_b = np.zeros(3)
+    for bad in (np.full((4, 3), np.nan), np.full((4, 3), np.inf)):
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            m.program(bad, good_b)
+    with pytest.raises(ValueError, match="shape"):
+        m.program(np.zeros((3, 4)), good_b)
+    with pytest.raises(ValueError, match="bias"):
+        m.program(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"1 of 15 weights beyond \+-0.882"):
+        m.program(np.full((4, 3), 0.1) + np.pad([[1.5]], ((0, 3), (0, 2))), good_b)
+    report = MappedMatrix(Chip.from_preset("li2019", seed=0), "c", 4, 3, bias=True,
+                          encoding=Encoding(clip_weights=True)).program(np.full((4, 3), 2.0), good_b)
+    assert report.range.n_outside == 12 and report.range.clipped
+    m.program(rng.uniform(-0.5, 0.5, (4, 3)), good_b)
+    with pytest.raises(ValueError, match="calibrate_adc"):
+        m.matvec(np.zeros((1, 4)))
+    m.calibrate_adc(rng.uniform(0, 1, (20, 4)))
+    with pytest.raises(ValueError, match="beyond"):
+        m.matvec(np.full((1, 4), 1.5))
+    with pytest.raises(ValueError, match="NaN"):
+        m.matvec(np.full((1, 4), np.nan))
+    with pytest.raises(ValueError, match="shape"):
+        m.matvec(np.zeros((1, 5)))
+
+
+@pytest.mark.parametrize("field, value", [("scheme", "diagonal"), ("scale", "magic"), ("siemens_per_weight", 0.0),
+                                          ("percentile", 0.0), ("v_read", -0.2), ("bias_input", 2.0),
+                                          ("bias_rows", 0)])
+def test_encoding_validation(field, value):
+    with pytest.raises(ValueError, match=f"encoding.{field}"):
+        Encoding(**{field: value})
+
+
+def test_max_abs_scale_uses_the_whole_range(rng):
+    chip = Chip(_quiet_li2019(), seed=0)
+    m = MappedMatrix(chip, "w", 5, 4, bias=False, encoding=Encoding(scale="max_abs"))
+    w = rng.uniform(-3, 3, (5, 4))
+    report = m.program(w)
+    low, high = chip.device.programmable_range
+    assert m.scale == pytest.approx((high - low) / np.abs(w).max())
+    assert report.range.n_outside == 0
+    np.testing.assert_allclose(m.read_weights()[0], w, atol=1e-9)
+    g = chip.arrays[0].conductance[:10, :4]
+    assert g.max() == pytest.approx(high) and g.min() == pytest.approx(low)
+
+
+def test_percentile_scale_clips_and_reports(rng):
+    chip = Chip(_quiet_li2019(), seed=0)
+    m = MappedMatrix(chip, "w", 50, 10, bias=False, encoding=Encoding(scale="percentile", percentile=90.0))
+    report = m.program(rng.standard_normal((50, 10)))
+    assert 30 <= report.range.n_outside <= 70 and report.range.clipped
+
+
+def test_noisy_matvec_statistics_and_energy(rng):
+    chip = Chip.from_preset("li2019", seed=1)
+    m = MappedMatrix(chip, "w", 30, 20, bias=True)
+    w = rng.uniform(-0.5, 0.5, (30, 20))
+    b = rng.uniform(-0.5, 0.5, 20)
+    m.program(w, b)
+    x = rng.uniform(0, 1, (200, 30))
+    m.calibrate_adc(x)
+    w_held, b_held = m.read_weights()  # stuck devices included: what the product really uses
+    m.counters.reset()
+    y = m.matvec(x)
+    held = x @ w_held + b_held
+    # only read noise and the converters separate the product from the weights held
+    assert np.corrcoef(y.ravel(), held.ravel())[0, 1] > 0.999
+    lsb = m.adc.step / (m.encoding.v_read * m.scale)
+    assert np.sqrt(np.mean((y - held) ** 2)) < 4 * lsb
+    assert m.counters.adc_conversions == 200 * 20
+    assert m.counters.input_vectors == 200
+    assert m.energy() > 0 and m.latency() > 0
+
+
+def test_mapping_does_not_import_lstm():
+    import pathlib
+    import re
+    for path in pathlib.Path(mapping.__file__).parent.glob("*.py"):
+        assert not re.search(r"^\s*(from|import)\s+lstm\b", path.read_text(), re.M), path
