@@ -1,7 +1,17 @@
 """lstm: recurrent networks, their training and their hardware backends.
 
-Talks to hardware only through ``mapping``. The command line is ``xbar``
-(:mod:`lstm.cli`).
+Cells (LSTM, peephole, coupled, GRU), stacked layers with a dense head,
+backpropagation through time written here, optimizers, the training loop,
+the shipped tasks (airline passengers, Japanese Vowels) and PyTorch weight
+exchange. Talks to hardware only through ``mapping``. The command line is
+``xbar`` (:mod:`lstm.cli`).
 """
+
+from .network import Network, NetworkConfig, make_network
+from .optim import Optimizer, OptimizerConfig
+from .train import Dataset, History, SoftwareTrainer, fit
+
+__all__ = ["Dataset", "History", "Network", "NetworkConfig", "Optimizer", "OptimizerConfig", "SoftwareTrainer",
+           "fit", "make_network"]
 
 __version__ = "0.1.0"
