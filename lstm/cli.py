@@ -53,6 +53,46 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _cmd_reproduce(args) -> int:
+    from . import reproduce
+
+    progress = not args.json and not args.quiet
+    if args.task == "airline":
+        result = reproduce.reproduce_airline(seed=args.seed, epochs=reproduce.AIRLINE_EPOCHS if args.epochs is None else args.epochs,
+                                             out=args.out, progress=progress, start=args.start)
+        key, unit = "test_rmse", " thousand passengers"
+    elif args.task == "vowels":
+        result = reproduce.reproduce_vowels(seed=args.seed, epochs=reproduce.VOWELS_EPOCHS if args.epochs is None else args.epochs,
+                                            out=args.out, progress=progress, start=args.start)
+        key, unit = "test_accuracy", ""
+    else:
+        result = reproduce.noise_study(epochs=reproduce.VOWELS_EPOCHS if args.epochs is None else args.epochs, out=args.out,
+                                       progress=progress)
+        if args.json:
+            print(json.dumps(result))
+            return 0
+        print("programming noise (uS): " + ", ".join(f"{s:g}" for s in result["sigma_uS"]))
+        for sigma, row in zip(result["sigma_uS"], result["hardware_accuracy"]):
+            print(f"  {sigma:5.1f} uS: in situ {100 * sum(row) / len(row):.1f} % (seeds {result['seeds']})")
+        print(f"  software: {100 * sum(result['software_accuracy']) / len(result['software_accuracy']):.1f} %")
+        print(f"figure: {result.get('figures', ['-'])[0]}  ({result['seconds']:.0f} s)")
+        return 0
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    sw, hw = result["software"][key], result["hardware"][key]
+    if key == "test_accuracy":
+        print(f"{args.task}: test accuracy software {sw * 100:.1f} %, in situ on li2019 {hw * 100:.1f} %")
+    else:
+        print(f"{args.task}: test RMSE software {sw:.1f}{unit}, in situ on li2019 {hw:.1f}{unit} "
+              f"(persistence {result['hardware']['persistence_rmse']:.1f})")
+    print(f"seed {result['seed']}, {result['epochs']} epochs, {result['seconds']:.0f} s, "
+          f"chip energy {result['hardware']['energy_J'] * 1e3:.3g} mJ")
+    for path in result["figures"]:
+        print(f"figure: {path}")
+    return 0
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
@@ -62,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xbar", formatter_class=_Formatter,
         description="Memristor-crossbar simulator for LSTM networks.",
-        epilog="example:\n  xbar presets --verbose")
+        epilog="example:\n  xbar reproduce airline")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("presets", help="list the device presets and their parameters", formatter_class=_Formatter,
@@ -71,6 +111,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="also print where each preset's numbers come from")
     p.add_argument("--json", action="store_true", help="print every field in SI units as JSON")
     p.set_defaults(func=_cmd_presets)
+
+    p = sub.add_parser("reproduce", help="reproduce Li et al. 2019 on a simulated 128x64 li2019 array",
+                       formatter_class=_Formatter,
+                       description="Train Li et al.'s networks in situ on one simulated 128x64 array of li2019 "
+                                   "devices, and the same networks the same way in software; print both test "
+                                   "metrics and write the figures.\n"
+                                   "  airline: LSTM 15 + dense 1 (sigmoid), SGD 0.01 momentum 0.9, batch 1, "
+                                   "800 epochs\n"
+                                   "  vowels:  LSTM 14 + dense 9 (softmax), RMSprop 0.01, batch 50, 50 epochs\n"
+                                   "  noise:   in-situ vowels accuracy against programming noise 0..12 uS",
+                       epilog="example:\n  xbar reproduce airline --out out\n  xbar reproduce vowels --seed 3 --json")
+    p.add_argument("task", choices=["airline", "vowels", "noise"])
+    p.add_argument("--seed", type=int, default=0, help="network initialisation, chip and data order (default 0)")
+    p.add_argument("--epochs", type=int, default=None, help="override the paper's epoch count")
+    p.add_argument("--out", default="out", help="directory for the figures (default ./out)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--start", choices=["programmed", "li2019"], default="programmed",
+                   help="in-situ starting weights: the software twin's initial weights programmed one-shot "
+                        "(default), or every device RESET and SET at 1.0 V as Li et al.")
+    p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("info", help="print versions and thread settings", formatter_class=_Formatter,
                        description="Print package versions, cores and the thread settings of Numba and BLAS.",
@@ -86,7 +147,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ValueError as error:
+        print(f"xbar {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,266 @@
+"""The network on simulated crossbars: ex-situ, hardware-aware and in-situ (Li et al. 2019).
+
+Every matrix product of every layer goes through ``mapping.MappedMatrix``;
+activations and elementwise products stay digital. The same
+:class:`lstm.network.Network` object runs on both backends: software
+(``network.predict(x)``) and hardware (``HardwareNetwork.predict(x)``), so every
+hardware number has its software twin.
+
+A layer's matrix (rows ``[x; h; 1]``) is placed as weights for ``[x; h]`` and
+bias rows for the ``1``; without biases, no bias rows. The column ADCs of a
+matrix cover ``+-adc_range`` in units of its outputs (gate pre-activations:
+sigmoid and tanh are saturated beyond about 4, so little is lost by clipping
+there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+import crossbar
+from crossbar.validation import check_range, make_generator
+from mapping import Chip, Encoding, MappedMatrix
+
+from .network import Network
+from .train import Dataset
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """How the network goes onto the chip. Validated when built.
+
+    Parameters
+    ----------
+    preset : str
+        Device technology (``crossbar.preset_names()``).
+    device : crossbar.DeviceModel, optional
+        Overrides the preset's device (e.g. another programming noise).
+    ideal_converters : bool
+        Leave out the DAC and ADC even when the preset has them.
+    array_rows, array_cols : int
+        Size of each array (Li et al.: 128 x 64).
+    n_arrays : int, optional
+        Arrays available (Li et al.: 1).
+    corners : dict, optional
+        Matrix name -> (array, row, col) corner; default first fit.
+    encoding : mapping.Encoding
+    adc_range : float
+        ADC full scale in output units of each matrix (> 0).
+    wires : crossbar.WireResistance, optional
+    """
+
+    preset: str = "li2019"
+    device: Optional[crossbar.DeviceModel] = None
+    ideal_converters: bool = False
+    array_rows: int = 128
+    array_cols: int = 64
+    n_arrays: Optional[int] = None
+    corners: Optional[Dict[str, Tuple[int, int, int]]] = None
+    encoding: Encoding = field(default_factory=Encoding)
+    adc_range: float = 6.0
+    wires: Optional[crossbar.WireResistance] = None
+
+    def __post_init__(self):
+        crossbar.preset(self.preset)
+        if self.device is not None and not isinstance(self.device, crossbar.DeviceModel):
+            raise ValueError(f"device={self.device!r} is not allowed; a crossbar.DeviceModel or None")
+        check_range("adc_range", self.adc_range, 0.0, low_open=True)
+
+    def device_model(self) -> crossbar.DeviceModel:
+        return self.device if self.device is not None else crossbar.preset(self.preset)
+
+
+def li2019_corners(network: Network) -> Dict[str, Tuple[int, int, int]]:
+    """Li et al.'s placement: the LSTM block at column 1, the dense block right of it, both from row 1."""
+    if len(network.config.hidden) != 1:
+        raise ValueError("Li et al.'s one-array placement holds one recurrent layer")
+    lstm_cols = network.params["layer0.W"].shape[1]
+    return {"layer0.W": (0, 0, 0), "head.W": (0, 0, lstm_cols)}
+
+
+class HardwareNetwork:
+    """A network whose matrices live on a simulated chip.
+
+    Parameters
+    ----------
+    network : Network
+        Its parameters are the software twin; digital parameters (peepholes)
+        are used from it directly.
+    config : HardwareConfig
+    seed : int or None
+        The chip (device spread, faults, every noise draw).
+    """
+
+    def __init__(self, network: Network, config: HardwareConfig = HardwareConfig(), seed=0):
+        if not isinstance(network, Network):
+            raise ValueError(f"network={network!r} is not allowed; an lstm.Network is required")
+        self.network = network
+        self.config = config
+        device = config.device_model()
+        peripherals = crossbar.Peripherals() if config.ideal_converters else crossbar.preset_peripherals(config.preset)
+        self.chip = Chip(device, config.array_rows, config.array_cols, n_arrays=config.n_arrays,
+                         dac=peripherals.dac, adc_bits=None if peripherals.adc is None else peripherals.adc.bits,
+                         wires=config.wires, seed=seed)
+        bias = network.config.bias
+        self.matrices: Dict[str, MappedMatrix] = {}
+        corners = config.corners or {}
+        for name in network.matrix_names():
+            w = network.params[name]
+            groups = None
+            if name.startswith("layer"):
+                hidden = network.config.hidden[int(name[5:].split(".")[0])]
+                groups = [(g, hidden) for g in network.cell.gate_names]
+            label = name.replace(".W", "")
+            self.matrices[name] = MappedMatrix(self.chip, label, w.shape[0] - 1, w.shape[1], bias=bias,
+                                               encoding=config.encoding, corner=corners.get(name),
+                                               column_groups=groups)
+        self._read_back: Optional[Dict[str, np.ndarray]] = None
+
+    # ------------------------------------------------------------ weights
+    def _split(self, w: np.ndarray):
+        return (w[:-1], w[-1]) if self.network.config.bias else (w[:-1], None)
+
+    def program(self, method: str = "one_shot", **options) -> Dict[str, object]:
+        """Ex-situ: write the network's present weights into the arrays."""
+        reports = {}
+        for name, mm in self.matrices.items():
+            reports[name] = mm.program(*self._split(self.network.params[name]), method=method, **options)
+        self._set_adcs()
+        self._read_back = None
+        return reports
+
+    def _set_adcs(self) -> None:
+        """ADC full scale of each matrix: ``adc_range`` output units, once its scale is known."""
+        if self.chip.adc_bits is None:
+            return
+        for mm in self.matrices.values():
+            mm.set_adc_full_scale(self.config.adc_range * self.config.encoding.v_read * mm.scale)
+
+    def initialize(self) -> None:
+        """In-situ start: every device at its initial state (Li: RESET, SET at 1.0 V), weights about zero."""
+        for mm in self.matrices.values():
+            mm.initialize()
+        self._set_adcs()
+        self._read_back = None
+
+    def read_weights(self) -> Dict[str, np.ndarray]:
+        """Weights the hardware holds now (a conductance read of every device), network layout."""
+        out = {}
+        for name, mm in self.matrices.items():
+            w, b = mm.read_weights()
+            out[name] = np.vstack([w, (b if b is not None else np.zeros(w.shape[1]))[None, :]])
+        self._read_back = out
+        return out
+
+    # ------------------------------------------------------------ products
+    def product(self, name: str, inputs: np.ndarray) -> np.ndarray:
+        """``inputs @ W`` on the arrays (inputs are ``[x; h; 1]``; the 1 drives the bias rows)."""
+        return self.matrices[name].matvec(inputs[:, :-1])
+
+    def predict(self, x, mask=None) -> np.ndarray:
+        """Outputs of the network computed on the hardware."""
+        return self.network.predict(x, mask, product=self.product)
+
+    def energy(self) -> float:
+        """Energy of all work on the chip so far, joules."""
+        return self.chip.counters().energy(self.chip.costs)
+
+
+class InSituTrainer:
+    """Li et al.'s in-situ training, one batch at a time.
+
+    Forward pass on the arrays with the activations recorded; backward pass in
+    software from those activations and the weights read back after the last
+    update; the change written with the device's scheme (li2019: RESET/SET
+    with gate voltages); read back. Digital parameters (peepholes) are
+    updated in software.
+    """
+
+    def __init__(self, hardware: HardwareNetwork):
+        self.hardware = hardware
+        self.network = hardware.network
+
+    def gradients(self, batch: Dataset):
+        hw = self.hardware
+        weights = hw._read_back if hw._read_back is not None else hw.read_weights()
+        return self.network.gradients(batch.x, batch.y, batch.mask, product=hw.product, weights=weights)
+
+    def apply(self, delta: Dict[str, np.ndarray]) -> None:
+        hw = self.hardware
+        for name, d in delta.items():
+            if name in hw.matrices:
+                hw.matrices[name].apply_update(*hw._split(d))
+            else:
+                self.network.params[name] += d
+        # the software twin follows what the hardware holds
+        read = hw.read_weights()
+        for name, w in read.items():
+            mask = self.network.masks.get(name)
+            self.network.params[name] = w * mask if mask is not None else w
+
+    def state(self) -> Dict[str, np.ndarray]:
+        hw = self.hardware
+        out = {f"param:{k}": v for k, v in self.network.params.items()}
+        for k, a in enumerate(hw.chip.arrays):
+            out[f"array{k}:g0"] = a._g0
+            out[f"array{k}:gate"] = a.gate_voltage
+            out[f"array{k}:rng"] = np.array(str(a.rng.bit_generator.state))
+        return out
+
+    def load_state(self, state: Dict[str, np.ndarray]) -> None:
+        import ast
+
+        hw = self.hardware
+        self.network.set_params({k[6:]: v for k, v in state.items() if k.startswith("param:")})
+        for k, a in enumerate(hw.chip.arrays):
+            a._g0 = np.array(state[f"array{k}:g0"])
+            a.gate_voltage = np.array(state[f"array{k}:gate"])
+            a.rng.bit_generator.state = ast.literal_eval(str(state[f"array{k}:rng"]))
+            a._refresh()
+        hw._read_back = None
+
+
+class HardwareAwareTrainer:
+    """Software training with the hardware's weight noise injected in the forward pass.
+
+    Each forward pass multiplies by ``W + N(0, sigma_w)`` with ``sigma_w`` the
+    weight noise of one-shot programming (``sqrt(2) sigma / k``, or what
+    ``weight_noise`` says), drawn afresh for every batch; gradients flow
+    through as if the noise were a constant (straight-through). Then the
+    weights are programmed ex situ.
+    """
+
+    def __init__(self, network: Network, weight_noise: float, seed=0):
+        check_range("weight_noise", weight_noise, 0.0)
+        self.network = network
+        self.weight_noise = weight_noise
+        self.rng = make_generator(seed)
+
+    def gradients(self, batch: Dataset):
+        net = self.network
+        noisy = {name: net.params[name] + self.weight_noise * self.rng.standard_normal(net.params[name].shape)
+                 * net.masks.get(name, 1.0) for name in net.matrix_names()}
+        product = lambda name, inputs: inputs @ noisy[name]  # noqa: E731
+        return net.gradients(batch.x, batch.y, batch.mask, product=product, weights=noisy)
+
+    def apply(self, delta):
+        for name, d in delta.items():
+            mask = self.network.masks.get(name)
+            self.network.params[name] += d * mask if mask is not None else d
+
+    def state(self):
+        return {f"param:{k}": v for k, v in self.network.params.items()}
+
+    def load_state(self, state):
+        self.network.set_params({k[6:]: v for k, v in state.items() if k.startswith("param:")})
+
+
+def programming_weight_noise(config: HardwareConfig) -> float:
+    """Weight noise of one-shot programming, ``sqrt(2) * sigma / k`` (dimensionless)."""
+    device = config.device_model()
+    low, high = device.programmable_range
+    sigma = float(device.program_sigma(0.5 * (low + high)))
+    return float(np.sqrt(2.0) * sigma / config.encoding.siemens_per_weight)

@@ -1,0 +1,93 @@
+"""The network on simulated crossbars: exactness on ideal hardware and Li et al.'s results."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lstm import cli, tasks
+from lstm.hardware import HardwareConfig, HardwareNetwork, InSituTrainer, li2019_corners
+from lstm.network import make_network
+from lstm.optim import OptimizerConfig
+from lstm.reproduce import airline_network, train_vowels, _start
+from lstm.train import SoftwareTrainer, fit
+
+
+@pytest.mark.parametrize("cell", ["lstm", "peephole", "coupled", "gru"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_ideal_hardware_equals_software(rng, cell, bias):
+    net = make_network(3, [5, 4], 2, seed=1, cell=cell, head="sigmoid", bias=bias)
+    hw = HardwareNetwork(net, HardwareConfig(preset="ideal"), seed=0)
+    hw.program()
+    x = rng.uniform(-1, 1, (4, 6, 3))
+    mask = np.ones((4, 6))
+    mask[1, 3:] = 0
+    software = net.predict(x, mask)
+    assert np.max(np.abs(hw.predict(x, mask) - software)) <= 1e-12 * np.max(np.abs(software))
+    # and a whole in-situ training step on ideal devices is the software step
+    y = rng.uniform(0, 1, (4, 6, 2))
+    _, g_sw = net.gradients(x, y, mask)
+    _, g_hw = net.gradients(x, y, mask, product=hw.product, weights=hw.read_weights())
+    for name in g_sw:
+        np.testing.assert_allclose(g_hw[name], g_sw[name], rtol=1e-9, atol=1e-12)
+
+
+def test_airline_in_situ_close_to_software(capsys):
+    task = tasks.airline()
+    optimizer = OptimizerConfig("sgd", 0.01, momentum=0.9)
+    software = airline_network(0)
+    fit(SoftwareTrainer(software), task.train, 800, 1, optimizer, seed=0, progress=False)
+    sw = task.test_rmse(software.predict(task.full.x)[0, :, 0])
+    net = airline_network(0)
+    hw = HardwareNetwork(net, HardwareConfig(preset="li2019", n_arrays=1, corners=li2019_corners(net)), seed=0)
+    _start(hw, "programmed")
+    fit(InSituTrainer(hw), task.train, 800, 1, optimizer, seed=0, progress=False)
+    rmse = task.test_rmse(hw.predict(task.full.x)[0, :, 0])
+    with capsys.disabled():
+        print(f"\nairline test RMSE: software {sw:.1f}, in situ li2019 {rmse:.1f} (thousand passengers)")
+    assert rmse <= 1.3 * sw
+    # every device gets its SET at every update, those going down a RESET first
+    devices = 34 * 60 + 32
+    pulses = hw.chip.counters().programming_pulses - 2 * devices  # less the one-shot start
+    assert 800 * devices < pulses < 2 * 800 * devices
+
+
+def test_vowels_in_situ_within_5_points(capsys):
+    task = tasks.vowels()
+    software = [train_vowels(s, 50, None, task=task)[0] for s in range(5)]
+    in_situ = [train_vowels(s, 50, "in_situ", task=task)[0] for s in range(5)]
+    with capsys.disabled():
+        print(f"\nvowels accuracy over 5 seeds: software {np.mean(software) * 100:.1f} %, "
+              f"in situ li2019 {np.mean(in_situ) * 100:.1f} %")
+    assert np.mean(software) - np.mean(in_situ) <= 0.05
+
+
+def test_write_verify_beats_one_shot_ex_situ(capsys):
+    task = tasks.vowels()
+    software, one_shot, verified = [], [], []
+    for s in range(5):
+        software.append(train_vowels(s, 50, None, task=task)[0])
+        one_shot.append(train_vowels(s, 50, "ex_situ_one_shot", task=task)[0])
+        verified.append(train_vowels(s, 50, "ex_situ_write_verify", task=task)[0])
+    loss_one, loss_verified = np.mean(software) - np.mean(one_shot), np.mean(software) - np.mean(verified)
+    with capsys.disabled():
+        print(f"\nex situ accuracy lost over 5 seeds: one-shot {loss_one * 100:.1f} points, "
+              f"write-verify {loss_verified * 100:.1f} points")
+    assert loss_verified < loss_one
+
+
+def test_reproduce_json_and_figures(tmp_path, capsys):
+    assert cli.main(["reproduce", "airline", "--epochs", "2", "--seed", "3", "--out", str(tmp_path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["task"] == "airline" and result["seed"] == 3 and result["epochs"] == 2
+    assert {"test_rmse"} <= set(result["software"]) and {"test_rmse"} <= set(result["hardware"])
+    assert result["seconds"] > 0
+    for name in ("airline_prediction.png", "airline_loss.png", "airline_conductance_map.png",
+                 "airline_conductance_histogram.png"):
+        assert (tmp_path / name).stat().st_size > 5000
+    assert cli.main(["reproduce", "vowels", "--epochs", "1", "--out", str(tmp_path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert 0 <= result["hardware"]["test_accuracy"] <= 1
+    assert (tmp_path / "vowels_confusion.png").exists() and (tmp_path / "vowels_accuracy.png").exists()
+    assert cli.main(["reproduce", "airline", "--epochs", "0", "--out", str(tmp_path)]) == 2
+    assert "epochs" in capsys.readouterr().err
