@@ -264,3 +264,58 @@ def programming_weight_noise(config: HardwareConfig) -> float:
     low, high = device.programmable_range
     sigma = float(device.program_sigma(0.5 * (low + high)))
     return float(np.sqrt(2.0) * sigma / config.encoding.siemens_per_weight)
+
+
+@dataclass
+class Spread:
+    """A metric over several simulated chips: every value, its mean and standard deviation."""
+
+    values: List[float]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.values))
+
+    def __str__(self) -> str:
+        return f"{self.mean:.4g} +- {self.std:.2g} over {len(self.values)} chips"
+
+
+def evaluate_over_chips(network: Network, config: HardwareConfig, seeds: Sequence[int], metric,
+                        method: str = "one_shot", **options) -> Spread:
+    """Program the network ex situ on one simulated chip per seed and evaluate each.
+
+    Parameters
+    ----------
+    metric : callable
+        ``metric(hardware_network) -> float``, e.g. a test accuracy.
+    method, options
+        Programming method and its options (``tolerance``...).
+    """
+    values = []
+    for seed in seeds:
+        hw = HardwareNetwork(network, config, seed=seed)
+        hw.program(method=method, **options)
+        values.append(float(metric(hw)))
+    return Spread(values)
+
+
+def evaluate_over_time(hw: HardwareNetwork, seconds: Sequence[float], metric) -> List[float]:
+    """The metric after each time since programming (seconds, increasing): drift at work.
+
+    The chip's clock is advanced to each time in turn; its devices drift by the
+    device model's ``G(t) = G0 (t / t0)^-nu``.
+    """
+    values, now = [], 0.0
+    for t in seconds:
+        if t < now:
+            raise ValueError(f"seconds must increase; {t} after {now}")
+        for array in hw.chip.arrays:
+            array.advance_time(t - now)
+        now = t
+        hw._read_back = None
+        values.append(float(metric(hw)))
+    return values

@@ -56,6 +56,15 @@ def vowels_corners(network):
     return {"layer0.W": (0, 0, 0), "head.W": (0, lstm_rows, 0)}
 
 
+def _save(fig, out: str, name: str, plt) -> str:
+    """Lay out, write ``out/name`` and close a figure; return its path."""
+    fig.tight_layout()
+    path = os.path.join(out, name)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
 def _conductance_figures(hw: HardwareNetwork, out: str, name: str, plt) -> list:
     paths = []
     p = os.path.join(out, f"{name}_conductance_map.png")
@@ -70,11 +79,7 @@ def _conductance_figures(hw: HardwareNetwork, out: str, name: str, plt) -> list:
     ax.set_xlabel("conductance (uS)")
     ax.set_ylabel("devices")
     ax.set_title(f"{name}: {g.size} devices in use after training")
-    fig.tight_layout()
-    p = os.path.join(out, f"{name}_conductance_histogram.png")
-    fig.savefig(p, dpi=130)
-    plt.close(fig)
-    paths.append(p)
+    paths.append(_save(fig, out, f"{name}_conductance_histogram.png", plt))
     return paths
 
 
@@ -138,20 +143,14 @@ def reproduce_airline(seed: int = 0, epochs: int = AIRLINE_EPOCHS, out: Optional
         ax.set_ylabel("passengers (thousands)")
         ax.set_title("Airline passengers predicted one month ahead (test RMSE in legend)")
         ax.legend(loc="upper left", fontsize=8)
-        fig.tight_layout()
-        figures.append(os.path.join(out, "airline_prediction.png"))
-        fig.savefig(figures[-1], dpi=130)
-        plt.close(fig)
+        figures.append(_save(fig, out, "airline_prediction.png", plt))
         fig, ax = plt.subplots(figsize=(5, 3.5))
         ax.semilogy(sw_history.loss, label="software")
         ax.semilogy(hw_history.loss, label="in situ")
         ax.set_xlabel("epoch")
         ax.set_ylabel("training loss (1/2 sum of squares)")
         ax.legend()
-        fig.tight_layout()
-        figures.append(os.path.join(out, "airline_loss.png"))
-        fig.savefig(figures[-1], dpi=130)
-        plt.close(fig)
+        figures.append(_save(fig, out, "airline_loss.png", plt))
         figures += _conductance_figures(hw, out, "airline", plt)
     result["figures"] = figures
     result["seconds"] = time.perf_counter() - began
@@ -222,10 +221,7 @@ def reproduce_vowels(seed: int = 0, epochs: int = VOWELS_EPOCHS, out: Optional[s
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (%)")
         ax.legend()
-        fig.tight_layout()
-        figures.append(os.path.join(out, "vowels_accuracy.png"))
-        fig.savefig(figures[-1], dpi=130)
-        plt.close(fig)
+        figures.append(_save(fig, out, "vowels_accuracy.png", plt))
         confusion = np.zeros((9, 9), dtype=int)
         np.add.at(confusion, (task.test.y, np.argmax(probabilities, axis=1)), 1)
         fig, ax = plt.subplots(figsize=(4.6, 4))
@@ -241,10 +237,7 @@ def reproduce_vowels(seed: int = 0, epochs: int = VOWELS_EPOCHS, out: Optional[s
         ax.set_ylabel("true speaker")
         ax.set_title(f"in situ: {hw_acc * 100:.1f} % of 370")
         fig.colorbar(im, ax=ax, shrink=0.8)
-        fig.tight_layout()
-        figures.append(os.path.join(out, "vowels_confusion.png"))
-        fig.savefig(figures[-1], dpi=130)
-        plt.close(fig)
+        figures.append(_save(fig, out, "vowels_confusion.png", plt))
         figures += _conductance_figures(hw, out, "vowels", plt)
     result["figures"] = figures
     result["seconds"] = time.perf_counter() - began
@@ -278,9 +271,6 @@ def noise_study(sigmas_uS=(0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0), seeds=(0, 1, 2)
         top = ax.secondary_xaxis("top", functions=(lambda s: s / 4.0, lambda p: p * 4.0))
         top.set_xlabel("% of 400 uS")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        result["figures"] = [os.path.join(out, "vowels_noise_study.png")]
-        fig.savefig(result["figures"][0], dpi=130)
-        plt.close(fig)
+        result["figures"] = [_save(fig, out, "vowels_noise_study.png", plt)]
     result["seconds"] = time.perf_counter() - began
     return result

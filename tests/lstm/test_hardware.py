@@ -91,3 +91,24 @@ def test_reproduce_json_and_figures(tmp_path, capsys):
     assert (tmp_path / "vowels_confusion.png").exists() and (tmp_path / "vowels_accuracy.png").exists()
     assert cli.main(["reproduce", "airline", "--epochs", "0", "--out", str(tmp_path)]) == 2
     assert "epochs" in capsys.readouterr().err
+
+
+def test_chips_and_drift(rng):
+    import crossbar
+    from lstm.hardware import evaluate_over_chips, evaluate_over_time
+
+    net = make_network(2, [3], 1, seed=0, head="identity")
+    x = rng.uniform(-1, 1, (8, 5, 2))
+    truth = net.predict(x)
+    error = lambda hw: float(np.sqrt(np.mean((hw.predict(x) - truth) ** 2)))  # noqa: E731
+    from mapping import Encoding
+
+    config = HardwareConfig(preset="li2019", ideal_converters=True, encoding=Encoding(scale="max_abs"))
+    spread = evaluate_over_chips(net, config, [0, 1, 2, 3], error)
+    assert len(set(spread.values)) == 4 and spread.std > 0 and spread.mean > 0
+    assert evaluate_over_chips(net, config, [5], error).values == evaluate_over_chips(net, config, [5], error).values
+    drifting = HardwareConfig(preset="ideal", device=crossbar.preset("ideal").replace(drift_nu=0.05, drift_nu_sigma=0.02))
+    hw = HardwareNetwork(net, drifting, seed=0)
+    hw.program()
+    errors = evaluate_over_time(hw, [0.0, 10.0, 1e3, 1e5], error)
+    assert errors[0] < 1e-12 and errors[1] < errors[2] < errors[3]
