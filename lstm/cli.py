@@ -93,6 +93,68 @@ def _cmd_reproduce(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from . import sweep
+
+    settings = {}
+    vary = {}
+    if args.file:
+        settings, vary = sweep.load_toml(args.file)
+    vary.update(sweep.parse_vary(args.vary or []))
+    if not vary:
+        raise ValueError("nothing to vary: give --vary NAME=VALUES or a sweep file")
+    seeds = int(settings.pop("seeds", args.seeds))
+    if seeds < 1 or args.workers < 1:
+        raise ValueError(f"--seeds {seeds} and --workers {args.workers} must be at least 1")
+    for name in ("task", "way", "preset", "epochs"):
+        value = getattr(args, name)
+        if value is not None:
+            settings[name] = value
+    unknown = set(settings) - {"task", "way", "preset", "epochs"}
+    if unknown:
+        raise ValueError(f"[experiment] keys {sorted(unknown)} are not known; use task, way, preset, epochs, seeds")
+    experiment = sweep.Experiment(**settings)
+    todo = sweep.points(experiment, vary, seeds, args.seed)
+    counts = sweep.run_sweep(todo, args.out, workers=args.workers, scheduler=args.scheduler,
+                             progress=not args.quiet)
+    print(f"{len(todo)} points: {counts['done']} done now, {counts['failed']} failed, "
+          f"{counts['skipped']} already in {args.out}")
+    return 0
+
+
+def _cmd_plot(args) -> int:
+    from . import sweep
+
+    for path in sweep.plot_results(args.results, args.out, metric=args.metric, x=args.x, by=args.by):
+        print(f"figure: {path}")
+    return 0
+
+
+def _cmd_map(args) -> int:
+    from .hardware import HardwareConfig, HardwareNetwork, li2019_corners
+    from .network import make_network
+    from .reproduce import airline_network, vowels_corners, vowels_network
+
+    if args.network == "airline":
+        net = airline_network(0)
+        corners = li2019_corners(net)
+    elif args.network == "vowels":
+        net = vowels_network(0)
+        corners = vowels_corners(net)
+    else:
+        if args.inputs is None or not args.hidden or args.outputs is None:
+            raise ValueError("a custom network needs --inputs, --hidden and --outputs")
+        net = make_network(args.inputs, args.hidden, args.outputs, cell=args.cell, bias=not args.no_bias)
+        corners = None
+    config = HardwareConfig(preset="ideal", corners=corners, array_rows=args.rows, array_cols=args.cols,
+                            n_arrays=1 if corners else None)
+    hw = HardwareNetwork(net, config, seed=0)
+    print(hw.chip.layout.table())
+    hw.chip.layout.save(args.out)
+    print(f"figure: {args.out}")
+    return 0
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
@@ -132,6 +194,58 @@ def build_parser() -> argparse.ArgumentParser:
                    help="in-situ starting weights: the software twin's initial weights programmed one-shot "
                         "(default), or every device RESET and SET at 1.0 V as Li et al.")
     p.set_defaults(func=_cmd_reproduce)
+
+    p = sub.add_parser("sweep", help="sweep device non-idealities, locally or on a Dask cluster",
+                       formatter_class=_Formatter,
+                       description="Run a base experiment for every combination of the varied parameters and "
+                                   "every seed, in parallel; store each finished point at once (JSON lines), so "
+                                   "a rerun skips what is done. VALUES: start:stop:count, log:start:stop:count, "
+                                   "or a,b,c. A TOML file may give [experiment] (task, way, preset, epochs, "
+                                   "seeds) and [vary] (name = \"range\" or a list).",
+                       epilog="example:\n  xbar sweep --task airline --way ex_situ_one_shot "
+                              "--vary device.program_noise_sigma=0:6e-6:7 --seeds 3 --workers 2 --out noise.jsonl")
+    p.add_argument("--vary", action="append", metavar="NAME=VALUES", help="a parameter and its values (repeatable)")
+    p.add_argument("--file", help="a TOML sweep file")
+    p.add_argument("--task", choices=["airline", "vowels"], default=None, help="default airline")
+    p.add_argument("--way", choices=["ex_situ_one_shot", "ex_situ_write_verify", "hardware_aware", "in_situ"],
+                   default=None, help="default ex_situ_one_shot")
+    p.add_argument("--preset", default=None, help="device preset (default li2019)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default the paper's)")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per point (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address, tcp://HOST:PORT")
+    p.add_argument("--out", default="sweep.jsonl", help="results file (default sweep.jsonl)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("plot", help="plot a sweep's results", formatter_class=_Formatter,
+                       description="Each metric against a varied parameter with the spread over seeds, the "
+                                   "software baseline as a line, one curve per value of a second parameter; "
+                                   "PNG and PDF.",
+                       epilog="example:\n  xbar plot noise.jsonl --out noise.png")
+    p.add_argument("results", help="a results file of xbar sweep")
+    p.add_argument("--out", default="sweep.png", help="figure path; .png and .pdf are written")
+    p.add_argument("--metric", default=None, help="default the first hardware metric")
+    p.add_argument("--x", default=None, help="parameter on the x axis (default the first varied)")
+    p.add_argument("--by", default=None, help="one curve per value of this parameter")
+    p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser("map", help="print and draw the layout of a network on arrays", formatter_class=_Formatter,
+                       description="Place a network's matrices on 128x64 arrays (Li et al.'s networks at their "
+                                   "corners, custom ones first fit), print the blocks and draw them.",
+                       epilog="example:\n  xbar map airline --out airline_layout.png\n"
+                              "  xbar map custom --inputs 40 --hidden 64 64 --outputs 10")
+    p.add_argument("network", choices=["airline", "vowels", "custom"])
+    p.add_argument("--inputs", type=int)
+    p.add_argument("--hidden", type=int, nargs="+")
+    p.add_argument("--outputs", type=int)
+    p.add_argument("--cell", default="lstm", choices=["lstm", "peephole", "coupled", "gru"])
+    p.add_argument("--no-bias", action="store_true")
+    p.add_argument("--rows", type=int, default=128)
+    p.add_argument("--cols", type=int, default=64)
+    p.add_argument("--out", default="layout.png")
+    p.set_defaults(func=_cmd_map)
 
     p = sub.add_parser("info", help="print versions and thread settings", formatter_class=_Formatter,
                        description="Print package versions, cores and the thread settings of Numba and BLAS.",

@@ -220,7 +220,8 @@ class InSituTrainer:
             a.gate_voltage = np.array(state[f"array{k}:gate"])
             a.rng.bit_generator.state = ast.literal_eval(str(state[f"array{k}:rng"]))
             a._refresh()
-        hw._read_back = None
+        # the twin holds the last read-back: reading again would draw new read noise
+        hw._read_back = {name: self.network.params[name].copy() for name in hw.matrices}
 
 
 class HardwareAwareTrainer:

@@ -158,17 +158,24 @@ def reproduce_airline(seed: int = 0, epochs: int = AIRLINE_EPOCHS, out: Optional
 
 
 def train_vowels(seed: int, epochs: int, hardware: Optional[str], noise_sigma: float = VOWELS_NOISE,
-                 progress: bool = False, track: bool = False, task=None, start: str = "programmed"):
+                 progress: bool = False, track: bool = False, task=None, start: str = "programmed",
+                 device: Optional["crossbar.DeviceModel"] = None, encoding_changes: Optional[dict] = None,
+                 adc_range: float = 6.0):
     """Train the speaker network; ``hardware`` None (software), "in_situ", "ex_situ_one_shot",
-    "ex_situ_write_verify" or "hardware_aware". Returns (accuracy, history, hardware network or None)."""
+    "ex_situ_write_verify" or "hardware_aware".
+
+    ``device`` replaces the li2019 device with ``noise_sigma`` per pulse; ``encoding_changes`` and
+    ``adc_range`` adjust the mapping. Returns (accuracy, history, hardware network or None, probabilities).
+    """
     task = task or tasks.vowels()
     optimizer = OptimizerConfig("rmsprop", 0.01)
     net = vowels_network(seed)
-    device = crossbar.preset("li2019").replace(program_noise_sigma=noise_sigma)
+    if device is None:
+        device = crossbar.preset("li2019").replace(program_noise_sigma=noise_sigma)
     # ex situ the weights are known before programming: spread them over the whole range
-    encoding = Encoding(scale="fixed" if hardware == "in_situ" else "max_abs")
+    encoding = Encoding(**{"scale": "fixed" if hardware == "in_situ" else "max_abs", **(encoding_changes or {})})
     config = HardwareConfig(preset="li2019", n_arrays=1, corners=vowels_corners(net), device=device,
-                            encoding=encoding)
+                            encoding=encoding, adc_range=adc_range)
     hw = None
     if hardware == "in_situ":
         hw = HardwareNetwork(net, config, seed=seed)
@@ -189,7 +196,8 @@ def train_vowels(seed: int, epochs: int, hardware: Optional[str], noise_sigma: f
     if hardware in ("ex_situ_one_shot", "ex_situ_write_verify", "hardware_aware"):
         hw = HardwareNetwork(net, config, seed=seed)
         method = "write_verify" if hardware == "ex_situ_write_verify" else "one_shot"
-        hw.program(method=method, **({"tolerance": noise_sigma / 2} if method == "write_verify" else {}))
+        tolerance = max(device.program_noise_sigma / 2, 1e-3 * device.g_max)
+        hw.program(method=method, **({"tolerance": tolerance} if method == "write_verify" else {}))
     probabilities = hw.predict(task.test.x, task.test.mask) if hw is not None else predict()
     return task.accuracy(probabilities, task.test.y), history, hw, probabilities
 

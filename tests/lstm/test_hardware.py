@@ -112,3 +112,25 @@ def test_chips_and_drift(rng):
     hw.program()
     errors = evaluate_over_time(hw, [0.0, 10.0, 1e3, 1e5], error)
     assert errors[0] < 1e-12 and errors[1] < errors[2] < errors[3]
+
+
+def test_in_situ_checkpoint_resume_equals_uninterrupted(tmp_path):
+    task = tasks.airline()
+    optimizer = OptimizerConfig("sgd", 0.01, momentum=0.9)
+
+    def chip():
+        net = airline_network(2)
+        hw = HardwareNetwork(net, HardwareConfig(preset="li2019", n_arrays=1, corners=li2019_corners(net)), seed=2)
+        _start(hw, "programmed")
+        return hw
+
+    whole = chip()
+    fit(InSituTrainer(whole), task.train, 6, 1, optimizer, seed=1, progress=False)
+    path = str(tmp_path / "in_situ.npz")
+    first = chip()
+    fit(InSituTrainer(first), task.train, 3, 1, optimizer, seed=1, checkpoint=path, progress=False)
+    resumed = chip()
+    fit(InSituTrainer(resumed), task.train, 6, 1, optimizer, seed=1, checkpoint=path, progress=False)
+    np.testing.assert_array_equal(whole.chip.arrays[0].conductance, resumed.chip.arrays[0].conductance)
+    for name in whole.network.params:
+        np.testing.assert_array_equal(whole.network.params[name], resumed.network.params[name])
