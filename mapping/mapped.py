@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-import crossbar
 from crossbar import ADC, OperationCounts, ProgramReport
 from crossbar.validation import as_float_array, check_choice, check_int
 

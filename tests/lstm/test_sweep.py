@@ -1,6 +1,5 @@
 """Sweeps: same numbers whatever the workers, nothing lost to a kill, clear refusals."""
 
-import json
 import os
 import signal
 import subprocess
