@@ -292,7 +292,7 @@ def run_sweep(todo: Sequence[Point], path: str, workers: int = 1, scheduler: Opt
         _append(path, result)
         counts["done" if result["status"] == "ok" else "failed"] += 1
         bar.update(1)
-        bar.set_postfix(done=counts["done"], failed=counts["failed"], left=len(pending) - bar.n)
+        bar.set_postfix(done=counts["done"], failed=counts["failed"], left=len(pending) - bar.n, refresh=False)
 
     if scheduler is not None or cluster is not None:
         from dask.distributed import Client, as_completed

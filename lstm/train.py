@@ -157,7 +157,10 @@ def fit(trainer, train: Dataset, epochs: int, batch_size: int, optimizer: Optimi
         history.loss.append(float(np.mean(losses)))
         history.metric.append(float(metric()) if metric is not None else float("nan"))
         history.seconds.append(time.perf_counter() - t0)
-        bar.set_postfix(loss=f"{history.loss[-1]:.4g}", metric=f"{history.metric[-1]:.4g}")
+        postfix = {"loss": f"{history.loss[-1]:.4g}"}
+        if metric is not None:
+            postfix["metric"] = f"{history.metric[-1]:.4g}"
+        bar.set_postfix(postfix, refresh=False)  # the bar redraws at its own pace, not every epoch
         stop = False
         if patience is not None and metric is not None:
             if history.metric[-1] < best:
