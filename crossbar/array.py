@@ -385,10 +385,6 @@ class CrossbarArray:
         reset_region = np.asarray(np.broadcast_to(reset, shape))
         if reset_region.dtype != bool:
             raise ValueError(f"reset has dtype {reset_region.dtype}; a boolean array is required")
-        full_vg = self.gate_voltage.copy()
-        full_vg[rows, cols] = vg
-        full_reset = np.zeros(self.shape, dtype=bool)
-        full_reset[rows, cols] = reset_region
         g = self._current_g0()
         # run the kernel on the region only: rows outside keep their streams unused
         g_region = np.ascontiguousarray(g[rows, cols])
@@ -399,9 +395,9 @@ class CrossbarArray:
                                  stream_seeds(self.rng, shape[0]))
         g[rows, cols] = g_region
         self._g0 = g
-        self.gate_voltage = full_vg
+        self.gate_voltage[rows, cols] = vg
         self._mark_programmed(region)
-        pulses = int(region.sum() + full_reset.sum())
+        pulses = int(region.sum() + reset_region.sum())
         self.counters.programming_pulses += pulses
         self.counters.row_pulse_steps += shape[0] * (2 if reset_region.any() else 1)
         self._refresh()

@@ -15,6 +15,7 @@ there).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -25,7 +26,7 @@ from crossbar.validation import check_range, make_generator
 from mapping import Chip, Encoding, MappedMatrix
 
 from .network import Network
-from .train import Dataset
+from .train import Dataset, SoftwareTrainer
 
 
 @dataclass(frozen=True)
@@ -195,48 +196,45 @@ class InSituTrainer:
                 hw.matrices[name].apply_update(*hw._split(d))
             else:
                 self.network.params[name] += d
-        # the software twin follows what the hardware holds
-        read = hw.read_weights()
-        for name, w in read.items():
-            mask = self.network.masks.get(name)
-            self.network.params[name] = w * mask if mask is not None else w
+        # the software twin follows what the hardware holds (structural zeros stay zero)
+        for name, w in hw.read_weights().items():
+            self.network.params[name] = w * self.network.masks.get(name, 1.0)
 
     def state(self) -> Dict[str, np.ndarray]:
         hw = self.hardware
-        out = {f"param:{k}": v for k, v in self.network.params.items()}
+        out = SoftwareTrainer(self.network).state()
         for k, a in enumerate(hw.chip.arrays):
             out[f"array{k}:g0"] = a._g0
             out[f"array{k}:gate"] = a.gate_voltage
-            out[f"array{k}:rng"] = np.array(str(a.rng.bit_generator.state))
+            out[f"array{k}:rng"] = np.array(json.dumps(a.rng.bit_generator.state))
         return out
 
     def load_state(self, state: Dict[str, np.ndarray]) -> None:
-        import ast
-
         hw = self.hardware
-        self.network.set_params({k[6:]: v for k, v in state.items() if k.startswith("param:")})
+        SoftwareTrainer(self.network).load_state(state)
         for k, a in enumerate(hw.chip.arrays):
             a._g0 = np.array(state[f"array{k}:g0"])
             a.gate_voltage = np.array(state[f"array{k}:gate"])
-            a.rng.bit_generator.state = ast.literal_eval(str(state[f"array{k}:rng"]))
+            a.rng.bit_generator.state = json.loads(str(state[f"array{k}:rng"]))
             a._refresh()
         # the twin holds the last read-back: reading again would draw new read noise
         hw._read_back = {name: self.network.params[name].copy() for name in hw.matrices}
 
 
-class HardwareAwareTrainer:
+class HardwareAwareTrainer(SoftwareTrainer):
     """Software training with the hardware's weight noise injected in the forward pass.
 
     Each forward pass multiplies by ``W + N(0, sigma_w)`` with ``sigma_w`` the
     weight noise of one-shot programming (``sqrt(2) sigma / k``, or what
     ``weight_noise`` says), drawn afresh for every batch; gradients flow
     through as if the noise were a constant (straight-through). Then the
-    weights are programmed ex situ.
+    weights are programmed ex situ. Weights live in software, as for
+    :class:`~lstm.train.SoftwareTrainer`.
     """
 
     def __init__(self, network: Network, weight_noise: float, seed=0):
+        super().__init__(network)
         check_range("weight_noise", weight_noise, 0.0)
-        self.network = network
         self.weight_noise = weight_noise
         self.rng = make_generator(seed)
 
@@ -246,17 +244,6 @@ class HardwareAwareTrainer:
                  * net.masks.get(name, 1.0) for name in net.matrix_names()}
         product = lambda name, inputs: inputs @ noisy[name]  # noqa: E731
         return net.gradients(batch.x, batch.y, batch.mask, product=product, weights=noisy)
-
-    def apply(self, delta):
-        for name, d in delta.items():
-            mask = self.network.masks.get(name)
-            self.network.params[name] += d * mask if mask is not None else d
-
-    def state(self):
-        return {f"param:{k}": v for k, v in self.network.params.items()}
-
-    def load_state(self, state):
-        self.network.set_params({k[6:]: v for k, v in state.items() if k.startswith("param:")})
 
 
 def programming_weight_noise(config: HardwareConfig) -> float:

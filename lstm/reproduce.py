@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Optional
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import numpy as np
 
 import crossbar
 from mapping import Encoding
 
-from .hardware import HardwareConfig, HardwareNetwork, InSituTrainer, li2019_corners
-from .network import make_network
+from .hardware import (HardwareAwareTrainer, HardwareConfig, HardwareNetwork, InSituTrainer, li2019_corners,
+                       programming_weight_noise)
+from .network import Network, make_network
 from .optim import OptimizerConfig
-from .train import SoftwareTrainer, fit
+from .train import History, SoftwareTrainer, fit
 from . import tasks
 
 AIRLINE_EPOCHS = 800
@@ -109,17 +111,10 @@ def reproduce_airline(seed: int = 0, epochs: int = AIRLINE_EPOCHS, out: Optional
     """
     began = time.perf_counter()
     task = tasks.airline()
-    optimizer = OptimizerConfig("sgd", 0.01, momentum=0.9)
-    software = airline_network(seed)
-    sw_history = fit(SoftwareTrainer(software), task.train, epochs, 1, optimizer, seed=seed, progress=progress,
-                     description="software")
-    sw_pred = software.predict(task.full.x)[0, :, 0]
-    net = airline_network(seed)
-    hw = HardwareNetwork(net, HardwareConfig(preset="li2019", n_arrays=1, corners=li2019_corners(net)), seed=seed)
-    _start(hw, start)
-    hw_history = fit(InSituTrainer(hw), task.train, epochs, 1, optimizer, seed=seed, progress=progress,
-                     description="in situ (li2019)")
-    hw_pred = hw.predict(task.full.x)[0, :, 0]
+    sw = train_on_chip("airline", seed, epochs, None, task=task, progress=progress)
+    hw_run = train_on_chip("airline", seed, epochs, "in_situ", task=task, start=start, progress=progress)
+    sw_history, hw_history, hw = sw.history, hw_run.history, hw_run.hardware
+    sw_pred, hw_pred = sw.outputs[0, :, 0], hw_run.outputs[0, :, 0]
     result = {
         "task": "airline",
         "software": {"test_rmse": task.test_rmse(sw_pred)},
@@ -157,49 +152,112 @@ def reproduce_airline(seed: int = 0, epochs: int = AIRLINE_EPOCHS, out: Optional
     return result
 
 
-def train_vowels(seed: int, epochs: int, hardware: Optional[str], noise_sigma: float = VOWELS_NOISE,
-                 progress: bool = False, track: bool = False, task=None, start: str = "programmed",
-                 device: Optional["crossbar.DeviceModel"] = None, encoding_changes: Optional[dict] = None,
-                 adc_range: float = 6.0):
-    """Train the speaker network; ``hardware`` None (software), "in_situ", "ex_situ_one_shot",
-    "ex_situ_write_verify" or "hardware_aware".
+@dataclass(frozen=True)
+class Problem:
+    """What differs between the two tasks: network, placement, optimizer, batch and score."""
 
-    ``device`` replaces the li2019 device with ``noise_sigma`` per pulse; ``encoding_changes`` and
-    ``adc_range`` adjust the mapping. Returns (accuracy, history, hardware network or None, probabilities).
+    name: str
+    metric: str                                   # "test_rmse" (lower is better) or "test_accuracy"
+    load: Callable
+    network: Callable[[int], Network]
+    corners: Callable[[Network], dict]
+    optimizer: OptimizerConfig
+    batch_size: int
+    test_inputs: Callable                         # task -> (x, mask)
+    score: Callable                               # (task, outputs) -> metric
+    error: Callable                               # metric -> something to minimise (tracked per epoch)
+
+
+PROBLEMS = {
+    "airline": Problem("airline", "test_rmse", tasks.airline, lambda s: airline_network(s),
+                       lambda n: li2019_corners(n), OptimizerConfig("sgd", 0.01, momentum=0.9), 1,
+                       lambda t: (t.full.x, None), lambda t, out: t.test_rmse(out[0, :, 0]), lambda m: m),
+    "vowels": Problem("vowels", "test_accuracy", tasks.vowels, lambda s: vowels_network(s),
+                      lambda n: vowels_corners(n), OptimizerConfig("rmsprop", 0.01), 50,
+                      lambda t: (t.test.x, t.test.mask), lambda t, out: t.accuracy(out, t.test.y),
+                      lambda m: 1.0 - m),
+}
+
+
+@dataclass
+class TrainResult:
+    """One training run: its test metric, history, network, chip (None in software) and test outputs."""
+
+    metric: float
+    history: History
+    network: Network
+    hardware: Optional[HardwareNetwork]
+    outputs: np.ndarray
+
+
+def train_on_chip(problem: str, seed: int, epochs: int, way: Optional[str], task=None,
+                  device: Optional[crossbar.DeviceModel] = None, preset: str = "li2019",
+                  encoding_changes: Optional[dict] = None, adc_range: float = 6.0, start: str = "programmed",
+                  trained: Optional[Network] = None, progress: bool = False, track: bool = False) -> TrainResult:
+    """Train one of Li et al.'s networks in software or onto one simulated 128x64 array.
+
+    Parameters
+    ----------
+    problem : {"airline", "vowels"}
+    way : None (software), "in_situ", "ex_situ_one_shot", "ex_situ_write_verify" or "hardware_aware"
+    task : the loaded task, to save reloading it
+    device : crossbar.DeviceModel, optional
+        Default: the ``preset``'s device.
+    encoding_changes, adc_range
+        Adjust the mapping (ex situ spreads the known weights over the whole range: ``max_abs``).
+    start : str
+        In-situ starting weights (see :func:`_start`).
+    trained : Network, optional
+        Ex situ: a network already trained in software, programmed as it is instead of training again.
+    track : bool
+        Record the test error after every epoch in the history.
     """
-    task = task or tasks.vowels()
-    optimizer = OptimizerConfig("rmsprop", 0.01)
-    net = vowels_network(seed)
-    if device is None:
-        device = crossbar.preset("li2019").replace(program_noise_sigma=noise_sigma)
-    # ex situ the weights are known before programming: spread them over the whole range
-    encoding = Encoding(**{"scale": "fixed" if hardware == "in_situ" else "max_abs", **(encoding_changes or {})})
-    config = HardwareConfig(preset="li2019", n_arrays=1, corners=vowels_corners(net), device=device,
-                            encoding=encoding, adc_range=adc_range)
+    spec = PROBLEMS[problem]
+    task = task or spec.load()
+    x_test, mask_test = spec.test_inputs(task)
+    device = device or crossbar.preset(preset)
+    net = spec.network(seed)
+    encoding = Encoding(**{"scale": "fixed" if way == "in_situ" else "max_abs", **(encoding_changes or {})})
+    config = HardwareConfig(preset=preset, n_arrays=1, corners=spec.corners(net), device=device, encoding=encoding,
+                            adc_range=adc_range)
     hw = None
-    if hardware == "in_situ":
+    if way == "in_situ":
         hw = HardwareNetwork(net, config, seed=seed)
         _start(hw, start)
         trainer = InSituTrainer(hw)
-        predict = lambda: hw.predict(task.test.x, task.test.mask)  # noqa: E731
+        predict = lambda: hw.predict(x_test, mask_test)  # noqa: E731
     else:
-        if hardware == "hardware_aware":
-            from .hardware import HardwareAwareTrainer, programming_weight_noise
-
+        if way == "hardware_aware":
             trainer = HardwareAwareTrainer(net, programming_weight_noise(config), seed=seed)
         else:
             trainer = SoftwareTrainer(net)
-        predict = lambda: net.predict(task.test.x, task.test.mask)  # noqa: E731
-    metric = (lambda: 1.0 - task.accuracy(predict(), task.test.y)) if track else None
-    history = fit(trainer, task.train, epochs, 50, optimizer, seed=seed, metric=metric, progress=progress,
-                  description=hardware or "software")
-    if hardware in ("ex_situ_one_shot", "ex_situ_write_verify", "hardware_aware"):
+        predict = lambda: net.predict(x_test, mask_test)  # noqa: E731
+    metric = (lambda: spec.error(spec.score(task, predict()))) if track else None
+    if trained is not None and way in ("ex_situ_one_shot", "ex_situ_write_verify"):
+        net.set_params(trained.get_params())
+        history = History()
+    else:
+        history = fit(trainer, task.train, epochs, spec.batch_size, spec.optimizer, seed=seed, metric=metric,
+                      progress=progress, description=f"{way} ({preset})" if way else "software")
+    if way in ("ex_situ_one_shot", "ex_situ_write_verify", "hardware_aware"):
         hw = HardwareNetwork(net, config, seed=seed)
-        method = "write_verify" if hardware == "ex_situ_write_verify" else "one_shot"
+        method = "write_verify" if way == "ex_situ_write_verify" else "one_shot"
         tolerance = max(device.program_noise_sigma / 2, 1e-3 * device.g_max)
         hw.program(method=method, **({"tolerance": tolerance} if method == "write_verify" else {}))
-    probabilities = hw.predict(task.test.x, task.test.mask) if hw is not None else predict()
-    return task.accuracy(probabilities, task.test.y), history, hw, probabilities
+    outputs = hw.predict(x_test, mask_test) if hw is not None else predict()
+    return TrainResult(spec.score(task, outputs), history, net, hw, outputs)
+
+
+def train_vowels(seed: int, epochs: int, hardware: Optional[str], noise_sigma: float = VOWELS_NOISE,
+                 progress: bool = False, track: bool = False, task=None, start: str = "programmed"):
+    """The speaker network on li2019 devices with ``noise_sigma`` per pulse (see :func:`train_on_chip`).
+
+    Returns (accuracy, history, hardware network or None, probabilities).
+    """
+    device = crossbar.preset("li2019").replace(program_noise_sigma=noise_sigma)
+    r = train_on_chip("vowels", seed, epochs, hardware, task=task, device=device, start=start, progress=progress,
+                      track=track)
+    return r.metric, r.history, r.hardware, r.outputs
 
 
 def reproduce_vowels(seed: int = 0, epochs: int = VOWELS_EPOCHS, out: Optional[str] = "out",

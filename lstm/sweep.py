@@ -165,11 +165,7 @@ def points(experiment: Experiment, vary: Dict[str, List[float]], seeds: int, bas
 def run_point(point: Point) -> dict:
     """Run one point; never raises: failures come back as a record with the error."""
     from . import __version__
-    from .hardware import HardwareConfig, HardwareNetwork
-    from .reproduce import AIRLINE_EPOCHS, VOWELS_EPOCHS, airline_network, train_vowels, _start
-    from .train import SoftwareTrainer, fit
-    from .optim import OptimizerConfig
-    from . import tasks
+    from .reproduce import AIRLINE_EPOCHS, PROBLEMS, VOWELS_EPOCHS, train_on_chip
 
     began = time.perf_counter()
     record = {"key": point.key, "experiment": dataclasses.asdict(point.experiment), "params": dict(point.params),
@@ -183,39 +179,13 @@ def run_point(point: Point) -> dict:
             device_changes["n_levels"] = int(device_changes["n_levels"])
         device = crossbar.preset(e.preset).replace(**device_changes)
         encoding_changes = {k[9:]: v for k, v in params.items() if k.startswith("encoding.")}
-        encoding = Encoding(**{"scale": "fixed" if e.way == "in_situ" else "max_abs", **encoding_changes})
         adc_range = params.get("hardware.adc_range", 6.0)
-        if e.task == "airline":
-            task = tasks.airline()
-            opt = OptimizerConfig("sgd", 0.01, momentum=0.9)
-            software = airline_network(point.seed)
-            fit(SoftwareTrainer(software), task.train, epochs, 1, opt, seed=point.seed, progress=False)
-            sw_metric = task.test_rmse(software.predict(task.full.x)[0, :, 0])
-            net = airline_network(point.seed)
-            from .hardware import InSituTrainer, HardwareAwareTrainer, li2019_corners, programming_weight_noise
-
-            config = HardwareConfig(preset=e.preset, device=device, n_arrays=1, corners=li2019_corners(net),
-                                    encoding=encoding, adc_range=adc_range)
-            if e.way == "in_situ":
-                hw = HardwareNetwork(net, config, seed=point.seed)
-                _start(hw, "programmed")
-                fit(InSituTrainer(hw), task.train, epochs, 1, opt, seed=point.seed, progress=False)
-            else:
-                if e.way == "hardware_aware":
-                    trainer = HardwareAwareTrainer(net, programming_weight_noise(config), seed=point.seed)
-                    fit(trainer, task.train, epochs, 1, opt, seed=point.seed, progress=False)
-                else:
-                    net.set_params(software.get_params())
-                hw = HardwareNetwork(net, config, seed=point.seed)
-                hw.program(method="write_verify" if e.way == "ex_situ_write_verify" else "one_shot")
-            metric = task.test_rmse(hw.predict(task.full.x)[0, :, 0])
-            metrics = {"test_rmse": metric, "software_test_rmse": sw_metric}
-        else:
-            task = tasks.vowels()
-            sw_metric = train_vowels(point.seed, epochs, None, task=task)[0]
-            metric = train_vowels(point.seed, epochs, e.way, task=task, device=device,
-                                  encoding_changes=encoding_changes, adc_range=adc_range)[0]
-            metrics = {"test_accuracy": metric, "software_test_accuracy": sw_metric}
+        task = PROBLEMS[e.task].load()
+        software = train_on_chip(e.task, point.seed, epochs, None, task=task)
+        hardware = train_on_chip(e.task, point.seed, epochs, e.way, task=task, device=device, preset=e.preset,
+                                 encoding_changes=encoding_changes, adc_range=adc_range, trained=software.network)
+        name = PROBLEMS[e.task].metric
+        metrics = {name: hardware.metric, f"software_{name}": software.metric}
         if not all(math.isfinite(v) for v in metrics.values()):
             raise FloatingPointError(f"a metric is not finite: {metrics}")
         record.update(status="ok", metrics=metrics)
