@@ -109,6 +109,7 @@ class CrossbarArray:
         self.counters = OperationCounts()
         self._workspace = kernels.MvmWorkspace()
         self.time = 0.0
+        self.version = 0  # bumped at every change of the conductances (plans made from them go stale)
         shape = (self.rows, self.cols)
 
         # device-to-device spread of the window: one log-normal gain per device
@@ -149,6 +150,7 @@ class CrossbarArray:
 
     def _refresh(self) -> None:
         """Recompute the effective conductance and read-noise variance after a change."""
+        self.version += 1
         if self.drift_nu is None:
             g = self._g0
         else:

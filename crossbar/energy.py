@@ -111,6 +111,11 @@ class OperationCounts:
         return OperationCounts(**{f.name: getattr(self, f.name) + getattr(other, f.name)
                                   for f in dataclasses.fields(self)})
 
+    def accumulate(self, other: "OperationCounts") -> None:
+        """Add ``other``'s counts to these, in place."""
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
     def energy(self, costs: EnergyCosts = EnergyCosts()) -> float:
         """Total energy, J."""
         return (self.cell_energy + self.dac_conversions * costs.dac_energy

@@ -25,6 +25,7 @@ import crossbar
 from crossbar.validation import check_range, make_generator
 from mapping import Chip, Encoding, MappedMatrix
 
+from .kernels import hardware_lstm_forward
 from .network import Network
 from .train import Dataset, SoftwareTrainer
 
@@ -93,13 +94,22 @@ class HardwareNetwork:
     config : HardwareConfig
     seed : int or None
         The chip (device spread, faults, every noise draw).
+    compiled : bool
+        Run each matrix product as one compiled call over its tiles, and
+        standard LSTM layers over the whole sequence in one compiled kernel
+        (:func:`lstm.kernels.hardware_lstm_forward`). False goes step by step
+        and tile by tile through ``CrossbarArray.mvm``: the reference, with the
+        same numbers from the same generators. With wire resistance, always
+        tile by tile.
     """
 
-    def __init__(self, network: Network, config: HardwareConfig = HardwareConfig(), seed=0):
+    def __init__(self, network: Network, config: HardwareConfig = HardwareConfig(), seed=0,
+                 compiled: bool = True):
         if not isinstance(network, Network):
             raise ValueError(f"network={network!r} is not allowed; an lstm.Network is required")
         self.network = network
         self.config = config
+        self.compiled = bool(compiled)
         device = config.device_model()
         peripherals = crossbar.Peripherals() if config.ideal_converters else crossbar.preset_peripherals(config.preset)
         self.chip = Chip(device, config.array_rows, config.array_cols, n_arrays=config.n_arrays,
@@ -159,15 +169,43 @@ class HardwareNetwork:
     # ------------------------------------------------------------ products
     def product(self, name: str, inputs: np.ndarray) -> np.ndarray:
         """``inputs @ W`` on the arrays (inputs are ``[x; h; 1]``; the 1 drives the bias rows)."""
-        return self.matrices[name].matvec(inputs[:, :-1])
+        mm = self.matrices[name]
+        return (mm.matvec if self.compiled else mm.matvec_by_tile)(inputs[:, :-1])
+
+    def layer(self, k: int, inputs: np.ndarray, mask: np.ndarray) -> Optional[tuple]:
+        """Standard LSTM layer ``k`` over the whole sequence on the arrays, compiled (see ``Network.forward``).
+
+        None (go step by step) for other cells, with wire resistance, or when not ``compiled``.
+        """
+        mm = self.matrices[f"layer{k}.W"]
+        if not (self.compiled and self.network.cell.name == "lstm" and mm.can_plan):
+            return None
+        time, batch, _ = inputs.shape
+        mm.check_input_range(inputs)
+        plan = mm.plan()
+        *caches, power, saturated, bad = hardware_lstm_forward(inputs, mask, plan.arrays, plan.draw_seeds(time))
+        plan.check_bad(bad)
+        plan.record(time, batch, saturated, power)
+        return tuple(caches)
 
     def predict(self, x, mask=None) -> np.ndarray:
         """Outputs of the network computed on the hardware."""
-        return self.network.predict(x, mask, product=self.product)
+        return self.network.predict(x, mask, product=self.product, layer=self.layer)
+
+    def gradients(self, x, y, mask=None, weights: Optional[Dict[str, np.ndarray]] = None):
+        """Loss and gradients with the forward pass on the hardware (see ``Network.gradients``)."""
+        return self.network.gradients(x, y, mask, product=self.product, weights=weights, layer=self.layer)
+
+    def counters(self) -> crossbar.OperationCounts:
+        """All work done through the matrices so far: the arrays' and the column ADCs' (a matrix's own)."""
+        total = crossbar.OperationCounts()
+        for mm in self.matrices.values():
+            total.accumulate(mm.counters)
+        return total
 
     def energy(self) -> float:
-        """Energy of all work on the chip so far, joules."""
-        return self.chip.counters().energy(self.chip.costs)
+        """Energy of all work on the chip so far (cells, DACs, ADCs, pulses), joules."""
+        return self.counters().energy(self.chip.costs)
 
 
 class InSituTrainer:
@@ -187,7 +225,7 @@ class InSituTrainer:
     def gradients(self, batch: Dataset):
         hw = self.hardware
         weights = hw._read_back if hw._read_back is not None else hw.read_weights()
-        return self.network.gradients(batch.x, batch.y, batch.mask, product=hw.product, weights=weights)
+        return hw.gradients(batch.x, batch.y, batch.mask, weights=weights)
 
     def apply(self, delta: Dict[str, np.ndarray]) -> None:
         hw = self.hardware

@@ -32,6 +32,9 @@ LOSSES = ("mse", "cross_entropy")
 REDUCTIONS = ("mean", "sum")
 
 Product = Callable[[str, np.ndarray], np.ndarray]
+# layer(k, inputs (T, B, F), mask (B, T)) -> (stacked, gates, c_prev, tanh_c, states) of a standard
+# LSTM layer run whole, or None to go step by step through ``product``
+Layer = Callable[[int, np.ndarray, np.ndarray], Optional[tuple]]
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,8 @@ class Network:
         """The exact product ``inputs @ params[name]``."""
         return inputs @ self.params[name]
 
-    def forward(self, x, mask=None, product: Optional[Product] = None, keep: bool = False):
+    def forward(self, x, mask=None, product: Optional[Product] = None, keep: bool = False,
+                layer: Optional[Layer] = None):
         """Outputs of the network, and the cache for :meth:`backward` when ``keep``.
 
         Parameters
@@ -228,6 +232,12 @@ class Network:
             ``product(name, inputs)`` for every matrix product; default exact.
         keep : bool
             Keep what the backward pass needs.
+        layer : callable, optional
+            ``layer(k, inputs, mask)`` runs recurrent layer ``k`` over the whole
+            sequence (a hardware backend's compiled kernel) and returns the
+            caches of :func:`lstm.kernels.lstm_forward`, or None to go step by
+            step through ``product``. Without it, standard LSTM layers with
+            exact products run the Numba kernels.
 
         Returns
         -------
@@ -237,14 +247,16 @@ class Network:
         cache : ForwardCache or None
         """
         x, mask = self.check_inputs(x, mask)
-        use_kernels = self.kernels and product is None and self.cell.name == "lstm"
+        if layer is None and self.kernels and product is None and self.cell.name == "lstm":
+            layer = self._software_layer
         product = product or self.software_product
         batch, time, _ = x.shape
         layer_in = np.ascontiguousarray(x.transpose(1, 0, 2))   # (T, B, F)
         inputs_all, caches_all, states_all = [], [], []
         for k, hidden in enumerate(self.config.hidden):
-            if use_kernels:
-                stacked, gates, c_prev, tanh_c, states = lstm_forward(layer_in, mask, self.params[f"layer{k}.W"])
+            whole = None if layer is None else layer(k, layer_in, mask)
+            if whole is not None:
+                stacked, gates, c_prev, tanh_c, states = whole
                 inputs_all.append(stacked)
                 caches_all.append(_KernelCache(gates, c_prev, tanh_c))
                 states_all.append(states)
@@ -284,6 +296,9 @@ class Network:
         cache = ForwardCache(inputs_all, caches_all, states_all, mask, head_inputs, outputs) if keep else None
         return outputs, cache
 
+    def _software_layer(self, k: int, inputs: np.ndarray, mask: np.ndarray) -> tuple:
+        return lstm_forward(inputs, mask, self.params[f"layer{k}.W"])
+
     def _activate(self, a):
         if self.config.head == "sigmoid":
             return sigmoid(a)
@@ -292,9 +307,9 @@ class Network:
             return e / e.sum(axis=-1, keepdims=True)
         return a
 
-    def predict(self, x, mask=None, product: Optional[Product] = None) -> np.ndarray:
+    def predict(self, x, mask=None, product: Optional[Product] = None, layer: Optional[Layer] = None) -> np.ndarray:
         """Outputs only (see :meth:`forward`)."""
-        return self.forward(x, mask, product)[0]
+        return self.forward(x, mask, product, layer=layer)[0]
 
     # ------------------------------------------------------------------ loss
     def loss(self, outputs, y, mask):
@@ -406,11 +421,11 @@ class Network:
         return grads
 
     def gradients(self, x, y, mask=None, product: Optional[Product] = None,
-                  weights: Optional[Dict[str, np.ndarray]] = None):
-        """Loss and gradients of one batch: forward, loss, backward."""
+                  weights: Optional[Dict[str, np.ndarray]] = None, layer: Optional[Layer] = None):
+        """Loss and gradients of one batch: forward, loss, backward (see :meth:`forward`)."""
         x, mask = self.check_inputs(x, mask)
         y = self.check_targets(y, mask)
-        outputs, cache = self.forward(x, mask, product, keep=True)
+        outputs, cache = self.forward(x, mask, product, keep=True, layer=layer)
         value, d_head = self.loss(outputs, y, mask)
         return value, self.backward(cache, d_head, weights)
 

@@ -190,6 +190,29 @@ class TrainResult:
     outputs: np.ndarray
 
 
+def build_trainer(problem: str, seed: int, way: Optional[str], device: crossbar.DeviceModel,
+                  preset: str = "li2019", encoding_changes: Optional[dict] = None, adc_range: float = 6.0,
+                  start: str = "programmed"):
+    """The network, its chip configuration and the trainer of one way of training (see :func:`train_on_chip`).
+
+    Returns
+    -------
+    trainer, network, hardware (in situ only, else None), HardwareConfig
+    """
+    spec = PROBLEMS[problem]
+    net = spec.network(seed)
+    encoding = Encoding(**{"scale": "fixed" if way == "in_situ" else "max_abs", **(encoding_changes or {})})
+    config = HardwareConfig(preset=preset, n_arrays=1, corners=spec.corners(net), device=device, encoding=encoding,
+                            adc_range=adc_range)
+    if way == "in_situ":
+        hw = HardwareNetwork(net, config, seed=seed)
+        _start(hw, start)
+        return InSituTrainer(hw), net, hw, config
+    if way == "hardware_aware":
+        return HardwareAwareTrainer(net, programming_weight_noise(config), seed=seed), net, None, config
+    return SoftwareTrainer(net), net, None, config
+
+
 def train_on_chip(problem: str, seed: int, epochs: int, way: Optional[str], task=None,
                   device: Optional[crossbar.DeviceModel] = None, preset: str = "li2019",
                   encoding_changes: Optional[dict] = None, adc_range: float = 6.0, start: str = "programmed",
@@ -216,21 +239,10 @@ def train_on_chip(problem: str, seed: int, epochs: int, way: Optional[str], task
     task = task or spec.load()
     x_test, mask_test = spec.test_inputs(task)
     device = device or crossbar.preset(preset)
-    net = spec.network(seed)
-    encoding = Encoding(**{"scale": "fixed" if way == "in_situ" else "max_abs", **(encoding_changes or {})})
-    config = HardwareConfig(preset=preset, n_arrays=1, corners=spec.corners(net), device=device, encoding=encoding,
-                            adc_range=adc_range)
-    hw = None
-    if way == "in_situ":
-        hw = HardwareNetwork(net, config, seed=seed)
-        _start(hw, start)
-        trainer = InSituTrainer(hw)
+    trainer, net, hw, config = build_trainer(problem, seed, way, device, preset, encoding_changes, adc_range, start)
+    if hw is not None:
         predict = lambda: hw.predict(x_test, mask_test)  # noqa: E731
     else:
-        if way == "hardware_aware":
-            trainer = HardwareAwareTrainer(net, programming_weight_noise(config), seed=seed)
-        else:
-            trainer = SoftwareTrainer(net)
         predict = lambda: net.predict(x_test, mask_test)  # noqa: E731
     metric = (lambda: spec.error(spec.score(task, predict()))) if track else None
     if trained is not None and way in ("ex_situ_one_shot", "ex_situ_write_verify"):

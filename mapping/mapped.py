@@ -22,6 +22,7 @@ from .chip import Chip
 from .encoding import (Encoding, RangeReport, bias_to_rows, choose_scale, pairs_to_weights,
                        weights_to_pairs)
 from .layout import Block
+from .plan import ProductPlan
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class MappedMatrix:
         if adc_full_scale is not None:
             self.set_adc_full_scale(adc_full_scale)
         self.tiles = self._place(corner, column_groups)
+        self._plan: Optional[ProductPlan] = None
 
     # ------------------------------------------------------------- placement
     @property
@@ -328,12 +330,16 @@ class MappedMatrix:
 
     def _check_inputs(self, x) -> np.ndarray:
         x = as_float_array("x", x, shape=(None, self.n_in))
+        self.check_input_range(x)
+        return x
+
+    def check_input_range(self, x: np.ndarray) -> None:
+        """Raise ``ValueError`` for inputs (any shape, finite) the DAC cannot drive (unless it clips)."""
         limit = self.encoding.input_limit
         if self.chip.dac is not None and not self.chip.dac.clip and np.max(np.abs(x)) > limit:
             raise ValueError(f"x: {int(np.count_nonzero(np.abs(x) > limit))} input(s) beyond +-{limit:g} "
                              f"(largest {np.max(np.abs(x)):.4g}); the DAC drives at most {limit:g} x v_read. "
                              "Scale the inputs")
-        return x
 
     def _drive(self, t: Tile, x: np.ndarray, noise_free: bool = False) -> np.ndarray:
         """Column currents (A) of one tile for inputs ``x`` (batch, n_in), before the ADC."""
@@ -358,8 +364,34 @@ class MappedMatrix:
             return voltages @ g[:, cols]
         return array.mvm(voltages)[:, cols]
 
+    def _check_ready(self) -> float:
+        scale = self._scale()
+        if self.chip.adc_bits is not None and self.adc is None:
+            raise ValueError(f"{self.name}: the chip has ADCs but this matrix's full scale is unset; "
+                             "call calibrate_adc(x_samples) or set_adc_full_scale(amperes)")
+        return scale
+
+    @property
+    def can_plan(self) -> bool:
+        """Whether the compiled product applies (it does not model IR drop: with wires, tile by tile)."""
+        return self.chip.peripherals.wires is None
+
+    def plan(self) -> ProductPlan:
+        """The compiled product of the conductances now (made again only after they change)."""
+        self._check_ready()
+        if not self.can_plan:
+            raise ValueError(f"{self.name}: the compiled product does not model wire resistance; "
+                             "use matvec_by_tile")
+        if self._plan is None or not self._plan.is_current():
+            self._plan = ProductPlan(self)
+        return self._plan
+
     def matvec(self, x) -> np.ndarray:
         """What the hardware computes for ``x @ W + b``.
+
+        One compiled call over all tiles (:class:`~mapping.plan.ProductPlan`);
+        with wire resistance, tile by tile (:meth:`matvec_by_tile`). Both give
+        the same numbers from the same generators.
 
         Parameters
         ----------
@@ -370,11 +402,15 @@ class MappedMatrix:
         -------
         ndarray, shape (batch, n_out)
         """
+        if not self.can_plan:
+            return self.matvec_by_tile(x)
         x = self._check_inputs(x)
-        scale = self._scale()
-        if self.chip.adc_bits is not None and self.adc is None:
-            raise ValueError(f"{self.name}: the chip has ADCs but this matrix's full scale is unset; "
-                             "call calibrate_adc(x_samples) or set_adc_full_scale(amperes)")
+        return self.plan().product(x)
+
+    def matvec_by_tile(self, x) -> np.ndarray:
+        """:meth:`matvec` computed tile by tile through ``CrossbarArray.mvm`` (the reference path)."""
+        x = self._check_inputs(x)
+        scale = self._check_ready()
         y = np.zeros((x.shape[0], self.n_out))
         with self._counting():
             for t in self.tiles:

@@ -144,3 +144,13 @@ def test_initialisation_is_seeded_and_structured():
     no_bias = make_network(2, [3], 1, bias=False)
     assert np.all(no_bias.params["layer0.W"][-1] == 0) and np.all(no_bias.params["head.W"][-1] == 0)
     assert count_parameters(no_bias) == (2 + 3) * 12 + 3
+
+
+def test_kernel_tanh_within_3_ulp_of_numpy():
+    from lstm.kernels import tanh_array
+
+    x = np.concatenate([np.linspace(-25, 25, 200001), np.logspace(-300, 1.5, 4000), -np.logspace(-300, 1.5, 4000),
+                        [0.0, -0.0, 19.9, 20.0, 20.1, 40.0, 1e300, -1e300]])
+    ours, exact = tanh_array(x), np.tanh(x)
+    assert np.all(np.abs(ours - exact) <= 3 * np.spacing(np.abs(exact)))
+    assert np.all(np.abs(ours) <= 1.0)

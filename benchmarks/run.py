@@ -1,0 +1,194 @@
+"""Whole-network speed as ratios against a plain float floor measured in the same run.
+
+Rows:
+
+1. LSTM inference on simulated hardware (``li2019``: read noise, 8-bit DAC and
+   ADC; ex-situ programmed), one recurrent layer over the whole sequence
+   (``HardwareNetwork.layer``), against a plain numpy float32 LSTM forward of
+   the same shape: per step, concatenate ``[x; h; 1]``, one matmul, the gates.
+   Shapes are (input, hidden, batch, steps).
+2. One training epoch of Li et al.'s two networks in situ on one li2019 array
+   (forward on the arrays, backward in software, the update by pulses, the
+   read-back) against one software epoch of the same network.
+3. The IR-drop solve of a 128 x 64 array: Numba block Gauss-Seidel against the
+   scipy.sparse nodal LU.
+
+Times are medians of interleaved repeats (work, then floor, again and again),
+so that both sides see the same machine load.
+
+    python benchmarks/run.py [--json] [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+import crossbar
+from lstm import tasks
+from lstm.hardware import HardwareConfig, HardwareNetwork
+from lstm.network import make_network
+from lstm.reproduce import PROBLEMS, build_trainer
+from lstm.train import fit
+from mapping import Encoding
+
+INFERENCE_SHAPES = [(1, 15, 1, 12), (1, 15, 32, 12), (50, 14, 32, 50), (128, 256, 64, 100), (64, 64, 256, 50)]
+
+
+def float_lstm_forward(x, w, hidden: int) -> np.ndarray:
+    """The floor: a plain numpy float32 LSTM layer, step by step.
+
+    Parameters
+    ----------
+    x : ndarray of float32, shape (steps, batch, input)
+    w : ndarray of float32, shape (input + hidden + 1, 4 hidden)
+        Gate blocks i, f, g, o.
+
+    Returns
+    -------
+    ndarray of float32, shape (batch, hidden): the last hidden state.
+    """
+    batch = x.shape[1]
+    h = np.zeros((batch, hidden), np.float32)
+    c = np.zeros((batch, hidden), np.float32)
+    ones = np.ones((batch, 1), np.float32)
+    for x_t in x:
+        z = np.concatenate([x_t, h, ones], axis=1) @ w
+        i = 1.0 / (1.0 + np.exp(-z[:, :hidden]))
+        f = 1.0 / (1.0 + np.exp(-z[:, hidden:2 * hidden]))
+        g = np.tanh(z[:, 2 * hidden:3 * hidden])
+        o = 1.0 / (1.0 + np.exp(-z[:, 3 * hidden:]))
+        c = f * c + i * g
+        h = o * np.tanh(c)
+    return h
+
+
+def interleaved(work, floor, repeats: int, budget: float = 0.05):
+    """Median seconds per call of ``work`` and of ``floor``, measured alternately.
+
+    Each repeat runs enough calls of each to take about ``budget`` seconds.
+    """
+    work(), floor()  # compile, warm caches
+    t0 = time.perf_counter()
+    work()
+    t1 = time.perf_counter()
+    floor()
+    t2 = time.perf_counter()
+    n_work = max(1, int(budget / max(t1 - t0, 1e-7)))
+    n_floor = max(1, int(budget / max(t2 - t1, 1e-7)))
+    w, f = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n_work):
+            work()
+        t1 = time.perf_counter()
+        for _ in range(n_floor):
+            floor()
+        t2 = time.perf_counter()
+        w.append((t1 - t0) / n_work)
+        f.append((t2 - t1) / n_floor)
+    return float(np.median(w)), float(np.median(f))
+
+
+def _row(name: str, shape, seconds: float, floor_seconds: float) -> dict:
+    return {"name": name, "shape": list(shape), "seconds": seconds, "floor_seconds": floor_seconds,
+            "ratio": seconds / floor_seconds}
+
+
+def inference_rows(repeats: int):
+    rows = []
+    for n_in, hidden, batch, steps in INFERENCE_SHAPES:
+        net = make_network(n_in, [hidden], 1, seed=0)
+        hw = HardwareNetwork(net, HardwareConfig(preset="li2019", encoding=Encoding(scale="max_abs")), seed=0)
+        hw.program()
+        x = np.random.default_rng(0).uniform(-1.0, 1.0, (steps, batch, n_in))
+        mask = np.ones((batch, steps))
+        x32 = x.astype(np.float32)
+        w32 = net.params["layer0.W"].astype(np.float32)
+        t, f = interleaved(lambda: hw.layer(0, x, mask), lambda: float_lstm_forward(x32, w32, hidden), repeats)
+        rows.append(_row("LSTM layer on li2019 arrays (read noise, 8-bit DAC+ADC) vs numpy float32",
+                         (n_in, hidden, batch, steps), t, f))
+    return rows
+
+
+def epoch_rows(repeats: int):
+    """One in-situ epoch against one software epoch (medians of per-epoch times, alternating runs)."""
+    rows = []
+    for problem in ("airline", "vowels"):
+        spec = PROBLEMS[problem]
+        train = spec.load().train
+        device = crossbar.preset("li2019")
+        epochs = 20 if problem == "airline" else 3
+        times = {"in_situ": [], None: []}
+        for r in range(max(2, repeats // 5)):
+            for way in ("in_situ", None):
+                trainer = build_trainer(problem, r, way, device)[0]
+                history = fit(trainer, train, epochs + 1, spec.batch_size, spec.optimizer, seed=r, progress=False)
+                times[way] += history.seconds[1:]  # the first epoch compiles
+        rows.append(_row(f"one training epoch, {problem}: in situ on li2019 vs software",
+                         (len(train), spec.batch_size), float(np.median(times["in_situ"])),
+                         float(np.median(times[None]))))
+    return rows
+
+
+def ir_drop_rows(repeats: int):
+    rng = np.random.default_rng(0)
+    device = crossbar.preset("li2019")
+    low, high = device.programmable_range
+    g = rng.uniform(low, high, (128, 64))
+    v = rng.uniform(-0.2, 0.2, (1, 128))
+    t, f = interleaved(lambda: crossbar.solve_iterative(v, g, 1.0, 1.0),
+                       lambda: crossbar.solve_sparse(v, g, 1.0, 1.0), max(3, repeats // 3))
+    return [_row("IR drop 1 ohm/segment: Numba block Gauss-Seidel vs scipy.sparse LU", (1, 128, 64), t, f)]
+
+
+def run(repeats: int = 15):
+    """All benchmark rows: dicts with name, shape, seconds, floor_seconds, ratio."""
+    tasks.airline()  # data loaded before timing
+    return inference_rows(repeats) + epoch_rows(repeats) + ir_drop_rows(repeats)
+
+
+def machine() -> str:
+    """One line on where the numbers came from."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    import numba
+
+    return (f"{model}, {os.cpu_count()} cores, numpy {np.__version__}, numba {numba.__version__}, "
+            f"python {platform.python_version()}")
+
+
+def table(rows) -> str:
+    """The rows as a fixed-width text table."""
+    lines = [f"{'benchmark':<74} {'shape':>15} {'time':>11} {'floor':>11} {'ratio':>6}"]
+    for r in rows:
+        lines.append(f"{r['name']:<74} {'x'.join(map(str, r['shape'])):>15} "
+                     f"{r['seconds'] * 1e3:>9.3f}ms {r['floor_seconds'] * 1e3:>9.3f}ms {r['ratio']:>6.2f}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print a JSON list of rows")
+    parser.add_argument("--repeats", type=int, default=15, help="interleaved repeats (median taken)")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats={args.repeats}; at least 1 is required")
+    rows = run(args.repeats)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        print(f"# {machine()}")
+        print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

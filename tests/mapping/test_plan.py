@@ -1,0 +1,107 @@
+"""The compiled product of a mapped matrix against its numpy reference and the tile-by-tile path."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import crossbar
+from mapping import Chip, Encoding, MappedMatrix
+from mapping.kernels import planned_product, planned_product_reference
+
+# read noise this small keeps the products in float64, so both paths round alike
+LOW_NOISE = crossbar.preset("li2019").replace(read_noise_sigma_relative=1e-4)
+
+
+def _matrix(device, scheme, seed=3, adc=True, shape=(70, 45), array=(32, 16), wires=None):
+    chip = Chip(device, array_rows=array[0], array_cols=array[1], dac=crossbar.DAC(8, 0.2),
+                adc_bits=8 if adc else None, wires=wires, seed=seed)
+    m = MappedMatrix(chip, "w", *shape, encoding=Encoding(scheme=scheme, scale="max_abs"))
+    rng = np.random.default_rng(seed)
+    m.program(rng.uniform(-1, 1, shape), rng.uniform(-1, 1, shape[1]))
+    if adc:
+        m.set_adc_full_scale(4.0 * 0.2 * m.scale)
+    return m
+
+
+@pytest.mark.parametrize("scheme", ["row_pairs", "column_pairs"])
+@pytest.mark.parametrize("device", [LOW_NOISE, crossbar.preset("li2019"), crossbar.preset("ideal")],
+                         ids=["float64", "float32", "noise-free"])
+@pytest.mark.parametrize("adc", [True, False])
+def test_kernel_equals_numpy_reference(rng, scheme, device, adc):
+    m = _matrix(device, scheme, adc=adc)
+    plan = m.plan()
+    assert len(plan.band_starts) > 2 and len(m.tiles) > 4  # several bands of several tiles
+    x = rng.uniform(-1, 1, (5, 70))
+    seeds = plan.draw_seeds(1)[0]
+    power = np.zeros(int(plan.band_starts[-1]))
+    out = np.empty((5, 45))
+    saturated, bad = planned_product(x, plan.arrays, seeds, plan.buffers(5), power, out)
+    ref, ref_saturated, ref_bad, ref_power = planned_product_reference(x, plan.arrays, seeds)
+    assert bad == ref_bad == 0
+    np.testing.assert_allclose(power, ref_power, rtol=1e-12)
+    if adc:
+        step = m.adc.step / (0.2 * m.scale)
+        codes_apart = np.abs(out - ref) / step
+        # float32 sums may round across a code boundary, but only ever by one code and rarely
+        assert codes_apart.max() <= 1.0 + 1e-9 and np.mean(codes_apart > 0.5) <= 0.01
+        assert abs(saturated - ref_saturated) <= 2
+        if device is LOW_NOISE:
+            np.testing.assert_array_equal(out, ref)
+    else:
+        # the signal's own dtype; in float64 the noise amplitude (float32 variance) differs in its 7th digit
+        tol = {np.float32: 1e-5, np.float64: 1e-9 if plan.arrays.noise else 1e-12}[plan.arrays.signal.dtype.type]
+        assert np.max(np.abs(out - ref)) <= tol * np.max(np.abs(ref))
+
+
+@pytest.mark.parametrize("scheme", ["row_pairs", "column_pairs"])
+def test_compiled_equals_tile_by_tile(rng, scheme):
+    """Same numbers, same counts, same generator states: the plan is the tile-by-tile path, faster."""
+    compiled, by_tile = _matrix(LOW_NOISE, scheme), _matrix(LOW_NOISE, scheme)
+    x = rng.uniform(-1, 1, (6, 70))
+    for _ in range(3):  # the generators stay in step call after call
+        a, b = compiled.matvec(x), by_tile.matvec_by_tile(x)
+        np.testing.assert_array_equal(a, b)  # after the ADC: the same codes
+    ca, cb = compiled.counters, by_tile.counters
+    assert ca.adc_saturations > 0  # the test exercises the ADC's end codes too
+    for f in dataclasses.fields(ca):
+        assert getattr(ca, f.name) == pytest.approx(getattr(cb, f.name), rel=1e-12), f.name
+    for array_a, array_b in zip(compiled.chip.arrays, by_tile.chip.arrays):
+        assert array_a.counters.cell_energy == pytest.approx(array_b.counters.cell_energy, rel=1e-12)
+        assert array_a.counters.products == array_b.counters.products
+
+
+def test_plan_follows_the_conductances(rng):
+    """After an update, a new programming or drift, the product uses the new conductances."""
+    device = LOW_NOISE.replace(drift_nu=0.05)
+    compiled, by_tile = _matrix(device, "row_pairs"), _matrix(device, "row_pairs")
+    x = rng.uniform(-1, 1, (3, 70))
+    first = compiled.plan()
+    assert compiled.plan() is first  # nothing changed: reused
+    changes = [lambda m: m.apply_update(np.full((70, 45), 0.05), np.full(45, -0.05)),
+               lambda m: [a.advance_time(1e4) for a in m.chip.arrays],
+               lambda m: m.program(np.zeros((70, 45)), np.zeros(45))]
+    for change in changes:
+        before = compiled.matvec(x)
+        by_tile.matvec_by_tile(x)
+        change(compiled), change(by_tile)
+        after, expected = compiled.matvec(x), by_tile.matvec_by_tile(x)
+        np.testing.assert_array_equal(after, expected)
+        assert not np.allclose(after, before)
+    assert compiled.plan() is not first
+
+
+def test_wires_go_tile_by_tile_and_bad_inputs_raise(rng):
+    m = _matrix(LOW_NOISE, "row_pairs", adc=False, shape=(10, 6), array=(16, 8),
+                wires=crossbar.WireResistance(1.0, 1.0))
+    assert not m.can_plan
+    with pytest.raises(ValueError, match="wire resistance"):
+        m.plan()
+    assert m.matvec(rng.uniform(-1, 1, (2, 10))).shape == (2, 6)
+    m = _matrix(LOW_NOISE, "row_pairs")
+    x = rng.uniform(-1, 1, (2, 70))
+    x[1, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        m.matvec(x)
+    with pytest.raises(ValueError, match="beyond"):
+        m.matvec(np.full((1, 70), 1.5))
