@@ -11,7 +11,6 @@ Shapes: x (time, batch, features); mask (batch, time); W (features + hidden + 1,
 
 from __future__ import annotations
 
-import math
 
 import numba
 import numpy as np
