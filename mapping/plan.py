@@ -18,7 +18,7 @@ import numpy as np
 from crossbar import OperationCounts
 from crossbar.kernels import float32_is_enough
 
-from .kernels import PlanArrays, physical_width, planned_product, product_buffers
+from .kernels import PlanArrays, planned_product, product_buffers
 
 if TYPE_CHECKING:  # pragma: no cover
     from .mapped import MappedMatrix
@@ -95,7 +95,6 @@ class ProductPlan:
             adc_step=0.0 if adc is None else float(adc.step),
             adc_top=0.0 if adc is None else float(adc.max_code),
             noise=noise, amperes_per_weight=e.v_read * mm._scale())
-        assert physical_width(self.arrays) == width
         self.matrix = mm
         self.adc = adc
         self.scale = mm.scale
