@@ -124,6 +124,14 @@ def _cell_step(t, z, mask, h, c, gates, c_prev_all, tanh_all, states):
             states[t, b, j] = h[b, j]
 
 
+@numba.njit(cache=True, inline="always")
+def _layer_arrays(time, batch, features, hidden):
+    """The caches of a forward pass (stacked, gates, c_prev, tanh_c, states) and zero h, c."""
+    return (np.empty((time, batch, features + hidden + 1)), np.empty((time, batch, 4 * hidden)),
+            np.empty((time, batch, hidden)), np.empty((time, batch, hidden)), np.empty((time, batch, hidden)),
+            np.zeros((batch, hidden)), np.zeros((batch, hidden)))
+
+
 @numba.njit(cache=True, error_model="numpy")
 def lstm_forward(x, mask, w):
     """Run one LSTM layer over the sequence.
@@ -138,13 +146,7 @@ def lstm_forward(x, mask, w):
     """
     time, batch, features = x.shape
     hidden = w.shape[1] // 4
-    stacked = np.empty((time, batch, features + hidden + 1))
-    gates = np.empty((time, batch, 4 * hidden))
-    c_prev_all = np.empty((time, batch, hidden))
-    tanh_all = np.empty((time, batch, hidden))
-    states = np.empty((time, batch, hidden))
-    h = np.zeros((batch, hidden))
-    c = np.zeros((batch, hidden))
+    stacked, gates, c_prev_all, tanh_all, states, h, c = _layer_arrays(time, batch, features, hidden)
     for t in range(time):
         _stack(t, x, h, stacked)
         z = np.dot(stacked[t], w)
@@ -181,13 +183,7 @@ def hardware_lstm_forward(x, mask, plan, seeds):
     """
     time, batch, features = x.shape
     hidden = plan.n_out // 4
-    stacked = np.empty((time, batch, features + hidden + 1))
-    gates = np.empty((time, batch, 4 * hidden))
-    c_prev_all = np.empty((time, batch, hidden))
-    tanh_all = np.empty((time, batch, hidden))
-    states = np.empty((time, batch, hidden))
-    h = np.zeros((batch, hidden))
-    c = np.zeros((batch, hidden))
+    stacked, gates, c_prev_all, tanh_all, states, h, c = _layer_arrays(time, batch, features, hidden)
     z = np.empty((batch, 4 * hidden))
     power = np.zeros(plan.band_starts[-1])
     buffers = product_buffers(plan, batch)
