@@ -15,29 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import crossbar
-
-
-def _median_pair(work, floor, repeats: int, inner: int):
-    """Median seconds per call of ``work`` and ``floor``, interleaved."""
-    work(), floor()  # compile and warm caches
-    w, f = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            work()
-        t1 = time.perf_counter()
-        for _ in range(inner):
-            floor()
-        t2 = time.perf_counter()
-        w.append((t1 - t0) / inner)
-        f.append((t2 - t1) / inner)
-    return float(np.median(w)), float(np.median(f))
+from run import interleaved  # benchmarks/run.py: the same interleaved medians
 
 
 def run(repeats: int = 30):
@@ -60,13 +43,12 @@ def run(repeats: int = 30):
         with threadpool_limits(threads, user_api="blas"):
             for batch in (1, 256):
                 v = rng.uniform(-0.2, 0.2, (batch, 128))
-                inner = 200 if batch == 1 else 20
-                t, f = _median_pair(lambda: array.mvm(v), lambda: v @ g, repeats, inner)
+                t, f = interleaved(lambda: array.mvm(v), lambda: v @ g, repeats)
                 rows.append({"name": f"mvm li2019 (read noise, 8-bit DAC+ADC) vs V @ G, BLAS threads {threads}",
                              "shape": [batch, 128, 64], "seconds": t, "floor_seconds": f, "ratio": t / f})
     v = rng.uniform(-0.2, 0.2, (1, 128))
-    t, f = _median_pair(lambda: crossbar.solve_iterative(v, g, 1.0, 1.0),
-                        lambda: crossbar.solve_sparse(v, g, 1.0, 1.0), max(3, repeats // 5), 2)
+    t, f = interleaved(lambda: crossbar.solve_iterative(v, g, 1.0, 1.0),
+                       lambda: crossbar.solve_sparse(v, g, 1.0, 1.0), max(3, repeats // 5))
     rows.append({"name": "IR drop 1 ohm/segment: Numba block Gauss-Seidel vs scipy.sparse LU",
                  "shape": [1, 128, 64], "seconds": t, "floor_seconds": f, "ratio": t / f})
     return rows

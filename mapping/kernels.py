@@ -55,6 +55,7 @@ PlanArrays = namedtuple("PlanArrays", [
 ])
 
 
+@numba.njit(cache=True, inline="always")
 def physical_width(plan):
     """Physical columns of a band: outputs (row pairs) or twice the outputs (column pairs)."""
     return plan.n_out if plan.row_pairs else 2 * plan.n_out
@@ -66,7 +67,7 @@ def product_buffers(plan, batch):
     widest = 0
     for a in range(plan.band_starts.shape[0] - 1):
         widest = max(widest, plan.band_starts[a + 1] - plan.band_starts[a])
-    width = plan.n_out if plan.row_pairs else 2 * plan.n_out
+    width = physical_width(plan)
     voltages = np.empty(batch * widest, dtype=plan.signal.dtype)
     squares = np.empty(batch * widest, dtype=np.float32)
     current = np.empty((batch, width), dtype=plan.signal.dtype)
@@ -77,8 +78,9 @@ def product_buffers(plan, batch):
     return voltages, squares, current, variance, normals, accepted, converted
 
 
-# Below this many multiply-adds a plain loop beats a BLAS call, whose fixed cost is about a microsecond.
-SMALL_PRODUCT = 32768
+# Below this many multiply-adds a plain loop beats a BLAS call, whose fixed cost is about a microsecond
+# (measured: 1x17x60, loop 0.23 us, BLAS 0.37 us; 32x17x60, loop 7.3 us, BLAS 4.1 us).
+SMALL_PRODUCT = 4096
 
 
 @numba.njit(cache=True)
