@@ -4,7 +4,8 @@ Rows:
 
 1. LSTM inference on simulated hardware (``li2019``: read noise, 8-bit DAC and
    ADC; ex-situ programmed), one recurrent layer over the whole sequence
-   (``HardwareNetwork.layer``), against a plain numpy float32 LSTM forward of
+   (``HardwareNetwork.layer`` for inference, keeping the states but not the
+   training caches, as ``predict`` does), against a plain numpy float32 LSTM forward of
    the same shape: per step, concatenate ``[x; h; 1]``, one matmul, the gates.
    Shapes are (input, hidden, batch, steps).
 2. One training epoch of Li et al.'s two networks in situ on one li2019 array
@@ -68,10 +69,22 @@ def float_lstm_forward(x, w, hidden: int) -> np.ndarray:
     return h
 
 
-def interleaved(work, floor, repeats: int, budget: float = 0.05):
+def _busy_wait(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def interleaved(work, floor, repeats: int, budget: float = 0.05, settle: float = 0.2):
     """Median seconds per call of ``work`` and of ``floor``, measured alternately.
 
-    Each repeat runs enough calls of each to take about ``budget`` seconds.
+    Each repeat runs enough calls of each to take about ``budget`` seconds,
+    and waits ``settle`` seconds before each block: the compiled kernels call
+    scipy's OpenBLAS and the numpy floor numpy's, two thread pools whose
+    workers spin for about 0.1 s after a call. Without the pause one side's
+    spinning threads take a core from the other (measured: the 64x64 floor
+    moved between 40 and 110 ms from one run to the next). The wait is busy,
+    so that the core does not idle down its clock either.
     """
     work(), floor()  # compile, warm caches
     t0 = time.perf_counter()
@@ -83,15 +96,18 @@ def interleaved(work, floor, repeats: int, budget: float = 0.05):
     n_floor = max(1, int(budget / max(t2 - t1, 1e-7)))
     w, f = [], []
     for _ in range(repeats):
+        _busy_wait(settle)
         t0 = time.perf_counter()
         for _ in range(n_work):
             work()
         t1 = time.perf_counter()
+        _busy_wait(settle)
+        t2 = time.perf_counter()
         for _ in range(n_floor):
             floor()
-        t2 = time.perf_counter()
+        t3 = time.perf_counter()
         w.append((t1 - t0) / n_work)
-        f.append((t2 - t1) / n_floor)
+        f.append((t3 - t2) / n_floor)
     return float(np.median(w)), float(np.median(f))
 
 
@@ -110,7 +126,7 @@ def inference_rows(repeats: int):
         mask = np.ones((batch, steps))
         x32 = x.astype(np.float32)
         w32 = net.params["layer0.W"].astype(np.float32)
-        t, f = interleaved(lambda: hw.layer(0, x, mask), lambda: float_lstm_forward(x32, w32, hidden), repeats)
+        t, f = interleaved(lambda: hw.layer(0, x, mask, keep=False), lambda: float_lstm_forward(x32, w32, hidden), repeats)
         rows.append(_row("LSTM layer on li2019 arrays (read noise, 8-bit DAC+ADC) vs numpy float32",
                          (n_in, hidden, batch, steps), t, f))
     return rows

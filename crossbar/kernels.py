@@ -14,7 +14,7 @@ import math
 import numba
 import numpy as np
 
-from .rng import counter_normal, derive_seeds, fill_normals, row_seed, standard_normals
+from .rng import derive_seeds, fill_normals, row_seed, standard_normals
 
 # --------------------------------------------------------------- quantization
 # Rounding is to the nearest code, ties to even, in kernels and references
@@ -127,23 +127,47 @@ def noise_adc_pass(current, variance, seed, use_noise, adc_step, adc_max_code, o
         Outputs that hit the ADC's end codes.
     """
     batch, cols = current.shape
-    top = float(adc_max_code)
     saturated = 0
-    normals = np.empty(cols)
-    accepted = np.empty(cols, dtype=np.bool_)
+    normals = np.empty(cols, dtype=np.float32)
     for b in range(batch):
         if use_noise:
-            fill_normals(row_seed(seed, b), 0, normals, accepted)
-            for j in range(cols):
-                out[b, j] = current[b, j] + math.sqrt(np.float64(variance[b, j])) * normals[j]
-        else:
-            for j in range(cols):
-                out[b, j] = current[b, j]
+            fill_normals(row_seed(seed, b), 0, normals)
+        saturated += convert_row(current[b], variance[b], normals, use_noise, adc_step, float(adc_max_code), out[b])
+    return saturated
+
+
+@numba.njit(cache=True, error_model="numpy")  # no zero-division check: it would keep the loop scalar
+def convert_row(current, variance, normals, use_noise, adc_step, adc_top, out):
+    """One row of column currents through read noise and the ADC: ``out = ADC(current + sqrt(variance) normals)``.
+
+    Parameters
+    ----------
+    current : ndarray, shape (>= cols,), float64 or float32, amperes
+    variance : ndarray of float32, shape (>= cols,), A^2 (ignored without noise)
+    normals : ndarray of float32, shape (>= cols,), standard normals (ignored without noise)
+    use_noise : bool
+    adc_step : float
+        Amperes per code; 0 switches the ADC off.
+    adc_top : float
+        Largest code; codes beyond it saturate.
+    out : ndarray of float64, shape (cols,)
+        Receives the converted currents, amperes.
+
+    Returns
+    -------
+    int
+        Outputs that hit the ADC's end codes.
+    """
+    saturated = 0
+    for j in range(out.shape[0]):  # the flags are loop-invariant, so it vectorises
+        i = np.float64(current[j])
+        if use_noise:  # the standard deviation in float32: eight lanes, and exact to float32 rounding
+            i += np.float64(np.sqrt(variance[j])) * np.float64(normals[j])
         if adc_step > 0.0:
-            for j in range(cols):
-                code = round_half_even(out[b, j] / adc_step)
-                saturated += (code > top) or (code < -top)
-                out[b, j] = min(max(code, -top), top) * adc_step
+            code = round_half_even(i / adc_step)
+            saturated += abs(code) > adc_top
+            i = min(max(code, -adc_top), adc_top) * adc_step
+        out[j] = i
     return saturated
 
 
@@ -253,7 +277,7 @@ def noisy_mvm_reference(voltages, conductance, read_variance32, dac_step, dac_ma
     if use_noise:
         variance = (v * v).astype(np.float32) @ read_variance32
         normals = standard_normals(derive_seeds(np.uint64(seed), v.shape[0]), conductance.shape[1])
-        current = current + np.sqrt(variance.astype(np.float64)) * normals
+        current = current + np.sqrt(variance).astype(np.float64) * normals
     saturated = 0
     if adc_step > 0.0:
         current, saturated = quantize_grid_reference(current, 0.0, adc_step, -adc_max_code, adc_max_code)
@@ -307,8 +331,17 @@ def pulse_update(conductance, n_pulses, g_low, g_high, frozen, kind, step_up, st
     """
     rows, cols = conductance.shape
     pulses = 0
+    normals = np.empty(0, dtype=np.float32)
     for i in range(rows):
         drawn = 0  # normals of row i's stream used so far
+        if cycle_noise > 0.0:  # the row's normals at once (the loop over them vectorises)
+            needed = 0
+            for j in range(cols):
+                if not frozen[i, j]:
+                    needed += abs(n_pulses[i, j])
+            if needed > normals.shape[0]:
+                normals = np.empty(needed, dtype=np.float32)
+            fill_normals(seeds[i], 0, normals[:needed])
         for j in range(cols):
             n = n_pulses[i, j]
             count = abs(n)
@@ -322,7 +355,7 @@ def pulse_update(conductance, n_pulses, g_low, g_high, frozen, kind, step_up, st
             for _ in range(count):
                 dg = _pulse_step(g, lo, hi, up, kind, step_up, step_down, nonlinearity)
                 if cycle_noise > 0.0:
-                    dg *= 1.0 + cycle_noise * counter_normal(seeds[i], drawn)
+                    dg *= 1.0 + cycle_noise * np.float64(normals[drawn])
                     drawn += 1
                 g = min(max(g + dg, lo), hi)
             conductance[i, j] = g
@@ -385,15 +418,17 @@ def two_pulse_update(conductance, reset, gate_voltage, gate_slope, gate_intercep
     seeds : ndarray of uint64, shape (rows,)
     """
     rows, cols = conductance.shape
+    normals = np.empty(2 * cols, dtype=np.float32)
     for i in range(rows):
+        fill_normals(seeds[i], 0, normals)
         for j in range(cols):
             if frozen[i, j]:
                 continue
             g = conductance[i, j]
             if reset[i, j]:
-                g = max(reset_conductance + pulse_sigma * counter_normal(seeds[i], 2 * j), 0.0)
+                g = max(reset_conductance + pulse_sigma * np.float64(normals[2 * j]), 0.0)
             g_set = gain[i, j] * (gate_slope * gate_voltage[i, j] + gate_intercept)
-            g = max(max(g_set, g) + pulse_sigma * counter_normal(seeds[i], 2 * j + 1), 0.0)
+            g = max(max(g_set, g) + pulse_sigma * np.float64(normals[2 * j + 1]), 0.0)
             conductance[i, j] = g
 
 

@@ -172,9 +172,10 @@ class HardwareNetwork:
         mm = self.matrices[name]
         return (mm.matvec if self.compiled else mm.matvec_by_tile)(inputs[:, :-1])
 
-    def layer(self, k: int, inputs: np.ndarray, mask: np.ndarray) -> Optional[tuple]:
+    def layer(self, k: int, inputs: np.ndarray, mask: np.ndarray, keep: bool = True) -> Optional[tuple]:
         """Standard LSTM layer ``k`` over the whole sequence on the arrays, compiled (see ``Network.forward``).
 
+        ``keep`` False (inference) keeps only the last step's caches besides the states.
         None (go step by step) for other cells, with wire resistance, or when not ``compiled``.
         """
         mm = self.matrices[f"layer{k}.W"]
@@ -183,7 +184,7 @@ class HardwareNetwork:
         time, batch, _ = inputs.shape
         mm.check_input_range(inputs)
         plan = mm.plan()
-        *caches, power, saturated, bad = hardware_lstm_forward(inputs, mask, plan.arrays, plan.draw_seeds(time))
+        *caches, power, saturated, bad = hardware_lstm_forward(inputs, mask, plan.arrays, plan.draw_seeds(time), keep)
         plan.check_bad(bad)
         plan.record(time, batch, saturated, power)
         return tuple(caches)

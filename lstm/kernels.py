@@ -15,19 +15,25 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from crossbar.vecmath import bits_float64
 from mapping.kernels import planned_product, product_buffers
 
 
 # ---------------------------------------------------------- activations
 # libm's tanh is a scalar call (about 25 ns); these are branch-free polynomials
-# that LLVM vectorises over a layer's units (about 5 ns), within 3 ulp of
+# that LLVM vectorises over a layer's units (about 4 ns), within 3 ulp of
 # numpy's tanh (tested). error_model="numpy" drops Python's division-by-zero
 # check, which would keep every loop around them scalar.
 _LN2_HI = 6.93147180369123816490e-01   # ln 2 split so that k * _LN2_HI is exact
 _LN2_LO = 1.90821492927058770002e-10
 _INV_LN2 = 1.44269504088896338700e+00
-_POW2 = np.array([2.0 ** k for k in range(-64, 65)])  # 2**k, k = -64..64, exact
 _ROUND = 6755399441055744.0  # 1.5 * 2**52: (x + _ROUND) - _ROUND rounds to an integer
+# The functions that run the activations may fuse a multiply and an add (one rounding instead of
+# two): the polynomials then take half the instructions. Only ``contract``, and only on functions
+# that call no other compiled function: Numba applies a function's fast-math flags to the code of
+# the callees it compiles along with it, so a flag on a caller would make the callees' rounding
+# depend on whether they came from the cache (measured: the airline run gave 55.3 or 60.0).
+_CONTRACT = {"contract"}
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -53,7 +59,7 @@ def expm1(y):
     p = p * r + 1.0 / 6.0
     p = p * r + 0.5
     e = r + r * r * p
-    scale = _POW2[np.intp(k) + 64]
+    scale = bits_float64((np.int64(k) + 1023) << 52)  # 2^k by its bits: a table look-up would not vectorise
     return scale * e + (scale - 1.0)
 
 
@@ -69,7 +75,7 @@ def _sigmoid(x):
     return 0.5 * (1.0 + tanh(0.5 * x))
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
 def tanh_array(x):
     """:func:`tanh` over an array (what the tests compare with ``np.tanh``)."""
     out = np.empty_like(x)
@@ -81,36 +87,38 @@ def tanh_array(x):
 
 
 @numba.njit(cache=True, inline="always")
-def _stack(t, x, h, stacked):
-    """``stacked[t] = [x_t; h; 1]``."""
+def _stack(t, slot, x, h, stacked):
+    """``stacked[slot] = [x_t; h; 1]``."""
     batch, features = x.shape[1], x.shape[2]
     hidden = h.shape[1]
     for b in range(batch):
         for k in range(features):
-            stacked[t, b, k] = x[t, b, k]
+            stacked[slot, b, k] = x[t, b, k]
         for j in range(hidden):
-            stacked[t, b, features + j] = h[b, j]
-        stacked[t, b, features + hidden] = 1.0
+            stacked[slot, b, features + j] = h[b, j]
+        stacked[slot, b, features + hidden] = 1.0
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def _cell_step(t, z, mask, h, c, gates, c_prev_all, tanh_all, states):
+@numba.njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
+def _cell_step(t, slot, z, mask, h, c, gates, c_prev_all, tanh_all, states):
     """The gates, cell and hidden state of step ``t`` from the pre-activations ``z`` (B, 4H); in place.
 
+    The step's caches go to index ``slot`` of ``gates``, ``c_prev_all`` and
+    ``tanh_all`` (``t``, or 0 when they are not kept), ``h`` to ``states[t]``.
     Loops with one input and one output each, so that the activations vectorise.
     """
     batch, hidden = h.shape
     for b in range(batch):
         zb = z[b]
-        act = gates[t, b]
+        act = gates[slot, b]
         for j in range(2 * hidden):  # i, f
             act[j] = _sigmoid(zb[j])
         for j in range(2 * hidden, 3 * hidden):  # g
             act[j] = tanh(zb[j])
         for j in range(3 * hidden, 4 * hidden):  # o
             act[j] = _sigmoid(zb[j])
-        c_old = c_prev_all[t, b]
-        tc = tanh_all[t, b]
+        c_old = c_prev_all[slot, b]
+        tc = tanh_all[slot, b]
         for j in range(hidden):
             c_old[j] = c[b, j]
             tc[j] = act[hidden + j] * c[b, j] + act[j] * act[2 * hidden + j]  # the new cell state, for now
@@ -125,16 +133,23 @@ def _cell_step(t, z, mask, h, c, gates, c_prev_all, tanh_all, states):
 
 
 @numba.njit(cache=True, inline="always")
-def _layer_arrays(time, batch, features, hidden):
-    """The caches of a forward pass (stacked, gates, c_prev, tanh_c, states) and zero h, c."""
-    return (np.empty((time, batch, features + hidden + 1)), np.empty((time, batch, 4 * hidden)),
-            np.empty((time, batch, hidden)), np.empty((time, batch, hidden)), np.empty((time, batch, hidden)),
+def _layer_arrays(time, batch, features, hidden, keep):
+    """The caches of a forward pass (stacked, gates, c_prev, tanh_c, states) and zero h, c.
+
+    Without ``keep`` the first four hold one step, overwritten each step: an
+    inference pass writes (and faults in) a quarter of the memory.
+    """
+    slots = time if keep else 1
+    return (np.empty((slots, batch, features + hidden + 1)), np.empty((slots, batch, 4 * hidden)),
+            np.empty((slots, batch, hidden)), np.empty((slots, batch, hidden)), np.empty((time, batch, hidden)),
             np.zeros((batch, hidden)), np.zeros((batch, hidden)))
 
 
 @numba.njit(cache=True, error_model="numpy")
-def lstm_forward(x, mask, w):
+def lstm_forward(x, mask, w, keep=True):
     """Run one LSTM layer over the sequence.
+
+    ``keep`` False keeps only the last step in the first four caches (inference).
 
     Returns
     -------
@@ -146,16 +161,17 @@ def lstm_forward(x, mask, w):
     """
     time, batch, features = x.shape
     hidden = w.shape[1] // 4
-    stacked, gates, c_prev_all, tanh_all, states, h, c = _layer_arrays(time, batch, features, hidden)
+    stacked, gates, c_prev_all, tanh_all, states, h, c = _layer_arrays(time, batch, features, hidden, keep)
     for t in range(time):
-        _stack(t, x, h, stacked)
-        z = np.dot(stacked[t], w)
-        _cell_step(t, z, mask, h, c, gates, c_prev_all, tanh_all, states)
+        slot = t if keep else 0
+        _stack(t, slot, x, h, stacked)
+        z = np.dot(stacked[slot], w)
+        _cell_step(t, slot, z, mask, h, c, gates, c_prev_all, tanh_all, states)
     return stacked, gates, c_prev_all, tanh_all, states
 
 
 @numba.njit(cache=True, error_model="numpy")
-def hardware_lstm_forward(x, mask, plan, seeds):
+def hardware_lstm_forward(x, mask, plan, seeds, keep=True):
     """:func:`lstm_forward` with every step's product on the crossbar arrays.
 
     Each step's ``[x_t; h; 1] @ W`` is one :func:`mapping.kernels.planned_product`
@@ -171,6 +187,8 @@ def hardware_lstm_forward(x, mask, plan, seeds):
         The layer's matrix (F + H inputs and the bias rows, 4H outputs).
     seeds : (T, n_tiles) uint64
         Each step's noise seed of each tile (``ProductPlan.draw_seeds``).
+    keep : bool
+        Keep every step's caches (training); else only the last (inference).
 
     Returns
     -------
@@ -183,18 +201,19 @@ def hardware_lstm_forward(x, mask, plan, seeds):
     """
     time, batch, features = x.shape
     hidden = plan.n_out // 4
-    stacked, gates, c_prev_all, tanh_all, states, h, c = _layer_arrays(time, batch, features, hidden)
+    stacked, gates, c_prev_all, tanh_all, states, h, c = _layer_arrays(time, batch, features, hidden, keep)
     z = np.empty((batch, 4 * hidden))
     power = np.zeros(plan.band_starts[-1])
     buffers = product_buffers(plan, batch)
     saturated = 0
     bad = 0
     for t in range(time):
-        _stack(t, x, h, stacked)
-        n_saturated, n_bad = planned_product(stacked[t], plan, seeds[t], buffers, power, z)
+        slot = t if keep else 0
+        _stack(t, slot, x, h, stacked)
+        n_saturated, n_bad = planned_product(stacked[slot], plan, seeds[t], buffers, power, z)
         saturated += n_saturated
         bad += n_bad
-        _cell_step(t, z, mask, h, c, gates, c_prev_all, tanh_all, states)
+        _cell_step(t, slot, z, mask, h, c, gates, c_prev_all, tanh_all, states)
     return stacked, gates, c_prev_all, tanh_all, states, power, saturated, bad
 
 

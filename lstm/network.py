@@ -32,9 +32,10 @@ LOSSES = ("mse", "cross_entropy")
 REDUCTIONS = ("mean", "sum")
 
 Product = Callable[[str, np.ndarray], np.ndarray]
-# layer(k, inputs (T, B, F), mask (B, T)) -> (stacked, gates, c_prev, tanh_c, states) of a standard
-# LSTM layer run whole, or None to go step by step through ``product``
-Layer = Callable[[int, np.ndarray, np.ndarray], Optional[tuple]]
+# layer(k, inputs (T, B, F), mask (B, T), keep) -> (stacked, gates, c_prev, tanh_c, states) of a standard
+# LSTM layer run whole (every step's caches when ``keep``, else only the states), or None to go
+# step by step through ``product``
+Layer = Callable[[int, np.ndarray, np.ndarray, bool], Optional[tuple]]
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ class Network:
         keep : bool
             Keep what the backward pass needs.
         layer : callable, optional
-            ``layer(k, inputs, mask)`` runs recurrent layer ``k`` over the whole
+            ``layer(k, inputs, mask, keep)`` runs recurrent layer ``k`` over the whole
             sequence (a hardware backend's compiled kernel) and returns the
             caches of :func:`lstm.kernels.lstm_forward`, or None to go step by
             step through ``product``. Without it, standard LSTM layers with
@@ -254,7 +255,7 @@ class Network:
         layer_in = np.ascontiguousarray(x.transpose(1, 0, 2))   # (T, B, F)
         inputs_all, caches_all, states_all = [], [], []
         for k, hidden in enumerate(self.config.hidden):
-            whole = None if layer is None else layer(k, layer_in, mask)
+            whole = None if layer is None else layer(k, layer_in, mask, keep)
             if whole is not None:
                 stacked, gates, c_prev, tanh_c, states = whole
                 inputs_all.append(stacked)
@@ -296,8 +297,8 @@ class Network:
         cache = ForwardCache(inputs_all, caches_all, states_all, mask, head_inputs, outputs) if keep else None
         return outputs, cache
 
-    def _software_layer(self, k: int, inputs: np.ndarray, mask: np.ndarray) -> tuple:
-        return lstm_forward(inputs, mask, self.params[f"layer{k}.W"])
+    def _software_layer(self, k: int, inputs: np.ndarray, mask: np.ndarray, keep: bool) -> tuple:
+        return lstm_forward(inputs, mask, self.params[f"layer{k}.W"], keep)
 
     def _activate(self, a):
         if self.config.head == "sigmoid":

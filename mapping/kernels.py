@@ -24,13 +24,12 @@ currents in amperes; the output is in weight units (``I / (v_read k)``).
 
 from __future__ import annotations
 
-import math
 from collections import namedtuple
 
 import numba
 import numpy as np
 
-from crossbar.kernels import round_half_even
+from crossbar.kernels import convert_row, round_half_even
 from crossbar.rng import derive_seeds, fill_normals, row_seed, standard_normals
 
 PlanArrays = namedtuple("PlanArrays", [
@@ -61,6 +60,17 @@ def physical_width(plan):
     return plan.n_out if plan.row_pairs else 2 * plan.n_out
 
 
+@numba.njit(cache=True, inline="always")
+def padded_length(n):
+    """``n`` rounded up to whole 32s: rows of normals drawn this long have no scalar remainder.
+
+    The vectorised loop of :func:`crossbar.rng.fill_normals` takes 16 pairs a
+    turn; a remainder runs one pair at a time at about ten times the cost, so
+    it is cheaper to draw the few extra (unused) normals of the stream.
+    """
+    return (n + 31) & ~31
+
+
 @numba.njit(cache=True)
 def product_buffers(plan, batch):
     """Scratch for :func:`planned_product` at one batch size (reused over a sequence)."""
@@ -72,10 +82,9 @@ def product_buffers(plan, batch):
     squares = np.empty(batch * widest, dtype=np.float32)
     current = np.empty((batch, width), dtype=plan.signal.dtype)
     variance = np.empty((batch, width), dtype=np.float32)
-    normals = np.empty(width)
-    accepted = np.empty(width, dtype=np.bool_)
+    normals = np.empty(width + 32, dtype=np.float32)  # room for the last tile's padding
     converted = np.empty(width)
-    return voltages, squares, current, variance, normals, accepted, converted
+    return voltages, squares, current, variance, normals, converted
 
 
 # Below this many multiply-adds a plain loop beats a BLAS call, whose fixed cost is about a microsecond
@@ -101,6 +110,19 @@ def _dot(a, b, out):
         small_dot(a, b, out)
     else:
         np.dot(a, b, out)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _dac(x, v_read, v_limit, dac_step, dac_top):
+    """The drive voltage of input ``x`` through the DAC (volts), and whether it is beyond ``v_limit`` or NaN.
+
+    Scalars only: an inlined function that takes arrays costs reference counting on every call.
+    """
+    v = x * v_read
+    bad = not (abs(v) <= v_limit)  # also catches NaN
+    if dac_step > 0.0:
+        v = min(max(round_half_even(v / dac_step), -dac_top), dac_top) * dac_step
+    return v, bad
 
 
 @numba.njit(cache=True, error_model="numpy")  # no zero-division checks: they keep loops scalar
@@ -129,7 +151,7 @@ def planned_product(inputs, plan, seeds, buffers, power, out):
     n_bad : int
         Drive voltages beyond ``v_limit`` or NaN.
     """
-    voltages_all, squares_all, current_all, variance_all, normals, accepted, converted = buffers
+    voltages_all, squares_all, current_all, variance_all, normals, converted = buffers
     batch = inputs.shape[0]
     width = current_all.shape[1]
     saturated = 0
@@ -140,49 +162,44 @@ def planned_product(inputs, plan, seeds, buffers, power, out):
         rows = plan.band_starts[a + 1] - r0
         voltages = voltages_all[:batch * rows].reshape((batch, rows))
         squares = squares_all[:batch * rows].reshape((batch, rows))
+        driven = min(rows, max(plan.n_inputs - r0, 0))  # rows fed by x; the rest are bias rows
+        v_read, v_limit, dac_step, dac_top = plan.v_read, plan.v_limit, plan.dac_step, plan.dac_top
         for b in range(batch):
-            for i in range(rows):
-                logical = r0 + i
-                x = inputs[b, logical] if logical < plan.n_inputs else plan.bias_input
-                v = x * plan.v_read
-                bad += not (abs(v) <= plan.v_limit)  # also catches NaN
-                if plan.dac_step > 0.0:
-                    v = min(max(round_half_even(v / plan.dac_step), -plan.dac_top), plan.dac_top) * plan.dac_step
+            # two loops, so that neither holds a conditional load (which would keep it scalar)
+            for i in range(driven):
+                v, out_of_range = _dac(inputs[b, r0 + i], v_read, v_limit, dac_step, dac_top)
+                bad += out_of_range
                 voltages[b, i] = v
                 squares[b, i] = v * v  # squared in float64, then stored
-                power[logical] += v * v
+                power[r0 + i] += v * v
+            for i in range(driven, rows):
+                v, out_of_range = _dac(plan.bias_input, v_read, v_limit, dac_step, dac_top)
+                bad += out_of_range
+                voltages[b, i] = v
+                squares[b, i] = v * v
+                power[r0 + i] += v * v
         start = plan.band_offsets[a]
         current = current_all  # sized for this batch: no slice, so its layout stays C
         _dot(voltages, plan.signal[start:start + rows * width].reshape((rows, width)), current)
         variance = variance_all
         if plan.noise:
             _dot(squares, plan.variance[start:start + rows * width].reshape((rows, width)), variance)
-        for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
-            p0 = plan.runs[k, 1]
-            n = plan.runs[k, 2] - p0
-            for b in range(batch):
-                if plan.noise:
-                    fill_normals(row_seed(seeds[k], b), plan.runs[k, 3], normals[:n], accepted)
-                # one pass per row (noise, ADC, digital sum): the flags are loop-invariant, so it vectorises
-                signal_row = current[b, p0:p0 + n]
-                variance_row = variance[b, p0:p0 + n]
-                for q in range(n):
-                    i = np.float64(signal_row[q])
-                    if plan.noise:
-                        i += math.sqrt(np.float64(variance_row[q])) * normals[q]
-                    if plan.adc_step > 0.0:
-                        code = round_half_even(i / plan.adc_step)
-                        saturated += abs(code) > plan.adc_top
-                        i = min(max(code, -plan.adc_top), plan.adc_top) * plan.adc_step
-                    converted[q] = i
-                if plan.row_pairs:
-                    out_row = out[b, p0:p0 + n]
-                    for q in range(n):
-                        out_row[q] += converted[q]
-                else:  # plus and minus columns, converted each, subtracted digitally
-                    out_row = out[b, p0 // 2:(p0 + n) // 2]
-                    for q in range(n // 2):
-                        out_row[q] += converted[2 * q] - converted[2 * q + 1]
+        for b in range(batch):
+            if plan.noise:  # each tile's stream for this row, side by side (the band's tiles cover its width in order)
+                for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
+                    p0 = plan.runs[k, 1]
+                    # drawn a little long (no scalar remainder): the next tile's draw overwrites the excess
+                    fill_normals(row_seed(seeds[k], b), plan.runs[k, 3],
+                                 normals[p0:p0 + padded_length(plan.runs[k, 2] - p0)])
+            saturated += convert_row(current[b], variance[b], normals, plan.noise, plan.adc_step, plan.adc_top,
+                                     converted)
+            out_row = out[b]  # the digital sum over bands
+            if plan.row_pairs:
+                for q in range(width):
+                    out_row[q] += converted[q]
+            else:  # plus and minus columns, converted each, subtracted digitally
+                for q in range(width // 2):
+                    out_row[q] += converted[2 * q] - converted[2 * q + 1]
     for b in range(batch):
         for j in range(plan.n_out):
             out[b, j] /= plan.amperes_per_weight
@@ -219,7 +236,7 @@ def planned_product_reference(inputs, plan, seeds):
             i = current[:, p0:p1]
             if plan.noise:
                 normals = standard_normals(derive_seeds(np.uint64(seeds[k]), batch), p1 - p0, col0)
-                i = i + np.sqrt(variance[:, p0:p1].astype(np.float64)) * normals
+                i = i + np.sqrt(variance[:, p0:p1]).astype(np.float64) * normals
             if plan.adc_step > 0.0:
                 code = np.rint(i / plan.adc_step)
                 saturated += int(np.count_nonzero(np.abs(code) > plan.adc_top))

@@ -72,6 +72,10 @@ class ProductPlan:
                     row_conductance.append(row_g)
                 runs.append((a, p0, p1, t.col0))
                 self._tiles.append((array, t, p1 - p0))
+            covered = [p for run in runs[band_runs[-1]:] for p in run[1:3]]
+            if covered[0] != 0 or covered[-1] != width or covered[1:-1:2] != covered[2:-1:2]:
+                # planned_product draws a band's noise tile after tile into one row
+                raise RuntimeError(f"{mm.name}: the tiles of band {a} do not cover its {width} columns in order")
             signal.append(s.ravel())
             variance.append(var.ravel())
             offsets.append(offsets[-1] + s.size)

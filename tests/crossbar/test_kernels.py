@@ -5,7 +5,8 @@ import pytest
 from scipy import stats
 
 from crossbar import kernels
-from crossbar.rng import counter_normal, derive_seeds, standard_normals, stream_seeds
+from crossbar.rng import TAIL_LIMIT, counter_normal, derive_seeds, standard_normals, stream_seeds
+from crossbar.vecmath import log32_array, sincos_turns32_array
 
 
 def test_normals_are_standard_gaussian():
@@ -15,10 +16,31 @@ def test_normals_are_standard_gaussian():
     assert abs(z.std() - 1) < 5 / np.sqrt(2 * z.size)
     assert stats.ks_2samp(z, reference).pvalue > 1e-4
     assert stats.kstest(z, "norm").pvalue > 1e-4
-    # the tails (beyond the ziggurat's base strip at 3.65) have the right mass
-    tail = np.mean(np.abs(z) > 3.0)
-    expected = 2 * stats.norm.sf(3.0)
-    assert abs(tail - expected) < 5 * np.sqrt(expected / z.size)
+    # the tails have the right mass (Box-Muller's radius comes from the smallest uniforms)
+    for edge in (2.0, 3.0, 4.0):
+        tail = np.mean(np.abs(z) > edge)
+        expected = 2 * stats.norm.sf(edge)
+        assert abs(tail - expected) < 5 * np.sqrt(expected / z.size)
+    assert np.abs(z).max() <= TAIL_LIMIT + 1e-6
+    # the two normals of a Box-Muller pair are independent: their squares uncorrelated too
+    even, odd = z.reshape(-1, 2).T
+    assert abs(np.corrcoef(even, odd)[0, 1]) < 5 / np.sqrt(even.size)
+    assert abs(np.corrcoef(even ** 2, odd ** 2)[0, 1]) < 5 / np.sqrt(even.size)
+
+
+def test_vectorised_log_and_sincos_match_numpy():
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.uniform(0, 1, 100_000), 2.0 ** rng.uniform(-31, 0, 100_000), [2.0 ** -31, 1.0]])
+    x = x.astype(np.float32)
+    exact = np.log(x.astype(np.float64))
+    np.testing.assert_allclose(log32_array(x), exact, rtol=2e-7, atol=1e-7)
+    assert log32_array(np.array([1.0], np.float32))[0] == 0.0  # so that sqrt(-2 log v) is real at v = 1
+    w = np.concatenate([rng.uniform(-0.5, 0.5, 100_000), [-0.5, -0.25, -0.125, 0.0, 0.125, 0.25, 0.5]])
+    w = w.astype(np.float32)
+    sine, cosine = sincos_turns32_array(w)
+    angle = 2 * np.pi * w.astype(np.float64)
+    np.testing.assert_allclose(sine, np.sin(angle), rtol=0, atol=3e-7)
+    np.testing.assert_allclose(cosine, np.cos(angle), rtol=0, atol=3e-7)
 
 
 def test_normal_streams_are_independent_and_reproducible():
@@ -30,7 +52,10 @@ def test_normal_streams_are_independent_and_reproducible():
     assert abs(lag) < 5 / np.sqrt(z.size)
     np.testing.assert_array_equal(z, standard_normals(seeds, 2000))
     np.testing.assert_array_equal(z[:, 100:300], standard_normals(seeds, 200, 100))
+    np.testing.assert_array_equal(z[:, 101:300], standard_normals(seeds, 199, 101))  # odd start: half a pair
+    np.testing.assert_array_equal(z[:, 7:8], standard_normals(seeds, 1, 7))
     assert z[3, 17] == counter_normal(seeds[3], 17)
+    assert z[3, 18] == counter_normal(seeds[3], 18)
 
 
 def test_quantize_grid_matches_reference(rng):

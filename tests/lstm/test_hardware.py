@@ -54,12 +54,16 @@ def test_airline_in_situ_close_to_software(capsys):
 
 
 def test_vowels_in_situ_within_5_points(capsys):
+    # 10 seeds, not the 5 the criterion names at least: one seed's accuracy at 50 epochs spreads
+    # over 85-97 %, so a 5-seed mean moves by 1.5 points with any change to the noise streams
+    # (seeds 0-4 alone gave gaps of 3.8 and 5.7 points with two equally valid Gaussian sources)
     task = tasks.vowels()
-    software = [train_vowels(s, 50, None, task=task)[0] for s in range(5)]
-    in_situ = [train_vowels(s, 50, "in_situ", task=task)[0] for s in range(5)]
+    software = [train_vowels(s, 50, None, task=task)[0] for s in range(10)]
+    in_situ = [train_vowels(s, 50, "in_situ", task=task)[0] for s in range(10)]
     with capsys.disabled():
-        print(f"\nvowels accuracy over 5 seeds: software {np.mean(software) * 100:.1f} %, "
-              f"in situ li2019 {np.mean(in_situ) * 100:.1f} %")
+        print(f"\nvowels accuracy over 10 seeds: software {np.mean(software) * 100:.1f} %, "
+              f"in situ li2019 {np.mean(in_situ) * 100:.1f} %; seeds 0-4: "
+              f"{np.mean(software[:5]) * 100:.1f} and {np.mean(in_situ[:5]) * 100:.1f} %")
     assert np.mean(software) - np.mean(in_situ) <= 0.05
 
 
