@@ -1,4 +1,4 @@
-"""Branch-free float32 math for the Numba kernels, written so that LLVM vectorises it.
+"""Branch-free math for the Numba kernels, written so that LLVM vectorises it.
 
 Numba's ``math.log``, ``math.sin`` and ``math.cos`` are scalar libm calls, and
 it has no scalar bit cast, so a loop that needs a logarithm stays scalar. The
@@ -8,7 +8,9 @@ eight lanes at a time. They serve the Gaussian noise source
 (:mod:`crossbar.rng`), where float32's relative precision (6e-8) is far below
 any physical noise level.
 
-The tests compare each with numpy in float64.
+:func:`bits_float64` builds ``2^k`` for the float64 activations of
+:mod:`lstm.kernels` the same way, where a table look-up would keep the loop
+scalar. The tests compare each function with numpy in float64.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ def bits_float32(typingctx, bits):
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.FloatType())
     return types.float32(types.int32), codegen
+
+
+@intrinsic
+def bits_float64(typingctx, bits):
+    """The float64 whose IEEE bits are the int64 ``bits`` (a bit cast), e.g. ``2^k`` from ``(k + 1023) << 52``."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
 
 
 @njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
@@ -112,10 +122,3 @@ def sincos_turns32_array(w):
         sine[k], cosine[k] = sincos_turns32(w[k])
     return sine, cosine
 
-
-@intrinsic
-def bits_float64(typingctx, bits):
-    """The float64 whose IEEE bits are the int64 ``bits`` (a bit cast), e.g. ``2^k`` from ``(k + 1023) << 52``."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen

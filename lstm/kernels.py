@@ -30,9 +30,10 @@ _INV_LN2 = 1.44269504088896338700e+00
 _ROUND = 6755399441055744.0  # 1.5 * 2**52: (x + _ROUND) - _ROUND rounds to an integer
 # The functions that run the activations may fuse a multiply and an add (one rounding instead of
 # two): the polynomials then take half the instructions. Only ``contract``, and only on functions
-# that call no other compiled function: Numba applies a function's fast-math flags to the code of
-# the callees it compiles along with it, so a flag on a caller would make the callees' rounding
-# depend on whether they came from the cache (measured: the airline run gave 55.3 or 60.0).
+# whose callees are all inlined: Numba applies a function's fast-math flags to the code of the
+# callees it compiles along with it, so a flag on a caller would make the callees' rounding depend
+# on whether they came from the cache (measured: the airline run gave 55.3 or 60.0; see
+# tests/test_fastmath_leaves.py).
 _CONTRACT = {"contract"}
 
 
