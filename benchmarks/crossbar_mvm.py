@@ -20,7 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import crossbar
-from run import interleaved  # benchmarks/run.py: the same interleaved medians
+from run import interleaved, table  # benchmarks/run.py: the same interleaved medians and table
 
 
 def run(repeats: int = 30):
@@ -54,15 +54,6 @@ def run(repeats: int = 30):
     return rows
 
 
-def table(rows) -> str:
-    """The rows as a fixed-width text table."""
-    lines = [f"{'benchmark':<72} {'shape':>14} {'time':>10} {'floor':>10} {'ratio':>7}"]
-    for r in rows:
-        lines.append(f"{r['name']:<72} {'x'.join(map(str, r['shape'])):>14} "
-                     f"{r['seconds'] * 1e6:>8.1f}us {r['floor_seconds'] * 1e6:>8.1f}us {r['ratio']:>7.2f}")
-    return "\n".join(lines)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print a JSON list of rows")
@@ -74,7 +65,7 @@ def main(argv=None):
     else:
         print(f"# {platform.processor() or platform.machine()}, numpy {np.__version__}, "
               f"python {platform.python_version()}")
-        print(table(rows))
+        print(table(rows, unit="us"))
 
 
 if __name__ == "__main__":

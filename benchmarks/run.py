@@ -182,12 +182,13 @@ def machine() -> str:
             f"python {platform.python_version()}")
 
 
-def table(rows) -> str:
-    """The rows as a fixed-width text table."""
+def table(rows, unit: str = "ms") -> str:
+    """The rows as a fixed-width text table, times in ``unit`` ("ms" or "us")."""
+    scale = {"ms": 1e3, "us": 1e6}[unit]
     lines = [f"{'benchmark':<74} {'shape':>15} {'time':>11} {'floor':>11} {'ratio':>6}"]
     for r in rows:
         lines.append(f"{r['name']:<74} {'x'.join(map(str, r['shape'])):>15} "
-                     f"{r['seconds'] * 1e3:>9.3f}ms {r['floor_seconds'] * 1e3:>9.3f}ms {r['ratio']:>6.2f}")
+                     f"{r['seconds'] * scale:>9.3f}{unit} {r['floor_seconds'] * scale:>9.3f}{unit} {r['ratio']:>6.2f}")
     return "\n".join(lines)
 
 
