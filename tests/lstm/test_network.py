@@ -5,6 +5,7 @@ import pathlib
 import numpy as np
 import pytest
 
+from lstm.kernels import lstm_forward
 from lstm.network import NetworkConfig, count_parameters, make_network
 from lstm.torch_io import config_from_torch, export_torch_lstm, import_torch_lstm
 from lstm.network import Network
@@ -154,3 +155,16 @@ def test_kernel_tanh_within_3_ulp_of_numpy():
     ours, exact = tanh_array(x), np.tanh(x)
     assert np.all(np.abs(ours - exact) <= 3 * np.spacing(np.abs(exact)))
     assert np.all(np.abs(ours) <= 1.0)
+
+
+def test_inference_without_caches_gives_the_same_states(rng):
+    x = rng.uniform(-1, 1, (9, 4, 3))
+    mask = np.ones((4, 9))
+    mask[1, 5:] = 0
+    w = rng.uniform(-0.5, 0.5, (3 + 6 + 1, 24))
+    kept = lstm_forward(x, mask, w, True)
+    light = lstm_forward(x, mask, w, False)
+    np.testing.assert_array_equal(light[4], kept[4])  # every step's h
+    assert light[1].shape == (1, 4, 24) and kept[1].shape == (9, 4, 24)
+    for a, b in zip(light[:4], kept[:4]):  # the one slot holds the last step
+        np.testing.assert_array_equal(a[0], b[-1])
