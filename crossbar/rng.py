@@ -109,7 +109,7 @@ def fill_normals(seed, start, out):
 
     Whole pairs in one loop without branches (it vectorises 16 pairs a turn;
     a remainder goes one pair at a time, about ten times slower: see
-    ``mapping.kernels.padded_length``); a leading odd or trailing half pair on
+    :func:`padded_length`); a leading odd or trailing half pair on
     its own. Not inlined into callers at Numba's level, so that it keeps its
     own ``contract`` flag (fused multiply-adds) whatever theirs; its one
     callee, :func:`counter_normal`, has the same flag.
@@ -128,6 +128,18 @@ def fill_normals(seed, start, out):
         out[k + 2 * m + 1] = odd
     if k + 2 * pairs < n:
         out[n - 1] = counter_normal(seed, start + n - 1)
+
+
+@numba.njit(cache=True, inline="always")
+def padded_length(n):
+    """``n`` rounded up to whole 32s: a row of normals drawn this long (from an even start) has no scalar remainder.
+
+    The vectorised loop of :func:`fill_normals` takes 16 pairs a turn; a
+    remainder runs one pair at a time at about ten times the cost, so a caller
+    with a short row does better to draw the few extra (unused) normals of its
+    stream, into a buffer that long.
+    """
+    return (n + 31) & ~31
 
 
 @numba.njit(cache=True)

@@ -110,15 +110,13 @@ def _cell_step(t, slot, z, mask, h, c, gates, c_prev_all, tanh_all, states):
     one over the whole batch's ``tanh(c)``.
     """
     batch, hidden = h.shape
-    beta = np.full(4 * hidden, 0.5)  # i, f, o: sigmoid; g: tanh
-    beta[2 * hidden:3 * hidden] = 1.0
-    offset = np.full(4 * hidden, 0.5)
-    offset[2 * hidden:3 * hidden] = 0.0
     for b in range(batch):
         zb = z[b]
         act = gates[slot, b]
         for j in range(4 * hidden):
-            act[j] = beta[j] * tanh(beta[j] * zb[j]) + offset[j]
+            g = 2 * hidden <= j < 3 * hidden  # g: tanh; i, f, o: sigmoid (a select, so it vectorises)
+            beta = 1.0 if g else 0.5
+            act[j] = beta * tanh(beta * zb[j]) + (0.0 if g else 0.5)
         c_old = c_prev_all[slot, b]
         tc = tanh_all[slot, b]
         m = mask[b, t]

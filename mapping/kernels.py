@@ -30,7 +30,7 @@ import numba
 import numpy as np
 
 from crossbar.kernels import convert_row, round_half_even
-from crossbar.rng import derive_seeds, fill_normals, row_seed, standard_normals
+from crossbar.rng import derive_seeds, fill_normals, padded_length, row_seed, standard_normals
 
 PlanArrays = namedtuple("PlanArrays", [
     "band_starts",      # int64 (n_bands + 1,): logical input rows where each band starts
@@ -58,17 +58,6 @@ PlanArrays = namedtuple("PlanArrays", [
 def physical_width(plan):
     """Physical columns of a band: outputs (row pairs) or twice the outputs (column pairs)."""
     return plan.n_out if plan.row_pairs else 2 * plan.n_out
-
-
-@numba.njit(cache=True, inline="always")
-def padded_length(n):
-    """``n`` rounded up to whole 32s: rows of normals drawn this long have no scalar remainder.
-
-    The vectorised loop of :func:`crossbar.rng.fill_normals` takes 16 pairs a
-    turn; a remainder runs one pair at a time at about ten times the cost, so
-    it is cheaper to draw the few extra (unused) normals of the stream.
-    """
-    return (n + 31) & ~31
 
 
 @numba.njit(cache=True)
