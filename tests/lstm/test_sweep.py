@@ -43,14 +43,17 @@ def test_results_do_not_depend_on_workers(tmp_path):
 
 def test_killed_sweep_resumes_without_recomputing(tmp_path):
     results = tmp_path / "killed.jsonl"
-    command = [sys.executable, "-m", "lstm.cli", "sweep", "--task", "airline", "--epochs", "20", "--seeds", "2",
+    # 300 epochs make a point take about 0.15 s: long against the 20 ms poll, so the kill
+    # lands part way however fast the machine is (at 20 epochs a point took 14 ms and the
+    # whole sweep could finish between two polls)
+    command = [sys.executable, "-m", "lstm.cli", "sweep", "--task", "airline", "--epochs", "300", "--seeds", "2",
                "--vary", "device.program_noise_sigma=0:6e-6:4", "--out", str(results), "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline:
         if results.exists() and len(results.read_text().splitlines()) >= 2:
             break
-        time.sleep(0.1)
+        time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
     before = sweep.read_results(str(results))
