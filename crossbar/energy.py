@@ -108,13 +108,13 @@ class OperationCounts:
 
     def add(self, other: "OperationCounts") -> "OperationCounts":
         """Sum of two counts (for several arrays)."""
-        return OperationCounts(**{f.name: getattr(self, f.name) + getattr(other, f.name)
-                                  for f in dataclasses.fields(self)})
+        return OperationCounts(**{name: getattr(self, name) + getattr(other, name) for name in _COUNT_NAMES})
 
     def accumulate(self, other: "OperationCounts") -> None:
         """Add ``other``'s counts to these, in place."""
-        for f in dataclasses.fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        # the names, not dataclasses.fields(): this runs for every tile of every product (3 us less a call)
+        for name in _COUNT_NAMES:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def energy(self, costs: EnergyCosts = EnergyCosts()) -> float:
         """Total energy, J."""
@@ -134,3 +134,6 @@ class OperationCounts:
                 f"({self.adc_saturations} saturated), {self.programming_pulses} pulses, "
                 f"{self.device_reads} device reads; energy {self.energy(costs) * 1e9:.3g} nJ, "
                 f"latency {self.latency(costs) * 1e6:.3g} us")
+
+
+_COUNT_NAMES = tuple(f.name for f in dataclasses.fields(OperationCounts))

@@ -41,15 +41,16 @@ def _cmd_info(args) -> int:
     print(f"numpy {numpy.__version__}, scipy {scipy.__version__}, numba {numba.__version__}")
     print(f"cores {os.cpu_count()}, numba threads {numba.get_num_threads()} "
           f"(layer {numba.config.THREADING_LAYER}), NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR', '-')}")
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    for var in ("XBAR_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         print(f"{var}={os.environ.get(var, '-')}")
-    try:
-        from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info
 
-        for pool in threadpool_info():
-            print(f"{pool['user_api']}: {pool['internal_api']} {pool.get('version')}, {pool['num_threads']} threads")
-    except ImportError:
-        print("threadpoolctl not installed: BLAS thread count unknown")
+    from .parallel import default_threads
+
+    print(f"threads for a batch's parts in a hardware layer: {default_threads()}")
+    for pool in threadpool_info():
+        held = " (held to 1 inside the hardware layer)" if pool["user_api"] == "blas" else ""
+        print(f"{pool['user_api']}: {pool['internal_api']} {pool.get('version')}, {pool['num_threads']} threads{held}")
     return 0
 
 

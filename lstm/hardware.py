@@ -25,6 +25,7 @@ import crossbar
 from crossbar.validation import check_range, make_generator
 from mapping import Chip, Encoding, MappedMatrix
 
+from . import parallel
 from .kernels import hardware_lstm_forward
 from .network import Network
 from .train import Dataset, SoftwareTrainer
@@ -101,15 +102,20 @@ class HardwareNetwork:
         and tile by tile through ``CrossbarArray.mvm``: the reference, with the
         same numbers from the same generators. With wire resistance, always
         tile by tile.
+    threads : int, optional
+        Threads for the parts of a batch in a compiled layer (see
+        :mod:`lstm.parallel`); default ``XBAR_THREADS`` or the usable cores.
+        The numbers do not depend on it.
     """
 
     def __init__(self, network: Network, config: HardwareConfig = HardwareConfig(), seed=0,
-                 compiled: bool = True):
+                 compiled: bool = True, threads: Optional[int] = None):
         if not isinstance(network, Network):
             raise ValueError(f"network={network!r} is not allowed; an lstm.Network is required")
         self.network = network
         self.config = config
         self.compiled = bool(compiled)
+        self.threads = parallel.default_threads() if threads is None else parallel.check_threads(threads)
         device = config.device_model()
         peripherals = crossbar.Peripherals() if config.ideal_converters else crossbar.preset_peripherals(config.preset)
         self.chip = Chip(device, config.array_rows, config.array_cols, n_arrays=config.n_arrays,
@@ -184,9 +190,24 @@ class HardwareNetwork:
         time, batch, _ = inputs.shape
         mm.check_input_range(inputs)
         plan = mm.plan()
-        *caches, power, saturated, bad = hardware_lstm_forward(inputs, mask, plan.arrays, plan.draw_seeds(time), keep)
-        plan.check_bad(bad)
-        plan.record(time, batch, saturated, power)
+        seeds = plan.draw_seeds(time)
+
+        def part(rows):
+            b0, b1 = rows  # each part's rows draw their own noise streams (first_row b0)
+            return hardware_lstm_forward(np.ascontiguousarray(inputs[:, b0:b1]), np.ascontiguousarray(mask[b0:b1]),
+                                         plan.arrays, seeds, keep, b0)
+
+        parts = parallel.batch_parts(batch, time * int(plan.band_starts[-1]) * plan.width)
+        results = parallel.run_parts(part, parts, self.threads, plan.largest_product(parts[0][1] - parts[0][0]))
+        if len(results) == 1:
+            caches = results[0][:5]
+        else:  # the parts' rows side by side (axis 1 is the batch in every cache)
+            caches = tuple(np.concatenate([r[i] for r in results], axis=1) for i in range(5))
+        power = results[0][5].copy()
+        for r in results[1:]:  # summed in part order, so that the energy does not depend on the threads
+            power += r[5]
+        plan.check_bad(sum(r[7] for r in results))
+        plan.record(time, batch, sum(r[6] for r in results), power)
         return tuple(caches)
 
     def predict(self, x, mask=None) -> np.ndarray:

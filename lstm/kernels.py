@@ -174,8 +174,8 @@ def lstm_forward(x, mask, w, keep=True):
     return stacked, gates, c_prev_all, tanh_all, states
 
 
-@numba.njit(cache=True, error_model="numpy")
-def hardware_lstm_forward(x, mask, plan, seeds, keep=True):
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0):
     """:func:`lstm_forward` with every step's product on the crossbar arrays.
 
     Each step's ``[x_t; h; 1] @ W`` is one :func:`mapping.kernels.planned_product`
@@ -214,7 +214,7 @@ def hardware_lstm_forward(x, mask, plan, seeds, keep=True):
     for t in range(time):
         slot = t if keep else 0
         _stack(t, slot, x, h, stacked)
-        n_saturated, n_bad = planned_product(stacked[slot], plan, seeds[t], buffers, power, z)
+        n_saturated, n_bad = planned_product(stacked[slot], plan, seeds[t], buffers, power, z, first_row)
         saturated += n_saturated
         bad += n_bad
         _cell_step(t, slot, z, mask, h, c, gates, c_prev_all, tanh_all, states)

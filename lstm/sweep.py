@@ -278,11 +278,17 @@ def run_sweep(todo: Sequence[Point], path: str, workers: int = 1, scheduler: Opt
         from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
         import multiprocessing
 
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # the worker processes fill the cores: each runs its batches on one thread (same numbers, see lstm.parallel)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_one_thread) as pool:
             for future in done_first([pool.submit(run_point, p) for p in pending]):
                 record(future.result())
     bar.close()
     return counts
+
+
+def _one_thread() -> None:
+    os.environ["XBAR_THREADS"] = "1"
 
 
 def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[str] = None,

@@ -114,8 +114,8 @@ def _dac(x, v_read, v_limit, dac_step, dac_top):
     return v, bad
 
 
-@numba.njit(cache=True, error_model="numpy")  # no zero-division checks: they keep loops scalar
-def planned_product(inputs, plan, seeds, buffers, power, out):
+@numba.njit(cache=True, error_model="numpy", nogil=True)  # no zero-division checks: they keep loops scalar
+def planned_product(inputs, plan, seeds, buffers, power, out, first_row):
     """One product of a mapped matrix: DAC, band products, read noise, ADC, digital sum.
 
     Parameters
@@ -132,6 +132,10 @@ def planned_product(inputs, plan, seeds, buffers, power, out):
         Accumulates ``sum_b V_bi^2`` of each logical row, V^2 (for the read energy).
     out : ndarray, shape (batch, n_out)
         Receives the outputs in weight units.
+    first_row : int
+        Row ``b`` of ``inputs`` is row ``first_row + b`` of the whole batch
+        (its noise streams): a batch computed in parts gives the numbers of
+        the whole.
 
     Returns
     -------
@@ -178,7 +182,7 @@ def planned_product(inputs, plan, seeds, buffers, power, out):
                 for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
                     p0 = plan.runs[k, 1]
                     # drawn a little long (no scalar remainder): the next tile's draw overwrites the excess
-                    fill_normals(row_seed(seeds[k], b), plan.runs[k, 3],
+                    fill_normals(row_seed(seeds[k], first_row + b), plan.runs[k, 3],
                                  normals[p0:p0 + padded_length(plan.runs[k, 2] - p0)])
             saturated += convert_row(current[b], variance[b], normals, plan.noise, plan.adc_step, plan.adc_top,
                                      converted)

@@ -81,6 +81,8 @@ class ProductPlan:
             offsets.append(offsets[-1] + s.size)
             band_runs.append(len(runs))
         self.band_starts = np.array(starts, dtype=np.int64)
+        self.width = width
+        self.widest_band = max(b - a for a, b in zip(starts[:-1], starts[1:]))
         self.row_conductance = row_conductance  # per tile: S of each logical row (both rows of a pair)
         dac, adc = chip.dac, mm.adc
         e = mm.encoding
@@ -131,6 +133,10 @@ class ProductPlan:
             seeds[:, mine] = np.asarray(words, dtype=np.uint64).reshape(reads, len(mine))
         return seeds
 
+    def largest_product(self, batch: int) -> int:
+        """Multiply-adds of the largest band product for ``batch`` input vectors."""
+        return batch * self.widest_band * self.width
+
     def buffers(self, batch: int) -> tuple:
         """Scratch of the kernel for ``batch`` input vectors."""
         return product_buffers(self.arrays, batch)
@@ -140,7 +146,7 @@ class ProductPlan:
         batch = x.shape[0]
         power = np.zeros(int(self.band_starts[-1]))
         out = np.empty((batch, self.arrays.n_out))
-        saturated, bad = planned_product(x, self.arrays, self.draw_seeds(1)[0], self.buffers(batch), power, out)
+        saturated, bad = planned_product(x, self.arrays, self.draw_seeds(1)[0], self.buffers(batch), power, out, 0)
         self.check_bad(bad)
         self.record(1, batch, saturated, power)
         return out

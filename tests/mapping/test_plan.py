@@ -36,7 +36,7 @@ def test_kernel_equals_numpy_reference(rng, scheme, device, adc):
     seeds = plan.draw_seeds(1)[0]
     power = np.zeros(int(plan.band_starts[-1]))
     out = np.empty((5, 45))
-    saturated, bad = planned_product(x, plan.arrays, seeds, plan.buffers(5), power, out)
+    saturated, bad = planned_product(x, plan.arrays, seeds, plan.buffers(5), power, out, 0)
     ref, ref_saturated, ref_bad, ref_power = planned_product_reference(x, plan.arrays, seeds)
     assert bad == ref_bad == 0
     np.testing.assert_allclose(power, ref_power, rtol=1e-12)

@@ -1,0 +1,121 @@
+"""A batch in parts on threads: the same numbers whatever the thread count, and as the reference path."""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+import crossbar
+from lstm import parallel
+from lstm.hardware import HardwareConfig, HardwareNetwork
+from lstm.network import make_network
+from mapping import Encoding
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    """Split even small batches, so that the reference path can check the parts."""
+    parallel.batch_parts.cache_clear()
+    monkeypatch.setattr(parallel, "MIN_PART_ROWS", 2)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_WORK", 0)
+    yield
+    parallel.batch_parts.cache_clear()
+
+
+def test_parts_cover_the_batch_in_order():
+    for batch in (1, 15, 16, 31, 32, 33, 64, 257):
+        for work in (1, 10 ** 6):
+            parts = parallel.batch_parts(batch, work)
+            assert parts[0][0] == 0 and parts[-1][1] == batch
+            assert all(a[1] == b[0] for a, b in zip(parts[:-1], parts[1:]))
+            assert all(stop - start >= min(batch, parallel.MIN_PART_ROWS) for start, stop in parts)
+            assert len(parts) <= parallel.MAX_PARTS
+            if batch * work < parallel.MIN_PARALLEL_WORK:
+                assert len(parts) == 1
+    assert len(parallel.batch_parts(64, 10 ** 6)) == 2
+
+
+def test_layer_in_parts_equals_step_by_step(rng, small_parts):
+    """Parts on two threads against the tile-by-tile reference: each part's rows draw the whole batch's streams."""
+    device = crossbar.preset("li2019").replace(read_noise_sigma_relative=1e-4)  # float64 products: exact
+    config = HardwareConfig(device=device, array_rows=32, array_cols=16, adc_range=4.0,
+                            encoding=Encoding(scale="max_abs"))
+    x = rng.uniform(-1, 1, (9, 6, 3))
+    mask = np.ones((9, 6))
+    mask[7, 3:] = 0
+    assert len(parallel.batch_parts(9, 1)) == 2
+    runs = []
+    for compiled in (True, False):
+        net = make_network(3, [9], 2, seed=2, head="sigmoid")
+        hw = HardwareNetwork(net, config, seed=4, compiled=compiled, threads=2)
+        hw.program()
+        runs.append((hw.predict(x, mask), hw.counters()))
+    (out_a, c_a), (out_b, c_b) = runs
+    np.testing.assert_array_equal(out_a, out_b)
+    assert c_a.adc_saturations == c_b.adc_saturations and c_a.adc_conversions == c_b.adc_conversions
+    assert c_a.cell_energy == pytest.approx(c_b.cell_energy, rel=1e-12)
+
+
+def test_thread_count_does_not_change_the_numbers(rng):
+    """li2019 float32 products through BLAS, 2 parts by the default rule: 1 and 2 threads give the same bits."""
+    x = rng.uniform(-1, 1, (32, 40, 20))
+    mask = np.ones((32, 40))
+    assert len(parallel.batch_parts(32, 40 * (20 + 14 + 1) * 56)) == 2
+    results = []
+    for threads in (1, 2, 2):
+        net = make_network(20, [14], 1, seed=0)
+        hw = HardwareNetwork(net, HardwareConfig(encoding=Encoding(scale="max_abs")), seed=3, threads=threads)
+        hw.program()
+        out = hw.predict(x, mask)
+        results.append((out, hw.counters()))
+    for out, counts in results[1:]:
+        np.testing.assert_array_equal(out, results[0][0])
+        assert counts == results[0][1]
+
+
+def test_blas_is_held_to_one_thread_and_restored():
+    before = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+    with parallel.single_threaded_blas():
+        assert all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
+    assert [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"] == before
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, "two", None])
+def test_bad_thread_counts_are_refused(threads, monkeypatch):
+    with pytest.raises(ValueError, match="threads"):
+        parallel.check_threads(threads)
+    net = make_network(1, [4], 1, seed=0)
+    if threads is not None:
+        with pytest.raises(ValueError, match="threads"):
+            HardwareNetwork(net, threads=threads)
+    monkeypatch.setenv("XBAR_THREADS", str(threads))
+    with pytest.raises(ValueError, match="XBAR_THREADS"):
+        HardwareNetwork(net)
+
+
+def test_default_threads(monkeypatch):
+    monkeypatch.setenv("XBAR_THREADS", "3")
+    assert parallel.default_threads() == 3
+    monkeypatch.delenv("XBAR_THREADS")
+    assert 1 <= parallel.default_threads() <= parallel.MAX_PARTS
+
+
+def test_blas_thread_count_does_not_change_the_numbers(rng):
+    """OpenBLAS's own results change with its thread count; the layer holds it to one, so the cores don't matter.
+
+    Without converters, so that the last bits of the products reach the outputs (an ADC would hide most).
+    """
+    from threadpoolctl import threadpool_limits
+
+    x = rng.uniform(-1, 1, (32, 4, 64))
+    mask = np.ones((32, 4))
+    results = []
+    for blas_threads in (1, 2):
+        net = make_network(64, [128], 1, seed=0)
+        config = HardwareConfig(encoding=Encoding(scale="max_abs"), ideal_converters=True)
+        hw = HardwareNetwork(net, config, seed=3, threads=2)
+        hw.program()
+        plan = hw.matrices["layer0.W"].plan()
+        assert plan.largest_product(16) > 4 * 65536  # where OpenBLAS would use its threads
+        with threadpool_limits(blas_threads, user_api="blas"):
+            results.append(hw.predict(x, mask))
+    np.testing.assert_array_equal(results[0], results[1])
