@@ -136,6 +136,32 @@ def noise_adc_pass(current, variance, seed, use_noise, adc_step, adc_max_code, o
     return saturated
 
 
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def convert_one(current, variance, normal, use_noise, adc_step, adc_top):
+    """One output through read noise and the ADC: ``ADC(current + sqrt(variance) normal)``, amperes.
+
+    Scalars only (inlined into vectorised loops). ``variance`` and ``normal``
+    are float32; the standard deviation is taken in float32 (eight lanes,
+    exact to float32 rounding), the sum in float64.
+
+    Returns
+    -------
+    value : float
+        The converted current, amperes.
+    saturated : bool
+        Whether it hit the ADC's end codes.
+    """
+    i = np.float64(current)
+    if use_noise:
+        i += np.float64(np.sqrt(variance)) * np.float64(normal)
+    saturated = False
+    if adc_step > 0.0:
+        code = round_half_even(i / adc_step)
+        saturated = abs(code) > adc_top
+        i = min(max(code, -adc_top), adc_top) * adc_step
+    return i, saturated
+
+
 @numba.njit(cache=True, error_model="numpy")  # no zero-division check: it would keep the loop scalar
 def convert_row(current, variance, normals, use_noise, adc_step, adc_top, out):
     """One row of column currents through read noise and the ADC: ``out = ADC(current + sqrt(variance) normals)``.
@@ -160,14 +186,8 @@ def convert_row(current, variance, normals, use_noise, adc_step, adc_top, out):
     """
     saturated = 0
     for j in range(out.shape[0]):  # the flags are loop-invariant, so it vectorises
-        i = np.float64(current[j])
-        if use_noise:  # the standard deviation in float32: eight lanes, and exact to float32 rounding
-            i += np.float64(np.sqrt(variance[j])) * np.float64(normals[j])
-        if adc_step > 0.0:
-            code = round_half_even(i / adc_step)
-            saturated += abs(code) > adc_top
-            i = min(max(code, -adc_top), adc_top) * adc_step
-        out[j] = i
+        out[j], hit = convert_one(current[j], variance[j], normals[j], use_noise, adc_step, adc_top)
+        saturated += hit
     return saturated
 
 

@@ -42,6 +42,7 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _F = np.float32
 TAIL_LIMIT = math.sqrt(2.0 * 31.0 * math.log(2.0))  # largest |normal| the source can give
+FEW_STREAMS = 8  # AVX2 lanes of float32: below this, fill_normals_by_counter goes stream by stream
 
 
 @numba.njit(cache=True, inline="always")
@@ -140,6 +141,57 @@ def padded_length(n):
     stream, into a buffer that long.
     """
     return (n + 31) & ~31
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def fill_normals_by_counter(seeds, start, out, key_low, key_high, row):
+    """``out[k, r] = counter_normal(seeds[r], start + k)``: many streams side by side (``out`` float32).
+
+    The transpose of calling :func:`fill_normals` for each stream: the loop
+    runs across the streams (each lane its own keys), so it vectorises
+    however few normals each stream gives, and a consumer that walks the
+    streams in its inner loop reads them in order. Fewer than
+    :data:`FEW_STREAMS` streams would leave the lanes empty: each is then
+    drawn along its counters with :func:`fill_normals` and copied.
+
+    Parameters
+    ----------
+    seeds : ndarray of uint64, shape (streams,)
+    start : int
+        Counter of ``out[0]``.
+    out : ndarray of float32, shape (n, streams)
+    key_low, key_high : ndarray of int32, shape (>= streams,)
+        Scratch for the streams' keys.
+    row : ndarray of float32, shape (>= padded_length(n),)
+        Scratch for one stream's row.
+    """
+    n, streams = out.shape
+    if streams < FEW_STREAMS:
+        padded = row[:padded_length(n)]
+        for r in range(streams):
+            fill_normals(seeds[r], start, padded)
+            for k in range(n):
+                out[k, r] = padded[k]
+        return
+    for r in range(streams):
+        key_low[r], key_high[r] = _keys(seeds[r])
+    k = 0
+    if start & 1 and n > 0:  # a leading odd counter, one normal a stream
+        for r in range(streams):
+            out[0, r] = counter_normal(seeds[r], start)
+        k = 1
+    while k + 1 < n:
+        j = (start + k) >> 1
+        evens = out[k]
+        odds = out[k + 1]
+        for r in range(streams):
+            even, odd = _pair(key_low[r], key_high[r], j)
+            evens[r] = even
+            odds[r] = odd
+        k += 2
+    if k < n:  # a trailing even counter
+        for r in range(streams):
+            out[k, r] = counter_normal(seeds[r], start + k)
 
 
 @numba.njit(cache=True)

@@ -12,6 +12,13 @@ folded into one matrix per *band* (the tiles that share input rows):
   multiply-adds, and no zero rows of the rest of the array;
 - column pairs: the band holds the tiles' columns as they are (G+ and G- side by side).
 
+Everything runs transposed: a band is stored column by column (``G^T``, shape
+(columns, rows)), the products are ``I^T = G^T V^T``, and the noise, the ADC
+and the digital sum walk the batch in their inner loops. OpenBLAS does the
+short-K products of the bands 1.3 to 1.6 times faster this way round (measured:
+32 x 64 x 1024 in float32, 55 against 87 us on one core), and the inner loops
+vectorise over the batch.
+
 Each tile's columns then get the read noise of that tile's read (normal
 ``col0 + p`` of stream ``row_seed(seed_tile, b)``, exactly the numbers
 ``CrossbarArray.mvm`` draws) and the matrix's ADC; row tiles are summed
@@ -29,13 +36,15 @@ from collections import namedtuple
 import numba
 import numpy as np
 
-from crossbar.kernels import convert_row, round_half_even
-from crossbar.rng import derive_seeds, fill_normals, padded_length, row_seed, standard_normals
+from crossbar.kernels import convert_one, round_half_even
+from crossbar.rng import derive_seeds, fill_normals_by_counter, padded_length, row_seed, standard_normals
 
 PlanArrays = namedtuple("PlanArrays", [
     "band_starts",      # int64 (n_bands + 1,): logical input rows where each band starts
-    "signal",           # float32 or float64 (sum of band sizes,): each band's (rows, P) matrix, C order, S
+    "signal",           # float32 or float64 (sum of band sizes,): each band's (P, rows) matrix G^T, C order, S
     "variance",         # float32, same layout: read-noise variance per unit V^2, S^2
+    "signal_rows",      # the same bands row by row, (rows, P) matrices G: a batch of one runs on these
+    "variance_rows",    # float32, the variance row by row
     "band_offsets",     # int64 (n_bands + 1,): where each band starts in ``signal`` and ``variance``
     "runs",             # int64 (n_tiles, 4): band, first and end physical column, first array column
     "band_runs",        # int64 (n_bands + 1,): the runs of each band (tiles are band-major)
@@ -62,18 +71,24 @@ def physical_width(plan):
 
 @numba.njit(cache=True)
 def product_buffers(plan, batch):
-    """Scratch for :func:`planned_product` at one batch size (reused over a sequence)."""
+    """Scratch for :func:`planned_product` at one batch size (reused over a sequence), all transposed."""
     widest = 0
     for a in range(plan.band_starts.shape[0] - 1):
         widest = max(widest, plan.band_starts[a + 1] - plan.band_starts[a])
+    widest_tile = 0
+    for k in range(plan.runs.shape[0]):
+        widest_tile = max(widest_tile, plan.runs[k, 2] - plan.runs[k, 1])
     width = physical_width(plan)
-    voltages = np.empty(batch * widest, dtype=plan.signal.dtype)
-    squares = np.empty(batch * widest, dtype=np.float32)
-    current = np.empty((batch, width), dtype=plan.signal.dtype)
-    variance = np.empty((batch, width), dtype=np.float32)
-    normals = np.empty(width + 32, dtype=np.float32)  # room for the last tile's padding
-    converted = np.empty(width)
-    return voltages, squares, current, variance, normals, converted
+    voltages = np.empty(widest * batch, dtype=plan.signal.dtype)  # a band's V^T
+    squares = np.empty(widest * batch, dtype=np.float32)
+    current = np.empty((width, batch), dtype=plan.signal.dtype)  # I^T
+    variance = np.empty((width, batch), dtype=np.float32)
+    normals = np.empty(widest_tile * batch, dtype=np.float32)  # a tile's normals, (columns, batch)
+    row_seeds = np.empty(batch, dtype=np.uint64)
+    keys = np.empty((2, batch), dtype=np.int32)
+    row = np.empty(padded_length(widest_tile), dtype=np.float32)  # one stream's normals
+    total = np.empty((plan.n_out, batch))  # the digital sum over the bands
+    return voltages, squares, current, variance, normals, row_seeds, keys, row, total
 
 
 # Below this many multiply-adds a plain loop beats a BLAS call, whose fixed cost is about a microsecond
@@ -91,6 +106,20 @@ def small_dot(a, b, out):
             x = a[r, i]
             for p in range(b.shape[1]):
                 out[r, p] += x * b[i, p]
+
+
+@numba.njit(cache=True)
+def vector_dot(v, g, out):
+    """``out = v @ g`` for one vector ``v`` (1-D), vectorised along the rows of ``g``.
+
+    Each element is summed over ``i`` in order, as :func:`small_dot` does.
+    """
+    for p in range(g.shape[1]):
+        out[p] = 0.0
+    for i in range(g.shape[0]):
+        x = v[i]
+        for p in range(g.shape[1]):
+            out[p] += x * g[i, p]
 
 
 @numba.njit(cache=True, inline="always")
@@ -144,17 +173,19 @@ def planned_product(inputs, plan, seeds, buffers, power, out, first_row):
     n_bad : int
         Drive voltages beyond ``v_limit`` or NaN.
     """
-    voltages_all, squares_all, current_all, variance_all, normals, converted = buffers
+    voltages_all, squares_all, current, variance, normals_all, row_seeds, keys, row, total = buffers
     batch = inputs.shape[0]
-    width = current_all.shape[1]
+    width = current.shape[0]
+    noise, adc_step, adc_top = plan.noise, plan.adc_step, plan.adc_top
     saturated = 0
     bad = 0
-    out[:, :] = 0.0
+    total[:, :] = 0.0
+    current_flat, variance_flat, total_flat = current.ravel(), variance.ravel(), total.ravel()
     for a in range(plan.band_starts.shape[0] - 1):
         r0 = plan.band_starts[a]
         rows = plan.band_starts[a + 1] - r0
-        voltages = voltages_all[:batch * rows].reshape((batch, rows))
-        squares = squares_all[:batch * rows].reshape((batch, rows))
+        voltages = voltages_all[:rows * batch].reshape((rows, batch))
+        squares = squares_all[:rows * batch].reshape((rows, batch))
         driven = min(rows, max(plan.n_inputs - r0, 0))  # rows fed by x; the rest are bias rows
         v_read, v_limit, dac_step, dac_top = plan.v_read, plan.v_limit, plan.dac_step, plan.dac_top
         for b in range(batch):
@@ -162,40 +193,56 @@ def planned_product(inputs, plan, seeds, buffers, power, out, first_row):
             for i in range(driven):
                 v, out_of_range = _dac(inputs[b, r0 + i], v_read, v_limit, dac_step, dac_top)
                 bad += out_of_range
-                voltages[b, i] = v
-                squares[b, i] = v * v  # squared in float64, then stored
+                voltages[i, b] = v
+                squares[i, b] = v * v  # squared in float64, then stored
                 power[r0 + i] += v * v
             for i in range(driven, rows):
                 v, out_of_range = _dac(plan.bias_input, v_read, v_limit, dac_step, dac_top)
                 bad += out_of_range
-                voltages[b, i] = v
-                squares[b, i] = v * v
+                voltages[i, b] = v
+                squares[i, b] = v * v
                 power[r0 + i] += v * v
-        start = plan.band_offsets[a]
-        current = current_all  # sized for this batch: no slice, so its layout stays C
-        _dot(voltages, plan.signal[start:start + rows * width].reshape((rows, width)), current)
-        variance = variance_all
-        if plan.noise:
-            _dot(squares, plan.variance[start:start + rows * width].reshape((rows, width)), variance)
-        for b in range(batch):
-            if plan.noise:  # each tile's stream for this row, side by side (the band's tiles cover its width in order)
-                for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
-                    p0 = plan.runs[k, 1]
-                    # drawn a little long (no scalar remainder): the next tile's draw overwrites the excess
-                    fill_normals(row_seed(seeds[k], first_row + b), plan.runs[k, 3],
-                                 normals[p0:p0 + padded_length(plan.runs[k, 2] - p0)])
-            saturated += convert_row(current[b], variance[b], normals, plan.noise, plan.adc_step, plan.adc_top,
-                                     converted)
-            out_row = out[b]  # the digital sum over bands
-            if plan.row_pairs:
-                for q in range(width):
-                    out_row[q] += converted[q]
+        start, stop = plan.band_offsets[a], plan.band_offsets[a] + width * rows
+        if batch == 1:  # a vector times the band, row by row (G^T V^T would run its inner loops one turn each)
+            vector_dot(voltages.ravel(), plan.signal_rows[start:stop].reshape((rows, width)), current.ravel())
+            if noise:
+                vector_dot(squares.ravel(), plan.variance_rows[start:stop].reshape((rows, width)), variance.ravel())
+        else:
+            _dot(plan.signal[start:stop].reshape((width, rows)), voltages, current)
+            if noise:
+                _dot(plan.variance[start:stop].reshape((width, rows)), squares, variance)
+        for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
+            p0, p1 = plan.runs[k, 1], plan.runs[k, 2]
+            normals = normals_all[:(p1 - p0) * batch].reshape((p1 - p0, batch))
+            if noise:  # this tile's read: row b draws normals col0 + (p - p0) of its stream
+                for b in range(batch):
+                    row_seeds[b] = row_seed(seeds[k], first_row + b)
+                fill_normals_by_counter(row_seeds[:batch], plan.runs[k, 3], normals, keys[0], keys[1], row)
+            if plan.row_pairs:  # the tile's columns are one block of I^T: one long loop
+                first, last = p0 * batch, p1 * batch
+                i_tile, var_tile = current_flat[first:last], variance_flat[first:last]
+                z_tile, sum_tile = normals.ravel(), total_flat[first:last]
+                for e in range(last - first):
+                    value, hit = convert_one(i_tile[e], var_tile[e], z_tile[e], noise, adc_step, adc_top)
+                    sum_tile[e] += value  # the digital sum over bands
+                    saturated += hit
             else:  # plus and minus columns, converted each, subtracted digitally
-                for q in range(width // 2):
-                    out_row[q] += converted[2 * q] - converted[2 * q + 1]
+                for q in range(p0 // 2, p1 // 2):
+                    plus, minus = 2 * q, 2 * q + 1
+                    sum_q = total[q]
+                    for b in range(batch):
+                        v_plus, hit_plus = convert_one(current[plus, b], variance[plus, b], normals[plus - p0, b],
+                                                       noise, adc_step, adc_top)
+                        v_minus, hit_minus = convert_one(current[minus, b], variance[minus, b],
+                                                         normals[minus - p0, b], noise, adc_step, adc_top)
+                        sum_q[b] += v_plus - v_minus
+                        saturated += hit_plus + hit_minus
+    total_out = total.ravel()
+    for e in range(total_out.shape[0]):  # divided in place first: a contiguous loop vectorises, a strided one not
+        total_out[e] = total_out[e] / plan.amperes_per_weight
     for b in range(batch):
         for j in range(plan.n_out):
-            out[b, j] /= plan.amperes_per_weight
+            out[b, j] = total[j, b]
     return saturated, bad
 
 
@@ -220,10 +267,10 @@ def planned_product_reference(inputs, plan, seeds):
         r0, r1 = plan.band_starts[a], plan.band_starts[a + 1]
         start, stop = plan.band_offsets[a], plan.band_offsets[a] + (r1 - r0) * width
         band_v = v[:, r0:r1]
-        current = (band_v.astype(plan.signal.dtype) @ plan.signal[start:stop].reshape(r1 - r0, width))
+        current = (band_v.astype(plan.signal.dtype) @ plan.signal[start:stop].reshape(width, r1 - r0).T)
         current = current.astype(np.float64)
         if plan.noise:
-            variance = (band_v * band_v).astype(np.float32) @ plan.variance[start:stop].reshape(r1 - r0, width)
+            variance = (band_v * band_v).astype(np.float32) @ plan.variance[start:stop].reshape(width, r1 - r0).T
         for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
             _, p0, p1, col0 = plan.runs[k]
             i = current[:, p0:p1]

@@ -45,6 +45,7 @@ class ProductPlan:
         width = mm.n_out if row_pairs else 2 * mm.n_out
         starts = sorted({t.inputs[0] for t in mm.tiles}) + [mm.n_logical]
         signal, variance, offsets, runs, band_runs = [], [], [0], [], [0]
+        signal_rows, variance_rows = [], []
         row_conductance = []
         self._tiles = []
         for a in range(len(starts) - 1):
@@ -76,8 +77,10 @@ class ProductPlan:
             if covered[0] != 0 or covered[-1] != width or covered[1:-1:2] != covered[2:-1:2]:
                 # planned_product draws a band's noise tile after tile into one row
                 raise RuntimeError(f"{mm.name}: the tiles of band {a} do not cover its {width} columns in order")
-            signal.append(s.ravel())
-            variance.append(var.ravel())
+            signal.append(s.T.ravel())  # column by column (G^T): the kernel's products run transposed
+            variance.append(var.T.ravel())
+            signal_rows.append(s.ravel())
+            variance_rows.append(var.ravel())
             offsets.append(offsets[-1] + s.size)
             band_runs.append(len(runs))
         self.band_starts = np.array(starts, dtype=np.int64)
@@ -90,6 +93,8 @@ class ProductPlan:
             band_starts=self.band_starts,
             signal=np.concatenate(signal).astype(dtype),
             variance=np.concatenate(variance).astype(np.float32),
+            signal_rows=np.concatenate(signal_rows).astype(dtype),
+            variance_rows=np.concatenate(variance_rows).astype(np.float32),
             band_offsets=np.array(offsets, dtype=np.int64),
             runs=np.array(runs, dtype=np.int64).reshape(-1, 4),
             band_runs=np.array(band_runs, dtype=np.int64),
