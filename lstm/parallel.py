@@ -37,8 +37,9 @@ MAX_PARTS = 2
 """Parts of one batch. Fixed, not the machine's core count, so that the numbers stay the same everywhere.
 
 Measured on 2 cores: 64x64 at batch 256 took 54 ms in 2 parts and 62 ms in 8."""
-BLAS_SMALLEST_THREADED = 9216
-"""Products with fewer multiply-adds run on one OpenBLAS thread anyway (its gemv threshold, the lowest)."""
+BLAS_SMALLEST_THREADED = 4 * 65536 + 1
+"""Matrix products with fewer multiply-adds run on one OpenBLAS thread anyway (its ``gemm`` threshold,
+``SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD``); a batch of one does not call BLAS at all."""
 
 
 def check_threads(threads, field: str = "threads") -> int:
@@ -99,7 +100,7 @@ def _blas():
 
 @contextmanager
 def single_threaded_blas():
-    """Hold every loaded BLAS to one thread inside the block (about 9 us), then restore."""
+    """Hold every loaded BLAS to one thread inside the block (10 to 20 us), then restore."""
     with _blas_lock:
         libraries = _blas()
         before = [lib.num_threads for lib in libraries]
