@@ -5,7 +5,8 @@ import pytest
 from scipy import stats
 
 from crossbar import kernels
-from crossbar.rng import TAIL_LIMIT, counter_normal, derive_seeds, standard_normals, stream_seeds
+from crossbar.rng import (FEW_STREAMS, TAIL_LIMIT, counter_normal, derive_seeds, fill_normals_by_counter,
+                          padded_length, standard_normals, stream_seeds)
 from crossbar.vecmath import log32_array, sincos_turns32_array
 
 
@@ -56,6 +57,18 @@ def test_normal_streams_are_independent_and_reproducible():
     np.testing.assert_array_equal(z[:, 7:8], standard_normals(seeds, 1, 7))
     assert z[3, 17] == counter_normal(seeds[3], 17)
     assert z[3, 18] == counter_normal(seeds[3], 18)
+
+
+@pytest.mark.parametrize("streams", [1, FEW_STREAMS - 1, FEW_STREAMS, 13, 32])
+@pytest.mark.parametrize("start, n", [(0, 64), (1, 64), (5, 7), (6, 1), (3, 2)])
+def test_normals_across_streams_are_the_streams_own(streams, start, n):
+    """fill_normals_by_counter (drawn across the streams) gives each stream's normals, bit for bit."""
+    seeds = derive_seeds(np.uint64(7), streams)
+    out = np.empty((n, streams), dtype=np.float32)
+    keys = np.empty((2, streams), dtype=np.int32)
+    row = np.empty(padded_length(n), dtype=np.float32)
+    fill_normals_by_counter(seeds, start, out, keys[0], keys[1], row)
+    np.testing.assert_array_equal(out.T.astype(np.float64), standard_normals(seeds, n, start))
 
 
 def test_quantize_grid_matches_reference(rng):

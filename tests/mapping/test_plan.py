@@ -28,15 +28,16 @@ def _matrix(device, scheme, seed=3, adc=True, shape=(70, 45), array=(32, 16), wi
 @pytest.mark.parametrize("device", [LOW_NOISE, crossbar.preset("li2019"), crossbar.preset("ideal")],
                          ids=["float64", "float32", "noise-free"])
 @pytest.mark.parametrize("adc", [True, False])
-def test_kernel_equals_numpy_reference(rng, scheme, device, adc):
+@pytest.mark.parametrize("batch", [1, 5, 9])  # one vector runs on the row layout; 9 streams fill the lanes
+def test_kernel_equals_numpy_reference(rng, scheme, device, adc, batch):
     m = _matrix(device, scheme, adc=adc)
     plan = m.plan()
     assert len(plan.band_starts) > 2 and len(m.tiles) > 4  # several bands of several tiles
-    x = rng.uniform(-1, 1, (5, 70))
+    x = rng.uniform(-1, 1, (batch, 70))
     seeds = plan.draw_seeds(1)[0]
     power = np.zeros(int(plan.band_starts[-1]))
-    out = np.empty((5, 45))
-    saturated, bad = planned_product(x, plan.arrays, seeds, plan.buffers(5), power, out, 0)
+    out = np.empty((batch, 45))
+    saturated, bad = planned_product(x, plan.arrays, seeds, plan.buffers(batch), power, out, 0)
     ref, ref_saturated, ref_bad, ref_power = planned_product_reference(x, plan.arrays, seeds)
     assert bad == ref_bad == 0
     np.testing.assert_allclose(power, ref_power, rtol=1e-12)
@@ -58,8 +59,8 @@ def test_kernel_equals_numpy_reference(rng, scheme, device, adc):
 def test_compiled_equals_tile_by_tile(rng, scheme):
     """Same numbers, same counts, same generator states: the plan is the tile-by-tile path, faster."""
     compiled, by_tile = _matrix(LOW_NOISE, scheme), _matrix(LOW_NOISE, scheme)
-    x = rng.uniform(-1, 1, (6, 70))
-    for _ in range(3):  # the generators stay in step call after call
+    for batch in (6, 1, 11, 6):  # the generators stay in step call after call
+        x = rng.uniform(-1, 1, (batch, 70))
         a, b = compiled.matvec(x), by_tile.matvec_by_tile(x)
         np.testing.assert_array_equal(a, b)  # after the ADC: the same codes
     ca, cb = compiled.counters, by_tile.counters
