@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from typing import Callable, Sequence, Tuple
 
@@ -132,7 +132,7 @@ def run_parts(function: Callable, parts: Sequence, threads: int, multiply_adds: 
     :data:`BLAS_SMALLEST_THREADED` on, BLAS is held to one thread throughout.
     """
     threads = check_threads(threads)
-    hold = single_threaded_blas() if multiply_adds >= BLAS_SMALLEST_THREADED else _nothing()
+    hold = single_threaded_blas() if multiply_adds >= BLAS_SMALLEST_THREADED else nullcontext()
     with hold:
         if threads == 1 or len(parts) == 1:
             return [function(p) for p in parts]
@@ -145,7 +145,3 @@ def run_parts(function: Callable, parts: Sequence, threads: int, multiply_adds: 
             results[k] = futures.pop(k).result() if k in futures else function(parts[k])
         return results
 
-
-@contextmanager
-def _nothing():
-    yield
