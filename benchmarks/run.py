@@ -10,7 +10,8 @@ Rows:
    Shapes are (input, hidden, batch, steps).
 2. One training epoch of Li et al.'s two networks in situ on one li2019 array
    (forward on the arrays, backward in software, the update by pulses, the
-   read-back) against one software epoch of the same network.
+   read-back) against one software epoch of the same network, interleaved
+   like the inference rows.
 3. The IR-drop solve of a 128 x 64 array: Numba block Gauss-Seidel against the
    scipy.sparse nodal LU.
 
@@ -35,7 +36,8 @@ from lstm import tasks
 from lstm.hardware import HardwareConfig, HardwareNetwork
 from lstm.network import make_network
 from lstm.reproduce import PROBLEMS, build_trainer
-from lstm.train import fit
+from lstm.optim import Optimizer
+from lstm.train import train_epoch
 from mapping import Encoding
 
 INFERENCE_SHAPES = [(1, 15, 1, 12), (1, 15, 32, 12), (50, 14, 32, 50), (128, 256, 64, 100), (64, 64, 256, 50)]
@@ -133,22 +135,25 @@ def inference_rows(repeats: int):
 
 
 def epoch_rows(repeats: int):
-    """One in-situ epoch against one software epoch (medians of per-epoch times, alternating runs)."""
+    """One in-situ epoch against one software epoch of the same network, interleaved as the inference rows.
+
+    Both sides run :func:`lstm.train.train_epoch` (the body of ``fit``), each
+    on its own trainer that keeps training from call to call.
+    """
     rows = []
     for problem in ("airline", "vowels"):
         spec = PROBLEMS[problem]
         train = spec.load().train
         device = crossbar.preset("li2019")
-        epochs = 20 if problem == "airline" else 3
-        times = {"in_situ": [], None: []}
-        for r in range(max(2, repeats // 5)):
-            for way in ("in_situ", None):
-                trainer = build_trainer(problem, r, way, device)[0]
-                history = fit(trainer, train, epochs + 1, spec.batch_size, spec.optimizer, seed=r, progress=False)
-                times[way] += history.seconds[1:]  # the first epoch compiles
+        epochs = {}
+        for way in ("in_situ", None):
+            trainer = build_trainer(problem, 0, way, device)[0]
+            opt, rng = Optimizer(spec.optimizer), np.random.default_rng(0)
+            epochs[way] = (lambda trainer=trainer, opt=opt, rng=rng:
+                           train_epoch(trainer, train, spec.batch_size, opt, rng))
+        t, f = interleaved(epochs["in_situ"], epochs[None], max(3, repeats // 3) if problem == "vowels" else repeats)
         rows.append(_row(f"one training epoch, {problem}: in situ on li2019 vs software",
-                         (len(train), spec.batch_size), float(np.median(times["in_situ"])),
-                         float(np.median(times[None]))))
+                         (len(train), spec.batch_size), t, f))
     return rows
 
 

@@ -95,6 +95,23 @@ def _save_checkpoint(path: str, arrays: Dict[str, np.ndarray], meta: dict) -> No
     os.replace(tmp, path)
 
 
+def train_epoch(trainer, train: Dataset, batch_size: int, opt: Optimizer, rng: np.random.Generator,
+                epoch: int = 0) -> List[float]:
+    """One pass over ``train`` in mini-batches shuffled by ``rng``; the loss of each batch.
+
+    Raises ``FloatingPointError`` (naming ``epoch``) when a loss is not finite.
+    """
+    order = rng.permutation(len(train))
+    losses = []
+    for k in range(0, len(train), batch_size):
+        value, grads = trainer.gradients(train.subset(order[k:k + batch_size]))
+        if not np.isfinite(value):
+            raise FloatingPointError(f"loss is {value} at epoch {epoch}: training diverged")
+        trainer.apply(opt.step(grads))
+        losses.append(value)
+    return losses
+
+
 def fit(trainer, train: Dataset, epochs: int, batch_size: int, optimizer: OptimizerConfig,
         seed=0, metric: Optional[Callable[[], float]] = None, patience: Optional[int] = None,
         checkpoint: Optional[str] = None, progress: bool = True, description: str = "training") -> History:
@@ -145,14 +162,7 @@ def fit(trainer, train: Dataset, epochs: int, batch_size: int, optimizer: Optimi
                leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
-        order = rng.permutation(len(train))
-        losses = []
-        for k in range(0, len(train), batch_size):
-            value, grads = trainer.gradients(train.subset(order[k:k + batch_size]))
-            if not np.isfinite(value):
-                raise FloatingPointError(f"loss is {value} at epoch {epoch}: training diverged")
-            trainer.apply(opt.step(grads))
-            losses.append(value)
+        losses = train_epoch(trainer, train, batch_size, opt, rng, epoch)
         history.epoch.append(epoch)
         history.loss.append(float(np.mean(losses)))
         history.metric.append(float(metric()) if metric is not None else float("nan"))
