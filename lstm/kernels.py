@@ -193,6 +193,9 @@ def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0):
         Each step's noise seed of each tile (``ProductPlan.draw_seeds``).
     keep : bool
         Keep every step's caches (training); else only the last (inference).
+    first_row : int
+        Row ``b`` of ``x`` is row ``first_row + b`` of the whole batch, whose
+        noise streams it draws (a batch computed in parts, see ``lstm.parallel``).
 
     Returns
     -------
