@@ -63,6 +63,20 @@ def quantize_grid_reference(x, origin, step, code_min, code_max):
 # ---------------------------------------------------- the non-ideal product
 # The two products run in BLAS (a hand-written Numba product does not reach
 # BLAS's register blocking); Numba does the element-wise passes around them.
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def dac_one(v, v_limit, dac_step, dac_top):
+    """One drive voltage ``v`` through the DAC (volts), and whether it is beyond ``v_limit`` or NaN.
+
+    Scalars only (inlined into vectorised loops: an inlined function that
+    takes arrays costs reference counting on every call). ``dac_step`` 0
+    leaves ``v`` as it is.
+    """
+    bad = not (abs(v) <= v_limit)  # also catches NaN
+    if dac_step > 0.0:
+        v = min(max(round_half_even(v / dac_step), -dac_top), dac_top) * dac_step
+    return v, bad
+
+
 @numba.njit(cache=True)
 def dac_pass(voltages, dac_step, dac_max_code, v_limit, quantized, squares):
     """Quantize row voltages (and square them), in one pass.
@@ -93,10 +107,8 @@ def dac_pass(voltages, dac_step, dac_max_code, v_limit, quantized, squares):
     bad = 0
     for b in range(batch):
         for i in range(rows):
-            v = voltages[b, i]
-            bad += not (abs(v) <= v_limit)  # also catches NaN
-            if dac_step > 0.0:
-                v = min(max(round_half_even(v / dac_step), -top), top) * dac_step
+            v, out_of_range = dac_one(voltages[b, i], v_limit, dac_step, top)
+            bad += out_of_range
             quantized[b, i] = v
             power_rows[i] += v * v
             if want_squares:  # squared in float64, then stored

@@ -5,8 +5,9 @@ layer (:func:`lstm.kernels.hardware_lstm_forward`) releases the GIL, so the
 parts of a batch can run on two cores at once. The numbers do not depend on
 how many threads run them:
 
-- the parts depend on the batch size only (:func:`batch_parts`), never on the
-  threads: each part is the same call whether it runs alone or beside another;
+- the parts depend on the batch size and the work only (:func:`batch_parts`),
+  never on the threads: each part is the same call whether it runs alone or
+  beside another;
 - each row draws its read noise from its own streams (``first_row``);
 - OpenBLAS, which the kernels call for the band products, is held to one
   thread while they run (:func:`single_threaded_blas`): its results depend
@@ -89,12 +90,9 @@ _blas_libraries = None
 def _blas():
     global _blas_libraries
     if _blas_libraries is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - a dependency; without it the thread count is left alone
-            _blas_libraries = []
-        else:
-            _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+        from threadpoolctl import ThreadpoolController
+
+        _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
     return _blas_libraries
 
 

@@ -36,7 +36,7 @@ from collections import namedtuple
 import numba
 import numpy as np
 
-from crossbar.kernels import convert_one, round_half_even
+from crossbar.kernels import convert_one, dac_one
 from crossbar.rng import derive_seeds, fill_normals_by_counter, padded_length, row_seed, standard_normals
 
 PlanArrays = namedtuple("PlanArrays", [
@@ -130,19 +130,6 @@ def _dot(a, b, out):
         np.dot(a, b, out)
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def _dac(x, v_read, v_limit, dac_step, dac_top):
-    """The drive voltage of input ``x`` through the DAC (volts), and whether it is beyond ``v_limit`` or NaN.
-
-    Scalars only: an inlined function that takes arrays costs reference counting on every call.
-    """
-    v = x * v_read
-    bad = not (abs(v) <= v_limit)  # also catches NaN
-    if dac_step > 0.0:
-        v = min(max(round_half_even(v / dac_step), -dac_top), dac_top) * dac_step
-    return v, bad
-
-
 @numba.njit(cache=True, error_model="numpy", nogil=True)  # no zero-division checks: they keep loops scalar
 def planned_product(inputs, plan, seeds, buffers, power, out, first_row):
     """One product of a mapped matrix: DAC, band products, read noise, ADC, digital sum.
@@ -191,13 +178,13 @@ def planned_product(inputs, plan, seeds, buffers, power, out, first_row):
         for b in range(batch):
             # two loops, so that neither holds a conditional load (which would keep it scalar)
             for i in range(driven):
-                v, out_of_range = _dac(inputs[b, r0 + i], v_read, v_limit, dac_step, dac_top)
+                v, out_of_range = dac_one(inputs[b, r0 + i] * v_read, v_limit, dac_step, dac_top)
                 bad += out_of_range
                 voltages[i, b] = v
                 squares[i, b] = v * v  # squared in float64, then stored
                 power[r0 + i] += v * v
             for i in range(driven, rows):
-                v, out_of_range = _dac(plan.bias_input, v_read, v_limit, dac_step, dac_top)
+                v, out_of_range = dac_one(plan.bias_input * v_read, v_limit, dac_step, dac_top)
                 bad += out_of_range
                 voltages[i, b] = v
                 squares[i, b] = v * v

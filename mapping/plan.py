@@ -75,7 +75,7 @@ class ProductPlan:
                 self._tiles.append((array, t, p1 - p0))
             covered = [p for run in runs[band_runs[-1]:] for p in run[1:3]]
             if covered[0] != 0 or covered[-1] != width or covered[1:-1:2] != covered[2:-1:2]:
-                # planned_product draws a band's noise tile after tile into one row
+                # planned_product converts each column of a band once, in the tile that holds it
                 raise RuntimeError(f"{mm.name}: the tiles of band {a} do not cover its {width} columns in order")
             signal.append(s.T.ravel())  # column by column (G^T): the kernel's products run transposed
             variance.append(var.T.ravel())
