@@ -8,7 +8,7 @@ product are (batch, rows) and outputs (batch, cols).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -186,7 +186,8 @@ class CrossbarArray:
         if self.drift_nu is not None:
             self._refresh()
 
-    def _mark_programmed(self, mask: Optional[np.ndarray]) -> None:
+    def _mark_programmed(self, mask) -> None:
+        """Restart the drift clock of the devices ``mask`` selects (a boolean array or a (rows, cols) index)."""
         if self.drift_nu is None:
             return
         if mask is None:
@@ -404,6 +405,62 @@ class CrossbarArray:
         self.counters.row_pulse_steps += shape[0] * (2 if reset_region.any() else 1)
         self._refresh()
         return pulses
+
+    def step_gate_voltages(self, gate_step, rows: slice = slice(None), cols: slice = slice(None)) -> Tuple[int, int]:
+        """Li et al.'s update as gate-voltage steps: move each device's SET gate voltage, RESET the falling, SET all.
+
+        Each device of the region gets the SET gate voltage it last received
+        plus ``gate_step``, cut to the scheme's ``gate_voltage_min..gate_voltage_max``
+        (the cut ones are counted); the devices whose gate voltage goes down
+        are RESET first; then every device of the region is SET. The same
+        numbers as :meth:`apply_two_pulse` with those gate voltages and RESETs,
+        in one compiled call (:func:`crossbar.kernels.two_pulse_step`).
+
+        Parameters
+        ----------
+        gate_step : array_like
+            Change of each device's SET gate voltage, volts, broadcast to the region.
+        rows, cols : slice
+            Region of the array to pulse (default: all of it).
+
+        Returns
+        -------
+        pulses : int
+            Pulses applied (a SET per device, a RESET per falling device).
+        n_limited : int
+            Devices whose step was cut at the range.
+        """
+        scheme = self.device.two_pulse
+        if scheme is None:
+            raise ValueError(f"device {self.device.name!r} has no two_pulse scheme; use apply_pulses")
+        if not isinstance(rows, slice) or not isinstance(cols, slice):
+            raise ValueError(f"rows={rows!r}, cols={cols!r}: slices are required")
+        shape = self._g0[rows, cols].shape
+        if 0 in shape:
+            raise ValueError(f"rows={rows!r}, cols={cols!r} select no device of a {self.rows}x{self.cols} array")
+        if np.shape(gate_step) != shape:
+            gate_step = np.broadcast_to(gate_step, shape)
+        step = as_float_array("gate_step", gate_step, shape=shape)
+        g = self._current_g0()
+        g_region = np.ascontiguousarray(g[rows, cols])
+        gate_voltage = np.ascontiguousarray(self.gate_voltage[rows, cols])
+        limited, resets = kernels.two_pulse_step(
+            g_region, gate_voltage, step, scheme.gate_voltage_min, scheme.gate_voltage_max, scheme.gate_slope,
+            scheme.gate_intercept, scheme.reset_conductance, self.device.program_noise_sigma,
+            np.ascontiguousarray(self.gain[rows, cols]), np.ascontiguousarray(self.stuck[rows, cols]),
+            stream_seeds(self.rng, shape[0]))
+        if limited < 0:
+            raise ValueError("some devices of the region were never programmed (no SET gate voltage yet); "
+                             "program them before stepping their gate voltages")
+        g[rows, cols] = g_region
+        self._g0 = g
+        self.gate_voltage[rows, cols] = gate_voltage
+        self._mark_programmed((rows, cols))
+        pulses = shape[0] * shape[1] + resets
+        self.counters.programming_pulses += pulses
+        self.counters.row_pulse_steps += shape[0] * (2 if resets else 1)
+        self._refresh()
+        return pulses, limited
 
     # ---------------------------------------------------------------- reading
     def read_conductance(self, rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:

@@ -110,6 +110,15 @@ class OperationCounts:
         """Sum of two counts (for several arrays)."""
         return OperationCounts(**{name: getattr(self, name) + getattr(other, name) for name in _COUNT_NAMES})
 
+    def copy(self) -> "OperationCounts":
+        """An independent copy of these counts."""
+        return OperationCounts(**vars(self))
+
+    def accumulate_change(self, after: "OperationCounts", before: "OperationCounts") -> None:
+        """Add what was counted between two snapshots, ``after - before``, in place."""
+        for name in _COUNT_NAMES:
+            setattr(self, name, getattr(self, name) + getattr(after, name) - getattr(before, name))
+
     def accumulate(self, other: "OperationCounts") -> None:
         """Add ``other``'s counts to these, in place."""
         # the names, not dataclasses.fields(): this runs for every tile of every product (3 us less a call)

@@ -464,6 +464,72 @@ def two_pulse_update(conductance, reset, gate_voltage, gate_slope, gate_intercep
             conductance[i, j] = g
 
 
+@numba.njit(cache=True)
+def two_pulse_step(conductance, gate_voltage, gate_step, gate_min, gate_max, gate_slope, gate_intercept,
+                   reset_conductance, pulse_sigma, gain, frozen, seeds):
+    """Li et al.'s update given as gate-voltage steps, in place: move, cut, RESET the falling, SET all.
+
+    Each device's SET gate voltage becomes ``Vg + step`` cut to
+    ``[gate_min, gate_max]``; devices whose gate voltage goes down are RESET
+    first; then :func:`two_pulse_update` pulses every device. One compiled
+    call for what an in-situ update does to a tile (a dozen numpy passes
+    before, each paying its call overhead at the paper's 16 x 60 tiles).
+
+    Parameters
+    ----------
+    conductance : ndarray, shape (rows, cols), siemens, updated in place
+    gate_voltage : ndarray, shape (rows, cols), volts
+        The SET gate voltage each device last received; updated in place.
+        Nothing changes if any is NaN (never programmed).
+    gate_step : ndarray, shape (rows, cols), volts
+    gate_min, gate_max : float, volts
+    gate_slope, gate_intercept, reset_conductance, pulse_sigma, gain, frozen, seeds
+        As :func:`two_pulse_update`.
+
+    Returns
+    -------
+    n_limited : int
+        Devices whose step was cut at the range (``|cut| > 1e-12`` V), or -1
+        when a gate voltage was NaN and nothing was done.
+    n_reset : int
+        Devices RESET.
+    """
+    rows, cols = conductance.shape
+    for i in range(rows):
+        for j in range(cols):
+            if np.isnan(gate_voltage[i, j]):
+                return -1, 0
+    reset = np.empty((rows, cols), dtype=np.bool_)
+    limited = 0
+    resets = 0
+    for i in range(rows):
+        for j in range(cols):
+            old = gate_voltage[i, j]
+            wanted = old + gate_step[i, j]
+            new = min(max(wanted, gate_min), gate_max)
+            limited += abs(new - wanted) > 1e-12
+            reset[i, j] = new < old
+            resets += new < old
+            gate_voltage[i, j] = new
+    two_pulse_update(conductance, reset, gate_voltage, gate_slope, gate_intercept, reset_conductance,
+                     pulse_sigma, gain, frozen, seeds)
+    return limited, resets
+
+
+def two_pulse_step_reference(conductance, gate_voltage, gate_step, gate_min, gate_max, gate_slope,
+                             gate_intercept, reset_conductance, pulse_sigma, gain, frozen, seeds):
+    """numpy reference of :func:`two_pulse_step`."""
+    if np.isnan(gate_voltage).any():
+        return -1, 0
+    wanted = gate_voltage + gate_step
+    new = np.clip(wanted, gate_min, gate_max)
+    reset = new < gate_voltage
+    two_pulse_update_reference(conductance, reset, new, gate_slope, gate_intercept, reset_conductance,
+                               pulse_sigma, gain, frozen, seeds)
+    gate_voltage[...] = new
+    return int(np.count_nonzero(np.abs(new - wanted) > 1e-12)), int(reset.sum())
+
+
 def two_pulse_update_reference(conductance, reset, gate_voltage, gate_slope, gate_intercept,
                                reset_conductance, pulse_sigma, gain, frozen, seeds):
     """numpy reference of :func:`two_pulse_update`."""

@@ -127,6 +127,7 @@ class MappedMatrix:
         if adc_full_scale is not None:
             self.set_adc_full_scale(adc_full_scale)
         self.tiles = self._place(corner, column_groups)
+        self._arrays_used = tuple(sorted({t.array for t in self.tiles}))
         self._plan: Optional[ProductPlan] = None
 
     # ------------------------------------------------------------- placement
@@ -200,7 +201,7 @@ class MappedMatrix:
     def _join(self, g_plus: np.ndarray, g_minus: np.ndarray) -> np.ndarray:
         """A tile's region from its (G+, G-)."""
         if self._row_pairs:
-            return np.vstack([g_plus, g_minus])
+            return np.concatenate((g_plus, g_minus))
         region = np.empty((g_plus.shape[0], 2 * g_plus.shape[1]))
         region[:, 0::2], region[:, 1::2] = g_plus, g_minus
         return region
@@ -208,14 +209,13 @@ class MappedMatrix:
     @contextmanager
     def _counting(self):
         """Add the arrays' work done inside the block to this matrix's counters."""
-        before = [a.counters.add(OperationCounts()) for a in self.chip.arrays]
+        arrays = [self.chip.arrays[k] for k in self._arrays_used]  # the block touches only these
+        before = [a.counters.copy() for a in arrays]
         try:
             yield
         finally:
-            for a, b in zip(self.chip.arrays, before):
-                for name in vars(b):
-                    setattr(self.counters, name, getattr(self.counters, name) + getattr(a.counters, name)
-                            - getattr(b, name))
+            for a, b in zip(arrays, before):
+                self.counters.accumulate_change(a.counters, b)
 
     # ----------------------------------------------------------- weights
     def _logical(self, weights, bias) -> np.ndarray:
@@ -224,7 +224,7 @@ class MappedMatrix:
             if bias is None:
                 raise ValueError(f"{self.name}: bias of shape ({self.n_out},) is required (placed with bias=True)")
             b = as_float_array("bias", bias, shape=(self.n_out,))
-            return np.vstack([w, bias_to_rows(b, self.encoding)])
+            return np.concatenate((w, bias_to_rows(b, self.encoding)))
         if bias is not None:
             raise ValueError(f"{self.name}: a bias was given but the matrix was placed with bias=False")
         return w
@@ -336,7 +336,8 @@ class MappedMatrix:
     def check_input_range(self, x: np.ndarray) -> None:
         """Raise ``ValueError`` for inputs (any shape, finite) the DAC cannot drive (unless it clips)."""
         limit = self.encoding.input_limit
-        if self.chip.dac is not None and not self.chip.dac.clip and np.max(np.abs(x)) > limit:
+        # max and min: two passes without the temporary |x| (a layer's whole sequence is checked at once)
+        if self.chip.dac is not None and not self.chip.dac.clip and (np.max(x) > limit or np.min(x) < -limit):
             raise ValueError(f"x: {int(np.count_nonzero(np.abs(x) > limit))} input(s) beyond +-{limit:g} "
                              f"(largest {np.max(np.abs(x)):.4g}); the DAC drives at most {limit:g} x v_read. "
                              "Scale the inputs")
@@ -382,8 +383,10 @@ class MappedMatrix:
         if not self.can_plan:
             raise ValueError(f"{self.name}: the compiled product does not model wire resistance; "
                              "use matvec_by_tile")
-        if self._plan is None or not self._plan.is_current():
+        if self._plan is None or not self._plan.settings_current():
             self._plan = ProductPlan(self)
+        elif not self._plan.is_current():
+            self._plan.refill()
         return self._plan
 
     def matvec(self, x) -> np.ndarray:
@@ -464,16 +467,13 @@ class MappedMatrix:
                 rows, cols = self._region(t)
                 d = delta[slice(*t.inputs), slice(*t.outputs)]
                 if scheme is not None:
-                    vg_plus, vg_minus = self._split(array.gate_voltage[rows, cols], t)
-                    if np.isnan(vg_plus).any() or np.isnan(vg_minus).any():
+                    if np.isnan(array.gate_voltage[rows, cols]).any():
                         raise ValueError(f"{self.name}: some devices were never programmed; "
                                          "call initialize() or program() before apply_update()")
                     step = scale * d / (2.0 * scheme.gate_slope)
-                    wanted = self._join(vg_plus + step, vg_minus - step)
-                    vg = np.clip(wanted, scheme.gate_voltage_min, scheme.gate_voltage_max)
-                    limited += int(np.count_nonzero(np.abs(vg - wanted) > 1e-12))
-                    reset = vg < self._join(vg_plus, vg_minus)
-                    pulses += array.apply_two_pulse(vg, reset, rows=rows, cols=cols)
+                    tile_pulses, tile_limited = array.step_gate_voltages(self._join(step, -step), rows, cols)
+                    pulses += tile_pulses
+                    limited += tile_limited
                 else:
                     law = self.chip.device.pulse_law
                     change = 0.5 * scale * d
@@ -496,7 +496,8 @@ class MappedMatrix:
 
     @property
     def arrays_used(self) -> List[int]:
-        return sorted({t.array for t in self.tiles})
+        """Indices of the chip's arrays that hold this matrix's tiles, ascending."""
+        return list(self._arrays_used)
 
     def __repr__(self) -> str:
         return (f"MappedMatrix({self.name!r}, {self.n_in}x{self.n_out}{' + bias' if self.bias else ''}, "

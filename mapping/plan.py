@@ -1,8 +1,9 @@
 """ProductPlan: a mapped matrix's tiles folded into one compiled product.
 
 A plan is a snapshot of the conductances; it stays valid until an array it
-uses changes (programming, an update, drift: ``CrossbarArray.version``) or
-the matrix's ADC changes. It draws its noise seeds from the arrays' own
+uses changes (programming, an update, drift: ``CrossbarArray.version``; then
+:meth:`ProductPlan.refill` takes the new values into the same layout) or the
+matrix's ADC or scale changes (then a new plan is made). It draws its noise seeds from the arrays' own
 generators in the order the tile-by-tile path draws them, and adds its work
 to the arrays' and the matrix's counters as that path does, so both paths
 give the same numbers, the same counts and leave the generators in the same
@@ -18,7 +19,7 @@ import numpy as np
 from crossbar import OperationCounts
 from crossbar.kernels import float32_is_enough
 
-from .kernels import PlanArrays, planned_product, product_buffers
+from .kernels import PlanArrays, fill_tile_values, planned_product, product_buffers
 
 if TYPE_CHECKING:  # pragma: no cover
     from .mapped import MappedMatrix
@@ -36,65 +37,38 @@ class ProductPlan:
     def __init__(self, matrix: "MappedMatrix"):
         mm = matrix
         chip = mm.chip
-        device = chip.device
-        sigma = device.read_noise_sigma_relative
+        sigma = chip.device.read_noise_sigma_relative
         noise = sigma > 0.0
         # the same rule as CrossbarArray.mvm: float32 only where its rounding hides under the noise
         dtype = np.float32 if noise and float32_is_enough(sigma, chip.array_rows) else np.float64
         row_pairs = mm.encoding.scheme == "row_pairs"
         width = mm.n_out if row_pairs else 2 * mm.n_out
         starts = sorted({t.inputs[0] for t in mm.tiles}) + [mm.n_logical]
-        signal, variance, offsets, runs, band_runs = [], [], [0], [], [0]
-        signal_rows, variance_rows = [], []
-        row_conductance = []
+        offsets, runs, band_runs = [0], [], [0]
         self._tiles = []
         for a in range(len(starts) - 1):
             rows = starts[a + 1] - starts[a]
-            s = np.zeros((rows, width))
-            var = np.zeros((rows, width))
             for t in (t for t in mm.tiles if t.inputs[0] == starts[a]):
-                array = chip.arrays[t.array]
-                region_rows, region_cols = mm._region(t)
-                g = array._conductance[region_rows, region_cols]
-                g2 = sigma * sigma * g * g
-                row_g = array._row_conductance[region_rows]
                 o0, o1 = t.outputs
-                if row_pairs:
-                    g_plus, g_minus = mm._split(g, t)
-                    v_plus, v_minus = mm._split(g2, t)
-                    s[:, o0:o1] = g_plus - g_minus  # the minus rows are driven at -V
-                    var[:, o0:o1] = v_plus + v_minus
-                    p0, p1 = o0, o1
-                    row_conductance.append(row_g[:rows] + row_g[rows:])
-                else:
-                    s[:, 2 * o0:2 * o1] = g
-                    var[:, 2 * o0:2 * o1] = g2
-                    p0, p1 = 2 * o0, 2 * o1
-                    row_conductance.append(row_g)
+                p0, p1 = (o0, o1) if row_pairs else (2 * o0, 2 * o1)
                 runs.append((a, p0, p1, t.col0))
-                self._tiles.append((array, t, p1 - p0))
+                self._tiles.append((chip.arrays[t.array], t, p1 - p0))
             covered = [p for run in runs[band_runs[-1]:] for p in run[1:3]]
             if covered[0] != 0 or covered[-1] != width or covered[1:-1:2] != covered[2:-1:2]:
                 # planned_product converts each column of a band once, in the tile that holds it
                 raise RuntimeError(f"{mm.name}: the tiles of band {a} do not cover its {width} columns in order")
-            signal.append(s.T.ravel())  # column by column (G^T): the kernel's products run transposed
-            variance.append(var.T.ravel())
-            signal_rows.append(s.ravel())
-            variance_rows.append(var.ravel())
-            offsets.append(offsets[-1] + s.size)
+            offsets.append(offsets[-1] + rows * width)
             band_runs.append(len(runs))
         self.band_starts = np.array(starts, dtype=np.int64)
         self.width = width
         self.widest_band = max(b - a for a, b in zip(starts[:-1], starts[1:]))
-        self.row_conductance = row_conductance  # per tile: S of each logical row (both rows of a pair)
         dac, adc = chip.dac, mm.adc
         e = mm.encoding
+        size = offsets[-1]
         self.arrays = PlanArrays(
             band_starts=self.band_starts,
-            signal=np.concatenate(signal).astype(dtype),
-            variance=np.concatenate(variance).astype(np.float32),
-            signal_rows=np.concatenate(signal_rows).astype(dtype),
-            variance_rows=np.concatenate(variance_rows).astype(np.float32),
+            signal=np.empty(size, dtype=dtype), variance=np.empty(size, dtype=np.float32),
+            signal_rows=np.empty(size, dtype=dtype), variance_rows=np.empty(size, dtype=np.float32),
             band_offsets=np.array(offsets, dtype=np.int64),
             runs=np.array(runs, dtype=np.int64).reshape(-1, 4),
             band_runs=np.array(band_runs, dtype=np.int64),
@@ -109,18 +83,42 @@ class ProductPlan:
         self.matrix = mm
         self.adc = adc
         self.scale = mm.scale
-        self.versions = self._versions()
         owners = [array for array, _, _ in self._tiles]  # each array's tiles, in tile order, for draw_seeds
         self._seed_groups = [(array, [k for k, a in enumerate(owners) if a is array])
                              for array in {id(a): a for a in owners}.values()]
+        self.refill()
+
+    def refill(self) -> None:
+        """Take the conductances the arrays hold now (in place; the layout and the converters stay)."""
+        mm, pa = self.matrix, self.arrays
+        sigma = mm.chip.device.read_noise_sigma_relative
+        row_conductance = []
+        for k, (array, t, _) in enumerate(self._tiles):
+            band, p0 = pa.runs[k, 0], pa.runs[k, 1]
+            rows = int(pa.band_starts[band + 1] - pa.band_starts[band])
+            start, stop = pa.band_offsets[band], pa.band_offsets[band + 1]
+            region_rows, region_cols = mm._region(t)
+            fill_tile_values(array._conductance[region_rows, region_cols], sigma, pa.row_pairs, p0,
+                             pa.signal[start:stop].reshape(self.width, rows),
+                             pa.variance[start:stop].reshape(self.width, rows),
+                             pa.signal_rows[start:stop].reshape(rows, self.width),
+                             pa.variance_rows[start:stop].reshape(rows, self.width))
+            row_g = array._row_conductance[region_rows]
+            row_conductance.append(row_g[:rows] + row_g[rows:] if pa.row_pairs else row_g)
+        self.row_conductance = row_conductance  # per tile: S of each logical row (both rows of a pair)
+        self.versions = self._versions()
 
     def _versions(self) -> Tuple[int, ...]:
         return tuple(a.version for a in self.matrix.chip.arrays)
 
-    def is_current(self) -> bool:
-        """Whether the arrays and the ADC are as they were when the plan was made."""
+    def settings_current(self) -> bool:
+        """Whether the matrix's ADC and scale are those the plan was made with."""
         mm = self.matrix
-        return self.adc is mm.adc and self.scale == mm.scale and self._versions() == self.versions
+        return self.adc is mm.adc and self.scale == mm.scale
+
+    def is_current(self) -> bool:
+        """Whether the arrays and the ADC are as they were when the plan was made (or last refilled)."""
+        return self.settings_current() and self._versions() == self.versions
 
     # -------------------------------------------------------------- reads
     def draw_seeds(self, reads: int) -> np.ndarray:

@@ -206,6 +206,33 @@ def test_two_pulse_region_leaves_rest_untouched(rng):
     assert not np.array_equal(array.conductance[2:4, 1:4], before[2:4, 1:4])
 
 
+def test_gate_steps_equal_two_pulse_with_the_same_voltages(rng):
+    """step_gate_voltages is apply_two_pulse with Vg + step cut to the range and RESET where Vg falls."""
+    scheme = preset("li2019").two_pulse
+    stepped, reference = CrossbarArray(8, 6, preset("li2019"), seed=4), CrossbarArray(8, 6, preset("li2019"), seed=4)
+    target = _li_targets(rng, (8, 6))
+    for array in (stepped, reference):
+        array.program(target)
+    rows, cols = slice(1, 7), slice(2, 5)
+    step = rng.normal(0.0, 0.4, (6, 3))
+    old = reference.gate_voltage[rows, cols].copy()
+    new = np.clip(old + step, scheme.gate_voltage_min, scheme.gate_voltage_max)
+    pulses, limited = stepped.step_gate_voltages(step, rows, cols)
+    assert pulses == reference.apply_two_pulse(new, new < old, rows=rows, cols=cols)
+    assert limited == np.count_nonzero(np.abs(new - (old + step)) > 1e-12) > 0
+    np.testing.assert_array_equal(stepped.conductance, reference.conductance)
+    np.testing.assert_array_equal(stepped.gate_voltage, reference.gate_voltage)
+    assert stepped.counters == reference.counters
+    with pytest.raises(ValueError, match="never programmed"):
+        CrossbarArray(4, 4, preset("li2019"), seed=0).step_gate_voltages(0.1)
+    with pytest.raises(ValueError, match="select no device"):
+        stepped.step_gate_voltages(0.1, rows=slice(8, 9))
+    with pytest.raises(ValueError, match="gate_step"):
+        stepped.step_gate_voltages(np.full((6, 3), np.nan), rows, cols)
+    with pytest.raises(ValueError, match="two_pulse"):
+        CrossbarArray(2, 2, preset("ideal")).step_gate_voltages(0.1)
+
+
 def test_soft_bounds_steps_shrink_towards_the_bound():
     device = preset("hfo2_soft_bounds").replace(window_spread_sigma_relative=0.0, stuck_at_gmin_fraction=0.0,
                                                 drift_nu=0.0, drift_nu_sigma=0.0)

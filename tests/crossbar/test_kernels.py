@@ -134,3 +134,27 @@ def test_two_pulse_update_matches_reference(rng):
     kernels.two_pulse_update_reference(b, reset, vg, 98e-6, 120e-6, 0.0, 4e-6, gain, frozen, seeds)
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
     np.testing.assert_array_equal(a[frozen], g0[frozen])
+
+
+def test_two_pulse_step_matches_reference(rng):
+    shape = (9, 14)
+    g0 = rng.uniform(0, 300e-6, shape)
+    vg0 = rng.uniform(0.7, 1.6, shape)
+    step = rng.normal(0.0, 0.3, shape)  # some steps leave the 0.7..1.6 V range and are cut
+    gain = rng.uniform(0.95, 1.05, shape)
+    frozen = rng.random(shape) < 0.1
+    seeds = derive_seeds(np.uint64(5), shape[0])
+    a, b, vg_a, vg_b = g0.copy(), g0.copy(), vg0.copy(), vg0.copy()
+    args = (0.7, 1.6, 98e-6, 120e-6, 0.0, 4e-6, gain, frozen, seeds)
+    counts = kernels.two_pulse_step(a, vg_a, step, *args)
+    assert counts == kernels.two_pulse_step_reference(b, vg_b, step, *args)
+    wanted = vg0 + step
+    assert counts == (np.count_nonzero((wanted < 0.7) | (wanted > 1.6)),
+                      np.count_nonzero(np.clip(wanted, 0.7, 1.6) < vg0))
+    assert 0 < counts[0] < step.size
+    np.testing.assert_array_equal(vg_a, vg_b)
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+    vg_a[3, 4] = np.nan  # never programmed: nothing moves
+    before = a.copy()
+    assert kernels.two_pulse_step(a, vg_a, step, *args) == (-1, 0)
+    np.testing.assert_array_equal(a, before)

@@ -7,7 +7,8 @@ import pytest
 
 import crossbar
 from mapping import Chip, Encoding, MappedMatrix
-from mapping.kernels import planned_product, planned_product_reference
+from mapping.kernels import fill_tile_values, planned_product, planned_product_reference, tile_values_reference
+from mapping.plan import ProductPlan
 
 # read noise this small keeps the products in float64, so both paths round alike
 LOW_NOISE = crossbar.preset("li2019").replace(read_noise_sigma_relative=1e-4)
@@ -90,6 +91,39 @@ def test_plan_follows_the_conductances(rng):
         np.testing.assert_array_equal(after, expected)
         assert not np.allclose(after, before)
     assert compiled.plan() is not first
+
+
+@pytest.mark.parametrize("row_pairs", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tile_values_kernel_equals_numpy_reference(rng, row_pairs, dtype):
+    g = rng.uniform(0, 300e-6, (12, 5))
+    rows, cols = (6, 5) if row_pairs else (12, 5)
+    width, p0 = cols + 4, 3  # the tile's columns sit at p0.. of a wider band
+    signal, variance = np.full((width, rows), np.nan, dtype), np.full((width, rows), np.nan, np.float32)
+    signal_rows, variance_rows = np.full((rows, width), np.nan, dtype), np.full((rows, width), np.nan, np.float32)
+    fill_tile_values(g, 0.03, row_pairs, p0, signal, variance, signal_rows, variance_rows)
+    s, v = tile_values_reference(g, 0.03, row_pairs)
+    np.testing.assert_array_equal(signal[p0:p0 + cols].T, s.astype(dtype))
+    np.testing.assert_array_equal(signal_rows[:, p0:p0 + cols], s.astype(dtype))
+    np.testing.assert_array_equal(variance[p0:p0 + cols].T, v.astype(np.float32))
+    np.testing.assert_array_equal(variance_rows[:, p0:p0 + cols], v.astype(np.float32))
+    assert np.isnan(signal[:p0]).all() and np.isnan(variance_rows[:, p0 + cols:]).all()  # nothing else written
+
+
+@pytest.mark.parametrize("scheme", ["row_pairs", "column_pairs"])
+@pytest.mark.parametrize("device", [LOW_NOISE, crossbar.preset("li2019")], ids=["float64", "float32"])
+def test_refilled_plan_equals_a_new_plan(scheme, device):
+    """An update refills the plan in place; it then holds exactly what a plan made afresh holds."""
+    m = _matrix(device, scheme)
+    plan = m.plan()
+    m.apply_update(np.full((70, 45), 0.05), np.full(45, -0.05))
+    assert not plan.is_current()
+    assert m.plan() is plan and plan.is_current()
+    fresh = ProductPlan(m)
+    for name in ("signal", "variance", "signal_rows", "variance_rows", "band_offsets", "runs"):
+        np.testing.assert_array_equal(getattr(plan.arrays, name), getattr(fresh.arrays, name), err_msg=name)
+    for mine, theirs in zip(plan.row_conductance, fresh.row_conductance):
+        np.testing.assert_array_equal(mine, theirs)
 
 
 def test_wires_go_tile_by_tile_and_bad_inputs_raise(rng):
