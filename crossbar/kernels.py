@@ -20,6 +20,9 @@ from .rng import derive_seeds, fill_normals, row_seed, standard_normals
 # Rounding is to the nearest code, ties to even, in kernels and references
 # alike (np.rint in numpy), so the two agree to the last bit.
 _ROUND_MAGIC = 6755399441055744.0  # 1.5 * 2**52
+# A stream's first counter, as an int64: a literal 0 would make Numba compile fill_normals a second time
+# (for the type Literal[int](0)), a second or more of every cold start.
+FIRST_NORMAL = np.int64(0)
 
 
 @numba.njit(cache=True, inline="always")
@@ -63,13 +66,15 @@ def quantize_grid_reference(x, origin, step, code_min, code_max):
 # ---------------------------------------------------- the non-ideal product
 # The two products run in BLAS (a hand-written Numba product does not reach
 # BLAS's register blocking); Numba does the element-wise passes around them.
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def dac_one(v, v_limit, dac_step, dac_top):
     """One drive voltage ``v`` through the DAC (volts), and whether it is beyond ``v_limit`` or NaN.
 
-    Scalars only (inlined into vectorised loops: an inlined function that
-    takes arrays costs reference counting on every call). ``dac_step`` 0
-    leaves ``v`` as it is.
+    Scalars only, so that LLVM inlines it into its callers' vectorised loops
+    (a function that takes arrays would cost reference counting on every
+    call). Not inlined at Numba's level: that re-types each copy and took a
+    second and a half of the planned product's cold compile, for the same
+    machine code. ``dac_step`` 0 leaves ``v`` as it is.
     """
     bad = not (abs(v) <= v_limit)  # also catches NaN
     if dac_step > 0.0:
@@ -143,16 +148,16 @@ def noise_adc_pass(current, variance, seed, use_noise, adc_step, adc_max_code, o
     normals = np.empty(cols, dtype=np.float32)
     for b in range(batch):
         if use_noise:
-            fill_normals(row_seed(seed, b), 0, normals)
+            fill_normals(row_seed(seed, b), FIRST_NORMAL, normals)
         saturated += convert_row(current[b], variance[b], normals, use_noise, adc_step, float(adc_max_code), out[b])
     return saturated
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def convert_one(current, variance, normal, use_noise, adc_step, adc_top):
     """One output through read noise and the ADC: ``ADC(current + sqrt(variance) normal)``, amperes.
 
-    Scalars only (inlined into vectorised loops). ``variance`` and ``normal``
+    Scalars only, inlined by LLVM into vectorised loops (see :func:`dac_one`). ``variance`` and ``normal``
     are float32; the standard deviation is taken in float32 (eight lanes,
     exact to float32 rounding), the sum in float64.
 
@@ -373,7 +378,7 @@ def pulse_update(conductance, n_pulses, g_low, g_high, frozen, kind, step_up, st
                     needed += abs(n_pulses[i, j])
             if needed > normals.shape[0]:
                 normals = np.empty(needed, dtype=np.float32)
-            fill_normals(seeds[i], 0, normals[:needed])
+            fill_normals(seeds[i], FIRST_NORMAL, normals[:needed])
         for j in range(cols):
             n = n_pulses[i, j]
             count = abs(n)
@@ -452,7 +457,7 @@ def two_pulse_update(conductance, reset, gate_voltage, gate_slope, gate_intercep
     rows, cols = conductance.shape
     normals = np.empty(2 * cols, dtype=np.float32)
     for i in range(rows):
-        fill_normals(seeds[i], 0, normals)
+        fill_normals(seeds[i], FIRST_NORMAL, normals)
         for j in range(cols):
             if frozen[i, j]:
                 continue

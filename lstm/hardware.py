@@ -192,10 +192,11 @@ class HardwareNetwork:
         plan = mm.plan()
         seeds = plan.draw_seeds(time)
 
+        inputs, mask = np.ascontiguousarray(inputs), np.ascontiguousarray(mask)
+
         def part(rows):
-            b0, b1 = rows  # each part's rows draw their own noise streams (first_row b0)
-            return hardware_lstm_forward(np.ascontiguousarray(inputs[:, b0:b1]), np.ascontiguousarray(mask[b0:b1]),
-                                         plan.arrays, seeds, keep, b0)
+            b0, b1 = rows  # each part's rows draw their own noise streams (those of rows b0..b1 of the batch)
+            return hardware_lstm_forward(inputs, mask, plan.arrays, seeds, keep, b0, b1 - b0)
 
         parts = parallel.batch_parts(batch, time * int(plan.band_starts[-1]) * plan.width)
         results = parallel.run_parts(part, parts, self.threads, plan.largest_product(parts[0][1] - parts[0][0]))

@@ -83,13 +83,13 @@ def tanh_array(x):
 
 
 @numba.njit(cache=True, inline="always")
-def _stack(t, slot, x, h, stacked):
-    """``stacked[slot] = [x_t; h; 1]``."""
-    batch, features = x.shape[1], x.shape[2]
-    hidden = h.shape[1]
+def _stack(t, slot, x, row0, h, stacked):
+    """``stacked[slot] = [x_t; h; 1]``, ``x`` from its row ``row0`` on (``h``'s rows)."""
+    batch, hidden = h.shape
+    features = x.shape[2]
     for b in range(batch):
         for k in range(features):
-            stacked[slot, b, k] = x[t, b, k]
+            stacked[slot, b, k] = x[t, row0 + b, k]
         for j in range(hidden):
             stacked[slot, b, features + j] = h[b, j]
         stacked[slot, b, features + hidden] = 1.0
@@ -168,14 +168,14 @@ def lstm_forward(x, mask, w, keep=True):
     stacked, gates, c_prev_all, tanh_all, states, h, c = _layer_arrays(time, batch, features, hidden, keep)
     for t in range(time):
         slot = t if keep else 0
-        _stack(t, slot, x, h, stacked)
+        _stack(t, slot, x, 0, h, stacked)
         z = np.dot(stacked[slot], w)
         _cell_step(t, slot, z, mask, h, c, gates, c_prev_all, tanh_all, states)
     return stacked, gates, c_prev_all, tanh_all, states
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
-def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0):
+def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0, n_rows=-1):
     """:func:`lstm_forward` with every step's product on the crossbar arrays.
 
     Each step's ``[x_t; h; 1] @ W`` is one :func:`mapping.kernels.planned_product`
@@ -193,9 +193,12 @@ def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0):
         Each step's noise seed of each tile (``ProductPlan.draw_seeds``).
     keep : bool
         Keep every step's caches (training); else only the last (inference).
-    first_row : int
-        Row ``b`` of ``x`` is row ``first_row + b`` of the whole batch, whose
-        noise streams it draws (a batch computed in parts, see ``lstm.parallel``).
+    first_row, n_rows : int
+        Run rows ``first_row .. first_row + n_rows`` of ``x`` and ``mask`` only
+        (``n_rows`` -1: to the end); each draws the noise streams of its row
+        of the whole batch. A batch computed in parts (see ``lstm.parallel``)
+        so gives the numbers of the whole, and its parts read the caller's
+        arrays without copies.
 
     Returns
     -------
@@ -206,7 +209,9 @@ def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0):
     n_saturated, n_bad : int
         ADC saturations; drive voltages beyond the DAC's range or NaN.
     """
-    time, batch, features = x.shape
+    time, features = x.shape[0], x.shape[2]
+    batch = x.shape[1] - first_row if n_rows < 0 else n_rows
+    mask = mask[first_row:first_row + batch]
     hidden = plan.n_out // 4
     stacked, gates, c_prev_all, tanh_all, states, h, c = _layer_arrays(time, batch, features, hidden, keep)
     z = np.empty((batch, 4 * hidden))
@@ -216,7 +221,7 @@ def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0):
     bad = 0
     for t in range(time):
         slot = t if keep else 0
-        _stack(t, slot, x, h, stacked)
+        _stack(t, slot, x, first_row, h, stacked)
         n_saturated, n_bad = planned_product(stacked[slot], plan, seeds[t], buffers, power, z, first_row)
         saturated += n_saturated
         bad += n_bad

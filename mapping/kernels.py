@@ -176,7 +176,7 @@ def vector_dot(v, g, out):
             out[p] += x * g[i, p]
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _dot(a, b, out):
     if a.shape[0] * a.shape[1] * b.shape[1] <= SMALL_PRODUCT:
         small_dot(a, b, out)
