@@ -129,9 +129,11 @@ class ProductPlan:
         order, one word per read and per tile it holds.
         """
         n_tiles = len(self._tiles)
-        seeds = np.zeros((reads, n_tiles), dtype=np.uint64)
         if not self.arrays.noise:
-            return seeds
+            return np.zeros((reads, n_tiles), dtype=np.uint64)
+        if len(self._seed_groups) == 1:  # one array holds every tile, in tile order: its words as they come
+            return self._seed_groups[0][0].rng.bit_generator.random_raw(reads * n_tiles).reshape(reads, n_tiles)
+        seeds = np.zeros((reads, n_tiles), dtype=np.uint64)
         for array, mine in self._seed_groups:
             words = array.rng.bit_generator.random_raw(reads * len(mine))
             seeds[:, mine] = np.asarray(words, dtype=np.uint64).reshape(reads, len(mine))
