@@ -478,7 +478,7 @@ def two_pulse_step(conductance, gate_voltage, gate_step, gate_min, gate_max, gat
     ``[gate_min, gate_max]``; devices whose gate voltage goes down are RESET
     first; then :func:`two_pulse_update` pulses every device. One compiled
     call for what an in-situ update does to a tile (a dozen numpy passes
-    before, each paying its call overhead at the paper's 16 x 60 tiles).
+    before, each paying its call overhead on tiles as small as the airline network's 34 x 60).
 
     Parameters
     ----------
