@@ -200,14 +200,20 @@ class CrossbarArray:
         return self._conductance.copy() if self.drift_nu is not None else self._g0.copy()
 
     # ------------------------------------------------------------ programming
-    def _region(self, rows: slice, cols: slice) -> np.ndarray:
-        """Boolean mask (rows, cols) of a rectangular region given by two slices."""
+    def _region_shape(self, rows: slice, cols: slice) -> Tuple[int, int]:
+        """Shape of a rectangular region given by two slices; it must hold a device."""
         if not isinstance(rows, slice) or not isinstance(cols, slice):
             raise ValueError(f"rows={rows!r}, cols={cols!r}: slices are required")
+        shape = self._g0[rows, cols].shape
+        if 0 in shape:
+            raise ValueError(f"rows={rows!r}, cols={cols!r} select no device of a {self.rows}x{self.cols} array")
+        return shape
+
+    def _region(self, rows: slice, cols: slice) -> np.ndarray:
+        """Boolean mask (rows, cols) of a rectangular region given by two slices."""
+        self._region_shape(rows, cols)
         region = np.zeros(self.shape, dtype=bool)
         region[rows, cols] = True
-        if not region.any():
-            raise ValueError(f"rows={rows!r}, cols={cols!r} select no device of a {self.rows}x{self.cols} array")
         return region
 
     def _check_target(self, target, clip: bool, shape: tuple) -> np.ndarray:
@@ -378,8 +384,7 @@ class CrossbarArray:
         scheme = self.device.two_pulse
         if scheme is None:
             raise ValueError(f"device {self.device.name!r} has no two_pulse scheme; use apply_pulses")
-        region = self._region(rows, cols)
-        shape = region[rows, cols].shape
+        shape = self._region_shape(rows, cols)
         vg = as_float_array("gate_voltage", np.broadcast_to(gate_voltage, shape), shape=shape)
         low, high = scheme.gate_voltage_min, scheme.gate_voltage_max
         if vg.min() < low - 1e-12 or vg.max() > high + 1e-12:
@@ -396,13 +401,20 @@ class CrossbarArray:
                                  self.device.program_noise_sigma, np.ascontiguousarray(self.gain[rows, cols]),
                                  np.ascontiguousarray(self.stuck[rows, cols]),
                                  stream_seeds(self.rng, shape[0]))
+        return self._store_two_pulse(g, g_region, vg, rows, cols, int(reset_region.sum()))
+
+    def _store_two_pulse(self, g, g_region, gate_voltage, rows: slice, cols: slice, n_reset: int) -> int:
+        """Keep a two-pulse update of a region: its conductances into ``g`` (the new base), gate voltages, counts.
+
+        Returns the pulses: a SET per device of the region, a RESET per ``n_reset``.
+        """
         g[rows, cols] = g_region
         self._g0 = g
-        self.gate_voltage[rows, cols] = vg
-        self._mark_programmed(region)
-        pulses = int(region.sum() + reset_region.sum())
+        self.gate_voltage[rows, cols] = gate_voltage
+        self._mark_programmed((rows, cols))
+        pulses = g_region.size + n_reset
         self.counters.programming_pulses += pulses
-        self.counters.row_pulse_steps += shape[0] * (2 if reset_region.any() else 1)
+        self.counters.row_pulse_steps += g_region.shape[0] * (2 if n_reset else 1)
         self._refresh()
         return pulses
 
@@ -433,11 +445,7 @@ class CrossbarArray:
         scheme = self.device.two_pulse
         if scheme is None:
             raise ValueError(f"device {self.device.name!r} has no two_pulse scheme; use apply_pulses")
-        if not isinstance(rows, slice) or not isinstance(cols, slice):
-            raise ValueError(f"rows={rows!r}, cols={cols!r}: slices are required")
-        shape = self._g0[rows, cols].shape
-        if 0 in shape:
-            raise ValueError(f"rows={rows!r}, cols={cols!r} select no device of a {self.rows}x{self.cols} array")
+        shape = self._region_shape(rows, cols)
         if np.shape(gate_step) != shape:
             gate_step = np.broadcast_to(gate_step, shape)
         step = as_float_array("gate_step", gate_step, shape=shape)
@@ -452,15 +460,7 @@ class CrossbarArray:
         if limited < 0:
             raise ValueError("some devices of the region were never programmed (no SET gate voltage yet); "
                              "program them before stepping their gate voltages")
-        g[rows, cols] = g_region
-        self._g0 = g
-        self.gate_voltage[rows, cols] = gate_voltage
-        self._mark_programmed((rows, cols))
-        pulses = shape[0] * shape[1] + resets
-        self.counters.programming_pulses += pulses
-        self.counters.row_pulse_steps += shape[0] * (2 if resets else 1)
-        self._refresh()
-        return pulses, limited
+        return self._store_two_pulse(g, g_region, gate_voltage, rows, cols, resets), limited
 
     # ---------------------------------------------------------------- reading
     def read_conductance(self, rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:

@@ -467,11 +467,12 @@ class MappedMatrix:
                 rows, cols = self._region(t)
                 d = delta[slice(*t.inputs), slice(*t.outputs)]
                 if scheme is not None:
-                    if np.isnan(array.gate_voltage[rows, cols]).any():
-                        raise ValueError(f"{self.name}: some devices were never programmed; "
-                                         "call initialize() or program() before apply_update()")
                     step = scale * d / (2.0 * scheme.gate_slope)
-                    tile_pulses, tile_limited = array.step_gate_voltages(self._join(step, -step), rows, cols)
+                    try:  # (the array refuses devices that never had a SET gate voltage, touching none)
+                        tile_pulses, tile_limited = array.step_gate_voltages(self._join(step, -step), rows, cols)
+                    except ValueError as error:
+                        raise ValueError(f"{self.name}: {error}; call initialize() or program() "
+                                         "before apply_update()") from None
                     pulses += tile_pulses
                     limited += tile_limited
                 else:

@@ -90,6 +90,15 @@ def test_update_is_limited_by_gate_voltage(rng):
     np.testing.assert_allclose(w, expected, atol=1e-12)
 
 
+def test_update_of_devices_never_programmed_raises():
+    m = MappedMatrix(Chip(_quiet_li2019(), seed=0), "w", 2, 2, bias=False)
+    m.scale = 1e-4  # a scale, but no SET gate voltage on any device yet
+    before = m.chip.arrays[0].conductance.copy()
+    with pytest.raises(ValueError, match=r"w: .*never programmed.*initialize\(\) or program\(\)"):
+        m.apply_update(np.full((2, 2), 0.1))
+    np.testing.assert_array_equal(m.chip.arrays[0].conductance, before)
+
+
 def test_pulse_device_update_moves_weights():
     device = crossbar.DeviceModel(g_min=0.0, g_max=200e-6,
                                   pulse_law=crossbar.PulseUpdateLaw(step_up=0.5e-6, step_down=0.5e-6))
