@@ -99,9 +99,7 @@ def as_float_array(name: str, array, shape: Optional[tuple] = None, ndim: Option
                 raise ValueError(f"{name} has shape {out.shape}; shape {_shape_text(shape)} required")
     if out.size == 0:
         raise ValueError(f"{name} is empty (shape {out.shape}); at least one element is required")
-    # a finite sum means every value is finite (NaN and infinities propagate); only an
-    # overflowing or non-finite sum needs the element-wise check (one pass instead of two)
-    if not np.isfinite(out.sum()) and not np.all(np.isfinite(out)):
+    if not np.all(np.isfinite(out)):
         bad = int(np.count_nonzero(~np.isfinite(out)))
         raise ValueError(f"{name} holds {bad} NaN or infinite value(s); all values must be finite")
     return out

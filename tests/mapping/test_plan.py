@@ -138,5 +138,6 @@ def test_wires_go_tile_by_tile_and_bad_inputs_raise(rng):
     x[1, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         m.matvec(x)
-    with pytest.raises(ValueError, match="beyond"):
-        m.matvec(np.full((1, 70), 1.5))
+    for beyond in (1.5, -1.5):  # either side of the DAC's range
+        with pytest.raises(ValueError, match="beyond"):
+            m.matvec(np.full((1, 70), beyond))
