@@ -14,15 +14,12 @@ import math
 import numba
 import numpy as np
 
-from .rng import derive_seeds, fill_normals, row_seed, standard_normals
+from .rng import FIRST_NORMAL, derive_seeds, fill_normals, row_seed, standard_normals
 
 # --------------------------------------------------------------- quantization
 # Rounding is to the nearest code, ties to even, in kernels and references
 # alike (np.rint in numpy), so the two agree to the last bit.
 _ROUND_MAGIC = 6755399441055744.0  # 1.5 * 2**52
-# A stream's first counter, as an int64: a literal 0 would make Numba compile fill_normals a second time
-# (for the type Literal[int](0)), a second or more of every cold start.
-FIRST_NORMAL = np.int64(0)
 
 
 @numba.njit(cache=True, inline="always")

@@ -43,6 +43,9 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 _F = np.float32
 TAIL_LIMIT = math.sqrt(2.0 * 31.0 * math.log(2.0))  # largest |normal| the source can give
 FEW_STREAMS = 8  # AVX2 lanes of float32: below this, fill_normals_by_counter goes stream by stream
+# A stream's first counter, as an int64 for callers of fill_normals: a literal 0 would make Numba compile
+# fill_normals a second time (for the type Literal[int](0)), a second or more of every cold start.
+FIRST_NORMAL = np.int64(0)
 
 
 @numba.njit(cache=True, inline="always")
