@@ -212,7 +212,7 @@ def standard_normals(seeds, n, start=0):
     out = np.empty((seeds.shape[0], n))
     row = np.empty(n, dtype=np.float32)
     for b in range(seeds.shape[0]):
-        fill_normals(seeds[b], start, row)
+        fill_normals(seeds[b], np.int64(start), row)  # an int64 even when start is the literal default
         for k in range(n):
             out[b, k] = row[k]
     return out
