@@ -9,11 +9,12 @@ how many threads run them:
   never on the threads: each part is the same call whether it runs alone or
   beside another;
 - each row draws its read noise from its own streams (``first_row``);
-- OpenBLAS, which the kernels call for the band products, is held to one
-  thread while they run (:func:`single_threaded_blas`): its results depend
-  on its own thread count (measured: 1e-5 relative in float32 products of
-  64 x 64 x 1024), so without the hold a machine's core count would change
-  ADC codes and, through the recurrence, the outputs.
+- OpenBLAS, which the kernels call for the products of float64 bands, is
+  held to one thread while they run (:func:`single_threaded_blas`): its
+  results depend on its own thread count (measured: 1e-5 relative in float32
+  products of 64 x 64 x 1024), so without the hold a machine's core count
+  would change ADC codes and, through the recurrence, the outputs. Float32
+  bands (read noise on) call no BLAS: ``crossbar.simd.paired_products``.
 
 ``XBAR_THREADS`` in the environment sets the default thread count (the sweep
 sets 1 in its worker processes, which already fill the cores).

@@ -14,10 +14,11 @@ folded into one matrix per *band* (the tiles that share input rows):
 
 Everything runs transposed: a band is stored column by column (``G^T``, shape
 (columns, rows)), the products are ``I^T = G^T V^T``, and the noise, the ADC
-and the digital sum walk the batch in their inner loops. OpenBLAS does the
-short-K products of the bands 1.3 to 1.6 times faster this way round (measured:
-32 x 64 x 1024 in float32, 55 against 87 us on one core), and the inner loops
-vectorise over the batch.
+and the digital sum walk the batch in their inner loops. Float32 bands (read
+noise on) get both products from :func:`crossbar.simd.paired_products` in one
+register-blocked pass, the same numbers on every machine; float64 bands from
+OpenBLAS, which does these short-K products 1.3 to 1.6 times faster this way
+round (measured: 32 x 64 x 1024 in float32, 55 against 87 us on one core).
 
 Each tile's columns then get the read noise of that tile's read (normal
 ``col0 + p`` of stream ``row_seed(seed_tile, b)``, exactly the numbers
@@ -36,8 +37,12 @@ from collections import namedtuple
 import numba
 import numpy as np
 
+from numba.core import types
+from numba.extending import overload
+
 from crossbar.kernels import convert_one, dac_one
 from crossbar.rng import derive_seeds, fill_normals_by_counter, padded_length, row_seed, standard_normals
+from crossbar.simd import paired_products
 
 PlanArrays = namedtuple("PlanArrays", [
     "band_starts",      # int64 (n_bands + 1,): logical input rows where each band starts
@@ -59,6 +64,7 @@ PlanArrays = namedtuple("PlanArrays", [
     "adc_step",         # float: amperes per ADC code, 0 without ADC
     "adc_top",          # float: largest ADC code
     "noise",            # bool: read noise on
+    "paired",           # bool: float32 bands multiplied by crossbar.simd.paired_products (else BLAS)
     "amperes_per_weight",  # float: v_read k, the current of a unit weight driven at a unit input
 ])
 
@@ -184,6 +190,21 @@ def _dot(a, b, out):
         np.dot(a, b, out)
 
 
+def _paired_band(gt, st, v, q, cur, var):
+    """:func:`crossbar.simd.paired_products` of a float32 band; compiled for float64 bands only to raise."""
+    raise NotImplementedError  # pragma: no cover (compiled through the overload below)
+
+
+@overload(_paired_band)
+def _paired_band_overload(gt, st, v, q, cur, var):
+    if gt.dtype == types.float32:
+        return lambda gt, st, v, q, cur, var: paired_products(gt, st, v, q, cur, var)
+
+    def refuse(gt, st, v, q, cur, var):  # a plan pairs float32 bands only (ProductPlan)
+        raise ValueError("paired band products need float32 bands")
+    return refuse
+
+
 @numba.njit(cache=True, error_model="numpy", nogil=True)  # no zero-division checks: they keep loops scalar
 def planned_product(inputs, plan, seeds, buffers, power, out, first_row):
     """One product of a mapped matrix: DAC, band products, read noise, ADC, digital sum.
@@ -248,6 +269,9 @@ def planned_product(inputs, plan, seeds, buffers, power, out, first_row):
             vector_dot(voltages.ravel(), plan.signal_rows[start:stop].reshape((rows, width)), current.ravel())
             if noise:
                 vector_dot(squares.ravel(), plan.variance_rows[start:stop].reshape((rows, width)), variance.ravel())
+        elif plan.paired:  # both products in one register-blocked pass (float32 bands, 512-bit vectors)
+            _paired_band(plan.signal[start:stop].reshape((width, rows)),
+                         plan.variance[start:stop].reshape((width, rows)), voltages, squares, current, variance)
         else:
             _dot(plan.signal[start:stop].reshape((width, rows)), voltages, current)
             if noise:

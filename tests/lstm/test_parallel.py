@@ -99,23 +99,33 @@ def test_default_threads(monkeypatch):
     assert 1 <= parallel.default_threads() <= parallel.MAX_PARTS
 
 
-def test_blas_thread_count_does_not_change_the_numbers(rng):
+# li2019's read noise: float32 bands, paired products; a thousandth of it: float64 bands, OpenBLAS
+@pytest.mark.parametrize("read_noise", [None, 1e-5], ids=["paired", "blas"])
+def test_blas_thread_count_does_not_change_the_numbers(rng, read_noise):
     """OpenBLAS's own results change with its thread count; the layer holds it to one, so the cores don't matter.
 
     Without converters, so that the last bits of the products reach the outputs (an ADC would hide most).
+    Float32 bands run on the paired products (``crossbar.simd``), which call no BLAS at all.
     """
     from threadpoolctl import threadpool_limits
 
+    device = crossbar.preset("li2019")
+    if read_noise is not None:
+        device = device.replace(read_noise_sigma_relative=read_noise)
     x = rng.uniform(-1, 1, (32, 4, 64))
     mask = np.ones((32, 4))
     results = []
     for blas_threads in (1, 2):
         net = make_network(64, [128], 1, seed=0)
-        config = HardwareConfig(encoding=Encoding(scale="max_abs"), ideal_converters=True)
+        config = HardwareConfig(device=device, encoding=Encoding(scale="max_abs"), ideal_converters=True)
         hw = HardwareNetwork(net, config, seed=3, threads=2)
         hw.program()
         plan = hw.matrices["layer0.W"].plan()
-        assert plan.largest_product(16) > 4 * 65536  # where OpenBLAS would use its threads
+        assert plan.arrays.paired == (read_noise is None)
+        if plan.arrays.paired:
+            assert plan.largest_product(16) == 0  # no BLAS call: nothing to hold
+        else:
+            assert plan.largest_product(16) > 4 * 65536  # where OpenBLAS would use its threads
         with threadpool_limits(blas_threads, user_api="blas"):
             results.append(hw.predict(x, mask))
     np.testing.assert_array_equal(results[0], results[1])

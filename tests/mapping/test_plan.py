@@ -7,7 +7,8 @@ import pytest
 
 import crossbar
 from mapping import Chip, Encoding, MappedMatrix
-from mapping.kernels import fill_tile_values, planned_product, planned_product_reference, tile_values_reference
+from mapping.kernels import (fill_tile_values, planned_product, planned_product_reference, product_buffers,
+                             tile_values_reference)
 from mapping.plan import ProductPlan
 
 # read noise this small keeps the products in float64, so both paths round alike
@@ -36,10 +37,20 @@ def test_kernel_equals_numpy_reference(rng, scheme, device, adc, batch):
     assert len(plan.band_starts) > 2 and len(m.tiles) > 4  # several bands of several tiles
     x = rng.uniform(-1, 1, (batch, 70))
     seeds = plan.draw_seeds(1)[0]
-    power = np.zeros(int(plan.band_starts[-1]))
-    out = np.empty((batch, 45))
-    saturated, bad = planned_product(x, plan.arrays, seeds, plan.buffers(batch), power, out, 0)
     ref, ref_saturated, ref_bad, ref_power = planned_product_reference(x, plan.arrays, seeds)
+    # float32 bands: BLAS and the paired products (crossbar.simd), whichever this CPU would use
+    ways = [False, True] if plan.arrays.signal.dtype == np.float32 else [False]
+    for paired in ways:
+        _check_against_reference(m, plan.arrays._replace(paired=paired), x, seeds, adc, device,
+                                 (ref, ref_saturated, ref_bad, ref_power))
+
+
+def _check_against_reference(m, arrays, x, seeds, adc, device, reference):
+    ref, ref_saturated, ref_bad, ref_power = reference
+    batch = x.shape[0]
+    power = np.zeros(int(arrays.band_starts[-1]))
+    out = np.empty((batch, 45))
+    saturated, bad = planned_product(x, arrays, seeds, product_buffers(arrays, batch), power, out, 0)
     assert bad == ref_bad == 0
     np.testing.assert_allclose(power, ref_power, rtol=1e-12)
     if adc:
@@ -52,7 +63,7 @@ def test_kernel_equals_numpy_reference(rng, scheme, device, adc, batch):
             np.testing.assert_array_equal(out, ref)
     else:
         # the signal's own dtype; in float64 the noise amplitude (float32 variance) differs in its 7th digit
-        tol = {np.float32: 1e-5, np.float64: 1e-9 if plan.arrays.noise else 1e-12}[plan.arrays.signal.dtype.type]
+        tol = {np.float32: 1e-5, np.float64: 1e-9 if arrays.noise else 1e-12}[arrays.signal.dtype.type]
         assert np.max(np.abs(out - ref)) <= tol * np.max(np.abs(ref))
 
 
