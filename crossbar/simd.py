@@ -46,10 +46,18 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+
 def _host_has_wide_vectors() -> bool:
-    """Whether the code Numba generates here may use 512-bit float vectors (``avx512f``)."""
+    """Whether the code Numba generates here may use 512-bit float vectors (``avx512f``).
+
+    Numba's target: this CPU, or ``NUMBA_CPU_NAME`` and ``NUMBA_CPU_FEATURES``
+    when set (a named CPU without its features, e.g. ``generic`` for caches
+    shared between machines, counts as without).
+    """
     features = numba.config.CPU_FEATURES
     if features is None:
+        if numba.config.CPU_NAME is not None:
+            return False
         features = llvm_binding.get_host_cpu_features().flatten()
     return "+avx512f" in features.split(",")
 

@@ -36,7 +36,6 @@ from collections import namedtuple
 
 import numba
 import numpy as np
-
 from numba.core import types
 from numba.extending import overload
 
@@ -269,7 +268,7 @@ def planned_product(inputs, plan, seeds, buffers, power, out, first_row):
             vector_dot(voltages.ravel(), plan.signal_rows[start:stop].reshape((rows, width)), current.ravel())
             if noise:
                 vector_dot(squares.ravel(), plan.variance_rows[start:stop].reshape((rows, width)), variance.ravel())
-        elif plan.paired:  # both products in one register-blocked pass (float32 bands, 512-bit vectors)
+        elif plan.paired:  # float32 bands: both products in one register-blocked pass
             _paired_band(plan.signal[start:stop].reshape((width, rows)),
                          plan.variance[start:stop].reshape((width, rows)), voltages, squares, current, variance)
         else:

@@ -38,7 +38,7 @@ def test_kernel_equals_numpy_reference(rng, scheme, device, adc, batch):
     x = rng.uniform(-1, 1, (batch, 70))
     seeds = plan.draw_seeds(1)[0]
     ref, ref_saturated, ref_bad, ref_power = planned_product_reference(x, plan.arrays, seeds)
-    # float32 bands: BLAS and the paired products (crossbar.simd), whichever this CPU would use
+    # float32 bands: the paired products (crossbar.simd, the plan's choice) and OpenBLAS alike
     ways = [False, True] if plan.arrays.signal.dtype == np.float32 else [False]
     for paired in ways:
         _check_against_reference(m, plan.arrays._replace(paired=paired), x, seeds, adc, device,
