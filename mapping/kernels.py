@@ -63,7 +63,6 @@ PlanArrays = namedtuple("PlanArrays", [
     "adc_step",         # float: amperes per ADC code, 0 without ADC
     "adc_top",          # float: largest ADC code
     "noise",            # bool: read noise on
-    "paired",           # bool: float32 bands multiplied by crossbar.simd.paired_products (else BLAS)
     "amperes_per_weight",  # float: v_read k, the current of a unit weight driven at a unit input
 ])
 
@@ -189,19 +188,32 @@ def _dot(a, b, out):
         np.dot(a, b, out)
 
 
-def _paired_band(gt, st, v, q, cur, var):
-    """:func:`crossbar.simd.paired_products` of a float32 band; compiled for float64 bands only to raise."""
-    raise NotImplementedError  # pragma: no cover (compiled through the overload below)
+def band_products(gt, st, v, q, cur, var, noise):
+    """A band's currents ``cur = gt @ v`` and, with read noise, variances ``var = st @ q``.
+
+    Float32 bands (read noise on) go to :func:`crossbar.simd.paired_products`,
+    both products in one register-blocked pass and the same numbers on every
+    machine; float64 bands to OpenBLAS (or a plain loop when small). Chosen by
+    the bands' type, so that :func:`planned_product` compiles either way.
+    """
+    if gt.dtype == np.float32:
+        paired_products(gt, st, v, q, cur, var)
+        return
+    cur[...] = gt @ v
+    if noise:
+        var[...] = st @ q
 
 
-@overload(_paired_band)
-def _paired_band_overload(gt, st, v, q, cur, var):
+@overload(band_products)
+def _band_products_overload(gt, st, v, q, cur, var, noise):
     if gt.dtype == types.float32:
-        return lambda gt, st, v, q, cur, var: paired_products(gt, st, v, q, cur, var)
+        return lambda gt, st, v, q, cur, var, noise: paired_products(gt, st, v, q, cur, var)
 
-    def refuse(gt, st, v, q, cur, var):  # a plan pairs float32 bands only (ProductPlan)
-        raise ValueError("paired band products need float32 bands")
-    return refuse
+    def blas(gt, st, v, q, cur, var, noise):
+        _dot(gt, v, cur)
+        if noise:
+            _dot(st, q, var)
+    return blas
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)  # no zero-division checks: they keep loops scalar
@@ -268,13 +280,10 @@ def planned_product(inputs, plan, seeds, buffers, power, out, first_row):
             vector_dot(voltages.ravel(), plan.signal_rows[start:stop].reshape((rows, width)), current.ravel())
             if noise:
                 vector_dot(squares.ravel(), plan.variance_rows[start:stop].reshape((rows, width)), variance.ravel())
-        elif plan.paired:  # float32 bands: both products in one register-blocked pass
-            _paired_band(plan.signal[start:stop].reshape((width, rows)),
-                         plan.variance[start:stop].reshape((width, rows)), voltages, squares, current, variance)
         else:
-            _dot(plan.signal[start:stop].reshape((width, rows)), voltages, current)
-            if noise:
-                _dot(plan.variance[start:stop].reshape((width, rows)), squares, variance)
+            band_products(plan.signal[start:stop].reshape((width, rows)),
+                          plan.variance[start:stop].reshape((width, rows)), voltages, squares, current, variance,
+                          noise)
         for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
             p0, p1 = plan.runs[k, 1], plan.runs[k, 2]
             normals = normals_all[:(p1 - p0) * batch].reshape((p1 - p0, batch))

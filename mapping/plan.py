@@ -79,8 +79,7 @@ class ProductPlan:
             v_limit=float(dac.v_max + 0.5 * dac.step) if (dac is not None and not dac.clip) else np.inf,
             adc_step=0.0 if adc is None else float(adc.step),
             adc_top=0.0 if adc is None else float(adc.max_code),
-            noise=noise, paired=dtype == np.float32,  # the same numbers on every machine: crossbar.simd
-            amperes_per_weight=e.v_read * mm._scale())
+            noise=noise, amperes_per_weight=e.v_read * mm._scale())
         self.matrix = mm
         self.adc = adc
         self.scale = mm.scale
@@ -141,8 +140,11 @@ class ProductPlan:
         return seeds
 
     def largest_product(self, batch: int) -> int:
-        """Multiply-adds of the largest BLAS call for ``batch`` input vectors (0: the plan calls no BLAS)."""
-        return 0 if self.arrays.paired else batch * self.widest_band * self.width
+        """Multiply-adds of the largest BLAS call for ``batch`` input vectors.
+
+        0 for float32 bands: ``crossbar.simd.paired_products`` multiplies them, without BLAS.
+        """
+        return 0 if self.arrays.signal.dtype == np.float32 else batch * self.widest_band * self.width
 
     def buffers(self, batch: int) -> tuple:
         """Scratch of the kernel for ``batch`` input vectors."""

@@ -7,8 +7,7 @@ import pytest
 
 import crossbar
 from mapping import Chip, Encoding, MappedMatrix
-from mapping.kernels import (fill_tile_values, planned_product, planned_product_reference, product_buffers,
-                             tile_values_reference)
+from mapping.kernels import fill_tile_values, planned_product, planned_product_reference, tile_values_reference
 from mapping.plan import ProductPlan
 
 # read noise this small keeps the products in float64, so both paths round alike
@@ -37,20 +36,10 @@ def test_kernel_equals_numpy_reference(rng, scheme, device, adc, batch):
     assert len(plan.band_starts) > 2 and len(m.tiles) > 4  # several bands of several tiles
     x = rng.uniform(-1, 1, (batch, 70))
     seeds = plan.draw_seeds(1)[0]
-    ref, ref_saturated, ref_bad, ref_power = planned_product_reference(x, plan.arrays, seeds)
-    # float32 bands: the paired products (crossbar.simd, the plan's choice) and OpenBLAS alike
-    ways = [False, True] if plan.arrays.signal.dtype == np.float32 else [False]
-    for paired in ways:
-        _check_against_reference(m, plan.arrays._replace(paired=paired), x, seeds, adc, device,
-                                 (ref, ref_saturated, ref_bad, ref_power))
-
-
-def _check_against_reference(m, arrays, x, seeds, adc, device, reference):
-    ref, ref_saturated, ref_bad, ref_power = reference
-    batch = x.shape[0]
-    power = np.zeros(int(arrays.band_starts[-1]))
+    power = np.zeros(int(plan.band_starts[-1]))
     out = np.empty((batch, 45))
-    saturated, bad = planned_product(x, arrays, seeds, product_buffers(arrays, batch), power, out, 0)
+    saturated, bad = planned_product(x, plan.arrays, seeds, plan.buffers(batch), power, out, 0)
+    ref, ref_saturated, ref_bad, ref_power = planned_product_reference(x, plan.arrays, seeds)
     assert bad == ref_bad == 0
     np.testing.assert_allclose(power, ref_power, rtol=1e-12)
     if adc:
@@ -63,7 +52,7 @@ def _check_against_reference(m, arrays, x, seeds, adc, device, reference):
             np.testing.assert_array_equal(out, ref)
     else:
         # the signal's own dtype; in float64 the noise amplitude (float32 variance) differs in its 7th digit
-        tol = {np.float32: 1e-5, np.float64: 1e-9 if arrays.noise else 1e-12}[arrays.signal.dtype.type]
+        tol = {np.float32: 1e-5, np.float64: 1e-9 if plan.arrays.noise else 1e-12}[plan.arrays.signal.dtype.type]
         assert np.max(np.abs(out - ref)) <= tol * np.max(np.abs(ref))
 
 
@@ -152,3 +141,27 @@ def test_wires_go_tile_by_tile_and_bad_inputs_raise(rng):
     for beyond in (1.5, -1.5):  # either side of the DAC's range
         with pytest.raises(ValueError, match="beyond"):
             m.matvec(np.full((1, 70), beyond))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("noise", [True, False])
+def test_band_products_by_the_bands_type(rng, dtype, noise):
+    """Float32 bands: the paired products; float64: OpenBLAS. Called from Python and compiled alike."""
+    import numba
+
+    from crossbar.simd import paired_products_reference
+    from mapping.kernels import band_products
+
+    gt, st = rng.uniform(0, 1e-4, (40, 24)).astype(dtype), rng.uniform(0, 1e-14, (40, 24)).astype(np.float32)
+    v = rng.uniform(-0.2, 0.2, (24, 11)).astype(dtype)
+    q = (v * v).astype(np.float32)
+    if dtype == np.float32:
+        expected = paired_products_reference(gt, st, v, q)
+    else:
+        expected = (gt @ v, (st @ q) if noise else np.zeros((40, 11), np.float32))
+    compiled = numba.njit(lambda *a: band_products(*a))
+    for call in (band_products, compiled):
+        cur, var = np.zeros((40, 11), dtype), np.zeros((40, 11), np.float32)
+        call(gt, st, v, q, cur, var, noise)
+        np.testing.assert_allclose(cur, expected[0], rtol=1e-12 if dtype == np.float64 else 0)
+        np.testing.assert_allclose(var, expected[1], rtol=1e-6)  # float64 bands without noise: left as it was
