@@ -19,9 +19,10 @@ vector are masked, so any batch size runs on vectors.
 Every output element is the same chain of fused multiply-adds, ``acc =
 fma(a_i, b_i, acc)`` for ``i = 0, 1, ...`` from zero, whichever block or part of
 a batch computes it: the numbers do not depend on the blocking, the batch
-split, the vector width or the machine (tested: AVX-512, AVX2 and SSE2 code
-give the same bits; without FMA instructions ``llvm.fma`` calls libm's
-correctly rounded ``fmaf``). :func:`paired_products_reference` computes that
+split, the vector width or the machine (the tests compare the block shapes;
+compiled for Zen 5, as Haswell code and as plain x86-64 code, which has no
+FMA instruction and calls libm's correctly rounded ``fmaf``, the products
+gave the same bits). :func:`paired_products_reference` computes that
 chain in numpy with float64 products, and the tests hold the kernel to it
 bit for bit on their data.
 
