@@ -199,7 +199,8 @@ class HardwareNetwork:
             return hardware_lstm_forward(inputs, mask, plan.arrays, seeds, keep, b0, b1 - b0)
 
         parts = parallel.batch_parts(batch, time * int(plan.band_starts[-1]) * plan.width)
-        results = parallel.run_parts(part, parts, self.threads, plan.largest_product(parts[0][1] - parts[0][0]))
+        blas_work = plan.largest_blas_product(parts[0][1] - parts[0][0])
+        results = parallel.run_parts(part, parts, self.threads, blas_work)
         if len(results) == 1:
             caches = results[0][:5]
         else:  # the parts' rows side by side (axis 1 is the batch in every cache)

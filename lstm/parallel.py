@@ -127,7 +127,7 @@ def run_parts(function: Callable, parts: Sequence, threads: int, multiply_adds: 
     """``[function(p) for p in parts]``, up to ``threads`` at a time; results in part order.
 
     The calling thread runs the first part itself. ``multiply_adds`` is the
-    largest matrix product ``function`` makes; from
+    largest BLAS call ``function`` makes (0: none); from
     :data:`BLAS_SMALLEST_THREADED` on, BLAS is held to one thread throughout.
     """
     threads = check_threads(threads)

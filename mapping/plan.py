@@ -139,7 +139,7 @@ class ProductPlan:
             seeds[:, mine] = np.asarray(words, dtype=np.uint64).reshape(reads, len(mine))
         return seeds
 
-    def largest_product(self, batch: int) -> int:
+    def largest_blas_product(self, batch: int) -> int:
         """Multiply-adds of the largest BLAS call for ``batch`` input vectors.
 
         0 for float32 bands: ``crossbar.simd.paired_products`` multiplies them, without BLAS.

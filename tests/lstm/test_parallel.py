@@ -124,9 +124,9 @@ def test_blas_thread_count_does_not_change_the_numbers(rng, read_noise):
         paired = plan.arrays.signal.dtype == np.float32
         assert paired == (read_noise is None)
         if paired:
-            assert plan.largest_product(16) == 0  # no BLAS call: nothing to hold
+            assert plan.largest_blas_product(16) == 0  # no BLAS call: nothing to hold
         else:
-            assert plan.largest_product(16) > 4 * 65536  # where OpenBLAS would use its threads
+            assert plan.largest_blas_product(16) > 4 * 65536  # where OpenBLAS would use its threads
         with threadpool_limits(blas_threads, user_api="blas"):
             results.append(hw.predict(x, mask))
     np.testing.assert_array_equal(results[0], results[1])
