@@ -7,8 +7,10 @@ product are (batch, rows) and outputs (batch, cols).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -549,6 +551,93 @@ class CrossbarArray:
         c.cell_energy += self.costs.read_time * float(power_rows @ self._row_conductance)
         return current
 
+    # ------------------------------------------------------------ snapshot
+    def state(self) -> Dict[str, np.ndarray]:
+        """Everything that makes this array this array now, as named arrays (no objects).
+
+        The devices' true base conductances (S), SET gate voltages (V), fault
+        map, window gains and drift exponents, each device's time of its last
+        write and the array's clock (s), the state of its random generator and
+        its counters. :meth:`load_state` on an array of the same size and
+        device makes it continue exactly as this one would: the same reads,
+        updates and counts.
+        """
+        return {
+            "format": np.array(ARRAY_STATE_FORMAT),
+            "shape": np.array(self.shape, dtype=np.int64),
+            "device": np.array(json.dumps(dataclasses.asdict(self.device), sort_keys=True, default=list)),
+            "conductance_base": self._g0.copy(),
+            "gate_voltage": self.gate_voltage.copy(),
+            "faults": self.faults.copy(),
+            "gain": self.gain.copy(),
+            "drift_nu": np.zeros((0, 0)) if self.drift_nu is None else self.drift_nu.copy(),
+            "programmed_at": self.programmed_at.copy(),
+            "time": np.array(self.time),
+            "rng": np.array(json.dumps(self.rng.bit_generator.state)),
+            "counters": np.array(json.dumps(self.counters.to_dict())),
+        }
+
+    def check_state(self, state: Dict[str, np.ndarray], source: str = "state") -> dict:
+        """Check a :meth:`state` against this array; return its values, or ``ValueError`` naming ``source``
+        and the entry that does not fit. Changes nothing."""
+        def entry(name):
+            if name not in state:
+                raise ValueError(f"{source}: no {name!r} entry; not an array state of format {ARRAY_STATE_FORMAT}")
+            return np.asarray(state[name])
+
+        if str(entry("format")) != ARRAY_STATE_FORMAT:
+            raise ValueError(f"{source}: array state format {str(entry('format'))!r} is not known; "
+                             f"{ARRAY_STATE_FORMAT!r} is required")
+        shape = tuple(int(v) for v in entry("shape"))
+        if shape != self.shape:
+            raise ValueError(f"{source}: an array of {shape} devices; this one is {self.shape}")
+        device = json.dumps(dataclasses.asdict(self.device), sort_keys=True, default=list)
+        if str(entry("device")) != device:
+            raise ValueError(f"{source}: saved with another device model than {self.device.name!r}")
+        values = {}
+        for name in ("conductance_base", "gain", "programmed_at"):
+            values[name] = as_float_array(f"{source}.{name}", entry(name), shape=self.shape)
+        values["gate_voltage"] = _float_grid(f"{source}.gate_voltage", entry("gate_voltage"), self.shape)
+        faults = entry("faults")
+        if faults.shape != self.shape or not np.isin(faults, (FAULT_NONE, FAULT_STUCK_LOW, FAULT_STUCK_HIGH)).all():
+            raise ValueError(f"{source}.faults: shape {self.shape} with codes 0, 1, 2 is required")
+        values["faults"] = faults.astype(np.int8)
+        drift_nu = entry("drift_nu")
+        if (drift_nu.size == 0) != (self.drift_nu is None):
+            raise ValueError(f"{source}.drift_nu: drift exponents do not match the device's drift setting")
+        values["drift_nu"] = None if drift_nu.size == 0 else as_float_array(f"{source}.drift_nu", drift_nu,
+                                                                              shape=self.shape)
+        values["time"] = check_range(f"{source}.time", float(entry("time")), 0.0, unit="s")
+        try:
+            counters = json.loads(str(entry("counters")))
+            generator = np.random.Generator(type(self.rng.bit_generator)())
+            generator.bit_generator.state = json.loads(str(entry("rng")))
+        except (json.JSONDecodeError, TypeError, KeyError, ValueError) as error:
+            raise ValueError(f"{source}: the random generator's state cannot be read ({error})") from None
+        values["counters"] = OperationCounts.from_dict(counters, f"{source}.counters")
+        values["rng"] = generator
+        return values
+
+    def load_state(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
+        """Take the state of :meth:`state` (checked first by :meth:`check_state`; nothing changes on an error).
+
+        The array must have the same size and the same device model.
+        """
+        values = self.check_state(state, source)
+        self._g0 = values["conductance_base"]
+        self.gate_voltage = values["gate_voltage"]
+        self.gain = values["gain"]
+        self.g_low = self.device.g_min * self.gain
+        self.g_high = self.device.g_max * self.gain
+        self.faults = values["faults"]
+        self.stuck = self.faults != FAULT_NONE
+        self.drift_nu = values["drift_nu"]
+        self.programmed_at = values["programmed_at"]
+        self.time = values["time"]
+        self.rng = values["rng"]
+        self.counters = values["counters"]
+        self._refresh()
+
     # ------------------------------------------------------------------ costs
     def energy(self) -> float:
         """Energy of all work counted so far, joules."""
@@ -565,4 +654,15 @@ class CrossbarArray:
 
 
 _EMPTY32 = np.zeros((0, 0), dtype=np.float32)
+
+ARRAY_STATE_FORMAT = "xbar-array/1"
+"""Format of :meth:`CrossbarArray.state`."""
+
+
+def _float_grid(name: str, values: np.ndarray, shape: tuple) -> np.ndarray:
+    """A float64 array of ``shape`` whose values are finite or NaN (NaN: never set); else ``ValueError``."""
+    out = np.array(values, dtype=np.float64)
+    if out.shape != shape or np.isinf(out).any():
+        raise ValueError(f"{name}: shape {shape} of finite values (or NaN) is required; got shape {out.shape}")
+    return out
 

@@ -125,6 +125,28 @@ class OperationCounts:
         for name in _COUNT_NAMES:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
+    def to_dict(self) -> dict:
+        """The counts as a plain dict (JSON-ready)."""
+        return {name: getattr(self, name) for name in _COUNT_NAMES}
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "counters") -> "OperationCounts":
+        """Counts from :meth:`to_dict`; ``ValueError`` naming ``source`` for a missing, negative or
+        non-whole count."""
+        if not isinstance(values, dict) or set(values) != set(_COUNT_NAMES):
+            got = sorted(values) if isinstance(values, dict) else type(values).__name__
+            raise ValueError(f"{source}: the counts {got} are not those of OperationCounts {list(_COUNT_NAMES)}")
+        out = {}
+        for name in _COUNT_NAMES:
+            value = values[name]
+            if name == "cell_energy":
+                out[name] = check_range(f"{source}.{name}", value, 0.0, unit="J")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{source}.{name}={value!r} is not allowed; a count (integer >= 0) is required")
+            else:
+                out[name] = value
+        return cls(**out)
+
     def energy(self, costs: EnergyCosts = EnergyCosts()) -> float:
         """Total energy, J."""
         return (self.cell_energy + self.dac_conversions * costs.dac_energy

@@ -58,13 +58,21 @@ def _cmd_reproduce(args) -> int:
     from . import reproduce
 
     progress = not args.json and not args.quiet
+    if args.out:
+        _check_output_folder(args.out, "--out")
+    if args.checkpoint:
+        if args.task == "noise":
+            raise ValueError("--checkpoint applies to airline and vowels; the noise study runs 21 short trainings")
+        _check_output_folder(args.checkpoint, "--checkpoint")
     if args.task == "airline":
         result = reproduce.reproduce_airline(seed=args.seed, epochs=reproduce.AIRLINE_EPOCHS if args.epochs is None else args.epochs,
-                                             out=args.out, progress=progress, start=args.start)
+                                             out=args.out, progress=progress, start=args.start,
+                                             checkpoint=args.checkpoint)
         key, unit = "test_rmse", " thousand passengers"
     elif args.task == "vowels":
         result = reproduce.reproduce_vowels(seed=args.seed, epochs=reproduce.VOWELS_EPOCHS if args.epochs is None else args.epochs,
-                                            out=args.out, progress=progress, start=args.start)
+                                            out=args.out, progress=progress, start=args.start,
+                                            checkpoint=args.checkpoint)
         key, unit = "test_accuracy", ""
     else:
         result = reproduce.noise_study(epochs=reproduce.VOWELS_EPOCHS if args.epochs is None else args.epochs, out=args.out,
@@ -95,6 +103,8 @@ def _cmd_reproduce(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
+    from crossbar.validation import check_int
+
     from . import sweep
 
     settings = {}
@@ -104,9 +114,8 @@ def _cmd_sweep(args) -> int:
     vary.update(sweep.parse_vary(args.vary or []))
     if not vary:
         raise ValueError("nothing to vary: give --vary NAME=VALUES or a sweep file")
-    seeds = int(settings.pop("seeds", args.seeds))
-    if seeds < 1 or args.workers < 1:
-        raise ValueError(f"--seeds {seeds} and --workers {args.workers} must be at least 1")
+    seeds = check_int("seeds", settings.pop("seeds", args.seeds), 1)
+    check_int("--workers", args.workers, 1)
     for name in ("task", "way", "preset", "epochs"):
         value = getattr(args, name)
         if value is not None:
@@ -116,53 +125,118 @@ def _cmd_sweep(args) -> int:
         raise ValueError(f"[experiment] keys {sorted(unknown)} are not known; use task, way, preset, epochs, seeds")
     experiment = sweep.Experiment(**settings)
     todo = sweep.points(experiment, vary, seeds, args.seed)
-    counts = sweep.run_sweep(todo, args.out, workers=args.workers, scheduler=args.scheduler,
-                             progress=not args.quiet)
-    print(f"{len(todo)} points: {counts['done']} done now, {counts['failed']} failed, "
+    try:
+        counts = sweep.run_sweep(todo, args.out, workers=args.workers, scheduler=args.scheduler,
+                                 progress=not args.quiet, retry_failed=args.retry_failed,
+                                 set_aside_damaged=args.set_aside_damaged)
+    except sweep.SweepInterrupted as stop:
+        c = stop.counts
+        print(f"xbar sweep: interrupted; {c['done'] + c['failed']} point(s) stored in {args.out} by this run, "
+              f"{c['skipped']} before; run the same command again to compute the rest", file=sys.stderr)
+        return 130
+    print(f"{len(todo)} points: {counts['done']} done now, {counts['failed']} failed now, "
           f"{counts['skipped']} already in {args.out}")
+    if counts["failed_left"]:
+        retry = "" if args.retry_failed else "; --retry-failed runs them again"
+        print(f"{counts['failed_left']} point(s) of this sweep have failed (see their \"error\" in {args.out})"
+              f"{retry}", file=sys.stderr)
+        return 1
     return 0
 
 
 def _cmd_plot(args) -> int:
     from . import sweep
 
+    from .results import damaged_summary, read_results
+
+    contents = read_results(args.results)
+    _check_output_folder(os.path.dirname(os.path.abspath(args.out)), "--out")
+    if contents.damaged:
+        print(f"xbar plot: warning: {damaged_summary(args.results, contents)}; they were skipped and left "
+              "as they are", file=sys.stderr)
     for path in sweep.plot_results(args.results, args.out, metric=args.metric, x=args.x, by=args.by):
         print(f"figure: {path}")
     return 0
 
 
+def _check_output_folder(folder: str, option: str) -> None:
+    """Make ``folder`` (and its parents) and check a file can be written in it, before any long work."""
+    import tempfile
+
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(f"{option} {folder}: cannot write there ({error.strerror or error})") from None
+
+
 def _cmd_map(args) -> int:
-    from .hardware import HardwareConfig, HardwareNetwork, li2019_corners
-    from .network import make_network
+    from .hardware import HardwareConfig, build_chip, li2019_corners, place_network
+    from .network import NetworkConfig
     from .reproduce import airline_network, vowels_corners, vowels_network
 
     if args.network == "airline":
         net = airline_network(0)
-        corners = li2019_corners(net)
+        config, corners = net.config, li2019_corners(net)
     elif args.network == "vowels":
         net = vowels_network(0)
-        corners = vowels_corners(net)
+        config, corners = net.config, vowels_corners(net)
     else:
         if args.inputs is None or not args.hidden or args.outputs is None:
             raise ValueError("a custom network needs --inputs, --hidden and --outputs")
-        net = make_network(args.inputs, args.hidden, args.outputs, cell=args.cell, bias=not args.no_bias)
+        config = NetworkConfig(args.inputs, tuple(args.hidden), args.outputs, cell=args.cell, bias=not args.no_bias)
         corners = None
-    config = HardwareConfig(preset="ideal", corners=corners, array_rows=args.rows, array_cols=args.cols,
-                            n_arrays=1 if corners else None)
-    hw = HardwareNetwork(net, config, seed=0)
-    print(hw.chip.layout.table())
-    hw.chip.layout.save(args.out)
-    print(f"figure: {args.out}")
+    stem = os.path.splitext(args.out)[0]
+    _check_output_folder(os.path.dirname(os.path.abspath(args.out)), "--out")
+    hardware = HardwareConfig(preset="ideal", corners=corners, array_rows=args.rows, array_cols=args.cols,
+                              n_arrays=1 if corners else None)
+    chip = build_chip(hardware)
+    place_network(chip, config, hardware)  # shapes only: no weights, no devices
+    layout = chip.layout
+    print(layout.table() if len(layout.blocks) <= MAX_BLOCKS_PRINTED else layout.summary())
+    layout.to_csv(stem + ".csv")
+    layout.save(args.out)
+    print(f"figure: {args.out}\nevery block: {stem}.csv")
     return 0
+
+
+MAX_BLOCKS_PRINTED = 200
+"""``xbar map`` prints every block up to this many, else a summary per matrix (every block goes to the CSV)."""
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors in one line, exit code 2, like every other error of ``xbar``."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _integer(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{value} is below {low}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    return _integer(text, 0)
+
+
+def _positive(text: str) -> int:
+    return _integer(text, 1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``xbar`` and its commands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="xbar", formatter_class=_Formatter,
         description="Memristor-crossbar simulator for LSTM networks.",
         epilog="example:\n  xbar reproduce airline")
@@ -186,11 +260,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "  noise:   in-situ vowels accuracy against programming noise 0..12 uS",
                        epilog="example:\n  xbar reproduce airline --out out\n  xbar reproduce vowels --seed 3 --json")
     p.add_argument("task", choices=["airline", "vowels", "noise"])
-    p.add_argument("--seed", type=int, default=0, help="network initialisation, chip and data order (default 0)")
-    p.add_argument("--epochs", type=int, default=None, help="override the paper's epoch count")
+    p.add_argument("--seed", type=_non_negative, default=0,
+                   help="network initialisation, chip and data order (default 0)")
+    p.add_argument("--epochs", type=_positive, default=None, help="override the paper's epoch count")
     p.add_argument("--out", default="out", help="directory for the figures (default ./out)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--checkpoint", metavar="DIR", default=None,
+                   help="keep a checkpoint of each training in DIR after every epoch and resume from it "
+                        "(an interrupted run loses at most one epoch; the numbers are those of an "
+                        "uninterrupted run)")
     p.add_argument("--start", choices=["programmed", "li2019"], default="programmed",
                    help="in-situ starting weights: the software twin's initial weights programmed one-shot "
                         "(default), or every device RESET and SET at 1.0 V as Li et al.")
@@ -211,12 +290,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--way", choices=["ex_situ_one_shot", "ex_situ_write_verify", "hardware_aware", "in_situ"],
                    default=None, help="default ex_situ_one_shot")
     p.add_argument("--preset", default=None, help="device preset (default li2019)")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default the paper's)")
-    p.add_argument("--seeds", type=int, default=1, help="seeds per point (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--epochs", type=_positive, default=None, help="training epochs (default the paper's)")
+    p.add_argument("--seeds", type=_positive, default=1, help="seeds per point (default 1)")
+    p.add_argument("--seed", type=_non_negative, default=0, help="first seed (default 0)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address, tcp://HOST:PORT")
-    p.add_argument("--out", default="sweep.jsonl", help="results file (default sweep.jsonl)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address, tcp://HOST:PORT "
+                                                     "(refused after 10 s if it cannot be reached)")
+    p.add_argument("--out", default="sweep.jsonl", help="results file (default sweep.jsonl); an existing "
+                                                        "file must be a results file of the same experiment")
+    p.add_argument("--retry-failed", action="store_true", help="run again the points stored as failed")
+    p.add_argument("--set-aside-damaged", action="store_true",
+                   help="move lines of the results file that are not records into FILE.damaged "
+                        "(without it such a file is refused and left as it is)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_sweep)
 
@@ -258,15 +343,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``xbar`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a bad argument (2, one line already printed)
+        return int(stop.code or 0)
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
     try:
         return args.func(args)
-    except ValueError as error:
-        print(f"xbar {args.command}: error: {error}", file=sys.stderr)
+    except (ValueError, OSError) as error:  # a user's error: one line, nothing half done
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"xbar {args.command}: error: {text}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"xbar {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -22,12 +22,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 import crossbar
-from crossbar.validation import check_range, make_generator
+from crossbar.validation import as_float_array, check_range, make_generator
 from mapping import Chip, Encoding, MappedMatrix
 
 from . import parallel
 from .kernels import hardware_lstm_forward
-from .network import Network
+from .cells import get_cell
+from .network import Network, NetworkConfig
 from .train import Dataset, SoftwareTrainer
 
 
@@ -76,6 +77,33 @@ class HardwareConfig:
         return self.device if self.device is not None else crossbar.preset(self.preset)
 
 
+def build_chip(config: HardwareConfig, seed=0) -> Chip:
+    """An empty chip of the configuration's technology, converters and wires (arrays come as blocks need them)."""
+    peripherals = crossbar.Peripherals() if config.ideal_converters else crossbar.preset_peripherals(config.preset)
+    return Chip(config.device_model(), config.array_rows, config.array_cols, n_arrays=config.n_arrays,
+                dac=peripherals.dac, adc_bits=None if peripherals.adc is None else peripherals.adc.bits,
+                wires=config.wires, seed=seed)
+
+
+def place_network(chip: Chip, network: NetworkConfig, config: HardwareConfig) -> Dict[str, MappedMatrix]:
+    """Place every matrix of a network of this shape on ``chip`` (corners from ``config``, else first fit).
+
+    Only the shapes matter: no weights are needed, so ``xbar map`` lays out networks of any size.
+    A layer's rows ``[x; h; 1]`` become weight rows for ``[x; h]`` and bias rows for the ``1``.
+    """
+    cell = get_cell(network.cell)
+    corners = config.corners or {}
+    matrices = {}
+    for name, (rows, cols) in network.matrix_shapes().items():
+        groups = None
+        if name.startswith("layer"):
+            hidden = network.hidden[int(name[5:].split(".")[0])]
+            groups = [(g, hidden) for g in cell.gate_names]
+        matrices[name] = MappedMatrix(chip, name.replace(".W", ""), rows - 1, cols, bias=network.bias,
+                                      encoding=config.encoding, corner=corners.get(name), column_groups=groups)
+    return matrices
+
+
 def li2019_corners(network: Network) -> Dict[str, Tuple[int, int, int]]:
     """Li et al.'s placement: the LSTM block at column 1, the dense block right of it, both from row 1."""
     if len(network.config.hidden) != 1:
@@ -116,24 +144,8 @@ class HardwareNetwork:
         self.config = config
         self.compiled = bool(compiled)
         self.threads = parallel.default_threads() if threads is None else parallel.check_threads(threads)
-        device = config.device_model()
-        peripherals = crossbar.Peripherals() if config.ideal_converters else crossbar.preset_peripherals(config.preset)
-        self.chip = Chip(device, config.array_rows, config.array_cols, n_arrays=config.n_arrays,
-                         dac=peripherals.dac, adc_bits=None if peripherals.adc is None else peripherals.adc.bits,
-                         wires=config.wires, seed=seed)
-        bias = network.config.bias
-        self.matrices: Dict[str, MappedMatrix] = {}
-        corners = config.corners or {}
-        for name in network.matrix_names():
-            w = network.params[name]
-            groups = None
-            if name.startswith("layer"):
-                hidden = network.config.hidden[int(name[5:].split(".")[0])]
-                groups = [(g, hidden) for g in network.cell.gate_names]
-            label = name.replace(".W", "")
-            self.matrices[name] = MappedMatrix(self.chip, label, w.shape[0] - 1, w.shape[1], bias=bias,
-                                               encoding=config.encoding, corner=corners.get(name),
-                                               column_groups=groups)
+        self.chip = build_chip(config, seed)
+        self.matrices: Dict[str, MappedMatrix] = place_network(self.chip, network.config, config)
         self._read_back: Optional[Dict[str, np.ndarray]] = None
 
     # ------------------------------------------------------------ weights
@@ -220,6 +232,38 @@ class HardwareNetwork:
         """Loss and gradients with the forward pass on the hardware (see ``Network.gradients``)."""
         return self.network.gradients(x, y, mask, product=self.product, weights=weights, layer=self.layer)
 
+    # ------------------------------------------------------------ snapshot
+    def state(self) -> Dict[str, np.ndarray]:
+        """The chip's state (:meth:`mapping.Chip.state`), each matrix's scale, ADC and counters, and the
+        weights last read back, as named arrays (no objects)."""
+        out = {f"chip.{k}": v for k, v in self.chip.state().items()}
+        out["matrices"] = np.array(json.dumps({name: mm.state() for name, mm in self.matrices.items()}))
+        for name, w in (self._read_back or {}).items():
+            out[f"read_back.{name}"] = w.copy()
+        return out
+
+    def load_state(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
+        """Take a :meth:`state` of a network on the same chip; ``ValueError`` naming ``source`` otherwise."""
+        if "matrices" not in state:
+            raise ValueError(f"{source}: no hardware state in it (saved by another kind of run)")
+        try:
+            matrices = json.loads(str(state["matrices"]))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{source}: the matrices' state cannot be read ({error})") from None
+        if not isinstance(matrices, dict) or sorted(matrices) != sorted(self.matrices):
+            got = sorted(matrices) if isinstance(matrices, dict) else matrices
+            raise ValueError(f"{source}: matrices {got} saved; this network has {sorted(self.matrices)}")
+        read_back = {name[len("read_back."):]: v for name, v in state.items() if name.startswith("read_back.")}
+        if read_back and sorted(read_back) != sorted(self.matrices):
+            raise ValueError(f"{source}: read-back weights of {sorted(read_back)}; this network has "
+                             f"{sorted(self.matrices)}")
+        read_back = {name: as_float_array(f"{source}: read_back.{name}", w, shape=self.network.params[name].shape)
+                     for name, w in read_back.items()}
+        self.chip.load_state({k[len("chip."):]: v for k, v in state.items() if k.startswith("chip.")}, source)
+        for name, mm in self.matrices.items():
+            mm.load_state(matrices[name], f"{source}: matrix {name}")
+        self._read_back = read_back or None
+
     def counters(self) -> crossbar.OperationCounts:
         """All work done through the matrices so far: the arrays' and the column ADCs' (a matrix's own)."""
         total = crossbar.OperationCounts()
@@ -262,25 +306,31 @@ class InSituTrainer:
         for name, w in hw.read_weights().items():
             self.network.params[name] = w * self.network.masks.get(name, 1.0)
 
-    def state(self) -> Dict[str, np.ndarray]:
+    def identity(self) -> dict:
+        """What a checkpoint of this trainer must match: the kind, the parameters and the chip."""
         hw = self.hardware
+        return {**SoftwareTrainer(self.network).identity(), "trainer": "in_situ",
+                "chip": {"device": hw.chip.device.name, "arrays": len(hw.chip.arrays),
+                         "array_shape": [hw.chip.array_rows, hw.chip.array_cols]}}
+
+    def state(self) -> Dict[str, np.ndarray]:
+        """The software twin's parameters and the whole chip (:meth:`HardwareNetwork.state`)."""
         out = SoftwareTrainer(self.network).state()
-        for k, a in enumerate(hw.chip.arrays):
-            out[f"array{k}:g0"] = a._g0
-            out[f"array{k}:gate"] = a.gate_voltage
-            out[f"array{k}:rng"] = np.array(json.dumps(a.rng.bit_generator.state))
+        out.update({f"hardware:{k}": v for k, v in self.hardware.state().items()})
         return out
 
-    def load_state(self, state: Dict[str, np.ndarray]) -> None:
-        hw = self.hardware
-        SoftwareTrainer(self.network).load_state(state)
-        for k, a in enumerate(hw.chip.arrays):
-            a._g0 = np.array(state[f"array{k}:g0"])
-            a.gate_voltage = np.array(state[f"array{k}:gate"])
-            a.rng.bit_generator.state = json.loads(str(state[f"array{k}:rng"]))
-            a._refresh()
-        # the twin holds the last read-back: reading again would draw new read noise
-        hw._read_back = {name: self.network.params[name].copy() for name in hw.matrices}
+    def load_state(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
+        """Take a :meth:`state`: the chip continues exactly where it was (conductances, clocks,
+        generators, counters)."""
+        hardware = {k[len("hardware:"):]: v for k, v in state.items() if k.startswith("hardware:")}
+        if not hardware:
+            raise ValueError(f"{source}: no chip in it (not saved by an in-situ run)")
+        params = {k: v for k, v in state.items() if not k.startswith("hardware:")}
+        SoftwareTrainer(self.network).check_state(params, source)
+        self.hardware.load_state(hardware, source)
+        SoftwareTrainer(self.network).load_state(params, source)
+        if self.hardware._read_back is None:  # the twin holds the last read-back: a new read would draw noise
+            self.hardware._read_back = {name: self.network.params[name].copy() for name in self.hardware.matrices}
 
 
 class HardwareAwareTrainer(SoftwareTrainer):
@@ -299,6 +349,25 @@ class HardwareAwareTrainer(SoftwareTrainer):
         check_range("weight_noise", weight_noise, 0.0)
         self.weight_noise = weight_noise
         self.rng = make_generator(seed)
+
+    def identity(self) -> dict:
+        return {**super().identity(), "trainer": "hardware_aware", "weight_noise": self.weight_noise}
+
+    def state(self) -> Dict[str, np.ndarray]:
+        """The parameters and the state of the noise generator."""
+        return {**super().state(), "noise_rng": np.array(json.dumps(self.rng.bit_generator.state))}
+
+    def load_state(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
+        if "noise_rng" not in state:
+            raise ValueError(f"{source}: no noise generator in it (not saved by a hardware-aware run)")
+        try:
+            rng_state = json.loads(str(state["noise_rng"]))
+            generator = np.random.Generator(type(self.rng.bit_generator)())
+            generator.bit_generator.state = rng_state
+        except (json.JSONDecodeError, TypeError, KeyError, ValueError) as error:
+            raise ValueError(f"{source}: the noise generator's state cannot be read ({error})") from None
+        super().load_state({k: v for k, v in state.items() if k != "noise_rng"}, source)
+        self.rng = generator
 
     def gradients(self, batch: Dataset):
         net = self.network

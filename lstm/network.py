@@ -103,6 +103,16 @@ class NetworkConfig:
         if self.init_scale is not None:
             check_range("init_scale", self.init_scale, 0.0, 10.0, low_open=True)
 
+    def matrix_shapes(self) -> Dict[str, tuple]:
+        """Each matrix that goes onto arrays: name -> (rows with the bias row, columns), bottom layer first."""
+        cell = get_cell(self.cell)
+        out, n_in = {}, self.n_inputs
+        for k, hidden in enumerate(self.hidden):
+            out[f"layer{k}.W"] = (n_in + hidden + 1, cell.blocks * hidden)
+            n_in = hidden
+        out["head.W"] = (n_in + 1, self.n_outputs)
+        return out
+
 
 @dataclass
 class _KernelCache:

@@ -12,7 +12,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from crossbar.validation import check_choice, check_range
+from crossbar.validation import as_float_array, check_choice, check_range
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
 
@@ -120,6 +120,31 @@ class Optimizer:
         out["steps"] = np.array(self.steps)
         return out
 
-    def load_state(self, state: Dict[str, np.ndarray]) -> None:
-        self.steps = int(state["steps"])
-        self.slots = {k[5:]: np.array(v) for k, v in state.items() if k.startswith("slot:")}
+    SLOT_KINDS = {"sgd": ("velocity",), "rmsprop": ("square",), "adam": ("m", "v")}
+    """The slots each optimizer keeps per parameter (``<parameter>.<slot>``)."""
+
+    def load_state(self, state: Dict[str, np.ndarray], shapes: Optional[Dict[str, tuple]] = None,
+                   source: str = "optimizer state") -> None:
+        """Take a :meth:`state`; with ``shapes`` (parameter name -> shape) every slot is checked against
+        its parameter. ``ValueError`` naming ``source`` and the slot that does not fit; nothing changes then."""
+        if "steps" not in state:
+            raise ValueError(f"{source}: no optimizer step count in it")
+        steps = np.asarray(state["steps"])
+        if steps.shape != () or not np.issubdtype(steps.dtype, np.integer) or int(steps) < 0:
+            raise ValueError(f"{source}: optimizer steps={steps!r}; a count (integer >= 0) is required")
+        slots = {}
+        kinds = self.SLOT_KINDS[self.config.name]
+        for key, value in state.items():
+            if not key.startswith("slot:"):
+                continue
+            name, _, kind = key[5:].rpartition(".")
+            if kind not in kinds:
+                raise ValueError(f"{source}: slot {key[5:]!r} is not one of {self.config.name}'s "
+                                 f"({', '.join(kinds)})")
+            if shapes is not None:
+                if name not in shapes:
+                    raise ValueError(f"{source}: slot {key[5:]!r} belongs to no parameter of this network")
+                value = as_float_array(f"{source}: slot {key[5:]}", value, shape=tuple(shapes[name]))
+            slots[key[5:]] = np.array(value, dtype=np.float64)
+        self.steps = int(steps)
+        self.slots = slots

@@ -97,12 +97,22 @@ def _start(hw: HardwareNetwork, start: str) -> None:
         raise ValueError(f"start={start!r} is not allowed; choose 'programmed' or 'li2019'")
 
 
+def checkpoint_path(folder: Optional[str], problem: str, way: Optional[str], seed: int,
+                    start: str = "programmed") -> Optional[str]:
+    """Where a run of :func:`train_on_chip` keeps its checkpoint inside ``folder`` (None: no checkpoint)."""
+    if folder is None:
+        return None
+    name = "software" if way is None else (f"{way}_{start}" if way == "in_situ" else way)
+    return os.path.join(folder, f"{problem}_{name}_seed{seed}.npz")
+
+
 def reproduce_airline(seed: int = 0, epochs: int = AIRLINE_EPOCHS, out: Optional[str] = "out",
-                      progress: bool = True, start: str = "programmed") -> dict:
+                      progress: bool = True, start: str = "programmed", checkpoint: Optional[str] = None) -> dict:
     """Airline passengers in situ on one li2019 array, beside the same network trained in software.
 
     SGD 0.01 with momentum 0.9, batch 1 (the one 95-month sequence), ``epochs`` epochs; ``start``
-    as in :func:`_start`.
+    as in :func:`_start`. With a ``checkpoint`` folder both runs keep a checkpoint there after every
+    epoch and resume from it (the same numbers as without the interruption).
 
     Returns
     -------
@@ -111,8 +121,10 @@ def reproduce_airline(seed: int = 0, epochs: int = AIRLINE_EPOCHS, out: Optional
     """
     began = time.perf_counter()
     task = tasks.airline()
-    sw = train_on_chip("airline", seed, epochs, None, task=task, progress=progress)
-    hw_run = train_on_chip("airline", seed, epochs, "in_situ", task=task, start=start, progress=progress)
+    sw = train_on_chip("airline", seed, epochs, None, task=task, progress=progress,
+                       checkpoint=checkpoint_path(checkpoint, "airline", None, seed))
+    hw_run = train_on_chip("airline", seed, epochs, "in_situ", task=task, start=start, progress=progress,
+                           checkpoint=checkpoint_path(checkpoint, "airline", "in_situ", seed, start))
     sw_history, hw_history, hw = sw.history, hw_run.history, hw_run.hardware
     sw_pred, hw_pred = sw.outputs[0, :, 0], hw_run.outputs[0, :, 0]
     result = {
@@ -190,6 +202,17 @@ class TrainResult:
     outputs: np.ndarray
 
 
+def default_epochs(problem: str) -> int:
+    """The paper's epoch count of a task (800 airline, 50 vowels)."""
+    return AIRLINE_EPOCHS if problem == "airline" else VOWELS_EPOCHS
+
+
+def way_encoding(way: Optional[str], encoding_changes: Optional[dict] = None) -> Encoding:
+    """The encoding of a way onto hardware: in situ the fixed scale (Li et al.'s 100 uS per unit weight),
+    ex situ the whole range for the known weights (``max_abs``); ``encoding_changes`` override either."""
+    return Encoding(**{"scale": "fixed" if way == "in_situ" else "max_abs", **(encoding_changes or {})})
+
+
 def build_trainer(problem: str, seed: int, way: Optional[str], device: crossbar.DeviceModel,
                   preset: str = "li2019", encoding_changes: Optional[dict] = None, adc_range: float = 6.0,
                   start: str = "programmed"):
@@ -201,7 +224,7 @@ def build_trainer(problem: str, seed: int, way: Optional[str], device: crossbar.
     """
     spec = PROBLEMS[problem]
     net = spec.network(seed)
-    encoding = Encoding(**{"scale": "fixed" if way == "in_situ" else "max_abs", **(encoding_changes or {})})
+    encoding = way_encoding(way, encoding_changes)
     config = HardwareConfig(preset=preset, n_arrays=1, corners=spec.corners(net), device=device, encoding=encoding,
                             adc_range=adc_range)
     if way == "in_situ":
@@ -216,7 +239,8 @@ def build_trainer(problem: str, seed: int, way: Optional[str], device: crossbar.
 def train_on_chip(problem: str, seed: int, epochs: int, way: Optional[str], task=None,
                   device: Optional[crossbar.DeviceModel] = None, preset: str = "li2019",
                   encoding_changes: Optional[dict] = None, adc_range: float = 6.0, start: str = "programmed",
-                  trained: Optional[Network] = None, progress: bool = False, track: bool = False) -> TrainResult:
+                  trained: Optional[Network] = None, progress: bool = False, track: bool = False,
+                  checkpoint: Optional[str] = None) -> TrainResult:
     """Train one of Li et al.'s networks in software or onto one simulated 128x64 array.
 
     Parameters
@@ -234,6 +258,8 @@ def train_on_chip(problem: str, seed: int, epochs: int, way: Optional[str], task
         Ex situ: a network already trained in software, programmed as it is instead of training again.
     track : bool
         Record the test error after every epoch in the history.
+    checkpoint : str, optional
+        A checkpoint file written after every epoch and resumed from (see :func:`lstm.train.fit`).
     """
     spec = PROBLEMS[problem]
     task = task or spec.load()
@@ -250,7 +276,8 @@ def train_on_chip(problem: str, seed: int, epochs: int, way: Optional[str], task
         history = History()
     else:
         history = fit(trainer, task.train, epochs, spec.batch_size, spec.optimizer, seed=seed, metric=metric,
-                      progress=progress, description=f"{way} ({preset})" if way else "software")
+                      progress=progress, description=f"{way} ({preset})" if way else "software",
+                      checkpoint=checkpoint)
     if way in ("ex_situ_one_shot", "ex_situ_write_verify", "hardware_aware"):
         hw = HardwareNetwork(net, config, seed=seed)
         method = "write_verify" if way == "ex_situ_write_verify" else "one_shot"
@@ -261,19 +288,20 @@ def train_on_chip(problem: str, seed: int, epochs: int, way: Optional[str], task
 
 
 def train_vowels(seed: int, epochs: int, hardware: Optional[str], noise_sigma: float = VOWELS_NOISE,
-                 progress: bool = False, track: bool = False, task=None, start: str = "programmed"):
+                 progress: bool = False, track: bool = False, task=None, start: str = "programmed",
+                 checkpoint: Optional[str] = None):
     """The speaker network on li2019 devices with ``noise_sigma`` per pulse (see :func:`train_on_chip`).
 
     Returns (accuracy, history, hardware network or None, probabilities).
     """
     device = crossbar.preset("li2019").replace(program_noise_sigma=noise_sigma)
     r = train_on_chip("vowels", seed, epochs, hardware, task=task, device=device, start=start, progress=progress,
-                      track=track)
+                      track=track, checkpoint=checkpoint)
     return r.metric, r.history, r.hardware, r.outputs
 
 
 def reproduce_vowels(seed: int = 0, epochs: int = VOWELS_EPOCHS, out: Optional[str] = "out",
-                     progress: bool = True, start: str = "programmed") -> dict:
+                     progress: bool = True, start: str = "programmed", checkpoint: Optional[str] = None) -> dict:
     """Speaker identification (Japanese Vowels) in situ on one li2019 array, beside software.
 
     RMSprop 0.01, batch 50, ``epochs`` epochs; the li2019 preset's 4 uS noise per pulse (Li's gait
@@ -282,9 +310,11 @@ def reproduce_vowels(seed: int = 0, epochs: int = VOWELS_EPOCHS, out: Optional[s
     """
     began = time.perf_counter()
     task = tasks.vowels()
-    sw_acc, sw_history, _, _ = train_vowels(seed, epochs, None, progress=progress, track=True, task=task)
-    hw_acc, hw_history, hw, probabilities = train_vowels(seed, epochs, "in_situ", progress=progress, track=True,
-                                                         task=task, start=start)
+    sw_acc, sw_history, _, _ = train_vowels(seed, epochs, None, progress=progress, track=True, task=task,
+                                            checkpoint=checkpoint_path(checkpoint, "vowels", None, seed))
+    hw_acc, hw_history, hw, probabilities = train_vowels(
+        seed, epochs, "in_situ", progress=progress, track=True, task=task, start=start,
+        checkpoint=checkpoint_path(checkpoint, "vowels", "in_situ", seed, start))
     result = {"task": "vowels", "software": {"test_accuracy": sw_acc},
               "hardware": {"test_accuracy": hw_acc, "energy_J": hw.energy(),
                            "programming_pulses": int(hw.chip.counters().programming_pulses)},

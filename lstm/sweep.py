@@ -16,6 +16,7 @@ import itertools
 import json
 import math
 import os
+import signal
 import time
 import traceback
 from dataclasses import dataclass
@@ -24,7 +25,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 import crossbar
+from crossbar.validation import check_int
 from mapping import Encoding
+
+from .results import FORMAT, ResultsWriter, read_results
 
 TASKS = ("airline", "vowels")
 WAYS = ("ex_situ_one_shot", "ex_situ_write_verify", "hardware_aware", "in_situ")
@@ -139,6 +143,10 @@ def load_toml(path: str) -> Tuple[Dict[str, object], Dict[str, List[float]]]:
     return experiment, parse_vary(vary_items)
 
 
+INTEGER_PARAMETERS = ("epochs", "device.n_levels")
+"""Parameters that take whole numbers: a value such as 2.5 is refused, never truncated."""
+
+
 @dataclass(frozen=True)
 class Point:
     """One run of a sweep: the base experiment, parameter values and a seed."""
@@ -154,164 +162,321 @@ class Point:
                            "seed": self.seed}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    @property
+    def identity(self) -> dict:
+        """The experiment this point belongs to (what a results file holds one of)."""
+        return {"experiment": dataclasses.asdict(self.experiment), "varied": sorted(n for n, _ in self.params)}
+
+    def describe(self) -> str:
+        """``name=value, ..., seed=s`` for messages."""
+        return ", ".join([f"{n}={v:g}" for n, v in self.params] + [f"seed={self.seed}"])
+
 
 def points(experiment: Experiment, vary: Dict[str, List[float]], seeds: int, base_seed: int = 0) -> List[Point]:
-    """Every combination of the varied values, each with seeds ``base_seed .. base_seed + seeds - 1``."""
+    """Every combination of the varied values, each with seeds ``base_seed .. base_seed + seeds - 1``.
+
+    Whole-number parameters (:data:`INTEGER_PARAMETERS`) are checked and stored as integers.
+    """
+    check_int("seeds", seeds, 1)
+    check_int("seed", base_seed, 0)
     names = sorted(vary)
-    combos = itertools.product(*(vary[n] for n in names)) if names else [()]
+    values = {n: [_whole(n, v) if n in INTEGER_PARAMETERS else float(v) for v in vary[n]] for n in names}
+    combos = itertools.product(*(values[n] for n in names)) if names else [()]
     return [Point(experiment, tuple(zip(names, combo)), base_seed + s) for combo in combos for s in range(seeds)]
 
 
+def _whole(name: str, value) -> int:
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError(f"{name}={value!r} is not allowed; a whole number is required (it is never truncated)")
+    return int(number)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Everything a point runs with, built and validated: epochs, device, encoding changes, ADC range."""
+
+    epochs: int
+    device: crossbar.DeviceModel
+    encoding_changes: Dict[str, float]
+    adc_range: float
+
+
+def resolve(point: Point) -> Resolved:
+    """Build and validate what ``point`` runs with; ``ValueError`` naming the point if a value is bad."""
+    from .hardware import HardwareConfig
+    from .reproduce import default_epochs, way_encoding
+
+    params = dict(point.params)
+    e = point.experiment
+    try:
+        epochs = check_int("epochs", params.get("epochs", e.epochs or default_epochs(e.task)), 1)
+        device_changes = {k[len("device."):]: v for k, v in params.items() if k.startswith("device.")}
+        device = crossbar.preset(e.preset).replace(**device_changes)
+        encoding_changes = {k[len("encoding."):]: v for k, v in params.items() if k.startswith("encoding.")}
+        adc_range = params.get("hardware.adc_range", 6.0)
+        HardwareConfig(preset=e.preset, device=device, encoding=way_encoding(e.way, encoding_changes),
+                       adc_range=adc_range)
+    except ValueError as error:
+        raise ValueError(f"point {point.describe()}: {error}") from None
+    return Resolved(epochs, device, encoding_changes, adc_range)
+
+
+def validate(todo: Sequence[Point]) -> None:
+    """Resolve every point before anything runs (see :func:`resolve`); the first bad one raises."""
+    for p in todo:
+        resolve(p)
+
+
+_interrupt_requested = False
+"""Set by the sweep's Ctrl-C handler: an error raised while it is set is the interrupt, not a failure."""
+
+
+def _interrupted(error: BaseException) -> bool:
+    """Whether ``error`` is a Ctrl-C in disguise (Numba turns one inside a kernel into a ``SystemError``)."""
+    from .workers import stop_requested
+
+    if _interrupt_requested or stop_requested():
+        return True
+    seen = error
+    while seen is not None:
+        if isinstance(seen, (KeyboardInterrupt, SystemExit)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def run_point(point: Point) -> dict:
-    """Run one point; never raises: failures come back as a record with the error."""
+    """Run one point; an error of the computation comes back as a ``failed`` record, a Ctrl-C is raised."""
     from . import __version__
-    from .reproduce import AIRLINE_EPOCHS, PROBLEMS, VOWELS_EPOCHS, train_on_chip
+    from .reproduce import PROBLEMS, train_on_chip
 
     began = time.perf_counter()
-    record = {"key": point.key, "experiment": dataclasses.asdict(point.experiment), "params": dict(point.params),
-              "seed": point.seed, "version": __version__}
+    record = {"format": FORMAT, "key": point.key, "experiment": dataclasses.asdict(point.experiment),
+              "params": dict(point.params), "seed": point.seed, "version": __version__}
     try:
-        params = dict(point.params)
+        r = resolve(point)
         e = point.experiment
-        epochs = int(params.get("epochs", e.epochs or (AIRLINE_EPOCHS if e.task == "airline" else VOWELS_EPOCHS)))
-        device_changes = {k[7:]: v for k, v in params.items() if k.startswith("device.")}
-        if "n_levels" in device_changes:
-            device_changes["n_levels"] = int(device_changes["n_levels"])
-        device = crossbar.preset(e.preset).replace(**device_changes)
-        encoding_changes = {k[9:]: v for k, v in params.items() if k.startswith("encoding.")}
-        adc_range = params.get("hardware.adc_range", 6.0)
         task = PROBLEMS[e.task].load()
-        software = train_on_chip(e.task, point.seed, epochs, None, task=task)
-        hardware = train_on_chip(e.task, point.seed, epochs, e.way, task=task, device=device, preset=e.preset,
-                                 encoding_changes=encoding_changes, adc_range=adc_range, trained=software.network)
+        software = train_on_chip(e.task, point.seed, r.epochs, None, task=task)
+        hardware = train_on_chip(e.task, point.seed, r.epochs, e.way, task=task, device=r.device, preset=e.preset,
+                                 encoding_changes=r.encoding_changes, adc_range=r.adc_range,
+                                 trained=software.network)
         name = PROBLEMS[e.task].metric
         metrics = {name: hardware.metric, f"software_{name}": software.metric}
         if not all(math.isfinite(v) for v in metrics.values()):
             raise FloatingPointError(f"a metric is not finite: {metrics}")
-        record.update(status="ok", metrics=metrics)
+        record.update(status="ok", metrics=metrics, resolved={"epochs": r.epochs})
     except Exception as error:  # a failed point is recorded and the sweep goes on
+        if _interrupted(error):
+            raise KeyboardInterrupt from error
         record.update(status="failed", error=f"{type(error).__name__}: {error}",
                       traceback=traceback.format_exc(limit=3))
     record["seconds"] = time.perf_counter() - began
     return record
 
 
-def read_results(path: str) -> List[dict]:
-    """Records of a results file; a torn last line (a kill mid-write) is cut off the file."""
-    if not os.path.exists(path):
-        return []
-    with open(path, "rb") as f:
-        data = f.read()
-    records, good = [], 0
-    for line in data.split(b"\n"):
-        if not line.strip():
-            good += len(line) + 1
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-        good += len(line) + 1
-    if good < len(data):
-        with open(path, "r+b") as f:
-            f.truncate(min(good, len(data)))
-    return records
+def expected_cost(point: Point) -> float:
+    """A point's relative cost (epochs times a task and way factor), for longest-first scheduling."""
+    e = point.experiment
+    epochs = dict(point.params).get("epochs", e.epochs)
+    if epochs is None:
+        from .reproduce import default_epochs
+
+        epochs = default_epochs(e.task)
+    per_epoch = {"airline": 1.0, "vowels": 20.0}.get(e.task, 1.0)
+    way = {"in_situ": 3.0, "hardware_aware": 1.2}.get(e.way, 1.0)
+    return float(epochs) * per_epoch * (1.0 + way)
 
 
-def _append(path: str, record: dict) -> None:
-    line = (json.dumps(record) + "\n").encode()
-    with open(path, "ab") as f:
-        f.write(line)
-        f.flush()
-        os.fsync(f.fileno())
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: the finished points are stored; ``counts`` says how many."""
+
+    def __init__(self, counts: Dict[str, int]):
+        super().__init__("sweep interrupted")
+        self.counts = counts
 
 
 def run_sweep(todo: Sequence[Point], path: str, workers: int = 1, scheduler: Optional[str] = None,
-              progress: bool = True, cluster=None) -> Dict[str, int]:
+              progress: bool = True, cluster=None, retry_failed: bool = False,
+              set_aside_damaged: bool = False, connect_timeout_s: float = 10.0) -> Dict[str, int]:
     """Run the points not yet in ``path``, store each as it finishes.
+
+    Every point is resolved and validated first, the results file is locked
+    and checked (see :mod:`lstm.results`) and a scheduler is reached before
+    anything runs; a bad value, a foreign file or an unreachable scheduler
+    raises ``ValueError`` with nothing written. Ctrl-C stops the sweep at once,
+    keeps every finished record, marks nothing as failed and raises
+    :class:`SweepInterrupted`; a rerun computes the interrupted points.
 
     Parameters
     ----------
     todo : sequence of Point
+        All of one experiment.
     path : str
         JSON-lines results file (created if missing).
     workers : int
-        Local worker processes (ignored with a scheduler).
+        Local worker processes (ignored with a scheduler); they stay warm
+        across points and take the longest points first.
     scheduler : str, optional
         Address of a Dask scheduler (``tcp://host:port``).
     cluster : object, optional
         A Dask cluster object to connect to instead of an address (tests).
+    retry_failed : bool
+        Run again the points whose stored record failed.
+    set_aside_damaged : bool
+        Move damaged lines of the file into ``<path>.damaged`` instead of refusing it.
+    connect_timeout_s : float
+        How long to try to reach the scheduler, seconds.
 
     Returns
     -------
     dict
-        Counts: ``done`` (this run), ``failed`` (this run), ``skipped`` (already stored).
+        ``done`` and ``failed`` (this run), ``skipped`` (already stored and ok),
+        ``failed_before`` (stored as failed and not retried), ``failed_left``
+        (points of ``todo`` whose latest record is a failure).
     """
+    global _interrupt_requested
     from tqdm.auto import tqdm
 
-    stored = {r["key"] for r in read_results(path)}
-    pending = [p for p in todo if p.key not in stored]
-    counts = {"done": 0, "failed": 0, "skipped": len(todo) - len(pending)}
-    if not pending:
-        return counts
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    bar = tqdm(total=len(pending), desc="sweep", disable=not progress)
+    check_int("workers", workers, 1)
+    if not todo:
+        raise ValueError("no points to run")
+    identities = {json.dumps(p.identity, sort_keys=True) for p in todo}
+    if len(identities) != 1:
+        raise ValueError("the points belong to more than one experiment; run each in its own results file")
+    validate(todo)
+    with ResultsWriter(path, todo[0].identity, set_aside_damaged=set_aside_damaged) as writer:
+        stored = writer.contents.latest()
+        ok = {k for k, r in stored.items() if r.get("status") == "ok"}
+        failed = {k for k, r in stored.items() if r.get("status") != "ok"}
+        pending = [p for p in todo if p.key not in ok and (retry_failed or p.key not in failed)]
+        counts = {"done": 0, "failed": 0, "skipped": sum(p.key in ok for p in todo),
+                  "failed_before": 0 if retry_failed else sum(p.key in failed for p in todo), "failed_left": 0}
+        pending.sort(key=expected_cost, reverse=True)  # longest first: the last to finish start first
+        outcome = {p.key: ("ok" if p.key in ok else "failed" if p.key in failed else None) for p in todo}
+        client = _connect(scheduler, cluster, connect_timeout_s) if (pending and (scheduler or cluster)) else None
+        bar = tqdm(total=len(pending), desc="sweep", disable=not progress or not pending)
 
-    def record(result):
-        _append(path, result)
-        counts["done" if result["status"] == "ok" else "failed"] += 1
-        bar.update(1)
-        bar.set_postfix(done=counts["done"], failed=counts["failed"], left=len(pending) - bar.n, refresh=False)
+        def store(result: dict) -> None:
+            writer.append(result)
+            good = result["status"] == "ok"
+            counts["done" if good else "failed"] += 1
+            outcome[result["key"]] = "ok" if good else "failed"
+            bar.update(1)
+            bar.set_postfix(done=counts["done"], failed=counts["failed"], left=len(pending) - bar.n, refresh=False)
 
-    if scheduler is not None or cluster is not None:
-        from dask.distributed import Client, as_completed
+        previous = signal.getsignal(signal.SIGINT) if _main_thread() else None
 
-        with Client(cluster if cluster is not None else scheduler) as client:
-            futures = client.map(run_point, pending, pure=False)
-            for future in as_completed(futures):
-                record(future.result())
-    elif workers <= 1:
-        for p in pending:
-            record(run_point(p))
-    else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
-        import multiprocessing
+        def on_interrupt(signum, frame):
+            global _interrupt_requested
+            _interrupt_requested = True
+            raise KeyboardInterrupt
 
-        # the worker processes fill the cores: each runs its batches on one thread (same numbers, see lstm.parallel)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_one_thread) as pool:
-            for future in done_first([pool.submit(run_point, p) for p in pending]):
-                record(future.result())
-    bar.close()
+        try:
+            if previous is not None:
+                signal.signal(signal.SIGINT, on_interrupt)
+            if client is not None:
+                _run_dask(client, pending, store)
+            elif workers <= 1 or len(pending) <= 1:
+                for p in pending:
+                    store(run_point(p))
+            else:
+                _run_pool(pending, workers, store)
+        except KeyboardInterrupt:
+            raise SweepInterrupted(_finish(counts, outcome)) from None
+        finally:
+            _interrupt_requested = False
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            bar.close()
+            if client is not None:
+                client.close()
+    return _finish(counts, outcome)
+
+
+def _finish(counts: Dict[str, int], outcome: Dict[str, Optional[str]]) -> Dict[str, int]:
+    counts["failed_left"] = sum(v == "failed" for v in outcome.values())
     return counts
 
 
-def _one_thread() -> None:
-    os.environ["XBAR_THREADS"] = "1"
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _run_pool(pending: Sequence[Point], workers: int, store) -> None:
+    from .workers import WorkerPool
+
+    # the worker processes fill the cores: each runs its batches on one thread (same numbers, see lstm.parallel)
+    with WorkerPool(min(workers, len(pending)), environment={"XBAR_THREADS": "1"}) as pool:
+        for index, good, value in pool.map_unordered(run_point, pending):
+            if good:
+                store(value)
+            else:  # the worker died or run_point itself raised: a failure of this point, not of the sweep
+                p = pending[index]
+                store({"format": FORMAT, "key": p.key, "experiment": dataclasses.asdict(p.experiment),
+                       "params": dict(p.params), "seed": p.seed, "status": "failed", "error": value.splitlines()[0],
+                       "traceback": value, "seconds": 0.0})
+
+
+def _connect(scheduler: Optional[str], cluster, timeout_s: float):
+    """A Dask client, or ``ValueError`` naming the address when it cannot be reached in ``timeout_s``."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ValueError("--scheduler needs Dask: pip install 'xbar-lstm[cluster]'") from None
+    try:
+        return Client(cluster if cluster is not None else scheduler, timeout=f"{timeout_s}s")
+    except (OSError, TimeoutError, ValueError) as error:
+        raise ValueError(f"the Dask scheduler {scheduler!r} could not be reached within {timeout_s:g} s "
+                         f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
+
+
+def _run_dask(client, pending: Sequence[Point], store) -> None:
+    from dask.distributed import as_completed
+
+    futures = [client.submit(run_point, p, pure=False, priority=expected_cost(p)) for p in pending]
+    try:
+        for future in as_completed(futures):
+            store(future.result())
+    except BaseException:
+        client.cancel(futures)
+        raise
 
 
 def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[str] = None,
                  by: Optional[str] = None) -> List[str]:
     """Each metric against a varied parameter, mean and spread over seeds, the software baseline as a
-    line, one curve per value of a second parameter. Writes ``out`` as PNG and PDF."""
+    line, one curve per value of a second parameter. Writes ``out`` as PNG and PDF.
+
+    Reads ``path`` without changing it (damaged lines are left in place and skipped; see
+    :func:`lstm.results.read_results`), and checks every choice before drawing.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = [r for r in read_results(path) if r.get("status") == "ok"]
+    contents = read_results(path)
+    records = [r for r in contents.latest().values() if r.get("status") == "ok"]
     if not records:
-        raise ValueError(f"{path!r} holds no finished point to plot")
+        raise ValueError(f"{path} holds no finished point to plot")
     varied = sorted({k for r in records for k in r["params"]})
     if not varied:
-        raise ValueError(f"{path!r}: no parameter was varied")
+        raise ValueError(f"{path}: no parameter was varied")
     x = x or varied[0]
     if x not in varied:
-        raise ValueError(f"x={x!r} was not varied; varied: {varied}")
+        raise ValueError(f"--x {x!r} was not varied; varied: {', '.join(varied)}")
     others = [v for v in varied if v != x]
+    if by is not None and by not in others:
+        raise ValueError(f"--by {by!r} is not another varied parameter; choose one of {', '.join(others) or 'none'}")
     by = by if by is not None else (others[0] if others else None)
-    metric = metric or next(k for k in records[0]["metrics"] if not k.startswith("software_"))
+    metrics = [k for k in records[0]["metrics"] if not k.startswith("software_")]
+    metric = metric or metrics[0]
+    if metric not in metrics:
+        raise ValueError(f"--metric {metric!r} is not in {path}; its metrics: {', '.join(metrics)}")
     fig, ax = plt.subplots(figsize=(6, 4))
     groups = sorted({r["params"].get(by) for r in records}, key=lambda v: (v is None, v)) if by else [None]
     for g in groups:

@@ -8,18 +8,21 @@ the changes into the devices.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
-import tempfile
 import time
+import zipfile
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from crossbar.validation import check_int, make_generator
+from crossbar.validation import as_float_array, check_int, make_generator
 
+from .files import write_atomically
 from .network import Network
 from .optim import Optimizer, OptimizerConfig
 
@@ -78,21 +81,86 @@ class SoftwareTrainer:
         for name, d in delta.items():
             self.network.params[name] += d * self.network.masks[name] if name in self.network.masks else d
 
+    def identity(self) -> dict:
+        """What a checkpoint of this trainer must match: the kind and every parameter's shape."""
+        return {"trainer": "software",
+                "params": {k: list(v.shape) for k, v in sorted(self.network.params.items())}}
+
     def state(self) -> Dict[str, np.ndarray]:
         return {f"param:{k}": v for k, v in self.network.params.items()}
 
-    def load_state(self, state: Dict[str, np.ndarray]) -> None:
-        self.network.set_params({k[6:]: v for k, v in state.items() if k.startswith("param:")})
+    def check_state(self, state: Dict[str, np.ndarray], source: str = "state") -> Dict[str, np.ndarray]:
+        """The parameters of a :meth:`state`, checked against the network; ``ValueError`` naming ``source``."""
+        params = {k[6:]: v for k, v in state.items() if k.startswith("param:")}
+        if sorted(params) != sorted(self.network.params):
+            raise ValueError(f"{source}: parameters {sorted(params)}; this network has {sorted(self.network.params)}")
+        return {k: as_float_array(f"{source}: parameter {k}", v, shape=self.network.params[k].shape)
+                for k, v in params.items()}
+
+    def load_state(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
+        self.network.set_params(self.check_state(state, source))
+
+
+CHECKPOINT_FORMAT = "xbar-checkpoint/1"
+"""Marker of a training checkpoint written by :func:`fit`."""
+
+
+def _data_fingerprint(data: Dataset) -> dict:
+    digest = hashlib.sha256()
+    for a in (data.x, data.y, data.mask):
+        a = np.ascontiguousarray(a)
+        digest.update(str((a.dtype.str, a.shape)).encode())
+        digest.update(a.tobytes())
+    return {"sequences": len(data), "shape": list(data.x.shape), "sha256": digest.hexdigest()[:16]}
+
+
+def _run_identity(trainer, train: Dataset, batch_size: int, optimizer: OptimizerConfig, seed) -> dict:
+    """What a checkpoint must match to be resumed by this run (the epoch count may grow)."""
+    identity = trainer.identity() if hasattr(trainer, "identity") else {"trainer": type(trainer).__name__}
+    return {**identity, "optimizer": dataclasses.asdict(optimizer), "batch_size": batch_size,
+            "seed": seed if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) else repr(seed),
+            "train": _data_fingerprint(train)}
+
+
+def _differences(here: dict, there: dict, prefix: str = "") -> List[str]:
+    out = []
+    for k in sorted(set(here) | set(there)):
+        a, b = here.get(k), there.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k} is {b!r} there, {a!r} here")
+    return out
 
 
 def _save_checkpoint(path: str, arrays: Dict[str, np.ndarray], meta: dict) -> None:
-    """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".npz")
-    os.close(fd)
-    np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
-    os.replace(tmp, path)
+    """Write atomically and durably (:func:`lstm.files.write_atomically`): a kill mid-write leaves the
+    previous checkpoint whole and at most a ``<path>.partial``, which the next run removes."""
+    write_atomically(path, lambda f: np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays))
+
+
+def _load_checkpoint(path: str, identity: dict) -> tuple:
+    """(meta, arrays) of a checkpoint of this run; ``ValueError`` naming the file for anything else."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        meta = json.loads(str(arrays.pop("__meta__")))
+    except KeyError:
+        raise ValueError(f"checkpoint {path}: not a checkpoint of xbar (no __meta__ entry)") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        raise ValueError(f"checkpoint {path}: damaged or not a checkpoint ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else ''})") from None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else None
+        raise ValueError(f"checkpoint {path}: format {got!r} is not {CHECKPOINT_FORMAT!r} (an older or foreign "
+                         "file); remove it to start afresh")
+    differences = _differences(identity, meta.get("run", {}))
+    if differences:
+        raise ValueError(f"checkpoint {path} belongs to another run: {'; '.join(differences[:3])}")
+    for key in ("epoch", "rng", "history", "best", "waited"):
+        if key not in meta:
+            raise ValueError(f"checkpoint {path}: no {key!r} in its record; damaged")
+    return meta, arrays
 
 
 def train_epoch(trainer, train: Dataset, batch_size: int, opt: Optimizer, rng: np.random.Generator,
@@ -149,14 +217,21 @@ def fit(trainer, train: Dataset, epochs: int, batch_size: int, optimizer: Optimi
     rng = make_generator(seed)
     history = History()
     best, waited, start = np.inf, 0, 0
+    identity = _run_identity(trainer, train, batch_size, optimizer, seed) if checkpoint else None
+    if checkpoint and os.path.exists(checkpoint + ".partial"):
+        os.remove(checkpoint + ".partial")  # a write that a kill cut short; the checkpoint itself is whole
     if checkpoint and os.path.exists(checkpoint):
-        with np.load(checkpoint) as data:
-            meta = json.loads(str(data["__meta__"]))
-            arrays = {k: data[k] for k in data.files if k != "__meta__"}
-        trainer.load_state({k: v for k, v in arrays.items() if not k.startswith("opt:")})
-        opt.load_state({k[4:]: v for k, v in arrays.items() if k.startswith("opt:")})
-        rng.bit_generator.state = meta["rng"]
-        history = History.from_dict(meta["history"])
+        meta, arrays = _load_checkpoint(checkpoint, identity)
+        network = getattr(trainer, "network", None)
+        opt.load_state({k[4:]: v for k, v in arrays.items() if k.startswith("opt:")},
+                       None if network is None else {k: v.shape for k, v in network.params.items()},
+                       f"checkpoint {checkpoint}")
+        trainer.load_state({k: v for k, v in arrays.items() if not k.startswith("opt:")}, f"checkpoint {checkpoint}")
+        try:
+            rng.bit_generator.state = meta["rng"]
+            history = History.from_dict(meta["history"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"checkpoint {checkpoint}: damaged record ({error})") from None
         best, waited, start = meta["best"], meta["waited"], meta["epoch"] + 1
     bar = tqdm(range(start, epochs), desc=description, disable=not progress, initial=start, total=epochs,
                leave=False)
@@ -181,8 +256,9 @@ def fit(trainer, train: Dataset, epochs: int, batch_size: int, optimizer: Optimi
         if checkpoint:
             arrays = dict(trainer.state())
             arrays.update({f"opt:{k}": v for k, v in opt.state().items()})
-            _save_checkpoint(checkpoint, arrays, {"epoch": epoch, "rng": rng.bit_generator.state,
-                                                  "history": history.to_dict(), "best": best, "waited": waited})
+            _save_checkpoint(checkpoint, arrays, {"format": CHECKPOINT_FORMAT, "run": identity, "epoch": epoch,
+                                                  "rng": rng.bit_generator.state, "history": history.to_dict(),
+                                                  "best": best, "waited": waited})
         if stop:
             break
     bar.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -11,6 +11,7 @@ from crossbar import CrossbarArray, DeviceModel, EnergyCosts, Peripherals
 from crossbar.validation import check_int
 
 from .layout import Block, Layout
+from .occupancy import Occupancy
 
 
 class Chip:
@@ -51,8 +52,8 @@ class Chip:
         self.peripherals = Peripherals(dac=dac, wires=wires)  # validates both
         self.costs = EnergyCosts() if costs is None else costs
         self._seeds = np.random.SeedSequence(seed)
-        self.arrays: List[CrossbarArray] = []
-        self._occupied: List[np.ndarray] = []
+        self._arrays: List[CrossbarArray] = []
+        self._space = Occupancy(self.array_rows, self.array_cols)
         self.layout = Layout(self.array_rows, self.array_cols)
 
     @classmethod
@@ -67,42 +68,35 @@ class Chip:
     def dac(self) -> Optional[crossbar.DAC]:
         return self.peripherals.dac
 
-    def _new_array(self) -> None:
-        seed = self._seeds.spawn(1)[0]
-        self.arrays.append(CrossbarArray(self.array_rows, self.array_cols, self.device, seed=seed,
-                                         peripherals=self.peripherals, costs=self.costs))
-        self._occupied.append(np.zeros((self.array_rows, self.array_cols), dtype=bool))
+    @property
+    def n_allocated(self) -> int:
+        """Arrays that hold at least one block (or were named by a corner)."""
+        return self._space.n_arrays
 
-    @staticmethod
-    def _first_fit(occupied: List[np.ndarray], height: int, width: int) -> Optional[Tuple[int, int, int]]:
-        """First free rectangle, arrays in order, then columns left to right, then rows."""
-        for k, grid in enumerate(occupied):
-            rows, cols = grid.shape
-            for c in range(cols - width + 1):
-                for r in range(rows - height + 1):
-                    if not grid[r:r + height, c:c + width].any():
-                        return k, r, c
-        return None
+    @property
+    def arrays_built(self) -> int:
+        """Arrays whose devices exist yet (see :attr:`arrays`)."""
+        return len(self._arrays)
 
-    def _plan(self, shapes: Sequence[Tuple[int, int]], limit: Optional[int]):
-        """Where ``shapes`` would go (list of (array, row, col)), or None if over ``limit`` arrays."""
-        grids = [g.copy() for g in self._occupied]
-        where = []
-        for height, width in shapes:
-            spot = self._first_fit(grids, height, width)
-            if spot is None:
-                if limit is not None and len(grids) >= limit:
-                    return None, len(grids)
-                grids.append(np.zeros((self.array_rows, self.array_cols), dtype=bool))
-                spot = (len(grids) - 1, 0, 0)
-            k, r, c = spot
-            grids[k][r:r + height, c:c + width] = True
-            where.append(spot)
-        return where, len(grids)
+    @property
+    def arrays(self) -> List[CrossbarArray]:
+        """The chip's arrays, built on first use: placing blocks (a layout) needs no devices.
+
+        Array ``k`` is seeded by the ``k``-th child of ``SeedSequence(seed)`` whenever it is built.
+        """
+        while len(self._arrays) < self._space.n_arrays:
+            seed = self._seeds.spawn(1)[0]
+            self._arrays.append(CrossbarArray(self.array_rows, self.array_cols, self.device, seed=seed,
+                                              peripherals=self.peripherals, costs=self.costs))
+        return self._arrays
 
     def allocate(self, name: str, shapes: Sequence[Tuple[int, int]],
                  corner: Optional[Tuple[int, int, int]] = None) -> List[Tuple[int, int, int]]:
         """Reserve rectangles of (rows, cols) devices; all of them or none.
+
+        First fit: arrays in order, then columns left to right, then rows; a
+        new array when none has room. Time grows with the number of arrays
+        that still have room, not with all arrays (see :class:`Occupancy`).
 
         Parameters
         ----------
@@ -122,6 +116,7 @@ class Chip:
             if height > self.array_rows or width > self.array_cols:
                 raise ValueError(f"{name}: a block of {height}x{width} devices is larger than one "
                                  f"{self.array_rows}x{self.array_cols} array")
+        space = self._space
         if corner is not None:
             if len(shapes) != 1:
                 raise ValueError(f"{name}: corner={corner!r} needs a matrix that fits one array; "
@@ -133,21 +128,28 @@ class Chip:
                                  f"{self.array_rows}x{self.array_cols} array")
             if self.n_arrays is not None and k >= self.n_arrays:
                 raise ValueError(f"{name}: corner={corner!r} names array {k}; the chip has {self.n_arrays}")
-            while len(self.arrays) <= k:
-                self._new_array()
-            if self._occupied[k][r:r + height, c:c + width].any():
+            if k < space.n_arrays and not space.is_free(k, r, c, height, width):
                 raise ValueError(f"{name}: corner={corner!r} overlaps a block already placed")
-            where = [(k, r, c)]
-        else:
-            where, count = self._plan(shapes, self.n_arrays)
-            if where is None:
-                _, needed = self._plan(shapes, None)
-                raise ValueError(f"{name}: needs {needed} arrays of {self.array_rows}x{self.array_cols} in all; "
-                                 f"the chip has {self.n_arrays}")
-        for (k, r, c), (height, width) in zip(where, shapes):
-            while len(self.arrays) <= k:
-                self._new_array()
-            self._occupied[k][r:r + height, c:c + width] = True
+            while space.n_arrays <= k:
+                space.add_array()
+            space.mark(k, r, c, height, width)
+            return [(k, r, c)]
+        before = space.n_arrays
+        where, marks = [], []
+        for height, width in shapes:
+            spot = space.first_fit(height, width)
+            if spot is None:
+                spot = (space.add_array(), 0, 0)
+            space.mark(*spot, height, width)
+            marks.append((*spot, height, width))
+            where.append(spot)
+        if self.n_arrays is not None and space.n_arrays > self.n_arrays:
+            needed = space.n_arrays
+            for mark in reversed(marks):  # all or nothing
+                space.unmark(*mark)
+            space.truncate(before)
+            raise ValueError(f"{name}: needs {needed} arrays of {self.array_rows}x{self.array_cols} in all; "
+                             f"the chip has {self.n_arrays}")
         return where
 
     def add_block(self, block: Block) -> None:
@@ -159,6 +161,28 @@ class Chip:
         for a in self.arrays:
             total = total.add(a.counters)
         return total
+
+    def state(self) -> Dict[str, np.ndarray]:
+        """Every array's :meth:`crossbar.CrossbarArray.state`, keys prefixed ``array<k>.``."""
+        out = {"arrays": np.array(len(self.arrays))}
+        for k, a in enumerate(self.arrays):
+            out.update({f"array{k}.{name}": v for name, v in a.state().items()})
+        return out
+
+    def load_state(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
+        """Take a :meth:`state` of a chip with as many arrays; ``ValueError`` naming ``source`` otherwise.
+
+        Every array is checked before any changes.
+        """
+        if "arrays" not in state or int(state["arrays"]) != len(self.arrays):
+            got = int(state["arrays"]) if "arrays" in state else "no"
+            raise ValueError(f"{source}: {got} arrays saved; this chip has {len(self.arrays)}")
+        parts = [{name[len(f"array{k}."):]: v for name, v in state.items() if name.startswith(f"array{k}.")}
+                 for k in range(len(self.arrays))]
+        for k, (a, part) in enumerate(zip(self.arrays, parts)):  # check all before touching one
+            a.check_state(part, f"{source}: array {k}")
+        for k, (a, part) in enumerate(zip(self.arrays, parts)):
+            a.load_state(part, f"{source}: array {k}")
 
     def conductances(self) -> List[np.ndarray]:
         """True conductance of each array, siemens."""

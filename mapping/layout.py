@@ -37,6 +37,10 @@ class Block:
         return (self.rows[1] - self.rows[0]) * (self.cols[1] - self.cols[0])
 
 
+MAX_ARRAYS_DRAWN = 16
+"""Above this many arrays :meth:`Layout.figure` draws the chip overview instead of each array."""
+
+
 class Layout:
     """Every block placed on a chip's arrays, with utilisation, a table and a figure."""
 
@@ -53,12 +57,39 @@ class Layout:
     def utilisation(self) -> np.ndarray:
         """Fraction of each array's devices given to some block, shape (n_arrays,)."""
         used = np.zeros(self.n_arrays)
-        for b in self.blocks:
-            used[b.array] += b.n_devices
+        if self.blocks:
+            np.add.at(used, [b.array for b in self.blocks], [b.n_devices for b in self.blocks])
         return used / (self.array_rows * self.array_cols)
 
     def blocks_of(self, matrix: str) -> List[Block]:
         return [b for b in self.blocks if b.matrix == matrix]
+
+    def summary(self) -> str:
+        """A short text table for large layouts: per matrix its blocks, arrays and devices, and the
+        utilisation of the arrays."""
+        lines = [f"{'matrix':<12} {'blocks':>7} {'arrays':>7} {'devices':>12}"]
+        for name in sorted({b.matrix for b in self.blocks}):
+            blocks = self.blocks_of(name)
+            lines.append(f"{name:<12} {len(blocks):>7} {len({b.array for b in blocks}):>7} "
+                         f"{sum(b.n_devices for b in blocks):>12}")
+        u = self.utilisation()
+        if u.size:
+            lines.append(f"{self.n_arrays} arrays of {self.array_rows}x{self.array_cols} devices: "
+                         f"{u.mean() * 100:.1f} % of all devices used; {int(np.count_nonzero(u >= 1.0))} arrays full, "
+                         f"the emptiest {u.min() * 100:.1f} % used")
+        return "\n".join(lines)
+
+    def to_csv(self, path) -> None:
+        """Every block as a CSV row: matrix, part, array, first and last row and column (1-based,
+        inclusive, as :meth:`table`), devices."""
+        import csv
+
+        with open(path, "w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(["matrix", "part", "array", "first_row", "last_row", "first_col", "last_col", "devices"])
+            for b in self.blocks:
+                out.writerow([b.matrix, b.part, b.array, b.rows[0] + 1, b.rows[1], b.cols[0] + 1, b.cols[1],
+                              b.n_devices])
 
     def table(self) -> str:
         """A text table, rows and columns 1-based and inclusive as in the paper."""
@@ -81,6 +112,8 @@ class Layout:
         import matplotlib.pyplot as plt
         from matplotlib.patches import Rectangle
 
+        if self.n_arrays > MAX_ARRAYS_DRAWN:
+            return self.overview_figure()
         n = max(self.n_arrays, 1)
         columns = min(n, 4)
         lines = int(np.ceil(n / columns))
@@ -119,6 +152,46 @@ class Layout:
             fig.tight_layout(rect=(0, 0.06, 1, 1))
         else:
             fig.tight_layout()
+        return fig
+
+    def overview_figure(self, pixels_per_array: int = 16):
+        """A matplotlib figure of the whole chip for many arrays: each array a small thumbnail, its
+        devices coloured by the matrix that holds them (white where free). Blocks thinner than a
+        thumbnail pixel (bias rows) do not show; :meth:`table` and :meth:`to_csv` list them."""
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
+
+        n = max(self.n_arrays, 1)
+        th = max(1, min(pixels_per_array, self.array_rows))
+        tw = max(1, int(round(th * self.array_cols / self.array_rows)))
+        across = int(np.ceil(np.sqrt(n * th / tw)))
+        down = int(np.ceil(n / across))
+        names = sorted({b.matrix for b in self.blocks})
+        colours = np.array([plt.get_cmap("tab10")(k % 10)[:3] for k in range(len(names))] or [(1, 1, 1)])
+        index = {name: k for k, name in enumerate(names)}
+        # one pixel of border between thumbnails
+        image = np.full((down * (th + 1), across * (tw + 1), 3), 0.85)
+        for k in range(n):
+            y, x = divmod(k, across)
+            image[y * (th + 1):y * (th + 1) + th, x * (tw + 1):x * (tw + 1) + tw] = 1.0
+        for b in self.blocks:
+            y, x = divmod(b.array, across)
+            r0, r1 = (b.rows[0] * th) // self.array_rows, -(-b.rows[1] * th // self.array_rows)
+            c0, c1 = (b.cols[0] * tw) // self.array_cols, -(-b.cols[1] * tw // self.array_cols)
+            image[y * (th + 1) + r0:y * (th + 1) + r1, x * (tw + 1) + c0:x * (tw + 1) + c1] = colours[index[b.matrix]]
+        height = min(12.0, 1.5 + 8.0 * down / max(across, 1))
+        fig, ax = plt.subplots(figsize=(9, height))
+        ax.imshow(image, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{n} arrays of {self.array_rows}x{self.array_cols} devices, "
+                     f"{self.utilisation().mean() * 100:.0f} % of devices used (array 1 top left, "
+                     f"{across} per line)")
+        handles = [Patch(facecolor=colours[index[name]], label=name) for name in names]
+        if handles:
+            ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01),
+                      ncol=min(len(names), 6), frameon=False)
+        fig.tight_layout()
         return fig
 
     def save(self, path, conductance: Optional[list] = None) -> None:

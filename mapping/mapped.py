@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from crossbar import ADC, OperationCounts, ProgramReport
-from crossbar.validation import as_float_array, check_choice, check_int
+from crossbar.validation import as_float_array, check_choice, check_int, check_range
 
 from .chip import Chip
 from .encoding import (Encoding, RangeReport, bias_to_rows, choose_scale, pairs_to_weights,
@@ -485,6 +485,34 @@ class MappedMatrix:
                     n[rows, cols] = self._join(n_plus, n_minus).astype(np.int64)
                     pulses += array.apply_pulses(n)
         return UpdateReport(pulses=pulses, n_limited=limited)
+
+    # ------------------------------------------------------------ snapshot
+    def state(self) -> dict:
+        """This matrix's own state, JSON-ready: its scale (S per unit weight), ADC full scale (A) and counters.
+
+        The devices belong to the chip (:meth:`mapping.Chip.state`).
+        """
+        return {"name": self.name, "scale": self.scale,
+                "adc_full_scale": None if self.adc is None else self.adc.full_scale,
+                "counters": self.counters.to_dict()}
+
+    def load_state(self, state: dict, source: str = "state") -> None:
+        """Take a :meth:`state`; ``ValueError`` naming ``source`` when it is another matrix's or malformed."""
+        if not isinstance(state, dict) or state.get("name") != self.name:
+            got = state.get("name") if isinstance(state, dict) else state
+            raise ValueError(f"{source}: the state of matrix {got!r}, not of {self.name!r}")
+        scale = state.get("scale")
+        if scale is not None:
+            scale = check_range(f"{source}.scale", scale, 0.0, low_open=True, unit="S")
+        counters = OperationCounts.from_dict(state.get("counters"), f"{source}.counters")
+        full_scale = state.get("adc_full_scale")
+        if full_scale is not None:
+            self.set_adc_full_scale(check_range(f"{source}.adc_full_scale", full_scale, 0.0, low_open=True,
+                                                unit="A"))
+        else:
+            self.adc = None
+        self.scale = scale
+        self.counters = counters
 
     # ---------------------------------------------------------------- costs
     def energy(self) -> float:

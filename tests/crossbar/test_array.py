@@ -311,3 +311,41 @@ def test_program_and_read_a_region_only(rng):
         array.program(target.T, rows=slice(1, 4), cols=slice(2, 4))
     with pytest.raises(ValueError, match="no device"):
         array.program(target, rows=slice(8, 9), cols=slice(0, 1))
+
+
+def test_state_reload_continues_bit_for_bit():
+    """An array loaded from another's state reads, pulses and counts exactly as the original goes on to."""
+    device = crossbar.preset("li2019").replace(drift_nu=0.02, drift_nu_sigma=0.01)
+    original = CrossbarArray(16, 8, device, seed=4)
+    original.program(np.full((16, 8), 200e-6))
+    original.advance_time(10.0)
+    copy = CrossbarArray(16, 8, device, seed=99)  # another seed: everything must come from the state
+    copy.load_state(original.state())
+    v = np.full((3, 16), 0.1)
+    for _ in range(3):
+        np.testing.assert_array_equal(original.mvm(v), copy.mvm(v))
+        original.step_gate_voltages(0.01)
+        copy.step_gate_voltages(0.01)
+        original.advance_time(5.0)
+        copy.advance_time(5.0)
+    np.testing.assert_array_equal(original.read_conductance(), copy.read_conductance())
+    assert original.counters == copy.counters
+
+
+def test_state_of_another_array_is_refused_and_changes_nothing():
+    device = crossbar.preset("li2019")
+    array = CrossbarArray(16, 8, device, seed=1)
+    before = array.conductance.copy()
+    with pytest.raises(ValueError, match=r"an array of \(8, 8\) devices"):
+        array.load_state(CrossbarArray(8, 8, device, seed=1).state())
+    with pytest.raises(ValueError, match="another device model"):
+        array.load_state(CrossbarArray(16, 8, crossbar.preset("ideal"), seed=1).state())
+    state = array.state()
+    state["conductance_base"] = state["conductance_base"][:, :4]
+    with pytest.raises(ValueError, match="conductance_base has shape"):
+        array.load_state(state, "saved.npz")
+    state = array.state()
+    state["counters"] = np.array('{"products": -1}')
+    with pytest.raises(ValueError, match="counts"):
+        array.load_state(state)
+    np.testing.assert_array_equal(array.conductance, before)

@@ -1,6 +1,7 @@
 """The xbar command line: every command answers and its help ends with an example."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -14,9 +15,7 @@ def test_help_of_every_command_ends_with_an_example(capsys):
     commands = [None] + list(parser._subparsers._group_actions[0].choices)
     for command in commands:
         argv = ["--help"] if command is None else [command, "--help"]
-        with pytest.raises(SystemExit) as stop:
-            cli.main(argv)
-        assert stop.value.code == 0
+        assert cli.main(argv) == 0
         text = capsys.readouterr().out.rstrip()
         assert "example:" in text
         assert text.splitlines()[-1].strip().startswith("xbar")
@@ -33,7 +32,74 @@ def test_console_script_runs():
     assert "numba" in out.stdout
 
 
-def test_unknown_command_exits_2():
-    with pytest.raises(SystemExit) as stop:
-        cli.main(["nonesuch"])
-    assert stop.value.code == 2
+def test_unknown_command_exits_2(capsys):
+    assert cli.main(["nonesuch"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def _one_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_bad_output_paths_are_one_line_errors_before_any_work(tmp_path, capsys):
+    import time
+
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a regular file")
+    began = time.time()
+    assert cli.main(["reproduce", "airline", "--out", str(blocker / "out")]) == 2
+    assert time.time() - began < 5, "the folder must be checked before the training, not after"
+    assert "cannot write there" in _one_line(capsys)
+    assert cli.main(["sweep", "--vary", "hardware.adc_range=4", "--epochs", "2",
+                     "--out", str(blocker / "r.jsonl")]) == 2
+    assert "its folder cannot be made" in _one_line(capsys)
+    assert cli.main(["map", "airline", "--out", str(blocker / "layout.png")]) == 2
+    assert "cannot write there" in _one_line(capsys)
+    assert blocker.read_text() == "a regular file"
+
+
+def test_plot_refuses_unknown_names_in_one_line(tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    assert cli.main(["sweep", "--vary", "hardware.adc_range=4,6", "--epochs", "2", "--out", str(out),
+                     "--quiet"]) == 0
+    capsys.readouterr()
+    before = out.read_bytes()
+    for argv, message in [(["--metric", "nope"], "--metric 'nope' is not in"), (["--x", "nope"], "--x 'nope'"),
+                          (["--by", "nope"], "--by 'nope'")]:
+        assert cli.main(["plot", str(out), "--out", str(tmp_path / "f.png"), *argv]) == 2
+        assert message in _one_line(capsys)
+    assert cli.main(["plot", str(tmp_path / "missing.jsonl")]) == 2
+    assert "no finished point" in _one_line(capsys)
+    assert out.read_bytes() == before
+
+
+def test_map_of_a_large_network_answers_in_seconds(tmp_path, capsys):
+    import time
+
+    began = time.time()
+    out = tmp_path / "big.png"
+    assert cli.main(["map", "custom", "--inputs", "200", "--hidden", "512", "512", "--outputs", "10",
+                     "--out", str(out)]) == 0
+    assert time.time() - began < 30  # 227 s and 2.8 GB before: every array was built and drawn
+    text = capsys.readouterr().out
+    assert "871 arrays of 128x64 devices" in text and "layer1" in text
+    assert out.stat().st_size > 10000
+    rows = (tmp_path / "big.csv").read_text().splitlines()
+    assert rows[0].startswith("matrix,part,array") and len(rows) == 1 + 832 + 1088 + 18
+
+
+def test_reproduce_resumes_from_its_checkpoints_with_the_same_numbers(tmp_path, capsys):
+    def run(*extra):
+        assert cli.main(["reproduce", "airline", "--epochs", "12", "--json", "--out", "", *extra]) == 0
+        result = json.loads(capsys.readouterr().out)
+        return {k: result[k] for k in ("software", "hardware")}
+
+    whole = run()
+    folder = tmp_path / "ck"
+    assert cli.main(["reproduce", "airline", "--epochs", "5", "--json", "--out", "",
+                     "--checkpoint", str(folder)]) == 0  # stopped after 5 epochs, then resumed to 12
+    capsys.readouterr()
+    assert run("--checkpoint", str(folder)) == whole
+    assert sorted(os.listdir(folder)) == ["airline_in_situ_programmed_seed0.npz", "airline_software_seed0.npz"]

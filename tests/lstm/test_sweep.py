@@ -1,4 +1,5 @@
-"""Sweeps: same numbers whatever the workers, nothing lost to a kill, clear refusals."""
+"""Sweeps: same numbers whatever the workers, nothing lost to a kill or Ctrl-C, every value checked first,
+workers that die with their parent, clear refusals."""
 
 import os
 import signal
@@ -8,7 +9,8 @@ import time
 
 import pytest
 
-from lstm import cli, sweep
+from lstm import cli, reproduce, sweep
+from lstm.results import read_results
 
 VARY = ["device.program_noise_sigma=0:6e-6:3"]
 
@@ -19,7 +21,7 @@ def _points():
 
 
 def _metrics(path):
-    return {r["key"]: r["metrics"] for r in sweep.read_results(path)}
+    return {r["key"]: r["metrics"] for r in read_results(path).records}
 
 
 def test_results_do_not_depend_on_workers(tmp_path):
@@ -34,49 +36,117 @@ def test_results_do_not_depend_on_workers(tmp_path):
                       processes=True) as cluster:
         sweep.run_sweep(todo, dask_file, cluster=cluster, progress=False)
     assert _metrics(one) == _metrics(two) == _metrics(dask_file)
-    records = sweep.read_results(one)
-    assert all(r["status"] == "ok" and r["seconds"] > 0 and r["version"] for r in records)
+    records = read_results(one).records
+    assert all(r["status"] == "ok" and r["seconds"] > 0 and r["version"] and r["format"] == "xbar-sweep/1"
+               for r in records)
+    assert all(r["resolved"] == {"epochs": 20} for r in records)
     assert len({r["metrics"]["test_rmse"] for r in records}) == 6
     figures = sweep.plot_results(one, str(tmp_path / "fig.png"))
     assert all(os.path.getsize(f) > 1000 for f in figures) and figures[1].endswith(".pdf")
 
 
+def _sweep_command(results, *extra, points=8):
+    # an in-situ vowels point of 5 epochs takes about half a second: long against the 20 ms polls below
+    return [sys.executable, "-m", "lstm.cli", "sweep", "--task", "vowels", "--way", "in_situ", "--epochs", "5",
+            "--vary", f"device.program_noise_sigma=0:1e-6:{points}", "--out", str(results), "--quiet", *extra]
+
+
+def _wait_for_records(results, n, process, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        if results.exists() and len(results.read_bytes().splitlines()) >= n:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no {n} records within {timeout} s (exit code {process.poll()})")
+
+
+def _children(pid):
+    """Process ids whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has finished
+    except OSError:
+        return False
+
+
 def test_killed_sweep_resumes_without_recomputing(tmp_path):
     results = tmp_path / "killed.jsonl"
-    # 300 epochs make a point take about 0.15 s: long against the 20 ms poll, so the kill
-    # lands part way however fast the machine is (at 20 epochs a point took 14 ms and the
-    # whole sweep could finish between two polls)
-    command = [sys.executable, "-m", "lstm.cli", "sweep", "--task", "airline", "--epochs", "300", "--seeds", "2",
-               "--vary", "device.program_noise_sigma=0:6e-6:4", "--out", str(results), "--quiet"]
+    command = _sweep_command(results)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if results.exists() and len(results.read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.02)
+    _wait_for_records(results, 2, process)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    before = sweep.read_results(str(results))
+    before = read_results(str(results)).records
     assert 2 <= len(before) < 8, "the sweep should have been killed part way"
     finished = {r["key"]: r for r in before}
     rerun = subprocess.run(command, capture_output=True, text=True, check=True)
     assert f"{len(before)} already in" in rerun.stdout
-    after = sweep.read_results(str(results))
+    after = read_results(str(results)).records
     assert len(after) == 8 and len({r["key"] for r in after}) == 8
     for r in after:  # finished points were kept as they were, not computed again
         if r["key"] in finished:
             assert r == finished[r["key"]]
 
 
-def test_failed_point_is_recorded_and_sweep_goes_on(tmp_path):
-    experiment = sweep.Experiment(task="airline", way="ex_situ_one_shot", epochs=5)
-    # g_max below the SET range makes the device model invalid for that point only
-    todo = sweep.points(experiment, {"device.g_max": [200e-6, 400e-6]}, seeds=1)
-    path = str(tmp_path / "f.jsonl")
-    counts = sweep.run_sweep(todo, path, progress=False)
-    assert counts == {"done": 1, "failed": 1, "skipped": 0}
-    failed = [r for r in sweep.read_results(path) if r["status"] == "failed"]
-    assert "g_max" in failed[0]["error"]
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process parents from /proc")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_stops_at_once_keeps_records_and_fails_nothing(tmp_path, workers):
+    results = tmp_path / "r.jsonl"
+    command = _sweep_command(results, "--workers", str(workers))
+    # a session of its own: Ctrl-C in a terminal goes to the whole process group, workers included
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    _wait_for_records(results, 1, process)
+    children = _children(process.pid)
+    time.sleep(0.2)  # into the next point's compiled kernels
+    os.killpg(process.pid, signal.SIGINT)
+    began = time.time()
+    out, err = process.communicate(timeout=60)
+    assert time.time() - began < 10, "Ctrl-C must stop the sweep at once, not after the remaining points"
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err and "leaked" not in err
+    stored = read_results(str(results)).records
+    assert 1 <= len(stored) < 8 and all(r["status"] == "ok" for r in stored)
+    deadline = time.time() + 10
+    while any(_alive(c) for c in children) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(c) for c in children)
+    # a rerun computes the interrupted points and keeps the stored ones
+    rerun = subprocess.run(command, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    after = {r["key"]: r for r in read_results(str(results)).records}
+    assert len(after) == 8 and all(r["status"] == "ok" for r in after.values())
+    assert all(after[r["key"]] == r for r in stored)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process parents from /proc")
+def test_workers_die_with_a_killed_parent(tmp_path):
+    results = tmp_path / "r.jsonl"
+    process = subprocess.Popen(_sweep_command(results, "--workers", "2"), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    _wait_for_records(results, 1, process)
+    workers = _children(process.pid)
+    assert len(workers) >= 2
+    process.send_signal(signal.SIGKILL)  # no handler runs: the workers must notice by themselves
+    process.wait()
+    deadline = time.time() + 15
+    while any(_alive(w) for w in workers) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not [w for w in workers if _alive(w)], "worker processes outlived their killed parent"
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -84,13 +154,22 @@ def test_failed_point_is_recorded_and_sweep_goes_on(tmp_path):
     (["--vary", "device.program_noise_sigma=0:1e-6"], "not understood"),
     (["--vary", "device.program_noise_sigma=log:0:1:3"], "not understood"),
     (["--file", "missing.toml"], "could not be read"),
+    (["--vary", "device.program_noise_sigma=-1e-6,1e-6"], "program_noise_sigma=-1e-06 is out of range"),
+    (["--vary", "hardware.adc_range=0,1"], "adc_range=0.0 is out of range"),
+    (["--vary", "device.g_min=0,500e-6"], "g_max=0.0004 is not above g_min=0.0005"),
+    (["--vary", "device.n_levels=2.5"], "n_levels=2.5 is not allowed; a whole number"),
+    (["--vary", "epochs=2.7"], "epochs=2.7 is not allowed; a whole number"),
+    (["--vary", "epochs=0"], "epochs=0 is out of range"),
+    (["--seed", "-5", "--vary", "hardware.adc_range=1"], "argument --seed: -5 is below 0"),
+    (["--seeds", "1.5", "--vary", "hardware.adc_range=1"], "argument --seeds: '1.5' is not a whole number"),
+    (["--workers", "0", "--vary", "hardware.adc_range=1"], "--workers=0 is out of range"),
 ])
-def test_bad_sweeps_write_nothing(tmp_path, capsys, argv, message):
+def test_bad_values_exit_2_and_write_nothing(tmp_path, capsys, argv, message):
     out = tmp_path / "r.jsonl"
-    assert cli.main(["sweep", *argv, "--out", str(out)]) == 2
+    assert cli.main(["sweep", "--epochs", "2", *argv, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
-    assert not out.exists()
+    assert not out.exists() and os.listdir(tmp_path) == []
 
 
 def test_toml_sweep_file(tmp_path, capsys):
@@ -99,10 +178,59 @@ def test_toml_sweep_file(tmp_path, capsys):
                     '[vary]\n"device.read_noise_sigma_relative" = [0.0, 0.01]\n')
     out = tmp_path / "r.jsonl"
     assert cli.main(["sweep", "--file", str(spec), "--out", str(out), "--quiet"]) == 0
-    assert len(sweep.read_results(str(out))) == 2
+    assert len(read_results(str(out)).records) == 2
     bad = tmp_path / "bad.toml"
     bad.write_text("[experiment\n")
     assert cli.main(["sweep", "--file", str(bad), "--out", str(tmp_path / "x.jsonl")]) == 2
+    whole = tmp_path / "half.toml"  # seeds = 1.5 in a file is refused too, never truncated
+    whole.write_text('[experiment]\nseeds = 1.5\n[vary]\n"hardware.adc_range" = [1.0]\n')
+    assert cli.main(["sweep", "--file", str(whole), "--out", str(tmp_path / "y.jsonl")]) == 2
+    assert "seeds=1.5" in capsys.readouterr().err
+
+
+def test_failed_points_stay_failed_until_retried(tmp_path, monkeypatch, capsys):
+    """A point that fails at run time (not a bad value) is stored as failed, skipped by reruns, exits 1,
+    and runs again with --retry-failed."""
+    real = reproduce.train_on_chip
+
+    def flaky(problem, seed, *args, **kwargs):
+        if seed == 1:
+            raise FloatingPointError("loss is nan at epoch 1: training diverged")
+        return real(problem, seed, *args, **kwargs)
+
+    monkeypatch.setattr(reproduce, "train_on_chip", flaky)
+    out = str(tmp_path / "r.jsonl")
+    argv = ["sweep", "--epochs", "2", "--seeds", "2", "--vary", "hardware.adc_range=4,6", "--out", out, "--quiet"]
+    assert cli.main(argv) == 1
+    assert "2 point(s) of this sweep have failed" in capsys.readouterr().err
+    failed = [r for r in read_results(out).records if r["status"] == "failed"]
+    assert len(failed) == 2 and all("diverged" in r["error"] for r in failed)
+    assert cli.main(argv) == 1  # a plain rerun skips them, and still says so
+    assert "0 done now" in capsys.readouterr().out
+    monkeypatch.setattr(reproduce, "train_on_chip", real)
+    assert cli.main(argv + ["--retry-failed"]) == 0
+    latest = read_results(out).latest()
+    assert len(latest) == 4 and all(r["status"] == "ok" for r in latest.values())
+    assert len(read_results(out).records) == 6  # the failures are kept, superseded
+
+
+def test_unreachable_scheduler_is_refused_quickly_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    began = time.time()
+    argv = ["sweep", "--epochs", "2", "--vary", "hardware.adc_range=4", "--scheduler", "tcp://127.0.0.1:9",
+            "--out", str(out)]
+    assert cli.main(argv) == 2
+    assert time.time() - began < 20
+    err = capsys.readouterr().err
+    assert "tcp://127.0.0.1:9" in err and "could not be reached within 10 s" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_points_are_run_longest_first():
+    experiment = sweep.Experiment(task="airline", way="ex_situ_one_shot")
+    todo = sweep.points(experiment, {"epochs": [10, 300, 20]}, seeds=1)
+    assert [dict(p.params)["epochs"] for p in sorted(todo, key=sweep.expected_cost, reverse=True)] == [300, 20, 10]
+    assert all(isinstance(dict(p.params)["epochs"], int) for p in todo)
 
 
 def test_value_parsing():

@@ -1,5 +1,7 @@
 """Training on the shipped tasks against their baselines; checkpoints; optimizers."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -87,3 +89,101 @@ def test_optimizers_and_clipping():
     for field, value in (("name", "lion"), ("learning_rate", 0.0), ("momentum", 1.0), ("clip_norm", -1.0)):
         with pytest.raises(ValueError, match=f"optimizer.{field}"):
             OptimizerConfig(**{field: value})
+
+
+def _vowels_subset(n=100):
+    return tasks.vowels().train.subset(np.arange(n))
+
+
+def _in_situ_run(epochs, checkpoint=None, seed=3):
+    import crossbar
+    from lstm.reproduce import PROBLEMS, build_trainer
+
+    trainer, net, hw, _ = build_trainer("vowels", seed, "in_situ", crossbar.preset("li2019"))
+    history = fit(trainer, _vowels_subset(), epochs, 25, PROBLEMS["vowels"].optimizer, seed=seed,
+                  checkpoint=checkpoint, progress=False)
+    return history, net, hw
+
+
+def test_resumed_in_situ_run_equals_uninterrupted_in_every_number(tmp_path):
+    """Weights, losses, energy, pulses and every other count: the chip continues where it stopped."""
+    path = str(tmp_path / "in_situ.npz")
+    whole_history, whole, whole_hw = _in_situ_run(4)
+    _in_situ_run(2, path)
+    history, resumed, resumed_hw = _in_situ_run(4, path)  # a fresh chip, brought back by the checkpoint
+    assert history.loss == whole_history.loss
+    for name in whole.params:
+        np.testing.assert_array_equal(whole.params[name], resumed.params[name])
+    assert resumed_hw.counters() == whole_hw.counters()
+    assert resumed_hw.chip.counters() == whole_hw.chip.counters()
+    assert resumed_hw.energy() == whole_hw.energy() and resumed_hw.counters().programming_pulses > 0
+    for a, b in zip(whole_hw.chip.arrays, resumed_hw.chip.arrays):
+        np.testing.assert_array_equal(a.conductance, b.conductance)
+    assert sorted(os.listdir(tmp_path)) == ["in_situ.npz"]  # no temporary files left
+
+
+def _software_run(path, seed=7, epochs=2, optimizer=None, hidden=6):
+    net = make_network(12, [hidden], 9, seed=3, head="softmax", loss="cross_entropy", mode="seq2vec")
+    return fit(SoftwareTrainer(net), _vowels_subset(40), epochs, 16, optimizer or OptimizerConfig("adam", 0.01),
+               seed=seed, checkpoint=str(path), progress=False)
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a zip file", b"PK\x03\x04 truncated zip"])
+def test_damaged_checkpoint_is_refused_naming_the_file(tmp_path, damage):
+    path = tmp_path / "run.npz"
+    path.write_bytes(damage)
+    with pytest.raises(ValueError, match=rf"checkpoint {path}: damaged or not a checkpoint"):
+        _software_run(path)
+
+
+def test_truncated_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "run.npz"
+    _software_run(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError, match=f"checkpoint {path}"):
+        _software_run(path, epochs=3)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(seed=8), "seed is 7 there, 8 here"),
+    (dict(optimizer=OptimizerConfig("sgd", 0.01)), "optimizer.name is 'adam' there, 'sgd' here"),
+    (dict(hidden=7), "params.layer0.W"),
+])
+def test_checkpoint_of_another_run_is_refused(tmp_path, change, message):
+    path = tmp_path / "run.npz"
+    _software_run(path)
+    with pytest.raises(ValueError, match=rf"checkpoint {path} belongs to another run: .*{message}"):
+        _software_run(path, epochs=3, **change)
+
+
+def test_in_situ_checkpoint_is_refused_by_a_software_run(tmp_path):
+    from lstm.reproduce import PROBLEMS, vowels_network
+
+    path = str(tmp_path / "in_situ.npz")
+    _in_situ_run(1, path, seed=3)
+    net = vowels_network(3)
+    with pytest.raises(ValueError, match="trainer is 'in_situ' there, 'software' here"):
+        fit(SoftwareTrainer(net), _vowels_subset(), 2, 25, PROBLEMS["vowels"].optimizer, seed=3, checkpoint=path,
+            progress=False)
+
+
+def test_optimizer_state_of_the_wrong_shape_is_refused(tmp_path):
+    path = tmp_path / "run.npz"
+    _software_run(path)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    key = next(k for k in arrays if k.startswith("opt:slot:") and k.endswith(".m"))
+    arrays[key] = arrays[key][:-1]
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=rf"checkpoint {path}: slot .* has shape"):
+        _software_run(path, epochs=3)
+
+
+def test_a_write_cut_short_leaves_the_checkpoint_whole(tmp_path):
+    path = tmp_path / "run.npz"
+    _software_run(path)
+    (tmp_path / "run.npz.partial").write_bytes(b"half a checkpoint")  # what a kill mid-write leaves
+    history = _software_run(path, epochs=3)
+    assert history.epoch == [0, 1, 2]
+    assert sorted(os.listdir(tmp_path)) == ["run.npz"]

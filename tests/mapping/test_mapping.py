@@ -233,3 +233,46 @@ def test_mapping_does_not_import_lstm():
     import re
     for path in pathlib.Path(mapping.__file__).parent.glob("*.py"):
         assert not re.search(r"^\s*(from|import)\s+lstm\b", path.read_text(), re.M), path
+
+
+def test_fast_first_fit_agrees_with_the_plain_loop():
+    """The summed-area first fit places every block where the cell-by-cell loop would."""
+    from mapping.occupancy import Occupancy, first_fit_reference
+
+    rng = np.random.default_rng(5)
+    space = Occupancy(16, 8)
+    grids = []
+    for _ in range(300):
+        h, w = int(rng.integers(1, 17)), int(rng.integers(1, 9))
+        expected = first_fit_reference(grids, h, w)
+        got = space.first_fit(h, w)
+        assert got == expected, (h, w)
+        if got is None:
+            got = (space.add_array(), 0, 0)
+            grids.append(np.zeros((16, 8), dtype=bool))
+        k, r, c = got
+        space.mark(k, r, c, h, w)
+        grids[k][r:r + h, c:c + w] = True
+        assert space.free_devices(k) == int((~grids[k]).sum())
+
+
+def test_placing_thousands_of_arrays_builds_no_devices_and_gives_up_whole():
+    import time
+
+    from lstm.hardware import HardwareConfig, build_chip, place_network
+    from lstm.network import NetworkConfig
+
+    began = time.time()
+    config = HardwareConfig(preset="ideal")
+    chip = build_chip(config)
+    place_network(chip, NetworkConfig(1024, (1024,), 10), config)
+    # 32 x 64 full tiles of the LSTM, its bias rows in one more array, the dense head in a few
+    assert 2048 < chip.n_allocated < 2060
+    assert time.time() - began < 10
+    assert chip.arrays_built == 0  # nothing built until used
+    small = Chip(crossbar.preset("ideal"), 16, 8, n_arrays=2)
+    with pytest.raises(ValueError, match="needs 3 arrays"):
+        small.allocate("m", [(16, 8), (16, 8), (16, 8)])
+    assert small.n_allocated == 0  # all or nothing
+    small.allocate("m", [(16, 8), (8, 8)])
+    assert small.n_allocated == 2 and len(small.arrays) == 2
