@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 import numpy as np
@@ -18,8 +18,10 @@ from . import kernels
 from .device import DeviceModel
 from .energy import EnergyCosts, OperationCounts
 from .peripherals import Peripherals
-from .rng import base_seed, standard_normals, stream_seeds
+from .programming import scheme_for
+from .rng import standard_normals, stream_seeds
 from .validation import as_float_array, check_choice, check_int, check_range, make_generator
+from .wires import effective_conductance
 
 FAULT_NONE, FAULT_STUCK_LOW, FAULT_STUCK_HIGH = 0, 1, 2
 
@@ -46,7 +48,13 @@ class ProgramReport:
     tolerance : float or None
         The verify tolerance, siemens.
     n_stuck : int
-        Devices that are stuck and could not be programmed.
+        Devices that are stuck and could not be programmed (known from the
+        fault map: write-and-verify does not verify them).
+    failed_rows, failed_cols : ndarray of int
+        0-based positions of the working devices that were still outside the
+        verify band at the last verify (write-and-verify only).
+    failed_errors : ndarray
+        Their true ``G - target``, siemens.
     """
 
     method: str
@@ -57,12 +65,25 @@ class ProgramReport:
     within_tolerance: float
     tolerance: Optional[float]
     n_stuck: int
+    failed_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), compare=False)
+    failed_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), compare=False)
+    failed_errors: np.ndarray = field(default_factory=lambda: np.zeros(0), compare=False)
+
+    @property
+    def n_failed(self) -> int:
+        """Working devices that write-and-verify could not bring within tolerance."""
+        return int(self.failed_rows.size)
 
     def __str__(self) -> str:
         tol = "" if self.tolerance is None else (
             f", {self.within_tolerance * 100:.2f} % within {self.tolerance * 1e6:.3g} uS")
+        failed = ""
+        if self.n_failed:
+            worst = int(np.argmax(np.abs(self.failed_errors)))
+            failed = (f"; {self.n_failed} failed verify (worst {self.failed_errors[worst] * 1e6:+.3g} uS at row "
+                      f"{self.failed_rows[worst] + 1}, column {self.failed_cols[worst] + 1})")
         return (f"{self.method}: {self.rounds} round(s), {self.pulses} pulses, {self.device_reads} verify reads, "
-                f"residual {self.residual_rms * 1e6:.3g} uS rms{tol}, {self.n_stuck} stuck")
+                f"residual {self.residual_rms * 1e6:.3g} uS rms{tol}, {self.n_stuck} stuck{failed}")
 
 
 class CrossbarArray:
@@ -107,9 +128,10 @@ class CrossbarArray:
         if not isinstance(self.peripherals, Peripherals):
             raise ValueError(f"peripherals={peripherals!r} is not allowed; a crossbar.Peripherals is required")
         self.costs = EnergyCosts() if costs is None else costs
+        self.scheme = scheme_for(device)
         self.rng = make_generator(seed)
         self.counters = OperationCounts()
-        self._workspace = kernels.MvmWorkspace()
+        self._plan = None  # the one-read plan of mvm, made at its first call
         self.time = 0.0
         self.version = 0  # bumped at every change of the conductances (plans made from them go stale)
         shape = (self.rows, self.cols)
@@ -151,7 +173,7 @@ class CrossbarArray:
         return np.where(self.faults == FAULT_STUCK_HIGH, self.g_high, g)
 
     def _refresh(self) -> None:
-        """Recompute the effective conductance and read-noise variance after a change."""
+        """Recompute the effective conductance after a change (and mark plans made from it stale)."""
         self.version += 1
         if self.drift_nu is None:
             g = self._g0
@@ -159,12 +181,8 @@ class CrossbarArray:
             elapsed = np.maximum(self.time - self.programmed_at, self.device.drift_t0)
             g = self._g0 * (elapsed / self.device.drift_t0) ** (-self.drift_nu)
         self._conductance = np.ascontiguousarray(g)
-        sigma = self.device.read_noise_sigma_relative
-        self._read_variance = ((sigma * self._conductance) ** 2).astype(np.float32) if sigma > 0 else None
         self._row_conductance = self._conductance.sum(axis=1)
-        # the signal product of the noisy path, float32 where rounding is far below the noise
-        self._product_conductance = (self._conductance.astype(np.float32)
-                                     if kernels.float32_is_enough(sigma, self.rows) else self._conductance)
+        self._effective = None  # with wires, solved again when a read next needs it
 
     @property
     def conductance(self) -> np.ndarray:
@@ -180,6 +198,32 @@ class CrossbarArray:
     def shape(self) -> tuple:
         """``(rows, cols)``."""
         return (self.rows, self.cols)
+
+    def row_conductance(self) -> np.ndarray:
+        """Each row's conductance summed over all columns, siemens, shape (rows,) (read-only).
+
+        A row driven at ``V`` dissipates ``V^2`` times this in its cells.
+        """
+        view = self._row_conductance.view()
+        view.flags.writeable = False
+        return view
+
+    def effective_conductance(self) -> np.ndarray:
+        """What the column currents see, siemens, shape (rows, cols) (read-only): ``I = V @ G_eff``.
+
+        Without wire resistance the true conductances. With it, the linear
+        wire network's transfer (:func:`crossbar.wires.effective_conductance`),
+        solved once per change of the conductances.
+        """
+        wires = self.peripherals.wires
+        if wires is None:
+            return self.conductance
+        if self._effective is None:
+            self._effective = effective_conductance(self._conductance, wires.row_segment_ohms,
+                                                    wires.col_segment_ohms)
+        view = self._effective.view()
+        view.flags.writeable = False
+        return view
 
     def advance_time(self, seconds: float) -> None:
         """Let ``seconds`` pass (drift acts on every device since its last programming)."""
@@ -197,9 +241,23 @@ class CrossbarArray:
         else:
             self.programmed_at[mask] = self.time
 
-    def _current_g0(self) -> np.ndarray:
-        """The state the next pulse starts from: drifted conductance becomes the new base."""
-        return self._conductance.copy() if self.drift_nu is not None else self._g0.copy()
+    def _write_start(self, written) -> np.ndarray:
+        """The base conductances a write starts from (a copy): the devices ``written`` selects (a boolean
+        array or a (rows, cols) index) start from their drifted value, which their write makes their new
+        base; every other device keeps its base and its own time since its last write."""
+        g = self._g0.copy()
+        if self.drift_nu is not None:
+            g[written] = self._conductance[written]
+        return g
+
+    def _store_write(self, g: np.ndarray, written, pulses: int, row_steps: int) -> None:
+        """Keep a write: ``g`` the new bases (faults applied), the clocks of the devices ``written`` restarted,
+        the pulses and row pulse steps counted."""
+        self._g0 = self._apply_faults(g)
+        self._mark_programmed(written)
+        self.counters.programming_pulses += int(pulses)
+        self.counters.row_pulse_steps += int(row_steps)
+        self._refresh()
 
     # ------------------------------------------------------------ programming
     def _region_shape(self, rows: slice, cols: slice) -> Tuple[int, int]:
@@ -235,32 +293,6 @@ class CrossbarArray:
             t, _ = kernels.quantize_grid(t, g_min, step, 0, self.device.n_levels - 1)
         return t
 
-    def _program_once(self, target: np.ndarray, mask: np.ndarray) -> int:
-        """One open-loop program of the devices in ``mask`` towards ``target`` (both full-array); returns pulses."""
-        d = self.device
-        n_devices = int(np.count_nonzero(mask))
-        if d.two_pulse is not None:
-            vg = d.two_pulse.gate_voltage_for(target)
-            g = self._current_g0()
-            kernels.two_pulse_update(g, mask, vg, d.two_pulse.gate_slope, d.two_pulse.gate_intercept,
-                                     d.two_pulse.reset_conductance, d.program_noise_sigma, self.gain,
-                                     self.stuck | ~mask, stream_seeds(self.rng, self.rows))
-            self.gate_voltage = np.where(mask, vg, self.gate_voltage)
-            pulses = 2 * n_devices
-        else:
-            # the device maps the nominal window onto its own (device-to-device spread)
-            nominal = self.gain * target
-            g = nominal + d.program_sigma(nominal) * self.rng.standard_normal(self.shape)
-            g = np.where(mask, np.minimum(np.maximum(g, self.g_low), self.g_high), self._current_g0())
-            pulses = n_devices
-        self._g0 = self._apply_faults(g)
-        self._mark_programmed(mask)
-        self.counters.programming_pulses += pulses
-        self.counters.row_pulse_steps += (2 if d.two_pulse is not None else 1) * int(
-            np.count_nonzero(mask.any(axis=1)))
-        self._refresh()
-        return pulses
-
     def program(self, target, method: str = "one_shot", tolerance: Optional[float] = None,
                 max_rounds: int = 20, verify_margin_sigmas: float = 2.0, clip: bool = False,
                 rows: slice = slice(None), cols: slice = slice(None)) -> ProgramReport:
@@ -274,9 +306,11 @@ class CrossbarArray:
         method : {"one_shot", "write_verify"}
             ``one_shot``: the device's own scheme once (two-pulse devices: RESET
             then SET at the target's gate voltage; others: the target plus
-            programming noise). ``write_verify``: after the first program, read
-            the array and re-program the devices farther than ``tolerance`` from
-            target, up to ``max_rounds`` rounds.
+            programming noise). ``write_verify``: after every program round,
+            read the devices not yet accepted and program again those outside
+            the verify band; stop when every working device is accepted (known
+            stuck devices are skipped) or after ``max_rounds`` rounds, the last
+            verified too. The report lists the devices that failed.
         tolerance : float, optional
             Verify tolerance, siemens; default 1 % of ``g_max``.
         max_rounds : int
@@ -308,28 +342,88 @@ class CrossbarArray:
             tolerance = 0.01 * self.device.g_max
         start_pulses = self.counters.programming_pulses
         start_reads = self.counters.device_reads
-        self._program_once(t, region)
+        self.scheme.program_once(self, t, region)
         rounds = 1
+        working = region & ~self.stuck
+        failed = np.zeros(self.shape, dtype=bool)
         if method == "write_verify":
             guard = verify_margin_sigmas * self.device.read_noise_sigma_relative * np.abs(t)
             accept = np.where(tolerance - guard > 0.25 * tolerance, tolerance - guard, tolerance)
-            while rounds < max_rounds:
-                measured = np.zeros(self.shape)
-                measured[rows, cols] = self.read_conductance(rows, cols)
-                bad = region & (np.abs(measured - t) > accept)
-                if not np.any(bad):
+            pending = working.copy()  # devices known stuck (the fault map) are not verified
+            while True:  # verify after every round, the last included; re-read only what is not accepted
+                measured = self._read_devices(pending)
+                pending &= ~(np.abs(measured - t) <= accept)
+                if not pending.any() or rounds >= max_rounds:
                     break
-                self._program_once(t, bad)
+                self.scheme.program_once(self, t, pending)
                 rounds += 1
-        working = region & ~self.stuck
+            failed = pending
         error = (self._conductance - t)[working]
         residual = float(np.sqrt(np.mean(error ** 2))) if error.size else 0.0
         within = float(np.mean(np.abs(error) <= tolerance)) if (tolerance is not None and error.size) else np.nan
+        failed_rows, failed_cols = np.nonzero(failed)
         return ProgramReport(method=method, rounds=rounds,
                              pulses=self.counters.programming_pulses - start_pulses,
                              device_reads=self.counters.device_reads - start_reads,
                              residual_rms=residual, within_tolerance=within, tolerance=tolerance,
-                             n_stuck=int(np.count_nonzero(self.stuck & region)))
+                             n_stuck=int(np.count_nonzero(self.stuck & region)),
+                             failed_rows=failed_rows, failed_cols=failed_cols,
+                             failed_errors=(self._conductance - t)[failed_rows, failed_cols])
+
+    def initialize(self, rows: slice = slice(None), cols: slice = slice(None)) -> ProgramReport:
+        """Program a region one-shot to the device's :attr:`~crossbar.DeviceModel.starting_conductance`
+        (the start of in-situ training)."""
+        shape = self._region_shape(rows, cols)
+        return self.program(np.full(shape, self.device.starting_conductance), rows=rows, cols=cols)
+
+    def _read_devices(self, mask: np.ndarray) -> np.ndarray:
+        """Measure the devices ``mask`` selects one by one, with read noise (S); others are NaN. Counts the reads.
+
+        Every row draws a fresh stream, its normals indexed by column, so a
+        device's noise does not depend on which others are read.
+        """
+        out = np.full(self.shape, np.nan)
+        n = int(np.count_nonzero(mask))
+        if n == 0:
+            return out
+        self.counters.device_reads += n
+        sigma = self.device.read_noise_sigma_relative
+        g = self._conductance
+        if sigma == 0.0:
+            out[mask] = g[mask]
+        else:
+            z = standard_normals(stream_seeds(self.rng, self.rows), self.cols)
+            out[mask] = (g * (1.0 + sigma * z))[mask]
+        return out
+
+    def move(self, delta, rows: slice = slice(None), cols: slice = slice(None)) -> Tuple[int, int]:
+        """Change the conductances of a region by ``delta`` with the device's programming scheme.
+
+        What in-situ training asks of the devices; the scheme turns it into
+        pulses (see :mod:`crossbar.programming`: Li et al.'s gate-voltage steps,
+        or whole pulses of the pulse law). A device moves by about ``delta``,
+        not exactly: pulses are whole, steps depend on the state, every pulse
+        is noisy.
+
+        Parameters
+        ----------
+        delta : array_like, shape of the region
+            Requested change of each device, siemens.
+        rows, cols : slice
+            The region (default: the whole array).
+
+        Returns
+        -------
+        pulses : int
+            Pulses sent.
+        n_limited : int
+            Devices whose change hit a limit of the scheme (a gate voltage cut at its range).
+        """
+        shape = self._region_shape(rows, cols)
+        if np.shape(delta) != shape:
+            delta = np.broadcast_to(delta, shape)
+        delta = as_float_array("delta", delta, shape=shape)
+        return self.scheme.move(self, delta, rows, cols)
 
     def apply_pulses(self, n_pulses) -> int:
         """Apply identical update pulses with the device's pulse law (in-situ training).
@@ -352,16 +446,12 @@ class CrossbarArray:
                 raise ValueError("n_pulses must hold whole numbers of pulses (integers)")
         n = np.ascontiguousarray(n, dtype=np.int64)
         law = self.device.pulse_law
-        g = self._current_g0()
+        moved = n != 0
+        g = self._write_start(moved)
         pulses = kernels.pulse_update(g, n, self.g_low, self.g_high, self.stuck, law.kind_code,
                                       law.step_up, law.step_down, law.nonlinearity,
                                       law.cycle_noise_sigma_relative, stream_seeds(self.rng, self.rows))
-        self._g0 = g
-        moved = n != 0
-        self._mark_programmed(moved)
-        self.counters.programming_pulses += int(pulses)
-        self.counters.row_pulse_steps += int(np.abs(n).max(axis=1).sum())
-        self._refresh()
+        self._store_write(g, moved, int(pulses), int(np.abs(n).max(axis=1).sum()))
         return int(pulses)
 
     def apply_two_pulse(self, gate_voltage, reset, rows: slice = slice(None), cols: slice = slice(None)) -> int:
@@ -395,7 +485,7 @@ class CrossbarArray:
         reset_region = np.asarray(np.broadcast_to(reset, shape))
         if reset_region.dtype != bool:
             raise ValueError(f"reset has dtype {reset_region.dtype}; a boolean array is required")
-        g = self._current_g0()
+        g = self._write_start((rows, cols))
         # run the kernel on the region only: rows outside keep their streams unused
         g_region = np.ascontiguousarray(g[rows, cols])
         kernels.two_pulse_update(g_region, np.ascontiguousarray(reset_region), np.ascontiguousarray(vg),
@@ -411,13 +501,9 @@ class CrossbarArray:
         Returns the pulses: a SET per device of the region, a RESET per ``n_reset``.
         """
         g[rows, cols] = g_region
-        self._g0 = g
         self.gate_voltage[rows, cols] = gate_voltage
-        self._mark_programmed((rows, cols))
         pulses = g_region.size + n_reset
-        self.counters.programming_pulses += pulses
-        self.counters.row_pulse_steps += g_region.shape[0] * (2 if n_reset else 1)
-        self._refresh()
+        self._store_write(g, (rows, cols), pulses, g_region.shape[0] * (2 if n_reset else 1))
         return pulses
 
     def step_gate_voltages(self, gate_step, rows: slice = slice(None), cols: slice = slice(None)) -> Tuple[int, int]:
@@ -451,7 +537,7 @@ class CrossbarArray:
         if np.shape(gate_step) != shape:
             gate_step = np.broadcast_to(gate_step, shape)
         step = as_float_array("gate_step", gate_step, shape=shape)
-        g = self._current_g0()
+        g = self._write_start((rows, cols))
         g_region = np.ascontiguousarray(g[rows, cols])
         gate_voltage = np.ascontiguousarray(self.gate_voltage[rows, cols])
         limited, resets = kernels.two_pulse_step(
@@ -483,20 +569,23 @@ class CrossbarArray:
         z = standard_normals(stream_seeds(self.rng, g.shape[0]), g.shape[1])
         return g * (1.0 + sigma * z)
 
-    def mvm(self, voltages) -> np.ndarray:
+    def mvm(self, voltages, reference: bool = False) -> np.ndarray:
         """Column currents of a batch of row-voltage vectors, ``I = V @ G``.
 
-        The pipeline: DAC (if any) quantizes the voltages; the wires (if any)
-        give the IR-dropped currents, else ``V @ G``; read noise is added
-        output-referred with each column's exact variance
-        ``sum_i V_i^2 (s G_ij)^2`` (``s`` the relative read noise), drawn afresh
-        for every vector; the ADC (if any) quantizes. With wires, the noise
-        variance uses the ideal ``V`` (the IR drop's effect on noise is second order).
+        A :class:`crossbar.ReadPlan` of one read of the whole array: the DAC
+        (if any) quantizes the voltages; the currents are ``V @ G``, or ``V @
+        G_eff`` with wire resistance (:meth:`effective_conductance`); read
+        noise is added output-referred with each column's exact variance
+        ``sum_i V_i^2 (s G_ij)^2`` (``s`` the relative read noise, ``G`` the true
+        conductances), drawn afresh for every vector from this array's
+        generator; the ADC (if any) quantizes.
 
         Parameters
         ----------
         voltages : array_like, shape (batch, rows)
             Row voltages, volts.
+        reference : bool
+            Compute with the plan's numpy twin (the same numbers).
 
         Returns
         -------
@@ -508,48 +597,20 @@ class CrossbarArray:
             raise ValueError(f"voltages has shape {v.shape}; shape (batch >= 1, {self.rows}) required")
         if v.dtype != np.float64 or not v.flags.c_contiguous:
             v = as_float_array("voltages", v, shape=(None, self.rows))
-        dac, adc, wires = self.peripherals.dac, self.peripherals.adc, self.peripherals.wires
-        noise = self._read_variance is not None
-        batch = v.shape[0]
-        if wires is None and dac is None and adc is None and not noise:
-            if not np.all(np.isfinite(v)):
-                raise ValueError("voltages holds NaN or infinite values; all values must be finite")
-            current = v @ self._conductance
-            saturated = 0
-            power_rows = None
-        elif wires is None:
-            v_limit = dac.v_max + 0.5 * dac.step if (dac is not None and not dac.clip) else np.inf
-            current, saturated, bad, power_rows = kernels.noisy_mvm(
-                v, self._product_conductance if noise else self._conductance,
-                self._read_variance if noise else _EMPTY32,
-                0.0 if dac is None else dac.step, 0 if dac is None else dac.max_code,
-                0.0 if adc is None else adc.step, 0 if adc is None else adc.max_code,
-                base_seed(self.rng) if noise else 0, noise, v_limit, self._workspace)
-            if bad:
-                as_float_array("voltages", v)  # names NaN first
-                if dac is not None:
-                    dac.check_range(v)
-        else:
-            as_float_array("voltages", v)
-            vq = v if dac is None else dac.convert(v)
-            current = wires.solve(vq, self._conductance)
-            if noise:
-                current = current + np.sqrt((vq * vq) @ self._read_variance.astype(np.float64)) * standard_normals(
-                    stream_seeds(self.rng, batch), self.cols)
-            saturated = 0
-            if adc is not None:
-                current, saturated = adc.convert(current)
-            power_rows = (vq * vq).sum(axis=0)
-        c = self.counters
-        c.products += 1
-        c.input_vectors += batch
-        c.adc_conversions += 0 if adc is None else batch * self.cols
-        c.dac_conversions += 0 if dac is None else batch * self.rows
-        c.adc_saturations += int(saturated)
-        if power_rows is None:  # the ideal path: keep it as lean as V @ G
-            power_rows = np.einsum("bi,bi->i", v, v)
-        c.cell_energy += self.costs.read_time * float(power_rows @ self._row_conductance)
-        return current
+        if self._plan is None:
+            from .read import Drive, Read, ReadPlan
+
+            whole = Read(self, (Drive((0, self.rows), 0, 1),), (0, self.cols),
+                         tuple((j, 1) for j in range(self.cols)))
+            self._plan = ReadPlan([whole], self.rows, self.cols, volts_per_input=1.0, output_unit=1.0,
+                                  dac=self.peripherals.dac, adc=self.peripherals.adc)
+        try:
+            return self._plan.read(v, reference=reference)
+        except ValueError:
+            as_float_array("voltages", v)  # names NaN first
+            if self.peripherals.dac is not None:
+                self.peripherals.dac.check_range(v)
+            raise
 
     # ------------------------------------------------------------ snapshot
     def state(self) -> Dict[str, np.ndarray]:
@@ -652,8 +713,6 @@ class CrossbarArray:
         return (f"CrossbarArray({self.rows}x{self.cols}, device={self.device.name!r}, "
                 f"G {g.min() * 1e6:.1f}..{g.max() * 1e6:.1f} uS, stuck {int(self.stuck.sum())})")
 
-
-_EMPTY32 = np.zeros((0, 0), dtype=np.float32)
 
 ARRAY_STATE_FORMAT = "xbar-array/1"
 """Format of :meth:`CrossbarArray.state`."""

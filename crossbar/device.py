@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from .validation import check_choice, check_finite, check_int, check_range
+from .validation import check_choice, check_finite, check_int, check_range, config_from_dict, config_to_dict
 
 PULSE_LAW_KINDS = ("linear", "soft_bounds", "exponential")
 
@@ -260,6 +260,15 @@ class DeviceModel:
         return (float(self.g_min), float(self.g_max))
 
     @property
+    def starting_conductance(self) -> float:
+        """Where in-situ training starts every device, siemens: a two-pulse device RESET and SET at its
+        ``initial_gate_voltage`` (Li et al.: 1.0 V, about 218 uS), others the middle of the programmable range."""
+        if self.two_pulse is not None:
+            return float(self.two_pulse.set_conductance(self.two_pulse.initial_gate_voltage))
+        low, high = self.programmable_range
+        return 0.5 * (low + high)
+
+    @property
     def levels(self) -> Optional[np.ndarray]:
         """The allowed conductances of a nominal multi-level device, siemens, or None."""
         if self.n_levels is None:
@@ -283,6 +292,17 @@ class DeviceModel:
     def replace(self, **changes) -> "DeviceModel":
         """A copy with some fields changed, validated again."""
         return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Every field as JSON-ready values, SI units (nested laws as tables)."""
+        return config_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "device") -> "DeviceModel":
+        """A device model from :meth:`to_dict`'s values, validated; ``ValueError`` naming ``source`` otherwise."""
+        return config_from_dict(cls, data, source, nested={
+            "pulse_law": lambda d, s: config_from_dict(PulseUpdateLaw, d, s),
+            "two_pulse": lambda d, s: config_from_dict(TwoPulseScheme, d, s)})
 
     def describe(self) -> str:
         """A few human-readable lines, conductances in microsiemens."""

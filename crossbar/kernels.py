@@ -60,9 +60,8 @@ def quantize_grid_reference(x, origin, step, code_min, code_max):
     return origin + np.clip(code, code_min, code_max) * step, n_saturated
 
 
-# ---------------------------------------------------- the non-ideal product
-# The two products run in BLAS (a hand-written Numba product does not reach
-# BLAS's register blocking); Numba does the element-wise passes around them.
+# ----------------------------------------------- the converters of a read
+# Scalars, inlined by LLVM into the read's vectorised loops (crossbar.read_kernels).
 @numba.njit(cache=True, error_model="numpy")
 def dac_one(v, v_limit, dac_step, dac_top):
     """One drive voltage ``v`` through the DAC (volts), and whether it is beyond ``v_limit`` or NaN.
@@ -77,77 +76,6 @@ def dac_one(v, v_limit, dac_step, dac_top):
     if dac_step > 0.0:
         v = min(max(round_half_even(v / dac_step), -dac_top), dac_top) * dac_step
     return v, bad
-
-
-@numba.njit(cache=True)
-def dac_pass(voltages, dac_step, dac_max_code, v_limit, quantized, squares):
-    """Quantize row voltages (and square them), in one pass.
-
-    Parameters
-    ----------
-    voltages : ndarray, shape (batch, rows), volts
-    dac_step : float
-        Volts per code; 0 leaves the voltages as they are.
-    dac_max_code : int
-    v_limit : float
-        Inputs with ``|V| > v_limit``, or NaN, are counted as bad (volts).
-    quantized : ndarray, shape (batch, rows), float64 or float32
-        Filled with the driven voltages, volts.
-    squares : ndarray of float32, shape (batch, rows) or (0, 0)
-        Filled with their squares (V^2) unless empty.
-
-    Returns
-    -------
-    power_rows : ndarray, shape (rows,)
-        ``sum_b V_bi^2``, V^2, for the cells' read energy.
-    n_bad : int
-    """
-    batch, rows = voltages.shape
-    want_squares = squares.shape[0] > 0
-    power_rows = np.zeros(rows)
-    top = float(dac_max_code)
-    bad = 0
-    for b in range(batch):
-        for i in range(rows):
-            v, out_of_range = dac_one(voltages[b, i], v_limit, dac_step, top)
-            bad += out_of_range
-            quantized[b, i] = v
-            power_rows[i] += v * v
-            if want_squares:  # squared in float64, then stored
-                squares[b, i] = v * v
-    return power_rows, bad
-
-
-@numba.njit(cache=True)
-def noise_adc_pass(current, variance, seed, use_noise, adc_step, adc_max_code, out):
-    """Add output-referred read noise and quantize with the ADC.
-
-    Parameters
-    ----------
-    current : ndarray, shape (batch, cols), float64 or float32, amperes
-    variance : ndarray of float32, shape (batch, cols), A^2 (ignored without noise)
-    seed : uint64
-        Row ``b`` draws normal ``j`` of stream ``derive_seeds(seed, batch)[b]``.
-    use_noise : bool
-    adc_step : float
-        Amperes per code; 0 switches the ADC off.
-    adc_max_code : int
-    out : ndarray of float64, shape (batch, cols)
-        Receives the converted currents, amperes.
-
-    Returns
-    -------
-    int
-        Outputs that hit the ADC's end codes.
-    """
-    batch, cols = current.shape
-    saturated = 0
-    normals = np.empty(cols, dtype=np.float32)
-    for b in range(batch):
-        if use_noise:
-            fill_normals(row_seed(seed, b), FIRST_NORMAL, normals)
-        saturated += convert_row(current[b], variance[b], normals, use_noise, adc_step, float(adc_max_code), out[b])
-    return saturated
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -176,35 +104,6 @@ def convert_one(current, variance, normal, use_noise, adc_step, adc_top):
     return i, saturated
 
 
-@numba.njit(cache=True, error_model="numpy")  # no zero-division check: it would keep the loop scalar
-def convert_row(current, variance, normals, use_noise, adc_step, adc_top, out):
-    """One row of column currents through read noise and the ADC: ``out = ADC(current + sqrt(variance) normals)``.
-
-    Parameters
-    ----------
-    current : ndarray, shape (>= cols,), float64 or float32, amperes
-    variance : ndarray of float32, shape (>= cols,), A^2 (ignored without noise)
-    normals : ndarray of float32, shape (>= cols,), standard normals (ignored without noise)
-    use_noise : bool
-    adc_step : float
-        Amperes per code; 0 switches the ADC off.
-    adc_top : float
-        Largest code; codes beyond it saturate.
-    out : ndarray of float64, shape (cols,)
-        Receives the converted currents, amperes.
-
-    Returns
-    -------
-    int
-        Outputs that hit the ADC's end codes.
-    """
-    saturated = 0
-    for j in range(out.shape[0]):  # the flags are loop-invariant, so it vectorises
-        out[j], hit = convert_one(current[j], variance[j], normals[j], use_noise, adc_step, adc_top)
-        saturated += hit
-    return saturated
-
-
 def float32_is_enough(read_noise_sigma_relative: float, rows: int) -> bool:
     """Whether a product may run in float32 without its rounding mattering.
 
@@ -214,108 +113,6 @@ def float32_is_enough(read_noise_sigma_relative: float, rows: int) -> bool:
     ``s >= 5e-6 * rows`` (128 rows: ``s >= 6.4e-4``).
     """
     return read_noise_sigma_relative >= 5e-6 * rows
-
-
-class MvmWorkspace:
-    """Reusable buffers of the noisy product, one set per batch size.
-
-    Buffers above malloc's mmap threshold (128 kB) would be mapped afresh and
-    page-faulted at every call, which costs as much as the product itself.
-    """
-
-    def __init__(self, keep: int = 4):
-        self.keep = keep
-        self._sets = {}
-
-    def get(self, batch: int, rows: int, cols: int, dtype) -> tuple:
-        key = (batch, rows, cols, np.dtype(dtype))
-        found = self._sets.pop(key, None)
-        if found is None:
-            found = (np.empty((batch, rows), dtype=dtype), np.empty((batch, rows), dtype=np.float32),
-                     np.empty((batch, cols), dtype=dtype), np.empty((batch, cols), dtype=np.float32))
-        self._sets[key] = found  # most recent last
-        while len(self._sets) > self.keep:
-            self._sets.pop(next(iter(self._sets)))
-        return found
-
-
-def noisy_mvm(voltages, conductance, read_variance32, dac_step, dac_max_code,
-              adc_step, adc_max_code, seed, use_noise, v_limit=np.inf, workspace=None):
-    """DAC, product, output-referred read noise and ADC.
-
-    Read noise is relative per device, ``G_ij (1 + s N_ij)`` at every read.
-    Its effect on a column current is Gaussian with the exact variance
-    ``sum_i V_i^2 (s G_ij)^2``, so it is drawn once per output (output-referred),
-    exact in distribution for every column taken alone. The variance product
-    runs in float32 (it sets a noise amplitude); the signal product runs in
-    the dtype of ``conductance`` (float32 only where :func:`float32_is_enough`).
-
-    Parameters
-    ----------
-    voltages : ndarray, shape (batch, rows)
-        Row voltages before the DAC, volts.
-    conductance : ndarray of float64 or float32, shape (rows, cols)
-        Conductances, siemens.
-    read_variance32 : ndarray of float32, shape (rows, cols)
-        ``(read_noise_sigma_relative * conductance) ** 2``, S^2.
-    dac_step, adc_step : float
-        Converter steps in V and A; 0 switches a converter off.
-    dac_max_code, adc_max_code : int
-        Largest code magnitude of each converter (signed, symmetric).
-    seed : uint64
-        Base of the noise streams, one per batch row (see :func:`rng.derive_seeds`).
-    use_noise : bool
-    v_limit : float
-        Inputs with ``|V| > v_limit`` (or NaN) are counted as bad, volts; the
-        check rides along in the DAC pass.
-    workspace : MvmWorkspace, optional
-        Buffers reused between calls.
-
-    Returns
-    -------
-    currents : ndarray, shape (batch, cols)
-        Column currents after the ADC, amperes (float64).
-    n_saturated : int
-        Outputs that hit the ADC's end codes.
-    n_bad : int
-        Inputs beyond ``v_limit`` or NaN; the caller decides what to do.
-    power_rows : ndarray, shape (rows,)
-        ``sum_b V_bi^2`` after the DAC, V^2.
-    """
-    batch, rows = voltages.shape
-    cols = conductance.shape[1]
-    workspace = MvmWorkspace(keep=1) if workspace is None else workspace
-    quantized, squares, current, variance = workspace.get(batch, rows, cols, conductance.dtype)
-    power_rows, bad = dac_pass(voltages, float(dac_step), int(dac_max_code), float(v_limit), quantized,
-                               squares if use_noise else _EMPTY32)
-    np.matmul(quantized, conductance, out=current)
-    if use_noise:
-        np.matmul(squares, read_variance32, out=variance)
-    out = np.empty((batch, cols))
-    saturated = noise_adc_pass(current, variance, np.uint64(seed), bool(use_noise), float(adc_step),
-                               int(adc_max_code), out)
-    return out, saturated, bad, power_rows
-
-
-_EMPTY32 = np.zeros((0, 0), dtype=np.float32)
-
-
-def noisy_mvm_reference(voltages, conductance, read_variance32, dac_step, dac_max_code,
-                        adc_step, adc_max_code, seed, use_noise, v_limit=np.inf):
-    """numpy reference of :func:`noisy_mvm`, same arguments and results."""
-    bad = int(np.count_nonzero(~(np.abs(voltages) <= v_limit)))
-    v = voltages
-    if dac_step > 0.0:
-        v, _ = quantize_grid_reference(v, 0.0, dac_step, -dac_max_code, dac_max_code)
-    current = (v.astype(conductance.dtype) @ conductance).astype(np.float64)
-    if use_noise:
-        variance = (v * v).astype(np.float32) @ read_variance32
-        normals = standard_normals(derive_seeds(np.uint64(seed), v.shape[0]), conductance.shape[1])
-        current = current + np.sqrt(variance).astype(np.float64) * normals
-    saturated = 0
-    if adc_step > 0.0:
-        current, saturated = quantize_grid_reference(current, 0.0, adc_step, -adc_max_code, adc_max_code)
-    return current, saturated, bad, (v * v).sum(axis=0)
 
 
 # ---------------------------------------------------------- pulse updates

@@ -118,3 +118,49 @@ def make_generator(seed) -> np.random.Generator:
             raise ValueError(f"seed={seed!r} is negative; a non-negative integer is required")
         return np.random.default_rng(seed)
     raise ValueError(f"seed={seed!r} is not allowed; give an int, a SeedSequence, a Generator or None")
+
+
+def config_to_dict(config) -> dict:
+    """A frozen configuration dataclass as plain JSON-ready values (nested ones as dicts, tuples as lists)."""
+    import dataclasses
+
+    def plain(value):
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, np.generic):
+            return value.item()
+        return value
+
+    return plain(config)
+
+
+def config_from_dict(cls, data, source: str, nested: Optional[dict] = None):
+    """Build the configuration dataclass ``cls`` from :func:`config_to_dict`'s values, validated as usual.
+
+    ``nested`` maps a field name to the function that builds that field from
+    its dict; lists become tuples. Unknown or missing fields raise
+    ``ValueError`` naming ``source``.
+    """
+    import dataclasses
+
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: a table of {cls.__name__}'s fields is required, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{source}: {', '.join(unknown)} not known; {cls.__name__} has {', '.join(sorted(names))}")
+    kwargs = {}
+    for name, value in data.items():
+        if nested and name in nested and value is not None:
+            value = nested[name](value, f"{source}.{name}")
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as error:
+        raise ValueError(f"{source}: {error}") from None

@@ -122,3 +122,49 @@ def sincos_turns32_array(w):
         sine[k], cosine[k] = sincos_turns32(w[k])
     return sine, cosine
 
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """``a * b + c`` rounded once (LLVM's ``llvm.fma``), for three float32 or three float64 scalars.
+
+    LLVM vectorises loops of it. On a CPU without fused multiply-add it calls
+    libm's correctly rounded ``fma``/``fmaf``: slower, the same bits.
+    """
+    if not (a == b == c and a in (types.float32, types.float64)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        width = "f32" if signature.return_type == types.float32 else "f64"
+        kind = args[0].type
+        function = builder.module.declare_intrinsic(f"llvm.fma.{width}", fnty=ir.FunctionType(kind, [kind] * 3))
+        return builder.call(function, args)
+
+    return a(a, b, c), codegen
+
+
+def fma32_reference(a, b, c) -> np.ndarray:
+    """Exactly rounded float32 ``a * b + c`` in numpy (the bits of :func:`fma`), element-wise.
+
+    The product of two float32 numbers is exact in float64; the sum is rounded
+    to float64 (``s``) with its exact error ``e`` (two-sum). Rounding ``s`` to
+    float32 is then right except where ``s`` lies exactly halfway between two
+    float32 numbers while ``e`` is not zero: the exact value lies on ``e``'s
+    side of the tie, so it rounds to that side's neighbour.
+    """
+    a, b, c = (np.asarray(x, dtype=np.float32) for x in (a, b, c))
+    p = a.astype(np.float64) * b.astype(np.float64)
+    c64 = c.astype(np.float64)
+    s = p + c64
+    bb = s - p
+    e = (p - (s - bb)) + (c64 - bb)  # exact: p + c == s + e
+    r = s.astype(np.float32)
+    d = s - r.astype(np.float64)  # s - r, exact
+    tie = (d != 0.0) & (e != 0.0)
+    if np.any(tie):
+        toward = np.where(d > 0, np.float32(np.inf), np.float32(-np.inf)).astype(np.float32)
+        n = np.nextafter(r, toward)
+        halfway = tie & (2.0 * d == n.astype(np.float64) - r.astype(np.float64))
+        beyond = halfway & ((e > 0) == (d > 0))  # the exact value lies past the tie, towards n
+        r = np.where(beyond, n, r)
+    return r

@@ -99,6 +99,30 @@ def nodal_matrix(conductance: np.ndarray, row_segment_ohms: float, col_segment_o
     return sp.csc_matrix((data, (i, j)), shape=(2 * n, 2 * n))
 
 
+def effective_conductance(conductance, row_segment_ohms: float, col_segment_ohms: float) -> np.ndarray:
+    """The linear wire network's transfer matrix, siemens, shape (rows, cols): ``I = V @ G_eff`` exactly.
+
+    With linear cells the sensed currents are linear in the row voltages, so
+    row ``r`` of ``G_eff`` is the currents when row ``r`` alone is driven at
+    1 V. The nodal matrix is symmetric, so one sparse LU factorisation and
+    ``cols`` solves (one per sensed column, the adjoint problem) give all of
+    it: ``G_eff[r, j] = g_row g_col (A^-1)[source node of r, sense node of j]``.
+
+    Parameters
+    ----------
+    conductance : ndarray, shape (rows, cols), siemens
+    row_segment_ohms, col_segment_ohms : float, ohms (> 0)
+    """
+    g = np.ascontiguousarray(conductance, dtype=np.float64)
+    rows, cols = g.shape
+    n = rows * cols
+    lu = spla.splu(nodal_matrix(g, row_segment_ohms, col_segment_ohms))
+    rhs = np.zeros((2 * n, cols))
+    rhs[n + (rows - 1) * cols + np.arange(cols), np.arange(cols)] = 1.0
+    x = lu.solve(rhs)
+    return x[np.arange(rows) * cols, :] / (row_segment_ohms * col_segment_ohms)
+
+
 def solve_sparse(voltages, conductance, row_segment_ohms, col_segment_ohms) -> np.ndarray:
     """Exact column currents by nodal analysis (reference solver).
 

@@ -15,21 +15,27 @@ there).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import zipfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 import crossbar
-from crossbar.validation import as_float_array, check_range, make_generator
+from crossbar.validation import as_float_array, check_range, config_from_dict, config_to_dict, make_generator
 from mapping import Chip, Encoding, MappedMatrix
 
 from . import parallel
 from .kernels import hardware_lstm_forward
 from .cells import get_cell
 from .network import Network, NetworkConfig
+from crossbar.files import write_atomically
 from .train import Dataset, SoftwareTrainer
+
+CHIP_FORMAT = "xbar-chip/1"
+"""Format of :meth:`HardwareNetwork.save` files."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,19 @@ class HardwareConfig:
 
     def device_model(self) -> crossbar.DeviceModel:
         return self.device if self.device is not None else crossbar.preset(self.preset)
+
+    def to_dict(self) -> dict:
+        """Every field as JSON-ready values (SI units; the device in full)."""
+        return config_to_dict(dataclasses.replace(self, device=self.device_model()))
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "hardware") -> "HardwareConfig":
+        """A configuration from :meth:`to_dict`'s values, validated; ``ValueError`` naming ``source`` otherwise."""
+        return config_from_dict(cls, data, source, nested={
+            "device": crossbar.DeviceModel.from_dict,
+            "encoding": lambda d, s: config_from_dict(Encoding, d, s),
+            "wires": lambda d, s: config_from_dict(crossbar.WireResistance, d, s),
+            "corners": lambda d, s: {str(k): tuple(int(x) for x in v) for k, v in d.items()}})
 
 
 def build_chip(config: HardwareConfig, seed=0) -> Chip:
@@ -124,12 +143,11 @@ class HardwareNetwork:
     seed : int or None
         The chip (device spread, faults, every noise draw).
     compiled : bool
-        Run each matrix product as one compiled call over its tiles, and
-        standard LSTM layers over the whole sequence in one compiled kernel
-        (:func:`lstm.kernels.hardware_lstm_forward`). False goes step by step
-        and tile by tile through ``CrossbarArray.mvm``: the reference, with the
-        same numbers from the same generators. With wire resistance, always
-        tile by tile.
+        Run each matrix product as one compiled read of its tiles
+        (:class:`crossbar.ReadPlan`), and standard LSTM layers over the whole
+        sequence in one compiled kernel (:func:`lstm.kernels.hardware_lstm_forward`),
+        wire resistance included. False goes step by step through the read's
+        numpy twin: the reference, with the same bits from the same generators.
     threads : int, optional
         Threads for the parts of a batch in a compiled layer (see
         :mod:`lstm.parallel`); default ``XBAR_THREADS`` or the usable cores.
@@ -162,11 +180,12 @@ class HardwareNetwork:
         return reports
 
     def _set_adcs(self) -> None:
-        """ADC full scale of each matrix: ``adc_range`` output units, once its scale is known."""
+        """ADC full scale of each matrix: ``adc_range`` output units, once its scale is known, for the currents
+        its encoding produces (:meth:`mapping.MappedMatrix.adc_full_scale_for`)."""
         if self.chip.adc_bits is None:
             return
         for mm in self.matrices.values():
-            mm.set_adc_full_scale(self.config.adc_range * self.config.encoding.v_read * mm.scale)
+            mm.set_adc_full_scale(mm.adc_full_scale_for(self.config.adc_range))
 
     def initialize(self) -> None:
         """In-situ start: every device at its initial state (Li: RESET, SET at 1.0 V), weights about zero."""
@@ -187,17 +206,16 @@ class HardwareNetwork:
     # ------------------------------------------------------------ products
     def product(self, name: str, inputs: np.ndarray) -> np.ndarray:
         """``inputs @ W`` on the arrays (inputs are ``[x; h; 1]``; the 1 drives the bias rows)."""
-        mm = self.matrices[name]
-        return (mm.matvec if self.compiled else mm.matvec_by_tile)(inputs[:, :-1])
+        return self.matrices[name].matvec(inputs[:, :-1], reference=not self.compiled)
 
     def layer(self, k: int, inputs: np.ndarray, mask: np.ndarray, keep: bool = True) -> Optional[tuple]:
         """Standard LSTM layer ``k`` over the whole sequence on the arrays, compiled (see ``Network.forward``).
 
         ``keep`` False (inference) keeps only the last step's caches besides the states.
-        None (go step by step) for other cells, with wire resistance, or when not ``compiled``.
+        None (go step by step) for other cells, or when not ``compiled``.
         """
         mm = self.matrices[f"layer{k}.W"]
-        if not (self.compiled and self.network.cell.name == "lstm" and mm.can_plan):
+        if not (self.compiled and self.network.cell.name == "lstm"):
             return None
         time, batch, _ = inputs.shape
         mm.check_input_range(inputs)
@@ -210,9 +228,8 @@ class HardwareNetwork:
             b0, b1 = rows  # each part's rows draw their own noise streams (those of rows b0..b1 of the batch)
             return hardware_lstm_forward(inputs, mask, plan.arrays, seeds, keep, b0, b1 - b0)
 
-        parts = parallel.batch_parts(batch, time * int(plan.band_starts[-1]) * plan.width)
-        blas_work = plan.largest_blas_product(parts[0][1] - parts[0][0])
-        results = parallel.run_parts(part, parts, self.threads, blas_work)
+        parts = parallel.batch_parts(batch, time * plan.multiply_adds(1))
+        results = parallel.run_parts(part, parts, self.threads)
         if len(results) == 1:
             caches = results[0][:5]
         else:  # the parts' rows side by side (axis 1 is the batch in every cache)
@@ -221,7 +238,7 @@ class HardwareNetwork:
         for r in results[1:]:  # summed in part order, so that the energy does not depend on the threads
             power += r[5]
         plan.check_bad(sum(r[7] for r in results))
-        plan.record(time, batch, sum(r[6] for r in results), power)
+        mm.record_reads(time, batch, sum(r[6] for r in results), power)
         return tuple(caches)
 
     def predict(self, x, mask=None) -> np.ndarray:
@@ -263,6 +280,52 @@ class HardwareNetwork:
         for name, mm in self.matrices.items():
             mm.load_state(matrices[name], f"{source}: matrix {name}")
         self._read_back = read_back or None
+
+    # ------------------------------------------------------------ save and load
+    def save(self, path: str) -> None:
+        """Write everything that makes this chip this chip to ``path`` (``.npz``, no pickles), atomically.
+
+        The configuration, the network (its shape and parameters), every
+        array's true conductances, fault map, per-device spreads, drift clocks
+        and random generator, each matrix's scale, ADC and counters, and the
+        weights last read back. :meth:`load` gives a network whose next reads
+        and updates are those this one would have made, bit for bit.
+        """
+        arrays = {f"hardware:{k}": v for k, v in self.state().items()}
+        arrays.update({f"param:{k}": v for k, v in self.network.params.items()})
+        meta = {"format": CHIP_FORMAT, "config": self.config.to_dict(),
+                "network": config_to_dict(self.network.config)}
+        write_atomically(path, lambda f: np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays))
+
+    @classmethod
+    def load(cls, path: str, compiled: bool = True, threads: Optional[int] = None) -> "HardwareNetwork":
+        """A network saved by :meth:`save`; ``ValueError`` naming the file for a damaged, foreign or unknown one.
+
+        ``compiled`` and ``threads`` are how to run it here (they change no number).
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+            meta = json.loads(str(arrays.pop("__meta__")))
+        except KeyError:
+            raise ValueError(f"{path}: not a chip saved by xbar (no __meta__ entry)") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: damaged or not a saved chip ({type(error).__name__}: "
+                             f"{str(error).splitlines()[0] if str(error) else ''})") from None
+        version = meta.get("format") if isinstance(meta, dict) else None
+        if version != CHIP_FORMAT:
+            raise ValueError(f"{path}: format {version!r} is not known; this xbar reads {CHIP_FORMAT!r}")
+        try:
+            config = HardwareConfig.from_dict(meta["config"], f"{path}: config")
+            net_config = config_from_dict(NetworkConfig, meta["network"], f"{path}: network")
+        except KeyError as error:
+            raise ValueError(f"{path}: no {error} in its record; damaged") from None
+        network = Network(net_config, seed=0)
+        network.set_params(SoftwareTrainer(network).check_state(
+            {k: v for k, v in arrays.items() if k.startswith("param:")}, path))
+        hw = cls(network, config, seed=0, compiled=compiled, threads=threads)
+        hw.load_state({k[len("hardware:"):]: v for k, v in arrays.items() if k.startswith("hardware:")}, path)
+        return hw
 
     def counters(self) -> crossbar.OperationCounts:
         """All work done through the matrices so far: the arrays' and the column ADCs' (a matrix's own)."""

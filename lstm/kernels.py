@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from crossbar.vecmath import bits_float64
-from mapping.kernels import planned_product, product_buffers
+from crossbar.read_kernels import product_buffers, read_product
 
 
 # ---------------------------------------------------------- activations
@@ -178,19 +178,19 @@ def lstm_forward(x, mask, w, keep=True):
 def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0, n_rows=-1):
     """:func:`lstm_forward` with every step's product on the crossbar arrays.
 
-    Each step's ``[x_t; h; 1] @ W`` is one :func:`mapping.kernels.planned_product`
-    (DAC, arrays with read noise, ADC), the rest as in :func:`lstm_forward`,
-    the whole time loop compiled.
+    Each step's ``[x_t; h; 1] @ W`` is one :func:`crossbar.read_kernels.read_product`
+    of the matrix's read plan (DAC, arrays with read noise and wires, ADC, the
+    digital sums), the rest as in :func:`lstm_forward`, the whole time loop compiled.
 
     Parameters
     ----------
     x : (T, B, F)
         Layer inputs, dimensionless.
     mask : (B, T)
-    plan : mapping.kernels.PlanArrays
+    plan : crossbar.read_kernels.ReadArrays
         The layer's matrix (F + H inputs and the bias rows, 4H outputs).
-    seeds : (T, n_tiles) uint64
-        Each step's noise seed of each tile (``ProductPlan.draw_seeds``).
+    seeds : (T, n_reads) uint64
+        Each step's noise seed of each read (``crossbar.ReadPlan.draw_seeds``).
     keep : bool
         Keep every step's caches (training); else only the last (inference).
     first_row, n_rows : int
@@ -206,8 +206,10 @@ def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0, n_rows=-
         As :func:`lstm_forward`.
     power : (n_logical,)
         ``sum V^2`` of each logical row over the sequence, V^2 (read energy).
-    n_saturated, n_bad : int
-        ADC saturations; drive voltages beyond the DAC's range or NaN.
+    saturated : (n_reads,) int64
+        Each read's ADC saturations over the sequence.
+    n_bad : int
+        Drive voltages beyond the DAC's range or NaN.
     """
     time, features = x.shape[0], x.shape[2]
     batch = x.shape[1] - first_row if n_rows < 0 else n_rows
@@ -217,14 +219,12 @@ def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0, n_rows=-
     z = np.empty((batch, 4 * hidden))
     power = np.zeros(plan.band_starts[-1])
     buffers = product_buffers(plan, batch)
-    saturated = 0
+    saturated = np.zeros(plan.runs.shape[0], dtype=np.int64)
     bad = 0
     for t in range(time):
         slot = t if keep else 0
         _stack(t, slot, x, first_row, h, stacked)
-        n_saturated, n_bad = planned_product(stacked[slot], plan, seeds[t], buffers, power, z, first_row)
-        saturated += n_saturated
-        bad += n_bad
+        bad += read_product(stacked[slot], plan, seeds[t], buffers, power, saturated, z, first_row)
         _cell_step(t, slot, z, mask, h, c, gates, c_prev_all, tanh_all, states)
     return stacked, gates, c_prev_all, tanh_all, states, power, saturated, bad
 

@@ -9,12 +9,8 @@ how many threads run them:
   never on the threads: each part is the same call whether it runs alone or
   beside another;
 - each row draws its read noise from its own streams (``first_row``);
-- OpenBLAS, which the kernels call for the products of float64 bands, is
-  held to one thread while they run (:func:`single_threaded_blas`): its
-  results depend on its own thread count (measured: 1e-5 relative in float32
-  products of 64 x 64 x 1024), so without the hold a machine's core count
-  would change ADC codes and, through the recurrence, the outputs. Float32
-  bands (read noise on) call no BLAS: ``crossbar.simd.paired_products``.
+- the read's products call no BLAS (whose sums depend on its thread count):
+  every element is one chain in row order (see :mod:`crossbar.read_kernels`).
 
 ``XBAR_THREADS`` in the environment sets the default thread count (the sweep
 sets 1 in its worker processes, which already fill the cores).
@@ -23,14 +19,12 @@ sets 1 in its worker processes, which already fill the cores).
 from __future__ import annotations
 
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from typing import Callable, Sequence, Tuple
 
 MIN_PART_ROWS = 16
-"""Fewer rows per part cost more in per-call overhead and BLAS packing than a second core gains."""
+"""Fewer rows per part cost more in per-call overhead than a second core gains."""
 MIN_PARALLEL_WORK = 2_000_000
 """Multiply-adds of a whole call below which it stays in one part: handing a part to a thread costs
 about 0.1 ms (measured: 1x15 at batch 32 over 12 steps, 0.39 M multiply-adds, went from 0.38 to 0.82 ms
@@ -39,11 +33,6 @@ MAX_PARTS = 2
 """Parts of one batch. Fixed, not the machine's core count, so that the numbers stay the same everywhere.
 
 Measured on 2 cores: 64x64 at batch 256 took 54 ms in 2 parts and 62 ms in 8."""
-BLAS_SMALLEST_THREADED = 4 * 65536 + 1
-"""Matrix products with fewer multiply-adds run on one OpenBLAS thread anyway (its ``gemm`` threshold,
-``SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD``); a batch of one does not call BLAS at all."""
-
-
 def check_threads(threads, field: str = "threads") -> int:
     """``threads`` as an int >= 1, else ValueError naming ``field``."""
     try:
@@ -84,35 +73,6 @@ def batch_parts(batch: int, work_per_row: int) -> Tuple[Tuple[int, int], ...]:
     return tuple(zip(edges[:-1], edges[1:]))
 
 
-_blas_lock = threading.Lock()
-_blas_libraries = None
-
-
-def _blas():
-    global _blas_libraries
-    if _blas_libraries is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
-    return _blas_libraries
-
-
-@contextmanager
-def single_threaded_blas():
-    """Hold every loaded BLAS to one thread inside the block (10 to 20 us), then restore."""
-    with _blas_lock:
-        libraries = _blas()
-        before = [lib.num_threads for lib in libraries]
-        for lib in libraries:
-            lib.set_num_threads(1)
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            for lib, n in zip(libraries, before):
-                lib.set_num_threads(n)
-
-
 _pool = None
 
 
@@ -123,24 +83,20 @@ def _executor() -> ThreadPoolExecutor:
     return _pool
 
 
-def run_parts(function: Callable, parts: Sequence, threads: int, multiply_adds: int = 0) -> list:
+def run_parts(function: Callable, parts: Sequence, threads: int) -> list:
     """``[function(p) for p in parts]``, up to ``threads`` at a time; results in part order.
 
-    The calling thread runs the first part itself. ``multiply_adds`` is the
-    largest BLAS call ``function`` makes (0: none); from
-    :data:`BLAS_SMALLEST_THREADED` on, BLAS is held to one thread throughout.
+    The calling thread runs the first part itself.
     """
     threads = check_threads(threads)
-    hold = single_threaded_blas() if multiply_adds >= BLAS_SMALLEST_THREADED else nullcontext()
-    with hold:
-        if threads == 1 or len(parts) == 1:
-            return [function(p) for p in parts]
-        pool = _executor()
-        results = [None] * len(parts)
-        rest = list(range(1, len(parts)))
-        futures = {k: pool.submit(function, parts[k]) for k in rest[:threads - 1]}
-        results[0] = function(parts[0])
-        for k in rest:
-            results[k] = futures.pop(k).result() if k in futures else function(parts[k])
-        return results
+    if threads == 1 or len(parts) == 1:
+        return [function(p) for p in parts]
+    pool = _executor()
+    results = [None] * len(parts)
+    rest = list(range(1, len(parts)))
+    futures = {k: pool.submit(function, parts[k]) for k in rest[:threads - 1]}
+    results[0] = function(parts[0])
+    for k in rest:
+        results[k] = futures.pop(k).result() if k in futures else function(parts[k])
+    return results
 

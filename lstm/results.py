@@ -34,7 +34,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from .files import append_durably, write_atomically
+from crossbar.files import append_durably, write_atomically
 
 FORMAT = "xbar-sweep/1"
 """The marker every record of this version carries."""

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from crossbar.validation import as_float_array, check_int, make_generator
 
-from .files import write_atomically
+from crossbar.files import write_atomically
 from .network import Network
 from .optim import Optimizer, OptimizerConfig
 

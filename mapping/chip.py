@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 import crossbar
 from crossbar import CrossbarArray, DeviceModel, EnergyCosts, Peripherals
-from crossbar.validation import check_int
+from crossbar.validation import check_int, config_from_dict, config_to_dict
 
 from .layout import Block, Layout
 from .occupancy import Occupancy
+
+CHIP_FORMAT = "xbar-mapping-chip/1"
+"""Format of :meth:`Chip.save` files."""
 
 
 class Chip:
@@ -163,8 +167,13 @@ class Chip:
         return total
 
     def state(self) -> Dict[str, np.ndarray]:
-        """Every array's :meth:`crossbar.CrossbarArray.state`, keys prefixed ``array<k>.``."""
-        out = {"arrays": np.array(len(self.arrays))}
+        """Every array's :meth:`crossbar.CrossbarArray.state`, keys prefixed ``array<k>.``, and the seed
+        sequence that seeds arrays built later."""
+        seeds = self._seeds
+        out = {"arrays": np.array(len(self.arrays)),
+               "seed_sequence": np.array(json.dumps({"entropy": seeds.entropy, "spawn_key": list(seeds.spawn_key),
+                                                     "pool_size": seeds.pool_size,
+                                                     "n_children_spawned": seeds.n_children_spawned}))}
         for k, a in enumerate(self.arrays):
             out.update({f"array{k}.{name}": v for name, v in a.state().items()})
         return out
@@ -181,8 +190,70 @@ class Chip:
                  for k in range(len(self.arrays))]
         for k, (a, part) in enumerate(zip(self.arrays, parts)):  # check all before touching one
             a.check_state(part, f"{source}: array {k}")
+        try:
+            seeds = json.loads(str(state["seed_sequence"]))
+            sequence = np.random.SeedSequence(seeds["entropy"], spawn_key=tuple(seeds["spawn_key"]),
+                                              pool_size=seeds["pool_size"],
+                                              n_children_spawned=seeds["n_children_spawned"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{source}: the chip's seed sequence cannot be read ({error})") from None
         for k, (a, part) in enumerate(zip(self.arrays, parts)):
             a.load_state(part, f"{source}: array {k}")
+        self._seeds = sequence
+
+    def save(self, path: str) -> None:
+        """Write the chip to ``path`` (``.npz``, no pickles), atomically: its configuration, the space taken
+        and the layout, and every array's state (:meth:`state`). :meth:`load` continues it bit for bit.
+
+        Mapped matrices are not part of a chip; :meth:`lstm.hardware.HardwareNetwork.save` keeps a
+        network with its chip.
+        """
+        from crossbar.files import write_atomically
+
+        meta = {"format": CHIP_FORMAT, "device": self.device.to_dict(), "array_rows": self.array_rows,
+                "array_cols": self.array_cols, "n_arrays": self.n_arrays, "adc_bits": self.adc_bits,
+                "dac": None if self.dac is None else config_to_dict(self.dac),
+                "wires": None if self.peripherals.wires is None else config_to_dict(self.peripherals.wires),
+                "costs": config_to_dict(self.costs),
+                "blocks": [[b.matrix, b.part, b.array, list(b.rows), list(b.cols)] for b in self.layout.blocks]}
+        arrays = {f"chip.{k}": v for k, v in self.state().items()}
+        arrays["taken"] = np.packbits(self._space.taken(), axis=None)
+        write_atomically(path, lambda f: np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays))
+
+    @classmethod
+    def load(cls, path: str) -> "Chip":
+        """A chip saved by :meth:`save`; ``ValueError`` naming the file for a damaged, foreign or unknown one."""
+        import zipfile
+
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+            meta = json.loads(str(arrays.pop("__meta__")))
+            taken = arrays.pop("taken")
+        except KeyError as error:
+            raise ValueError(f"{path}: not a chip saved by xbar (no {error} entry)") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: damaged or not a saved chip ({type(error).__name__}: "
+                             f"{str(error).splitlines()[0] if str(error) else ''})") from None
+        version = meta.get("format") if isinstance(meta, dict) else None
+        if version != CHIP_FORMAT:
+            raise ValueError(f"{path}: format {version!r} is not known; this xbar reads {CHIP_FORMAT!r}")
+        try:
+            chip = cls(DeviceModel.from_dict(meta["device"], f"{path}: device"), meta["array_rows"],
+                       meta["array_cols"], n_arrays=meta["n_arrays"], adc_bits=meta["adc_bits"],
+                       dac=None if meta["dac"] is None else config_from_dict(crossbar.DAC, meta["dac"], f"{path}: dac"),
+                       wires=None if meta["wires"] is None else config_from_dict(crossbar.WireResistance,
+                                                                                 meta["wires"], f"{path}: wires"),
+                       costs=config_from_dict(EnergyCosts, meta["costs"], f"{path}: costs"))
+            n = int(arrays["chip.arrays"])
+            grid = np.unpackbits(taken, count=n * chip.array_rows * chip.array_cols).astype(bool)
+            chip._space = Occupancy.from_taken(grid.reshape(n, chip.array_rows, chip.array_cols))
+            for matrix, part, k, rows, cols in meta["blocks"]:
+                chip.layout.add(Block(matrix, part, int(k), tuple(rows), tuple(cols)))
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"{path}: its record is damaged ({type(error).__name__}: {error})") from None
+        chip.load_state({k[len("chip."):]: v for k, v in arrays.items() if k.startswith("chip.")}, path)
+        return chip
 
     def conductances(self) -> List[np.ndarray]:
         """True conductance of each array, siemens."""

@@ -15,14 +15,13 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from crossbar import ADC, OperationCounts, ProgramReport
+from crossbar import ADC, Drive, OperationCounts, ProgramReport, Read, ReadPlan
 from crossbar.validation import as_float_array, check_choice, check_int, check_range
 
 from .chip import Chip
 from .encoding import (Encoding, RangeReport, bias_to_rows, choose_scale, pairs_to_weights,
                        weights_to_pairs)
 from .layout import Block
-from .plan import ProductPlan
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,8 @@ class MappedMatrix:
             self.set_adc_full_scale(adc_full_scale)
         self.tiles = self._place(corner, column_groups)
         self._arrays_used = tuple(sorted({t.array for t in self.tiles}))
-        self._plan: Optional[ProductPlan] = None
+        self._plan: Optional[ReadPlan] = None
+        self._plan_scale: Optional[float] = None
 
     # ------------------------------------------------------------- placement
     @property
@@ -263,22 +263,14 @@ class MappedMatrix:
         return MappingReport(scale, report, reports)
 
     def initialize(self) -> None:
-        """Bring every device of the matrix to its starting state, weights zero.
-
-        Two-pulse devices: RESET and SET at the scheme's ``initial_gate_voltage``
-        (Li et al.: 1.0 V, about 218 uS) as the authors' simulator does; other
-        devices: one-shot to the middle of the programmable range.
-        """
-        scheme = self.chip.device.two_pulse
-        low, high = self.chip.device.programmable_range
-        level = float(scheme.set_conductance(scheme.initial_gate_voltage)) if scheme else 0.5 * (low + high)
+        """Bring every device of the matrix to its starting state, weights zero up to the noise
+        (:meth:`crossbar.CrossbarArray.initialize`: Li et al.'s RESET and SET at 1.0 V for li2019)."""
         if self.scale is None:
             self.scale = self.encoding.siemens_per_weight
         with self._counting():
             for t in self.tiles:
                 rows, cols = self._region(t)
-                shape = self._physical(t.n_inputs, t.n_outputs)
-                self.chip.arrays[t.array].program(np.full(shape, level), rows=rows, cols=cols)
+                self.chip.arrays[t.array].initialize(rows, cols)
 
     def read_weights(self) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         """The weights the hardware holds now, from a conductance read (with read noise).
@@ -310,6 +302,27 @@ class MappedMatrix:
             raise ValueError(f"{self.name}: the chip has no ADCs (adc_bits=None)")
         self.adc = ADC(bits=self.chip.adc_bits, full_scale=full_scale)
 
+    def adc_full_scale_for(self, output_range: float) -> float:
+        """The ADC full scale (A) that converts outputs up to ``+-output_range`` (weight units) without
+        saturating, for the currents this encoding really produces.
+
+        Row pairs: the plus and minus rows cancel the common current, so a
+        column carries ``v_read k y``: ``output_range * v_read * k``. Column pairs:
+        each column is converted alone and carries, besides its half of the
+        difference, the common current ``g_mid * sum_i V_i`` of every row it
+        holds (``g_mid`` the middle of the programmable range): the largest
+        the DAC can drive on the tallest tile, plus ``output_range * v_read * k / 2``.
+        """
+        check_range("output_range", output_range, 0.0, low_open=True)
+        e = self.encoding
+        scale = self._scale()
+        if self._row_pairs:
+            return output_range * e.v_read * scale
+        low, high = self.chip.device.programmable_range
+        drive = max(e.input_limit * max(0, min(t.inputs[1], self.n_in) - t.inputs[0])
+                    + abs(e.bias_input) * max(0, t.inputs[1] - max(t.inputs[0], self.n_in)) for t in self.tiles)
+        return e.v_read * (0.5 * (low + high) * drive + 0.5 * output_range * scale)
+
     def calibrate_adc(self, x_samples, percentile: float = 100.0, margin: float = 1.0) -> ADC:
         """Choose the ADC full scale from the currents that sample inputs give now.
 
@@ -323,7 +336,7 @@ class MappedMatrix:
         if self.chip.adc_bits is None:
             raise ValueError(f"{self.name}: the chip has no ADCs (adc_bits=None)")
         x = self._check_inputs(x_samples)
-        currents = [self._drive(t, x, noise_free=True) for t in self.tiles]
+        currents = [self._ideal_currents(t, x) for t in self.tiles]
         self.adc = ADC.calibrated(np.concatenate([c.ravel() for c in currents]), bits=self.chip.adc_bits,
                                   percentile=percentile, margin=margin)
         return self.adc
@@ -342,12 +355,11 @@ class MappedMatrix:
                              f"(largest {np.max(np.abs(x)):.4g}); the DAC drives at most {limit:g} x v_read. "
                              "Scale the inputs")
 
-    def _drive(self, t: Tile, x: np.ndarray, noise_free: bool = False) -> np.ndarray:
-        """Column currents (A) of one tile for inputs ``x`` (batch, n_in), before the ADC."""
+    def _ideal_currents(self, t: Tile, x: np.ndarray) -> np.ndarray:
+        """Column currents (A) of one tile for inputs ``x`` (batch, n_in) through the DAC, without noise or ADC."""
         e = self.encoding
         array = self.chip.arrays[t.array]
         batch = x.shape[0]
-        rows, cols = self._region(t)
         inputs = np.empty((batch, t.n_inputs))
         n_x = max(0, min(t.inputs[1], self.n_in) - t.inputs[0])
         inputs[:, :n_x] = x[:, t.inputs[0]:t.inputs[0] + n_x]
@@ -358,12 +370,10 @@ class MappedMatrix:
             voltages[:, t.row0 + t.n_inputs:t.row0 + 2 * t.n_inputs] = -inputs * e.v_read
         else:
             voltages[:, t.row0:t.row0 + t.n_inputs] = inputs * e.v_read
-        if noise_free:
-            g = array.conductance
-            if array.peripherals.dac is not None:
-                voltages = array.peripherals.dac.convert(voltages)
-            return voltages @ g[:, cols]
-        return array.mvm(voltages)[:, cols]
+        if array.peripherals.dac is not None:
+            voltages = array.peripherals.dac.convert(voltages)
+        _, cols = self._region(t)
+        return voltages @ array.effective_conductance()[:, cols]
 
     def _check_ready(self) -> float:
         scale = self._scale()
@@ -372,81 +382,79 @@ class MappedMatrix:
                              "call calibrate_adc(x_samples) or set_adc_full_scale(amperes)")
         return scale
 
-    @property
-    def can_plan(self) -> bool:
-        """Whether the compiled product applies (it does not model IR drop: with wires, tile by tile)."""
-        return self.chip.peripherals.wires is None
+    def reads(self) -> List[Read]:
+        """The physical reads of this matrix, one per tile (:class:`crossbar.Read`).
 
-    def plan(self) -> ProductPlan:
-        """The compiled product of the conductances now (made again only after they change)."""
-        self._check_ready()
-        if not self.can_plan:
-            raise ValueError(f"{self.name}: the compiled product does not model wire resistance; "
-                             "use matvec_by_tile")
-        if self._plan is None or not self._plan.settings_current():
-            self._plan = ProductPlan(self)
-        elif not self._plan.is_current():
-            self._plan.refill()
-        return self._plan
+        Row pairs: the tile's ``G+`` rows driven at ``+V`` and its ``G-`` rows at
+        ``-V``, each column into its output. Column pairs: the rows at ``+V``, the
+        plus column into its output, the minus column subtracted from it.
+        """
+        out = []
+        for t in self.tiles:
+            array = self.chip.arrays[t.array]
+            n = t.n_inputs
+            if self._row_pairs:
+                drives = (Drive((t.row0, t.row0 + n), t.inputs[0], 1), Drive((t.row0 + n, t.row0 + 2 * n),
+                                                                              t.inputs[0], -1))
+                outputs = tuple((o, 1) for o in range(*t.outputs))
+            else:
+                drives = (Drive((t.row0, t.row0 + n), t.inputs[0], 1),)
+                outputs = tuple((t.outputs[0] + q // 2, 1 - 2 * (q % 2)) for q in range(2 * t.n_outputs))
+            out.append(Read(array, drives, (t.col0, t.col0 + len(outputs)), outputs))
+        return out
 
-    def matvec(self, x) -> np.ndarray:
-        """What the hardware computes for ``x @ W + b``.
+    def plan(self) -> ReadPlan:
+        """The compiled read of this matrix (:class:`crossbar.ReadPlan`), current with the arrays.
 
-        One compiled call over all tiles (:class:`~mapping.plan.ProductPlan`);
-        with wire resistance, tile by tile (:meth:`matvec_by_tile`). Both give
-        the same numbers from the same generators.
+        Made again when the ADC or the scale changes; refreshed in place when
+        only the conductances changed.
+        """
+        scale = self._check_ready()
+        if self._plan is None or self._plan.adc is not self.adc or self._plan_scale != scale:
+            e = self.encoding
+            self._plan = ReadPlan(self.reads(), self.n_in, self.n_out, volts_per_input=e.v_read,
+                                  constant_input=e.bias_input, output_unit=e.v_read * scale, dac=self.chip.dac,
+                                  adc=self.adc)
+            self._plan_scale = scale
+        return self._plan.current()
+
+    def matvec(self, x, reference: bool = False) -> np.ndarray:
+        """What the hardware computes for ``x @ W + b``: one read of the matrix's plan (:meth:`plan`).
 
         Parameters
         ----------
         x : array_like, shape (batch, n_in)
             Inputs, dimensionless, within ``+-encoding.input_limit`` when the chip has a DAC.
+        reference : bool
+            Compute with the read's numpy twin, read by read (the same numbers, draws and counts).
 
         Returns
         -------
         ndarray, shape (batch, n_out)
         """
-        if not self.can_plan:
-            return self.matvec_by_tile(x)
         x = self._check_inputs(x)
-        return self.plan().product(x)
+        return self.plan().read(x, reference=reference, counts=self.counters)
 
-    def matvec_by_tile(self, x) -> np.ndarray:
-        """:meth:`matvec` computed tile by tile through ``CrossbarArray.mvm`` (the reference path)."""
-        x = self._check_inputs(x)
-        scale = self._check_ready()
-        y = np.zeros((x.shape[0], self.n_out))
-        with self._counting():
-            for t in self.tiles:
-                current = self._drive(t, x)
-                if not self._row_pairs:
-                    if self.adc is not None:
-                        current = self._convert(current)
-                    current = current[:, 0::2] - current[:, 1::2]
-                elif self.adc is not None:
-                    current = self._convert(current)
-                y[:, slice(*t.outputs)] += current  # row tiles: partial sums added digitally
-        return y / (self.encoding.v_read * scale)
+    def matvec_reference(self, x) -> np.ndarray:
+        """:meth:`matvec` by the read's numpy twin: the reference of the compiled path."""
+        return self.matvec(x, reference=True)
 
-    def _convert(self, current: np.ndarray) -> np.ndarray:
-        converted, saturated = self.adc.convert(current)
-        self.counters.adc_conversions += current.size
-        self.counters.adc_saturations += int(saturated)
-        return converted
+    def record_reads(self, calls: int, batch: int, saturated: np.ndarray, power: np.ndarray) -> None:
+        """Count reads of :meth:`plan` run by a caller's compiled loop (see :meth:`crossbar.ReadPlan.record`)."""
+        self.counters.accumulate(self.plan().record(calls, batch, saturated, power))
 
     # --------------------------------------------------------------- update
     def apply_update(self, delta_weights, delta_bias=None) -> UpdateReport:
-        """In-situ: change the weights by ``dW`` (and ``db``) with programming pulses.
+        """In-situ: change the weights by about ``dW`` (and ``db``), asking the devices for conductance changes.
 
-        Two-pulse devices (``li2019``), Li et al.'s scheme: each pair's gate
-        voltages move by ``+-k dW / (2 * gate_slope)`` so that the weight moves by
-        ``dW`` (the authors' simulator moved each device by ``k dW``, the weight by
-        ``2 dW``); gate voltages stay within the scheme's range (the change is
-        cut there and counted in ``n_limited``); devices whose gate voltage goes
-        down are RESET first; then every device of the matrix gets its SET pulse,
-        changed or not, as in the authors' simulator, so all are re-noised.
-
-        Pulse devices: each device of a pair gets ``round(k |dW| / (2 step))``
-        pulses, potentiating G+ and depressing G- for a positive ``dW``.
+        Each pair's devices are asked to move by ``+k dW / 2`` (G+) and
+        ``-k dW / 2`` (G-), ``k`` the scale, so that ``G+ - G-`` moves by ``k dW``;
+        the array's programming scheme (:meth:`crossbar.CrossbarArray.move`)
+        turns that into its pulses. How far a weight really moves is the
+        device's physics, not ``dW``: under Li et al.'s scheme every device of
+        the matrix is SET again at every update (re-noised), and a raised
+        device is not RESET first, so a small raise moves more than asked
+        (see the README's measurements).
 
         Parameters
         ----------
@@ -458,32 +466,19 @@ class MappedMatrix:
         UpdateReport
         """
         delta = self._logical(delta_weights, delta_bias)
-        scale = self._scale()
-        scheme = self.chip.device.two_pulse
+        half = 0.5 * self._scale() * delta  # siemens per device of a pair
         pulses = limited = 0
         with self._counting():
             for t in self.tiles:
-                array = self.chip.arrays[t.array]
                 rows, cols = self._region(t)
-                d = delta[slice(*t.inputs), slice(*t.outputs)]
-                if scheme is not None:
-                    step = scale * d / (2.0 * scheme.gate_slope)
-                    try:  # (the array refuses devices that never had a SET gate voltage, touching none)
-                        tile_pulses, tile_limited = array.step_gate_voltages(self._join(step, -step), rows, cols)
-                    except ValueError as error:
-                        raise ValueError(f"{self.name}: {error}; call initialize() or program() "
-                                         "before apply_update()") from None
-                    pulses += tile_pulses
-                    limited += tile_limited
-                else:
-                    law = self.chip.device.pulse_law
-                    change = 0.5 * scale * d
-                    n_plus = np.where(change >= 0, np.rint(change / law.step_up), np.rint(change / law.step_down))
-                    n_minus = np.where(change >= 0, -np.rint(change / law.step_down),
-                                       -np.rint(change / law.step_up))
-                    n = np.zeros(array.shape, dtype=np.int64)
-                    n[rows, cols] = self._join(n_plus, n_minus).astype(np.int64)
-                    pulses += array.apply_pulses(n)
+                d = half[slice(*t.inputs), slice(*t.outputs)]
+                try:  # (an array refuses devices that never had a SET gate voltage, touching none)
+                    tile_pulses, tile_limited = self.chip.arrays[t.array].move(self._join(d, -d), rows, cols)
+                except ValueError as error:
+                    raise ValueError(f"{self.name}: {error}; call initialize() or program() "
+                                     "before apply_update()") from None
+                pulses += tile_pulses
+                limited += tile_limited
         return UpdateReport(pulses=pulses, n_limited=limited)
 
     # ------------------------------------------------------------ snapshot

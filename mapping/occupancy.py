@@ -82,6 +82,27 @@ class Occupancy:
             self._grids[k] = np.ones((self.rows, self.cols), dtype=bool)
         return self._grids[k]
 
+    def taken(self) -> np.ndarray:
+        """Every array's taken devices, bool (n_arrays, rows, cols)."""
+        out = np.ones((self.n_arrays, self.rows, self.cols), dtype=bool)
+        for k, grid in enumerate(self._grids):
+            if grid is not None:
+                out[k] = grid
+        return out
+
+    @classmethod
+    def from_taken(cls, taken: np.ndarray) -> "Occupancy":
+        """The occupancy of :meth:`taken`'s array."""
+        n, rows, cols = taken.shape
+        space = cls(rows, cols)
+        for k in range(n):
+            space.add_array()
+            space._grids[k] = taken[k].copy()
+            space._free[k] = int(np.count_nonzero(~taken[k]))
+            if space._free[k] == 0:
+                space._grids[k] = None
+        return space
+
     def first_fit(self, height: int, width: int) -> Optional[Tuple[int, int, int]]:
         """First free ``height x width`` rectangle as ``(array, row, col)``, or None if no array has room."""
         if height > self.rows or width > self.cols:

@@ -14,7 +14,7 @@ import importlib
 import pytest
 from numba.core.registry import CPUDispatcher
 
-MODULES = ["crossbar.vecmath", "crossbar.rng", "crossbar.kernels", "crossbar.wires", "mapping.kernels",
+MODULES = ["crossbar.vecmath", "crossbar.rng", "crossbar.kernels", "crossbar.wires", "crossbar.read_kernels",
            "lstm.kernels"]
 
 

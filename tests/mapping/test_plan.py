@@ -1,4 +1,4 @@
-"""The compiled product of a mapped matrix against its numpy reference and the tile-by-tile path."""
+"""A mapped matrix's read: its tiles as reads of crossbar's engine, compiled against the numpy twin."""
 
 import dataclasses
 
@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 
 import crossbar
+from crossbar import ReadPlan
 from mapping import Chip, Encoding, MappedMatrix
-from mapping.kernels import fill_tile_values, planned_product, planned_product_reference, tile_values_reference
-from mapping.plan import ProductPlan
 
-# read noise this small keeps the products in float64, so both paths round alike
-LOW_NOISE = crossbar.preset("li2019").replace(read_noise_sigma_relative=1e-4)
+LI2019 = crossbar.preset("li2019")
+LOW_NOISE = LI2019.replace(read_noise_sigma_relative=1e-4)  # float64 bands
 
 
 def _matrix(device, scheme, seed=3, adc=True, shape=(70, 45), array=(32, 16), wires=None):
@@ -26,57 +25,43 @@ def _matrix(device, scheme, seed=3, adc=True, shape=(70, 45), array=(32, 16), wi
 
 
 @pytest.mark.parametrize("scheme", ["row_pairs", "column_pairs"])
-@pytest.mark.parametrize("device", [LOW_NOISE, crossbar.preset("li2019"), crossbar.preset("ideal")],
-                         ids=["float64", "float32", "noise-free"])
+@pytest.mark.parametrize("device", [LI2019, LOW_NOISE, crossbar.preset("ideal")],
+                         ids=["float32", "float64", "noise-free"])
 @pytest.mark.parametrize("adc", [True, False])
-@pytest.mark.parametrize("batch", [1, 5, 9])  # one vector runs on the row layout; 9 streams fill the lanes
-def test_kernel_equals_numpy_reference(rng, scheme, device, adc, batch):
-    m = _matrix(device, scheme, adc=adc)
-    plan = m.plan()
-    assert len(plan.band_starts) > 2 and len(m.tiles) > 4  # several bands of several tiles
-    x = rng.uniform(-1, 1, (batch, 70))
-    seeds = plan.draw_seeds(1)[0]
-    power = np.zeros(int(plan.band_starts[-1]))
-    out = np.empty((batch, 45))
-    saturated, bad = planned_product(x, plan.arrays, seeds, plan.buffers(batch), power, out, 0)
-    ref, ref_saturated, ref_bad, ref_power = planned_product_reference(x, plan.arrays, seeds)
-    assert bad == ref_bad == 0
-    np.testing.assert_allclose(power, ref_power, rtol=1e-12)
-    if adc:
-        step = m.adc.step / (0.2 * m.scale)
-        codes_apart = np.abs(out - ref) / step
-        # float32 sums may round across a code boundary, but only ever by one code and rarely
-        assert codes_apart.max() <= 1.0 + 1e-9 and np.mean(codes_apart > 0.5) <= 0.01
-        assert abs(saturated - ref_saturated) <= 2
-        if device is LOW_NOISE:
-            np.testing.assert_array_equal(out, ref)
-    else:
-        # the signal's own dtype; in float64 the noise amplitude (float32 variance) differs in its 7th digit
-        tol = {np.float32: 1e-5, np.float64: 1e-9 if plan.arrays.noise else 1e-12}[plan.arrays.signal.dtype.type]
-        assert np.max(np.abs(out - ref)) <= tol * np.max(np.abs(ref))
-
-
-@pytest.mark.parametrize("scheme", ["row_pairs", "column_pairs"])
-def test_compiled_equals_tile_by_tile(rng, scheme):
-    """Same numbers, same counts, same generator states: the plan is the tile-by-tile path, faster."""
-    compiled, by_tile = _matrix(LOW_NOISE, scheme), _matrix(LOW_NOISE, scheme)
-    for batch in (6, 1, 11, 6):  # the generators stay in step call after call
+def test_compiled_equals_reference_bit_for_bit(rng, scheme, device, adc):
+    """Same numbers, same counts, same generator states, call after call."""
+    compiled, reference = _matrix(device, scheme, adc=adc), _matrix(device, scheme, adc=adc)
+    plan = compiled.plan()
+    assert len(plan.arrays.band_widths) > 2 and plan.n_reads > 4  # several bands of several reads
+    for batch in (6, 1, 11, 64, 6):
         x = rng.uniform(-1, 1, (batch, 70))
-        a, b = compiled.matvec(x), by_tile.matvec_by_tile(x)
-        np.testing.assert_array_equal(a, b)  # after the ADC: the same codes
-    ca, cb = compiled.counters, by_tile.counters
-    assert ca.adc_saturations > 0  # the test exercises the ADC's end codes too
-    for f in dataclasses.fields(ca):
-        assert getattr(ca, f.name) == pytest.approx(getattr(cb, f.name), rel=1e-12), f.name
-    for array_a, array_b in zip(compiled.chip.arrays, by_tile.chip.arrays):
-        assert array_a.counters.cell_energy == pytest.approx(array_b.counters.cell_energy, rel=1e-12)
-        assert array_a.counters.products == array_b.counters.products
+        np.testing.assert_array_equal(compiled.matvec(x), reference.matvec_reference(x))
+    ca, cb = compiled.counters, reference.counters
+    if adc and device is LI2019:
+        assert ca.adc_saturations > 0  # the ADC's end codes are exercised too
+    assert ca == cb
+    for a, b in zip(compiled.chip.arrays, reference.chip.arrays):
+        assert a.counters == b.counters
+        assert a.rng.bit_generator.state == b.rng.bit_generator.state
+
+
+def test_one_count_whichever_object_you_ask(rng):
+    """The chip's arrays count every conversion the matrix's reads make: the two tallies agree."""
+    m = _matrix(LI2019, "row_pairs")
+    before = m.chip.counters()
+    m.counters.reset()
+    m.matvec(rng.uniform(-1, 1, (9, 70)))
+    chip = crossbar.OperationCounts()
+    chip.accumulate_change(m.chip.counters(), before)
+    assert chip.adc_conversions == m.counters.adc_conversions == 9 * 45 * 5  # 71 logical rows: five row bands
+    for f in dataclasses.fields(chip):
+        assert getattr(chip, f.name) == pytest.approx(getattr(m.counters, f.name), rel=1e-12), f.name
 
 
 def test_plan_follows_the_conductances(rng):
-    """After an update, a new programming or drift, the product uses the new conductances."""
+    """After an update, a new programming or drift, the read uses the new conductances."""
     device = LOW_NOISE.replace(drift_nu=0.05)
-    compiled, by_tile = _matrix(device, "row_pairs"), _matrix(device, "row_pairs")
+    compiled, reference = _matrix(device, "row_pairs"), _matrix(device, "row_pairs")
     x = rng.uniform(-1, 1, (3, 70))
     first = compiled.plan()
     assert compiled.plan() is first  # nothing changed: reused
@@ -85,54 +70,61 @@ def test_plan_follows_the_conductances(rng):
                lambda m: m.program(np.zeros((70, 45)), np.zeros(45))]
     for change in changes:
         before = compiled.matvec(x)
-        by_tile.matvec_by_tile(x)
-        change(compiled), change(by_tile)
-        after, expected = compiled.matvec(x), by_tile.matvec_by_tile(x)
+        reference.matvec_reference(x)
+        change(compiled), change(reference)
+        after, expected = compiled.matvec(x), reference.matvec_reference(x)
         np.testing.assert_array_equal(after, expected)
         assert not np.allclose(after, before)
-    assert compiled.plan() is not first
-
-
-@pytest.mark.parametrize("row_pairs", [True, False])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_tile_values_kernel_equals_numpy_reference(rng, row_pairs, dtype):
-    g = rng.uniform(0, 300e-6, (12, 5))
-    rows, cols = (6, 5) if row_pairs else (12, 5)
-    width, p0 = cols + 4, 3  # the tile's columns sit at p0.. of a wider band
-    signal, variance = np.full((width, rows), np.nan, dtype), np.full((width, rows), np.nan, np.float32)
-    signal_rows, variance_rows = np.full((rows, width), np.nan, dtype), np.full((rows, width), np.nan, np.float32)
-    fill_tile_values(g, 0.03, row_pairs, p0, signal, variance, signal_rows, variance_rows)
-    s, v = tile_values_reference(g, 0.03, row_pairs)
-    np.testing.assert_array_equal(signal[p0:p0 + cols].T, s.astype(dtype))
-    np.testing.assert_array_equal(signal_rows[:, p0:p0 + cols], s.astype(dtype))
-    np.testing.assert_array_equal(variance[p0:p0 + cols].T, v.astype(np.float32))
-    np.testing.assert_array_equal(variance_rows[:, p0:p0 + cols], v.astype(np.float32))
-    assert np.isnan(signal[:p0]).all() and np.isnan(variance_rows[:, p0 + cols:]).all()  # nothing else written
+    assert compiled.plan() is not first  # program() chose a new scale: a new plan
 
 
 @pytest.mark.parametrize("scheme", ["row_pairs", "column_pairs"])
-@pytest.mark.parametrize("device", [LOW_NOISE, crossbar.preset("li2019")], ids=["float64", "float32"])
-def test_refilled_plan_equals_a_new_plan(scheme, device):
-    """An update refills the plan in place; it then holds exactly what a plan made afresh holds."""
+@pytest.mark.parametrize("device", [LOW_NOISE, LI2019], ids=["float64", "float32"])
+def test_refreshed_plan_equals_a_new_plan(scheme, device):
+    """An update refreshes the plan in place; it then holds exactly what a plan made afresh holds."""
     m = _matrix(device, scheme)
     plan = m.plan()
     m.apply_update(np.full((70, 45), 0.05), np.full(45, -0.05))
     assert not plan.is_current()
     assert m.plan() is plan and plan.is_current()
-    fresh = ProductPlan(m)
-    for name in ("signal", "variance", "signal_rows", "variance_rows", "band_offsets", "runs"):
-        np.testing.assert_array_equal(getattr(plan.arrays, name), getattr(fresh.arrays, name), err_msg=name)
-    for mine, theirs in zip(plan.row_conductance, fresh.row_conductance):
-        np.testing.assert_array_equal(mine, theirs)
+    e = m.encoding
+    fresh = ReadPlan(m.reads(), m.n_in, m.n_out, volts_per_input=e.v_read, constant_input=e.bias_input,
+                     output_unit=e.v_read * m.scale, dac=m.chip.dac, adc=m.adc)
+    for name in plan.arrays._fields:
+        mine, theirs = getattr(plan.arrays, name), getattr(fresh.arrays, name)
+        if isinstance(mine, np.ndarray):
+            np.testing.assert_array_equal(mine, theirs, err_msg=name)
+        else:
+            assert mine == theirs, name
 
 
-def test_wires_go_tile_by_tile_and_bad_inputs_raise(rng):
-    m = _matrix(LOW_NOISE, "row_pairs", adc=False, shape=(10, 6), array=(16, 8),
-                wires=crossbar.WireResistance(1.0, 1.0))
-    assert not m.can_plan
-    with pytest.raises(ValueError, match="wire resistance"):
-        m.plan()
-    assert m.matvec(rng.uniform(-1, 1, (2, 10))).shape == (2, 6)
+def test_wires_run_compiled_and_match_the_nodal_solve(rng):
+    """With wire resistance the matrix reads through each array's G_eff: the same as solving the nodal
+    network of each tile's drive, to 1e-12."""
+    wires = crossbar.WireResistance(1.0, 1.0)
+    device = crossbar.preset("ideal").replace(g_min=0.0, g_max=400e-6)
+    m = _matrix(device, "row_pairs", adc=False, shape=(10, 6), array=(16, 8), wires=wires)
+    x = rng.uniform(-1, 1, (4, 10))
+    y = m.matvec(x)
+    np.testing.assert_array_equal(y, m.matvec_reference(x))
+    expected = np.zeros((4, 6))
+    e = m.encoding
+    for t in m.tiles:
+        array = m.chip.arrays[t.array]
+        drive = np.ones((4, t.n_inputs)) * e.bias_input
+        n_x = max(0, min(t.inputs[1], m.n_in) - t.inputs[0])
+        drive[:, :n_x] = x[:, t.inputs[0]:t.inputs[0] + n_x]
+        v = np.zeros((4, array.rows))
+        v[:, t.row0:t.row0 + t.n_inputs] = m.chip.dac.convert(drive * e.v_read)
+        v[:, t.row0 + t.n_inputs:t.row0 + 2 * t.n_inputs] = -m.chip.dac.convert(drive * e.v_read)
+        currents = crossbar.solve_sparse(v, array.conductance, 1.0, 1.0)
+        expected[:, slice(*t.outputs)] += currents[:, t.col0:t.col0 + t.n_outputs]
+    np.testing.assert_allclose(y, expected / (e.v_read * m.scale), rtol=1e-12, atol=1e-12)
+    ideal = _matrix(device, "row_pairs", adc=False, shape=(10, 6), array=(16, 8))
+    assert np.abs(ideal.matvec(x) - y).max() > 1e-3  # the wires matter here
+
+
+def test_bad_inputs_raise(rng):
     m = _matrix(LOW_NOISE, "row_pairs")
     x = rng.uniform(-1, 1, (2, 70))
     x[1, 3] = np.nan
@@ -141,27 +133,3 @@ def test_wires_go_tile_by_tile_and_bad_inputs_raise(rng):
     for beyond in (1.5, -1.5):  # either side of the DAC's range
         with pytest.raises(ValueError, match="beyond"):
             m.matvec(np.full((1, 70), beyond))
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("noise", [True, False])
-def test_band_products_by_the_bands_type(rng, dtype, noise):
-    """Float32 bands: the paired products; float64: OpenBLAS. Called from Python and compiled alike."""
-    import numba
-
-    from crossbar.simd import paired_products_reference
-    from mapping.kernels import band_products
-
-    gt, st = rng.uniform(0, 1e-4, (40, 24)).astype(dtype), rng.uniform(0, 1e-14, (40, 24)).astype(np.float32)
-    v = rng.uniform(-0.2, 0.2, (24, 11)).astype(dtype)
-    q = (v * v).astype(np.float32)
-    if dtype == np.float32:
-        expected = paired_products_reference(gt, st, v, q)
-    else:
-        expected = (gt @ v, (st @ q) if noise else np.zeros((40, 11), np.float32))
-    compiled = numba.njit(lambda *a: band_products(*a))
-    for call in (band_products, compiled):
-        cur, var = np.zeros((40, 11), dtype), np.zeros((40, 11), np.float32)
-        call(gt, st, v, q, cur, var, noise)
-        np.testing.assert_allclose(cur, expected[0], rtol=1e-12 if dtype == np.float64 else 0)
-        np.testing.assert_allclose(var, expected[1], rtol=1e-6)  # float64 bands without noise: left as it was

@@ -1,0 +1,111 @@
+"""Programming schemes: how a technology's devices are written, behind one interface.
+
+A :class:`ProgrammingScheme` offers what a layer above needs and nothing of
+the physics: :meth:`~ProgrammingScheme.program_once` (an open-loop write of
+a region towards target conductances; :meth:`CrossbarArray.program` repeats
+it for write-and-verify) and :meth:`~ProgrammingScheme.move` (change a
+region's conductances by given amounts, as in-situ training asks). Each
+scheme turns those into its own pulses:
+
+- :class:`TwoPulseProgramming`, Li et al. 2019 (Nature Machine Intelligence
+  1, 49): a RESET then a SET whose transistor gate voltage sets the
+  conductance, ``G = gate_slope * Vg + gate_intercept``; a move steps every
+  device's SET gate voltage by ``dG / gate_slope``, RESETs the devices whose
+  gate voltage goes down, and SETs them all (the authors' simulator does the
+  same: every device is re-noised at every update).
+- :class:`PulseLawProgramming`: identical pulses whose step follows the
+  device's :class:`~crossbar.PulseUpdateLaw`; a move sends
+  ``round(dG / step_up)`` potentiating or ``round(-dG / step_down)``
+  depressing pulses to each device. One-shot programming is modelled as a
+  closed-loop write landing on the target with the device's programming noise.
+
+Conductances in siemens, gate voltages in volts.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Tuple
+
+import numpy as np
+
+from . import kernels
+from .rng import stream_seeds
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .array import CrossbarArray
+
+
+class ProgrammingScheme(ABC):
+    """How a technology is written (see the module text)."""
+
+    name = "scheme"
+
+    @abstractmethod
+    def program_once(self, array: "CrossbarArray", target: np.ndarray, mask: np.ndarray) -> int:
+        """One open-loop write of the devices in ``mask`` towards ``target`` (both (rows, cols)); return pulses."""
+
+    @abstractmethod
+    def move(self, array: "CrossbarArray", delta: np.ndarray, rows: slice, cols: slice) -> Tuple[int, int]:
+        """Change the devices of a region by ``delta`` (S, the region's shape); return (pulses, n_limited)."""
+
+
+class TwoPulseProgramming(ProgrammingScheme):
+    """Li et al.'s RESET-then-SET scheme (see the module text and :class:`crossbar.TwoPulseScheme`)."""
+
+    name = "two_pulse"
+
+    def __init__(self, scheme):
+        self.scheme = scheme
+
+    def program_once(self, array, target, mask):
+        s = self.scheme
+        vg = s.gate_voltage_for(target)
+        g = array._write_start(mask)
+        kernels.two_pulse_update(g, mask, vg, s.gate_slope, s.gate_intercept, s.reset_conductance,
+                                 array.device.program_noise_sigma, array.gain, array.stuck | ~mask,
+                                 stream_seeds(array.rng, array.rows))
+        array.gate_voltage = np.where(mask, vg, array.gate_voltage)
+        n_devices = int(np.count_nonzero(mask))
+        array._store_write(g, mask, pulses=2 * n_devices, row_steps=2 * int(np.count_nonzero(mask.any(axis=1))))
+        return 2 * n_devices
+
+    def move(self, array, delta, rows, cols):
+        return array.step_gate_voltages(delta / self.scheme.gate_slope, rows, cols)
+
+
+class PulseLawProgramming(ProgrammingScheme):
+    """Identical pulses with the device's pulse law (see the module text and :class:`crossbar.PulseUpdateLaw`)."""
+
+    name = "pulse_law"
+
+    def __init__(self, law):
+        self.law = law
+
+    def program_once(self, array, target, mask):
+        d = array.device
+        # the device maps the nominal window onto its own (device-to-device spread)
+        nominal = array.gain * target
+        g = nominal + d.program_sigma(nominal) * array.rng.standard_normal(array.shape)
+        g = np.where(mask, np.minimum(np.maximum(g, array.g_low), array.g_high), array._write_start(mask))
+        n_devices = int(np.count_nonzero(mask))
+        array._store_write(g, mask, pulses=n_devices, row_steps=int(np.count_nonzero(mask.any(axis=1))))
+        return n_devices
+
+    def pulses_for(self, delta: np.ndarray) -> np.ndarray:
+        """Whole pulses for conductance changes ``delta`` (S): ``round(dG / step_up)`` up, ``round(dG / step_down)``
+        down (negative counts depress)."""
+        law = self.law
+        return np.where(delta >= 0, np.rint(delta / law.step_up), np.rint(delta / law.step_down)).astype(np.int64)
+
+    def move(self, array, delta, rows, cols):
+        n = np.zeros(array.shape, dtype=np.int64)
+        n[rows, cols] = self.pulses_for(delta)
+        return array.apply_pulses(n), 0
+
+
+def scheme_for(device) -> ProgrammingScheme:
+    """The programming scheme of a device model: its two-pulse scheme if it has one, else its pulse law."""
+    if device.two_pulse is not None:
+        return TwoPulseProgramming(device.two_pulse)
+    return PulseLawProgramming(device.pulse_law)

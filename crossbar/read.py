@@ -1,0 +1,385 @@
+"""The read engine: one compiled read of regions of arrays, owned by the physical layer.
+
+A :class:`ReadPlan` is built from :class:`Read` s. A read is one physical read of
+one array: some of its rows are driven by logical inputs (each run of rows a
+:class:`Drive`, with its sign: a row pair driven at ``+V`` and ``-V`` is two
+drives), a range of its columns is sensed, each column converted by the ADC,
+and each converted current added, with a sign, into an output (the digital
+combine that a layer above defines: row tiles of a matrix add up, a column
+pair is plus minus minus). :meth:`CrossbarArray.mvm` is a plan of one read of
+the whole array.
+
+The plan owns everything a read needs and nothing above it does:
+
+- the conductance snapshot (the true conductances, or the effective ones of
+  a linear wire network, see :func:`crossbar.wires.effective_conductance`) and
+  the arrays' versions it was taken at; :meth:`ReadPlan.refresh` takes the
+  new values in place after a write;
+- the noise seeds: each array's generator gives one 64-bit word per read it
+  holds and per call, in read order (:meth:`ReadPlan.draw_seeds`), and each
+  batch row of a read draws its normals from its own stream at the array's
+  physical column numbers;
+- DAC, products, read noise, ADC and the digital combine, in one Numba kernel
+  (:func:`crossbar.read_kernels.read_product`) with a numpy twin
+  (:func:`crossbar.read_kernels.read_product_reference`) that gives the same
+  bits;
+- counting: every array's products, input vectors, DAC and ADC conversions,
+  ADC saturations and the cells' read energy (``read_time sum_i V_i^2 sum_j
+  G_ij``: a driven row dissipates in every cell it touches).
+
+Conductances in siemens, voltages in volts, currents in amperes, inputs and
+outputs in the units the plan is given (``volts_per_input``, ``output_unit``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .energy import OperationCounts
+from .kernels import float32_is_enough
+from .peripherals import ADC, DAC
+from .read_kernels import (ReadArrays, fill_read_values, product_buffers, read_product,
+                           read_product_reference)
+from .validation import check_int, check_range
+
+
+@dataclass(frozen=True)
+class Drive:
+    """A run of rows of one array driven by consecutive logical inputs.
+
+    Attributes
+    ----------
+    rows : (int, int)
+        First and end physical row (half-open).
+    first_input : int
+        Logical input that drives ``rows[0]``; row ``rows[0] + i`` is driven by input ``first_input + i``.
+    sign : int
+        ``+1``: driven at ``+V``; ``-1``: at ``-V`` (the minus half of a row pair).
+    """
+
+    rows: Tuple[int, int]
+    first_input: int
+    sign: int = 1
+
+    def __post_init__(self):
+        r0, r1 = (int(v) for v in self.rows)
+        if not 0 <= r0 < r1:
+            raise ValueError(f"drive rows={self.rows!r}: a non-empty range (first, end) of rows is required")
+        object.__setattr__(self, "rows", (r0, r1))
+        check_int("drive first_input", self.first_input, 0)
+        if self.sign not in (1, -1):
+            raise ValueError(f"drive sign={self.sign!r} is not allowed; +1 or -1")
+
+
+@dataclass(frozen=True)
+class Read:
+    """One physical read of one array: its driven rows, its sensed columns and where each column goes.
+
+    Attributes
+    ----------
+    array : CrossbarArray
+    drives : tuple of Drive
+        The driven rows; rows not in a drive are held at 0 V. All drives of a
+        read cover the same logical inputs' range between them (a band).
+    cols : (int, int)
+        First and end sensed column (half-open).
+    outputs : tuple of (int, int)
+        For each sensed column, the output it adds into and the sign (+1 or -1).
+    """
+
+    array: object
+    drives: Tuple[Drive, ...]
+    cols: Tuple[int, int]
+    outputs: Tuple[Tuple[int, int], ...]
+
+    @property
+    def inputs(self) -> Tuple[int, int]:
+        """The logical inputs the read's drives cover, (first, end)."""
+        return (min(d.first_input for d in self.drives),
+                max(d.first_input + d.rows[1] - d.rows[0] for d in self.drives))
+
+
+class ReadPlan:
+    """A compiled read of several :class:`Read` s (see the module text).
+
+    Parameters
+    ----------
+    reads : sequence of Read
+        Reads of the same logical inputs form a band (one product); the
+        digital sums run in band order (bands by their first input), then
+        read order.
+    n_inputs : int
+        Logical inputs taken from ``x``; inputs from here to the end of the
+        last band are held at ``constant_input`` (bias rows).
+    n_outputs : int
+    volts_per_input : float
+        Volts of an input of 1 (``> 0``).
+    constant_input : float
+        Dimensionless drive of the constant inputs.
+    output_unit : float
+        Amperes of an output of 1 (``> 0``): outputs are the combined currents over it.
+    dac : DAC, optional
+        Row drivers; ``None`` for ideal sources.
+    adc : ADC, optional
+        Column converters; ``None`` for ideal sensing.
+    """
+
+    def __init__(self, reads: Sequence[Read], n_inputs: int, n_outputs: int, volts_per_input: float = 1.0,
+                 constant_input: float = 1.0, output_unit: float = 1.0, dac: Optional[DAC] = None,
+                 adc: Optional[ADC] = None):
+        if not reads:
+            raise ValueError("reads is empty: a plan needs at least one read")
+        self.n_inputs = check_int("n_inputs", n_inputs, 0)
+        self.n_outputs = check_int("n_outputs", n_outputs, 1)
+        self.volts_per_input = check_range("volts_per_input", volts_per_input, 0.0, low_open=True, unit="V")
+        self.constant_input = check_range("constant_input", constant_input)
+        self.output_unit = check_range("output_unit", output_unit, 0.0, low_open=True, unit="A")
+        if dac is not None and not isinstance(dac, DAC):
+            raise ValueError(f"dac={dac!r} is not allowed; a crossbar.DAC or None")
+        if adc is not None and not isinstance(adc, ADC):
+            raise ValueError(f"adc={adc!r} is not allowed; a crossbar.ADC or None")
+        self.dac, self.adc = dac, adc
+        arrays: List[object] = []
+        for k, r in enumerate(reads):
+            self._check_read(k, r)
+            if all(r.array is not a for a in arrays):
+                arrays.append(r.array)
+        self.source_arrays = arrays
+        devices = {id(a.device): a.device for a in arrays}
+        if len(devices) != 1:
+            raise ValueError("the reads' arrays have different device models; a plan reads one technology")
+        self.device = arrays[0].device
+        sigma = self.device.read_noise_sigma_relative
+        noise = sigma > 0.0
+        # float32 only where its rounding hides under the noise (the most rows summed in one column)
+        tallest = max(a.rows for a in arrays)
+        dtype = np.float32 if noise and float32_is_enough(sigma, tallest) else np.float64
+
+        # bands: the reads of the same logical inputs, by their first input; reads keep their order within
+        starts = sorted({r.inputs for r in reads})
+        for (a0, a1), (b0, b1) in zip(starts[:-1], starts[1:]):
+            if b0 < a1:
+                raise ValueError(f"reads cover overlapping logical inputs {a0}..{a1} and {b0}..{b1} without being "
+                                 "the same band; reads of one band cover the same inputs")
+        self.reads: List[Read] = []
+        band_starts, band_widths, band_runs, band_offsets, band_columns = [], [], [0], [0], [0]
+        runs, run_output, column_output, column_sign = [], [], [], []
+        for first, end in starts:
+            members = [r for r in reads if r.inputs == (first, end)]
+            p = 0
+            for r in members:
+                c0, c1 = r.cols
+                runs.append((len(band_starts), p, p + c1 - c0, c0))
+                outputs = [o for o, _ in r.outputs]
+                signs = [s for _, s in r.outputs]
+                consecutive = all(s == 1 for s in signs) and outputs == list(range(outputs[0], outputs[0] + len(outputs)))
+                run_output.append(outputs[0] if consecutive else -1)
+                column_output += outputs
+                column_sign += signs
+                p += c1 - c0
+                self.reads.append(r)
+            band_starts.append(first)
+            band_widths.append(p)
+            band_runs.append(len(runs))
+            band_offsets.append(band_offsets[-1] + (end - first) * p)
+            band_columns.append(band_columns[-1] + p)
+        if band_starts[0] != 0 or any(e != s for (_, e), (s, _) in zip(starts[:-1], starts[1:])):
+            raise ValueError(f"the reads' logical inputs {starts} do not cover 0..{starts[-1][1]} without gaps")
+        self.n_logical = starts[-1][1]
+        if self.n_inputs > self.n_logical:
+            raise ValueError(f"n_inputs={n_inputs} is more than the {self.n_logical} logical inputs the reads drive")
+        band_starts.append(self.n_logical)
+        size = band_offsets[-1]
+        self.arrays = ReadArrays(
+            band_starts=np.array(band_starts, dtype=np.int64), band_widths=np.array(band_widths, dtype=np.int64),
+            signal=np.empty(size, dtype=dtype), variance=np.empty(size, dtype=np.float32),
+            signal_rows=np.empty(size, dtype=dtype), variance_rows=np.empty(size, dtype=np.float32),
+            band_offsets=np.array(band_offsets, dtype=np.int64),
+            runs=np.array(runs, dtype=np.int64).reshape(-1, 4), band_runs=np.array(band_runs, dtype=np.int64),
+            run_output=np.array(run_output, dtype=np.int64),
+            column_output=np.array(column_output, dtype=np.int64),
+            column_sign=np.array(column_sign, dtype=np.float64),
+            band_columns=np.array(band_columns, dtype=np.int64),
+            n_out=self.n_outputs, n_inputs=self.n_inputs, constant_input=float(self.constant_input),
+            volts_per_input=float(self.volts_per_input),
+            dac_step=0.0 if dac is None else float(dac.step), dac_top=0.0 if dac is None else float(dac.max_code),
+            v_limit=float(dac.v_max + 0.5 * dac.step) if (dac is not None and not dac.clip) else np.inf,
+            adc_step=0.0 if adc is None else float(adc.step), adc_top=0.0 if adc is None else float(adc.max_code),
+            noise=noise, output_unit=float(self.output_unit))
+        self._drives = [(np.array([d.rows for d in r.drives], dtype=np.int64).reshape(-1, 2),
+                         np.array([d.first_input for d in r.drives], dtype=np.int64),
+                         np.array([float(d.sign) for d in r.drives])) for r in self.reads]
+        # each array's reads in read order, for draw_seeds
+        self._seed_groups = [(a, [k for k, r in enumerate(self.reads) if r.array is a]) for a in arrays]
+        self.versions: Tuple[int, ...] = ()
+        self.refresh()
+
+    def _check_read(self, k: int, r: Read) -> None:
+        a = r.array
+        if not hasattr(a, "rows") or not hasattr(a, "effective_conductance"):
+            raise ValueError(f"read {k}: array={a!r} is not a crossbar.CrossbarArray")
+        if not r.drives or not all(isinstance(d, Drive) for d in r.drives):
+            raise ValueError(f"read {k}: drives must be a non-empty tuple of crossbar.Drive")
+        c0, c1 = (int(v) for v in r.cols)
+        if not 0 <= c0 < c1 <= a.cols:
+            raise ValueError(f"read {k}: cols={r.cols!r} is not a non-empty range of the array's {a.cols} columns")
+        taken = np.zeros(a.rows, dtype=bool)
+        inputs = set()
+        for d in r.drives:
+            if d.rows[1] > a.rows:
+                raise ValueError(f"read {k}: drive rows {d.rows} beyond the array's {a.rows} rows")
+            if taken[d.rows[0]:d.rows[1]].any():
+                raise ValueError(f"read {k}: two drives share a row")
+            taken[d.rows[0]:d.rows[1]] = True
+            inputs.update(range(d.first_input, d.first_input + d.rows[1] - d.rows[0]))
+        first, end = r.inputs
+        if inputs != set(range(first, end)):
+            raise ValueError(f"read {k}: its drives leave gaps in the logical inputs {first}..{end}")
+        if len(r.outputs) != c1 - c0:
+            raise ValueError(f"read {k}: {len(r.outputs)} outputs given for {c1 - c0} columns")
+        for o, s in r.outputs:
+            if not 0 <= int(o) < self.n_outputs or s not in (1, -1):
+                raise ValueError(f"read {k}: output ({o!r}, {s!r}) is not (0..{self.n_outputs - 1}, +1 or -1)")
+
+    # ------------------------------------------------------------ snapshot
+    def refresh(self) -> None:
+        """Take the conductances the arrays hold now (in place; the layout and the converters stay)."""
+        pa = self.arrays
+        sigma = self.device.read_noise_sigma_relative
+        row_conductance = []
+        for k, r in enumerate(self.reads):
+            band, p0 = pa.runs[k, 0], pa.runs[k, 1]
+            rows = int(pa.band_starts[band + 1] - pa.band_starts[band])
+            width = int(pa.band_widths[band])
+            start, stop = pa.band_offsets[band], pa.band_offsets[band + 1]
+            c0, c1 = r.cols
+            true = r.array.conductance
+            signal = r.array.effective_conductance()
+            drive_rows, drive_inputs, drive_signs = self._drives[k]
+            fill_read_values(np.ascontiguousarray(signal[:, c0:c1]), np.ascontiguousarray(true[:, c0:c1]),
+                             drive_rows, drive_inputs, drive_signs, int(pa.band_starts[band]), sigma, p0,
+                             pa.signal[start:stop].reshape(width, rows), pa.variance[start:stop].reshape(width, rows),
+                             pa.signal_rows[start:stop].reshape(rows, width),
+                             pa.variance_rows[start:stop].reshape(rows, width))
+            # S of each logical input's rows, summed over all the array's columns (they all dissipate)
+            per_row = r.array.row_conductance()
+            logical = np.zeros(self.n_logical)
+            for (d0, d1), first in zip(drive_rows, drive_inputs):
+                logical[first:first + d1 - d0] += per_row[d0:d1]
+            row_conductance.append(logical)
+        self._row_conductance = row_conductance
+        self.versions = self._versions()
+
+    def _versions(self) -> Tuple[int, ...]:
+        return tuple(a.version for a in self.source_arrays)
+
+    def is_current(self) -> bool:
+        """Whether the arrays are as they were when the plan last took their conductances."""
+        return self._versions() == self.versions
+
+    def current(self) -> "ReadPlan":
+        """This plan, refreshed first if an array changed since (a cheap check)."""
+        if not self.is_current():
+            self.refresh()
+        return self
+
+    # -------------------------------------------------------------- reads
+    @property
+    def n_reads(self) -> int:
+        return len(self.reads)
+
+    def draw_seeds(self, calls: int) -> np.ndarray:
+        """Noise seeds of ``calls`` consecutive reads of the plan, shape (calls, n_reads), uint64.
+
+        Seed ``[c, k]`` is the word read ``k``'s array gives for call ``c``:
+        each array's generator yields, in order, one word per call and per
+        read it holds, so a plan of many reads and the same reads planned one
+        by one draw the same words.
+        """
+        n = self.n_reads
+        if not self.arrays.noise:
+            return np.zeros((calls, n), dtype=np.uint64)
+        if len(self._seed_groups) == 1:
+            return self._seed_groups[0][0].rng.bit_generator.random_raw(calls * n).reshape(calls, n)
+        seeds = np.zeros((calls, n), dtype=np.uint64)
+        for array, mine in self._seed_groups:
+            words = array.rng.bit_generator.random_raw(calls * len(mine))
+            seeds[:, mine] = np.asarray(words, dtype=np.uint64).reshape(calls, len(mine))
+        return seeds
+
+    def buffers(self, batch: int) -> tuple:
+        """Scratch of the kernel for ``batch`` input vectors."""
+        return product_buffers(self.arrays, batch)
+
+    def read(self, x: np.ndarray, reference: bool = False, counts: Optional[OperationCounts] = None) -> np.ndarray:
+        """One read of every read of the plan for inputs ``x`` (batch, >= n_inputs); counted on the arrays.
+
+        ``reference`` runs the numpy twin instead of the kernel: the same
+        numbers, the same generator draws and the same counts. ``counts``, if
+        given, also receives this call's work (a layer above's own tally).
+
+        Returns
+        -------
+        ndarray, shape (batch, n_outputs), in units of ``output_unit``
+        """
+        self.current()
+        batch = x.shape[0]
+        seeds = self.draw_seeds(1)[0]
+        if reference:
+            out, saturated, bad, power = read_product_reference(x, self.arrays, seeds)
+        else:
+            power = np.zeros(self.n_logical)
+            saturated = np.zeros(self.n_reads, dtype=np.int64)
+            out = np.empty((batch, self.n_outputs))
+            bad = read_product(x, self.arrays, seeds, self.buffers(batch), power, saturated, out, 0)
+        self.check_bad(bad, x)
+        total = self.record(1, batch, saturated, power)
+        if counts is not None:
+            counts.accumulate(total)
+        return out
+
+    def check_bad(self, n_bad: int, x: Optional[np.ndarray] = None) -> None:
+        """Raise ``ValueError`` for drives beyond the DAC's range or not finite (``n_bad`` of them)."""
+        if not n_bad:
+            return
+        if x is not None and not np.all(np.isfinite(x)):
+            raise ValueError(f"inputs hold {int(np.count_nonzero(~np.isfinite(x)))} NaN or infinite value(s); "
+                             "all values must be finite")
+        limit = self.dac.v_max if self.dac is not None else 0.0
+        raise ValueError(f"{n_bad} drive voltage(s) beyond the DAC's range +-{limit:g} V or not finite; "
+                         f"inputs are driven at {self.volts_per_input:g} V per unit: scale them")
+
+    def record(self, calls: int, batch: int, saturated: np.ndarray, power: np.ndarray) -> OperationCounts:
+        """Count ``calls`` reads of ``batch`` vectors each on the arrays; return the plan's total.
+
+        Parameters
+        ----------
+        saturated : ndarray of int, shape (n_reads,)
+            Each read's ADC saturations over the calls.
+        power : ndarray, shape (n_logical,)
+            ``sum V^2`` of each logical input over all the calls, V^2.
+        """
+        total = OperationCounts()
+        converting = self.adc is not None
+        for k, r in enumerate(self.reads):
+            counts = r.array.counters
+            driven = sum(d.rows[1] - d.rows[0] for d in r.drives)
+            columns = r.cols[1] - r.cols[0]
+            energy = r.array.costs.read_time * float(power @ self._row_conductance[k])
+            for c in (counts, total):  # field by field: an OperationCounts per read cost 10 us a call
+                c.products += calls
+                c.input_vectors += calls * batch
+                c.dac_conversions += calls * batch * driven if self.dac is not None else 0
+                c.adc_conversions += calls * batch * columns if converting else 0
+                c.adc_saturations += int(saturated[k])
+                c.cell_energy += energy
+        return total
+
+    def multiply_adds(self, batch: int) -> int:
+        """Multiply-adds of one call's products for ``batch`` vectors (for planning threads)."""
+        pa = self.arrays
+        rows = np.diff(pa.band_starts)
+        return int(np.sum(rows * pa.band_widths)) * batch

@@ -1,0 +1,441 @@
+"""The compiled read of :class:`crossbar.read.ReadPlan`, beside its numpy twin.
+
+A plan is a snapshot of the conductances that some reads use, folded into
+one matrix per *band*: the reads whose rows are driven by the same logical
+inputs (a matrix's row tiles of the same inputs, or a whole array read on its
+own). For each logical input ``i`` of a band and each column ``p`` of its
+reads, the band holds the conductance the input sees, summed over the rows it
+drives with their drive signs (a row pair driven at ``+V`` and ``-V`` holds
+``G+ - G-``), and the read-noise variance per unit ``V^2`` (``s^2 G+^2 + s^2
+G-^2`` with ``s`` the relative read noise). A band is stored column by column
+(``G^T``, shape (columns, rows)) and row by row (``G``).
+
+:func:`read_product` then does, for a batch of inputs:
+
+1. DAC: ``V = DAC(x * volts_per_input)`` for each logical input (inputs from
+   ``n_inputs`` on are held at ``constant_input``), counting drives beyond the
+   DAC's range or NaN;
+2. products: each band's currents ``I^T = G^T V^T`` and variances
+   ``Var^T = S^T (V^2)^T``;
+3. each read's columns: read noise ``sqrt(Var) z`` with ``z`` the normals of
+   that read's stream (normal ``col`` of stream ``row_seed(seed, batch row)``,
+   ``col`` the physical column of the array), then the ADC, counting
+   saturations per read;
+4. the digital combine: each column's converted current is added, with its
+   sign, into its output (row tiles of a matrix add up; a column pair is
+   plus minus minus); the sums are divided by ``output_unit``.
+
+Arithmetic, the same for every batch size, batch split, thread count and
+machine (tested against :func:`read_product_reference` bit for bit):
+
+- float32 bands (read noise on, see :func:`crossbar.kernels.float32_is_enough`):
+  every product element is one chain of fused multiply-adds in row order from
+  zero (:func:`crossbar.simd.paired_products` for a batch, scalar
+  :func:`crossbar.vecmath.fma` for one vector);
+- float64 bands: every element is a chain of a multiply then an add (two
+  roundings) in row order from zero, no BLAS (whose sums depend on its
+  kernels and threads);
+- the noise is added in float64 to the current, the standard deviation taken
+  in float32; the digital sums run in band order, then column order.
+
+Units: inputs dimensionless, voltages in volts, conductances in siemens,
+currents in amperes; outputs in ``output_unit`` amperes.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numba
+import numpy as np
+from numba.core import types
+from numba.extending import overload
+
+from .kernels import convert_one, dac_one
+from .rng import derive_seeds, fill_normals_by_counter, padded_length, row_seed, standard_normals
+from .simd import paired_products
+from .vecmath import fma, fma32_reference
+
+ReadArrays = namedtuple("ReadArrays", [
+    "band_starts",      # int64 (n_bands + 1,): logical inputs where each band starts
+    "band_widths",      # int64 (n_bands,): physical columns of each band
+    "signal",           # float32 or float64, flat: each band's (P, rows) matrix G^T, C order, S
+    "variance",         # float32, same layout: read-noise variance per unit V^2, S^2
+    "signal_rows",      # the same bands row by row, (rows, P) matrices: one vector runs on these
+    "variance_rows",    # float32, the variance row by row
+    "band_offsets",     # int64 (n_bands + 1,): where each band starts in ``signal`` and ``variance``
+    "runs",             # int64 (n_reads, 4): band, first and end column in the band, first array column
+    "band_runs",        # int64 (n_bands + 1,): the reads of each band (reads are band-major)
+    "run_output",       # int64 (n_reads,): first output of a read whose columns go to consecutive outputs
+                        #   with sign +1 (a fast path), else -1
+    "column_output",    # int64 (sum of band widths,): the output each band column adds into
+    "column_sign",      # float64, same: +1 or -1
+    "band_columns",     # int64 (n_bands + 1,): where each band starts in ``column_output``
+    "n_out",            # int: outputs
+    "n_inputs",         # int: inputs read from ``x`` (the logical inputs from here on are constant)
+    "constant_input",   # float: dimensionless drive of the constant inputs
+    "volts_per_input",  # float: volts of an input of 1
+    "dac_step",         # float: volts per DAC code, 0 without DAC
+    "dac_top",          # float: largest DAC code
+    "v_limit",          # float: larger |V| is a bad input (volts)
+    "adc_step",         # float: amperes per ADC code, 0 without ADC
+    "adc_top",          # float: largest ADC code
+    "noise",            # bool: read noise on
+    "output_unit",      # float: amperes of an output of 1
+])
+
+
+@numba.njit(cache=True)
+def product_buffers(plan, batch):
+    """Scratch for :func:`read_product` at one batch size (reused over a sequence), all transposed."""
+    widest = 0
+    for a in range(plan.band_starts.shape[0] - 1):
+        widest = max(widest, plan.band_starts[a + 1] - plan.band_starts[a])
+    widest_read = 0
+    for k in range(plan.runs.shape[0]):
+        widest_read = max(widest_read, plan.runs[k, 2] - plan.runs[k, 1])
+    width = 0
+    for a in range(plan.band_widths.shape[0]):
+        width = max(width, plan.band_widths[a])
+    voltages = np.empty(widest * batch, dtype=plan.signal.dtype)  # a band's V^T
+    squares = np.empty(widest * batch, dtype=np.float32)
+    current = np.empty(width * batch, dtype=plan.signal.dtype)  # I^T
+    variance = np.empty(width * batch, dtype=np.float32)
+    normals = np.empty(widest_read * batch, dtype=np.float32)  # a read's normals, (columns, batch)
+    row_seeds = np.empty(batch, dtype=np.uint64)
+    keys = np.empty((2, batch), dtype=np.int32)
+    row = np.empty(padded_length(widest_read), dtype=np.float32)  # one stream's normals
+    total = np.empty((plan.n_out, batch))  # the digital sums
+    return voltages, squares, current, variance, normals, row_seeds, keys, row, total
+
+
+# ------------------------------------------------------------------ filling a band
+@numba.njit(cache=True)
+def fill_read_values(g_signal, g_noise, drive_rows, drive_inputs, drive_signs, band_start, sigma, p0,
+                     signal, variance, signal_rows, variance_rows):
+    """Write one read's columns of its band: what :func:`read_product` multiplies by.
+
+    Each band element is summed in float64 over the read's drives in their
+    order (``0 + s1 G1 + s2 G2``: a row pair gives ``G+ - G-``), then stored in
+    the band's type.
+
+    Parameters
+    ----------
+    g_signal : ndarray, shape (array rows, read columns)
+        Conductances the currents see (the true ones, or the effective ones
+        with wire resistance), siemens.
+    g_noise : ndarray, same shape
+        Conductances whose read noise is drawn (the true ones), siemens.
+    drive_rows : ndarray of int64, shape (n_drives, 2)
+        First and end physical row of each drive.
+    drive_inputs : ndarray of int64, shape (n_drives,)
+        Logical input of each drive's first row.
+    drive_signs : ndarray of float64, shape (n_drives,)
+    band_start : int
+        The band's first logical input.
+    sigma : float
+        Relative read noise.
+    p0 : int
+        The read's first column in the band.
+    signal, variance : ndarray, shape (P, band rows)
+    signal_rows, variance_rows : ndarray, shape (band rows, P)
+    """
+    rows = signal.shape[1]
+    cols = g_signal.shape[1]
+    values = np.zeros((rows, cols))
+    variances = np.zeros((rows, cols))
+    for d in range(drive_rows.shape[0]):
+        r0, r1 = drive_rows[d, 0], drive_rows[d, 1]
+        first = drive_inputs[d] - band_start
+        sign = drive_signs[d]
+        for r in range(r1 - r0):
+            for q in range(cols):
+                values[first + r, q] += sign * g_signal[r0 + r, q]
+                g = g_noise[r0 + r, q]
+                variances[first + r, q] += sigma * sigma * g * g
+    for i in range(rows):
+        for q in range(cols):
+            signal[p0 + q, i] = values[i, q]
+            variance[p0 + q, i] = variances[i, q]
+            signal_rows[i, p0 + q] = values[i, q]
+            variance_rows[i, p0 + q] = variances[i, q]
+
+
+def read_values_reference(g_signal, g_noise, drives, band_start, band_rows, sigma):
+    """numpy reference of :func:`fill_read_values`: the read's (signal, variance), each (band rows, columns), float64.
+
+    ``drives`` is a sequence of ``((first row, end row), first input, sign)``.
+    """
+    values = np.zeros((band_rows, g_signal.shape[1]))
+    variances = np.zeros_like(values)
+    for (r0, r1), first, sign in drives:
+        k = first - band_start
+        values[k:k + r1 - r0] += sign * g_signal[r0:r1]
+        variances[k:k + r1 - r0] += sigma * sigma * g_noise[r0:r1] * g_noise[r0:r1]
+    return values, variances
+
+
+# ------------------------------------------------------------------ products
+@numba.njit(cache=True)
+def multiply_add_products(gt, v, cur):
+    """``cur = gt @ v`` in float64, each element a chain of a multiply then an add in row order from zero.
+
+    Vectorised along the batch; no fused multiply-adds (the flags allow no contraction), so the numbers
+    are those of numpy's float64 ``acc + g * v`` on any machine.
+    """
+    for p in range(gt.shape[0]):
+        for b in range(v.shape[1]):
+            cur[p, b] = 0.0
+        for i in range(gt.shape[1]):
+            g = gt[p, i]
+            for b in range(v.shape[1]):
+                cur[p, b] += g * v[i, b]
+
+
+@numba.njit(cache=True)
+def fma_products(st, q, var):
+    """``var = st @ q`` in float32, each element a chain of fused multiply-adds in row order from zero."""
+    for p in range(st.shape[0]):
+        for b in range(q.shape[1]):
+            var[p, b] = np.float32(0.0)
+        for i in range(st.shape[1]):
+            s = st[p, i]
+            for b in range(q.shape[1]):
+                var[p, b] = fma(s, q[i, b], var[p, b])
+
+
+@numba.njit(cache=True)
+def fma_vector(v, g, out):
+    """``out = v @ g`` for one float32 vector: for each output, fused multiply-adds in row order from zero
+    (the chain :func:`crossbar.simd.paired_products` computes for a batch)."""
+    for p in range(g.shape[1]):
+        out[p] = np.float32(0.0)
+    for i in range(g.shape[0]):
+        x = v[i]
+        for p in range(g.shape[1]):
+            out[p] = fma(x, g[i, p], out[p])
+
+
+@numba.njit(cache=True)
+def multiply_add_vector(v, g, out):
+    """``out = v @ g`` for one float64 vector, multiply then add in row order (as :func:`multiply_add_products`)."""
+    for p in range(g.shape[1]):
+        out[p] = 0.0
+    for i in range(g.shape[0]):
+        x = v[i]
+        for p in range(g.shape[1]):
+            out[p] += x * g[i, p]
+
+
+def band_products(gt, st, v, q, cur, var, noise):
+    """A band's currents ``cur = gt @ v`` and, with read noise, variances ``var = st @ q`` (see the module)."""
+    if gt.dtype == np.float32:
+        paired_products(gt, st, v, q, cur, var)
+        return
+    multiply_add_products(gt, v, cur)
+    if noise:
+        fma_products(st, q, var)
+
+
+@overload(band_products)
+def _band_products_overload(gt, st, v, q, cur, var, noise):
+    if gt.dtype == types.float32:
+        return lambda gt, st, v, q, cur, var, noise: paired_products(gt, st, v, q, cur, var)
+
+    def float64_bands(gt, st, v, q, cur, var, noise):
+        multiply_add_products(gt, v, cur)
+        if noise:
+            fma_products(st, q, var)
+    return float64_bands
+
+
+def vector_products(v, q, g, s, cur, var, noise):
+    """:func:`band_products` for one input vector, on the bands row by row."""
+    if g.dtype == np.float32:
+        fma_vector(v, g, cur)
+    else:
+        multiply_add_vector(v, g, cur)
+    if noise:
+        fma_vector(q, s, var)
+
+
+@overload(vector_products)
+def _vector_products_overload(v, q, g, s, cur, var, noise):
+    if g.dtype == types.float32:
+        def float32_bands(v, q, g, s, cur, var, noise):
+            fma_vector(v, g, cur)
+            fma_vector(q, s, var)
+        return float32_bands
+
+    def float64_bands(v, q, g, s, cur, var, noise):
+        multiply_add_vector(v, g, cur)
+        if noise:
+            fma_vector(q, s, var)
+    return float64_bands
+
+
+# ------------------------------------------------------------------ the read
+@numba.njit(cache=True, error_model="numpy", nogil=True)  # no zero-division checks: they keep loops scalar
+def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row):
+    """One read of a plan: DAC, band products, read noise, ADC, digital combine (see the module).
+
+    Parameters
+    ----------
+    inputs : ndarray, shape (batch, >= n_inputs)
+        Inputs ``x``, dimensionless; columns from ``n_inputs`` on are ignored
+        (those logical inputs are held at ``constant_input``).
+    plan : ReadArrays
+    seeds : ndarray of uint64, shape (n_reads,)
+        This call's noise seed of each read.
+    buffers : tuple
+        From :func:`product_buffers` for this batch size.
+    power : ndarray, shape (n_logical,)
+        Accumulates ``sum_b V_bi^2`` of each logical input, V^2 (for the read energy).
+    saturated : ndarray of int64, shape (n_reads,)
+        Accumulates each read's outputs that hit the ADC's end codes.
+    out : ndarray, shape (batch, n_out)
+        Receives the outputs in units of ``output_unit``.
+    first_row : int
+        Row ``b`` of ``inputs`` is row ``first_row + b`` of the whole batch
+        (its noise streams): a batch computed in parts gives the numbers of
+        the whole.
+
+    Returns
+    -------
+    int
+        Drive voltages beyond ``v_limit`` or NaN.
+    """
+    voltages_all, squares_all, current_all, variance_all, normals_all, row_seeds, keys, row, total = buffers
+    batch = inputs.shape[0]
+    noise, adc_step, adc_top = plan.noise, plan.adc_step, plan.adc_top
+    bad = 0
+    total[:, :] = 0.0
+    total_flat = total.ravel()
+    for a in range(plan.band_starts.shape[0] - 1):
+        r0 = plan.band_starts[a]
+        rows = plan.band_starts[a + 1] - r0
+        width = plan.band_widths[a]
+        voltages = voltages_all[:rows * batch].reshape((rows, batch))
+        squares = squares_all[:rows * batch].reshape((rows, batch))
+        current = current_all[:width * batch].reshape((width, batch))
+        variance = variance_all[:width * batch].reshape((width, batch))
+        driven = min(rows, max(plan.n_inputs - r0, 0))  # logical inputs fed by x; the rest are constant
+        v_scale, v_limit, dac_step, dac_top = plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top
+        for b in range(batch):
+            # two loops, so that neither holds a conditional load (which would keep it scalar)
+            for i in range(driven):
+                v, out_of_range = dac_one(inputs[b, r0 + i] * v_scale, v_limit, dac_step, dac_top)
+                bad += out_of_range
+                voltages[i, b] = v
+                squares[i, b] = v * v  # squared in float64, then stored
+                power[r0 + i] += v * v
+            for i in range(driven, rows):
+                v, out_of_range = dac_one(plan.constant_input * v_scale, v_limit, dac_step, dac_top)
+                bad += out_of_range
+                voltages[i, b] = v
+                squares[i, b] = v * v
+                power[r0 + i] += v * v
+        start, stop = plan.band_offsets[a], plan.band_offsets[a + 1]
+        if batch == 1:  # a vector times the band, row by row (G^T V^T would run its inner loops one turn each)
+            vector_products(voltages.ravel(), squares.ravel(), plan.signal_rows[start:stop].reshape((rows, width)),
+                            plan.variance_rows[start:stop].reshape((rows, width)), current.ravel(),
+                            variance.ravel(), noise)
+        else:
+            band_products(plan.signal[start:stop].reshape((width, rows)),
+                          plan.variance[start:stop].reshape((width, rows)), voltages, squares, current, variance,
+                          noise)
+        current_flat, variance_flat = current.ravel(), variance.ravel()
+        columns = plan.band_columns[a]
+        for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
+            p0, p1 = plan.runs[k, 1], plan.runs[k, 2]
+            normals = normals_all[:(p1 - p0) * batch].reshape((p1 - p0, batch))
+            if noise:  # this read's streams: row b draws normals col0 + (p - p0) of its stream
+                for b in range(batch):
+                    row_seeds[b] = row_seed(seeds[k], first_row + b)
+                fill_normals_by_counter(row_seeds[:batch], plan.runs[k, 3], normals, keys[0], keys[1], row)
+            hits = 0
+            first_output = plan.run_output[k]
+            if first_output >= 0:  # columns onto consecutive outputs, sign +1: one long contiguous loop
+                first, last = p0 * batch, p1 * batch
+                i_read, var_read = current_flat[first:last], variance_flat[first:last]
+                z_read = normals.ravel()
+                sum_read = total_flat[first_output * batch:first_output * batch + last - first]
+                for e in range(last - first):
+                    value, hit = convert_one(i_read[e], var_read[e], z_read[e], noise, adc_step, adc_top)
+                    sum_read[e] += value
+                    hits += hit
+            else:
+                for p in range(p0, p1):
+                    sum_p = total[plan.column_output[columns + p]]
+                    sign = plan.column_sign[columns + p]
+                    for b in range(batch):
+                        value, hit = convert_one(current[p, b], variance[p, b], normals[p - p0, b], noise,
+                                                 adc_step, adc_top)
+                        sum_p[b] += sign * value
+                        hits += hit
+            saturated[k] += hits
+    for e in range(total_flat.shape[0]):  # divided in place first: a contiguous loop vectorises, a strided one not
+        total_flat[e] = total_flat[e] / plan.output_unit
+    for b in range(batch):
+        for j in range(plan.n_out):
+            out[b, j] = total[j, b]
+    return bad
+
+
+def read_product_reference(inputs, plan, seeds, first_row=0):
+    """numpy twin of :func:`read_product`: the same numbers, bit for bit, from the same streams.
+
+    Returns
+    -------
+    out : ndarray, shape (batch, n_out)
+    saturated : ndarray of int64, shape (n_reads,)
+    n_bad : int
+    power : ndarray, shape (n_logical,)
+        This call's ``sum_b V_bi^2`` per logical input.
+    """
+    batch = inputs.shape[0]
+    n_logical = int(plan.band_starts[-1])
+    drive = np.full((batch, n_logical), plan.constant_input)
+    drive[:, :plan.n_inputs] = inputs[:, :plan.n_inputs]
+    v = drive * plan.volts_per_input
+    bad = int(np.count_nonzero(~(np.abs(v) <= plan.v_limit)))
+    if plan.dac_step > 0.0:
+        v = np.clip(np.rint(v / plan.dac_step), -plan.dac_top, plan.dac_top) * plan.dac_step
+    total = np.zeros((plan.n_out, batch))
+    saturated = np.zeros(plan.runs.shape[0], dtype=np.int64)
+    for a in range(len(plan.band_starts) - 1):
+        r0, r1 = plan.band_starts[a], plan.band_starts[a + 1]
+        rows, width = r1 - r0, plan.band_widths[a]
+        start, stop = plan.band_offsets[a], plan.band_offsets[a + 1]
+        g = plan.signal[start:stop].reshape(width, rows)
+        s = plan.variance[start:stop].reshape(width, rows)
+        band_v = v[:, r0:r1].T.astype(plan.signal.dtype)  # (rows, batch)
+        band_q = (v[:, r0:r1] * v[:, r0:r1]).T.astype(np.float32)
+        current = np.zeros((width, batch), dtype=plan.signal.dtype)
+        variance = np.zeros((width, batch), dtype=np.float32)
+        for i in range(rows):  # the chains of the kernel, row by row
+            if plan.signal.dtype == np.float32:
+                current = fma32_reference(g[:, i:i + 1], band_v[i], current)
+            else:
+                current = current + g[:, i:i + 1] * band_v[i]
+            if plan.noise:
+                variance = fma32_reference(s[:, i:i + 1], band_q[i], variance)
+        current = current.astype(np.float64)
+        for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
+            _, p0, p1, col0 = plan.runs[k]
+            i = current[p0:p1]
+            if plan.noise:
+                streams = derive_seeds(np.uint64(seeds[k]), first_row + batch)[first_row:]
+                normals = standard_normals(streams, p1 - p0, col0).T
+                i = i + np.sqrt(variance[p0:p1]).astype(np.float64) * normals
+            if plan.adc_step > 0.0:
+                code = np.rint(i / plan.adc_step)
+                saturated[k] += int(np.count_nonzero(np.abs(code) > plan.adc_top))
+                i = np.clip(code, -plan.adc_top, plan.adc_top) * plan.adc_step
+            columns = plan.band_columns[a]
+            for p in range(p0, p1):
+                total[plan.column_output[columns + p]] += plan.column_sign[columns + p] * i[p - p0]
+    power = np.zeros(n_logical)
+    for b in range(batch):  # in batch order, as the kernel accumulates
+        power += v[b] * v[b]
+    return (total / plan.output_unit).T.copy(), saturated, bad, power
