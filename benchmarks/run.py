@@ -14,6 +14,9 @@ Rows:
    like the inference rows.
 3. The IR-drop solve of a 128 x 64 array: Numba block Gauss-Seidel against the
    scipy.sparse nodal LU.
+4. An LSTM layer with 1 ohm wire segments against the same layer without wires,
+   both compiled (the wires as each array's effective conductance, solved once
+   when the conductances change): the price of IR drop in the compiled read.
 
 Times are medians of interleaved repeats (work, then floor, again and again),
 so that both sides see the same machine load.
@@ -168,10 +171,28 @@ def ir_drop_rows(repeats: int):
     return [_row("IR drop 1 ohm/segment: Numba block Gauss-Seidel vs scipy.sparse LU", (1, 128, 64), t, f)]
 
 
+WIRES_SHAPE = (32, 64, 64, 50)
+
+
+def wires_rows(repeats: int):
+    """The compiled layer with wire resistance against the same layer without (target: at most 2)."""
+    n_in, hidden, batch, steps = WIRES_SHAPE
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, (steps, batch, n_in))
+    mask = np.ones((batch, steps))
+    layers = []
+    for wires in (crossbar.WireResistance(1.0, 1.0), None):
+        hw = HardwareNetwork(make_network(n_in, [hidden], 1, seed=0),
+                             HardwareConfig(encoding=Encoding(scale="max_abs"), wires=wires), seed=0)
+        hw.program()
+        layers.append(lambda hw=hw: hw.layer(0, x, mask, keep=False))
+    t, f = interleaved(layers[0], layers[1], max(3, repeats // 3))
+    return [_row("LSTM layer with 1 ohm wire segments vs without, both compiled (li2019)", WIRES_SHAPE, t, f)]
+
+
 def run(repeats: int = 15):
     """All benchmark rows: dicts with name, shape, seconds, floor_seconds, ratio."""
     tasks.airline()  # data loaded before timing
-    return inference_rows(repeats) + epoch_rows(repeats) + ir_drop_rows(repeats)
+    return inference_rows(repeats) + epoch_rows(repeats) + ir_drop_rows(repeats) + wires_rows(repeats)
 
 
 def machine() -> str:

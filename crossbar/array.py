@@ -215,15 +215,19 @@ class CrossbarArray:
         wire network's transfer (:func:`crossbar.wires.effective_conductance`),
         solved once per change of the conductances.
         """
+        view = self._signal_conductance().view()
+        view.flags.writeable = False
+        return view
+
+    def _signal_conductance(self) -> np.ndarray:
+        """:meth:`effective_conductance` itself, not a view (for the read plans of this package)."""
         wires = self.peripherals.wires
         if wires is None:
-            return self.conductance
+            return self._conductance
         if self._effective is None:
             self._effective = effective_conductance(self._conductance, wires.row_segment_ohms,
                                                     wires.col_segment_ohms)
-        view = self._effective.view()
-        view.flags.writeable = False
-        return view
+        return self._effective
 
     def advance_time(self, seconds: float) -> None:
         """Let ``seconds`` pass (drift acts on every device since its last programming)."""
@@ -250,10 +254,11 @@ class CrossbarArray:
             g[written] = self._conductance[written]
         return g
 
-    def _store_write(self, g: np.ndarray, written, pulses: int, row_steps: int) -> None:
-        """Keep a write: ``g`` the new bases (faults applied), the clocks of the devices ``written`` restarted,
-        the pulses and row pulse steps counted."""
-        self._g0 = self._apply_faults(g)
+    def _store_write(self, g: np.ndarray, written, pulses: int, row_steps: int, stuck_kept: bool = False) -> None:
+        """Keep a write: ``g`` the new bases, the clocks of the devices ``written`` restarted, the pulses and
+        row pulse steps counted. Stuck devices are put back at their stuck values unless ``stuck_kept`` (the
+        pulse kernels leave them untouched)."""
+        self._g0 = g if stuck_kept else self._apply_faults(g)
         self._mark_programmed(written)
         self.counters.programming_pulses += int(pulses)
         self.counters.row_pulse_steps += int(row_steps)
@@ -451,7 +456,7 @@ class CrossbarArray:
         pulses = kernels.pulse_update(g, n, self.g_low, self.g_high, self.stuck, law.kind_code,
                                       law.step_up, law.step_down, law.nonlinearity,
                                       law.cycle_noise_sigma_relative, stream_seeds(self.rng, self.rows))
-        self._store_write(g, moved, int(pulses), int(np.abs(n).max(axis=1).sum()))
+        self._store_write(g, moved, int(pulses), int(np.abs(n).max(axis=1).sum()), stuck_kept=True)
         return int(pulses)
 
     def apply_two_pulse(self, gate_voltage, reset, rows: slice = slice(None), cols: slice = slice(None)) -> int:
@@ -503,7 +508,7 @@ class CrossbarArray:
         g[rows, cols] = g_region
         self.gate_voltage[rows, cols] = gate_voltage
         pulses = g_region.size + n_reset
-        self._store_write(g, (rows, cols), pulses, g_region.shape[0] * (2 if n_reset else 1))
+        self._store_write(g, (rows, cols), pulses, g_region.shape[0] * (2 if n_reset else 1), stuck_kept=True)
         return pulses
 
     def step_gate_voltages(self, gate_step, rows: slice = slice(None), cols: slice = slice(None)) -> Tuple[int, int]:

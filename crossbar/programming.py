@@ -67,7 +67,8 @@ class TwoPulseProgramming(ProgrammingScheme):
                                  stream_seeds(array.rng, array.rows))
         array.gate_voltage = np.where(mask, vg, array.gate_voltage)
         n_devices = int(np.count_nonzero(mask))
-        array._store_write(g, mask, pulses=2 * n_devices, row_steps=2 * int(np.count_nonzero(mask.any(axis=1))))
+        array._store_write(g, mask, pulses=2 * n_devices, row_steps=2 * int(np.count_nonzero(mask.any(axis=1))),
+                           stuck_kept=True)
         return 2 * n_devices
 
     def move(self, array, delta, rows, cols):

@@ -38,6 +38,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .array import CrossbarArray
 from .energy import OperationCounts
 from .kernels import float32_is_enough
 from .peripherals import ADC, DAC
@@ -90,7 +91,7 @@ class Read:
         For each sensed column, the output it adds into and the sign (+1 or -1).
     """
 
-    array: object
+    array: "CrossbarArray"
     drives: Tuple[Drive, ...]
     cols: Tuple[int, int]
     outputs: Tuple[Tuple[int, int], ...]
@@ -214,12 +215,26 @@ class ReadPlan:
                          np.array([float(d.sign) for d in r.drives])) for r in self.reads]
         # each array's reads in read order, for draw_seeds
         self._seed_groups = [(a, [k for k, r in enumerate(self.reads) if r.array is a]) for a in arrays]
+        self._driven = [sum(d.rows[1] - d.rows[0] for d in r.drives) for r in self.reads]
+        self._drive_runs = [[(d.rows[0], d.rows[1], d.first_input) for d in r.drives] for r in self.reads]
+        pa = self.arrays
+        self._fill_views = []  # each read's band, as the four views the fill writes (views stay valid)
+        for k in range(self.n_reads):
+            band, p0 = int(pa.runs[k, 0]), int(pa.runs[k, 1])
+            rows, width = int(pa.band_starts[band + 1] - pa.band_starts[band]), int(pa.band_widths[band])
+            start, stop = pa.band_offsets[band], pa.band_offsets[band + 1]
+            self._fill_views.append((int(pa.band_starts[band]), p0, (
+                pa.signal[start:stop].reshape(width, rows), pa.variance[start:stop].reshape(width, rows),
+                pa.signal_rows[start:stop].reshape(rows, width), pa.variance_rows[start:stop].reshape(rows, width))))
+        self._columns = [r.cols[1] - r.cols[0] for r in self.reads]
+        self._multiply_adds = int(np.sum(np.diff(self.arrays.band_starts) * self.arrays.band_widths))
+        self._scratch = np.empty(2 * max((r.inputs[1] - r.inputs[0]) * (r.cols[1] - r.cols[0]) for r in self.reads))
         self.versions: Tuple[int, ...] = ()
         self.refresh()
 
     def _check_read(self, k: int, r: Read) -> None:
         a = r.array
-        if not hasattr(a, "rows") or not hasattr(a, "effective_conductance"):
+        if not isinstance(a, CrossbarArray):
             raise ValueError(f"read {k}: array={a!r} is not a crossbar.CrossbarArray")
         if not r.drives or not all(isinstance(d, Drive) for d in r.drives):
             raise ValueError(f"read {k}: drives must be a non-empty tuple of crossbar.Drive")
@@ -247,27 +262,17 @@ class ReadPlan:
     # ------------------------------------------------------------ snapshot
     def refresh(self) -> None:
         """Take the conductances the arrays hold now (in place; the layout and the converters stay)."""
-        pa = self.arrays
         sigma = self.device.read_noise_sigma_relative
         row_conductance = []
-        for k, r in enumerate(self.reads):
-            band, p0 = pa.runs[k, 0], pa.runs[k, 1]
-            rows = int(pa.band_starts[band + 1] - pa.band_starts[band])
-            width = int(pa.band_widths[band])
-            start, stop = pa.band_offsets[band], pa.band_offsets[band + 1]
-            c0, c1 = r.cols
-            true = r.array.conductance
-            signal = r.array.effective_conductance()
-            drive_rows, drive_inputs, drive_signs = self._drives[k]
-            fill_read_values(np.ascontiguousarray(signal[:, c0:c1]), np.ascontiguousarray(true[:, c0:c1]),
-                             drive_rows, drive_inputs, drive_signs, int(pa.band_starts[band]), sigma, p0,
-                             pa.signal[start:stop].reshape(width, rows), pa.variance[start:stop].reshape(width, rows),
-                             pa.signal_rows[start:stop].reshape(rows, width),
-                             pa.variance_rows[start:stop].reshape(rows, width))
+        for r, (drive_rows, drive_inputs, drive_signs), (band_start, p0, views), runs in zip(
+                self.reads, self._drives, self._fill_views, self._drive_runs):
+            # the arrays' own buffers, not read-only views: the plan only reads them (and is of this package)
+            fill_read_values(r.array._signal_conductance(), r.array._conductance, r.cols[0], r.cols[1],
+                             drive_rows, drive_inputs, drive_signs, band_start, sigma, p0, *views, self._scratch)
             # S of each logical input's rows, summed over all the array's columns (they all dissipate)
-            per_row = r.array.row_conductance()
+            per_row = r.array._row_conductance
             logical = np.zeros(self.n_logical)
-            for (d0, d1), first in zip(drive_rows, drive_inputs):
+            for d0, d1, first in runs:
                 logical[first:first + d1 - d0] += per_row[d0:d1]
             row_conductance.append(logical)
         self._row_conductance = row_conductance
@@ -362,24 +367,29 @@ class ReadPlan:
         power : ndarray, shape (n_logical,)
             ``sum V^2`` of each logical input over all the calls, V^2.
         """
-        total = OperationCounts()
-        converting = self.adc is not None
-        for k, r in enumerate(self.reads):
-            counts = r.array.counters
-            driven = sum(d.rows[1] - d.rows[0] for d in r.drives)
-            columns = r.cols[1] - r.cols[0]
+        counts = saturated.tolist() if isinstance(saturated, np.ndarray) else list(saturated)
+        vectors = calls * batch
+        dac, adc = self.dac is not None, self.adc is not None
+        dac_total = adc_total = 0
+        energy_total = 0.0
+        for k, r in enumerate(self.reads):  # field by field: an OperationCounts per read cost 10 us a call
+            c = r.array.counters
+            driven = vectors * self._driven[k] if dac else 0
+            converted = vectors * self._columns[k] if adc else 0
             energy = r.array.costs.read_time * float(power @ self._row_conductance[k])
-            for c in (counts, total):  # field by field: an OperationCounts per read cost 10 us a call
-                c.products += calls
-                c.input_vectors += calls * batch
-                c.dac_conversions += calls * batch * driven if self.dac is not None else 0
-                c.adc_conversions += calls * batch * columns if converting else 0
-                c.adc_saturations += int(saturated[k])
-                c.cell_energy += energy
-        return total
+            c.products += calls
+            c.input_vectors += vectors
+            c.dac_conversions += driven
+            c.adc_conversions += converted
+            c.adc_saturations += counts[k]
+            c.cell_energy += energy
+            dac_total += driven
+            adc_total += converted
+            energy_total += energy
+        n = self.n_reads
+        return OperationCounts(products=calls * n, input_vectors=vectors * n, dac_conversions=dac_total,
+                               adc_conversions=adc_total, adc_saturations=int(sum(counts)), cell_energy=energy_total)
 
     def multiply_adds(self, batch: int) -> int:
         """Multiply-adds of one call's products for ``batch`` vectors (for planning threads)."""
-        pa = self.arrays
-        rows = np.diff(pa.band_starts)
-        return int(np.sum(rows * pa.band_widths)) * batch
+        return self._multiply_adds * batch

@@ -111,8 +111,8 @@ def product_buffers(plan, batch):
 
 # ------------------------------------------------------------------ filling a band
 @numba.njit(cache=True)
-def fill_read_values(g_signal, g_noise, drive_rows, drive_inputs, drive_signs, band_start, sigma, p0,
-                     signal, variance, signal_rows, variance_rows):
+def fill_read_values(g_signal, g_noise, c0, c1, drive_rows, drive_inputs, drive_signs, band_start, sigma, p0,
+                     signal, variance, signal_rows, variance_rows, scratch):
     """Write one read's columns of its band: what :func:`read_product` multiplies by.
 
     Each band element is summed in float64 over the read's drives in their
@@ -121,11 +121,13 @@ def fill_read_values(g_signal, g_noise, drive_rows, drive_inputs, drive_signs, b
 
     Parameters
     ----------
-    g_signal : ndarray, shape (array rows, read columns)
+    g_signal : ndarray, shape (array rows, array columns)
         Conductances the currents see (the true ones, or the effective ones
         with wire resistance), siemens.
     g_noise : ndarray, same shape
         Conductances whose read noise is drawn (the true ones), siemens.
+    c0, c1 : int
+        The read's first and end column of the array.
     drive_rows : ndarray of int64, shape (n_drives, 2)
         First and end physical row of each drive.
     drive_inputs : ndarray of int64, shape (n_drives,)
@@ -139,19 +141,23 @@ def fill_read_values(g_signal, g_noise, drive_rows, drive_inputs, drive_signs, b
         The read's first column in the band.
     signal, variance : ndarray, shape (P, band rows)
     signal_rows, variance_rows : ndarray, shape (band rows, P)
+    scratch : ndarray of float64, shape (>= 2 * band rows * (c1 - c0),)
+        Room for the float64 sums.
     """
     rows = signal.shape[1]
-    cols = g_signal.shape[1]
-    values = np.zeros((rows, cols))
-    variances = np.zeros((rows, cols))
+    cols = c1 - c0
+    values = scratch[:rows * cols].reshape((rows, cols))
+    variances = scratch[rows * cols:2 * rows * cols].reshape((rows, cols))
+    values[:, :] = 0.0
+    variances[:, :] = 0.0
     for d in range(drive_rows.shape[0]):
         r0, r1 = drive_rows[d, 0], drive_rows[d, 1]
         first = drive_inputs[d] - band_start
         sign = drive_signs[d]
         for r in range(r1 - r0):
             for q in range(cols):
-                values[first + r, q] += sign * g_signal[r0 + r, q]
-                g = g_noise[r0 + r, q]
+                values[first + r, q] += sign * g_signal[r0 + r, c0 + q]
+                g = g_noise[r0 + r, c0 + q]
                 variances[first + r, q] += sigma * sigma * g * g
     for i in range(rows):
         for q in range(cols):

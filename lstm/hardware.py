@@ -57,6 +57,10 @@ class HardwareConfig:
     corners : dict, optional
         Matrix name -> (array, row, col) corner; default first fit.
     encoding : mapping.Encoding
+        Default ``Encoding()``: row pairs, Li et al.'s 100 uS per unit weight
+        when the weights fit it, else the scale from the weights (``fits``),
+        so that any network programs; ``Encoding(scale="fixed")`` refuses
+        weights beyond the pairs' range instead.
     adc_range : float
         ADC full scale in output units of each matrix (> 0).
     wires : crossbar.WireResistance, optional

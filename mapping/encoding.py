@@ -20,7 +20,7 @@ outputs come back as ``y = I / (v_read * k)``. Bias rows are driven at
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Tuple
 
 import numpy as np
@@ -28,7 +28,7 @@ import numpy as np
 from crossbar.validation import check_choice, check_int, check_range
 
 SCHEMES = ("row_pairs", "column_pairs")
-SCALE_MODES = ("fixed", "max_abs", "percentile")
+SCALE_MODES = ("fixed", "fits", "max_abs", "percentile")
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,14 @@ class Encoding:
     ----------
     scheme : {"row_pairs", "column_pairs"}
         Where the two devices of a pair sit (see the module text).
-    scale : {"fixed", "max_abs", "percentile"}
-        ``fixed``: ``k = siemens_per_weight``. ``max_abs``: ``k`` such that the
-        largest weight (bias included) uses the whole programmable range.
-        ``percentile``: such that the given percentile of ``|w|`` does; larger
-        weights are clipped and reported.
+    scale : {"fixed", "fits", "max_abs", "percentile"}
+        ``fixed``: ``k = siemens_per_weight``. ``fits`` (the default):
+        ``siemens_per_weight`` when every weight fits the pairs' range at it,
+        else ``max_abs``: Li et al.'s 100 uS per unit weight for networks that
+        fit, and any other network still programs. ``max_abs``: ``k`` such
+        that the largest weight (bias included) uses the whole programmable
+        range. ``percentile``: such that the given percentile of ``|w|`` does;
+        larger weights are clipped and reported.
     siemens_per_weight : float
         ``k`` of the fixed scale, S per unit weight (Li et al.: 100 uS).
     percentile : float
@@ -61,7 +64,7 @@ class Encoding:
     """
 
     scheme: str = "row_pairs"
-    scale: str = "fixed"
+    scale: str = "fits"
     siemens_per_weight: float = 100e-6
     percentile: float = 99.0
     clip_weights: bool = False
@@ -121,6 +124,10 @@ def choose_scale(encoding: Encoding, weights: np.ndarray, conductance_range: Tup
     if encoding.scale == "fixed":
         return encoding.siemens_per_weight
     magnitude = np.abs(weights)
+    if encoding.scale == "fits":
+        if float(np.max(magnitude)) <= (high - low) / encoding.siemens_per_weight:
+            return encoding.siemens_per_weight
+        return choose_scale(replace(encoding, scale="max_abs"), weights, conductance_range)
     reference = (float(np.max(magnitude)) if encoding.scale == "max_abs"
                  else float(np.percentile(magnitude, encoding.percentile)))
     if reference <= 0.0:

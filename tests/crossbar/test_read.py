@@ -159,9 +159,9 @@ def test_fill_kernel_equals_numpy_reference(rng, dtype):
     rows, width, p0 = 6, 9, 3  # the read's columns sit at p0.. of a wider band of inputs 10..16
     signal, variance = np.full((width, rows), np.nan, dtype), np.full((width, rows), np.nan, np.float32)
     signal_rows, variance_rows = np.full((rows, width), np.nan, dtype), np.full((rows, width), np.nan, np.float32)
-    fill_read_values(g, g_noise, np.array([d[0] for d in drives]), np.array([d[1] for d in drives]),
+    fill_read_values(g, g_noise, 0, 5, np.array([d[0] for d in drives]), np.array([d[1] for d in drives]),
                      np.array([float(d[2]) for d in drives]), 10, 0.03, p0, signal, variance, signal_rows,
-                     variance_rows)
+                     variance_rows, np.empty(2 * rows * 5))
     s, v = read_values_reference(g, g_noise, drives, 10, rows, 0.03)
     np.testing.assert_array_equal(signal[p0:p0 + 5].T, s.astype(dtype))
     np.testing.assert_array_equal(signal_rows[:, p0:p0 + 5], s.astype(dtype))

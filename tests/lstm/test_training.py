@@ -108,9 +108,9 @@ def _in_situ_run(epochs, checkpoint=None, seed=3):
 def test_resumed_in_situ_run_equals_uninterrupted_in_every_number(tmp_path):
     """Weights, losses, energy, pulses and every other count: the chip continues where it stopped."""
     path = str(tmp_path / "in_situ.npz")
-    whole_history, whole, whole_hw = _in_situ_run(4)
+    whole_history, whole, whole_hw = _in_situ_run(5)
     _in_situ_run(2, path)
-    history, resumed, resumed_hw = _in_situ_run(4, path)  # a fresh chip, brought back by the checkpoint
+    history, resumed, resumed_hw = _in_situ_run(5, path)  # a fresh chip, brought back by the checkpoint
     assert history.loss == whole_history.loss
     for name in whole.params:
         np.testing.assert_array_equal(whole.params[name], resumed.params[name])

@@ -153,7 +153,7 @@ def test_too_big_for_the_arrays_says_how_many():
 
 def test_bad_weights_and_inputs(rng):
     chip = Chip.from_preset("li2019", seed=0)
-    m = MappedMatrix(chip, "w", 4, 3, bias=True)
+    m = MappedMatrix(chip, "w", 4, 3, bias=True, encoding=Encoding(scale="fixed"))
     good_b = np.zeros(3)
     for bad in (np.full((4, 3), np.nan), np.full((4, 3), np.inf)):
         with pytest.raises(ValueError, match="NaN or infinite"):
@@ -165,7 +165,7 @@ def test_bad_weights_and_inputs(rng):
     with pytest.raises(ValueError, match=r"1 of 15 weights beyond \+-0.882"):
         m.program(np.full((4, 3), 0.1) + np.pad([[1.5]], ((0, 3), (0, 2))), good_b)
     report = MappedMatrix(Chip.from_preset("li2019", seed=0), "c", 4, 3, bias=True,
-                          encoding=Encoding(clip_weights=True)).program(np.full((4, 3), 2.0), good_b)
+                          encoding=Encoding(scale="fixed", clip_weights=True)).program(np.full((4, 3), 2.0), good_b)
     assert report.range.n_outside == 12 and report.range.clipped
     m.program(rng.uniform(-0.5, 0.5, (4, 3)), good_b)
     with pytest.raises(ValueError, match="calibrate_adc"):
@@ -270,3 +270,63 @@ def test_placing_thousands_of_arrays_builds_no_devices_and_gives_up_whole():
     assert small.n_allocated == 0  # all or nothing
     small.allocate("m", [(16, 8), (8, 8)])
     assert small.n_allocated == 2 and len(small.arrays) == 2
+
+
+def test_saved_chip_continues_and_keeps_its_space(tmp_path):
+    chip = Chip.from_preset("li2019", array_rows=32, array_cols=16, seed=3)
+    m = MappedMatrix(chip, "w", 20, 10, encoding=Encoding(scale="max_abs"))
+    m.program(np.random.default_rng(0).uniform(-1, 1, (20, 10)), np.zeros(10))
+    path = str(tmp_path / "chip.npz")
+    chip.save(path)
+    loaded = Chip.load(path)
+    v = np.full((3, 32), 0.1)
+    for _ in range(5):
+        for a, b in zip(chip.arrays, loaded.arrays):
+            np.testing.assert_array_equal(a.mvm(v), b.mvm(v))
+    assert loaded.layout.blocks == chip.layout.blocks
+    # the next placement and the next array built are those of the original
+    assert chip.allocate("x", [(32, 16), (8, 8)]) == loaded.allocate("x", [(32, 16), (8, 8)])
+    np.testing.assert_array_equal(chip.arrays[-1].conductance, loaded.arrays[-1].conductance)
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="junk.npz: damaged"):
+        Chip.load(str(tmp_path / "junk.npz"))
+
+
+def test_li2019_updates_move_more_than_asked():
+    """Li et al.'s scheme: a SET keeps a device above its new target where it is, so a small change moves a
+    weight more than asked on average, and updates of zero re-noise every device (README's measurements)."""
+    def true_weights(m):
+        t = m.tiles[0]
+        a = m.chip.arrays[t.array]
+        g, stuck = a.conductance[:2 * m.n_in, :m.n_out], a.stuck[:2 * m.n_in, :m.n_out]
+        return (g[:m.n_in] - g[m.n_in:]) / m.scale, ~(stuck[:m.n_in] | stuck[m.n_in:])
+
+    moved, spread = [], []
+    for seed in range(3):
+        chip = Chip.from_preset("li2019", n_arrays=1, seed=seed)
+        m = MappedMatrix(chip, "w", 32, 60, bias=False, encoding=Encoding(scale="fixed"))
+        w0 = np.random.default_rng(seed).uniform(-0.3, 0.3, (32, 60))
+        m.program(w0)
+        before, healthy = true_weights(m)
+        m.apply_update(np.full((32, 60), 0.02))
+        moved.append((true_weights(m)[0] - before)[healthy])
+        for _ in range(30):
+            m.apply_update(np.zeros((32, 60)))
+        spread.append(((true_weights(m)[0] - w0)[healthy], (before - w0)[healthy]))
+    moved = np.concatenate(moved)
+    assert 0.027 < moved.mean() < 0.036  # asked 0.02
+    after, programmed = (np.concatenate([s[k] for s in spread]) for k in (0, 1))
+    assert 0.050 < programmed.std() < 0.064  # sqrt(2) 4 uS / 100 uS = 0.057
+    # zero updates after the +0.02 one: the mean stays near that move, the spread more than triples
+    assert after.std() > 3.0 * programmed.std() and abs(after.mean() - moved.mean()) < 0.02
+
+
+def test_the_default_scale_is_li2019s_when_the_weights_fit():
+    from mapping.encoding import choose_scale
+
+    window = crossbar.preset("li2019").programmable_range
+    fits = np.full((3, 2), 0.5)
+    assert choose_scale(Encoding(), fits, window) == 100e-6  # Li et al.'s 100 uS per unit weight
+    too_big = np.array([[1.0, -0.2]])
+    assert choose_scale(Encoding(), too_big, window) == pytest.approx(window[1] - window[0])  # max_abs
+    assert choose_scale(Encoding(scale="fixed"), too_big, window) == 100e-6
