@@ -14,7 +14,7 @@ import math
 import numba
 import numpy as np
 
-from .rng import FIRST_NORMAL, derive_seeds, fill_normals, row_seed, standard_normals
+from .rng import FIRST_NORMAL, fill_normals, standard_normals
 
 # --------------------------------------------------------------- quantization
 # Rounding is to the nearest code, ties to even, in kernels and references

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import zipfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -31,7 +30,7 @@ from . import parallel
 from .kernels import hardware_lstm_forward
 from .cells import get_cell
 from .network import Network, NetworkConfig
-from crossbar.files import write_atomically
+from crossbar.files import load_arrays, save_arrays
 from .train import Dataset, SoftwareTrainer
 
 CHIP_FORMAT = "xbar-chip/1"
@@ -299,7 +298,7 @@ class HardwareNetwork:
         arrays.update({f"param:{k}": v for k, v in self.network.params.items()})
         meta = {"format": CHIP_FORMAT, "config": self.config.to_dict(),
                 "network": config_to_dict(self.network.config)}
-        write_atomically(path, lambda f: np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays))
+        save_arrays(path, meta, arrays)
 
     @classmethod
     def load(cls, path: str, compiled: bool = True, threads: Optional[int] = None) -> "HardwareNetwork":
@@ -307,18 +306,7 @@ class HardwareNetwork:
 
         ``compiled`` and ``threads`` are how to run it here (they change no number).
         """
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-            meta = json.loads(str(arrays.pop("__meta__")))
-        except KeyError:
-            raise ValueError(f"{path}: not a chip saved by xbar (no __meta__ entry)") from None
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
-            raise ValueError(f"{path}: damaged or not a saved chip ({type(error).__name__}: "
-                             f"{str(error).splitlines()[0] if str(error) else ''})") from None
-        version = meta.get("format") if isinstance(meta, dict) else None
-        if version != CHIP_FORMAT:
-            raise ValueError(f"{path}: format {version!r} is not known; this xbar reads {CHIP_FORMAT!r}")
+        meta, arrays = load_arrays(path, CHIP_FORMAT, path, "a saved chip")
         try:
             config = HardwareConfig.from_dict(meta["config"], f"{path}: config")
             net_config = config_from_dict(NetworkConfig, meta["network"], f"{path}: network")

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import time
-import zipfile
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
@@ -22,7 +20,7 @@ from tqdm.auto import tqdm
 
 from crossbar.validation import as_float_array, check_int, make_generator
 
-from crossbar.files import write_atomically
+from crossbar.files import load_arrays, save_arrays
 from .network import Network
 from .optim import Optimizer, OptimizerConfig
 
@@ -134,26 +132,14 @@ def _differences(here: dict, there: dict, prefix: str = "") -> List[str]:
 
 
 def _save_checkpoint(path: str, arrays: Dict[str, np.ndarray], meta: dict) -> None:
-    """Write atomically and durably (:func:`lstm.files.write_atomically`): a kill mid-write leaves the
+    """Write atomically and durably (:func:`crossbar.files.write_atomically`): a kill mid-write leaves the
     previous checkpoint whole and at most a ``<path>.partial``, which the next run removes."""
-    write_atomically(path, lambda f: np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays))
+    save_arrays(path, meta, arrays)
 
 
 def _load_checkpoint(path: str, identity: dict) -> tuple:
     """(meta, arrays) of a checkpoint of this run; ``ValueError`` naming the file for anything else."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        meta = json.loads(str(arrays.pop("__meta__")))
-    except KeyError:
-        raise ValueError(f"checkpoint {path}: not a checkpoint of xbar (no __meta__ entry)") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
-        raise ValueError(f"checkpoint {path}: damaged or not a checkpoint ({type(error).__name__}: "
-                         f"{str(error).splitlines()[0] if str(error) else ''})") from None
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        got = meta.get("format") if isinstance(meta, dict) else None
-        raise ValueError(f"checkpoint {path}: format {got!r} is not {CHECKPOINT_FORMAT!r} (an older or foreign "
-                         "file); remove it to start afresh")
+    meta, arrays = load_arrays(path, CHECKPOINT_FORMAT, f"checkpoint {path}", "a checkpoint")
     differences = _differences(identity, meta.get("run", {}))
     if differences:
         raise ValueError(f"checkpoint {path} belongs to another run: {'; '.join(differences[:3])}")

@@ -208,7 +208,7 @@ class Chip:
         Mapped matrices are not part of a chip; :meth:`lstm.hardware.HardwareNetwork.save` keeps a
         network with its chip.
         """
-        from crossbar.files import write_atomically
+        from crossbar.files import save_arrays
 
         meta = {"format": CHIP_FORMAT, "device": self.device.to_dict(), "array_rows": self.array_rows,
                 "array_cols": self.array_cols, "n_arrays": self.n_arrays, "adc_bits": self.adc_bits,
@@ -218,26 +218,17 @@ class Chip:
                 "blocks": [[b.matrix, b.part, b.array, list(b.rows), list(b.cols)] for b in self.layout.blocks]}
         arrays = {f"chip.{k}": v for k, v in self.state().items()}
         arrays["taken"] = np.packbits(self._space.taken(), axis=None)
-        write_atomically(path, lambda f: np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays))
+        save_arrays(path, meta, arrays)
 
     @classmethod
     def load(cls, path: str) -> "Chip":
         """A chip saved by :meth:`save`; ``ValueError`` naming the file for a damaged, foreign or unknown one."""
-        import zipfile
+        from crossbar.files import load_arrays
 
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-            meta = json.loads(str(arrays.pop("__meta__")))
-            taken = arrays.pop("taken")
-        except KeyError as error:
-            raise ValueError(f"{path}: not a chip saved by xbar (no {error} entry)") from None
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as error:
-            raise ValueError(f"{path}: damaged or not a saved chip ({type(error).__name__}: "
-                             f"{str(error).splitlines()[0] if str(error) else ''})") from None
-        version = meta.get("format") if isinstance(meta, dict) else None
-        if version != CHIP_FORMAT:
-            raise ValueError(f"{path}: format {version!r} is not known; this xbar reads {CHIP_FORMAT!r}")
+        meta, arrays = load_arrays(path, CHIP_FORMAT, path, "a saved chip")
+        if "taken" not in arrays:
+            raise ValueError(f"{path}: not a chip saved by mapping.Chip.save (no 'taken' entry)")
+        taken = arrays.pop("taken")
         try:
             chip = cls(DeviceModel.from_dict(meta["device"], f"{path}: device"), meta["array_rows"],
                        meta["array_cols"], n_arrays=meta["n_arrays"], adc_bits=meta["adc_bits"],

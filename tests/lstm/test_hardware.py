@@ -274,7 +274,7 @@ def test_damaged_foreign_or_unknown_chip_files_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"future.npz: format 'xbar-chip/99' is not known"):
         HardwareNetwork.load(str(tmp_path / "future.npz"))
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
-    with pytest.raises(ValueError, match="other.npz: not a chip saved by xbar"):
+    with pytest.raises(ValueError, match="other.npz: not a saved chip of xbar"):
         HardwareNetwork.load(str(tmp_path / "other.npz"))
     bad = {**arrays, "hardware:chip.array0.gain": arrays["hardware:chip.array0.gain"][:3]}
     np.savez(tmp_path / "bad.npz", **bad)

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import crossbar
-import mapping
 from mapping import Chip, Encoding, MappedMatrix
 
 
