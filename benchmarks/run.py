@@ -38,7 +38,8 @@ import crossbar
 from lstm import tasks
 from lstm.hardware import HardwareConfig, HardwareNetwork
 from lstm.network import make_network
-from lstm.reproduce import PROBLEMS, build_trainer
+from lstm.experiment import li2019
+from lstm.runner import build_trainer, problem_of
 from lstm.optim import Optimizer
 from lstm.train import train_epoch
 from mapping import Encoding
@@ -145,18 +146,18 @@ def epoch_rows(repeats: int):
     """
     rows = []
     for problem in ("airline", "vowels"):
-        spec = PROBLEMS[problem]
-        train = spec.load().train
-        device = crossbar.preset("li2019")
+        exp = li2019(problem)
+        data = problem_of(exp)
+        train = data.train
         epochs = {}
         for way in ("in_situ", None):
-            trainer = build_trainer(problem, 0, way, device)[0]
-            opt, rng = Optimizer(spec.optimizer), np.random.default_rng(0)
+            trainer = build_trainer(exp, data, way)[0]
+            opt, rng = Optimizer(exp.optimizer_config()), np.random.default_rng(0)
             epochs[way] = (lambda trainer=trainer, opt=opt, rng=rng:
-                           train_epoch(trainer, train, spec.batch_size, opt, rng))
+                           train_epoch(trainer, train, exp.training.batch_size, opt, rng))
         t, f = interleaved(epochs["in_situ"], epochs[None], max(3, repeats // 3) if problem == "vowels" else repeats)
         rows.append(_row(f"one training epoch, {problem}: in situ on li2019 vs software",
-                         (len(train), spec.batch_size), t, f))
+                         (len(train), exp.training.batch_size), t, f))
     return rows
 
 

@@ -14,4 +14,4 @@ from .train import Dataset, History, SoftwareTrainer, fit
 __all__ = ["Dataset", "History", "Network", "NetworkConfig", "Optimizer", "OptimizerConfig", "SoftwareTrainer",
            "fit", "make_network"]
 
-__version__ = "0.1.0"
+from crossbar import __version__  # one version for the three packages

@@ -60,6 +60,7 @@ def _cmd_reproduce(args) -> int:
     progress = not args.json and not args.quiet
     if args.out:
         _check_output_folder(args.out, "--out")
+    _warm_up(progress)
     if args.checkpoint:
         if args.task == "noise":
             raise ValueError("--checkpoint applies to airline and vowels; the noise study runs 21 short trainings")
@@ -106,24 +107,28 @@ def _cmd_sweep(args) -> int:
     from crossbar.validation import check_int
 
     from . import sweep
+    from .experiment import parameter_table
 
-    settings = {}
-    vary = {}
+    file_seeds = None
     if args.file:
-        settings, vary = sweep.load_toml(args.file)
-    vary.update(sweep.parse_vary(args.vary or []))
+        experiment, vary, file_seeds = sweep.load_sweep_file(args.file)
+        changes = {name: getattr(args, attr) for name, attr in (("hardware.way", "way"), ("hardware.preset", "preset"),
+                                                                ("training.epochs", "epochs"))
+                   if getattr(args, attr) is not None}
+        if args.task is not None:
+            raise ValueError("--task with --file: the file's [data] says what to learn")
+        experiment = experiment.with_values(changes) if changes else experiment
+    else:
+        experiment, vary = sweep.base_experiment(args.task, args.way, args.preset, args.epochs), {}
+    if args.list_params:
+        print(parameter_table(experiment))
+        return 0
+    vary.update(sweep.parse_vary(args.vary or [], experiment))
     if not vary:
-        raise ValueError("nothing to vary: give --vary NAME=VALUES or a sweep file")
-    seeds = check_int("seeds", settings.pop("seeds", args.seeds), 1)
+        raise ValueError("nothing to vary: give --vary NAME=VALUES or a sweep file (xbar sweep --list-params "
+                         "lists the names)")
+    seeds = check_int("seeds", file_seeds if (file_seeds is not None and args.seeds is None) else (args.seeds or 1), 1)
     check_int("--workers", args.workers, 1)
-    for name in ("task", "way", "preset", "epochs"):
-        value = getattr(args, name)
-        if value is not None:
-            settings[name] = value
-    unknown = set(settings) - {"task", "way", "preset", "epochs"}
-    if unknown:
-        raise ValueError(f"[experiment] keys {sorted(unknown)} are not known; use task, way, preset, epochs, seeds")
-    experiment = sweep.Experiment(**settings)
     todo = sweep.points(experiment, vary, seeds, args.seed)
     try:
         counts = sweep.run_sweep(todo, args.out, workers=args.workers, scheduler=args.scheduler,
@@ -159,6 +164,44 @@ def _cmd_plot(args) -> int:
     return 0
 
 
+def _cmd_run(args) -> int:
+    from . import runner
+    from .experiment import load_experiment
+
+    experiment = load_experiment(args.experiment)
+    changes = {}
+    for name, value in args.set or []:
+        changes[name] = value
+    if changes:
+        experiment = experiment.with_values(changes)
+    if args.out:
+        _check_output_folder(args.out, "--out")
+    _warm_up(not args.json and not args.quiet)
+    result = runner.run(experiment, out=args.out, progress=not args.json and not args.quiet, save_chip=args.save_chip)
+    if args.json:
+        print(json.dumps(result, default=float))
+        return 0
+    metric = result["metric"]
+    show = (lambda v: f"{100 * v:.1f} %") if metric == "test_accuracy" else (lambda v: f"{v:.4g}")
+    line = f"{result['data']}: {metric.replace('_', ' ')} software {show(result['software'][metric])}"
+    if "hardware" in result:
+        hw = result["hardware"]
+        line += (f", {result['way']} on {experiment.hardware.preset} {show(hw[metric])} "
+                 f"({hw['arrays']} array(s), {hw['energy_J'] * 1e3:.3g} mJ, {hw['adc_saturations']} ADC saturations)")
+    print(line)
+    print(f"{result['seconds']:.0f} s; files in {args.out}" if args.out else f"{result['seconds']:.0f} s")
+    return 0
+
+
+def _warm_up(say: bool) -> None:
+    """Compile (or load) the kernels before any progress bar starts, saying so when it is the first run."""
+    from .warmup import kernels_cached, warm_up
+
+    if say and not kernels_cached():
+        print("compiling kernels (first run only, about a minute)...", file=sys.stderr, flush=True)
+    warm_up()
+
+
 def _check_output_folder(folder: str, option: str) -> None:
     """Make ``folder`` (and its parents) and check a file can be written in it, before any long work."""
     import tempfile
@@ -172,16 +215,15 @@ def _check_output_folder(folder: str, option: str) -> None:
 
 
 def _cmd_map(args) -> int:
-    from .hardware import HardwareConfig, build_chip, li2019_corners, place_network
-    from .network import NetworkConfig
-    from .reproduce import airline_network, vowels_corners, vowels_network
+    from .experiment import li2019
+    from .hardware import HardwareConfig, build_chip, place_network
+    from .network import Network, NetworkConfig
+    from .runner import corners as li2019_placement, network_config, problem_of
 
-    if args.network == "airline":
-        net = airline_network(0)
-        config, corners = net.config, li2019_corners(net)
-    elif args.network == "vowels":
-        net = vowels_network(0)
-        config, corners = net.config, vowels_corners(net)
+    if args.network in ("airline", "vowels"):
+        exp = li2019(args.network)
+        config = network_config(exp, problem_of(exp))
+        corners = li2019_placement(exp, Network(config, seed=0))
     else:
         if args.inputs is None or not args.hidden or args.outputs is None:
             raise ValueError("a custom network needs --inputs, --hidden and --outputs")
@@ -235,11 +277,16 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .experiment import CELL_NAMES, TASKS, WAYS
+
     """The argument parser of ``xbar`` and its commands."""
     parser = _Parser(
         prog="xbar", formatter_class=_Formatter,
         description="Memristor-crossbar simulator for LSTM networks.",
         epilog="example:\n  xbar reproduce airline")
+    from crossbar import __version__
+
+    parser.add_argument("--version", action="version", version=f"xbar {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("presets", help="list the device presets and their parameters", formatter_class=_Formatter,
@@ -259,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "  vowels:  LSTM 14 + dense 9 (softmax), RMSprop 0.01, batch 50, 50 epochs\n"
                                    "  noise:   in-situ vowels accuracy against programming noise 0..12 uS",
                        epilog="example:\n  xbar reproduce airline --out out\n  xbar reproduce vowels --seed 3 --json")
-    p.add_argument("task", choices=["airline", "vowels", "noise"])
+    p.add_argument("task", choices=list(TASKS) + ["noise"])
     p.add_argument("--seed", type=_non_negative, default=0,
                    help="network initialisation, chip and data order (default 0)")
     p.add_argument("--epochs", type=_positive, default=None, help="override the paper's epoch count")
@@ -275,23 +322,27 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default), or every device RESET and SET at 1.0 V as Li et al.")
     p.set_defaults(func=_cmd_reproduce)
 
-    p = sub.add_parser("sweep", help="sweep device non-idealities, locally or on a Dask cluster",
+    p = sub.add_parser("sweep", help="sweep any parameter of an experiment, locally or on a Dask cluster",
                        formatter_class=_Formatter,
                        description="Run a base experiment for every combination of the varied parameters and "
                                    "every seed, in parallel; store each finished point at once (JSON lines), so "
-                                   "a rerun skips what is done. VALUES: start:stop:count, log:start:stop:count, "
-                                   "or a,b,c. A TOML file may give [experiment] (task, way, preset, epochs, "
-                                   "seeds) and [vary] (name = \"range\" or a list).",
+                                   "a rerun skips what is done. NAME is a dotted name (device.pulse_law.step_up, "
+                                   "adc.bits, training.learning_rate; --list-params prints them all). VALUES: "
+                                   "start:stop:count, log:start:stop:count, or a,b,c (words for a choice).",
                        epilog="example:\n  xbar sweep --task airline --way ex_situ_one_shot "
                               "--vary device.program_noise_sigma=0:6e-6:7 --seeds 3 --workers 2 --out noise.jsonl")
-    p.add_argument("--vary", action="append", metavar="NAME=VALUES", help="a parameter and its values (repeatable)")
-    p.add_argument("--file", help="a TOML sweep file")
-    p.add_argument("--task", choices=["airline", "vowels"], default=None, help="default airline")
-    p.add_argument("--way", choices=["ex_situ_one_shot", "ex_situ_write_verify", "hardware_aware", "in_situ"],
-                   default=None, help="default ex_situ_one_shot")
+    p.add_argument("--vary", action="append", metavar="NAME=VALUES",
+                   help="a dotted parameter and its values (repeatable; --list-params lists the names)")
+    p.add_argument("--file", help="an experiment file (TOML, its sections) with a [vary] table; or the short "
+                                  "form [experiment] task, way, preset, epochs, seeds")
+    p.add_argument("--list-params", action="store_true",
+                   help="print every parameter that can be varied, with its unit and value, and stop")
+    p.add_argument("--task", choices=list(TASKS), default=None, help="a shipped task, Li et al.'s settings "
+                                                                      "(default airline)")
+    p.add_argument("--way", choices=list(WAYS), default=None, help="default ex_situ_one_shot")
     p.add_argument("--preset", default=None, help="device preset (default li2019)")
     p.add_argument("--epochs", type=_positive, default=None, help="training epochs (default the paper's)")
-    p.add_argument("--seeds", type=_positive, default=1, help="seeds per point (default 1)")
+    p.add_argument("--seeds", type=_positive, default=None, help="seeds per point (default 1)")
     p.add_argument("--seed", type=_non_negative, default=0, help="first seed (default 0)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, tcp://HOST:PORT "
@@ -304,6 +355,24 @@ def build_parser() -> argparse.ArgumentParser:
                         "(without it such a file is refused and left as it is)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("run", help="train and evaluate an experiment file: your data, network and device",
+                       formatter_class=_Formatter,
+                       description="Train the experiment's network in software and on the simulated chip "
+                                   "(its way), score both on the held-out data, write figures (PNG and PDF) and "
+                                   "the data behind them (result.json, history.csv, predictions.csv, "
+                                   "confusion_*.csv, conductances) into --out. See docs/guide.md for the file.",
+                       epilog="example:\n  xbar run experiment.toml --out results\n"
+                              "  xbar run experiment.toml --set device.program_noise_sigma 2e-6 --json")
+    p.add_argument("experiment", help="a TOML or JSON experiment file")
+    p.add_argument("--out", default="out", help="folder for the figures and data (default ./out; '' for none)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--save-chip", action="store_true", help="keep the trained chip as OUT/chip.npz "
+                                                            "(HardwareNetwork.load reads it)")
+    p.add_argument("--set", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="change one dotted parameter (repeatable)")
+    p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("plot", help="plot a sweep's results", formatter_class=_Formatter,
                        description="Each metric against a varied parameter with the spread over seeds, the "
@@ -326,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inputs", type=int)
     p.add_argument("--hidden", type=int, nargs="+")
     p.add_argument("--outputs", type=int)
-    p.add_argument("--cell", default="lstm", choices=["lstm", "peephole", "coupled", "gru"])
+    p.add_argument("--cell", default="lstm", choices=list(CELL_NAMES))
     p.add_argument("--no-bias", action="store_true")
     p.add_argument("--rows", type=int, default=128)
     p.add_argument("--cols", type=int, default=64)

@@ -23,7 +23,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 import crossbar
-from crossbar.validation import as_float_array, check_range, config_from_dict, config_to_dict, make_generator
+from crossbar.validation import (as_float_array, check_int, check_range, config_from_dict, config_to_dict,
+                                 make_generator)
 from mapping import Chip, Encoding, MappedMatrix
 
 from . import parallel
@@ -62,6 +63,8 @@ class HardwareConfig:
         weights beyond the pairs' range instead.
     adc_range : float
         ADC full scale in output units of each matrix (> 0).
+    dac_bits, adc_bits : int, optional
+        Converter resolutions including the sign (2..24); default the preset's (8 and 8 for li2019).
     wires : crossbar.WireResistance, optional
     """
 
@@ -75,12 +78,33 @@ class HardwareConfig:
     encoding: Encoding = field(default_factory=Encoding)
     adc_range: float = 6.0
     wires: Optional[crossbar.WireResistance] = None
+    dac_bits: Optional[int] = None
+    adc_bits: Optional[int] = None
 
     def __post_init__(self):
         crossbar.preset(self.preset)
         if self.device is not None and not isinstance(self.device, crossbar.DeviceModel):
             raise ValueError(f"device={self.device!r} is not allowed; a crossbar.DeviceModel or None")
         check_range("adc_range", self.adc_range, 0.0, low_open=True)
+        for name in ("dac_bits", "adc_bits"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 2, 24)
+        if self.wires is not None and not isinstance(self.wires, crossbar.WireResistance):
+            raise ValueError(f"wires={self.wires!r} is not allowed; a crossbar.WireResistance or None")
+        if not isinstance(self.encoding, Encoding):
+            raise ValueError(f"encoding={self.encoding!r} is not allowed; a mapping.Encoding")
+
+    def peripherals(self) -> crossbar.Peripherals:
+        """The DAC and ADC of the chip: none with ``ideal_converters``, else the preset's with these bits."""
+        if self.ideal_converters:
+            return crossbar.Peripherals()
+        found = crossbar.preset_peripherals(self.preset)
+        dac, adc = found.dac, found.adc
+        if self.dac_bits is not None:
+            dac = crossbar.DAC(bits=self.dac_bits, v_max=dac.v_max if dac else 0.2, clip=dac.clip if dac else False)
+        if self.adc_bits is not None:
+            adc = crossbar.ADC(bits=self.adc_bits, full_scale=adc.full_scale if adc else 1e-4)
+        return crossbar.Peripherals(dac=dac, adc=adc)
 
     def device_model(self) -> crossbar.DeviceModel:
         return self.device if self.device is not None else crossbar.preset(self.preset)
@@ -101,7 +125,7 @@ class HardwareConfig:
 
 def build_chip(config: HardwareConfig, seed=0) -> Chip:
     """An empty chip of the configuration's technology, converters and wires (arrays come as blocks need them)."""
-    peripherals = crossbar.Peripherals() if config.ideal_converters else crossbar.preset_peripherals(config.preset)
+    peripherals = config.peripherals()
     return Chip(config.device_model(), config.array_rows, config.array_cols, n_arrays=config.n_arrays,
                 dac=peripherals.dac, adc_bits=None if peripherals.adc is None else peripherals.adc.bits,
                 wires=config.wires, seed=seed)

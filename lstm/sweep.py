@@ -1,7 +1,7 @@
 """Sweeps of device non-idealities: points in parallel, each stored as soon as it is done.
 
-A sweep is a base :class:`Experiment` (task, way onto hardware, device preset)
-and the parameters to vary. Every point runs with every seed; a point's
+A sweep is a base :class:`~lstm.experiment.Experiment` and the dotted names
+to vary (:func:`lstm.experiment.parameters`). Every point runs with every seed; a point's
 result depends only on its parameters and seed, never on the worker count or
 the order of completion. Results go to a JSON-lines file, one line per point,
 written and flushed as each point finishes, so a killed sweep resumes and
@@ -10,7 +10,6 @@ recomputes only the points that were in flight.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -24,61 +23,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-import crossbar
 from crossbar.validation import check_int
-from mapping import Encoding
 
+from .experiment import Experiment, li2019, parameter
 from .results import FORMAT, ResultsWriter, read_results
-
-TASKS = ("airline", "vowels")
-WAYS = ("ex_situ_one_shot", "ex_situ_write_verify", "hardware_aware", "in_situ")
-
-
-def _numeric_fields(cls) -> List[str]:
-    out = []
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else None
-        if isinstance(default, (int, float)) and not isinstance(default, bool) or f.name == "n_levels":
-            out.append(f.name)
-    return out
-
-
-def parameter_names() -> List[str]:
-    """Every name ``--vary`` accepts."""
-    names = ["epochs", "hardware.adc_range"]
-    names += [f"device.{n}" for n in _numeric_fields(crossbar.DeviceModel)]
-    names += [f"encoding.{n}" for n in _numeric_fields(Encoding) if n != "bias_rows"]
-    return sorted(names)
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """The base experiment of a sweep.
-
-    Parameters
-    ----------
-    task : {"airline", "vowels"}
-    way : {"ex_situ_one_shot", "ex_situ_write_verify", "hardware_aware", "in_situ"}
-    preset : str
-        Device preset; ``device.*`` parameters override its fields.
-    epochs : int or None
-        Training epochs; default the paper's (800 airline, 50 vowels).
-    """
-
-    task: str = "airline"
-    way: str = "ex_situ_one_shot"
-    preset: str = "li2019"
-    epochs: Optional[int] = None
-
-    def __post_init__(self):
-        if self.task not in TASKS:
-            raise ValueError(f"task={self.task!r} is not allowed; choose one of {list(TASKS)}")
-        if self.way not in WAYS:
-            raise ValueError(f"way={self.way!r} is not allowed; choose one of {list(WAYS)}")
-        crossbar.preset(self.preset)
-        if self.epochs is not None and (not isinstance(self.epochs, int) or self.epochs < 1):
-            raise ValueError(f"epochs={self.epochs!r} is not allowed; a positive integer or None")
-
 
 def parse_values(text: str) -> List[float]:
     """Values of one ``--vary`` right-hand side.
@@ -109,23 +57,28 @@ def parse_values(text: str) -> List[float]:
     return values
 
 
-def parse_vary(items: Sequence[str]) -> Dict[str, List[float]]:
-    """``["device.program_noise_sigma=0:6e-6:7", ...]`` -> {name: values}, names checked."""
-    out: Dict[str, List[float]] = {}
-    valid = parameter_names()
+def parse_vary(items: Sequence[str], experiment: Optional[Experiment] = None) -> Dict[str, list]:
+    """``["device.program_noise_sigma=0:6e-6:7", "hardware.way=in_situ,ex_situ_one_shot"]`` -> {name: values}.
+
+    Names are checked against :func:`lstm.experiment.parameters` of ``experiment``; whole-number
+    parameters refuse fractions, choices refuse other words.
+    """
+    out: Dict[str, list] = {}
     for item in items:
         if "=" not in item:
             raise ValueError(f"--vary {item!r}: write NAME=VALUES, e.g. device.program_noise_sigma=0:6e-6:7")
         name, text = item.split("=", 1)
         name = name.strip()
-        if name not in valid:
-            raise ValueError(f"parameter {name!r} is not known; valid names: {', '.join(valid)}")
-        out[name] = parse_values(text)
+        out[name] = parameter(name, experiment).parse(text)
     return out
 
 
-def load_toml(path: str) -> Tuple[Dict[str, object], Dict[str, List[float]]]:
-    """A sweep file: ``[experiment]`` (task, way, preset, epochs, seeds) and ``[vary]`` (name = "range" or list)."""
+def load_sweep_file(path: str) -> Tuple[Experiment, Dict[str, list], Optional[int]]:
+    """A sweep file: an experiment's sections (or the short ``[experiment]`` table: task, way, preset,
+    epochs), ``[vary]`` (name = "range" or a list) and ``seeds`` (in ``[experiment]`` or ``[sweep]``).
+
+    Returns (base experiment, vary, seeds or None).
+    """
     try:
         import tomllib
     except ImportError:  # Python 3.10
@@ -135,16 +88,34 @@ def load_toml(path: str) -> Tuple[Dict[str, object], Dict[str, List[float]]]:
             data = tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"sweep file {path!r} could not be read: {error}") from None
-    experiment = dict(data.get("experiment", {}))
+    seeds = None
+    if "experiment" in data:  # the short form: Li et al.'s experiment of a task
+        short = dict(data.pop("experiment"))
+        seeds = short.pop("seeds", None)
+        unknown = set(short) - {"task", "way", "preset", "epochs"}
+        if unknown:
+            raise ValueError(f"sweep file {path}: [experiment] keys {sorted(unknown)} are not known; "
+                             "use task, way, preset, epochs, seeds (or the full sections of an experiment)")
+        experiment = base_experiment(**short)
+    else:
+        seeds = dict(data.pop("sweep", {})).get("seeds")
+        vary_table = data.pop("vary", {})
+        experiment = Experiment.from_dict(data, f"sweep file {path}")
+        data["vary"] = vary_table
     vary_items = []
     for name, value in dict(data.get("vary", {})).items():
         text = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
         vary_items.append(f"{name}={text}")
-    return experiment, parse_vary(vary_items)
+    return experiment, parse_vary(vary_items, experiment), seeds
 
 
-INTEGER_PARAMETERS = ("epochs", "device.n_levels")
-"""Parameters that take whole numbers: a value such as 2.5 is refused, never truncated."""
+def base_experiment(task: Optional[str] = None, way: Optional[str] = None, preset: Optional[str] = None,
+                    epochs: Optional[int] = None) -> Experiment:
+    """Li et al.'s experiment of a shipped task (default airline) with another way, preset or epochs."""
+    experiment = li2019(task or "airline", epochs=epochs, way=way or "ex_situ_one_shot")
+    if preset is not None:
+        experiment = experiment.with_values({"hardware.preset": preset})
+    return experiment
 
 
 @dataclass(frozen=True)
@@ -152,80 +123,53 @@ class Point:
     """One run of a sweep: the base experiment, parameter values and a seed."""
 
     experiment: Experiment
-    params: Tuple[Tuple[str, float], ...]
+    params: Tuple[Tuple[str, object], ...]
     seed: int
 
     @property
     def key(self) -> str:
         """Identity of the point in the results file."""
-        text = json.dumps({"experiment": dataclasses.asdict(self.experiment), "params": list(self.params),
+        text = json.dumps({"experiment": self.experiment.to_dict(), "params": list(self.params),
                            "seed": self.seed}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def identity(self) -> dict:
         """The experiment this point belongs to (what a results file holds one of)."""
-        return {"experiment": dataclasses.asdict(self.experiment), "varied": sorted(n for n, _ in self.params)}
+        return {"experiment": self.experiment.to_dict(), "varied": sorted(n for n, _ in self.params)}
 
     def describe(self) -> str:
         """``name=value, ..., seed=s`` for messages."""
-        return ", ".join([f"{n}={v:g}" for n, v in self.params] + [f"seed={self.seed}"])
+        return ", ".join([f"{n}={v:g}" if isinstance(v, float) else f"{n}={v}" for n, v in self.params]
+                         + [f"seed={self.seed}"])
+
+    def resolved(self) -> Experiment:
+        """The point's experiment: the base with its values and seed, built and validated."""
+        values = dict(self.params)
+        values["training.seed"] = self.seed
+        try:
+            return self.experiment.with_values(values)
+        except ValueError as error:
+            raise ValueError(f"point {self.describe()}: {error}") from None
 
 
-def points(experiment: Experiment, vary: Dict[str, List[float]], seeds: int, base_seed: int = 0) -> List[Point]:
+def points(experiment: Experiment, vary: Dict[str, list], seeds: int, base_seed: int = 0) -> List[Point]:
     """Every combination of the varied values, each with seeds ``base_seed .. base_seed + seeds - 1``.
 
-    Whole-number parameters (:data:`INTEGER_PARAMETERS`) are checked and stored as integers.
+    Values are checked and stored as their parameter's type (whole numbers as integers, never truncated).
     """
     check_int("seeds", seeds, 1)
     check_int("seed", base_seed, 0)
     names = sorted(vary)
-    values = {n: [_whole(n, v) if n in INTEGER_PARAMETERS else float(v) for v in vary[n]] for n in names}
+    values = {n: [parameter(n, experiment).coerce(v) for v in vary[n]] for n in names}
     combos = itertools.product(*(values[n] for n in names)) if names else [()]
     return [Point(experiment, tuple(zip(names, combo)), base_seed + s) for combo in combos for s in range(seeds)]
 
 
-def _whole(name: str, value) -> int:
-    number = float(value)
-    if not number.is_integer():
-        raise ValueError(f"{name}={value!r} is not allowed; a whole number is required (it is never truncated)")
-    return int(number)
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """Everything a point runs with, built and validated: epochs, device, encoding changes, ADC range."""
-
-    epochs: int
-    device: crossbar.DeviceModel
-    encoding_changes: Dict[str, float]
-    adc_range: float
-
-
-def resolve(point: Point) -> Resolved:
-    """Build and validate what ``point`` runs with; ``ValueError`` naming the point if a value is bad."""
-    from .hardware import HardwareConfig
-    from .reproduce import default_epochs, way_encoding
-
-    params = dict(point.params)
-    e = point.experiment
-    try:
-        epochs = check_int("epochs", params.get("epochs", e.epochs or default_epochs(e.task)), 1)
-        device_changes = {k[len("device."):]: v for k, v in params.items() if k.startswith("device.")}
-        device = crossbar.preset(e.preset).replace(**device_changes)
-        encoding_changes = {k[len("encoding."):]: v for k, v in params.items() if k.startswith("encoding.")}
-        adc_range = params.get("hardware.adc_range", 6.0)
-        HardwareConfig(preset=e.preset, device=device, encoding=way_encoding(e.way, encoding_changes),
-                       adc_range=adc_range)
-    except ValueError as error:
-        raise ValueError(f"point {point.describe()}: {error}") from None
-    return Resolved(epochs, device, encoding_changes, adc_range)
-
-
 def validate(todo: Sequence[Point]) -> None:
-    """Resolve every point before anything runs (see :func:`resolve`); the first bad one raises."""
+    """Build and check every point's experiment before anything runs; the first bad one raises."""
     for p in todo:
-        resolve(p)
+        p.resolved()
 
 
 _interrupt_requested = False
@@ -248,25 +192,24 @@ def _interrupted(error: BaseException) -> bool:
 
 def run_point(point: Point) -> dict:
     """Run one point; an error of the computation comes back as a ``failed`` record, a Ctrl-C is raised."""
-    from . import __version__
-    from .reproduce import PROBLEMS, train_on_chip
+    from . import __version__, runner
 
     began = time.perf_counter()
-    record = {"format": FORMAT, "key": point.key, "experiment": dataclasses.asdict(point.experiment),
+    record = {"format": FORMAT, "key": point.key, "experiment": point.experiment.to_dict(),
               "params": dict(point.params), "seed": point.seed, "version": __version__}
     try:
-        r = resolve(point)
-        e = point.experiment
-        task = PROBLEMS[e.task].load()
-        software = train_on_chip(e.task, point.seed, r.epochs, None, task=task)
-        hardware = train_on_chip(e.task, point.seed, r.epochs, e.way, task=task, device=r.device, preset=e.preset,
-                                 encoding_changes=r.encoding_changes, adc_range=r.adc_range,
-                                 trained=software.network)
-        name = PROBLEMS[e.task].metric
-        metrics = {name: hardware.metric, f"software_{name}": software.metric}
+        exp = point.resolved()
+        problem = runner.problem_of(exp)
+        software = runner.train(exp, problem, None)
+        name = problem.metric
+        metrics = {f"software_{name}": software.metric}
+        if exp.hardware.way != "software":
+            metrics[name] = runner.train(exp, problem, exp.hardware.way, trained=software.network).metric
         if not all(math.isfinite(v) for v in metrics.values()):
             raise FloatingPointError(f"a metric is not finite: {metrics}")
-        record.update(status="ok", metrics=metrics, resolved={"epochs": r.epochs})
+        resolved = {n: exp.value_of(n) for n, _ in point.params}
+        resolved.update({"training.epochs": exp.training.epochs, "training.seed": exp.training.seed})
+        record.update(status="ok", metrics=metrics, resolved=resolved)
     except Exception as error:  # a failed point is recorded and the sweep goes on
         if _interrupted(error):
             raise KeyboardInterrupt from error
@@ -277,16 +220,14 @@ def run_point(point: Point) -> dict:
 
 
 def expected_cost(point: Point) -> float:
-    """A point's relative cost (epochs times a task and way factor), for longest-first scheduling."""
-    e = point.experiment
-    epochs = dict(point.params).get("epochs", e.epochs)
-    if epochs is None:
-        from .reproduce import default_epochs
-
-        epochs = default_epochs(e.task)
-    per_epoch = {"airline": 1.0, "vowels": 20.0}.get(e.task, 1.0)
-    way = {"in_situ": 3.0, "hardware_aware": 1.2}.get(e.way, 1.0)
-    return float(epochs) * per_epoch * (1.0 + way)
+    """A point's relative cost (epochs times a data and way factor), for longest-first scheduling."""
+    values = dict(point.params)
+    exp = point.experiment
+    epochs = values.get("training.epochs", exp.training.epochs)
+    per_epoch = {"airline": 1.0, "vowels": 20.0}.get(exp.data.task, 20.0)
+    way = values.get("hardware.way", exp.hardware.way)
+    factor = {"in_situ": 4.0, "hardware_aware": 2.2, "software": 1.0}.get(way, 2.0)
+    return float(epochs) * per_epoch * factor
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -416,7 +357,7 @@ def _run_pool(pending: Sequence[Point], workers: int, store) -> None:
                 store(value)
             else:  # the worker died or run_point itself raised: a failure of this point, not of the sweep
                 p = pending[index]
-                store({"format": FORMAT, "key": p.key, "experiment": dataclasses.asdict(p.experiment),
+                store({"format": FORMAT, "key": p.key, "experiment": p.experiment.to_dict(),
                        "params": dict(p.params), "seed": p.seed, "status": "failed", "error": value.splitlines()[0],
                        "traceback": value, "seconds": 0.0})
 
@@ -473,7 +414,7 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
     if by is not None and by not in others:
         raise ValueError(f"--by {by!r} is not another varied parameter; choose one of {', '.join(others) or 'none'}")
     by = by if by is not None else (others[0] if others else None)
-    metrics = [k for k in records[0]["metrics"] if not k.startswith("software_")]
+    metrics = [k for k in records[0]["metrics"] if not k.startswith("software_")] or list(records[0]["metrics"])
     metric = metric or metrics[0]
     if metric not in metrics:
         raise ValueError(f"--metric {metric!r} is not in {path}; its metrics: {', '.join(metrics)}")
@@ -483,7 +424,7 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
         rows = [r for r in records if by is None or r["params"].get(by) == g]
         xs = sorted({r["params"][x] for r in rows})
         values = [[r["metrics"][metric] for r in rows if r["params"][x] == v] for v in xs]
-        label = f"{by} = {g:g}" if by else "hardware"
+        label = f"{by} = {g:g}" if by and isinstance(g, float) else (f"{by} = {g}" if by else "hardware")
         ax.errorbar(xs, [np.mean(v) for v in values], yerr=[np.std(v) for v in values], marker="o", capsize=3,
                     label=label)
     baseline = [r["metrics"].get(f"software_{metric}") for r in records]

@@ -14,4 +14,4 @@ from .mapped import MappedMatrix, MappingReport, Tile, UpdateReport
 __all__ = ["Block", "Chip", "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport", "Tile",
            "UpdateReport"]
 
-__version__ = "0.1.0"
+from crossbar import __version__  # one version for the three packages

@@ -102,7 +102,12 @@ class Layout:
         return "\n".join(lines)
 
     def figure(self, conductance: Optional[list] = None):
-        """A matplotlib figure: each array drawn with its blocks coloured and labelled.
+        """A matplotlib figure: each array drawn with its blocks and their parts labelled.
+
+        Rows and columns are numbered from 1, as in :meth:`table`. Without
+        conductances the blocks are tinted by matrix; over conductances (drawn
+        in grey, in microsiemens) they are outlined only, so that the devices
+        under them show.
 
         Parameters
         ----------
@@ -111,42 +116,53 @@ class Layout:
         """
         import matplotlib.pyplot as plt
         from matplotlib.patches import Rectangle
+        from matplotlib.ticker import MaxNLocator
 
         if self.n_arrays > MAX_ARRAYS_DRAWN:
             return self.overview_figure()
         n = max(self.n_arrays, 1)
         columns = min(n, 4)
         lines = int(np.ceil(n / columns))
-        fig, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 4.6 * lines), squeeze=False)
+        fig, axes = plt.subplots(lines, columns, figsize=(4.4 * columns, 4.6 * lines), squeeze=False)
         names = sorted({b.matrix for b in self.blocks})
         colours = {name: plt.get_cmap("tab10")(k % 10) for k, name in enumerate(names)}
+        utilisation = self.utilisation()
+        # device (i, j), 0-based, covers [j + 0.5, j + 1.5) x [i + 0.5, i + 1.5): the ticks read 1-based
         for k in range(lines * columns):
             ax = axes[k // columns][k % columns]
             if k >= n:
                 ax.axis("off")
                 continue
             if conductance is not None:
-                im = ax.imshow(np.asarray(conductance[k]) * 1e6, cmap="Greys", aspect="auto",
-                               extent=(0, self.array_cols, self.array_rows, 0))
-                fig.colorbar(im, ax=ax, label="G (uS)", shrink=0.8)
+                im = ax.imshow(np.asarray(conductance[k]) * 1e6, cmap="Greys", aspect="auto", interpolation="nearest",
+                               extent=(0.5, self.array_cols + 0.5, self.array_rows + 0.5, 0.5))
+                fig.colorbar(im, ax=ax, label="G (\N{MICRO SIGN}S)", shrink=0.8)
             for b in (b for b in self.blocks if b.array == k):
                 height, width = b.rows[1] - b.rows[0], b.cols[1] - b.cols[0]
-                ax.add_patch(Rectangle((b.cols[0], b.rows[0]), width, height,
-                                       facecolor=colours[b.matrix], alpha=0.35 if conductance is None else 0.2,
-                                       edgecolor=colours[b.matrix], linewidth=1.2))
-                # label only where the text fits; bias rows are one row high
-                if height >= 6 and width >= 6:
-                    ax.text(b.cols[0] + width / 2, b.rows[0] + height / 2, b.part, ha="center", va="center",
-                            fontsize=7)
-                elif height >= 12:
-                    ax.text(b.cols[0] + width / 2, b.rows[0] + height / 2, b.part, ha="center", va="center",
-                            fontsize=6, rotation=90)
-            ax.set_xlim(0, self.array_cols)
-            ax.set_ylim(self.array_rows, 0)
+                outlined = conductance is not None
+                ax.add_patch(Rectangle((b.cols[0] + 0.5, b.rows[0] + 0.5), width, height,
+                                       facecolor="none" if outlined else colours[b.matrix],
+                                       alpha=1.0 if outlined else 0.35, edgecolor=colours[b.matrix],
+                                       linewidth=1.6 if outlined else 1.2))
+                # label only where the text fits (a character takes about 1.7 columns of a 64-column array)
+                label = b.part
+                x, y = b.cols[0] + 0.5 + width / 2, b.rows[0] + 0.5 + height / 2
+                style = dict(ha="center", va="center", color=colours[b.matrix] if outlined else "black",
+                             fontweight="bold" if outlined else "normal")
+                if height >= 6 and width >= 1.7 * len(label) * self.array_cols / 64:
+                    ax.text(x, y, label, fontsize=7, **style)
+                elif height >= 2.2 * len(label) * self.array_rows / 128 and width >= 4:
+                    ax.text(x, y, label, fontsize=6, rotation=90, **style)
+            ax.set_xlim(0.5, self.array_cols + 0.5)
+            ax.set_ylim(self.array_rows + 0.5, 0.5)
+            for axis in (ax.xaxis, ax.yaxis):
+                axis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 4, 8, 10]))
             ax.set_xlabel("column")
             ax.set_ylabel("row")
-            ax.set_title(f"array {k}: {self.utilisation()[k] * 100:.0f} % used")
-        handles = [Rectangle((0, 0), 1, 1, facecolor=colours[name], alpha=0.5) for name in names]
+            ax.set_title(f"array {k}: {utilisation[k] * 100:.0f} % used")
+        handles = [Rectangle((0, 0), 1, 1, facecolor="none" if conductance is not None else colours[name],
+                             edgecolor=colours[name], linewidth=1.6, alpha=1.0 if conductance is not None else 0.5)
+                   for name in names]
         if handles:
             fig.legend(handles, names, loc="lower center", ncol=min(len(names), 6), frameon=False)
             fig.tight_layout(rect=(0, 0.06, 1, 1))

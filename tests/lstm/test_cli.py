@@ -52,7 +52,7 @@ def test_bad_output_paths_are_one_line_errors_before_any_work(tmp_path, capsys):
     assert cli.main(["reproduce", "airline", "--out", str(blocker / "out")]) == 2
     assert time.time() - began < 5, "the folder must be checked before the training, not after"
     assert "cannot write there" in _one_line(capsys)
-    assert cli.main(["sweep", "--vary", "hardware.adc_range=4", "--epochs", "2",
+    assert cli.main(["sweep", "--vary", "adc.range=4", "--epochs", "2",
                      "--out", str(blocker / "r.jsonl")]) == 2
     assert "its folder cannot be made" in _one_line(capsys)
     assert cli.main(["map", "airline", "--out", str(blocker / "layout.png")]) == 2
@@ -62,7 +62,7 @@ def test_bad_output_paths_are_one_line_errors_before_any_work(tmp_path, capsys):
 
 def test_plot_refuses_unknown_names_in_one_line(tmp_path, capsys):
     out = tmp_path / "r.jsonl"
-    assert cli.main(["sweep", "--vary", "hardware.adc_range=4,6", "--epochs", "2", "--out", str(out),
+    assert cli.main(["sweep", "--vary", "adc.range=4,6", "--epochs", "2", "--out", str(out),
                      "--quiet"]) == 0
     capsys.readouterr()
     before = out.read_bytes()
@@ -103,3 +103,25 @@ def test_reproduce_resumes_from_its_checkpoints_with_the_same_numbers(tmp_path, 
     capsys.readouterr()
     assert run("--checkpoint", str(folder)) == whole
     assert sorted(os.listdir(folder)) == ["airline_in_situ_programmed_seed0.npz", "airline_software_seed0.npz"]
+
+
+def test_a_cold_start_says_it_compiles_before_any_progress_bar(tmp_path, monkeypatch, capsys):
+    from lstm import warmup
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))  # an empty cache: the next run compiles
+    assert not warmup.kernels_cached()
+    monkeypatch.setattr(warmup, "_WARM", True)  # (the kernels are loaded in this process already)
+    cli._warm_up(True)
+    assert "compiling kernels (first run only" in capsys.readouterr().err
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    warmup.warm_up()
+    assert warmup.kernels_cached()
+    cli._warm_up(True)
+    assert capsys.readouterr().err == ""
+
+
+def test_version_and_python_m_xbar():
+    from crossbar import __version__
+
+    out = subprocess.run([sys.executable, "-m", "xbar", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"xbar {__version__}"

@@ -10,7 +10,16 @@ from mapping import Encoding
 from lstm.hardware import HardwareConfig, HardwareNetwork, InSituTrainer, li2019_corners
 from lstm.network import make_network
 from lstm.optim import OptimizerConfig
-from lstm.reproduce import airline_network, train_vowels, _start
+from lstm.experiment import li2019
+from lstm.reproduce import train_vowels
+from lstm.runner import network_config, problem_of, start as _start
+
+
+def airline_network(seed):
+    exp = li2019("airline", seed)
+    from lstm.network import Network
+
+    return Network(network_config(exp, problem_of(exp)), seed=seed)
 from lstm.train import SoftwareTrainer, fit
 
 
@@ -59,9 +68,9 @@ def test_vowels_in_situ_within_5_points(capsys):
     # 10 seeds, not the 5 the criterion names at least: one seed's accuracy at 50 epochs spreads
     # over 81-97 %, so a 5-seed mean moves by 1.5 points with any change to the noise streams
     # (seeds 0-4 alone gave gaps of 3.8 and 6.6 points with two equally valid Gaussian sources)
-    task = tasks.vowels()
-    software = [train_vowels(s, 50, None, task=task)[0] for s in range(10)]
-    in_situ = [train_vowels(s, 50, "in_situ", task=task)[0] for s in range(10)]
+    problem = problem_of(li2019("vowels"))
+    software = [train_vowels(s, 50, None, problem=problem).metric for s in range(10)]
+    in_situ = [train_vowels(s, 50, "in_situ", problem=problem).metric for s in range(10)]
     with capsys.disabled():
         print(f"\nvowels accuracy over 10 seeds: software {np.mean(software) * 100:.1f} %, "
               f"in situ li2019 {np.mean(in_situ) * 100:.1f} %; seeds 0-4: "
@@ -70,12 +79,12 @@ def test_vowels_in_situ_within_5_points(capsys):
 
 
 def test_write_verify_beats_one_shot_ex_situ(capsys):
-    task = tasks.vowels()
+    problem = problem_of(li2019("vowels"))
     software, one_shot, verified = [], [], []
     for s in range(5):
-        software.append(train_vowels(s, 50, None, task=task)[0])
-        one_shot.append(train_vowels(s, 50, "ex_situ_one_shot", task=task)[0])
-        verified.append(train_vowels(s, 50, "ex_situ_write_verify", task=task)[0])
+        software.append(train_vowels(s, 50, None, problem=problem).metric)
+        one_shot.append(train_vowels(s, 50, "ex_situ_one_shot", problem=problem).metric)
+        verified.append(train_vowels(s, 50, "ex_situ_write_verify", problem=problem).metric)
     loss_one, loss_verified = np.mean(software) - np.mean(one_shot), np.mean(software) - np.mean(verified)
     with capsys.disabled():
         print(f"\nex situ accuracy lost over 5 seeds: one-shot {loss_one * 100:.1f} points, "
@@ -219,27 +228,23 @@ def test_lstm_with_wires_runs_compiled_and_equals_the_nodal_solve(rng):
 
 
 def _trained_chip():
-    import crossbar
+    from lstm.runner import build_trainer
 
-    from lstm.reproduce import PROBLEMS, build_trainer
-
-    trainer, net, hw, _ = build_trainer("vowels", 1, "in_situ", crossbar.preset("li2019").replace(drift_nu=0.01))
-    fit(trainer, PROBLEMS["vowels"].load().train.subset(np.arange(50)), 2, 25, PROBLEMS["vowels"].optimizer, seed=1,
-        progress=False)
+    exp = li2019("vowels", 1).with_values({"device.drift_nu": 0.01})
+    trainer, net, hw = build_trainer(exp, problem_of(exp), "in_situ")
+    fit(trainer, problem_of(exp).train.subset(np.arange(50)), 2, 25, exp.optimizer_config(), seed=1, progress=False)
     return trainer, hw
 
 
 def test_saved_chip_continues_bit_for_bit(tmp_path):
     """After a reload the next 100 reads and updates are those of the chip that was saved."""
-    from lstm.reproduce import PROBLEMS
-
     _, hw = _trained_chip()
     path = tmp_path / "chip.npz"
     hw.save(str(path))
     loaded = HardwareNetwork.load(str(path))
     assert loaded.config == hw.config and loaded.network.config == hw.network.config
-    task = PROBLEMS["vowels"].load()
-    x, mask = task.test.x[:8], task.test.mask[:8]
+    problem = problem_of(li2019("vowels"))
+    x, mask = problem.test_x[:8], problem.test_mask[:8]
     rng = np.random.default_rng(0)
     for step in range(100):
         if step % 10 == 9:  # an update of every matrix, then time passes (drift)

@@ -9,15 +9,15 @@ import time
 
 import pytest
 
-from lstm import cli, reproduce, sweep
+from lstm import cli, runner, sweep
 from lstm.results import read_results
 
 VARY = ["device.program_noise_sigma=0:6e-6:3"]
 
 
 def _points():
-    experiment = sweep.Experiment(task="airline", way="ex_situ_one_shot", epochs=20)
-    return sweep.points(experiment, sweep.parse_vary(VARY), seeds=2)
+    experiment = sweep.base_experiment("airline", "ex_situ_one_shot", epochs=20)
+    return sweep.points(experiment, sweep.parse_vary(VARY, experiment), seeds=2)
 
 
 def _metrics(path):
@@ -39,7 +39,8 @@ def test_results_do_not_depend_on_workers(tmp_path):
     records = read_results(one).records
     assert all(r["status"] == "ok" and r["seconds"] > 0 and r["version"] and r["format"] == "xbar-sweep/1"
                for r in records)
-    assert all(r["resolved"] == {"epochs": 20} for r in records)
+    assert all(r["resolved"]["training.epochs"] == 20 and r["resolved"]["device.program_noise_sigma"] ==
+               r["params"]["device.program_noise_sigma"] for r in records)
     assert len({r["metrics"]["test_rmse"] for r in records}) == 6
     figures = sweep.plot_results(one, str(tmp_path / "fig.png"))
     assert all(os.path.getsize(f) > 1000 for f in figures) and figures[1].endswith(".pdf")
@@ -155,14 +156,15 @@ def test_workers_die_with_a_killed_parent(tmp_path):
     (["--vary", "device.program_noise_sigma=log:0:1:3"], "not understood"),
     (["--file", "missing.toml"], "could not be read"),
     (["--vary", "device.program_noise_sigma=-1e-6,1e-6"], "program_noise_sigma=-1e-06 is out of range"),
-    (["--vary", "hardware.adc_range=0,1"], "adc_range=0.0 is out of range"),
+    (["--vary", "adc.range=0,1"], "adc.range=0.0 is out of range"),
     (["--vary", "device.g_min=0,500e-6"], "g_max=0.0004 is not above g_min=0.0005"),
     (["--vary", "device.n_levels=2.5"], "n_levels=2.5 is not allowed; a whole number"),
-    (["--vary", "epochs=2.7"], "epochs=2.7 is not allowed; a whole number"),
-    (["--vary", "epochs=0"], "epochs=0 is out of range"),
-    (["--seed", "-5", "--vary", "hardware.adc_range=1"], "argument --seed: -5 is below 0"),
-    (["--seeds", "1.5", "--vary", "hardware.adc_range=1"], "argument --seeds: '1.5' is not a whole number"),
-    (["--workers", "0", "--vary", "hardware.adc_range=1"], "--workers=0 is out of range"),
+    (["--vary", "training.epochs=2.7"], "training.epochs=2.7 is not allowed; a whole number"),
+    (["--vary", "training.epochs=0"], "training.epochs=0 is out of range"),
+    (["--vary", "hardware.way=sideways"], "hardware.way='sideways' is not allowed"),
+    (["--seed", "-5", "--vary", "adc.range=1"], "argument --seed: -5 is below 0"),
+    (["--seeds", "1.5", "--vary", "adc.range=1"], "argument --seeds: '1.5' is not a whole number"),
+    (["--workers", "0", "--vary", "adc.range=1"], "--workers=0 is out of range"),
 ])
 def test_bad_values_exit_2_and_write_nothing(tmp_path, capsys, argv, message):
     out = tmp_path / "r.jsonl"
@@ -183,7 +185,7 @@ def test_toml_sweep_file(tmp_path, capsys):
     bad.write_text("[experiment\n")
     assert cli.main(["sweep", "--file", str(bad), "--out", str(tmp_path / "x.jsonl")]) == 2
     whole = tmp_path / "half.toml"  # seeds = 1.5 in a file is refused too, never truncated
-    whole.write_text('[experiment]\nseeds = 1.5\n[vary]\n"hardware.adc_range" = [1.0]\n')
+    whole.write_text('[experiment]\nseeds = 1.5\n[vary]\n"adc.range" = [1.0]\n')
     assert cli.main(["sweep", "--file", str(whole), "--out", str(tmp_path / "y.jsonl")]) == 2
     assert "seeds=1.5" in capsys.readouterr().err
 
@@ -191,23 +193,23 @@ def test_toml_sweep_file(tmp_path, capsys):
 def test_failed_points_stay_failed_until_retried(tmp_path, monkeypatch, capsys):
     """A point that fails at run time (not a bad value) is stored as failed, skipped by reruns, exits 1,
     and runs again with --retry-failed."""
-    real = reproduce.train_on_chip
+    real = runner.train
 
-    def flaky(problem, seed, *args, **kwargs):
-        if seed == 1:
+    def flaky(exp, *args, **kwargs):
+        if exp.training.seed == 1:
             raise FloatingPointError("loss is nan at epoch 1: training diverged")
-        return real(problem, seed, *args, **kwargs)
+        return real(exp, *args, **kwargs)
 
-    monkeypatch.setattr(reproduce, "train_on_chip", flaky)
+    monkeypatch.setattr(runner, "train", flaky)
     out = str(tmp_path / "r.jsonl")
-    argv = ["sweep", "--epochs", "2", "--seeds", "2", "--vary", "hardware.adc_range=4,6", "--out", out, "--quiet"]
+    argv = ["sweep", "--epochs", "2", "--seeds", "2", "--vary", "adc.range=4,6", "--out", out, "--quiet"]
     assert cli.main(argv) == 1
     assert "2 point(s) of this sweep have failed" in capsys.readouterr().err
     failed = [r for r in read_results(out).records if r["status"] == "failed"]
     assert len(failed) == 2 and all("diverged" in r["error"] for r in failed)
     assert cli.main(argv) == 1  # a plain rerun skips them, and still says so
     assert "0 done now" in capsys.readouterr().out
-    monkeypatch.setattr(reproduce, "train_on_chip", real)
+    monkeypatch.setattr(runner, "train", real)
     assert cli.main(argv + ["--retry-failed"]) == 0
     latest = read_results(out).latest()
     assert len(latest) == 4 and all(r["status"] == "ok" for r in latest.values())
@@ -217,7 +219,7 @@ def test_failed_points_stay_failed_until_retried(tmp_path, monkeypatch, capsys):
 def test_unreachable_scheduler_is_refused_quickly_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "r.jsonl"
     began = time.time()
-    argv = ["sweep", "--epochs", "2", "--vary", "hardware.adc_range=4", "--scheduler", "tcp://127.0.0.1:9",
+    argv = ["sweep", "--epochs", "2", "--vary", "adc.range=4", "--scheduler", "tcp://127.0.0.1:9",
             "--out", str(out)]
     assert cli.main(argv) == 2
     assert time.time() - began < 20
@@ -227,14 +229,15 @@ def test_unreachable_scheduler_is_refused_quickly_and_writes_nothing(tmp_path, c
 
 
 def test_points_are_run_longest_first():
-    experiment = sweep.Experiment(task="airline", way="ex_situ_one_shot")
-    todo = sweep.points(experiment, {"epochs": [10, 300, 20]}, seeds=1)
-    assert [dict(p.params)["epochs"] for p in sorted(todo, key=sweep.expected_cost, reverse=True)] == [300, 20, 10]
-    assert all(isinstance(dict(p.params)["epochs"], int) for p in todo)
+    experiment = sweep.base_experiment("airline", "ex_situ_one_shot")
+    todo = sweep.points(experiment, {"training.epochs": [10, 300, 20]}, seeds=1)
+    order = [dict(p.params)["training.epochs"] for p in sorted(todo, key=sweep.expected_cost, reverse=True)]
+    assert order == [300, 20, 10]
+    assert all(isinstance(dict(p.params)["training.epochs"], int) for p in todo)
 
 
 def test_value_parsing():
     assert sweep.parse_values("0:1:3") == [0.0, 0.5, 1.0]
     assert sweep.parse_values("1,2,5") == [1.0, 2.0, 5.0]
     assert sweep.parse_values("log:1e-3:1e-1:3") == pytest.approx([1e-3, 1e-2, 1e-1])
-    assert "device.program_noise_sigma" in sweep.parameter_names()
+    assert sweep.parse_vary(["hardware.way=in_situ,software"]) == {"hardware.way": ["in_situ", "software"]}

@@ -96,11 +96,12 @@ def _vowels_subset(n=100):
 
 
 def _in_situ_run(epochs, checkpoint=None, seed=3):
-    import crossbar
-    from lstm.reproduce import PROBLEMS, build_trainer
+    from lstm.experiment import li2019
+    from lstm.runner import build_trainer, problem_of
 
-    trainer, net, hw, _ = build_trainer("vowels", seed, "in_situ", crossbar.preset("li2019"))
-    history = fit(trainer, _vowels_subset(), epochs, 25, PROBLEMS["vowels"].optimizer, seed=seed,
+    exp = li2019("vowels", seed)
+    trainer, net, hw = build_trainer(exp, problem_of(exp), "in_situ")
+    history = fit(trainer, _vowels_subset(), epochs, 25, exp.optimizer_config(), seed=seed,
                   checkpoint=checkpoint, progress=False)
     return history, net, hw
 
@@ -158,14 +159,15 @@ def test_checkpoint_of_another_run_is_refused(tmp_path, change, message):
 
 
 def test_in_situ_checkpoint_is_refused_by_a_software_run(tmp_path):
-    from lstm.reproduce import PROBLEMS, vowels_network
+    from lstm.experiment import li2019
+    from lstm.runner import build_trainer, problem_of
 
     path = str(tmp_path / "in_situ.npz")
     _in_situ_run(1, path, seed=3)
-    net = vowels_network(3)
+    exp = li2019("vowels", 3)
+    trainer, _, _ = build_trainer(exp, problem_of(exp), None)
     with pytest.raises(ValueError, match="trainer is 'in_situ' there, 'software' here"):
-        fit(SoftwareTrainer(net), _vowels_subset(), 2, 25, PROBLEMS["vowels"].optimizer, seed=3, checkpoint=path,
-            progress=False)
+        fit(trainer, _vowels_subset(), 2, 25, exp.optimizer_config(), seed=3, checkpoint=path, progress=False)
 
 
 def test_optimizer_state_of_the_wrong_shape_is_refused(tmp_path):

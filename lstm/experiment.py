@@ -1,0 +1,691 @@
+"""One description of an experiment: data, network, device, converters, array, wires, way, training.
+
+An :class:`Experiment` is what ``xbar run``, ``xbar reproduce``, ``xbar sweep``,
+the benchmarks and the notebooks all run (:mod:`lstm.runner`). It is made of
+sections, each a frozen, validated dataclass, and round-trips to TOML and JSON
+(:meth:`Experiment.to_dict`, :meth:`Experiment.from_dict`,
+:func:`load_experiment`, :meth:`Experiment.to_toml`)::
+
+    [data]        task, or path, sequence, time, split, label or target, features, test_fraction, headroom
+    [network]     cell, hidden, head, mode, loss, reduction, bias, forget_bias
+    [hardware]    preset, way, ideal_converters, placement, start
+    [device]      any field of the preset's DeviceModel to override ([device.pulse_law], [device.two_pulse])
+    [encoding]    any field of mapping.Encoding to override
+    [array]       rows, cols, count
+    [adc]         bits, range
+    [dac]         bits
+    [wires]       row_segment_ohms, col_segment_ohms (0 and 0: ideal wires)
+    [training]    epochs, optimizer, learning_rate, momentum, clip_norm, batch_size, seed
+
+Every leaf is settable by its dotted name (``device.pulse_law.step_up``,
+``adc.bits``, ``training.learning_rate``): :meth:`Experiment.with_values`.
+:func:`parameters` lists the names with their units; the sweep varies them.
+SI units throughout (siemens, volts, ohms, seconds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, List, Mapping, Optional, Tuple
+
+import crossbar
+from crossbar.validation import check_choice, check_int, check_range, config_to_dict
+from mapping import Encoding
+
+from .cells import CELLS
+from .network import HEADS, LOSSES, MODES, REDUCTIONS
+from .optim import OPTIMIZERS
+
+TASKS = ("airline", "vowels")
+"""The tasks shipped with the package (``lstm/data``)."""
+WAYS = ("software", "ex_situ_one_shot", "ex_situ_write_verify", "hardware_aware", "in_situ")
+"""Ways onto hardware; ``software`` runs the twin only."""
+HARDWARE_WAYS = WAYS[1:]
+PLACEMENTS = ("first_fit", "li2019")
+"""``li2019``: Li et al.'s blocks on one array (the shipped tasks' networks only)."""
+STARTS = ("programmed", "li2019")
+"""In-situ starting weights: the software twin's initial weights programmed, or Li's RESET and SET at 1.0 V."""
+CELL_NAMES = tuple(sorted(CELLS))
+
+
+def _check_optional_int(name, value, low=None, high=None):
+    return None if value is None else check_int(name, value, low, high)
+
+
+def _check_bool(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}={value!r} is not allowed; true or false")
+    return value
+
+
+def _names(name, value) -> Optional[Tuple[str, ...]]:
+    """A column name or a list of them, as a tuple of str (None stays None)."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    if not items or not all(isinstance(v, str) and v for v in items):
+        raise ValueError(f"{name}={value!r} is not allowed; a column name or a list of column names")
+    return tuple(items)
+
+
+# --------------------------------------------------------------------------- sections
+@dataclass(frozen=True)
+class DataSection:
+    """Where the sequences come from.
+
+    Parameters
+    ----------
+    task : {"airline", "vowels"}, optional
+        A shipped task; or give ``path``.
+    path : str, optional
+        A CSV (one row per time step) or NPZ file (``x`` as (sequences, steps,
+        features), ``y``, optional ``lengths`` and ``split``).
+    sequence : str
+        CSV: the column naming each row's sequence.
+    time : str, optional
+        CSV: the column ordering the steps of a sequence (default: file order).
+    split : str, optional
+        CSV: the column saying ``train`` or ``test`` (default: a seeded random
+        held-out ``test_fraction`` of the sequences).
+    label : str, optional
+        CSV: the class of each sequence (classification).
+    target : str or list of str, optional
+        CSV: the value(s) to predict (regression).
+    features : list of str, optional
+        CSV: the inputs (default every other column).
+    test_fraction : float
+        Held-out fraction of the sequences without a split column, in (0, 1).
+    headroom : float
+        Inputs are divided by ``headroom`` times their largest magnitude on the
+        training sequences, so that they stay within the DAC's +-1 (>= 1).
+    """
+
+    task: Optional[str] = None
+    path: Optional[str] = None
+    sequence: str = "sequence"
+    time: Optional[str] = None
+    split: Optional[str] = None
+    label: Optional[str] = None
+    target: Optional[Tuple[str, ...]] = None
+    features: Optional[Tuple[str, ...]] = None
+    test_fraction: float = 0.25
+    headroom: float = 1.25
+
+    def __post_init__(self):
+        if (self.task is None) == (self.path is None):
+            raise ValueError(f"data: give task (one of {list(TASKS)}) or path, not {'both' if self.task else 'neither'}")
+        if self.task is not None:
+            check_choice("data.task", self.task, TASKS)
+        if self.path is not None and (not isinstance(self.path, str) or not self.path):
+            raise ValueError(f"data.path={self.path!r} is not allowed; a file path")
+        object.__setattr__(self, "target", _names("data.target", self.target))
+        object.__setattr__(self, "features", _names("data.features", self.features))
+        for name in ("sequence", "time", "split", "label"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ValueError(f"data.{name}={value!r} is not allowed; a column name")
+        if self.label is not None and self.target is not None:
+            raise ValueError("data: give label (classification) or target (regression), not both")
+        check_range("data.test_fraction", self.test_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        check_range("data.headroom", self.headroom, 1.0)
+
+
+@dataclass(frozen=True)
+class NetworkSection:
+    """The network; ``head``, ``mode``, ``loss`` default from the data (softmax and cross-entropy for
+    classes, identity and MSE for values; seq2vec for one label or target per sequence)."""
+
+    cell: str = "lstm"
+    hidden: Tuple[int, ...] = (16,)
+    head: Optional[str] = None
+    mode: Optional[str] = None
+    loss: Optional[str] = None
+    reduction: str = "mean"
+    bias: bool = True
+    forget_bias: float = 1.0
+
+    def __post_init__(self):
+        check_choice("network.cell", self.cell, CELL_NAMES)
+        hidden = (self.hidden,) if isinstance(self.hidden, int) else tuple(self.hidden)
+        if not hidden:
+            raise ValueError("network.hidden=[] is not allowed; at least one recurrent layer")
+        for k, h in enumerate(hidden):
+            check_int(f"network.hidden[{k}]", h, 1)
+        object.__setattr__(self, "hidden", hidden)
+        for name, choices in (("head", HEADS), ("mode", MODES), ("loss", LOSSES)):
+            if getattr(self, name) is not None:
+                check_choice(f"network.{name}", getattr(self, name), choices)
+        check_choice("network.reduction", self.reduction, REDUCTIONS)
+        _check_bool("network.bias", self.bias)
+        check_range("network.forget_bias", self.forget_bias, -10.0, 10.0)
+
+
+@dataclass(frozen=True)
+class HardwareSection:
+    """Which technology, and which way onto it (see :data:`WAYS`, :data:`PLACEMENTS`, :data:`STARTS`)."""
+
+    preset: str = "li2019"
+    way: str = "in_situ"
+    ideal_converters: bool = False
+    placement: str = "first_fit"
+    start: str = "programmed"
+
+    def __post_init__(self):
+        check_choice("hardware.preset", self.preset, crossbar.preset_names())
+        check_choice("hardware.way", self.way, WAYS)
+        _check_bool("hardware.ideal_converters", self.ideal_converters)
+        check_choice("hardware.placement", self.placement, PLACEMENTS)
+        check_choice("hardware.start", self.start, STARTS)
+
+
+@dataclass(frozen=True)
+class ArraySection:
+    """Array size (word lines x bit lines) and how many arrays the chip has (None: as many as needed)."""
+
+    rows: int = 128
+    cols: int = 64
+    count: Optional[int] = None
+
+    def __post_init__(self):
+        check_int("array.rows", self.rows, 2)
+        check_int("array.cols", self.cols, 2)
+        _check_optional_int("array.count", self.count, 1)
+
+
+@dataclass(frozen=True)
+class AdcSection:
+    """Column converters: resolution (None: the preset's) and full scale in output units."""
+
+    bits: Optional[int] = None
+    range: float = 6.0
+
+    def __post_init__(self):
+        _check_optional_int("adc.bits", self.bits, 2, 24)
+        check_range("adc.range", self.range, 0.0, low_open=True)
+
+
+@dataclass(frozen=True)
+class DacSection:
+    """Row drivers: resolution (None: the preset's)."""
+
+    bits: Optional[int] = None
+
+    def __post_init__(self):
+        _check_optional_int("dac.bits", self.bits, 2, 24)
+
+
+@dataclass(frozen=True)
+class WiresSection:
+    """Wire resistance per segment, ohms; both 0: ideal wires."""
+
+    row_segment_ohms: float = 0.0
+    col_segment_ohms: float = 0.0
+
+    def __post_init__(self):
+        check_range("wires.row_segment_ohms", self.row_segment_ohms, 0.0, unit="ohm")
+        check_range("wires.col_segment_ohms", self.col_segment_ohms, 0.0, unit="ohm")
+        if (self.row_segment_ohms == 0.0) != (self.col_segment_ohms == 0.0):
+            raise ValueError("wires: give both segment resistances (> 0), or both 0 for ideal wires; "
+                             f"got row_segment_ohms={self.row_segment_ohms!r}, col_segment_ohms={self.col_segment_ohms!r}")
+
+    def resistance(self) -> Optional[crossbar.WireResistance]:
+        if self.row_segment_ohms == 0.0:
+            return None
+        return crossbar.WireResistance(self.row_segment_ohms, self.col_segment_ohms)
+
+
+@dataclass(frozen=True)
+class TrainingSection:
+    """Training: epochs, optimizer and its settings, batch size, seed (of the network, chip and data order)."""
+
+    epochs: int = 50
+    optimizer: str = "rmsprop"
+    learning_rate: float = 0.01
+    momentum: float = 0.0
+    clip_norm: Optional[float] = None
+    batch_size: int = 32
+    seed: int = 0
+
+    def __post_init__(self):
+        check_int("training.epochs", self.epochs, 1)
+        check_choice("training.optimizer", self.optimizer, OPTIMIZERS)
+        check_range("training.learning_rate", self.learning_rate, 0.0, low_open=True)
+        check_range("training.momentum", self.momentum, 0.0, 1.0, high_open=True)
+        if self.clip_norm is not None:
+            check_range("training.clip_norm", self.clip_norm, 0.0, low_open=True)
+        check_int("training.batch_size", self.batch_size, 1)
+        check_int("training.seed", self.seed, 0)
+
+
+SECTIONS = {"data": DataSection, "network": NetworkSection, "hardware": HardwareSection, "array": ArraySection,
+            "adc": AdcSection, "dac": DacSection, "wires": WiresSection, "training": TrainingSection}
+"""The sections that are dataclasses; ``device`` and ``encoding`` hold overrides."""
+
+
+# --------------------------------------------------------------------------- the experiment
+@dataclass(frozen=True)
+class Experiment:
+    """A whole experiment (see the module text). Validated when built: the device and the encoding
+    overrides are applied and checked too."""
+
+    data: DataSection
+    network: NetworkSection = field(default_factory=NetworkSection)
+    hardware: HardwareSection = field(default_factory=HardwareSection)
+    device: Mapping[str, Any] = field(default_factory=dict)
+    encoding: Mapping[str, Any] = field(default_factory=dict)
+    array: ArraySection = field(default_factory=ArraySection)
+    adc: AdcSection = field(default_factory=AdcSection)
+    dac: DacSection = field(default_factory=DacSection)
+    wires: WiresSection = field(default_factory=WiresSection)
+    training: TrainingSection = field(default_factory=TrainingSection)
+
+    def __post_init__(self):
+        for name, cls in SECTIONS.items():
+            if not isinstance(getattr(self, name), cls):
+                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; a {cls.__name__}")
+        for name in ("device", "encoding"):
+            if not isinstance(getattr(self, name), Mapping):
+                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; a table of fields to override")
+            object.__setattr__(self, name, _frozen_copy(getattr(self, name)))
+        self.device_model()
+        self.encoding_config(self.hardware.way)
+        if self.hardware.placement == "li2019" and self.data.task is None:
+            raise ValueError("hardware.placement='li2019' places the shipped tasks' networks; use first_fit for "
+                             "your own data")
+
+    # ---------------------------------------------------------------- resolved objects
+    def device_model(self) -> crossbar.DeviceModel:
+        """The preset's device with the overrides of ``[device]``, validated."""
+        base = crossbar.preset(self.hardware.preset).to_dict()
+        merged = _merge(base, self.device, "device")
+        return crossbar.DeviceModel.from_dict(merged, "device")
+
+    def encoding_config(self, way: Optional[str] = None) -> Encoding:
+        """The encoding of a way with the overrides of ``[encoding]``: in situ Li et al.'s 100 uS per unit
+        weight when the starting weights fit it (``fits``), ex situ the scale from the trained weights."""
+        from crossbar.validation import config_from_dict
+
+        way = self.hardware.way if way is None else way
+        base = {"scale": "fits" if way == "in_situ" else "max_abs"}
+        return config_from_dict(Encoding, {**base, **dict(self.encoding)}, "encoding")
+
+    def optimizer_config(self):
+        from .optim import OptimizerConfig
+
+        t = self.training
+        return OptimizerConfig(t.optimizer, t.learning_rate, momentum=t.momentum, clip_norm=t.clip_norm)
+
+    # ---------------------------------------------------------------- dicts, TOML, dotted names
+    def to_dict(self) -> dict:
+        """Every section as plain values (None left out), the form of the TOML and JSON files."""
+        out = {}
+        for name in ("data", "network", "hardware", "device", "encoding", "array", "adc", "dac", "wires",
+                     "training"):
+            value = getattr(self, name)
+            table = config_to_dict(value) if dataclasses.is_dataclass(value) else _plain(value)
+            out[name] = _drop_none(table)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping, source: str = "experiment") -> "Experiment":
+        """An experiment from :meth:`to_dict`'s form; ``ValueError`` naming ``source`` and the key or value."""
+        from crossbar.validation import config_from_dict
+
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{source}: a table of sections is required")
+        known = set(SECTIONS) | {"device", "encoding"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{source}: section(s) {', '.join(unknown)} not known; sections: {', '.join(sorted(known))}")
+        if "data" not in data:
+            raise ValueError(f"{source}: a [data] section is required (task = \"vowels\", or path = \"...\")")
+        kwargs = {}
+        for name, section in SECTIONS.items():
+            if name in data:
+                kwargs[name] = config_from_dict(section, dict(data[name]), f"{source}: [{name}]")
+        for name in ("device", "encoding"):
+            if name in data:
+                if not isinstance(data[name], Mapping):
+                    raise ValueError(f"{source}: [{name}] must be a table")
+                kwargs[name] = dict(data[name])
+        try:
+            return cls(**kwargs)
+        except ValueError as error:
+            raise ValueError(f"{source}: {error}") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, sort_keys=False)
+
+    def to_toml(self) -> str:
+        """The experiment as a TOML file's text (what :func:`load_experiment` reads back)."""
+        return dump_toml(self.to_dict())
+
+    def with_values(self, values: Mapping[str, Any]) -> "Experiment":
+        """A copy with dotted names set (``{"device.pulse_law.step_up": 2e-6, "adc.bits": 6}``), validated.
+
+        Whole-number fields refuse fractions (``adc.bits=6.5``); nothing is truncated.
+        """
+        data = self.to_dict()
+        for name, value in values.items():
+            spec = parameter(name, self)
+            _set_path(data, name.split("."), spec.coerce(value))
+        return Experiment.from_dict(data, "experiment")
+
+    def value_of(self, name: str):
+        """The value of a dotted name in this experiment (the device's and encoding's as resolved)."""
+        parts = name.split(".")
+        if parts[0] == "device":
+            node = self.device_model().to_dict()
+            for p in parts[1:]:
+                node = node[p] if isinstance(node, dict) else None
+            return node
+        if parts[0] == "encoding":
+            return getattr(self.encoding_config(), parts[1])
+        return getattr(getattr(self, parts[0]), parts[1])
+
+
+def _frozen_copy(mapping: Mapping) -> dict:
+    return {str(k): (_frozen_copy(v) if isinstance(v, Mapping) else (tuple(v) if isinstance(v, list) else v))
+            for k, v in mapping.items()}
+
+
+def _plain(value):
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _drop_none(table: dict) -> dict:
+    return {k: (_drop_none(v) if isinstance(v, dict) else v) for k, v in table.items() if v is not None}
+
+
+def _merge(base: dict, overrides: Mapping, source: str) -> dict:
+    """``base`` with ``overrides`` applied key by key (nested tables merged); unknown keys refused."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if key not in base:
+            raise ValueError(f"{source}.{key} is not a field; fields: {', '.join(sorted(base))}")
+        if isinstance(value, Mapping):
+            if base[key] is None:
+                raise ValueError(f"{source}.{key}: this device has no {key}; it cannot be changed")
+            out[key] = _merge(base[key], value, f"{source}.{key}")
+        else:
+            out[key] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _set_path(table: dict, path: List[str], value) -> None:
+    for key in path[:-1]:
+        table = table.setdefault(key, {})
+    table[path[-1]] = value
+
+
+# --------------------------------------------------------------------------- parameters
+@dataclass(frozen=True)
+class Parameter:
+    """A dotted name that can be set and swept: its kind, unit and meaning."""
+
+    name: str
+    kind: str            # "float", "int" or "choice"
+    unit: str
+    doc: str
+    choices: Tuple[str, ...] = ()
+
+    def coerce(self, value):
+        """``value`` as this parameter's type; ``ValueError`` naming it otherwise (never truncated)."""
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise ValueError(f"{self.name}={value!r} is not allowed; choose one of {list(self.choices)}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{self.name}={value!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{self.name}={value!r} is not finite")
+        if self.kind == "int":
+            if float(value) != int(value):
+                raise ValueError(f"{self.name}={value!r} is not allowed; a whole number is required "
+                                 "(it is never truncated)")
+            return int(value)
+        return float(value)
+
+    def parse(self, text: str) -> list:
+        """Values of a ``--vary`` right-hand side for this parameter (see :func:`lstm.sweep.parse_values`)."""
+        from .sweep import parse_values
+
+        if self.kind == "choice":
+            values = [v.strip() for v in text.split(",") if v.strip()]
+            if not values:
+                raise ValueError(f"{self.name}: no values in {text!r}")
+            return [self.coerce(v) for v in values]
+        return [self.coerce(v) for v in parse_values(text)]
+
+
+_UNITS = {
+    "g_min": ("S", "lower end of the nominal conductance window"),
+    "g_max": ("S", "upper end of the nominal conductance window"),
+    "n_levels": ("levels", "programmable conductance levels (omit for continuous)"),
+    "program_noise_sigma": ("S", "programming noise, absolute standard deviation"),
+    "program_noise_sigma_relative": ("1", "programming noise relative to the target"),
+    "read_noise_sigma_relative": ("1", "read noise relative to G, at every read"),
+    "stuck_at_gmin_fraction": ("1", "fraction of devices stuck at g_min"),
+    "stuck_at_gmax_fraction": ("1", "fraction of devices stuck at g_max"),
+    "window_spread_sigma_relative": ("1", "device-to-device spread of the window (log-normal sigma)"),
+    "drift_nu": ("1", "drift exponent, G = G0 (t/t0)^-nu"),
+    "drift_nu_sigma": ("1", "device-to-device spread of nu"),
+    "drift_t0": ("s", "drift reference time"),
+    "pulse_law.step_up": ("S", "potentiation step per pulse"),
+    "pulse_law.step_down": ("S", "depression step per pulse"),
+    "pulse_law.nonlinearity": ("1", "exponent of the exponential pulse law"),
+    "pulse_law.cycle_noise_sigma_relative": ("1", "pulse-to-pulse spread relative to the step"),
+    "pulse_law.kind": ("", "pulse law"),
+    "two_pulse.gate_slope": ("S/V", "SET conductance per volt of gate voltage"),
+    "two_pulse.gate_intercept": ("S", "SET conductance at 0 V gate voltage"),
+    "two_pulse.gate_voltage_min": ("V", "lowest SET gate voltage"),
+    "two_pulse.gate_voltage_max": ("V", "highest SET gate voltage"),
+    "two_pulse.set_voltage": ("V", "SET pulse amplitude"),
+    "two_pulse.reset_voltage": ("V", "RESET pulse amplitude"),
+    "two_pulse.reset_gate_voltage": ("V", "gate voltage during RESET"),
+    "two_pulse.reset_conductance": ("S", "conductance after a RESET"),
+    "two_pulse.initial_gate_voltage": ("V", "gate voltage of the in-situ start"),
+    "encoding.siemens_per_weight": ("S", "conductance per unit weight of the fixed scale"),
+    "encoding.percentile": ("%", "percentile of |w| that sets the percentile scale"),
+    "encoding.v_read": ("V", "read voltage of an input of 1"),
+    "encoding.input_limit": ("1", "largest |input| accepted"),
+    "encoding.bias_input": ("1", "drive of the bias rows"),
+    "encoding.bias_rows": ("rows", "rows given to a bias"),
+    "encoding.scheme": ("", "where the two devices of a pair sit"),
+    "encoding.scale": ("", "how the scale is chosen"),
+    "data.test_fraction": ("1", "held-out fraction without a split column"),
+    "data.headroom": ("1", "inputs divided by headroom x their largest training magnitude"),
+    "network.forget_bias": ("1", "starting forget-gate bias"),
+    "network.cell": ("", "recurrent cell"),
+    "network.head": ("", "output head"),
+    "network.mode": ("", "loss at every step or at the last"),
+    "hardware.preset": ("", "device technology"),
+    "hardware.way": ("", "way onto hardware"),
+    "hardware.start": ("", "in-situ starting weights"),
+    "array.rows": ("devices", "word lines per array"),
+    "array.cols": ("devices", "bit lines per array"),
+    "array.count": ("arrays", "arrays available (omit: as many as needed)"),
+    "adc.bits": ("bits", "ADC resolution including the sign"),
+    "adc.range": ("output units", "ADC full scale in units of each matrix's outputs"),
+    "dac.bits": ("bits", "DAC resolution including the sign"),
+    "wires.row_segment_ohms": ("ohm", "word-line resistance per segment"),
+    "wires.col_segment_ohms": ("ohm", "bit-line resistance per segment"),
+    "training.epochs": ("epochs", "passes over the training set"),
+    "training.learning_rate": ("1", "optimizer learning rate"),
+    "training.momentum": ("1", "SGD momentum"),
+    "training.clip_norm": ("1", "gradient clipping by global norm"),
+    "training.batch_size": ("sequences", "sequences per update"),
+    "training.seed": ("", "seed of the network, chip and data order"),
+    "training.optimizer": ("", "optimizer"),
+}
+_CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS, "encoding.scheme": ("row_pairs", "column_pairs"),
+            "encoding.scale": ("fixed", "fits", "max_abs", "percentile"), "network.cell": CELL_NAMES,
+            "network.head": HEADS, "network.mode": MODES, "hardware.preset": None, "hardware.way": WAYS,
+            "hardware.start": STARTS, "training.optimizer": OPTIMIZERS}
+_INTS = {"n_levels", "encoding.bias_rows", "array.rows", "array.cols", "array.count", "adc.bits", "dac.bits",
+         "training.epochs", "training.batch_size", "training.seed"}
+
+
+def parameters(experiment: Optional[Experiment] = None) -> List[Parameter]:
+    """Every dotted name that can be set and swept, with its kind and unit.
+
+    The device's names depend on its preset (``device.two_pulse.*`` exist for
+    a two-pulse device only); without an experiment, those of ``li2019``.
+    """
+    preset = experiment.hardware.preset if experiment is not None else "li2019"
+    device = crossbar.preset(preset).to_dict()
+    names = []
+    for key, value in device.items():
+        if key in ("name", "initial_conductance_range"):
+            continue
+        if isinstance(value, dict):
+            names += [f"{key}.{k}" for k in value]
+        elif key == "two_pulse" and value is None:
+            continue
+        else:
+            names.append(key)
+    out = [_parameter(f"device.{n}", n) for n in names]
+    out += [_parameter(n, n) for n in _UNITS if n.split(".")[0] in ("encoding", "data", "network", "hardware",
+                                                                     "array", "adc", "dac", "wires", "training")]
+    return out
+
+
+def _parameter(name: str, key: str) -> Parameter:
+    unit, doc = _UNITS.get(key, ("", ""))
+    if key in _CHOICES:
+        choices = _CHOICES[key] if _CHOICES[key] is not None else tuple(crossbar.preset_names())
+        return Parameter(name, "choice", unit, doc, tuple(choices))
+    return Parameter(name, "int" if key in _INTS else "float", unit, doc)
+
+
+def parameter(name: str, experiment: Optional[Experiment] = None) -> Parameter:
+    """The :class:`Parameter` of a dotted name; ``ValueError`` listing the known names otherwise."""
+    for p in parameters(experiment):
+        if p.name == name:
+            return p
+    known = ", ".join(p.name for p in parameters(experiment))
+    raise ValueError(f"parameter {name!r} is not known; known names: {known}")
+
+
+def parameter_table(experiment: Optional[Experiment] = None) -> str:
+    """The names, their units, their values in ``experiment`` (or li2019's defaults) and what they are."""
+    exp = experiment or Experiment(DataSection(task="vowels"))
+    lines = [f"{'name':<44} {'unit':<13} {'value':<14} meaning"]
+    for p in parameters(exp):
+        try:
+            value = exp.value_of(p.name)
+        except (KeyError, AttributeError, TypeError):
+            value = None
+        shown = "-" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
+        extra = f" ({', '.join(p.choices)})" if p.choices else ""
+        lines.append(f"{p.name:<44} {p.unit:<13} {shown:<14} {p.doc}{extra}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- files
+def load_experiment(path: str) -> Experiment:
+    """An experiment from a ``.toml`` or ``.json`` file; ``ValueError`` naming the file and the problem.
+
+    A ``[vary]`` table (sweep files) is left out; :func:`read_experiment_file` returns it too.
+    A relative ``data.path`` is taken relative to the file's folder.
+    """
+    experiment, _ = read_experiment_file(path)
+    return experiment
+
+
+def read_experiment_file(path: str) -> Tuple[Experiment, dict]:
+    """``(experiment, vary)`` of a TOML or JSON file (``vary``: the ``[vary]`` table, possibly empty)."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        data = json.loads(raw) if path.endswith(".json") else tomllib.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"experiment file {path}: cannot be read ({error})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"experiment file {path}: a table of sections is required")
+    vary = data.pop("vary", {}) or {}
+    data_section = data.get("data")
+    if isinstance(data_section, dict) and isinstance(data_section.get("path"), str):
+        if not os.path.isabs(data_section["path"]):
+            data_section["path"] = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)),
+                                                                 data_section["path"]))
+    return Experiment.from_dict(data, f"experiment file {path}"), dict(vary)
+
+
+def dump_toml(table: Mapping, prefix: str = "") -> str:
+    """A nested table of strings, numbers, booleans and lists as TOML text (enough for experiments)."""
+    lines, subtables = [], []
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            subtables.append((key, value))
+        else:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    out = []
+    if lines:
+        if prefix:
+            out.append(f"[{prefix}]")
+        out += lines
+        out.append("")
+    for key, value in subtables:
+        out.append(dump_toml(value, f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key)))
+    return "\n".join(out)
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ValueError(f"{value!r} cannot be written to TOML")
+
+
+# --------------------------------------------------------------------------- Li et al.'s experiments
+def li2019(task: str, seed: int = 0, epochs: Optional[int] = None, start: str = "programmed",
+           noise_sigma: Optional[float] = None, way: str = "in_situ") -> Experiment:
+    """Li et al.'s experiment on a shipped task, in situ on one 128x64 li2019 array.
+
+    - ``airline``: LSTM 15 with bias and a forget-gate bias of 0, dense 1 with sigmoid, half the sum of
+      squares, SGD 0.01 with momentum 0.9, batch 1, 800 epochs;
+    - ``vowels``: LSTM 14 without bias, dense 9 with softmax, loss at the last step, RMSprop 0.01,
+      batch 50, 50 epochs (Li's gait network's settings).
+
+    ``noise_sigma`` (S) overrides the programming noise per pulse (li2019: 4 uS); ``way`` puts the
+    network on the chip another way (ex situ, hardware-aware).
+    """
+    check_choice("task", task, TASKS)
+    if task == "airline":
+        network = NetworkSection("lstm", (15,), head="sigmoid", mode="seq2seq", loss="mse", reduction="sum",
+                                 forget_bias=0.0)
+        training = TrainingSection(epochs=800 if epochs is None else epochs, optimizer="sgd",
+                                   learning_rate=0.01, momentum=0.9, batch_size=1, seed=seed)
+    else:
+        network = NetworkSection("lstm", (14,), head="softmax", mode="seq2vec", loss="cross_entropy", bias=False)
+        training = TrainingSection(epochs=50 if epochs is None else epochs, optimizer="rmsprop",
+                                   learning_rate=0.01, batch_size=50, seed=seed)
+    device = {} if noise_sigma is None else {"program_noise_sigma": noise_sigma}
+    return Experiment(DataSection(task=task), network, HardwareSection("li2019", way, placement="li2019",
+                                                                        start=start),
+                      device=device, array=ArraySection(128, 64, 1), training=training)

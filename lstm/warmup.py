@@ -1,0 +1,54 @@
+"""Compile (or load from Numba's cache) the kernels a run needs, before any progress bar starts.
+
+A progress bar's estimate of the time left is wrong by the whole compile time
+when the first steps compile (an hour for a first epoch that took a minute to
+compile); :func:`warm_up` runs a tiny network through every compiled path
+first: the software layer forward and backward, the read engine on li2019
+arrays with converters, an in-situ update and a read-back.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy as np
+
+_WARM = False
+
+
+def kernels_cached() -> bool:
+    """Whether Numba's cache holds the main kernels (else the next run compiles them, about a minute)."""
+    import crossbar
+    import lstm
+
+    folders = [os.path.join(os.path.dirname(m.__file__), "__pycache__") for m in (crossbar, lstm)]
+    names = ["read_kernels.read_product-*.nbi", "kernels.hardware_lstm_forward-*.nbi", "kernels.lstm_backward-*.nbi"]
+    cache_dir = os.environ.get("NUMBA_CACHE_DIR")
+    if cache_dir:
+        return bool(glob.glob(os.path.join(cache_dir, "**", "*.nbi"), recursive=True))
+    return all(any(glob.glob(os.path.join(f, n)) for f in folders) for n in names)
+
+
+def warm_up() -> None:
+    """Run every compiled path once on a tiny network (once per process; the numbers of later runs do not change)."""
+    global _WARM
+    if _WARM:
+        return
+    from .hardware import HardwareConfig, HardwareNetwork, InSituTrainer
+    from .network import make_network
+    from .train import Dataset
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-0.5, 0.5, (2, 3, 2))
+    y = rng.uniform(0.0, 1.0, (2, 3, 1))
+    data = Dataset(x, y, np.ones((2, 3)))
+    for batch in (data, data.subset([0])):  # a batch and a single vector take different products
+        net = make_network(2, [3], 1, seed=0, head="sigmoid")
+        net.gradients(batch.x, batch.y, batch.mask)
+        hw = HardwareNetwork(net, HardwareConfig(array_rows=16, array_cols=16), seed=0)
+        hw.program()
+        trainer = InSituTrainer(hw)
+        _, grads = trainer.gradients(batch)
+        trainer.apply({k: -0.01 * g for k, g in grads.items()})
+    _WARM = True

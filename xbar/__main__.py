@@ -1,0 +1,8 @@
+"""``python -m xbar``: the ``xbar`` command line."""
+
+import sys
+
+from lstm.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
