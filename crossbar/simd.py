@@ -66,41 +66,36 @@ def _host_has_wide_vectors() -> bool:
 WIDE_VECTORS = _host_has_wide_vectors()
 LANES = 16 if WIDE_VECTORS else 8
 """float32 lanes of one vector."""
-BLOCK_ROWS = 4 if WIDE_VECTORS else 6
-"""Output rows (physical columns) of a block: 16 accumulators of both products in 32 registers, or 12 in 16
-(1024 x 64 x 32 on the Zen 5 core: 4 x 32 at 120 to 127 G multiply-adds/s, 6 x 8 lanes in AVX2 code at 44)."""
-BLOCK_VECTORS = 2 if WIDE_VECTORS else 1
+BLOCK_ROWS = 4 if WIDE_VECTORS else 3
+"""Output rows (physical columns) of a block: 16 accumulators of both products in 32 registers (AVX-512),
+or 12 in 16 (AVX2). Measured at 1024 x 64 x 32 (see docs/performance.md): 4 rows x 32 columns on a Zen 5
+core, 120 to 127 G multiply-adds/s; 3 rows x 16 columns on a Zen 1 core, 18 (6 x 8 reached 13)."""
+BLOCK_VECTORS = 2
 """Vectors of batch columns in a block."""
 BLOCK_COLUMNS = BLOCK_VECTORS * LANES
-"""Batch columns of a block: 32 (512-bit) or 8 (AVX2)."""
+"""Batch columns of a block: 32 (512-bit) or 16 (AVX2)."""
 
 
 def _paired_block(rows: int, vectors: int, lanes: int):
     """An intrinsic computing ``rows`` x ``vectors * lanes`` outputs of both products.
 
-    ``block(gt, st, v, q, cur, var, p0, b0, n_valid)``: for output rows
-    ``p0 .. p0 + rows`` and batch columns ``b0 .. b0 + n_valid`` (``n_valid``
-    at most ``vectors * lanes``), ``cur[p, b] = sum_i gt[p, i] v[i, b]`` and
-    ``var[p, b] = sum_i st[p, i] q[i, b]``, each a chain of fused
-    multiply-adds in ``i`` order. All arrays float32, C-contiguous rows.
+    ``block(gt, st, v, q, cur, var, p0, b0)``: for output rows ``p0 .. p0 + rows``
+    and the whole batch columns ``b0 .. b0 + vectors * lanes``,
+    ``cur[p, b] = sum_i gt[p, i] v[i, b]`` and ``var[p, b] = sum_i st[p, i] q[i, b]``,
+    each a chain of fused multiply-adds in ``i`` order. All arrays float32,
+    C-contiguous rows. No masks: masked loads (``vmaskmovps``) ran three times
+    slower on AMD Zen 1; a batch's last, partial column block is padded instead.
     """
     @intrinsic
-    def block(typingctx, gt, st, v, q, cur, var, p0, b0, n_valid):
+    def block(typingctx, gt, st, v, q, cur, var, p0, b0):
         def codegen(context, builder, signature, args):
             f32, i32, i64 = ir.FloatType(), ir.IntType(32), ir.IntType(64)
             vec = ir.VectorType(f32, lanes)
-            mask_type = ir.VectorType(ir.IntType(1), lanes)
             fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
                                                  f"llvm.fma.v{lanes}f32")
-            load = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vec, [vec.as_pointer(), i32, mask_type, vec]),
-                f"llvm.masked.load.v{lanes}f32.p0")
-            store = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.VoidType(), [vec, vec.as_pointer(), i32, mask_type]),
-                f"llvm.masked.store.v{lanes}f32.p0")
             g_arr, s_arr, v_arr, q_arr, c_arr, var_arr = [
                 context.make_array(t)(context, builder, a) for t, a in zip(signature.args[:6], args[:6])]
-            first_row, first_column, valid = args[6], args[7], args[8]
+            first_row, first_column = args[6], args[7]
             inner = builder.extract_value(g_arr.shape, 1)
             four = ir.Constant(i64, 4)
 
@@ -117,13 +112,8 @@ def _paired_block(rows: int, vectors: int, lanes: int):
                 return builder.shuffle_vector(one, undefined, ir.Constant(ir.VectorType(index_type, lanes),
                                                                           [0] * lanes))
 
-            lane = ir.Constant(ir.VectorType(i64, lanes), list(range(lanes)))
-            masks = [builder.icmp_signed("<", lane, splat(builder.sub(valid, ir.Constant(i64, k * lanes)),
-                                                          ir.VectorType(i64, lanes), i32))
-                     for k in range(vectors)]
             columns = [builder.add(first_column, ir.Constant(i64, k * lanes)) for k in range(vectors)]
             zero = ir.Constant(vec, [0.0] * lanes)
-            align = ir.Constant(i32, 4)
             # accumulators in stack slots, which LLVM's mem2reg turns into registers
             acc_c = [[cgutils.alloca_once_value(builder, zero) for _ in range(vectors)] for _ in range(rows)]
             acc_v = [[cgutils.alloca_once_value(builder, zero) for _ in range(vectors)] for _ in range(rows)]
@@ -132,10 +122,8 @@ def _paired_block(rows: int, vectors: int, lanes: int):
             with cgutils.for_range(builder, inner) as loop:
                 i = loop.index
                 v_row, q_row = row_address(v_arr, i), row_address(q_arr, i)
-                vs = [builder.call(load, [pointer(v_row, columns[k], vec), align, masks[k], zero])
-                      for k in range(vectors)]
-                qs = [builder.call(load, [pointer(q_row, columns[k], vec), align, masks[k], zero])
-                      for k in range(vectors)]
+                vs = [builder.load(pointer(v_row, columns[k], vec), align=4) for k in range(vectors)]
+                qs = [builder.load(pointer(q_row, columns[k], vec), align=4) for k in range(vectors)]
                 for r in range(rows):
                     g = splat(builder.load(pointer(g_rows[r], i, f32), align=4), vec, i32)
                     s = splat(builder.load(pointer(s_rows[r], i, f32), align=4), vec, i32)
@@ -146,15 +134,14 @@ def _paired_block(rows: int, vectors: int, lanes: int):
                 c_row = row_address(c_arr, builder.add(first_row, ir.Constant(i64, r)))
                 var_row = row_address(var_arr, builder.add(first_row, ir.Constant(i64, r)))
                 for k in range(vectors):
-                    builder.call(store, [builder.load(acc_c[r][k]), pointer(c_row, columns[k], vec), align, masks[k]])
-                    builder.call(store, [builder.load(acc_v[r][k]), pointer(var_row, columns[k], vec), align,
-                                         masks[k]])
+                    builder.store(builder.load(acc_c[r][k]), pointer(c_row, columns[k], vec), align=4)
+                    builder.store(builder.load(acc_v[r][k]), pointer(var_row, columns[k], vec), align=4)
             return context.get_dummy_value()
 
         for name, t in zip(("gt", "st", "v", "q", "cur", "var"), (gt, st, v, q, cur, var)):
             if not (isinstance(t, types.Array) and t.ndim == 2 and t.dtype == types.float32 and t.layout == "C"):
                 raise numba.TypingError(f"{name} must be a 2-D C-contiguous float32 array, got {t}")
-        return types.void(gt, st, v, q, cur, var, types.int64, types.int64, types.int64), codegen
+        return types.void(gt, st, v, q, cur, var, types.int64, types.int64), codegen
 
     return block
 
@@ -183,13 +170,30 @@ def paired_products(gt, st, v, q, cur, var):
             or q.shape[1] != batch or cur.shape[0] != n_out or cur.shape[1] != batch
             or var.shape[0] != n_out or var.shape[1] != batch):
         raise ValueError("paired_products: shapes do not match (gt, st (P, K); v, q (K, B); cur, var (P, B))")
-    whole = n_out - n_out % BLOCK_ROWS
-    for b0 in range(0, batch, BLOCK_COLUMNS):
-        n_valid = min(BLOCK_COLUMNS, batch - b0)
-        for p0 in range(0, whole, BLOCK_ROWS):
-            _block_full(gt, st, v, q, cur, var, p0, b0, n_valid)
-        for p0 in range(whole, n_out):
-            _block_row(gt, st, v, q, cur, var, p0, b0, n_valid)
+    whole_rows = n_out - n_out % BLOCK_ROWS
+    whole_columns = batch - batch % BLOCK_COLUMNS
+    for b0 in range(0, whole_columns, BLOCK_COLUMNS):
+        _blocks(gt, st, v, q, cur, var, b0, whole_rows)
+    tail = batch - whole_columns
+    if tail:  # the last columns, padded with zeros to a whole block (their chains are the same)
+        v_pad = np.zeros((inner, BLOCK_COLUMNS), dtype=np.float32)
+        q_pad = np.zeros((inner, BLOCK_COLUMNS), dtype=np.float32)
+        v_pad[:, :tail] = v[:, whole_columns:]
+        q_pad[:, :tail] = q[:, whole_columns:]
+        cur_pad = np.empty((n_out, BLOCK_COLUMNS), dtype=np.float32)
+        var_pad = np.empty((n_out, BLOCK_COLUMNS), dtype=np.float32)
+        _blocks(gt, st, v_pad, q_pad, cur_pad, var_pad, 0, whole_rows)
+        cur[:, whole_columns:] = cur_pad[:, :tail]
+        var[:, whole_columns:] = var_pad[:, :tail]
+
+
+@numba.njit(cache=True)
+def _blocks(gt, st, v, q, cur, var, b0, whole_rows):
+    """One column block of both products: whole row blocks, then the remaining rows one by one."""
+    for p0 in range(0, whole_rows, BLOCK_ROWS):
+        _block_full(gt, st, v, q, cur, var, p0, b0)
+    for p0 in range(whole_rows, gt.shape[0]):
+        _block_row(gt, st, v, q, cur, var, p0, b0)
 
 
 def paired_products_reference(gt, st, v, q):

@@ -46,8 +46,8 @@ def test_numbers_do_not_depend_on_the_blocking(rng):
     np.testing.assert_array_equal(rows_cur, cur[1:])
 
 
-def test_masked_columns_leave_the_memory_beyond_alone(rng):
-    """The last vector of each row is masked: nothing past the batch's last column is written."""
+def test_padded_columns_leave_the_memory_beyond_alone(rng):
+    """The last, partial column block is padded: nothing past the batch's last column is written."""
     gt, st, v, q = _operands(rng, 5, 9, 37)
     guard = 2 * BLOCK_COLUMNS
     buffers = [np.full(5 * 37 + guard, 7.0, dtype=np.float32) for _ in range(2)]
@@ -75,19 +75,21 @@ def test_block_shapes_and_vector_widths_give_the_same_bits(rng):
     """What makes the numbers the same on every machine: AVX2's blocks, AVX-512's and SSE's agree bit for bit."""
     from crossbar.simd import _paired_block
 
-    gt, st, v, q = _operands(rng, 30, 70, 21)
+    gt, st, v, q = _operands(rng, 30, 70, 40)
     expected = _run(gt, st, v, q)
-    for rows, vectors, lanes in [(4, 2, 16), (6, 1, 8), (1, 3, 4)]:
+    for rows, vectors, lanes in [(4, 2, 16), (3, 2, 8), (6, 1, 8), (1, 3, 4)]:
         block = _paired_block(rows, vectors, lanes)
 
         @numba.njit
         def drive(gt, st, v, q, cur, var):
-            for b0 in range(0, v.shape[1], vectors * lanes):
+            for b0 in range(0, v.shape[1] - vectors * lanes + 1, vectors * lanes):
                 for p0 in range(0, gt.shape[0] - rows + 1, rows):
-                    block(gt, st, v, q, cur, var, p0, b0, min(vectors * lanes, v.shape[1] - b0))
+                    block(gt, st, v, q, cur, var, p0, b0)
 
-        cur, var = np.empty_like(expected[0]), np.empty_like(expected[1])
-        drive(gt, st, v, q, cur, var)  # 30 rows: whole blocks of 1 and 6; of 4, the last 2 rows stay as set
-        n = 30 - 30 % rows
-        np.testing.assert_array_equal(cur[:n], expected[0][:n])
-        np.testing.assert_array_equal(var[:n], expected[1][:n])
+        cur, var = np.full_like(expected[0], np.nan), np.full_like(expected[1], np.nan)
+        drive(gt, st, v, q, cur, var)  # whole blocks only: of 4 rows, the last 2 of 30 stay as set
+        n, m = 30 - 30 % rows, 40 - 40 % (vectors * lanes)
+        assert m > 0
+        np.testing.assert_array_equal(cur[:n, :m], expected[0][:n, :m])
+        np.testing.assert_array_equal(var[:n, :m], expected[1][:n, :m])
+        assert np.isnan(cur[:, m:]).all()
