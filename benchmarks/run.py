@@ -18,10 +18,20 @@ Rows:
    both compiled (the wires as each array's effective conductance, solved once
    when the conductances change): the price of IR drop in the compiled read.
 
+5. An LSTM 1024 -> 1024 (2 050 li2019 arrays) at batch 1 and batch 64 over
+   10 steps against the numpy float32 forward (targets: at most 3 and 2.5).
+6. Building, placing and programming the arrays of an LSTM 1024 -> 1024
+   against numpy drawing the same number of conductances (the floor of any
+   per-device work; the target is under 5 s, ``--large`` adds 2048 -> 2048,
+   under 20 s).
+7. The large layers on one thread against every core (``threads=1`` as the
+   work, the default as the floor): the ratio is the speed-up (target at least
+   1.7 on 2 cores).
+
 Times are medians of interleaved repeats (work, then floor, again and again),
 so that both sides see the same machine load.
 
-    python benchmarks/run.py [--json] [--repeats N]
+    python benchmarks/run.py [--json] [--repeats N] [--large]
 """
 
 from __future__ import annotations
@@ -132,7 +142,8 @@ def inference_rows(repeats: int):
         mask = np.ones((batch, steps))
         x32 = x.astype(np.float32)
         w32 = net.params["layer0.W"].astype(np.float32)
-        t, f = interleaved(lambda: hw.layer(0, x, mask, keep=False), lambda: float_lstm_forward(x32, w32, hidden), repeats)
+        t, f = interleaved(lambda: hw.layer(0, x, mask, keep=False),
+                           lambda: float_lstm_forward(x32, w32, hidden), repeats)
         rows.append(_row("LSTM layer on li2019 arrays (read noise, 8-bit DAC+ADC) vs numpy float32",
                          (n_in, hidden, batch, steps), t, f))
     return rows
@@ -190,10 +201,71 @@ def wires_rows(repeats: int):
     return [_row("LSTM layer with 1 ohm wire segments vs without, both compiled (li2019)", WIRES_SHAPE, t, f)]
 
 
-def run(repeats: int = 15):
+SCALE_SHAPES = [(1024, 1024, 1, 10), (1024, 1024, 64, 10)]
+THREAD_SHAPES = [(128, 256, 64, 100), (64, 64, 256, 50), (1024, 1024, 1, 10), (1024, 1024, 64, 10)]
+
+
+def _layer(n_in: int, hidden: int, batch: int, steps: int, threads=None):
+    """A programmed li2019 layer and its inputs: (hardware network, x, mask)."""
+    hw = HardwareNetwork(make_network(n_in, [hidden], 1, seed=0),
+                         HardwareConfig(preset="li2019", encoding=Encoding(scale="max_abs")), seed=0, threads=threads)
+    hw.program()
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, (steps, batch, n_in))
+    return hw, x, np.ones((batch, steps))
+
+
+def scale_rows(repeats: int):
+    """The 1024 -> 1024 layer at batch 1 and 64 against the float floor."""
+    rows = []
+    for n_in, hidden, batch, steps in SCALE_SHAPES:
+        hw, x, mask = _layer(n_in, hidden, batch, steps)
+        x32, w32 = x.astype(np.float32), hw.network.params["layer0.W"].astype(np.float32)
+        t, f = interleaved(lambda: hw.layer(0, x, mask, keep=False), lambda: float_lstm_forward(x32, w32, hidden),
+                           max(3, repeats // 3))
+        rows.append(_row(f"LSTM {n_in}->{hidden} on {len(hw.chip.arrays)} li2019 arrays vs numpy float32",
+                         (n_in, hidden, batch, steps), t, f))
+    return rows
+
+
+def build_rows(large: bool = False):
+    """Chip build, placement and programming of an LSTM n -> n, once each, against numpy drawing as many
+    conductances (one repeat: a build takes seconds and its memory is freed between)."""
+    rows = []
+    for n in (1024, 2048) if large else (1024,):
+        t0 = time.perf_counter()
+        hw = HardwareNetwork(make_network(n, [n], 1, seed=0), HardwareConfig(preset="li2019"), seed=0)
+        arrays = hw.chip.arrays
+        hw.program()
+        t = time.perf_counter() - t0
+        devices = sum(a.rows * a.cols for a in arrays)
+        del hw, arrays
+        t0 = time.perf_counter()
+        np.random.default_rng(0).normal(50e-6, 1e-6, devices)
+        f = time.perf_counter() - t0
+        rows.append(_row(f"LSTM {n}->{n} chip: build, place, program vs numpy drawing as many G",
+                         (n, n, devices), t, f))
+    return rows
+
+
+def thread_rows(repeats: int):
+    """The large layers on one thread against all the usable cores: the ratio is the speed-up."""
+    from lstm.parallel import default_threads
+
+    rows = []
+    for shape in THREAD_SHAPES:
+        one, x, mask = _layer(*shape, threads=1)
+        every = _layer(*shape)[0]
+        t, f = interleaved(lambda: one.layer(0, x, mask, keep=False), lambda: every.layer(0, x, mask, keep=False),
+                           max(3, repeats // 3))
+        rows.append(_row(f"LSTM layer, 1 thread vs {default_threads()} threads (speed-up)", shape, t, f))
+    return rows
+
+
+def run(repeats: int = 15, large: bool = False):
     """All benchmark rows: dicts with name, shape, seconds, floor_seconds, ratio."""
     tasks.airline()  # data loaded before timing
-    return inference_rows(repeats) + epoch_rows(repeats) + ir_drop_rows(repeats) + wires_rows(repeats)
+    return (inference_rows(repeats) + epoch_rows(repeats) + ir_drop_rows(repeats) + wires_rows(repeats)
+            + scale_rows(repeats) + build_rows(large) + thread_rows(repeats))
 
 
 def machine() -> str:
@@ -223,10 +295,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print a JSON list of rows")
     parser.add_argument("--repeats", type=int, default=15, help="interleaved repeats (median taken)")
+    parser.add_argument("--large", action="store_true", help="also build the chip of an LSTM 2048 -> 2048")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f"--repeats={args.repeats}; at least 1 is required")
-    rows = run(args.repeats)
+    rows = run(args.repeats, args.large)
     if args.json:
         print(json.dumps(rows, indent=1))
     else:

@@ -199,6 +199,12 @@ class CrossbarArray:
         """``(rows, cols)``."""
         return (self.rows, self.cols)
 
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes of the array's per-device state (conductances, gains, faults, drift, times, the
+        effective conductances with wires); its own read plan, if made, not included."""
+        return int(sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray)))
+
     def row_conductance(self) -> np.ndarray:
         """Each row's conductance summed over all columns, siemens, shape (rows,) (read-only).
 

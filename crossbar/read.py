@@ -36,13 +36,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
+import numba
 import numpy as np
 
 from .array import CrossbarArray
 from .energy import OperationCounts
 from .kernels import float32_is_enough
 from .peripherals import ADC, DAC
-from .read_kernels import (ReadArrays, fill_read_values, product_buffers, read_product,
+from .read_kernels import (PARALLEL_WORK, ReadArrays, fill_read_values, product_buffers, read_product,
                            read_product_reference)
 from .validation import check_int, check_range
 
@@ -101,6 +102,48 @@ class Read:
         """The logical inputs the read's drives cover, (first, end)."""
         return (min(d.first_input for d in self.drives),
                 max(d.first_input + d.rows[1] - d.rows[0] for d in self.drives))
+
+
+CHUNK_COLUMNS = 24
+"""Fewest columns a parallel chunk of a read takes (a multiple of the AVX2 and AVX-512 blocks' rows)."""
+CHUNKS = 64
+"""Chunks a read is cut into at most: enough for 64 threads; the numbers do not depend on the count."""
+CHUNK_WORK = PARALLEL_WORK
+"""Multiply-adds of one input vector (both products) below which a read stays one chunk: it would run its
+chunks on one thread anyway, and each chunk costs a start of its noise streams."""
+
+
+def _chunks(band_widths, column_output, column_sign, band_columns, multiply_adds) -> np.ndarray:
+    """Column ranges a read can be computed in, in parallel: cut only where no output spans the cut.
+
+    A chunk takes every band, so the bands must map their columns alike (as the
+    row tiles of a matrix do); otherwise the read is one chunk, as is a read of
+    less than :data:`CHUNK_WORK` multiply-adds a vector.
+    """
+    width = max(band_widths)
+    if 2 * multiply_adds < CHUNK_WORK:
+        return np.array([0, width], dtype=np.int64)
+    outputs = [tuple(column_output[band_columns[a]:band_columns[a + 1]]) for a in range(len(band_widths))]
+    signs = [tuple(column_sign[band_columns[a]:band_columns[a + 1]]) for a in range(len(band_widths))]
+    if len(set(band_widths)) != 1 or len(set(outputs)) != 1 or len(set(signs)) != 1:
+        return np.array([0, width], dtype=np.int64)
+    mapping = outputs[0]
+    # a column may start a chunk where no output of the columns before it comes again
+    last_use = {}
+    for p, o in enumerate(mapping):
+        last_use[o] = p
+    allowed, reach = [], 0
+    for p in range(1, width):
+        reach = max(reach, last_use[mapping[p - 1]])
+        if reach < p:
+            allowed.append(p)
+    size = max(CHUNK_COLUMNS, -(-width // CHUNKS))
+    cuts, last = [0], 0
+    for p in allowed:
+        if p - last >= size and width - p >= size // 2:
+            cuts.append(p)
+            last = p
+    return np.array(cuts + [width], dtype=np.int64)
 
 
 class ReadPlan:
@@ -176,7 +219,8 @@ class ReadPlan:
                 runs.append((len(band_starts), p, p + c1 - c0, c0))
                 outputs = [o for o, _ in r.outputs]
                 signs = [s for _, s in r.outputs]
-                consecutive = all(s == 1 for s in signs) and outputs == list(range(outputs[0], outputs[0] + len(outputs)))
+                consecutive = (all(s == 1 for s in signs)
+                               and outputs == list(range(outputs[0], outputs[0] + len(outputs))))
                 run_output.append(outputs[0] if consecutive else -1)
                 column_output += outputs
                 column_sign += signs
@@ -204,6 +248,8 @@ class ReadPlan:
             column_output=np.array(column_output, dtype=np.int64),
             column_sign=np.array(column_sign, dtype=np.float64),
             band_columns=np.array(band_columns, dtype=np.int64),
+            chunks=_chunks(band_widths, column_output, column_sign, band_columns,
+                           int(np.sum(np.diff(band_starts) * np.array(band_widths)))),
             n_out=self.n_outputs, n_inputs=self.n_inputs, constant_input=float(self.constant_input),
             volts_per_input=float(self.volts_per_input),
             dac_step=0.0 if dac is None else float(dac.step), dac_top=0.0 if dac is None else float(dac.max_code),
@@ -215,6 +261,7 @@ class ReadPlan:
                          np.array([float(d.sign) for d in r.drives])) for r in self.reads]
         # each array's reads in read order, for draw_seeds
         self._seed_groups = [(a, [k for k, r in enumerate(self.reads) if r.array is a]) for a in arrays]
+        self._seed_order = np.array([k for _, mine in self._seed_groups for k in mine], dtype=np.int64)
         self._driven = [sum(d.rows[1] - d.rows[0] for d in r.drives) for r in self.reads]
         self._drive_runs = [[(d.rows[0], d.rows[1], d.first_input) for d in r.drives] for r in self.reads]
         pa = self.arrays
@@ -225,8 +272,9 @@ class ReadPlan:
             start, stop = pa.band_offsets[band], pa.band_offsets[band + 1]
             self._fill_views.append((int(pa.band_starts[band]), p0, (
                 pa.signal[start:stop].reshape(width, rows), pa.variance[start:stop].reshape(width, rows),
-                pa.signal_rows[start:stop].reshape(rows, width), pa.variance_rows[start:stop].reshape(rows, width))))
+                pa.signal_rows[start:stop], pa.variance_rows[start:stop], pa.chunks)))
         self._columns = [r.cols[1] - r.cols[0] for r in self.reads]
+        self._read_times = np.array([r.array.costs.read_time for r in self.reads])  # s
         self._multiply_adds = int(np.sum(np.diff(self.arrays.band_starts) * self.arrays.band_widths))
         self._scratch = np.empty(2 * max((r.inputs[1] - r.inputs[0]) * (r.cols[1] - r.cols[0]) for r in self.reads))
         self.versions: Tuple[int, ...] = ()
@@ -263,19 +311,22 @@ class ReadPlan:
     def refresh(self) -> None:
         """Take the conductances the arrays hold now (in place; the layout and the converters stay)."""
         sigma = self.device.read_noise_sigma_relative
-        row_conductance = []
-        for r, (drive_rows, drive_inputs, drive_signs), (band_start, p0, views), runs in zip(
-                self.reads, self._drives, self._fill_views, self._drive_runs):
+        width = max(end - first for first, end in (r.inputs for r in self.reads))
+        # each read's logical inputs (padded with n_logical, where the power is 0) and their conductance, S
+        index = np.full((self.n_reads, width), self.n_logical, dtype=np.int64)
+        conductance = np.zeros((self.n_reads, width))
+        for k, (r, (drive_rows, drive_inputs, drive_signs), (band_start, p0, views), runs) in enumerate(zip(
+                self.reads, self._drives, self._fill_views, self._drive_runs)):
             # the arrays' own buffers, not read-only views: the plan only reads them (and is of this package)
             fill_read_values(r.array._signal_conductance(), r.array._conductance, r.cols[0], r.cols[1],
                              drive_rows, drive_inputs, drive_signs, band_start, sigma, p0, *views, self._scratch)
             # S of each logical input's rows, summed over all the array's columns (they all dissipate)
             per_row = r.array._row_conductance
-            logical = np.zeros(self.n_logical)
+            first_input, end_input = r.inputs
+            index[k, :end_input - first_input] = np.arange(first_input, end_input)
             for d0, d1, first in runs:
-                logical[first:first + d1 - d0] += per_row[d0:d1]
-            row_conductance.append(logical)
-        self._row_conductance = row_conductance
+                conductance[k, first - first_input:first - first_input + d1 - d0] += per_row[d0:d1]
+        self._energy_index, self._energy_conductance = index, conductance
         self.versions = self._versions()
 
     def _versions(self) -> Tuple[int, ...]:
@@ -309,10 +360,11 @@ class ReadPlan:
             return np.zeros((calls, n), dtype=np.uint64)
         if len(self._seed_groups) == 1:
             return self._seed_groups[0][0].rng.bit_generator.random_raw(calls * n).reshape(calls, n)
-        seeds = np.zeros((calls, n), dtype=np.uint64)
-        for array, mine in self._seed_groups:
-            words = array.rng.bit_generator.random_raw(calls * len(mine))
-            seeds[:, mine] = np.asarray(words, dtype=np.uint64).reshape(calls, len(mine))
+        # one block of words per array, then one scatter (a scatter per array costs 4 times the words)
+        blocks = [array.rng.bit_generator.random_raw(calls * len(mine)).reshape(calls, len(mine))
+                  for array, mine in self._seed_groups]
+        seeds = np.empty((calls, n), dtype=np.uint64)
+        seeds[:, self._seed_order] = np.concatenate(blocks, axis=1)
         return seeds
 
     def buffers(self, batch: int) -> tuple:
@@ -336,12 +388,13 @@ class ReadPlan:
         if reference:
             out, saturated, bad, power = read_product_reference(x, self.arrays, seeds)
         else:
-            power = np.zeros(self.n_logical)
+            power = np.zeros((batch, self.n_logical))
             saturated = np.zeros(self.n_reads, dtype=np.int64)
             out = np.empty((batch, self.n_outputs))
-            bad = read_product(x, self.arrays, seeds, self.buffers(batch), power, saturated, out, 0)
+            bad = read_product(x, self.arrays, seeds, self.buffers(batch), power, saturated, out, 0,
+                               numba.get_num_threads() > 1)
         self.check_bad(bad, x)
-        total = self.record(1, batch, saturated, power)
+        total = self.record(1, batch, saturated, power.sum(axis=0))
         if counts is not None:
             counts.accumulate(total)
         return out
@@ -368,6 +421,10 @@ class ReadPlan:
             ``sum V^2`` of each logical input over all the calls, V^2.
         """
         counts = saturated.tolist() if isinstance(saturated, np.ndarray) else list(saturated)
+        # J of each read: t_read * sum_i G_i V_i^2 over its logical inputs, all reads at once
+        padded = np.append(np.asarray(power, dtype=np.float64), 0.0)
+        energies = (self._read_times * np.einsum("ij,ij->i", padded[self._energy_index],
+                                                 self._energy_conductance)).tolist()
         vectors = calls * batch
         dac, adc = self.dac is not None, self.adc is not None
         dac_total = adc_total = 0
@@ -376,7 +433,7 @@ class ReadPlan:
             c = r.array.counters
             driven = vectors * self._driven[k] if dac else 0
             converted = vectors * self._columns[k] if adc else 0
-            energy = r.array.costs.read_time * float(power @ self._row_conductance[k])
+            energy = energies[k]
             c.products += calls
             c.input_vectors += vectors
             c.dac_conversions += driven
@@ -393,3 +450,11 @@ class ReadPlan:
     def multiply_adds(self, batch: int) -> int:
         """Multiply-adds of one call's products for ``batch`` vectors (for planning threads)."""
         return self._multiply_adds * batch
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes of the plan's copies of the conductances and its tables (its scratch for a batch not
+        included)."""
+        arrays = [v for v in self.arrays if isinstance(v, np.ndarray)]
+        arrays += [self._energy_index, self._energy_conductance]
+        return int(sum(v.nbytes for v in arrays))

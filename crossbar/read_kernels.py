@@ -25,8 +25,11 @@ G-^2`` with ``s`` the relative read noise). A band is stored column by column
    sign, into its output (row tiles of a matrix add up; a column pair is
    plus minus minus); the sums are divided by ``output_unit``.
 
-Arithmetic, the same for every batch size, batch split, thread count and
-machine (tested against :func:`read_product_reference` bit for bit):
+The columns are read in chunks, in parallel on Numba's threads; each chunk
+takes every band in band order, so each output's sum runs in the same order
+whatever the chunking. Arithmetic, the same for every batch size, batch
+split, chunking, thread count and machine (tested against
+:func:`read_product_reference` bit for bit):
 
 - float32 bands (read noise on, see :func:`crossbar.kernels.float32_is_enough`):
   every product element is one chain of fused multiply-adds in row order from
@@ -61,7 +64,7 @@ ReadArrays = namedtuple("ReadArrays", [
     "band_widths",      # int64 (n_bands,): physical columns of each band
     "signal",           # float32 or float64, flat: each band's (P, rows) matrix G^T, C order, S
     "variance",         # float32, same layout: read-noise variance per unit V^2, S^2
-    "signal_rows",      # the same bands row by row, (rows, P) matrices: one vector runs on these
+    "signal_rows",      # the same bands row by row, a (rows, columns) block per chunk: one vector runs on these
     "variance_rows",    # float32, the variance row by row
     "band_offsets",     # int64 (n_bands + 1,): where each band starts in ``signal`` and ``variance``
     "runs",             # int64 (n_reads, 4): band, first and end column in the band, first array column
@@ -71,6 +74,7 @@ ReadArrays = namedtuple("ReadArrays", [
     "column_output",    # int64 (sum of band widths,): the output each band column adds into
     "column_sign",      # float64, same: +1 or -1
     "band_columns",     # int64 (n_bands + 1,): where each band starts in ``column_output``
+    "chunks",           # int64 (n_chunks + 1,): column ranges read in parallel (every band, in band order)
     "n_out",            # int: outputs
     "n_inputs",         # int: inputs read from ``x`` (the logical inputs from here on are constant)
     "constant_input",   # float: dimensionless drive of the constant inputs
@@ -87,32 +91,37 @@ ReadArrays = namedtuple("ReadArrays", [
 
 @numba.njit(cache=True)
 def product_buffers(plan, batch):
-    """Scratch for :func:`read_product` at one batch size (reused over a sequence), all transposed."""
+    """Scratch of :func:`read_product` at one batch size (reused over a sequence): the drive voltages and
+    their squares of every logical input, the digital sums, and each chunk's own scratch (its columns of
+    the currents, variances and normals, its streams' seeds and keys, its saturations)."""
+    n_logical = plan.band_starts[plan.band_starts.shape[0] - 1]
+    n_chunks = plan.chunks.shape[0] - 1
+    width = plan.chunks[n_chunks]
     widest = 0
-    for a in range(plan.band_starts.shape[0] - 1):
-        widest = max(widest, plan.band_starts[a + 1] - plan.band_starts[a])
-    widest_read = 0
-    for k in range(plan.runs.shape[0]):
-        widest_read = max(widest_read, plan.runs[k, 2] - plan.runs[k, 1])
-    width = 0
-    for a in range(plan.band_widths.shape[0]):
-        width = max(width, plan.band_widths[a])
-    voltages = np.empty(widest * batch, dtype=plan.signal.dtype)  # a band's V^T
-    squares = np.empty(widest * batch, dtype=np.float32)
-    current = np.empty(width * batch, dtype=plan.signal.dtype)  # I^T
-    variance = np.empty(width * batch, dtype=np.float32)
-    normals = np.empty(widest_read * batch, dtype=np.float32)  # a read's normals, (columns, batch)
-    row_seeds = np.empty(batch, dtype=np.uint64)
-    keys = np.empty((2, batch), dtype=np.int32)
-    row = np.empty(padded_length(widest_read), dtype=np.float32)  # one stream's normals
+    for c in range(n_chunks):
+        widest = max(widest, plan.chunks[c + 1] - plan.chunks[c])
+    voltages = np.empty(n_logical * batch, dtype=plan.signal.dtype)  # V^T, band after band
+    squares = np.empty(n_logical * batch, dtype=np.float32)
     total = np.empty((plan.n_out, batch))  # the digital sums
-    return voltages, squares, current, variance, normals, row_seeds, keys, row, total
+    current = np.empty(width * batch, dtype=plan.signal.dtype)  # chunk c: columns chunks[c]..chunks[c + 1]
+    variance = np.empty(width * batch, dtype=np.float32)
+    normals = np.empty(width * batch, dtype=np.float32)
+    row_seeds = np.empty((n_chunks, batch), dtype=np.uint64)
+    keys = np.empty((n_chunks, 2, batch), dtype=np.int32)
+    rows = np.empty((n_chunks, padded_length(widest)), dtype=np.float32)  # one stream's normals
+    hits = np.empty((n_chunks, plan.runs.shape[0]), dtype=np.int64)
+    return voltages, squares, total, current, variance, normals, row_seeds, keys, rows, hits
+
+
+PARALLEL_WORK = 200_000
+"""Multiply-adds of one read (both products) below which its chunks run one after the other on the calling
+thread: starting the threads costs more than they save (the numbers are the same either way)."""
 
 
 # ------------------------------------------------------------------ filling a band
 @numba.njit(cache=True)
 def fill_read_values(g_signal, g_noise, c0, c1, drive_rows, drive_inputs, drive_signs, band_start, sigma, p0,
-                     signal, variance, signal_rows, variance_rows, scratch):
+                     signal, variance, signal_rows, variance_rows, chunks, scratch):
     """Write one read's columns of its band: what :func:`read_product` multiplies by.
 
     Each band element is summed in float64 over the read's drives in their
@@ -140,7 +149,11 @@ def fill_read_values(g_signal, g_noise, c0, c1, drive_rows, drive_inputs, drive_
     p0 : int
         The read's first column in the band.
     signal, variance : ndarray, shape (P, band rows)
-    signal_rows, variance_rows : ndarray, shape (band rows, P)
+    signal_rows, variance_rows : ndarray, shape (band rows * P,)
+        The band row by row, one contiguous (band rows, chunk columns) block per
+        chunk of ``chunks`` (see :func:`chunk_block`).
+    chunks : ndarray of int64
+        The plan's column chunks.
     scratch : ndarray of float64, shape (>= 2 * band rows * (c1 - c0),)
         Room for the float64 sums.
     """
@@ -159,12 +172,28 @@ def fill_read_values(g_signal, g_noise, c0, c1, drive_rows, drive_inputs, drive_
                 values[first + r, q] += sign * g_signal[r0 + r, c0 + q]
                 g = g_noise[r0 + r, c0 + q]
                 variances[first + r, q] += sigma * sigma * g * g
+    width = signal.shape[0]
     for i in range(rows):
         for q in range(cols):
             signal[p0 + q, i] = values[i, q]
             variance[p0 + q, i] = variances[i, q]
-            signal_rows[i, p0 + q] = values[i, q]
-            variance_rows[i, p0 + q] = variances[i, q]
+    for q in range(cols):
+        start, block = chunk_block(chunks, p0 + q, rows, width)
+        for i in range(rows):
+            signal_rows[start + i * block] = values[i, q]
+            variance_rows[start + i * block] = variances[i, q]
+
+
+@numba.njit(cache=True)
+def chunk_block(chunks, p, rows, width):
+    """Where band column ``p`` of a (rows, width) band lies in its row-by-row copy: (index of row 0, block width).
+
+    The copy holds one contiguous (rows, columns) block per chunk, so that the
+    one-vector product of a chunk reads unit-stride rows.
+    """
+    c = np.searchsorted(chunks, p, side="right") - 1
+    c0 = chunks[c]
+    return rows * c0 + p - c0, min(chunks[c + 1], width) - c0
 
 
 def read_values_reference(g_signal, g_noise, drives, band_start, band_rows, sigma):
@@ -282,8 +311,13 @@ def _vector_products_overload(v, q, g, s, cur, var, noise):
 
 # ------------------------------------------------------------------ the read
 @numba.njit(cache=True, error_model="numpy", nogil=True)  # no zero-division checks: they keep loops scalar
-def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row):
+def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row, parallel_chunks):
     """One read of a plan: DAC, band products, read noise, ADC, digital combine (see the module).
+
+    The columns are read in chunks (``plan.chunks``) on Numba's threads
+    (``numba.set_num_threads``); a chunk takes every band in band order, so
+    each output's sum runs in the same order whatever the chunking or the
+    threads: the numbers do not depend on them.
 
     Parameters
     ----------
@@ -295,8 +329,10 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row)
         This call's noise seed of each read.
     buffers : tuple
         From :func:`product_buffers` for this batch size.
-    power : ndarray, shape (n_logical,)
-        Accumulates ``sum_b V_bi^2`` of each logical input, V^2 (for the read energy).
+    power : ndarray, shape (batch, n_logical)
+        Accumulates ``V_bi^2`` of each batch row and logical input, V^2 (for
+        the read energy; kept per row so that a batch computed in parts sums
+        to the same bits).
     saturated : ndarray of int64, shape (n_reads,)
         Accumulates each read's outputs that hit the ADC's end codes.
     out : ndarray, shape (batch, n_out)
@@ -305,87 +341,142 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row)
         Row ``b`` of ``inputs`` is row ``first_row + b`` of the whole batch
         (its noise streams): a batch computed in parts gives the numbers of
         the whole.
+    parallel_chunks : bool
+        Run the chunks on Numba's threads (when the read has more than one and
+        at least :data:`PARALLEL_WORK` multiply-adds); False runs them on the
+        calling thread. The numbers are the same.
 
     Returns
     -------
     int
         Drive voltages beyond ``v_limit`` or NaN.
     """
-    voltages_all, squares_all, current_all, variance_all, normals_all, row_seeds, keys, row, total = buffers
+    voltages_all, squares_all, total, current, variance, normals, row_seeds, keys, rows, hits = buffers
     batch = inputs.shape[0]
-    noise, adc_step, adc_top = plan.noise, plan.adc_step, plan.adc_top
+    n_logical = plan.band_starts[plan.band_starts.shape[0] - 1]
+    v_scale, v_limit, dac_step, dac_top = plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top
     bad = 0
-    total[:, :] = 0.0
+    # the DAC, once for every logical input; stored band after band as (rows, batch) blocks
+    for b in range(batch):
+        # two loops, so that neither holds a conditional load (which would keep it scalar)
+        for i in range(min(plan.n_inputs, n_logical)):
+            v, out_of_range = dac_one(inputs[b, i] * v_scale, v_limit, dac_step, dac_top)
+            bad += out_of_range
+            voltages_all[i * batch + b] = v
+            squares_all[i * batch + b] = v * v  # squared in float64, then stored
+            power[b, i] += v * v
+        for i in range(plan.n_inputs, n_logical):
+            v, out_of_range = dac_one(plan.constant_input * v_scale, v_limit, dac_step, dac_top)
+            bad += out_of_range
+            voltages_all[i * batch + b] = v
+            squares_all[i * batch + b] = v * v
+            power[b, i] += v * v
     total_flat = total.ravel()
-    for a in range(plan.band_starts.shape[0] - 1):
-        r0 = plan.band_starts[a]
-        rows = plan.band_starts[a + 1] - r0
-        width = plan.band_widths[a]
-        voltages = voltages_all[:rows * batch].reshape((rows, batch))
-        squares = squares_all[:rows * batch].reshape((rows, batch))
-        current = current_all[:width * batch].reshape((width, batch))
-        variance = variance_all[:width * batch].reshape((width, batch))
-        driven = min(rows, max(plan.n_inputs - r0, 0))  # logical inputs fed by x; the rest are constant
-        v_scale, v_limit, dac_step, dac_top = plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top
-        for b in range(batch):
-            # two loops, so that neither holds a conditional load (which would keep it scalar)
-            for i in range(driven):
-                v, out_of_range = dac_one(inputs[b, r0 + i] * v_scale, v_limit, dac_step, dac_top)
-                bad += out_of_range
-                voltages[i, b] = v
-                squares[i, b] = v * v  # squared in float64, then stored
-                power[r0 + i] += v * v
-            for i in range(driven, rows):
-                v, out_of_range = dac_one(plan.constant_input * v_scale, v_limit, dac_step, dac_top)
-                bad += out_of_range
-                voltages[i, b] = v
-                squares[i, b] = v * v
-                power[r0 + i] += v * v
-        start, stop = plan.band_offsets[a], plan.band_offsets[a + 1]
-        if batch == 1:  # a vector times the band, row by row (G^T V^T would run its inner loops one turn each)
-            vector_products(voltages.ravel(), squares.ravel(), plan.signal_rows[start:stop].reshape((rows, width)),
-                            plan.variance_rows[start:stop].reshape((rows, width)), current.ravel(),
-                            variance.ravel(), noise)
-        else:
-            band_products(plan.signal[start:stop].reshape((width, rows)),
-                          plan.variance[start:stop].reshape((width, rows)), voltages, squares, current, variance,
-                          noise)
-        current_flat, variance_flat = current.ravel(), variance.ravel()
-        columns = plan.band_columns[a]
-        for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
-            p0, p1 = plan.runs[k, 1], plan.runs[k, 2]
-            normals = normals_all[:(p1 - p0) * batch].reshape((p1 - p0, batch))
-            if noise:  # this read's streams: row b draws normals col0 + (p - p0) of its stream
-                for b in range(batch):
-                    row_seeds[b] = row_seed(seeds[k], first_row + b)
-                fill_normals_by_counter(row_seeds[:batch], plan.runs[k, 3], normals, keys[0], keys[1], row)
-            hits = 0
-            first_output = plan.run_output[k]
-            if first_output >= 0:  # columns onto consecutive outputs, sign +1: one long contiguous loop
-                first, last = p0 * batch, p1 * batch
-                i_read, var_read = current_flat[first:last], variance_flat[first:last]
-                z_read = normals.ravel()
-                sum_read = total_flat[first_output * batch:first_output * batch + last - first]
-                for e in range(last - first):
-                    value, hit = convert_one(i_read[e], var_read[e], z_read[e], noise, adc_step, adc_top)
-                    sum_read[e] += value
-                    hits += hit
-            else:
-                for p in range(p0, p1):
-                    sum_p = total[plan.column_output[columns + p]]
-                    sign = plan.column_sign[columns + p]
-                    for b in range(batch):
-                        value, hit = convert_one(current[p, b], variance[p, b], normals[p - p0, b], noise,
-                                                 adc_step, adc_top)
-                        sum_p[b] += sign * value
-                        hits += hit
-            saturated[k] += hits
+    for e in range(total_flat.shape[0]):
+        total_flat[e] = 0.0
+    n_chunks = plan.chunks.shape[0] - 1
+    work = 0
+    for a in range(plan.band_widths.shape[0]):
+        work += 2 * (plan.band_starts[a + 1] - plan.band_starts[a]) * plan.band_widths[a] * batch
+    if parallel_chunks and n_chunks > 1 and work >= PARALLEL_WORK:
+        _read_chunks_parallel(plan, seeds, voltages_all, squares_all, total, current, variance, normals, row_seeds,
+                              keys, rows, hits, batch, first_row)
+    else:
+        for c in range(n_chunks):
+            _read_chunk(plan, seeds, voltages_all, squares_all, total, current, variance, normals, row_seeds[c],
+                        keys[c], rows[c], hits[c], batch, first_row, plan.chunks[c], plan.chunks[c + 1])
+    for k in range(plan.runs.shape[0]):
+        for c in range(n_chunks):
+            saturated[k] += hits[c, k]
     for e in range(total_flat.shape[0]):  # divided in place first: a contiguous loop vectorises, a strided one not
         total_flat[e] = total_flat[e] / plan.output_unit
     for b in range(batch):
         for j in range(plan.n_out):
             out[b, j] = total[j, b]
     return bad
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _read_chunks_parallel(plan, seeds, voltages_all, squares_all, total, current, variance, normals, row_seeds, keys,
+                          rows, hits, batch, first_row):
+    """Every chunk of a read on Numba's threads (only the loop: each parallel region costs a start)."""
+    for c in numba.prange(plan.chunks.shape[0] - 1):
+        _read_chunk(plan, seeds, voltages_all, squares_all, total, current, variance, normals, row_seeds[c], keys[c],
+                    rows[c], hits[c], batch, first_row, plan.chunks[c], plan.chunks[c + 1])
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def _read_chunk(plan, seeds, voltages_all, squares_all, total, current_all, variance_all, normals_all, row_seeds, keys,
+                row, hits, batch, first_row, c0, c1):
+    """Columns ``c0..c1`` of every band, in band order: products, each read's noise and ADC, the sums.
+
+    Writes only its own columns of the scratch and its own outputs of ``total``.
+    """
+    noise, adc_step, adc_top = plan.noise, plan.adc_step, plan.adc_top
+    n = c1 - c0
+    current = current_all[c0 * batch:c1 * batch].reshape((n, batch))
+    variance = variance_all[c0 * batch:c1 * batch].reshape((n, batch))
+    normals_chunk = normals_all[c0 * batch:c1 * batch]
+    current_flat, variance_flat = current.ravel(), variance.ravel()
+    total_flat = total.ravel()
+    for k in range(hits.shape[0]):
+        hits[k] = 0
+    for a in range(plan.band_starts.shape[0] - 1):
+        r0 = plan.band_starts[a]
+        rows = plan.band_starts[a + 1] - r0
+        width = plan.band_widths[a]
+        if c0 >= width:
+            continue
+        hi = min(c1, width)
+        m = hi - c0
+        off = plan.band_offsets[a]
+        voltages = voltages_all[r0 * batch:(r0 + rows) * batch].reshape((rows, batch))
+        squares = squares_all[r0 * batch:(r0 + rows) * batch].reshape((rows, batch))
+        cur, var = current[:m], variance[:m]
+        if batch == 1:  # a vector times the band, row by row (G^T V^T would run its inner loops one turn each)
+            block = off + rows * c0  # this chunk's contiguous (rows, m) block
+            vector_products(voltages.ravel(), squares.ravel(),
+                            plan.signal_rows[block:block + rows * m].reshape((rows, m)),
+                            plan.variance_rows[block:block + rows * m].reshape((rows, m)),
+                            cur.ravel(), var.ravel(), noise)
+        else:
+            band_products(plan.signal[off + c0 * rows:off + hi * rows].reshape((m, rows)),
+                          plan.variance[off + c0 * rows:off + hi * rows].reshape((m, rows)),
+                          voltages, squares, cur, var, noise)
+        columns = plan.band_columns[a]
+        for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
+            p0, p1 = plan.runs[k, 1], plan.runs[k, 2]
+            lo, up = max(p0, c0), min(p1, hi)
+            if lo >= up:
+                continue
+            normals = normals_chunk[:(up - lo) * batch].reshape((up - lo, batch))
+            if noise:  # this read's streams: row b draws normals col0 + (p - p0) of its stream
+                for b in range(batch):
+                    row_seeds[b] = row_seed(seeds[k], first_row + b)
+                fill_normals_by_counter(row_seeds[:batch], plan.runs[k, 3] + lo - p0, normals, keys[0], keys[1],
+                                        row)
+            count = 0
+            first_output = plan.run_output[k]
+            if first_output >= 0:  # columns onto consecutive outputs, sign +1: one long contiguous loop
+                first, last = (lo - c0) * batch, (up - c0) * batch
+                i_read, var_read = current_flat[first:last], variance_flat[first:last]
+                z_read = normals.ravel()
+                o = (first_output + lo - p0) * batch
+                sum_read = total_flat[o:o + last - first]
+                for e in range(last - first):
+                    value, hit = convert_one(i_read[e], var_read[e], z_read[e], noise, adc_step, adc_top)
+                    sum_read[e] += value
+                    count += hit
+            else:
+                for p in range(lo, up):
+                    sum_p = total[plan.column_output[columns + p]]
+                    sign = plan.column_sign[columns + p]
+                    for b in range(batch):
+                        value, hit = convert_one(current[p - c0, b], variance[p - c0, b], normals[p - lo, b], noise,
+                                                 adc_step, adc_top)
+                        sum_p[b] += sign * value
+                        count += hit
+            hits[k] += count
 
 
 def read_product_reference(inputs, plan, seeds, first_row=0):
@@ -396,8 +487,8 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
     out : ndarray, shape (batch, n_out)
     saturated : ndarray of int64, shape (n_reads,)
     n_bad : int
-    power : ndarray, shape (n_logical,)
-        This call's ``sum_b V_bi^2`` per logical input.
+    power : ndarray, shape (batch, n_logical)
+        This call's ``V_bi^2`` per batch row and logical input.
     """
     batch = inputs.shape[0]
     n_logical = int(plan.band_starts[-1])
@@ -441,7 +532,5 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
             columns = plan.band_columns[a]
             for p in range(p0, p1):
                 total[plan.column_output[columns + p]] += plan.column_sign[columns + p] * i[p - p0]
-    power = np.zeros(n_logical)
-    for b in range(batch):  # in batch order, as the kernel accumulates
-        power += v[b] * v[b]
+    power = 0.0 + v * v  # from zero, as the kernel accumulates
     return (total / plan.output_unit).T.copy(), saturated, bad, power

@@ -8,33 +8,31 @@ calls, each packing its operands; on a CPU with 512-bit vectors it may not use
 them at all (OpenBLAS 0.3.30 runs its AVX2 kernels on AMD Zen 5). Numba's loop
 vectoriser does not block for registers. :func:`paired_products` does.
 
-Its block is written in LLVM IR (a Numba ``intrinsic``): four output rows by
-32 batch columns of each product, sixteen 16-lane accumulators held in
-registers over the whole inner dimension, each step one load of a row of
-``V^T`` and of ``Q^T`` and a broadcast of each ``G^T`` and ``S^T`` element
-(measured on an AMD EPYC Zen 5 core, 1024 x 64 x 32: 127 G multiply-adds/s
-against 54 for the two OpenBLAS calls). Batch columns beyond the last whole
-vector are masked, so any batch size runs on vectors.
+Its block is written in LLVM IR (a Numba ``intrinsic``): :data:`BLOCK_ROWS`
+output rows by :data:`BLOCK_COLUMNS` batch columns of each product (4 x 32 with
+512-bit vectors, 3 x 16 with AVX2), every accumulator held in a register over
+the whole inner dimension, each step one load of a row of ``V^T`` and of
+``Q^T`` and a broadcast of each ``G^T`` and ``S^T`` element. The loads are
+never masked (masked loads ran three times slower on AMD Zen 1): batch columns
+beyond the last whole block are computed in a zero-padded block. Measured at
+1024 x 64 x 32, one core: 120 to 127 G multiply-adds/s on AMD Zen 5 (AVX-512)
+against 54 for the two OpenBLAS calls; 18 on AMD Zen 1 (AVX2) against 7 to 10.
 
 Every output element is the same chain of fused multiply-adds, ``acc =
 fma(a_i, b_i, acc)`` for ``i = 0, 1, ...`` from zero, whichever block or part of
 a batch computes it: the numbers do not depend on the blocking, the batch
-split, the vector width or the machine (the tests compare the block shapes;
-compiled for Zen 5, as Haswell code and as plain x86-64 code, which has no
-FMA instruction and calls libm's correctly rounded ``fmaf``, the products
-gave the same bits). :func:`paired_products_reference` computes that
-chain in numpy with float64 products, and the tests hold the kernel to it
-bit for bit on their data.
+split, the vector width or the machine, and OpenBLAS's sums, which depend on
+its kernels and its thread count, are never used. :func:`paired_products_reference`
+computes that chain in numpy with float64 products, and the tests hold the
+kernel to it bit for bit on their data.
 
-:data:`WIDE_VECTORS` says whether this CPU has 512-bit vectors. Without them
-(AVX2) the blocks are six rows by eight lanes, which fit AVX2's sixteen
-registers: there OpenBLAS is faster on the largest bands (measured with
-Haswell code on the same Zen 5 core, 1024 x 64 x 32: 44 against 57 G
-multiply-adds/s) and slower on small ones (56 x 65 x 16: 38 against 32). The
-plan uses these products for every float32 band all the same, so that a seed
-gives the same numbers on every machine: a chain of fused multiply-adds rounds
-the same everywhere, where OpenBLAS's sums depend on its kernels and its
-thread count.
+Without an FMA instruction (x86-64 before Haswell, or ``NUMBA_CPU_NAME=generic``
+for caches shared between machines) LLVM's ``llvm.fma`` becomes a call of
+libm's correctly rounded ``fmaf``: the same bits as everywhere else (compiled
+as plain x86-64 code, the products matched), but about 34 times slower than
+OpenBLAS (as reported on such a build). The bits are kept rather than the
+speed: there is no unfused fallback, and ``crossbar.simd.HAS_FMA`` says which
+case a run is in.
 """
 
 from __future__ import annotations
@@ -63,7 +61,19 @@ def _host_has_wide_vectors() -> bool:
     return "+avx512f" in features.split(",")
 
 
+def _host_has_fma() -> bool:
+    """Whether the code Numba generates here has a fused multiply-add instruction (``fma``)."""
+    features = numba.config.CPU_FEATURES
+    if features is None:
+        if numba.config.CPU_NAME is not None:
+            return numba.config.CPU_NAME not in ("generic", "x86-64")
+        features = llvm_binding.get_host_cpu_features().flatten()
+    return "+fma" in features.split(",")
+
+
 WIDE_VECTORS = _host_has_wide_vectors()
+HAS_FMA = _host_has_fma()
+"""False: every fused multiply-add of the products is a libm call (the same bits, much slower)."""
 LANES = 16 if WIDE_VECTORS else 8
 """float32 lanes of one vector."""
 BLOCK_ROWS = 4 if WIDE_VECTORS else 3

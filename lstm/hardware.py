@@ -176,9 +176,8 @@ class HardwareNetwork:
         wire resistance included. False goes step by step through the read's
         numpy twin: the reference, with the same bits from the same generators.
     threads : int, optional
-        Threads for the parts of a batch in a compiled layer (see
-        :mod:`lstm.parallel`); default ``XBAR_THREADS`` or the usable cores.
-        The numbers do not depend on it.
+        Threads of the compiled reads (see :mod:`lstm.parallel`); default
+        ``XBAR_THREADS`` or the usable cores. The numbers do not depend on it.
     """
 
     def __init__(self, network: Network, config: HardwareConfig = HardwareConfig(), seed=0,
@@ -233,7 +232,8 @@ class HardwareNetwork:
     # ------------------------------------------------------------ products
     def product(self, name: str, inputs: np.ndarray) -> np.ndarray:
         """``inputs @ W`` on the arrays (inputs are ``[x; h; 1]``; the 1 drives the bias rows)."""
-        return self.matrices[name].matvec(inputs[:, :-1], reference=not self.compiled)
+        with parallel.numba_threads(self.threads):
+            return self.matrices[name].matvec(inputs[:, :-1], reference=not self.compiled)
 
     def layer(self, k: int, inputs: np.ndarray, mask: np.ndarray, keep: bool = True) -> Optional[tuple]:
         """Standard LSTM layer ``k`` over the whole sequence on the arrays, compiled (see ``Network.forward``).
@@ -249,21 +249,27 @@ class HardwareNetwork:
         plan = mm.plan()
         seeds = plan.draw_seeds(time)
 
-        inputs, mask = np.ascontiguousarray(inputs), np.ascontiguousarray(mask)
+        inputs, mask, keep = np.ascontiguousarray(inputs), np.ascontiguousarray(mask), bool(keep)
 
-        def part(rows):
+        def part(rows, chunks=False):
             b0, b1 = rows  # each part's rows draw their own noise streams (those of rows b0..b1 of the batch)
-            return hardware_lstm_forward(inputs, mask, plan.arrays, seeds, keep, b0, b1 - b0)
+            # every argument given: an omitted default sends Numba's dispatcher down its slow path each call
+            return hardware_lstm_forward(inputs, mask, plan.arrays, seeds, keep, b0, b1 - b0, chunks)
 
-        parts = parallel.batch_parts(batch, time * plan.multiply_adds(1))
-        results = parallel.run_parts(part, parts, self.threads)
+        parts = parallel.batch_parts(batch, time * plan.multiply_adds(1), self.threads)
+        if len(parts) == 1 and self.threads > 1 and len(plan.arrays.chunks) > 2:
+            with parallel.numba_threads(self.threads):  # one call: its reads' column chunks fill the cores
+                results = [part(parts[0], True)]
+        elif len(parts) == 1:
+            results = [part(parts[0])]
+        else:
+            results = parallel.run_parts(part, parts)
         if len(results) == 1:
             caches = results[0][:5]
         else:  # the parts' rows side by side (axis 1 is the batch in every cache)
             caches = tuple(np.concatenate([r[i] for r in results], axis=1) for i in range(5))
-        power = results[0][5].copy()
-        for r in results[1:]:  # summed in part order, so that the energy does not depend on the threads
-            power += r[5]
+        # summed over the whole batch's rows in one order, whatever the parts
+        power = np.concatenate([r[5] for r in results]).sum(axis=0)
         plan.check_bad(sum(r[7] for r in results))
         mm.record_reads(time, batch, sum(r[6] for r in results), power)
         return tuple(caches)

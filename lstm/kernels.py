@@ -175,7 +175,7 @@ def lstm_forward(x, mask, w, keep=True):
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
-def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0, n_rows=-1):
+def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0, n_rows=-1, parallel_chunks=False):
     """:func:`lstm_forward` with every step's product on the crossbar arrays.
 
     Each step's ``[x_t; h; 1] @ W`` is one :func:`crossbar.read_kernels.read_product`
@@ -199,13 +199,17 @@ def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0, n_rows=-
         of the whole batch. A batch computed in parts (see ``lstm.parallel``)
         so gives the numbers of the whole, and its parts read the caller's
         arrays without copies.
+    parallel_chunks : bool
+        Each read's column chunks on Numba's threads (see
+        :func:`crossbar.read_kernels.read_product`); the same numbers.
 
     Returns
     -------
     stacked, gates, c_prev, tanh_c, states
         As :func:`lstm_forward`.
-    power : (n_logical,)
-        ``sum V^2`` of each logical row over the sequence, V^2 (read energy).
+    power : (batch, n_logical)
+        ``sum V^2`` over the sequence of each batch row and logical input, V^2
+        (read energy).
     saturated : (n_reads,) int64
         Each read's ADC saturations over the sequence.
     n_bad : int
@@ -217,14 +221,14 @@ def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0, n_rows=-
     hidden = plan.n_out // 4
     stacked, gates, c_prev_all, tanh_all, states, h, c = _layer_arrays(time, batch, features, hidden, keep)
     z = np.empty((batch, 4 * hidden))
-    power = np.zeros(plan.band_starts[-1])
+    power = np.zeros((batch, plan.band_starts[-1]))
     buffers = product_buffers(plan, batch)
     saturated = np.zeros(plan.runs.shape[0], dtype=np.int64)
     bad = 0
     for t in range(time):
         slot = t if keep else 0
         _stack(t, slot, x, first_row, h, stacked)
-        bad += read_product(stacked[slot], plan, seeds[t], buffers, power, saturated, z, first_row)
+        bad += read_product(stacked[slot], plan, seeds[t], buffers, power, saturated, z, first_row, parallel_chunks)
         _cell_step(t, slot, z, mask, h, c, gates, c_prev_all, tanh_all, states)
     return stacked, gates, c_prev_all, tanh_all, states, power, saturated, bad
 

@@ -1,38 +1,38 @@
-"""A batch's parts on threads, with the same numbers whatever the thread count.
+"""Threads of the compiled hardware layer, with the same numbers whatever the count.
 
-Rows of a batch are independent in a forward pass, and the compiled hardware
-layer (:func:`lstm.kernels.hardware_lstm_forward`) releases the GIL, so the
-parts of a batch can run on two cores at once. The numbers do not depend on
-how many threads run them:
+Two ways to fill the cores, chosen by the work:
 
-- the parts depend on the batch size and the work only (:func:`batch_parts`),
-  never on the threads: each part is the same call whether it runs alone or
-  beside another;
-- each row draws its read noise from its own streams (``first_row``);
-- the read's products call no BLAS (whose sums depend on its thread count):
-  every element is one chain in row order (see :mod:`crossbar.read_kernels`).
+- a batch of at least :data:`MIN_PART_ROWS` rows a thread is cut into parts of
+  rows (:func:`batch_parts`), each a whole call of the compiled layer
+  (:func:`lstm.kernels.hardware_lstm_forward`, which releases the GIL) on its
+  own Python thread: no step waits for another thread;
+- a smaller batch (one sequence, say) runs in one call whose reads are cut
+  into column chunks on Numba's threads (:func:`crossbar.read_kernels.read_product`).
+
+The numbers depend on neither: each batch row draws its noise from its own
+streams, each chunk takes every band in band order, and each product element is
+one chain in row order, with no BLAS (tested bit for bit on 1 to 4 threads).
 
 ``XBAR_THREADS`` in the environment sets the default thread count (the sweep
-sets 1 in its worker processes, which already fill the cores).
+sets 1 in its worker processes, which already fill the cores); otherwise every
+core this process may use.
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Callable, Sequence, Tuple
 
 MIN_PART_ROWS = 16
-"""Fewer rows per part cost more in per-call overhead than a second core gains."""
+"""Fewest batch rows of a part: with fewer, the per-call overhead costs more than a core gains."""
 MIN_PARALLEL_WORK = 2_000_000
-"""Multiply-adds of a whole call below which it stays in one part: handing a part to a thread costs
-about 0.1 ms (measured: 1x15 at batch 32 over 12 steps, 0.39 M multiply-adds, went from 0.38 to 0.82 ms
-in two parts; 50x14 at batch 32 over 50 steps, 5.8 M, from 2.9 to 1.9 ms)."""
-MAX_PARTS = 2
-"""Parts of one batch. Fixed, not the machine's core count, so that the numbers stay the same everywhere.
+"""Multiply-adds of a whole call below which it stays in one part (handing a part to a thread costs
+about 0.1 ms; see docs/performance.md)."""
 
-Measured on 2 cores: 64x64 at batch 256 took 54 ms in 2 parts and 62 ms in 8."""
+
 def check_threads(threads, field: str = "threads") -> int:
     """``threads`` as an int >= 1, else ValueError naming ``field``."""
     try:
@@ -45,28 +45,52 @@ def check_threads(threads, field: str = "threads") -> int:
     return n
 
 
+def usable_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def default_threads() -> int:
-    """``XBAR_THREADS`` if set, else the cores this process may use (at most :data:`MAX_PARTS`)."""
+    """``XBAR_THREADS`` if set, else the cores this process may use."""
     text = os.environ.get("XBAR_THREADS")
     if text is not None:
         return check_threads(text, "XBAR_THREADS")
+    return max(1, usable_cores())
+
+
+@contextmanager
+def numba_threads(threads: int):
+    """Run the block's compiled reads on ``threads`` threads (at most Numba's pool), then restore."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(check_threads(threads), numba.config.NUMBA_NUM_THREADS)))
     try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(MAX_PARTS, cores))
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 @lru_cache(maxsize=256)
-def batch_parts(batch: int, work_per_row: int) -> Tuple[Tuple[int, int], ...]:
-    """The (start, stop) rows of each part of a batch.
+def batch_parts(batch: int, work_per_row: int, threads: int) -> Tuple[Tuple[int, int], ...]:
+    """The (start, stop) rows of each part of a batch: one part a thread, each of at least
+    :data:`MIN_PART_ROWS` rows, and one part for less than :data:`MIN_PARALLEL_WORK` multiply-adds.
 
-    Depends on the work only, never on the threads: ``batch`` rows, each
-    costing ``work_per_row`` multiply-adds.
+    Parameters
+    ----------
+    batch : int
+        Rows of the batch.
+    work_per_row : int
+        Multiply-adds of one row over the whole call.
+    threads : int
+        Threads available.
     """
     if batch < 1:
         raise ValueError(f"batch={batch!r} is not allowed; at least 1 row is required")
-    n = max(1, min(MAX_PARTS, batch // MIN_PART_ROWS))
+    n = max(1, min(check_threads(threads), batch // MIN_PART_ROWS))
     if batch * work_per_row < MIN_PARALLEL_WORK:
         n = 1
     edges = [batch * k // n for k in range(n + 1)]
@@ -76,27 +100,24 @@ def batch_parts(batch: int, work_per_row: int) -> Tuple[Tuple[int, int], ...]:
 _pool = None
 
 
-def _executor() -> ThreadPoolExecutor:
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """The shared pool, grown to at least ``workers`` threads."""
     global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(MAX_PARTS - 1, thread_name_prefix="xbar-part")
+    if _pool is None or _pool._max_workers < workers:
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+        _pool = ThreadPoolExecutor(workers, thread_name_prefix="xbar-part")
     return _pool
 
 
-def run_parts(function: Callable, parts: Sequence, threads: int) -> list:
-    """``[function(p) for p in parts]``, up to ``threads`` at a time; results in part order.
+def run_parts(function: Callable, parts: Sequence) -> list:
+    """``[function(p) for p in parts]``, all at once on threads; results in part order.
 
     The calling thread runs the first part itself.
     """
-    threads = check_threads(threads)
-    if threads == 1 or len(parts) == 1:
-        return [function(p) for p in parts]
-    pool = _executor()
-    results = [None] * len(parts)
-    rest = list(range(1, len(parts)))
-    futures = {k: pool.submit(function, parts[k]) for k in rest[:threads - 1]}
-    results[0] = function(parts[0])
-    for k in rest:
-        results[k] = futures.pop(k).result() if k in futures else function(parts[k])
-    return results
-
+    if len(parts) == 1:
+        return [function(parts[0])]
+    pool = _executor(len(parts) - 1)
+    futures = [pool.submit(function, p) for p in parts[1:]]
+    first = function(parts[0])
+    return [first] + [f.result() for f in futures]

@@ -159,6 +159,11 @@ class Chip:
     def add_block(self, block: Block) -> None:
         self.layout.add(block)
 
+    def memory_bytes(self) -> int:
+        """Bytes of the per-device state of every array built so far (see
+        :attr:`crossbar.CrossbarArray.memory_bytes`)."""
+        return sum(a.memory_bytes for a in self.arrays)
+
     def counters(self) -> crossbar.OperationCounts:
         """All work done on all arrays."""
         total = crossbar.OperationCounts()

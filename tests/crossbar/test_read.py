@@ -49,10 +49,10 @@ def test_kernel_equals_numpy_twin_bit_for_bit(rng, device, adc, batch):
     assert plan.n_logical == 15 and len(plan.arrays.band_widths) == 3
     x = rng.uniform(-1, 1, (batch, 13))
     seeds = plan.draw_seeds(1)[0]
-    power = np.zeros(plan.n_logical)
+    power = np.zeros((batch, plan.n_logical))
     saturated = np.zeros(plan.n_reads, dtype=np.int64)
     out = np.empty((batch, 13))
-    bad = read_product(x, plan.arrays, seeds, plan.buffers(batch), power, saturated, out, 0)
+    bad = read_product(x, plan.arrays, seeds, plan.buffers(batch), power, saturated, out, 0, False)
     ref, ref_saturated, ref_bad, ref_power = read_product_reference(x, plan.arrays, seeds)
     assert bad == ref_bad == 0
     np.testing.assert_array_equal(out, ref)
@@ -71,8 +71,9 @@ def test_numbers_do_not_depend_on_how_the_batch_is_split(rng):
 
     def run(rows, first_row):
         out = np.empty((rows.shape[0], 13))
-        read_product(rows, plan.arrays, seeds, plan.buffers(rows.shape[0]), np.zeros(plan.n_logical),
-                     np.zeros(plan.n_reads, dtype=np.int64), out, first_row)
+        power = np.zeros((rows.shape[0], plan.n_logical))
+        read_product(rows, plan.arrays, seeds, plan.buffers(rows.shape[0]), power,
+                     np.zeros(plan.n_reads, dtype=np.int64), out, first_row, True)
         return out
 
     whole = run(x, 0)
@@ -158,16 +159,19 @@ def test_fill_kernel_equals_numpy_reference(rng, dtype):
     drives = [((2, 6), 10, 1), ((6, 10), 10, -1), ((10, 12), 14, 1)]
     rows, width, p0 = 6, 9, 3  # the read's columns sit at p0.. of a wider band of inputs 10..16
     signal, variance = np.full((width, rows), np.nan, dtype), np.full((width, rows), np.nan, np.float32)
-    signal_rows, variance_rows = np.full((rows, width), np.nan, dtype), np.full((rows, width), np.nan, np.float32)
+    signal_rows, variance_rows = np.full(rows * width, np.nan, dtype), np.full(rows * width, np.nan, np.float32)
+    chunks = np.array([0, 4, 9])  # the row-by-row copy: a (6, 4) block of columns 0..4, then a (6, 5) one
     fill_read_values(g, g_noise, 0, 5, np.array([d[0] for d in drives]), np.array([d[1] for d in drives]),
                      np.array([float(d[2]) for d in drives]), 10, 0.03, p0, signal, variance, signal_rows,
-                     variance_rows, np.empty(2 * rows * 5))
+                     variance_rows, chunks, np.empty(2 * rows * 5))
     s, v = read_values_reference(g, g_noise, drives, 10, rows, 0.03)
     np.testing.assert_array_equal(signal[p0:p0 + 5].T, s.astype(dtype))
-    np.testing.assert_array_equal(signal_rows[:, p0:p0 + 5], s.astype(dtype))
     np.testing.assert_array_equal(variance[p0:p0 + 5].T, v.astype(np.float32))
-    np.testing.assert_array_equal(variance_rows[:, p0:p0 + 5], v.astype(np.float32))
-    assert np.isnan(signal[:p0]).all() and np.isnan(variance_rows[:, p0 + 5:]).all()  # nothing else written
+    for copy, expected in ((signal_rows, s.astype(dtype)), (variance_rows, v.astype(np.float32))):
+        band = np.hstack([copy[:rows * 4].reshape(rows, 4), copy[rows * 4:].reshape(rows, 5)])
+        np.testing.assert_array_equal(band[:, p0:p0 + 5], expected)
+        assert np.isnan(band[:, :p0]).all() and np.isnan(band[:, p0 + 5:]).all()  # nothing else written
+    assert np.isnan(signal[:p0]).all() and np.isnan(signal[p0 + 5:]).all()
 
 
 def test_fma_reference_is_exact_where_double_rounding_is_not():

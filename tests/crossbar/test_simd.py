@@ -93,3 +93,18 @@ def test_block_shapes_and_vector_widths_give_the_same_bits(rng):
         np.testing.assert_array_equal(cur[:n, :m], expected[0][:n, :m])
         np.testing.assert_array_equal(var[:n, :m], expected[1][:n, :m])
         assert np.isnan(cur[:, m:]).all()
+
+
+def test_target_features_are_read_from_numba_config(monkeypatch):
+    """FMA and 512-bit vectors as Numba will compile: the host, or NUMBA_CPU_NAME / NUMBA_CPU_FEATURES."""
+    import numba
+
+    from crossbar import simd
+
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", "+avx,+avx2,-avx512f,+fma")
+    assert simd._host_has_fma() and not simd._host_has_wide_vectors()
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", "+sse2,-fma")
+    assert not simd._host_has_fma()
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", None)
+    monkeypatch.setattr(numba.config, "CPU_NAME", "generic")
+    assert not simd._host_has_fma() and not simd._host_has_wide_vectors()

@@ -1,4 +1,5 @@
-"""A batch in parts on threads: the same numbers whatever the thread count, and as the reference path."""
+"""The compiled layer on threads (a batch in parts, or one sequence in column chunks): the same numbers
+whatever the thread count, and as the reference path."""
 
 import numpy as np
 import pytest
@@ -10,35 +11,12 @@ from lstm.network import make_network
 from mapping import Encoding
 
 
-@pytest.fixture
-def small_parts(monkeypatch):
-    """Split even small batches, so that the reference path can check the parts."""
-    parallel.batch_parts.cache_clear()
-    monkeypatch.setattr(parallel, "MIN_PART_ROWS", 2)
-    monkeypatch.setattr(parallel, "MIN_PARALLEL_WORK", 0)
-    yield
-    parallel.batch_parts.cache_clear()
-
-
-def test_parts_cover_the_batch_in_order():
-    for batch in (1, 15, 16, 31, 32, 33, 64, 257):
-        for work in (1, 10 ** 6):
-            parts = parallel.batch_parts(batch, work)
-            assert parts[0][0] == 0 and parts[-1][1] == batch
-            assert all(a[1] == b[0] for a, b in zip(parts[:-1], parts[1:]))
-            assert all(stop - start >= min(batch, parallel.MIN_PART_ROWS) for start, stop in parts)
-            assert len(parts) <= parallel.MAX_PARTS
-            if batch * work < parallel.MIN_PARALLEL_WORK:
-                assert len(parts) == 1
-    assert len(parallel.batch_parts(64, 10 ** 6)) == 2
-
-
 @pytest.mark.parametrize("ideal_converters", [False, True], ids=["converters", "ideal-converters"])
 @pytest.mark.parametrize("batch", [1, 7, 64])
-def test_compiled_layer_equals_the_step_by_step_reference(rng, small_parts, ideal_converters, batch):
-    """li2019 (read noise: float32 bands), in parts on 1 to 4 threads, against the step-by-step numpy twin of
-    the read (``compiled=False``): the same bits, the same counts. Each part's rows draw the whole batch's
-    streams, and every product element is one chain whatever the part."""
+def test_compiled_layer_equals_the_step_by_step_reference(rng, ideal_converters, batch):
+    """li2019 (read noise: float32 bands), in column chunks on 1 to 4 threads, against the step-by-step numpy
+    twin of the read (``compiled=False``): the same bits, the same counts. Each chunk takes every band in
+    order and every product element is one chain, whatever the chunk or the thread."""
     config = HardwareConfig(array_rows=32, array_cols=16, adc_range=4.0, ideal_converters=ideal_converters,
                             encoding=Encoding(scale="max_abs"))
     x = rng.uniform(-1, 1, (batch, 6, 3))
@@ -51,8 +29,6 @@ def test_compiled_layer_equals_the_step_by_step_reference(rng, small_parts, idea
         hw.program()
         runs.append((hw.predict(x, mask), hw.counters()))
     (reference, reference_counts), rest = runs[0], runs[1:]
-    if batch > 1:
-        assert len(parallel.batch_parts(batch, 1)) == 2
     for out, counts in rest:
         np.testing.assert_array_equal(out, reference)
         for name in ("products", "input_vectors", "dac_conversions", "adc_conversions", "adc_saturations"):
@@ -60,14 +36,24 @@ def test_compiled_layer_equals_the_step_by_step_reference(rng, small_parts, idea
         assert counts.cell_energy == pytest.approx(reference_counts.cell_energy, rel=1e-12)
 
 
-def test_thread_count_does_not_change_the_numbers(rng):
-    """li2019 float32 products through BLAS, 2 parts by the default rule: 1 and 2 threads give the same bits."""
-    x = rng.uniform(-1, 1, (32, 40, 20))
-    mask = np.ones((32, 40))
-    assert len(parallel.batch_parts(32, 40 * (20 + 14 + 1) * 56)) == 2
+@pytest.mark.parametrize("shape", [(32, 40, 20, 14), (1, 3, 160, 160)], ids=["batch-parts", "column-chunks"])
+def test_thread_count_does_not_change_the_numbers(rng, shape):
+    """li2019 float32 products, a batch of 32 in parts or one sequence through a read large enough for
+    parallel column chunks: 1, 2 and 3 threads give the same bits and counts (the energy too)."""
+    batch, time, features, hidden = shape
+    x = rng.uniform(-1, 1, (batch, time, features))
+    mask = np.ones((batch, time))
+    net = make_network(features, [hidden], 1, seed=0)
+    hw = HardwareNetwork(net, HardwareConfig(encoding=Encoding(scale="max_abs")), seed=3)
+    hw.program()
+    plan = hw.matrices["layer0.W"].plan()
+    if batch == 1:  # the read is cut into chunks, and its work is above the kernel's parallel threshold
+        from crossbar.read_kernels import PARALLEL_WORK
+        assert len(plan.arrays.chunks) > 3 and 2 * plan.multiply_adds(1) >= PARALLEL_WORK
+    else:
+        assert len(parallel.batch_parts(batch, time * plan.multiply_adds(1), 2)) == 2
     results = []
-    for threads in (1, 2, 2):
-        net = make_network(20, [14], 1, seed=0)
+    for threads in (1, 2, 3):
         hw = HardwareNetwork(net, HardwareConfig(encoding=Encoding(scale="max_abs")), seed=3, threads=threads)
         hw.program()
         out = hw.predict(x, mask)
@@ -90,11 +76,40 @@ def test_bad_thread_counts_are_refused(threads, monkeypatch):
         HardwareNetwork(net)
 
 
+def test_batch_parts_cover_the_batch():
+    assert parallel.batch_parts(1, 10 ** 9, 8) == ((0, 1),)
+    assert parallel.batch_parts(64, 10, 4) == ((0, 64),)  # too little work to hand out
+    assert parallel.batch_parts(64, 10 ** 6, 3) == ((0, 21), (21, 42), (42, 64))
+    assert parallel.batch_parts(40, 10 ** 6, 16) == ((0, 20), (20, 40))  # at least MIN_PART_ROWS rows a part
+    with pytest.raises(ValueError, match="batch"):
+        parallel.batch_parts(0, 1, 1)
+
+
 def test_default_threads(monkeypatch):
     monkeypatch.setenv("XBAR_THREADS", "3")
     assert parallel.default_threads() == 3
     monkeypatch.delenv("XBAR_THREADS")
-    assert 1 <= parallel.default_threads() <= parallel.MAX_PARTS
+    assert parallel.default_threads() == parallel.usable_cores()
+
+
+def test_chunks_do_not_change_the_numbers(rng, monkeypatch):
+    """The same read cut into one chunk, the default chunks, or chunks of one block: the same bits."""
+    import crossbar.read as read
+
+    x = rng.uniform(-1, 1, (9, 80))  # x and h of the layer
+    results = []
+    for columns, count in [(10 ** 6, 1), (read.CHUNK_COLUMNS, read.CHUNKS), (3, 1000)]:
+        monkeypatch.setattr(read, "CHUNK_COLUMNS", columns)
+        monkeypatch.setattr(read, "CHUNKS", count)
+        monkeypatch.setattr(read, "CHUNK_WORK", 0)
+        net = make_network(69, [11], 1, seed=0)
+        hw = HardwareNetwork(net, HardwareConfig(array_rows=32, array_cols=16), seed=3)
+        hw.program()
+        plan = hw.matrices["layer0.W"].plan()
+        results.append((len(plan.arrays.chunks) - 1, hw.matrices["layer0.W"].matvec(x)))
+    assert results[0][0] == 1 and results[1][0] == 2 and results[2][0] > 10
+    for _, y in results[1:]:
+        np.testing.assert_array_equal(y, results[0][1])
 
 
 # li2019's read noise: float32 bands, paired products; a hundred-thousandth of it: float64 bands

@@ -46,6 +46,47 @@ def test_results_do_not_depend_on_workers(tmp_path):
     assert all(os.path.getsize(f) > 1000 for f in figures) and figures[1].endswith(".pdf")
 
 
+def test_sweep_on_a_real_dask_cluster(tmp_path):
+    """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (as a user starts them), reached by
+    ``xbar sweep --scheduler``: the numbers of local workers, and the cluster is stopped after."""
+    import json
+
+    todo = _points()[:4]
+    local = str(tmp_path / "local.jsonl")
+    sweep.run_sweep(todo, local, workers=1, progress=False)
+    address_file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                  "--port", "0", "--dashboard-address", ":0", "--scheduler-file",
+                                  str(address_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        deadline = time.time() + 60
+        while not address_file.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        assert address_file.exists(), "the Dask scheduler did not start"
+        time.sleep(0.2)  # the file is written whole, but give the scheduler its first loop
+        address = json.loads(address_file.read_text())["address"]
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "2",
+                                   "--nthreads", "1", "--no-dashboard"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        remote = str(tmp_path / "remote.jsonl")
+        sweep.run_sweep(todo, remote, scheduler=address, progress=False, connect_timeout_s=30)
+        assert _metrics(remote) == _metrics(local)
+        assert all(r["status"] == "ok" for r in read_results(remote).records)
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+        for process in (worker, scheduler):
+            if process is not None:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+    assert scheduler.returncode is not None and worker.returncode is not None
+
+
 def _sweep_command(results, *extra, points=8):
     # an in-situ vowels point of 5 epochs takes about half a second: long against the 20 ms polls below
     return [sys.executable, "-m", "lstm.cli", "sweep", "--task", "vowels", "--way", "in_situ", "--epochs", "5",
