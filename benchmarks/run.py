@@ -42,9 +42,9 @@ import os
 import platform
 import time
 
+import crossbar  # first: its thread settings must precede numpy's BLAS (crossbar.thread_environment)
 import numpy as np
 
-import crossbar
 from lstm import tasks
 from lstm.hardware import HardwareConfig, HardwareNetwork
 from lstm.network import make_network

@@ -22,9 +22,9 @@ import json
 import resource
 import time
 
+import crossbar  # first: its thread settings must precede numpy's BLAS (crossbar.thread_environment)
 import numpy as np
 
-import crossbar
 from lstm.hardware import HardwareConfig, HardwareNetwork, InSituTrainer
 from lstm.network import make_network
 from lstm.optim import Optimizer, OptimizerConfig

@@ -7,6 +7,7 @@ arrays (:class:`ReadPlan`), and counters turned into energy and latency. It know
 volts, amperes, seconds.
 """
 
+from . import thread_environment  # noqa: F401  (first: it must run before numpy and Numba load their threads)
 from .array import CrossbarArray, ProgramReport
 from .device import DeviceModel, PulseUpdateLaw, TwoPulseScheme
 from .energy import EnergyCosts, OperationCounts

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
@@ -22,6 +23,45 @@ from .programming import scheme_for
 from .rng import standard_normals, stream_seeds
 from .validation import as_float_array, check_choice, check_int, check_range, make_generator
 from .wires import effective_conductance
+
+_changes = 0
+"""Changes of conductance or generator of all arrays in this process so far (a read plan checks it before
+the arrays' versions and generators)."""
+
+_unflushed = None
+"""The read plan, at most one, whose latest counts are not on its arrays' counters yet (see
+:meth:`crossbar.ReadPlan.record`): reading an array's counters writes them first."""
+
+
+def changes() -> int:
+    """How many changes of conductance or generator all arrays of this process have had (nothing changed
+    while it is the number a plan saw)."""
+    return _changes
+
+
+counts_lock = threading.RLock()
+"""Held while counts are pending or written (plans of several threads count on shared arrays)."""
+
+
+def flush_counts() -> None:
+    """Write the pending counts of the last read plan onto its arrays' counters."""
+    global _unflushed
+    with counts_lock:
+        plan, _unflushed = _unflushed, None
+        if plan is not None:
+            plan._write_counts()
+
+
+def hold_counts(plan) -> bool:
+    """Make ``plan`` the one whose counts are pending (call with :data:`counts_lock` held); True if it was
+    not already: the caller then starts its tally from the counters as they are, after any other plan's
+    counts were written."""
+    global _unflushed
+    if _unflushed is plan:
+        return False
+    flush_counts()
+    _unflushed = plan
+    return True
 
 FAULT_NONE, FAULT_STUCK_LOW, FAULT_STUCK_HIGH = 0, 1, 2
 
@@ -130,7 +170,7 @@ class CrossbarArray:
         self.costs = EnergyCosts() if costs is None else costs
         self.scheme = scheme_for(device)
         self.rng = make_generator(seed)
-        self.counters = OperationCounts()
+        self._counters = OperationCounts()
         self._plan = None  # the one-read plan of mvm, made at its first call
         self.time = 0.0
         self.version = 0  # bumped at every change of the conductances (plans made from them go stale)
@@ -167,6 +207,35 @@ class CrossbarArray:
         self.gate_voltage = np.full(shape, np.nan)
         self._refresh()
 
+    @property
+    def rng(self) -> np.random.Generator:
+        """The generator of every random number of this array (devices, programming, read noise seeds)."""
+        return self._rng
+
+    @rng.setter
+    def rng(self, value: np.random.Generator) -> None:
+        global _changes
+        self._rng = value
+        _changes += 1  # read plans that took this array's generator look again
+
+    @property
+    def counters(self) -> OperationCounts:
+        """The work counted on this array so far (a read plan's pending counts written first)."""
+        if _unflushed is not None:
+            flush_counts()
+        return self._counters
+
+    @counters.setter
+    def counters(self, value: OperationCounts) -> None:
+        if not isinstance(value, OperationCounts):
+            raise ValueError(f"counters={value!r} is not allowed; a crossbar.OperationCounts is required")
+        flush_counts()  # pending counts belong to the counters being replaced
+        self._counters = value
+
+    def __getstate__(self) -> dict:
+        flush_counts()  # a copy carries every count
+        return self.__dict__.copy()
+
     # ------------------------------------------------------------------ state
     def _apply_faults(self, g: np.ndarray) -> np.ndarray:
         g = np.where(self.faults == FAULT_STUCK_LOW, self.g_low, g)
@@ -174,7 +243,9 @@ class CrossbarArray:
 
     def _refresh(self) -> None:
         """Recompute the effective conductance after a change (and mark plans made from it stale)."""
+        global _changes
         self.version += 1
+        _changes += 1
         if self.drift_nu is None:
             g = self._g0
         else:

@@ -39,12 +39,14 @@ from typing import List, Optional, Sequence, Tuple
 import numba
 import numpy as np
 
+from . import array as _array_module
 from .array import CrossbarArray
 from .energy import OperationCounts
 from .kernels import float32_is_enough
 from .peripherals import ADC, DAC
 from .read_kernels import (PARALLEL_WORK, ReadArrays, fill_read_values, product_buffers, read_product,
                            read_product_reference)
+from .rng import draw_words, word_sources
 from .validation import check_int, check_range
 
 
@@ -107,10 +109,20 @@ class Read:
 CHUNK_COLUMNS = 24
 """Fewest columns a parallel chunk of a read takes (a multiple of the AVX2 and AVX-512 blocks' rows)."""
 CHUNKS = 64
-"""Chunks a read is cut into at most: enough for 64 threads; the numbers do not depend on the count."""
+"""Chunks a read is cut into at most; the numbers do not depend on the count."""
+CHUNKS_PER_THREAD = 4
+"""Chunks a read is cut into for each thread of Numba's pool (``NUMBA_NUM_THREADS``, the cores by
+default): enough to even out the threads, few enough that a chunk's fixed costs (its views of every band,
+the starts of its noise streams) stay small beside its products."""
 CHUNK_WORK = PARALLEL_WORK
 """Multiply-adds of one input vector (both products) below which a read stays one chunk: it would run its
 chunks on one thread anyway, and each chunk costs a start of its noise streams."""
+
+
+def chunk_count() -> int:
+    """Chunks a large read is cut into on this machine (:data:`CHUNKS_PER_THREAD` a thread, at most
+    :data:`CHUNKS`)."""
+    return max(1, min(CHUNKS, CHUNKS_PER_THREAD * numba.config.NUMBA_NUM_THREADS))
 
 
 def _chunks(band_widths, column_output, column_sign, band_columns, multiply_adds) -> np.ndarray:
@@ -137,7 +149,7 @@ def _chunks(band_widths, column_output, column_sign, band_columns, multiply_adds
         reach = max(reach, last_use[mapping[p - 1]])
         if reach < p:
             allowed.append(p)
-    size = max(CHUNK_COLUMNS, -(-width // CHUNKS))
+    size = max(CHUNK_COLUMNS, -(-width // chunk_count()))
     cuts, last = [0], 0
     for p in allowed:
         if p - last >= size and width - p >= size // 2:
@@ -187,9 +199,11 @@ class ReadPlan:
             raise ValueError(f"adc={adc!r} is not allowed; a crossbar.ADC or None")
         self.dac, self.adc = dac, adc
         arrays: List[object] = []
+        seen = set()  # by id: a test of every array against every other is quadratic in thousands
         for k, r in enumerate(reads):
             self._check_read(k, r)
-            if all(r.array is not a for a in arrays):
+            if id(r.array) not in seen:
+                seen.add(id(r.array))
                 arrays.append(r.array)
         self.source_arrays = arrays
         devices = {id(a.device): a.device for a in arrays}
@@ -203,7 +217,10 @@ class ReadPlan:
         dtype = np.float32 if noise and float32_is_enough(sigma, tallest) else np.float64
 
         # bands: the reads of the same logical inputs, by their first input; reads keep their order within
-        starts = sorted({r.inputs for r in reads})
+        bands = {}
+        for r in reads:
+            bands.setdefault(r.inputs, []).append(r)
+        starts = sorted(bands)
         for (a0, a1), (b0, b1) in zip(starts[:-1], starts[1:]):
             if b0 < a1:
                 raise ValueError(f"reads cover overlapping logical inputs {a0}..{a1} and {b0}..{b1} without being "
@@ -212,7 +229,7 @@ class ReadPlan:
         band_starts, band_widths, band_runs, band_offsets, band_columns = [], [], [0], [0], [0]
         runs, run_output, column_output, column_sign = [], [], [], []
         for first, end in starts:
-            members = [r for r in reads if r.inputs == (first, end)]
+            members = bands[(first, end)]
             p = 0
             for r in members:
                 c0, c1 = r.cols
@@ -260,8 +277,10 @@ class ReadPlan:
                          np.array([d.first_input for d in r.drives], dtype=np.int64),
                          np.array([float(d.sign) for d in r.drives])) for r in self.reads]
         # each array's reads in read order, for draw_seeds
-        self._seed_groups = [(a, [k for k, r in enumerate(self.reads) if r.array is a]) for a in arrays]
-        self._seed_order = np.array([k for _, mine in self._seed_groups for k in mine], dtype=np.int64)
+        groups = {id(a): [] for a in arrays}
+        for k, r in enumerate(self.reads):
+            groups[id(r.array)].append(k)
+        self._seed_groups = [(a, groups[id(a)]) for a in arrays]
         self._driven = [sum(d.rows[1] - d.rows[0] for d in r.drives) for r in self.reads]
         self._drive_runs = [[(d.rows[0], d.rows[1], d.first_input) for d in r.drives] for r in self.reads]
         pa = self.arrays
@@ -275,6 +294,15 @@ class ReadPlan:
                 pa.signal_rows[start:stop], pa.variance_rows[start:stop], pa.chunks)))
         self._columns = [r.cols[1] - r.cols[0] for r in self.reads]
         self._read_times = np.array([r.array.costs.read_time for r in self.reads])  # s
+        # counting: each read's array (as an index into source_arrays) and each array's share of a call
+        position = {id(a): i for i, a in enumerate(arrays)}
+        self._read_array = np.array([position[id(r.array)] for r in self.reads], dtype=np.int64)
+        self._array_reads = np.bincount(self._read_array, minlength=len(arrays)).tolist()
+        self._array_driven = np.bincount(self._read_array, weights=self._driven, minlength=len(arrays)
+                                         ).astype(np.int64).tolist()
+        self._array_columns = np.bincount(self._read_array, weights=self._columns, minlength=len(arrays)
+                                          ).astype(np.int64).tolist()
+        self._pending = None
         self._multiply_adds = int(np.sum(np.diff(self.arrays.band_starts) * self.arrays.band_widths))
         self._scratch = np.empty(2 * max((r.inputs[1] - r.inputs[0]) * (r.cols[1] - r.cols[0]) for r in self.reads))
         self.versions: Tuple[int, ...] = ()
@@ -327,14 +355,27 @@ class ReadPlan:
             for d0, d1, first in runs:
                 conductance[k, first - first_input:first - first_input + d1 - d0] += per_row[d0:d1]
         self._energy_index, self._energy_conductance = index, conductance
+        # the generators' words in one compiled call (kept alive here: the call reads their states)
+        self._seed_bit_generators = [a.rng.bit_generator for a, _ in self._seed_groups]
+        self._seed_sources = word_sources(self._seed_bit_generators)
+        self._seed_counts = np.array([len(mine) for _, mine in self._seed_groups], dtype=np.int64)
+        self._seed_gathers = {}
+        self._generators_seen = _array_module.changes()
         self.versions = self._versions()
+        self._changes_seen = _array_module.changes()
 
     def _versions(self) -> Tuple[int, ...]:
         return tuple(a.version for a in self.source_arrays)
 
     def is_current(self) -> bool:
         """Whether the arrays are as they were when the plan last took their conductances."""
-        return self._versions() == self.versions
+        changes = _array_module.changes()
+        if changes == self._changes_seen:  # no array of the process has changed since: no need to ask each
+            return True
+        current = self._versions() == self.versions
+        if current:
+            self._changes_seen = changes
+        return current
 
     def current(self) -> "ReadPlan":
         """This plan, refreshed first if an array changed since (a cheap check)."""
@@ -360,12 +401,32 @@ class ReadPlan:
             return np.zeros((calls, n), dtype=np.uint64)
         if len(self._seed_groups) == 1:
             return self._seed_groups[0][0].rng.bit_generator.random_raw(calls * n).reshape(calls, n)
-        # one block of words per array, then one scatter (a scatter per array costs 4 times the words)
-        blocks = [array.rng.bit_generator.random_raw(calls * len(mine)).reshape(calls, len(mine))
-                  for array, mine in self._seed_groups]
-        seeds = np.empty((calls, n), dtype=np.uint64)
-        seeds[:, self._seed_order] = np.concatenate(blocks, axis=1)
-        return seeds
+        # each array's words in one block (call after call), then one gather
+        gather = self._seed_gathers.get(calls)
+        if gather is None:
+            gather = np.empty((calls, n), dtype=np.int64)
+            start = 0
+            for _, mine in self._seed_groups:
+                gather[:, mine] = start + np.arange(calls * len(mine)).reshape(calls, len(mine))
+                start += calls * len(mine)
+            gather = self._seed_gathers.setdefault(calls, gather)
+        if self._seed_sources is not None and self._same_generators():
+            words = np.empty(calls * n, dtype=np.uint64)
+            draw_words(*self._seed_sources, calls * self._seed_counts, words)
+        else:  # a generator other than PCG64, or one replaced since the plan took them
+            words = np.concatenate([a.rng.bit_generator.random_raw(calls * len(mine))
+                                    for a, mine in self._seed_groups])
+        return words[gather]
+
+    def _same_generators(self) -> bool:
+        """Whether the arrays still hold the generators the plan took (asked of each only after a change)."""
+        changes = _array_module.changes()
+        if changes == self._generators_seen:
+            return True
+        same = all(a.rng.bit_generator is g for (a, _), g in zip(self._seed_groups, self._seed_bit_generators))
+        if same:
+            self._generators_seen = changes
+        return same
 
     def buffers(self, batch: int) -> tuple:
         """Scratch of the kernel for ``batch`` input vectors."""
@@ -420,32 +481,49 @@ class ReadPlan:
         power : ndarray, shape (n_logical,)
             ``sum V^2`` of each logical input over all the calls, V^2.
         """
-        counts = saturated.tolist() if isinstance(saturated, np.ndarray) else list(saturated)
+        saturated = np.asarray(saturated, dtype=np.int64)
         # J of each read: t_read * sum_i G_i V_i^2 over its logical inputs, all reads at once
         padded = np.append(np.asarray(power, dtype=np.float64), 0.0)
-        energies = (self._read_times * np.einsum("ij,ij->i", padded[self._energy_index],
-                                                 self._energy_conductance)).tolist()
+        energies = self._read_times * np.einsum("ij,ij->i", padded[self._energy_index], self._energy_conductance)
         vectors = calls * batch
-        dac, adc = self.dac is not None, self.adc is not None
-        dac_total = adc_total = 0
-        energy_total = 0.0
-        for k, r in enumerate(self.reads):  # field by field: an OperationCounts per read cost 10 us a call
-            c = r.array.counters
-            driven = vectors * self._driven[k] if dac else 0
-            converted = vectors * self._columns[k] if adc else 0
-            energy = energies[k]
-            c.products += calls
-            c.input_vectors += vectors
-            c.dac_conversions += driven
-            c.adc_conversions += converted
-            c.adc_saturations += counts[k]
-            c.cell_energy += energy
-            dac_total += driven
-            adc_total += converted
-            energy_total += energy
+        # the arrays' counters take this call when they are next read (a loop over thousands of arrays at
+        # every call cost more than the read): the tally starts from the counters as they are, and the
+        # energy adds in the same order as read by read, so the counters hold the same bits
+        with _array_module.counts_lock:
+            if _array_module.hold_counts(self) or self._pending is None:
+                self._pending = {"calls": 0, "vectors": 0,
+                                 "saturated": np.zeros(len(self.source_arrays), np.int64),
+                                 "energy": np.array([a._counters.cell_energy for a in self.source_arrays])}
+            pending = self._pending
+            pending["calls"] += calls
+            pending["vectors"] += vectors
+            np.add.at(pending["saturated"], self._read_array, saturated)
+            np.add.at(pending["energy"], self._read_array, energies)  # in read order, like += read by read
         n = self.n_reads
-        return OperationCounts(products=calls * n, input_vectors=vectors * n, dac_conversions=dac_total,
-                               adc_conversions=adc_total, adc_saturations=int(sum(counts)), cell_energy=energy_total)
+        return OperationCounts(
+            products=calls * n, input_vectors=vectors * n,
+            dac_conversions=vectors * sum(self._driven) if self.dac is not None else 0,
+            adc_conversions=vectors * sum(self._columns) if self.adc is not None else 0,
+            adc_saturations=int(saturated.sum()), cell_energy=sum(energies.tolist()))
+
+    def _write_counts(self) -> None:
+        """Write the counts pending since the last write onto the arrays' counters (see :meth:`record`;
+        called by :func:`crossbar.array.flush_counts` with the lock held)."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        calls, vectors = pending["calls"], pending["vectors"]
+        dac, adc = self.dac is not None, self.adc is not None
+        for a, reads, driven, columns, saturated, energy in zip(
+                self.source_arrays, self._array_reads, self._array_driven, self._array_columns,
+                pending["saturated"].tolist(), pending["energy"].tolist()):
+            c = a._counters  # not .counters, which would flush again
+            c.products += calls * reads
+            c.input_vectors += vectors * reads
+            c.dac_conversions += vectors * driven if dac else 0
+            c.adc_conversions += vectors * columns if adc else 0
+            c.adc_saturations += saturated
+            c.cell_energy = energy
 
     def multiply_adds(self, batch: int) -> int:
         """Multiply-adds of one call's products for ``batch`` vectors (for planning threads)."""

@@ -385,8 +385,8 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
         for c in range(n_chunks):
             _read_chunk(plan, seeds, voltages_all, squares_all, total, current, variance, normals, row_seeds[c],
                         keys[c], rows[c], hits[c], batch, first_row, plan.chunks[c], plan.chunks[c + 1])
-    for k in range(plan.runs.shape[0]):
-        for c in range(n_chunks):
+    for c in range(n_chunks):  # chunk by chunk: each chunk's row of hits is contiguous
+        for k in range(plan.runs.shape[0]):
             saturated[k] += hits[c, k]
     for e in range(total_flat.shape[0]):  # divided in place first: a contiguous loop vectorises, a strided one not
         total_flat[e] = total_flat[e] / plan.output_unit
@@ -403,6 +403,19 @@ def _read_chunks_parallel(plan, seeds, voltages_all, squares_all, total, current
     for c in numba.prange(plan.chunks.shape[0] - 1):
         _read_chunk(plan, seeds, voltages_all, squares_all, total, current, variance, normals, row_seeds[c], keys[c],
                     rows[c], hits[c], batch, first_row, plan.chunks[c], plan.chunks[c + 1])
+
+
+@numba.njit(cache=True)
+def _first_run(runs, k0, k1, column):
+    """The first of runs ``k0..k1`` (one band's, in column order) that ends after ``column``: a bisection,
+    so that a chunk does not walk every run of a wide band."""
+    while k0 < k1:
+        mid = (k0 + k1) // 2
+        if runs[mid, 2] <= column:
+            k0 = mid + 1
+        else:
+            k1 = mid
+    return k0
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
@@ -444,11 +457,11 @@ def _read_chunk(plan, seeds, voltages_all, squares_all, total, current_all, vari
                           plan.variance[off + c0 * rows:off + hi * rows].reshape((m, rows)),
                           voltages, squares, cur, var, noise)
         columns = plan.band_columns[a]
-        for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
+        for k in range(_first_run(plan.runs, plan.band_runs[a], plan.band_runs[a + 1], c0), plan.band_runs[a + 1]):
             p0, p1 = plan.runs[k, 1], plan.runs[k, 2]
+            if p0 >= hi:  # the band's runs tile its columns in order: none further reaches this chunk
+                break
             lo, up = max(p0, c0), min(p1, hi)
-            if lo >= up:
-                continue
             normals = normals_chunk[:(up - lo) * batch].reshape((up - lo, batch))
             if noise:  # this read's streams: row b draws normals col0 + (p - p0) of its stream
                 for b in range(batch):

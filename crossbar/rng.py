@@ -241,3 +241,54 @@ def base_seed(rng: np.random.Generator) -> np.uint64:
 def stream_seeds(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` independent 64-bit stream seeds (uint64, shape (n,)) from one draw of ``rng``."""
     return derive_seeds(base_seed(rng), n)
+
+
+# --------------------------------------------------- words of many generators
+@intrinsic
+def _call_next_uint64(typingctx, function, state):
+    """``function(state)`` for a C function ``uint64_t (*)(void *)`` given by its address (a bit
+    generator's ``ctypes.next_uint64``): an argument, not a global, so that the kernel stays cacheable."""
+    signature = types.uint64(types.uintp, types.uintp)
+
+    def codegen(context, builder, sig, args):
+        pointer = ir.IntType(8).as_pointer()
+        function_type = ir.FunctionType(ir.IntType(64), [pointer])
+        callee = builder.inttoptr(args[0], function_type.as_pointer())
+        return builder.call(callee, [builder.inttoptr(args[1], pointer)])
+    return signature, codegen
+
+
+@numba.njit(cache=True)
+def draw_words(functions, states, counts, out):
+    """Words of many bit generators, one after another: generator ``g`` gives ``counts[g]`` words.
+
+    The compiled twin of ``np.concatenate([bg.random_raw(n) for bg, n in ...])`` for bit generators
+    whose raw output is their ``next_uint64`` (PCG64): the same words, and the generators advance the
+    same way (see :func:`word_sources`).
+
+    Parameters
+    ----------
+    functions, states : ndarray of uintp, shape (generators,)
+        Each bit generator's ``ctypes.next_uint64`` and ``ctypes.state_address``; the caller keeps the
+        generators alive.
+    counts : ndarray of int64, shape (generators,)
+    out : ndarray of uint64, shape (counts.sum(),)
+    """
+    e = 0
+    for g in range(states.shape[0]):
+        for _ in range(counts[g]):
+            out[e] = _call_next_uint64(functions[g], states[g])
+            e += 1
+
+
+def word_sources(bit_generators):
+    """``(functions, states)`` of :func:`draw_words` for these bit generators, or None unless every one is a
+    PCG64 (the generator whose ``random_raw`` is its ``next_uint64``; the others keep numpy's calls)."""
+    import ctypes
+
+    if not bit_generators or not all(type(bg) is np.random.PCG64 for bg in bit_generators):
+        return None
+    functions = np.array([ctypes.cast(bg.ctypes.next_uint64, ctypes.c_void_p).value for bg in bit_generators],
+                         dtype=np.uintp)
+    states = np.array([bg.ctypes.state_address for bg in bit_generators], dtype=np.uintp)
+    return functions, states

@@ -7,6 +7,7 @@ exchange. Talks to hardware only through ``mapping``. The command line is
 ``xbar`` (:mod:`lstm.cli`).
 """
 
+import crossbar  # noqa: F401  (first: its thread settings precede numpy's, see crossbar.thread_environment)
 from .network import Network, NetworkConfig, make_network
 from .optim import Optimizer, OptimizerConfig
 from .train import Dataset, History, SoftwareTrainer, fit

@@ -347,11 +347,17 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+WORKER_ENVIRONMENT = {"XBAR_THREADS": "1", "NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                      "OMP_NUM_THREADS": "1"}
+"""The environment of a local sweep worker: one thread each."""
+
+
 def _run_pool(pending: Sequence[Point], workers: int, store) -> None:
     from .workers import WorkerPool
 
-    # the worker processes fill the cores: each runs its batches on one thread (same numbers, see lstm.parallel)
-    with WorkerPool(min(workers, len(pending)), environment={"XBAR_THREADS": "1"}) as pool:
+    # the worker processes fill the cores: each runs on one thread, its reads, Numba's pool and the BLAS
+    # (the same numbers, see lstm.parallel), so that no idle thread of one worker spins on another's core
+    with WorkerPool(min(workers, len(pending)), environment=WORKER_ENVIRONMENT) as pool:
         for index, good, value in pool.map_unordered(run_point, pending):
             if good:
                 store(value)

@@ -27,6 +27,7 @@ import signal
 import threading
 import time
 import traceback
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator, List, Sequence, Tuple
 
 WATCHDOG_PERIOD_S = 0.2
@@ -79,6 +80,22 @@ def _worker_main(parent_pid: int, tasks, results, worker: int, environment: dict
             results.put(("done", worker, index, value))
 
 
+@contextmanager
+def _environment(values: dict):
+    """``os.environ`` with ``values`` set for the block (a spawned process starts with the environment of
+    its start), then as it was."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 class WorkerPool:
     """Worker processes for independent items (see the module text).
 
@@ -87,8 +104,9 @@ class WorkerPool:
     n_workers : int
         Processes to start (>= 1).
     environment : dict, optional
-        Environment variables set in each worker before it runs anything
-        (the sweep sets ``XBAR_THREADS=1``: the workers already fill the cores).
+        Environment variables of each worker from its start, before it
+        imports anything (the sweep gives each worker one thread: the workers
+        already fill the cores).
 
     Examples
     --------
@@ -107,8 +125,9 @@ class WorkerPool:
                                            args=(os.getpid(), self._tasks, self._results, k,
                                                  dict(environment or {})))
                            for k in range(n_workers)]
-        for p in self._processes:
-            p.start()
+        with _environment(dict(environment or {})):  # set before the start: numpy reads some as it loads
+            for p in self._processes:
+                p.start()
         self._pids = [p.pid for p in self._processes]
 
     @property

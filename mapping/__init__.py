@@ -6,6 +6,7 @@ scale, bias rows, tiling over fixed-size arrays of a :class:`Chip`, the
 uses. Imports ``crossbar`` only.
 """
 
+import crossbar  # noqa: F401  (first: its thread settings precede numpy's, see crossbar.thread_environment)
 from .chip import Chip
 from .encoding import Encoding, RangeReport
 from .layout import Block, Layout

@@ -1,6 +1,8 @@
 """The read engine: the compiled read against its numpy twin bit for bit, regions and drive signs,
 wires as a linear network, counting, refusals."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -109,6 +111,59 @@ def test_seeds_are_drawn_per_array_in_read_order():
     words_b = b.rng.bit_generator.random_raw(6).reshape(3, 2)  # reads 1, 3 on b
     np.testing.assert_array_equal(seeds[:, [0, 2, 4]], words_a)
     np.testing.assert_array_equal(seeds[:, [1, 3]], words_b)
+
+
+def test_seed_words_kernel_equals_random_raw():
+    """The compiled words of many PCG64 generators are numpy's random_raw, and leave each generator where
+    random_raw would (the numpy twin of draw_words)."""
+    from crossbar.rng import draw_words, word_sources
+
+    counts = np.array([3, 0, 1, 7, 2], dtype=np.int64)
+    mine = [np.random.default_rng(s).bit_generator for s in range(5)]
+    theirs = [np.random.default_rng(s).bit_generator for s in range(5)]
+    out = np.empty(int(counts.sum()), dtype=np.uint64)
+    draw_words(*word_sources(mine), counts, out)
+    np.testing.assert_array_equal(out, np.concatenate([bg.random_raw(int(n)) for bg, n in zip(theirs, counts)]))
+    for a, b in zip(mine, theirs):
+        assert a.random_raw() == b.random_raw()
+    assert word_sources([np.random.Philox(0)]) is None and word_sources([]) is None
+
+
+def test_seeds_follow_a_generator_replaced_after_the_plan():
+    """A plan takes the arrays' generators once; an array given a new one is read from it."""
+    plan = _plan(LI2019)
+    a, b = plan.source_arrays
+    plan.draw_seeds(1)
+    a.rng = np.random.default_rng(99)
+    seeds = plan.draw_seeds(2)
+    np.testing.assert_array_equal(seeds[:, [0, 2, 4]], np.random.default_rng(99).bit_generator.random_raw(6)
+                                  .reshape(2, 3))
+    b.rng = np.random.Generator(np.random.Philox(5))  # not a PCG64: numpy's own calls
+    seeds = plan.draw_seeds(1)
+    np.testing.assert_array_equal(seeds[0, [1, 3]], np.random.Generator(np.random.Philox(5)).bit_generator
+                                  .random_raw(2))
+
+
+def test_counts_held_back_equal_counts_written_at_every_call(rng):
+    """Counters are written when next read: a run that reads them after every call and one that reads them
+    once at the end hold the same counts, energy to the bit, also with another plan on the same array."""
+    x = rng.uniform(-1, 1, (4, 5, 13))
+    v = rng.uniform(-0.2, 0.2, (3, 24))
+    results = []
+    for look_every_call in (True, False):
+        plan = _plan(LI2019)
+        a, b = plan.source_arrays
+        seen = []
+        for k in range(4):
+            plan.read(x[k])
+            if look_every_call:
+                seen.append(a.counters.copy())
+            if k == 1:
+                a.mvm(v)  # the array's own one-read plan counts in between
+        results.append((a.counters.copy(), b.counters.copy(), copy.deepcopy(a).counters))
+    assert results[0] == results[1]
+    assert results[0][0].cell_energy > 0 and results[0][0].products == 4 * 3 + 1
+    assert results[1][2] == results[1][0]  # a copy carries what was pending
 
 
 def test_counts_land_on_each_array(rng):

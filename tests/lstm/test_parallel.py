@@ -101,6 +101,7 @@ def test_chunks_do_not_change_the_numbers(rng, monkeypatch):
     for columns, count in [(10 ** 6, 1), (read.CHUNK_COLUMNS, read.CHUNKS), (3, 1000)]:
         monkeypatch.setattr(read, "CHUNK_COLUMNS", columns)
         monkeypatch.setattr(read, "CHUNKS", count)
+        monkeypatch.setattr(read, "CHUNKS_PER_THREAD", count)
         monkeypatch.setattr(read, "CHUNK_WORK", 0)
         net = make_network(69, [11], 1, seed=0)
         hw = HardwareNetwork(net, HardwareConfig(array_rows=32, array_cols=16), seed=3)

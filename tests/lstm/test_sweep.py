@@ -282,3 +282,25 @@ def test_value_parsing():
     assert sweep.parse_values("1,2,5") == [1.0, 2.0, 5.0]
     assert sweep.parse_values("log:1e-3:1e-1:3") == pytest.approx([1e-3, 1e-2, 1e-1])
     assert sweep.parse_vary(["hardware.way=in_situ,software"]) == {"hardware.way": ["in_situ", "software"]}
+
+
+def _thread_settings(_):
+    from threadpoolctl import threadpool_info
+
+    import numba
+
+    blas = [i["num_threads"] for i in threadpool_info() if i.get("internal_api") == "openblas"]
+    return blas, numba.config.NUMBA_NUM_THREADS, os.environ.get("XBAR_THREADS")
+
+
+def test_workers_run_on_one_thread_from_their_start():
+    """A local worker's BLAS and Numba pool have one thread: set before numpy loaded, not after."""
+    from lstm.workers import WorkerPool
+
+    before = {name: os.environ.get(name) for name in sweep.WORKER_ENVIRONMENT}
+    with WorkerPool(1, environment=sweep.WORKER_ENVIRONMENT) as pool:
+        [(_, ok, value)] = list(pool.map_unordered(_thread_settings, [0]))
+    assert ok, value
+    blas, numba_threads, xbar_threads = value
+    assert blas and set(blas) == {1} and numba_threads == 1 and xbar_threads == "1"
+    assert {name: os.environ.get(name) for name in sweep.WORKER_ENVIRONMENT} == before  # the parent's stays
