@@ -33,6 +33,7 @@ outputs in the units the plan is given (``volts_per_input``, ``output_unit``).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
@@ -343,6 +344,13 @@ class ReadPlan:
         # each read's logical inputs (padded with n_logical, where the power is 0) and their conductance, S
         index = np.full((self.n_reads, width), self.n_logical, dtype=np.int64)
         conductance = np.zeros((self.n_reads, width))
+        # arrays with wires solve their effective conductances first, several at a time (LAPACK releases
+        # the GIL; each array's solve is its own, so the numbers do not depend on the threads)
+        unsolved = [a for a in self.source_arrays if a.peripherals.wires is not None and a._effective is None]
+        threads = min(len(unsolved), numba.get_num_threads())
+        if threads > 1:
+            with ThreadPoolExecutor(threads, thread_name_prefix="xbar-wires") as pool:
+                list(pool.map(CrossbarArray._signal_conductance, unsolved))
         for k, (r, (drive_rows, drive_inputs, drive_signs), (band_start, p0, views), runs) in enumerate(zip(
                 self.reads, self._drives, self._fill_views, self._drive_runs)):
             # the arrays' own buffers, not read-only views: the plan only reads them (and is of this package)

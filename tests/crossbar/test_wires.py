@@ -65,3 +65,30 @@ def test_wire_config_and_nonconvergence(rng):
     g = rng.uniform(10e-6, 300e-6, (16, 8))
     with pytest.raises(RuntimeError, match="converge"):
         solve_iterative(np.full((1, 16), 0.2), g, 1000.0, 1000.0, tolerance=1e-15, max_iterations=2)
+
+
+@pytest.mark.parametrize("shape", [(128, 64), (64, 128), (16, 8), (1, 1), (1, 7), (9, 1)])
+@pytest.mark.parametrize("ohms", [(1.0, 1.0), (2.5, 0.5), (0.1, 10.0)])
+def test_block_elimination_matches_the_sparse_lu(rng, shape, ohms):
+    """G_eff by block elimination along the column wires against one sparse LU of the whole network."""
+    from crossbar.wires import effective_conductance_sparse
+
+    g = rng.uniform(1e-6, 1e-4, shape)
+    reference = effective_conductance_sparse(g, *ohms)
+    np.testing.assert_allclose(crossbar.effective_conductance(g, *ohms), reference, rtol=0,
+                               atol=1e-11 * np.abs(reference).max())
+    # and it is the linear network: its products are the nodal solve's currents
+    v = rng.uniform(-0.2, 0.2, (3, shape[0]))
+    currents = solve_sparse(v, g, *ohms)
+    np.testing.assert_allclose(v @ crossbar.effective_conductance(g, *ohms), currents, rtol=0,
+                               atol=1e-11 * np.abs(currents).max())
+
+
+def test_row_wire_inverses_kernel_equals_numpy_twin(rng):
+    from crossbar.wires import row_wire_inverses, row_wire_inverses_reference
+
+    for shape in [(5, 1), (3, 2), (7, 33)]:
+        g = rng.uniform(1e-6, 1e-4, shape)
+        for g_row in (1.0, 0.4, 20.0):
+            np.testing.assert_allclose(row_wire_inverses(g, g_row), row_wire_inverses_reference(g, g_row),
+                                       rtol=1e-12, atol=0)
