@@ -11,16 +11,17 @@ from . import thread_environment  # noqa: F401  (first: it must run before numpy
 from .array import CrossbarArray, ProgramReport
 from .device import DeviceModel, PulseUpdateLaw, TwoPulseScheme
 from .energy import EnergyCosts, OperationCounts
+from .passive import PassiveSolution, solve_passive
 from .peripherals import ADC, DAC, Peripherals
 from .presets import all_presets, preset, preset_doc, preset_names, preset_peripherals
 from .read import Drive, Read, ReadPlan
 from .wires import WireResistance, effective_conductance, solve_iterative, solve_sparse
 
 __all__ = [
-    "ADC", "DAC", "CrossbarArray", "DeviceModel", "Drive", "EnergyCosts", "OperationCounts", "Peripherals",
-    "ProgramReport", "PulseUpdateLaw", "Read", "ReadPlan", "TwoPulseScheme", "WireResistance", "all_presets",
-    "effective_conductance", "preset", "preset_doc", "preset_names", "preset_peripherals", "solve_iterative",
-    "solve_sparse",
+    "ADC", "DAC", "CrossbarArray", "DeviceModel", "Drive", "EnergyCosts", "OperationCounts", "PassiveSolution",
+    "Peripherals", "ProgramReport", "PulseUpdateLaw", "Read", "ReadPlan", "TwoPulseScheme", "WireResistance",
+    "all_presets", "effective_conductance", "preset", "preset_doc", "preset_names", "preset_peripherals",
+    "solve_iterative", "solve_passive", "solve_sparse",
 ]
 
 __version__ = "0.2.0"

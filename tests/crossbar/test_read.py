@@ -1,7 +1,7 @@
 """The read engine: the compiled read against its numpy twin bit for bit, regions and drive signs,
 wires as a linear network, counting, refusals."""
 
-import copy
+from copy import deepcopy
 
 import numpy as np
 import pytest
@@ -160,7 +160,7 @@ def test_counts_held_back_equal_counts_written_at_every_call(rng):
                 seen.append(a.counters.copy())
             if k == 1:
                 a.mvm(v)  # the array's own one-read plan counts in between
-        results.append((a.counters.copy(), b.counters.copy(), copy.deepcopy(a).counters))
+        results.append((a.counters.copy(), b.counters.copy(), deepcopy(a).counters))
     assert results[0] == results[1]
     assert results[0][0].cell_energy > 0 and results[0][0].products == 4 * 3 + 1
     assert results[1][2] == results[1][0]  # a copy carries what was pending
@@ -287,7 +287,7 @@ def test_wires_against_qucs_circuit_solutions():
         elif r_wl == 0 and r_bl == 0:
             currents = v @ g
         else:
-            continue  # one ideal wire only: the passive solver of a later issue
+            continue  # one ideal wire only: crossbar.solve_passive (tests/crossbar/test_passive.py)
         np.testing.assert_allclose(currents, data["I_o"], rtol=1e-9, atol=1e-15, err_msg=os.path.basename(path))
         checked += 1
     assert checked == 21

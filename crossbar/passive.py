@@ -1,0 +1,182 @@
+"""Passive (0T1R) arrays: the nodal network of the cells and the wires, all of it.
+
+Geometry as :mod:`crossbar.wires`: cell (i, j) joins node (i, j) of word line
+``i`` to node (i, j) of bit line ``j``; a driven word line is driven at its
+first column through one segment, a bit line is held at its voltage (ground
+unless given) after its last row through one segment. Without access
+transistors every cell conducts, so a read's currents run through every path of
+the network: with unselected lines left floating, through the sneak paths of
+the other cells. :func:`solve_passive` returns every node voltage and every
+current. A segment of 0 ohms joins its nodes into one (a driven line of 0 ohms
+is at its source's potential). Cells are linear; ohms, siemens, volts, amperes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .validation import as_float_array, check_range
+
+
+@dataclass(frozen=True)
+class PassiveSolution:
+    """Every voltage and current of a read of a passive array, for each input vector.
+
+    Attributes
+    ----------
+    output_currents : ndarray, shape (batch, cols)
+        Current of each bit line out of its last row into its source (ground), amperes; 0 (to
+        rounding) for a floating bit line.
+    device_currents : ndarray, shape (batch, rows, cols)
+        Current of each cell from its word line to its bit line, amperes.
+    word_line_voltages, bit_line_voltages : ndarray, shape (batch, rows, cols)
+        Node voltages, volts.
+    word_line_currents : ndarray, shape (batch, rows, cols)
+        Current in the word-line segment before each node (from the driven end), amperes.
+    bit_line_currents : ndarray, shape (batch, rows, cols)
+        Current in the bit-line segment after each node (towards the sensed end), amperes.
+    """
+
+    output_currents: np.ndarray
+    device_currents: np.ndarray
+    word_line_voltages: np.ndarray
+    bit_line_voltages: np.ndarray
+    word_line_currents: np.ndarray
+    bit_line_currents: np.ndarray
+
+
+def _mask(name: str, value, length: int) -> np.ndarray:
+    if value is None:
+        return np.zeros(length, dtype=bool)
+    mask = np.asarray(value)
+    if mask.shape != (length,) or mask.dtype != bool:
+        raise ValueError(f"{name} has shape {mask.shape} and type {mask.dtype}; booleans of shape ({length},) "
+                         "are required")
+    return mask
+
+
+def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
+                  bit_line_voltages=None, floating_word_lines=None, floating_bit_lines=None) -> PassiveSolution:
+    """Solve the resistive network of a passive array with linear cells.
+
+    Parameters
+    ----------
+    conductance : array_like, shape (rows, cols)
+        Cell conductances, siemens (>= 0; 0 for an open cell).
+    voltages : array_like, shape (batch, rows)
+        Voltages applied at the word lines' first column, volts (those of floating lines are ignored).
+    r_word_line, r_bit_line : float
+        Resistance of one word-line and one bit-line segment, ohms (>= 0).
+    bit_line_voltages : array_like, shape (cols,), optional
+        Voltage each bit line is held at after its last row, volts; default 0 (virtual ground).
+    floating_word_lines, floating_bit_lines : array_like of bool, shape (rows,) and (cols,), optional
+        Lines connected to nothing but their cells (default: none).
+
+    Returns
+    -------
+    PassiveSolution
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from crossbar import solve_passive
+    >>> g = np.full((2, 2), 1e-4)  # one cell read at word line 0 and bit line 0, the others floating
+    >>> s = solve_passive(g, [[0.2, 0.0]], 0.0, 0.0, floating_word_lines=np.array([False, True]),
+    ...                   floating_bit_lines=np.array([False, True]))
+    >>> print(f"{s.output_currents[0, 0] / 0.2 * 1e6:.4f} uS")  # the cell and its sneak loop, 100 + 100 / 3 uS
+    133.3333 uS
+    """
+    g = as_float_array("conductance", conductance, ndim=2)
+    if np.any(g < 0):
+        raise ValueError(f"conductance holds {int(np.count_nonzero(g < 0))} negative value(s); "
+                         "conductances are >= 0 S (0 for an open cell)")
+    rows, cols = g.shape
+    v = as_float_array("voltages", voltages, ndim=2)
+    if v.shape[1] != rows:
+        raise ValueError(f"voltages has shape {v.shape}; (batch, {rows}) is required, one voltage per word line")
+    check_range("r_word_line", r_word_line, 0.0, unit="ohm")
+    check_range("r_bit_line", r_bit_line, 0.0, unit="ohm")
+    bias = np.zeros(cols) if bit_line_voltages is None else as_float_array("bit_line_voltages", bit_line_voltages,
+                                                                             shape=(cols,))
+    float_word = _mask("floating_word_lines", floating_word_lines, rows)
+    float_bit = _mask("floating_bit_lines", floating_bit_lines, cols)
+    batch = v.shape[0]
+
+    # node ids: a line of 0 ohms is one node; potentials: each word line's source, then each bit line's
+    word_ids = (np.arange(rows)[:, None] + np.zeros((1, cols), dtype=np.int64) if r_word_line == 0
+                else np.arange(rows * cols).reshape(rows, cols))
+    first_bit = int(word_ids.max()) + 1
+    bit_ids = first_bit + (np.zeros((rows, 1), dtype=np.int64) + np.arange(cols)[None, :] if r_bit_line == 0
+                           else np.arange(rows * cols).reshape(rows, cols))
+    n_nodes = int(bit_ids.max()) + 1
+    potentials = np.concatenate([v.T, np.repeat(bias[:, None], batch, axis=1)])  # (rows + cols, batch)
+    fixed = np.full(n_nodes, -1)  # the potential a node is tied to by 0 ohms, else -1
+    between, to_source = [], []  # (node, node, S) and (node, potential, S)
+    between.append((word_ids.ravel(), bit_ids.ravel(), g.ravel()))
+    if r_word_line > 0:
+        between.append((word_ids[:, :-1].ravel(), word_ids[:, 1:].ravel(), np.full(rows * (cols - 1), 1 / r_word_line)))
+        driven = np.flatnonzero(~float_word)
+        to_source.append((word_ids[driven, 0], driven, np.full(driven.size, 1 / r_word_line)))
+    else:
+        fixed[word_ids[~float_word, 0]] = np.flatnonzero(~float_word)
+    if r_bit_line > 0:
+        between.append((bit_ids[:-1, :].ravel(), bit_ids[1:, :].ravel(), np.full((rows - 1) * cols, 1 / r_bit_line)))
+        held = np.flatnonzero(~float_bit)
+        to_source.append((bit_ids[-1, held], rows + held, np.full(held.size, 1 / r_bit_line)))
+    else:
+        fixed[bit_ids[0, ~float_bit]] = rows + np.flatnonzero(~float_bit)
+
+    # Kirchhoff's current law at every node that is not tied to a source
+    unknown = np.flatnonzero(fixed < 0)
+    position = np.full(n_nodes, -1)
+    position[unknown] = np.arange(unknown.size)
+    a, b, conductances = (np.concatenate(x) for x in zip(*between))
+    node_voltages = np.zeros((n_nodes, batch))
+    node_voltages[fixed >= 0] = potentials[fixed[fixed >= 0]]
+    if unknown.size:
+        matrix_rows, matrix_cols, values = [], [], []
+        rhs = np.zeros((unknown.size, batch))
+        for p, q in ((a, b), (b, a)):
+            pu, qu = position[p], position[q]
+            own = pu >= 0
+            matrix_rows += [pu[own]]
+            matrix_cols += [pu[own]]
+            values += [conductances[own]]
+            both = own & (qu >= 0)
+            matrix_rows += [pu[both]]
+            matrix_cols += [qu[both]]
+            values += [-conductances[both]]
+            tied = own & (qu < 0)  # the other end is held at a source's potential
+            np.add.at(rhs, pu[tied], conductances[tied, None] * node_voltages[q[tied]])
+        if to_source:
+            nodes, sources, source_g = (np.concatenate(x) for x in zip(*to_source))
+            nu = position[nodes]
+            matrix_rows += [nu]
+            matrix_cols += [nu]
+            values += [source_g]
+            np.add.at(rhs, nu, source_g[:, None] * potentials[sources])
+        matrix = sp.csc_matrix((np.concatenate(values), (np.concatenate(matrix_rows), np.concatenate(matrix_cols))),
+                               shape=(unknown.size, unknown.size))
+        undefined = ("the network has a node connected to nothing that holds a potential (a floating line whose "
+                     "cells are all open, say): its voltage is undefined")
+        try:
+            solved = spla.splu(matrix).solve(rhs)
+        except RuntimeError as error:  # SuperLU: "Factor is exactly singular"
+            raise ValueError(f"{undefined} ({error})") from None
+        if not np.all(np.isfinite(solved)):
+            raise ValueError(undefined)
+        node_voltages[unknown] = solved
+
+    word = node_voltages[word_ids].transpose(2, 0, 1)
+    bit = node_voltages[bit_ids].transpose(2, 0, 1)
+    device = g * (word - bit)
+    # Kirchhoff at each node: a word-line segment carries every cell current after it, a bit-line
+    # segment every cell current above it (exact for any segment resistance, 0 included)
+    word_line_currents = np.cumsum(device[:, :, ::-1], axis=2)[:, :, ::-1]
+    bit_line_currents = np.cumsum(device, axis=1)
+    return PassiveSolution(output_currents=bit_line_currents[:, -1, :].copy(), device_currents=device,
+                           word_line_voltages=word, bit_line_voltages=bit,
+                           word_line_currents=word_line_currents, bit_line_currents=bit_line_currents)

@@ -1,0 +1,127 @@
+"""The passive array's nodal solve: all 33 Qucs circuit solutions in every quantity, the 1T1R solve when
+every line is driven, closed forms of sneak paths through floating lines, biased lines, refusals."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+
+import crossbar
+from crossbar import solve_passive, solve_sparse
+
+QUCS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "data", "qucs_crossbars", "*.npz")))
+
+
+def test_there_are_33_qucs_solutions():
+    assert len(QUCS) == 33
+
+
+@pytest.mark.parametrize("path", QUCS, ids=[os.path.basename(p) for p in QUCS])
+def test_against_qucs_every_current_and_voltage(path):
+    """badcrossbar's Qucs solutions (README in tests/data/qucs_crossbars: source, licence), 0-ohm lines and
+    open cells included: outputs, cells, both lines' segment currents and node voltages to 1e-9."""
+    data = np.load(path)
+    with np.errstate(divide="ignore"):
+        g = np.where(np.isinf(data["R"]), 0.0, 1.0 / data["R"])
+    s = solve_passive(g, data["V"].T, float(data["r_i_wl"]), float(data["r_i_bl"]))
+    for name, ours in (("I_o", s.output_currents), ("I_d", s.device_currents[0]),
+                       ("I_w", s.word_line_currents[0]), ("I_b", s.bit_line_currents[0]),
+                       ("V_w", s.word_line_voltages[0]), ("V_b", s.bit_line_voltages[0])):
+        reference = data[name]
+        np.testing.assert_allclose(ours.reshape(reference.shape), reference, rtol=1e-9,
+                                   atol=1e-9 * max(np.abs(reference).max(), 1e-300), err_msg=name)
+
+
+@pytest.mark.parametrize("ohms", [(2.0, 3.0), (0.5, 0.1)])
+def test_every_line_driven_is_the_1t1r_solve(rng, ohms):
+    g = rng.uniform(1e-6, 1e-4, (16, 8))
+    v = rng.uniform(-0.2, 0.2, (3, 16))
+    s = solve_passive(g, v, *ohms)
+    reference = solve_sparse(v, g, *ohms)
+    np.testing.assert_allclose(s.output_currents, reference, rtol=0, atol=1e-12 * np.abs(reference).max())
+    np.testing.assert_allclose(s.output_currents, v @ crossbar.effective_conductance(g, *ohms), rtol=0,
+                               atol=1e-11 * np.abs(reference).max())
+
+
+def test_ideal_lines_are_v_times_g(rng):
+    g = rng.uniform(0.0, 1e-4, (5, 7))
+    v = rng.uniform(-0.3, 0.3, (4, 5))
+    s = solve_passive(g, v, 0.0, 0.0)
+    np.testing.assert_array_equal(s.output_currents, np.cumsum(g[None] * v[:, :, None], axis=1)[:, -1])
+    assert np.all(s.bit_line_voltages == 0) and np.all(s.word_line_voltages == v[:, :, None])
+
+
+def test_one_cell_read_with_floating_lines_is_the_cell_plus_its_sneak_loop():
+    """Word line 0 at V, bit line 0 at ground, every other line floating, ideal wires.
+
+    2 x 2: the sneak loop is the other three cells in series. n x m of equal cells: by symmetry the
+    floating bit lines share a potential, and so do the floating word lines: three conductances in series,
+    (m - 1) g, (n - 1)(m - 1) g and (n - 1) g.
+    """
+    g = np.array([[1e-4, 2e-5], [5e-5, 8e-5]])
+    s = solve_passive(g, [[0.2, 0.0]], 0.0, 0.0, floating_word_lines=np.array([False, True]),
+                      floating_bit_lines=np.array([False, True]))
+    sneak = 1.0 / (1 / g[0, 1] + 1 / g[1, 1] + 1 / g[1, 0])
+    assert s.output_currents[0, 0] == pytest.approx(0.2 * (g[0, 0] + sneak), rel=1e-12)
+    assert abs(s.output_currents[0, 1]) < 1e-18  # a floating line carries nothing out
+    for n, m in [(3, 4), (5, 3), (8, 8)]:
+        cell = 1e-4
+        s = solve_passive(np.full((n, m), cell), np.r_[0.2, np.zeros(n - 1)][None], 0.0, 0.0,
+                          floating_word_lines=np.arange(n) > 0, floating_bit_lines=np.arange(m) > 0)
+        sneak = 1.0 / (1 / ((m - 1) * cell) + 1 / ((n - 1) * (m - 1) * cell) + 1 / ((n - 1) * cell))
+        assert s.output_currents[0, 0] == pytest.approx(0.2 * (cell + sneak), rel=1e-12)
+    # the sneak paths are gone when the unselected lines are held at ground
+    s = solve_passive(np.full((4, 4), 1e-4), [[0.2, 0.0, 0.0, 0.0]], 0.0, 0.0)
+    assert s.output_currents[0, 0] == pytest.approx(0.2 * 1e-4, rel=1e-14)
+
+
+def test_half_biased_lines(rng):
+    """The V/2 scheme with ideal wires: the selected cell sees V, half-selected cells V/2, the rest 0."""
+    g = rng.uniform(1e-6, 1e-4, (4, 5))
+    v = 0.4
+    s = solve_passive(g, [[v, v / 2, v / 2, v / 2]], 0.0, 0.0, bit_line_voltages=np.r_[0.0, np.full(4, v / 2)])
+    across = s.word_line_voltages[0] - s.bit_line_voltages[0]
+    expected = np.zeros((4, 5))
+    expected[0, :] = v / 2
+    expected[:, 0] = v / 2
+    expected[0, 0] = v
+    np.testing.assert_allclose(across, expected, atol=1e-15)
+    assert s.output_currents[0, 0] == pytest.approx(g[0, 0] * v + g[1:, 0].sum() * v / 2, rel=1e-12)
+
+
+def test_kirchhoff_with_resistive_floating_lines(rng):
+    """With resistive wires and floating lines: every cell current leaves its word line and enters its bit
+    line, the driven lines' source currents equal the sensed currents in total, floating lines carry none."""
+    g = rng.uniform(1e-6, 1e-4, (6, 5))
+    float_word, float_bit = np.array([0, 1, 0, 1, 1, 0], bool), np.array([0, 0, 1, 0, 1], bool)
+    v = rng.uniform(-0.2, 0.2, (2, 6))
+    s = solve_passive(g, v, 1.5, 2.5, floating_word_lines=float_word, floating_bit_lines=float_bit)
+    scale = np.abs(s.device_currents).max()
+    np.testing.assert_allclose(s.word_line_currents[:, float_word, 0], 0.0, atol=1e-10 * scale)
+    np.testing.assert_allclose(s.output_currents[:, float_bit], 0.0, atol=1e-10 * scale)
+    np.testing.assert_allclose(s.word_line_currents[:, :, 0].sum(axis=1), s.output_currents.sum(axis=1),
+                               rtol=1e-10)
+    # a driven word line's first segment carries (source voltage - first node voltage) / r
+    driven = ~float_word
+    np.testing.assert_allclose(s.word_line_currents[:, driven, 0],
+                               (v[:, driven] - s.word_line_voltages[:, driven, 0]) / 1.5, rtol=1e-9)
+
+
+def test_refusals(rng):
+    g = rng.uniform(1e-6, 1e-4, (3, 2))
+    with pytest.raises(ValueError, match="negative"):
+        solve_passive(-g, np.zeros((1, 3)), 1.0, 1.0)
+    with pytest.raises(ValueError, match="one voltage per word line"):
+        solve_passive(g, np.zeros((1, 2)), 1.0, 1.0)
+    with pytest.raises(ValueError, match="r_word_line"):
+        solve_passive(g, np.zeros((1, 3)), -1.0, 1.0)
+    for mask in ([True, False, True], [1, 0]):
+        with pytest.raises(ValueError, match="floating_bit_lines"):
+            solve_passive(g, np.zeros((1, 3)), 1.0, 1.0, floating_bit_lines=mask)
+    with pytest.raises(ValueError, match="voltages"):
+        solve_passive(g, np.full((1, 3), np.nan), 1.0, 1.0)
+    open_line = g.copy()
+    open_line[:, 1] = 0.0
+    with pytest.raises(ValueError, match="connected to nothing"):
+        solve_passive(open_line, np.zeros((1, 3)), 0.0, 0.0, floating_bit_lines=np.array([False, True]))
