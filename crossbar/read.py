@@ -25,7 +25,9 @@ The plan owns everything a read needs and nothing above it does:
   bits;
 - counting: every array's products, input vectors, DAC and ADC conversions,
   ADC saturations and the cells' read energy (``read_time sum_i V_i^2 sum_j
-  G_ij``: a driven row dissipates in every cell it touches).
+  G_ij``: a driven row dissipates in every cell it touches), held on the plan
+  and written onto the arrays' counters when they are next read (the same
+  counts, the energy to the bit, as writing them at every call).
 
 Conductances in siemens, voltages in volts, currents in amperes, inputs and
 outputs in the units the plan is given (``volts_per_input``, ``output_unit``).
