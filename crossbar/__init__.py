@@ -11,7 +11,7 @@ from . import thread_environment  # noqa: F401  (first: it must run before numpy
 from .array import CrossbarArray, ProgramReport
 from .device import DeviceModel, PulseUpdateLaw, TwoPulseScheme
 from .energy import EnergyCosts, OperationCounts
-from .passive import PassiveSolution, solve_passive
+from .passive import PassiveSolution, SinhCell, solve_passive
 from .peripherals import ADC, DAC, Peripherals
 from .presets import all_presets, preset, preset_doc, preset_names, preset_peripherals
 from .read import Drive, Read, ReadPlan
@@ -19,7 +19,8 @@ from .wires import WireResistance, effective_conductance, solve_iterative, solve
 
 __all__ = [
     "ADC", "DAC", "CrossbarArray", "DeviceModel", "Drive", "EnergyCosts", "OperationCounts", "PassiveSolution",
-    "Peripherals", "ProgramReport", "PulseUpdateLaw", "Read", "ReadPlan", "TwoPulseScheme", "WireResistance",
+    "Peripherals", "ProgramReport", "PulseUpdateLaw", "Read", "ReadPlan", "SinhCell", "TwoPulseScheme",
+    "WireResistance",
     "all_presets", "effective_conductance", "preset", "preset_doc", "preset_names", "preset_peripherals",
     "solve_iterative", "solve_passive", "solve_sparse",
 ]

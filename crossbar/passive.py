@@ -8,17 +8,20 @@ transistors every cell conducts, so a read's currents run through every path of
 the network: with unselected lines left floating, through the sneak paths of
 the other cells. :func:`solve_passive` returns every node voltage and every
 current. A segment of 0 ohms joins its nodes into one (a driven line of 0 ohms
-is at its source's potential). Cells are linear; ohms, siemens, volts, amperes.
+is at its source's potential). Cells are linear (one sparse solve) or bend
+upwards (:class:`SinhCell`: Newton's method on the sparse Jacobian, or a damped
+iteration); ohms, siemens, volts, amperes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .validation import as_float_array, check_range
+from .validation import as_float_array, check_choice, check_int, check_range
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,90 @@ class PassiveSolution:
     bit_line_currents: np.ndarray
 
 
+@dataclass(frozen=True)
+class SinhCell:
+    """A cell whose current bends upwards with voltage: ``I = G sinh(k V) / k``, amperes.
+
+    ``G`` (siemens) is its conductance at small voltages (its programmed
+    value); ``k`` (1/V) how fast it bends: at ``V = 1/k`` it passes 18 % more
+    than a linear cell. ``k = 0`` is the linear cell.
+
+    Parameters
+    ----------
+    nonlinearity_per_volt : float
+        ``k``, 1/V (>= 0).
+    """
+
+    nonlinearity_per_volt: float = 2.0
+
+    def __post_init__(self):
+        check_range("nonlinearity_per_volt", self.nonlinearity_per_volt, 0.0, 50.0, unit="1/V")
+
+    def current(self, conductance, voltage):
+        """``G sinh(k V) / k`` (``G V`` at ``k = 0``), amperes."""
+        k = self.nonlinearity_per_volt
+        return conductance * voltage if k == 0 else conductance * np.sinh(k * voltage) / k
+
+    def slope(self, conductance, voltage):
+        """``dI/dV = G cosh(k V)``, siemens."""
+        return conductance * np.cosh(self.nonlinearity_per_volt * voltage)
+
+    def secant(self, conductance, voltage):
+        """``I / V`` (``G`` at ``V = 0``), siemens."""
+        kv = self.nonlinearity_per_volt * np.asarray(voltage, dtype=float)
+        ratio = np.ones_like(kv)
+        nonzero = kv != 0
+        ratio[nonzero] = np.sinh(kv[nonzero]) / kv[nonzero]
+        return conductance * ratio
+
+
+def _nonlinear(cell, g, cell_a, cell_b, segments, sources, potentials, start, unknown, position, assemble, solve,
+               method, tolerance_amperes, max_iterations):
+    """The node voltages of one input vector with nonlinear cells, from the linear solution ``start``."""
+    def residual(voltages):  # the current leaving each unknown node, amperes
+        out = np.zeros(voltages.shape[0])
+        current = cell.current(g, voltages[cell_a] - voltages[cell_b])
+        np.add.at(out, cell_a, current)
+        np.add.at(out, cell_b, -current)
+        for a, b, conductance in segments:
+            flow = conductance * (voltages[a] - voltages[b])
+            np.add.at(out, a, flow)
+            np.add.at(out, b, -flow)
+        if sources is not None:
+            nodes, potential, source_g = sources
+            np.add.at(out, nodes, source_g * (voltages[nodes] - potentials[potential]))
+        return out[unknown]
+
+    voltages = start.copy()
+    worst = np.abs(residual(voltages)).max()
+    for _ in range(max_iterations):
+        if worst < tolerance_amperes:
+            return voltages
+        across = voltages[cell_a] - voltages[cell_b]
+        if method == "newton":  # the Jacobian is the network with each cell's slope; halve a step that does not help
+            jacobian, _ = assemble(cell.slope(g, across))
+            step = solve(jacobian, -residual(voltages)[:, None])[:, 0]
+            scale = 1.0
+            while True:
+                trial = voltages.copy()
+                trial[unknown] += scale * step
+                trial_worst = np.abs(residual(trial)).max()
+                if trial_worst < worst or scale < 1e-6:
+                    break
+                scale *= 0.5
+        else:  # damped: half way to the solution of the network with each cell's secant conductance, which
+            # is x - M_secant^-1 F(x) (at the present voltages the secant cells carry the true currents)
+            matrix, _ = assemble(cell.secant(g, across))
+            trial = voltages.copy()
+            trial[unknown] -= 0.5 * solve(matrix, residual(voltages)[:, None])[:, 0]
+            trial_worst = np.abs(residual(trial)).max()
+        voltages, worst = trial, trial_worst
+    if worst < tolerance_amperes:
+        return voltages
+    raise ValueError(f"the {method} solve did not converge in max_iterations={max_iterations}: the worst node's "
+                     f"current is {worst:.3g} A, above tolerance_amperes={tolerance_amperes:g}")
+
+
 def _mask(name: str, value, length: int) -> np.ndarray:
     if value is None:
         return np.zeros(length, dtype=bool)
@@ -59,7 +146,9 @@ def _mask(name: str, value, length: int) -> np.ndarray:
 
 
 def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
-                  bit_line_voltages=None, floating_word_lines=None, floating_bit_lines=None) -> PassiveSolution:
+                  bit_line_voltages=None, floating_word_lines=None, floating_bit_lines=None,
+                  cell: Optional[SinhCell] = None, method: str = "newton", tolerance_amperes: float = 1e-12,
+                  max_iterations: int = 100) -> PassiveSolution:
     """Solve the resistive network of a passive array with linear cells.
 
     Parameters
@@ -74,6 +163,17 @@ def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
         Voltage each bit line is held at after its last row, volts; default 0 (virtual ground).
     floating_word_lines, floating_bit_lines : array_like of bool, shape (rows,) and (cols,), optional
         Lines connected to nothing but their cells (default: none).
+    cell : SinhCell, optional
+        The cells' I-V; default linear (``I = G V``, one sparse solve).
+    method : {"newton", "damped"}
+        For a nonlinear cell: Newton's method on the sparse Jacobian (a step
+        that does not lower the worst residual is halved), or the damped
+        iteration (half way to the network of the cells' secant conductances,
+        again and again), which converges more slowly.
+    tolerance_amperes : float
+        Stop when no unknown node's currents miss balance by more (A, > 0).
+    max_iterations : int
+        Iterations allowed; more raise ``ValueError``.
 
     Returns
     -------
@@ -101,6 +201,11 @@ def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
     check_range("r_bit_line", r_bit_line, 0.0, unit="ohm")
     bias = np.zeros(cols) if bit_line_voltages is None else as_float_array("bit_line_voltages", bit_line_voltages,
                                                                              shape=(cols,))
+    if cell is not None and not isinstance(cell, SinhCell):
+        raise ValueError(f"cell={cell!r} is not allowed; a crossbar.SinhCell or None (linear)")
+    check_choice("method", method, ("newton", "damped"))
+    check_range("tolerance_amperes", tolerance_amperes, 0.0, low_open=True, unit="A")
+    check_int("max_iterations", max_iterations, 1)
     float_word = _mask("floating_word_lines", floating_word_lines, rows)
     float_bit = _mask("floating_bit_lines", floating_bit_lines, cols)
     batch = v.shape[0]
@@ -133,10 +238,15 @@ def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
     unknown = np.flatnonzero(fixed < 0)
     position = np.full(n_nodes, -1)
     position[unknown] = np.arange(unknown.size)
-    a, b, conductances = (np.concatenate(x) for x in zip(*between))
+    cell_a, cell_b = between[0][0], between[0][1]
     node_voltages = np.zeros((n_nodes, batch))
     node_voltages[fixed >= 0] = potentials[fixed[fixed >= 0]]
-    if unknown.size:
+    sources = tuple(np.concatenate(x) for x in zip(*to_source)) if to_source else None
+
+    def assemble(cell_conductances):
+        """The nodal matrix of the unknown nodes, and the currents the tied nodes and sources push in."""
+        parts = [(cell_a, cell_b, cell_conductances)] + between[1:]
+        a, b, conductances = (np.concatenate(x) for x in zip(*parts))
         matrix_rows, matrix_cols, values = [], [], []
         rhs = np.zeros((unknown.size, batch))
         for p, q in ((a, b), (b, a)):
@@ -151,15 +261,18 @@ def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
             values += [-conductances[both]]
             tied = own & (qu < 0)  # the other end is held at a source's potential
             np.add.at(rhs, pu[tied], conductances[tied, None] * node_voltages[q[tied]])
-        if to_source:
-            nodes, sources, source_g = (np.concatenate(x) for x in zip(*to_source))
+        if sources is not None:
+            nodes, potential, source_g = sources
             nu = position[nodes]
             matrix_rows += [nu]
             matrix_cols += [nu]
             values += [source_g]
-            np.add.at(rhs, nu, source_g[:, None] * potentials[sources])
+            np.add.at(rhs, nu, source_g[:, None] * potentials[potential])
         matrix = sp.csc_matrix((np.concatenate(values), (np.concatenate(matrix_rows), np.concatenate(matrix_cols))),
                                shape=(unknown.size, unknown.size))
+        return matrix, rhs
+
+    def solve(matrix, rhs):
         undefined = ("the network has a node connected to nothing that holds a potential (a floating line whose "
                      "cells are all open, say): its voltage is undefined")
         try:
@@ -168,11 +281,19 @@ def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
             raise ValueError(f"{undefined} ({error})") from None
         if not np.all(np.isfinite(solved)):
             raise ValueError(undefined)
-        node_voltages[unknown] = solved
+        return solved
+
+    if unknown.size:
+        node_voltages[unknown] = solve(*assemble(g.ravel()))  # linear cells, or the start of the nonlinear solve
+        if cell is not None and cell.nonlinearity_per_volt > 0:
+            for item in range(batch):
+                node_voltages[:, item] = _nonlinear(cell, g.ravel(), cell_a, cell_b, between[1:], sources,
+                                                    potentials[:, item], node_voltages[:, item], unknown, position,
+                                                    assemble, solve, method, tolerance_amperes, max_iterations)
 
     word = node_voltages[word_ids].transpose(2, 0, 1)
     bit = node_voltages[bit_ids].transpose(2, 0, 1)
-    device = g * (word - bit)
+    device = g * (word - bit) if cell is None else cell.current(g, word - bit)
     # Kirchhoff at each node: a word-line segment carries every cell current after it, a bit-line
     # segment every cell current above it (exact for any segment resistance, 0 included)
     word_line_currents = np.cumsum(device[:, :, ::-1], axis=2)[:, :, ::-1]

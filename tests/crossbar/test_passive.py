@@ -125,3 +125,83 @@ def test_refusals(rng):
     open_line[:, 1] = 0.0
     with pytest.raises(ValueError, match="connected to nothing"):
         solve_passive(open_line, np.zeros((1, 3)), 0.0, 0.0, floating_bit_lines=np.array([False, True]))
+
+
+# ------------------------------------------------------------------ nonlinear cells
+def _kirchhoff_residual(s, voltages, r_word_line, r_bit_line):
+    """The worst current imbalance (A) at any node, from the node voltages and cell currents alone
+    (every line driven, both kinds of segment resistive)."""
+    w, b, d = s.word_line_voltages, s.bit_line_voltages, s.device_currents
+    left = np.concatenate([voltages[:, :, None], w[:, :, :-1]], axis=2)  # the source, then the node before
+    right = np.concatenate([w[:, :, 1:], w[:, :, -1:]], axis=2)  # the last node has no segment after it
+    word = (left - w) / r_word_line - (w - right) / r_word_line - d
+    above = np.concatenate([b[:, :1], b[:, :-1]], axis=1)  # the first node has no segment above it
+    below = np.concatenate([b[:, 1:], np.zeros_like(b[:, :1])], axis=1)  # ground after the last row
+    bit = d + (above - b) / r_bit_line - (b - below) / r_bit_line
+    return max(np.abs(word).max(), np.abs(bit).max())
+
+
+def test_sinh_cell_alone_is_its_closed_form():
+    from crossbar.passive import SinhCell
+
+    cell = SinhCell(3.0)
+    s = solve_passive([[1e-4]], [[0.5], [-0.2]], 0.0, 0.0, cell=cell)
+    np.testing.assert_allclose(s.output_currents[:, 0], 1e-4 * np.sinh(3.0 * np.array([0.5, -0.2])) / 3.0,
+                               rtol=1e-14)
+    # with wires: the cell in series with two segments, I = G sinh(k (V - I R)) / k, solved by bisection
+    s = solve_passive([[1e-3]], [[0.8]], 30.0, 70.0, cell=cell)
+    low, high = 0.0, 1e-3 * np.sinh(3.0 * 0.8) / 3.0
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if 1e-3 * np.sinh(3.0 * (0.8 - mid * 100.0)) / 3.0 > mid else (low, mid)
+    assert s.output_currents[0, 0] == pytest.approx(low, rel=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(16, 8), (128, 64)])
+def test_newton_converges_and_agrees_with_the_damped_iteration(rng, shape):
+    from crossbar.passive import SinhCell
+
+    g = rng.uniform(1e-6, 1e-4, shape)
+    v = rng.uniform(-0.5, 0.5, (1, shape[0]))
+    newton = solve_passive(g, v, 1.0, 2.0, cell=SinhCell(3.0))
+    assert _kirchhoff_residual(newton, v, 1.0, 2.0) < 1e-12  # amperes
+    # the two stop at different points within their tolerance: outputs agree to about the tolerance
+    tight = dict(cell=SinhCell(3.0), tolerance_amperes=1e-15)
+    damped = solve_passive(g, v, 1.0, 2.0, method="damped", max_iterations=1000, **tight)
+    np.testing.assert_allclose(solve_passive(g, v, 1.0, 2.0, **tight).output_currents, damped.output_currents,
+                               rtol=0, atol=1e-13)
+    linear = solve_passive(g, v, 1.0, 2.0)
+    assert not np.allclose(newton.output_currents, linear.output_currents, rtol=1e-3)  # it does bend
+    np.testing.assert_array_equal(solve_passive(g, v, 1.0, 2.0, cell=SinhCell(0.0)).output_currents,
+                                  linear.output_currents)
+
+
+def test_a_bending_cell_shrinks_the_sneak_current():
+    """Through floating lines the sneak loop's three cells each see about a third of the read voltage, so a
+    cell that bends upwards passes relatively less there than in the selected cell."""
+    from crossbar.passive import SinhCell
+
+    g = np.full((4, 4), 1e-4)
+    unselected = np.arange(4) > 0
+    share = []
+    for cell in (None, SinhCell(5.0)):
+        s = solve_passive(g, [[0.6, 0, 0, 0]], 0.0, 0.0, floating_word_lines=unselected,
+                          floating_bit_lines=unselected, cell=cell)
+        selected = s.device_currents[0, 0, 0]
+        share.append((s.output_currents[0, 0] - selected) / selected)
+    assert share[1] < 0.5 * share[0]
+
+
+def test_nonlinear_refusals(rng):
+    from crossbar.passive import SinhCell
+
+    g = rng.uniform(1e-6, 1e-4, (8, 4))
+    v = rng.uniform(-1, 1, (1, 8))
+    with pytest.raises(ValueError, match="did not converge"):
+        solve_passive(g, v, 1.0, 1.0, cell=SinhCell(20.0), method="damped", max_iterations=2)
+    with pytest.raises(ValueError, match="method"):
+        solve_passive(g, v, 1.0, 1.0, cell=SinhCell(2.0), method="secant")
+    with pytest.raises(ValueError, match="cell="):
+        solve_passive(g, v, 1.0, 1.0, cell="sinh")
+    with pytest.raises(ValueError, match="nonlinearity_per_volt"):
+        SinhCell(-1.0)
