@@ -88,47 +88,119 @@ class SinhCell:
         return conductance * ratio
 
 
-def _nonlinear(cell, g, cell_a, cell_b, segments, sources, potentials, start, unknown, position, assemble, solve,
-               method, tolerance_amperes, max_iterations):
-    """The node voltages of one input vector with nonlinear cells, from the linear solution ``start``."""
-    def residual(voltages):  # the current leaving each unknown node, amperes
+class _Network:
+    """The nodal equations of one passive array (see :func:`solve_passive`): its unknown nodes, its
+    elements, and the potentials the rest are held at.
+
+    ``cells`` are the (word node, bit node) of each cell; ``segments`` (node, node, S) the wire segments;
+    ``sources`` (node, potential index, S) the segments to the drivers; ``held`` (n_nodes, batch) the
+    voltages of the nodes tied to a driver by 0 ohms (0 for the others); ``potentials``
+    (rows + cols, batch) the drivers' voltages.
+    """
+
+    UNDEFINED = ("the network has a node connected to nothing that holds a potential (a floating line whose cells "
+                 "are all open, say): its voltage is undefined")
+
+    def __init__(self, cells, segments, sources, fixed, held, potentials):
+        self.cells, self.segments, self.sources = cells, segments, sources
+        self.held, self.potentials = held, potentials
+        self.unknown = np.flatnonzero(fixed < 0)
+        self.position = np.full(fixed.size, -1)
+        self.position[self.unknown] = np.arange(self.unknown.size)
+
+    def _elements(self, cell_conductances):
+        return [(self.cells[0], self.cells[1], cell_conductances)] + self.segments
+
+    def matrix(self, cell_conductances) -> sp.csc_matrix:
+        """The nodal matrix of the unknown nodes with these cell conductances (S)."""
+        rows, cols, values = [], [], []
+        for a, b, conductances in self._elements(cell_conductances):
+            for p, q in ((a, b), (b, a)):
+                pu, qu = self.position[p], self.position[q]
+                own = pu >= 0
+                both = own & (qu >= 0)
+                rows += [pu[own], pu[both]]
+                cols += [pu[own], qu[both]]
+                values += [conductances[own], -conductances[both]]
+        if self.sources is not None:
+            nodes, _, source_g = self.sources
+            rows.append(self.position[nodes])
+            cols.append(self.position[nodes])
+            values.append(source_g)
+        n = self.unknown.size
+        return sp.csc_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+
+    def driven(self, cell_conductances) -> np.ndarray:
+        """The currents the held nodes and the drivers push into each unknown node, (unknown, batch), A."""
+        out = np.zeros((self.unknown.size, self.held.shape[1]))
+        for a, b, conductances in self._elements(cell_conductances):
+            for p, q in ((a, b), (b, a)):
+                pu, qu = self.position[p], self.position[q]
+                tied = (pu >= 0) & (qu < 0)  # the other end is held at a driver's potential
+                np.add.at(out, pu[tied], conductances[tied, None] * self.held[q[tied]])
+        if self.sources is not None:
+            nodes, potential, source_g = self.sources
+            np.add.at(out, self.position[nodes], source_g[:, None] * self.potentials[potential])
+        return out
+
+    def imbalance(self, voltages, cell_currents, item: int) -> np.ndarray:
+        """The current leaving each unknown node (A) for node ``voltages`` (n_nodes,) of input ``item``."""
         out = np.zeros(voltages.shape[0])
-        current = cell.current(g, voltages[cell_a] - voltages[cell_b])
-        np.add.at(out, cell_a, current)
-        np.add.at(out, cell_b, -current)
-        for a, b, conductance in segments:
+        np.add.at(out, self.cells[0], cell_currents)
+        np.add.at(out, self.cells[1], -cell_currents)
+        for a, b, conductance in self.segments:
             flow = conductance * (voltages[a] - voltages[b])
             np.add.at(out, a, flow)
             np.add.at(out, b, -flow)
-        if sources is not None:
-            nodes, potential, source_g = sources
-            np.add.at(out, nodes, source_g * (voltages[nodes] - potentials[potential]))
-        return out[unknown]
+        if self.sources is not None:
+            nodes, potential, source_g = self.sources
+            np.add.at(out, nodes, source_g * (voltages[nodes] - self.potentials[potential, item]))
+        return out[self.unknown]
+
+    @classmethod
+    def solve(cls, matrix, rhs) -> np.ndarray:
+        """``matrix^-1 rhs``; ValueError where a node is connected to nothing that holds a potential."""
+        try:
+            solved = spla.splu(matrix).solve(rhs)
+        except RuntimeError as error:  # SuperLU: "Factor is exactly singular"
+            raise ValueError(f"{cls.UNDEFINED} ({error})") from None
+        if not np.all(np.isfinite(solved)):
+            raise ValueError(cls.UNDEFINED)
+        return solved
+
+
+def _nonlinear(network: _Network, cell, g, item: int, start, method: str, tolerance_amperes: float,
+               max_iterations: int) -> np.ndarray:
+    """The node voltages of input ``item`` with nonlinear cells, from the linear solution ``start``."""
+    word, bit, unknown = network.cells[0], network.cells[1], network.unknown
+
+    def imbalance(voltages):
+        return network.imbalance(voltages, cell.current(g, voltages[word] - voltages[bit]), item)
 
     voltages = start.copy()
-    worst = np.abs(residual(voltages)).max()
+    residual = imbalance(voltages)
+    worst = np.abs(residual).max()
     for _ in range(max_iterations):
         if worst < tolerance_amperes:
             return voltages
-        across = voltages[cell_a] - voltages[cell_b]
+        across = voltages[word] - voltages[bit]
         if method == "newton":  # the Jacobian is the network with each cell's slope; halve a step that does not help
-            jacobian, _ = assemble(cell.slope(g, across))
-            step = solve(jacobian, -residual(voltages)[:, None])[:, 0]
+            step = network.solve(network.matrix(cell.slope(g, across)), -residual[:, None])[:, 0]
             scale = 1.0
             while True:
                 trial = voltages.copy()
                 trial[unknown] += scale * step
-                trial_worst = np.abs(residual(trial)).max()
-                if trial_worst < worst or scale < 1e-6:
+                trial_residual = imbalance(trial)
+                if np.abs(trial_residual).max() < worst or scale < 1e-6:
                     break
                 scale *= 0.5
         else:  # damped: half way to the solution of the network with each cell's secant conductance, which
             # is x - M_secant^-1 F(x) (at the present voltages the secant cells carry the true currents)
-            matrix, _ = assemble(cell.secant(g, across))
             trial = voltages.copy()
-            trial[unknown] -= 0.5 * solve(matrix, residual(voltages)[:, None])[:, 0]
-            trial_worst = np.abs(residual(trial)).max()
-        voltages, worst = trial, trial_worst
+            trial[unknown] -= 0.5 * network.solve(network.matrix(cell.secant(g, across)), residual[:, None])[:, 0]
+            trial_residual = imbalance(trial)
+        voltages, residual = trial, trial_residual
+        worst = np.abs(residual).max()
     if worst < tolerance_amperes:
         return voltages
     raise ValueError(f"the {method} solve did not converge in max_iterations={max_iterations}: the worst node's "
@@ -149,7 +221,7 @@ def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
                   bit_line_voltages=None, floating_word_lines=None, floating_bit_lines=None,
                   cell: Optional[SinhCell] = None, method: str = "newton", tolerance_amperes: float = 1e-12,
                   max_iterations: int = 100) -> PassiveSolution:
-    """Solve the resistive network of a passive array with linear cells.
+    """Solve the resistive network of a passive array, its cells linear or bending (:class:`SinhCell`).
 
     Parameters
     ----------
@@ -219,77 +291,36 @@ def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
     n_nodes = int(bit_ids.max()) + 1
     potentials = np.concatenate([v.T, np.repeat(bias[:, None], batch, axis=1)])  # (rows + cols, batch)
     fixed = np.full(n_nodes, -1)  # the potential a node is tied to by 0 ohms, else -1
-    between, to_source = [], []  # (node, node, S) and (node, potential, S)
-    between.append((word_ids.ravel(), bit_ids.ravel(), g.ravel()))
+    segments, to_source = [], []  # (node, node, S) and (node, potential, S)
     if r_word_line > 0:
-        between.append((word_ids[:, :-1].ravel(), word_ids[:, 1:].ravel(), np.full(rows * (cols - 1), 1 / r_word_line)))
+        segments.append((word_ids[:, :-1].ravel(), word_ids[:, 1:].ravel(),
+                         np.full(rows * (cols - 1), 1 / r_word_line)))
         driven = np.flatnonzero(~float_word)
         to_source.append((word_ids[driven, 0], driven, np.full(driven.size, 1 / r_word_line)))
     else:
         fixed[word_ids[~float_word, 0]] = np.flatnonzero(~float_word)
     if r_bit_line > 0:
-        between.append((bit_ids[:-1, :].ravel(), bit_ids[1:, :].ravel(), np.full((rows - 1) * cols, 1 / r_bit_line)))
+        segments.append((bit_ids[:-1, :].ravel(), bit_ids[1:, :].ravel(),
+                         np.full((rows - 1) * cols, 1 / r_bit_line)))
         held = np.flatnonzero(~float_bit)
         to_source.append((bit_ids[-1, held], rows + held, np.full(held.size, 1 / r_bit_line)))
     else:
         fixed[bit_ids[0, ~float_bit]] = rows + np.flatnonzero(~float_bit)
-
-    # Kirchhoff's current law at every node that is not tied to a source
-    unknown = np.flatnonzero(fixed < 0)
-    position = np.full(n_nodes, -1)
-    position[unknown] = np.arange(unknown.size)
-    cell_a, cell_b = between[0][0], between[0][1]
     node_voltages = np.zeros((n_nodes, batch))
     node_voltages[fixed >= 0] = potentials[fixed[fixed >= 0]]
-    sources = tuple(np.concatenate(x) for x in zip(*to_source)) if to_source else None
 
-    def assemble(cell_conductances):
-        """The nodal matrix of the unknown nodes, and the currents the tied nodes and sources push in."""
-        parts = [(cell_a, cell_b, cell_conductances)] + between[1:]
-        a, b, conductances = (np.concatenate(x) for x in zip(*parts))
-        matrix_rows, matrix_cols, values = [], [], []
-        rhs = np.zeros((unknown.size, batch))
-        for p, q in ((a, b), (b, a)):
-            pu, qu = position[p], position[q]
-            own = pu >= 0
-            matrix_rows += [pu[own]]
-            matrix_cols += [pu[own]]
-            values += [conductances[own]]
-            both = own & (qu >= 0)
-            matrix_rows += [pu[both]]
-            matrix_cols += [qu[both]]
-            values += [-conductances[both]]
-            tied = own & (qu < 0)  # the other end is held at a source's potential
-            np.add.at(rhs, pu[tied], conductances[tied, None] * node_voltages[q[tied]])
-        if sources is not None:
-            nodes, potential, source_g = sources
-            nu = position[nodes]
-            matrix_rows += [nu]
-            matrix_cols += [nu]
-            values += [source_g]
-            np.add.at(rhs, nu, source_g[:, None] * potentials[potential])
-        matrix = sp.csc_matrix((np.concatenate(values), (np.concatenate(matrix_rows), np.concatenate(matrix_cols))),
-                               shape=(unknown.size, unknown.size))
-        return matrix, rhs
-
-    def solve(matrix, rhs):
-        undefined = ("the network has a node connected to nothing that holds a potential (a floating line whose "
-                     "cells are all open, say): its voltage is undefined")
-        try:
-            solved = spla.splu(matrix).solve(rhs)
-        except RuntimeError as error:  # SuperLU: "Factor is exactly singular"
-            raise ValueError(f"{undefined} ({error})") from None
-        if not np.all(np.isfinite(solved)):
-            raise ValueError(undefined)
-        return solved
-
+    # Kirchhoff's current law at every node that is not held by a driver
+    network = _Network((word_ids.ravel(), bit_ids.ravel()), segments,
+                       tuple(np.concatenate(x) for x in zip(*to_source)) if to_source else None,
+                       fixed, node_voltages.copy(), potentials)
+    unknown = network.unknown
     if unknown.size:
-        node_voltages[unknown] = solve(*assemble(g.ravel()))  # linear cells, or the start of the nonlinear solve
+        cells = g.ravel()  # linear cells, or the start of the nonlinear solve
+        node_voltages[unknown] = network.solve(network.matrix(cells), network.driven(cells))
         if cell is not None and cell.nonlinearity_per_volt > 0:
             for item in range(batch):
-                node_voltages[:, item] = _nonlinear(cell, g.ravel(), cell_a, cell_b, between[1:], sources,
-                                                    potentials[:, item], node_voltages[:, item], unknown, position,
-                                                    assemble, solve, method, tolerance_amperes, max_iterations)
+                node_voltages[:, item] = _nonlinear(network, cell, cells, item, node_voltages[:, item], method,
+                                                    tolerance_amperes, max_iterations)
 
     word = node_voltages[word_ids].transpose(2, 0, 1)
     bit = node_voltages[bit_ids].transpose(2, 0, 1)

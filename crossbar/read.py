@@ -284,6 +284,8 @@ class ReadPlan:
         for k, r in enumerate(self.reads):
             groups[id(r.array)].append(k)
         self._seed_groups = [(a, groups[id(a)]) for a in arrays]
+        self._seed_counts = np.array([len(mine) for _, mine in self._seed_groups], dtype=np.int64)
+        self._seed_gathers = {}  # calls -> where each array's block of words goes in (calls, n_reads)
         self._driven = [sum(d.rows[1] - d.rows[0] for d in r.drives) for r in self.reads]
         self._drive_runs = [[(d.rows[0], d.rows[1], d.first_input) for d in r.drives] for r in self.reads]
         pa = self.arrays
@@ -368,8 +370,6 @@ class ReadPlan:
         # the generators' words in one compiled call (kept alive here: the call reads their states)
         self._seed_bit_generators = [a.rng.bit_generator for a, _ in self._seed_groups]
         self._seed_sources = word_sources(self._seed_bit_generators)
-        self._seed_counts = np.array([len(mine) for _, mine in self._seed_groups], dtype=np.int64)
-        self._seed_gathers = {}
         self._generators_seen = _array_module.changes()
         self.versions = self._versions()
         self._changes_seen = _array_module.changes()

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, List, Mapping, Optional, Tuple
 
 import crossbar
-from crossbar.validation import check_choice, check_int, check_range, config_to_dict
+from crossbar.validation import check_choice, check_finite, check_int, check_range, config_to_dict
 from mapping import Encoding
 
 from .cells import CELLS
@@ -443,13 +443,8 @@ class Parameter:
             if value not in self.choices:
                 raise ValueError(f"{self.name}={value!r} is not allowed; choose one of {list(self.choices)}")
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"{self.name}={value!r} is not a number") from None
-        if not math.isfinite(value):
-            raise ValueError(f"{self.name}={value!r} is not finite")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            value = check_finite(self.name, value)  # a number from text, or the error naming the parameter
         if self.kind == "int":
             if float(value) != int(value):
                 raise ValueError(f"{self.name}={value!r} is not allowed; a whole number is required "

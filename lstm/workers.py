@@ -55,10 +55,9 @@ def _stop(signum, frame) -> None:
     raise SystemExit(128 + signum)  # unwinds, so exit handlers release what the worker holds (semaphores)
 
 
-def _worker_main(parent_pid: int, tasks, results, worker: int, environment: dict) -> None:
+def _worker_main(parent_pid: int, tasks, results, worker: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop)
-    os.environ.update(environment)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="watch-parent").start()
     while True:
         item = tasks.get()
@@ -122,8 +121,7 @@ class WorkerPool:
         self._tasks = context.Queue()
         self._results = context.Queue()
         self._processes = [context.Process(target=_worker_main, name=f"xbar-worker-{k}", daemon=True,
-                                           args=(os.getpid(), self._tasks, self._results, k,
-                                                 dict(environment or {})))
+                                           args=(os.getpid(), self._tasks, self._results, k))
                            for k in range(n_workers)]
         with _environment(dict(environment or {})):  # set before the start: numpy reads some as it loads
             for p in self._processes:
