@@ -8,6 +8,7 @@ volts, amperes, seconds.
 """
 
 from . import thread_environment  # noqa: F401  (first: it must run before numpy and Numba load their threads)
+from .adc_circuits import ADC_KINDS, ADCCircuit, ConverterBank
 from .array import CrossbarArray, ProgramReport
 from .device import DeviceModel, PulseUpdateLaw, TwoPulseScheme
 from .energy import EnergyCosts, OperationCounts
@@ -18,7 +19,7 @@ from .read import Drive, Read, ReadPlan
 from .wires import WireResistance, effective_conductance, solve_iterative, solve_sparse
 
 __all__ = [
-    "ADC", "DAC", "CrossbarArray", "DeviceModel", "Drive", "EnergyCosts", "OperationCounts", "PassiveSolution",
+    "ADC", "ADC_KINDS", "ADCCircuit", "ConverterBank", "DAC", "CrossbarArray", "DeviceModel", "Drive", "EnergyCosts", "OperationCounts", "PassiveSolution",
     "Peripherals", "ProgramReport", "PulseUpdateLaw", "Read", "ReadPlan", "SinhCell", "TwoPulseScheme",
     "WireResistance",
     "all_presets", "effective_conductance", "preset", "preset_doc", "preset_names", "preset_peripherals",

@@ -16,9 +16,10 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from . import kernels
+from .adc_circuits import ConverterBank
 from .device import DeviceModel
 from .energy import EnergyCosts, OperationCounts
-from .peripherals import Peripherals
+from .peripherals import ADC, Peripherals
 from .programming import scheme_for
 from .rng import standard_normals, stream_seeds
 from .validation import as_float_array, check_choice, check_int, check_range, make_generator
@@ -170,6 +171,8 @@ class CrossbarArray:
         self.costs = EnergyCosts() if costs is None else costs
         self.scheme = scheme_for(device)
         self.rng = make_generator(seed)
+        self._converter_seed = _converter_seed(self.rng)
+        self._converters: Dict[tuple, ConverterBank] = {}  # (circuit, bits) -> the converters as built
         self._counters = OperationCounts()
         self._plan = None  # the one-read plan of mvm, made at its first call
         self.time = 0.0
@@ -633,6 +636,27 @@ class CrossbarArray:
         return self._store_two_pulse(g, g_region, gate_voltage, rows, cols, resets), limited
 
     # ---------------------------------------------------------------- reading
+    def converters(self, adc: ADC) -> ConverterBank:
+        """The column converters of this array for the ADC design ``adc`` (its circuit and bits), built at
+        the first call and the same ever after (kept by :meth:`state`).
+
+        Their mismatch comes from a stream of this array's seed kept for its
+        converters, keyed by the resolution, and never from :attr:`rng`: the
+        devices' numbers do not depend on whether or when converters are
+        built, and designs that differ only in their sigmas scale the same
+        normals (see :meth:`crossbar.adc_circuits.ConverterBank.draw`).
+        """
+        if not isinstance(adc, ADC):
+            raise ValueError(f"adc={adc!r} is not allowed; a crossbar.ADC is required")
+        key = (adc.circuit, adc.bits)
+        bank = self._converters.get(key)
+        if bank is None:
+            entropy, spawn_key = self._converter_seed
+            sequence = np.random.SeedSequence(entropy, spawn_key=tuple(spawn_key) + (CONVERTER_STREAM, adc.bits))
+            bank = ConverterBank.draw(adc.circuit, adc.bits, self.cols, np.random.default_rng(sequence))
+            self._converters[key] = bank
+        return bank
+
     def read_conductance(self, rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
         """Measure the devices of a region (default: all) one by one, as a verify or read-back would.
 
@@ -718,6 +742,10 @@ class CrossbarArray:
             "time": np.array(self.time),
             "rng": np.array(json.dumps(self.rng.bit_generator.state)),
             "counters": np.array(json.dumps(self.counters.to_dict())),
+            "converter_seed": np.array(json.dumps(self._converter_seed)),
+            "converter_banks": np.array(len(self._converters)),
+            **{name: value for k, bank in enumerate(self._converters.values())
+               for name, value in bank.state(f"converters{k}.").items()},
         }
 
     def check_state(self, state: Dict[str, np.ndarray], source: str = "state") -> dict:
@@ -759,6 +787,22 @@ class CrossbarArray:
             raise ValueError(f"{source}: the random generator's state cannot be read ({error})") from None
         values["counters"] = OperationCounts.from_dict(counters, f"{source}.counters")
         values["rng"] = generator
+        # converters (absent from states saved before the ADC circuits: none were built then)
+        values["converter_seed"] = self._converter_seed
+        if "converter_seed" in state:
+            try:
+                entropy, spawn_key = json.loads(str(entry("converter_seed")))
+                values["converter_seed"] = (int(entropy), [int(v) for v in spawn_key])
+            except (json.JSONDecodeError, TypeError, ValueError) as error:
+                raise ValueError(f"{source}.converter_seed cannot be read ({error})") from None
+        banks = {}
+        for k in range(int(state["converter_banks"]) if "converter_banks" in state else 0):
+            bank = ConverterBank.from_state(state, f"converters{k}.", f"{source}.converters{k}")
+            if bank.cols != self.cols:
+                raise ValueError(f"{source}.converters{k}: converters of {bank.cols} columns; the array has "
+                                 f"{self.cols}")
+            banks[(bank.circuit, bank.bits)] = bank
+        values["converters"] = banks
         return values
 
     def load_state(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
@@ -779,6 +823,8 @@ class CrossbarArray:
         self.time = values["time"]
         self.rng = values["rng"]
         self.counters = values["counters"]
+        self._converter_seed = values["converter_seed"]
+        self._converters = values["converters"]
         self._refresh()
 
     # ------------------------------------------------------------------ costs
@@ -794,6 +840,22 @@ class CrossbarArray:
         g = self._conductance
         return (f"CrossbarArray({self.rows}x{self.cols}, device={self.device.name!r}, "
                 f"G {g.min() * 1e6:.1f}..{g.max() * 1e6:.1f} uS, stuck {int(self.stuck.sum())})")
+
+
+CONVERTER_STREAM = 0xADC
+"""Spawn-key entry of the seed of an array's converters (beyond any child an array's seed could spawn)."""
+
+
+def _converter_seed(rng: np.random.Generator) -> Tuple[int, list]:
+    """(entropy, spawn key) of the seed sequence an array's converters derive from: its generator's own
+    seed sequence, or, for a generator without one, a hash of the generator's state (nothing is drawn)."""
+    sequence = getattr(rng.bit_generator, "seed_seq", None)
+    if isinstance(sequence, np.random.SeedSequence):
+        return int(sequence.entropy), [int(v) for v in sequence.spawn_key]
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(rng.bit_generator.state, sort_keys=True, default=str).encode()).digest()
+    return int.from_bytes(digest[:16], "little"), []
 
 
 ARRAY_STATE_FORMAT = "xbar-array/1"

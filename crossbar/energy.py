@@ -11,6 +11,19 @@ Default costs
 - DAC: 1 pJ per conversion; programming pulse 100 ns and, for the energy,
   the pulse amplitude squared times the conductance over the pulse width.
   Order-of-magnitude assumptions, not measurements: set your own.
+
+Converter circuits (:meth:`EnergyCosts.for_adc`)
+-----------------------------------------------
+- SAR: energy ``F 2**bits`` with Walden's figure of merit ``F`` taken from the
+  ADC above (12.5 pJ / 2**8 = 48.8 fJ per step); ``bits + 1`` clock cycles a
+  conversion (sampling, then one per bit) at the rate above; one converter
+  per ``columns_per_converter`` columns, converting one after the other.
+  R. Walden, "Analog-to-digital converter survey and analysis", IEEE JSAC
+  17(4), 1999.
+- Ramp (single slope): each column's comparator and counter run for ``2**bits``
+  steps of ``ramp_step_time`` (1 ns) at ``ramp_step_energy`` (20 fJ, an
+  assumption of the order of column-parallel image-sensor converters) a
+  step; every column converts at once.
 """
 
 from __future__ import annotations
@@ -61,6 +74,42 @@ class EnergyCosts:
                      "pulse_voltage", "pulse_conductance"):
             check_range(f"costs.{name}", getattr(self, name), 0.0)
         check_range("costs.adc_count", self.adc_count, 1.0)
+
+    def for_adc(self, circuit, bits: int, array_cols: int, ramp_step_energy: float = 20e-15,
+                ramp_step_time: float = 1e-9) -> "EnergyCosts":
+        """These costs with the converters' energy, time and count of a circuit (see the module text).
+
+        ``uniform`` keeps the costs as they are (set them yourself); ``sar`` and
+        ``ramp`` scale them with ``bits``.
+
+        Parameters
+        ----------
+        circuit : crossbar.ADCCircuit
+        bits : int
+        array_cols : int
+            Columns of an array (all of them have a converter path).
+        ramp_step_energy, ramp_step_time : float
+            A ramp step's energy per column (J) and duration (s).
+        """
+        from .adc_circuits import ADCCircuit
+        from .validation import check_int
+
+        if not isinstance(circuit, ADCCircuit):
+            raise ValueError(f"circuit={circuit!r} is not allowed; a crossbar.ADCCircuit is required")
+        check_int("adc.bits", bits, 2, 24)
+        check_int("array_cols", array_cols, 1)
+        check_range("ramp_step_energy", ramp_step_energy, 0.0, unit="J")
+        check_range("ramp_step_time", ramp_step_time, 0.0, low_open=True, unit="s")
+        if circuit.kind == "sar":
+            figure_of_merit = self.adc_energy / 2.0 ** 8
+            cycle = self.adc_time / 9.0
+            return dataclasses.replace(self, adc_energy=figure_of_merit * 2.0 ** bits, adc_time=cycle * (bits + 1),
+                                       adc_count=float(circuit.n_converters(array_cols)))
+        if circuit.kind == "ramp":
+            steps = 2.0 ** bits
+            return dataclasses.replace(self, adc_energy=ramp_step_energy * steps, adc_time=ramp_step_time * steps,
+                                       adc_count=float(array_cols))
+        return self
 
     @property
     def pulse_energy(self) -> float:

@@ -8,11 +8,12 @@ Voltages in volts, currents in amperes.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 
+from .adc_circuits import ADCCircuit
 from .kernels import quantize_grid
 from .validation import as_float_array, check_int, check_range
 
@@ -87,14 +88,21 @@ class ADC:
         Resolution including the sign (2..24).
     full_scale : float
         Largest current magnitude that converts without saturating, amperes.
+    circuit : ADCCircuit
+        The architecture and its non-idealities (default the ideal uniform
+        quantizer; see :mod:`crossbar.adc_circuits`). Each array builds its own
+        converters of this design (:meth:`crossbar.CrossbarArray.converters`).
     """
 
     bits: int = 8
     full_scale: float = 1e-4
+    circuit: ADCCircuit = field(default_factory=ADCCircuit)
 
     def __post_init__(self):
         check_int("adc.bits", self.bits, 2, 24)
         check_range("adc.full_scale", self.full_scale, 0.0, low_open=True, unit="A")
+        if not isinstance(self.circuit, ADCCircuit):
+            raise ValueError(f"adc.circuit={self.circuit!r} is not allowed; a crossbar.ADCCircuit is required")
 
     @property
     def max_code(self) -> int:
@@ -107,13 +115,20 @@ class ADC:
         return self.full_scale / self.max_code
 
     def convert(self, currents):
-        """Quantized currents (A) and the number of saturated outputs."""
+        """Quantized currents (A) and the number of saturated outputs, through the ideal quantizer.
+
+        Only for the uniform design: converters with mismatch differ one from
+        another, so they convert on an array (:meth:`crossbar.CrossbarArray.converters`).
+        """
+        if not self.circuit.is_uniform:
+            raise ValueError(f"adc.kind={self.circuit.kind!r}: each built converter has its own mismatch; "
+                             "convert on an array's converters (CrossbarArray.converters(adc).convert)")
         i = as_float_array("currents", currents)
         return quantize_grid(i, 0.0, self.step, -self.max_code, self.max_code)
 
     @classmethod
     def calibrated(cls, sample_currents, bits: int = 8, percentile: float = 100.0,
-                   margin: float = 1.0) -> "ADC":
+                   margin: float = 1.0, circuit: Optional[ADCCircuit] = None) -> "ADC":
         """An ADC whose full scale covers typical currents.
 
         Parameters
@@ -127,6 +142,8 @@ class ADC:
             below 100 trades rare saturation for finer steps.
         margin : float
             Factor (>= 1) on that percentile, head-room for unseen inputs.
+        circuit : ADCCircuit, optional
+            The converters' design (default uniform).
         """
         i = as_float_array("sample_currents", sample_currents)
         check_range("percentile", percentile, 0.0, 100.0, low_open=True)
@@ -134,7 +151,7 @@ class ADC:
         full_scale = float(np.percentile(np.abs(i), percentile)) * margin
         if full_scale <= 0.0:
             raise ValueError("sample_currents are all zero; an ADC cannot be calibrated from them")
-        return cls(bits=bits, full_scale=full_scale)
+        return cls(bits=bits, full_scale=full_scale, circuit=ADCCircuit() if circuit is None else circuit)
 
     def replace(self, **changes) -> "ADC":
         """A copy with some fields changed, validated again."""

@@ -228,6 +228,15 @@ class ReadPlan:
             if b0 < a1:
                 raise ValueError(f"reads cover overlapping logical inputs {a0}..{a1} and {b0}..{b1} without being "
                                  "the same band; reads of one band cover the same inputs")
+        # each array's converters when they are circuits, numbered array after array in the plan
+        circuit = adc is not None and not adc.circuit.is_uniform
+        banks, converter_base, base = {}, {}, 0
+        if circuit:
+            for a in arrays:
+                banks[id(a)] = a.converters(adc)
+                converter_base[id(a)] = base
+                base += banks[id(a)].n_converters
+        column_converter = []
         self.reads: List[Read] = []
         band_starts, band_widths, band_runs, band_offsets, band_columns = [], [], [0], [0], [0]
         runs, run_output, column_output, column_sign = [], [], [], []
@@ -244,6 +253,9 @@ class ReadPlan:
                 run_output.append(outputs[0] if consecutive else -1)
                 column_output += outputs
                 column_sign += signs
+                if circuit:
+                    column_converter += (converter_base[id(r.array)]
+                                         + banks[id(r.array)].column_converter[c0:c1]).tolist()
                 p += c1 - c0
                 self.reads.append(r)
             band_starts.append(first)
@@ -275,7 +287,13 @@ class ReadPlan:
             dac_step=0.0 if dac is None else float(dac.step), dac_top=0.0 if dac is None else float(dac.max_code),
             v_limit=float(dac.v_max + 0.5 * dac.step) if (dac is not None and not dac.clip) else np.inf,
             adc_step=0.0 if adc is None else float(adc.step), adc_top=0.0 if adc is None else float(adc.max_code),
-            noise=noise, output_unit=float(self.output_unit))
+            noise=noise, output_unit=float(self.output_unit), adc_circuit=circuit,
+            column_converter=np.array(column_converter, dtype=np.int64),
+            converter_weights=(np.concatenate([banks[id(a)].weights for a in arrays]) if circuit
+                               else np.ones((0, 1))),
+            converter_offsets=(np.concatenate([banks[id(a)].offsets_lsb for a in arrays]) if circuit
+                               else np.zeros(0)),
+            adc_gain=adc.circuit.gain_factor if adc is not None else 1.0)
         self._drives = [(np.array([d.rows for d in r.drives], dtype=np.int64).reshape(-1, 2),
                          np.array([d.first_input for d in r.drives], dtype=np.int64),
                          np.array([float(d.sign) for d in r.drives])) for r in self.reads]

@@ -54,7 +54,8 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from .kernels import convert_one, dac_one
+from .adc_circuits import circuit_codes_reference
+from .kernels import convert_circuit_one, convert_one, dac_one
 from .rng import derive_seeds, fill_normals_by_counter, padded_length, row_seed, standard_normals
 from .simd import paired_products
 from .vecmath import fma, fma32_reference
@@ -86,6 +87,11 @@ ReadArrays = namedtuple("ReadArrays", [
     "adc_top",          # float: largest ADC code
     "noise",            # bool: read noise on
     "output_unit",      # float: amperes of an output of 1
+    "adc_circuit",      # bool: each column converts on its own converter circuit (not the uniform quantizer)
+    "column_converter",  # int64 (sum of band widths,): each band column's converter (circuit only)
+    "converter_weights",  # float64 (n_converters, bits): each converter's bit levels, LSB
+    "converter_offsets",  # float64 (n_converters,): each converter's comparator offset, LSB
+    "adc_gain",         # float: closed-loop gain of the sense amplifiers
 ])
 
 
@@ -470,7 +476,19 @@ def _read_chunk(plan, seeds, voltages_all, squares_all, total, current_all, vari
                                         row)
             count = 0
             first_output = plan.run_output[k]
-            if first_output >= 0:  # columns onto consecutive outputs, sign +1: one long contiguous loop
+            if plan.adc_circuit:  # each column on its own converter
+                for p in range(lo, up):
+                    sum_p = total[plan.column_output[columns + p]]
+                    sign = plan.column_sign[columns + p]
+                    converter = plan.column_converter[columns + p]
+                    weights = plan.converter_weights[converter]
+                    offset = plan.converter_offsets[converter]
+                    for b in range(batch):
+                        value, hit = convert_circuit_one(current[p - c0, b], variance[p - c0, b], normals[p - lo, b],
+                                                         noise, adc_step, adc_top, weights, offset, plan.adc_gain)
+                        sum_p[b] += sign * value
+                        count += hit
+            elif first_output >= 0:  # columns onto consecutive outputs, sign +1: one long contiguous loop
                 first, last = (lo - c0) * batch, (up - c0) * batch
                 i_read, var_read = current_flat[first:last], variance_flat[first:last]
                 z_read = normals.ravel()
@@ -538,11 +556,21 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
                 streams = derive_seeds(np.uint64(seeds[k]), first_row + batch)[first_row:]
                 normals = standard_normals(streams, p1 - p0, col0).T
                 i = i + np.sqrt(variance[p0:p1]).astype(np.float64) * normals
-            if plan.adc_step > 0.0:
+            columns = plan.band_columns[a]
+            if plan.adc_circuit:
+                x = i / plan.adc_step
+                if plan.adc_gain != 1.0:
+                    x = x * plan.adc_gain
+                converters = plan.column_converter[columns + p0:columns + p1]
+                x = x + plan.converter_offsets[converters][:, None]
+                top = plan.adc_top
+                saturated[k] += int(np.count_nonzero((x >= top + 0.5) | (x <= -(top + 0.5))))
+                code = circuit_codes_reference(x, plan.converter_weights[converters][:, None, :], top + 1.0)
+                i = np.clip(code, -top, top) * plan.adc_step
+            elif plan.adc_step > 0.0:
                 code = np.rint(i / plan.adc_step)
                 saturated[k] += int(np.count_nonzero(np.abs(code) > plan.adc_top))
                 i = np.clip(code, -plan.adc_top, plan.adc_top) * plan.adc_step
-            columns = plan.band_columns[a]
             for p in range(p0, p1):
                 total[plan.column_output[columns + p]] += plan.column_sign[columns + p] * i[p - p0]
     power = 0.0 + v * v  # from zero, as the kernel accumulates

@@ -30,6 +30,35 @@ def _cmd_presets(args) -> int:
     return 0
 
 
+def _cmd_adc(args) -> int:
+    import numpy as np
+
+    import crossbar
+    from crossbar.adc_metrics import enob, linearity, plot_transfer
+
+    circuit = crossbar.ADCCircuit(args.kind, args.capacitor_mismatch_sigma, args.comparator_offset_sigma_lsb,
+                                  args.amplifier_gain, args.columns_per_converter)
+    array = crossbar.CrossbarArray(2, args.columns, crossbar.preset("ideal"), seed=args.seed)
+    bank = array.converters(crossbar.ADC(args.bits, 1e-4, circuit))
+    rows = []
+    for k in range(bank.n_converters):
+        shape = linearity(bank, k)
+        rows.append((k, enob(bank, k), shape.max_dnl_lsb, shape.max_inl_lsb, shape.missing_codes.size,
+                     bank.offsets_lsb[k]))
+    print(f"{circuit.kind} ADC, {args.bits} bits, {bank.n_converters} converter(s) for {args.columns} columns "
+          f"(seed {args.seed})")
+    print(f"{'converter':>9} {'ENOB':>6} {'max|DNL|':>9} {'max|INL|':>9} {'missing':>8} {'offset':>8}")
+    for k, bits, dnl, inl, missing, offset in rows:
+        print(f"{k:>9} {bits:6.2f} {dnl:9.3f} {inl:9.3f} {missing:8d} {offset:+8.3f}")
+    values = np.array([r[1:5] for r in rows])
+    print(f"{'mean':>9} {values[:, 0].mean():6.2f} {values[:, 1].mean():9.3f} {values[:, 2].mean():9.3f} "
+          f"{values[:, 3].mean():8.2f}   (DNL, INL and offsets in LSB)")
+    if args.out:
+        plot_transfer(bank, args.out, converters=range(min(args.plot, bank.n_converters)))
+        print(f"transfer curves: {args.out}")
+    return 0
+
+
 def _cmd_info(args) -> int:
     import numba
     import numpy
@@ -401,6 +430,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cols", type=int, default=64)
     p.add_argument("--out", default="layout.png")
     p.set_defaults(func=_cmd_map)
+
+    p = sub.add_parser("adc", help="build column converters and print their ENOB, DNL, INL and missing codes",
+                       formatter_class=_Formatter,
+                       description="Build the converters of one array's columns (mismatch drawn from the seed, as "
+                                   "a chip's arrays draw theirs) and measure each: ENOB from a sine fit, DNL and INL "
+                                   "from the transition levels, missing codes; draw the transfer curves.",
+                       epilog="example:\n  xbar adc --kind sar --bits 8 --capacitor-mismatch-sigma 0.05 "
+                              "--out sar.png\n  xbar adc --kind ramp --comparator-offset-sigma-lsb 0.5")
+    p.add_argument("--kind", default="sar", choices=["uniform", "sar", "ramp"])
+    p.add_argument("--bits", type=int, default=8)
+    p.add_argument("--capacitor-mismatch-sigma", type=float, default=0.0, help="SAR unit capacitor, relative")
+    p.add_argument("--comparator-offset-sigma-lsb", type=float, default=0.0, help="LSB")
+    p.add_argument("--amplifier-gain", type=float, default=None, help="open-loop gain (default ideal)")
+    p.add_argument("--columns-per-converter", type=int, default=1)
+    p.add_argument("--columns", type=int, default=8, help="columns of the array")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="PNG of the transfer curves and DNL")
+    p.add_argument("--plot", type=int, default=4, help="converters drawn")
+    p.set_defaults(func=_cmd_adc)
 
     p = sub.add_parser("info", help="print versions and thread settings", formatter_class=_Formatter,
                        description="Print package versions, cores and the thread settings of Numba and BLAS.",

@@ -12,7 +12,8 @@ sections, each a frozen, validated dataclass, and round-trips to TOML and JSON
     [device]      any field of the preset's DeviceModel to override ([device.pulse_law], [device.two_pulse])
     [encoding]    any field of mapping.Encoding to override
     [array]       rows, cols, count
-    [adc]         bits, range
+    [adc]         bits, range, range_by, kind, capacitor_mismatch_sigma, comparator_offset_sigma_lsb,
+                  amplifier_gain, columns_per_converter
     [dac]         bits
     [wires]       row_segment_ohms, col_segment_ohms (0 and 0: ideal wires)
     [training]    epochs, optimizer, learning_rate, momentum, clip_norm, batch_size, seed
@@ -34,7 +35,7 @@ from typing import Any, List, Mapping, Optional, Tuple
 
 import crossbar
 from crossbar.validation import check_choice, check_finite, check_int, check_range, config_to_dict
-from mapping import Encoding
+from mapping import ADC_RANGE_MODES, Encoding
 
 from .cells import CELLS
 from .network import HEADS, LOSSES, MODES, REDUCTIONS
@@ -198,14 +199,29 @@ class ArraySection:
 
 @dataclass(frozen=True)
 class AdcSection:
-    """Column converters: resolution (None: the preset's) and full scale in output units."""
+    """Column converters: resolution (None: the preset's), full scale in output units or by another
+    rule (``range_by``), and the circuit (``kind`` and its non-idealities, see
+    :class:`crossbar.ADCCircuit`)."""
 
     bits: Optional[int] = None
     range: float = 6.0
+    range_by: str = "outputs"
+    kind: str = "uniform"
+    capacitor_mismatch_sigma: float = 0.0
+    comparator_offset_sigma_lsb: float = 0.0
+    amplifier_gain: Optional[float] = None
+    columns_per_converter: int = 1
 
     def __post_init__(self):
         _check_optional_int("adc.bits", self.bits, 2, 24)
         check_range("adc.range", self.range, 0.0, low_open=True)
+        check_choice("adc.range_by", self.range_by, ADC_RANGE_MODES)
+        self.circuit()
+
+    def circuit(self) -> crossbar.ADCCircuit:
+        """The :class:`crossbar.ADCCircuit` of these fields (validated there)."""
+        return crossbar.ADCCircuit(self.kind, self.capacitor_mismatch_sigma, self.comparator_offset_sigma_lsb,
+                                   self.amplifier_gain, self.columns_per_converter)
 
 
 @dataclass(frozen=True)
@@ -513,6 +529,12 @@ _UNITS = {
     "array.count": ("arrays", "arrays available (omit: as many as needed)"),
     "adc.bits": ("bits", "ADC resolution including the sign"),
     "adc.range": ("output units", "ADC full scale in units of each matrix's outputs"),
+    "adc.range_by": ("", "how each matrix's ADC full scale is set"),
+    "adc.kind": ("", "ADC architecture"),
+    "adc.capacitor_mismatch_sigma": ("1", "SAR unit-capacitor mismatch, relative sigma"),
+    "adc.comparator_offset_sigma_lsb": ("LSB", "comparator offset sigma (SAR per converter, ramp per column)"),
+    "adc.amplifier_gain": ("1", "open-loop gain of the sense amplifier (omit: ideal)"),
+    "adc.columns_per_converter": ("columns", "columns multiplexed onto one SAR converter"),
     "dac.bits": ("bits", "DAC resolution including the sign"),
     "wires.row_segment_ohms": ("ohm", "word-line resistance per segment"),
     "wires.col_segment_ohms": ("ohm", "bit-line resistance per segment"),
@@ -527,8 +549,10 @@ _UNITS = {
 _CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS, "encoding.scheme": ("row_pairs", "column_pairs"),
             "encoding.scale": ("fixed", "fits", "max_abs", "percentile"), "network.cell": CELL_NAMES,
             "network.head": HEADS, "network.mode": MODES, "hardware.preset": None, "hardware.way": WAYS,
-            "hardware.start": STARTS, "training.optimizer": OPTIMIZERS}
+            "hardware.start": STARTS, "training.optimizer": OPTIMIZERS, "adc.kind": crossbar.ADC_KINDS,
+            "adc.range_by": ADC_RANGE_MODES}
 _INTS = {"n_levels", "encoding.bias_rows", "array.rows", "array.cols", "array.count", "adc.bits", "dac.bits",
+         "adc.columns_per_converter",
          "training.epochs", "training.batch_size", "training.seed"}
 
 

@@ -23,9 +23,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 import crossbar
-from crossbar.validation import (as_float_array, check_int, check_range, config_from_dict, config_to_dict,
-                                 make_generator)
-from mapping import Chip, Encoding, MappedMatrix
+from crossbar.validation import (as_float_array, check_choice, check_int, check_range, config_from_dict,
+                                 config_to_dict, make_generator)
+from mapping import ADC_RANGE_MODES, Chip, Encoding, MappedMatrix
 
 from . import parallel
 from .kernels import hardware_lstm_forward
@@ -62,7 +62,14 @@ class HardwareConfig:
         so that any network programs; ``Encoding(scale="fixed")`` refuses
         weights beyond the pairs' range instead.
     adc_range : float
-        ADC full scale in output units of each matrix (> 0).
+        ADC full scale in output units of each matrix (> 0), with ``adc_range_by="outputs"``.
+    adc_range_by : str
+        How each matrix's ADC full scale is set (:data:`mapping.ADC_RANGE_MODES`): ``"outputs"``
+        (``adc_range`` output units), ``"array_max"`` (the largest current a
+        column of its tiles can carry) or ``"cell_step"`` (one LSB is one
+        device step at an input of 1).
+    adc_circuit : crossbar.ADCCircuit
+        Architecture and non-idealities of the column ADCs (default the uniform quantizer).
     dac_bits, adc_bits : int, optional
         Converter resolutions including the sign (2..24); default the preset's (8 and 8 for li2019).
     wires : crossbar.WireResistance, optional
@@ -80,6 +87,8 @@ class HardwareConfig:
     wires: Optional[crossbar.WireResistance] = None
     dac_bits: Optional[int] = None
     adc_bits: Optional[int] = None
+    adc_range_by: str = "outputs"
+    adc_circuit: crossbar.ADCCircuit = field(default_factory=crossbar.ADCCircuit)
 
     def __post_init__(self):
         crossbar.preset(self.preset)
@@ -93,6 +102,13 @@ class HardwareConfig:
             raise ValueError(f"wires={self.wires!r} is not allowed; a crossbar.WireResistance or None")
         if not isinstance(self.encoding, Encoding):
             raise ValueError(f"encoding={self.encoding!r} is not allowed; a mapping.Encoding")
+        check_choice("adc_range_by", self.adc_range_by, ADC_RANGE_MODES)
+        if not isinstance(self.adc_circuit, crossbar.ADCCircuit):
+            raise ValueError(f"adc_circuit={self.adc_circuit!r} is not allowed; a crossbar.ADCCircuit")
+        if not self.adc_circuit.is_uniform and self.peripherals().adc is None:
+            raise ValueError(f"adc_circuit kind={self.adc_circuit.kind!r} needs column ADCs, and this chip has "
+                             f"none (ideal_converters={self.ideal_converters}, preset {self.preset!r} without "
+                             "ADC and no adc_bits); give adc_bits or leave the kind 'uniform'")
 
     def peripherals(self) -> crossbar.Peripherals:
         """The DAC and ADC of the chip: none with ``ideal_converters``, else the preset's with these bits."""
@@ -102,8 +118,9 @@ class HardwareConfig:
         dac, adc = found.dac, found.adc
         if self.dac_bits is not None:
             dac = crossbar.DAC(bits=self.dac_bits, v_max=dac.v_max if dac else 0.2, clip=dac.clip if dac else False)
-        if self.adc_bits is not None:
-            adc = crossbar.ADC(bits=self.adc_bits, full_scale=adc.full_scale if adc else 1e-4)
+        if self.adc_bits is not None or adc is not None:
+            adc = crossbar.ADC(bits=self.adc_bits if self.adc_bits is not None else adc.bits,
+                               full_scale=adc.full_scale if adc else 1e-4, circuit=self.adc_circuit)
         return crossbar.Peripherals(dac=dac, adc=adc)
 
     def device_model(self) -> crossbar.DeviceModel:
@@ -120,15 +137,20 @@ class HardwareConfig:
             "device": crossbar.DeviceModel.from_dict,
             "encoding": lambda d, s: config_from_dict(Encoding, d, s),
             "wires": lambda d, s: config_from_dict(crossbar.WireResistance, d, s),
+            "adc_circuit": lambda d, s: config_from_dict(crossbar.ADCCircuit, d, s),
             "corners": lambda d, s: {str(k): tuple(int(x) for x in v) for k, v in d.items()}})
 
 
 def build_chip(config: HardwareConfig, seed=0) -> Chip:
     """An empty chip of the configuration's technology, converters and wires (arrays come as blocks need them)."""
     peripherals = config.peripherals()
+    adc = peripherals.adc
+    costs = crossbar.EnergyCosts()
+    if adc is not None:
+        costs = costs.for_adc(adc.circuit, adc.bits, config.array_cols)
     return Chip(config.device_model(), config.array_rows, config.array_cols, n_arrays=config.n_arrays,
-                dac=peripherals.dac, adc_bits=None if peripherals.adc is None else peripherals.adc.bits,
-                wires=config.wires, seed=seed)
+                dac=peripherals.dac, adc_bits=None if adc is None else adc.bits, wires=config.wires, seed=seed,
+                adc_circuit=None if adc is None else adc.circuit, costs=costs)
 
 
 def place_network(chip: Chip, network: NetworkConfig, config: HardwareConfig) -> Dict[str, MappedMatrix]:
@@ -206,12 +228,12 @@ class HardwareNetwork:
         return reports
 
     def _set_adcs(self) -> None:
-        """ADC full scale of each matrix: ``adc_range`` output units, once its scale is known, for the currents
-        its encoding produces (:meth:`mapping.MappedMatrix.adc_full_scale_for`)."""
+        """ADC full scale of each matrix, once its scale is known, as ``adc_range_by`` says
+        (:meth:`mapping.MappedMatrix.adc_full_scale_by`)."""
         if self.chip.adc_bits is None:
             return
         for mm in self.matrices.values():
-            mm.set_adc_full_scale(mm.adc_full_scale_for(self.config.adc_range))
+            mm.set_adc_full_scale(mm.adc_full_scale_by(self.config.adc_range_by, self.config.adc_range))
 
     def initialize(self) -> None:
         """In-situ start: every device at its initial state (Li: RESET, SET at 1.0 V), weights about zero."""

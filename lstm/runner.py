@@ -60,7 +60,8 @@ def hardware_config(exp: Experiment, network: Network, way: Optional[str] = None
                           ideal_converters=exp.hardware.ideal_converters, array_rows=exp.array.rows,
                           array_cols=exp.array.cols, n_arrays=exp.array.count, corners=corners(exp, network),
                           encoding=exp.encoding_config(way), adc_range=exp.adc.range, wires=exp.wires.resistance(),
-                          dac_bits=exp.dac.bits, adc_bits=exp.adc.bits)
+                          dac_bits=exp.dac.bits, adc_bits=exp.adc.bits, adc_range_by=exp.adc.range_by,
+                          adc_circuit=exp.adc.circuit())
 
 
 def start(hw: HardwareNetwork, how: str) -> None:

@@ -10,9 +10,9 @@ import crossbar  # noqa: F401  (first: its thread settings precede numpy's, see 
 from .chip import Chip
 from .encoding import Encoding, RangeReport
 from .layout import Block, Layout
-from .mapped import MappedMatrix, MappingReport, Tile, UpdateReport
+from .mapped import ADC_RANGE_MODES, MappedMatrix, MappingReport, Tile, UpdateReport
 
-__all__ = ["Block", "Chip", "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport", "Tile",
+__all__ = ["ADC_RANGE_MODES", "Block", "Chip", "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport", "Tile",
            "UpdateReport"]
 
 from crossbar import __version__  # one version for the three packages

@@ -35,6 +35,10 @@ class Chip:
     adc_bits : int, optional
         Resolution of the column ADCs; ``None`` for ideal sensing. The full
         scale is set per mapped matrix (see ``MappedMatrix.calibrate_adc``).
+    adc_circuit : crossbar.ADCCircuit, optional
+        The column converters' architecture and non-idealities (default the
+        uniform quantizer). Each array's converters are built with the array,
+        their mismatch drawn from its seed (:meth:`crossbar.CrossbarArray.converters`).
     wires : crossbar.WireResistance, optional
     seed : int or None
         Root of every array's random numbers: array ``k`` gets the ``k``-th
@@ -45,7 +49,8 @@ class Chip:
     def __init__(self, device: DeviceModel, array_rows: int = 128, array_cols: int = 64,
                  n_arrays: Optional[int] = None, dac: Optional[crossbar.DAC] = None,
                  adc_bits: Optional[int] = None, wires: Optional[crossbar.WireResistance] = None,
-                 seed=None, costs: Optional[EnergyCosts] = None):
+                 seed=None, costs: Optional[EnergyCosts] = None,
+                 adc_circuit: Optional[crossbar.ADCCircuit] = None):
         if not isinstance(device, DeviceModel):
             raise ValueError(f"device={device!r} is not allowed; a crossbar.DeviceModel is required")
         self.device = device
@@ -53,6 +58,11 @@ class Chip:
         self.array_cols = check_int("array_cols", array_cols, 2)
         self.n_arrays = None if n_arrays is None else check_int("n_arrays", n_arrays, 1)
         self.adc_bits = None if adc_bits is None else check_int("adc_bits", adc_bits, 2, 24)
+        self.adc_circuit = crossbar.ADCCircuit() if adc_circuit is None else adc_circuit
+        if not isinstance(self.adc_circuit, crossbar.ADCCircuit):
+            raise ValueError(f"adc_circuit={adc_circuit!r} is not allowed; a crossbar.ADCCircuit or None")
+        if self.adc_bits is None and not self.adc_circuit.is_uniform:
+            raise ValueError(f"adc_circuit kind={self.adc_circuit.kind!r} needs ADCs; give adc_bits")
         self.peripherals = Peripherals(dac=dac, wires=wires)  # validates both
         self.costs = EnergyCosts() if costs is None else costs
         self._seeds = np.random.SeedSequence(seed)
@@ -90,9 +100,18 @@ class Chip:
         """
         while len(self._arrays) < self._space.n_arrays:
             seed = self._seeds.spawn(1)[0]
-            self._arrays.append(CrossbarArray(self.array_rows, self.array_cols, self.device, seed=seed,
-                                              peripherals=self.peripherals, costs=self.costs))
+            array = CrossbarArray(self.array_rows, self.array_cols, self.device, seed=seed,
+                                  peripherals=self.peripherals, costs=self.costs)
+            if not self.adc_circuit.is_uniform:  # the converters are built with the array
+                array.converters(self.adc_design(1.0))
+            self._arrays.append(array)
         return self._arrays
+
+    def adc_design(self, full_scale: float) -> crossbar.ADC:
+        """The chip's column ADC with a full scale (A): its bits and circuit (``ValueError`` without ADCs)."""
+        if self.adc_bits is None:
+            raise ValueError("the chip has no ADCs (adc_bits=None)")
+        return crossbar.ADC(bits=self.adc_bits, full_scale=full_scale, circuit=self.adc_circuit)
 
     def allocate(self, name: str, shapes: Sequence[Tuple[int, int]],
                  corner: Optional[Tuple[int, int, int]] = None) -> List[Tuple[int, int, int]]:
@@ -217,6 +236,7 @@ class Chip:
 
         meta = {"format": CHIP_FORMAT, "device": self.device.to_dict(), "array_rows": self.array_rows,
                 "array_cols": self.array_cols, "n_arrays": self.n_arrays, "adc_bits": self.adc_bits,
+                "adc_circuit": config_to_dict(self.adc_circuit),
                 "dac": None if self.dac is None else config_to_dict(self.dac),
                 "wires": None if self.peripherals.wires is None else config_to_dict(self.peripherals.wires),
                 "costs": config_to_dict(self.costs),
@@ -240,7 +260,9 @@ class Chip:
                        dac=None if meta["dac"] is None else config_from_dict(crossbar.DAC, meta["dac"], f"{path}: dac"),
                        wires=None if meta["wires"] is None else config_from_dict(crossbar.WireResistance,
                                                                                  meta["wires"], f"{path}: wires"),
-                       costs=config_from_dict(EnergyCosts, meta["costs"], f"{path}: costs"))
+                       costs=config_from_dict(EnergyCosts, meta["costs"], f"{path}: costs"),
+                       adc_circuit=config_from_dict(crossbar.ADCCircuit, meta.get("adc_circuit", {}),
+                                                    f"{path}: adc_circuit"))
             n = int(arrays["chip.arrays"])
             grid = np.unpackbits(taken, count=n * chip.array_rows * chip.array_cols).astype(bool)
             chip._space = Occupancy.from_taken(grid.reshape(n, chip.array_rows, chip.array_cols))

@@ -80,6 +80,10 @@ class UpdateReport:
     n_limited: int
 
 
+ADC_RANGE_MODES = ("outputs", "array_max", "cell_step")
+"""How a matrix's ADC full scale is set (see :meth:`MappedMatrix.adc_full_scale_by`)."""
+
+
 class MappedMatrix:
     """A weight matrix (and optional bias) placed on a chip's arrays.
 
@@ -300,7 +304,7 @@ class MappedMatrix:
         """Set the full scale (A) of this matrix's column ADCs (chip with ADCs only)."""
         if self.chip.adc_bits is None:
             raise ValueError(f"{self.name}: the chip has no ADCs (adc_bits=None)")
-        self.adc = ADC(bits=self.chip.adc_bits, full_scale=full_scale)
+        self.adc = self.chip.adc_design(full_scale)
 
     def adc_full_scale_for(self, output_range: float) -> float:
         """The ADC full scale (A) that converts outputs up to ``+-output_range`` (weight units) without
@@ -323,6 +327,34 @@ class MappedMatrix:
                     + abs(e.bias_input) * max(0, t.inputs[1] - max(t.inputs[0], self.n_in)) for t in self.tiles)
         return e.v_read * (0.5 * (low + high) * drive + 0.5 * output_range * scale)
 
+    def adc_full_scale_by(self, mode: str, output_range: float = 6.0) -> float:
+        """The ADC full scale (A) of this matrix by one of :data:`ADC_RANGE_MODES`.
+
+        - ``"outputs"``: :meth:`adc_full_scale_for` ``(output_range)``;
+        - ``"array_max"``: the largest current one column of the tallest tile
+          can carry, every driven row at its largest drive (``input_limit``,
+          bias rows at ``bias_input``) with the widest conductance swing
+          (row pairs ``G_high - G_low``, columns alone ``G_high``): nothing can
+          saturate, at the price of coarse steps;
+        - ``"cell_step"``: one LSB is the current of one device step (the
+          level spacing, or the pulse law's up step without levels) at an
+          input of 1: ``max_code * v_read * step``.
+        """
+        check_choice("adc_range_by", mode, ADC_RANGE_MODES)
+        if mode == "outputs":
+            return self.adc_full_scale_for(output_range)
+        e = self.encoding
+        low, high = self.chip.device.programmable_range
+        if mode == "array_max":
+            drive = max(e.input_limit * max(0, min(t.inputs[1], self.n_in) - t.inputs[0])
+                        + abs(e.bias_input) * max(0, t.inputs[1] - max(t.inputs[0], self.n_in)) for t in self.tiles)
+            return e.v_read * drive * ((high - low) if self._row_pairs else high)
+        if self.chip.adc_bits is None:
+            raise ValueError(f"{self.name}: the chip has no ADCs (adc_bits=None)")
+        device = self.chip.device
+        step = ((high - low) / (device.n_levels - 1)) if device.n_levels else device.pulse_law.step_up
+        return (2 ** (self.chip.adc_bits - 1) - 1) * e.v_read * step
+
     def calibrate_adc(self, x_samples, percentile: float = 100.0, margin: float = 1.0) -> ADC:
         """Choose the ADC full scale from the currents that sample inputs give now.
 
@@ -338,7 +370,7 @@ class MappedMatrix:
         x = self._check_inputs(x_samples)
         currents = [self._ideal_currents(t, x) for t in self.tiles]
         self.adc = ADC.calibrated(np.concatenate([c.ravel() for c in currents]), bits=self.chip.adc_bits,
-                                  percentile=percentile, margin=margin)
+                                  percentile=percentile, margin=margin, circuit=self.chip.adc_circuit)
         return self.adc
 
     def _check_inputs(self, x) -> np.ndarray:

@@ -1,0 +1,109 @@
+"""ADC circuits on a network's chip: configuration, energy, range modes, saving, the sweep names."""
+
+import numpy as np
+import pytest
+
+import crossbar
+from lstm.experiment import li2019, parameter
+from lstm.hardware import HardwareConfig, HardwareNetwork, build_chip
+from lstm.network import make_network
+from lstm.runner import build_trainer, problem_of
+from lstm.train import fit
+from mapping import Chip
+
+SAR = crossbar.ADCCircuit("sar", capacitor_mismatch_sigma=0.05, comparator_offset_sigma_lsb=0.5,
+                          columns_per_converter=4)
+
+
+def vowels_network():
+    return make_network(12, [14], 9, head="softmax", mode="seq2vec", loss="cross_entropy", seed=0)
+
+
+def test_experiment_names_reach_the_chip():
+    exp = li2019("vowels").with_values({"adc.kind": "sar", "adc.capacitor_mismatch_sigma": 0.05,
+                                        "adc.comparator_offset_sigma_lsb": 0.5, "adc.columns_per_converter": 4,
+                                        "adc.bits": 6})
+    _, _, hw = build_trainer(exp, problem_of(exp), "in_situ")
+    assert hw.chip.adc_circuit == SAR and hw.chip.adc_bits == 6
+    assert all(mm.adc.circuit == SAR for mm in hw.matrices.values())
+    for name, kind in [("adc.kind", "choice"), ("adc.capacitor_mismatch_sigma", "float"),
+                       ("adc.columns_per_converter", "int"), ("adc.range_by", "choice")]:
+        assert parameter(name).kind == kind
+    with pytest.raises(ValueError, match="adc.capacitor_mismatch_sigma"):
+        li2019("vowels").with_values({"adc.capacitor_mismatch_sigma": 0.05})  # with the uniform kind
+    with pytest.raises(ValueError, match="needs column ADCs"):
+        HardwareConfig(ideal_converters=True, adc_circuit=SAR)
+
+
+def test_converters_are_built_with_the_chip_and_saved(tmp_path):
+    chip = Chip(crossbar.preset("li2019"), 32, 16, adc_bits=6, adc_circuit=SAR, seed=3)
+    chip.allocate("m", [(32, 16), (32, 16)])
+    banks = [a.converters(chip.adc_design(1e-5)) for a in chip.arrays]
+    assert banks[0].n_converters == 4 and not np.array_equal(banks[0].weights, banks[1].weights)
+    path = tmp_path / "chip.npz"
+    chip.save(str(path))
+    loaded = Chip.load(str(path))
+    assert loaded.adc_circuit == SAR
+    for bank, a in zip(banks, loaded.arrays):
+        same = a.converters(loaded.adc_design(1e-5))
+        assert np.array_equal(same.weights, bank.weights) and np.array_equal(same.offsets_lsb, bank.offsets_lsb)
+
+
+def test_a_network_on_mismatched_converters_continues_after_a_reload(tmp_path):
+    config = HardwareConfig(adc_circuit=SAR, adc_bits=6)
+    net = vowels_network()
+    hw = HardwareNetwork(net, config, seed=2)
+    hw.program()
+    x = np.random.default_rng(0).uniform(-1, 1, (5, 7, 12))
+    path = tmp_path / "net.npz"
+    hw.save(str(path))
+    loaded = HardwareNetwork.load(str(path))
+    for _ in range(3):
+        np.testing.assert_array_equal(hw.predict(x), loaded.predict(x))
+    ideal = HardwareNetwork(net, HardwareConfig(adc_bits=6), seed=2)
+    ideal.program()
+    assert not np.array_equal(ideal.predict(x), hw.predict(x))  # the mismatch is there
+
+
+def test_converter_energy_and_time_follow_the_circuit():
+    base = crossbar.EnergyCosts()
+    sar8 = base.for_adc(crossbar.ADCCircuit("sar"), 8, 64)
+    assert sar8.adc_energy == pytest.approx(base.adc_energy) and sar8.adc_time == pytest.approx(base.adc_time)
+    assert sar8.adc_count == 64
+    sar6 = base.for_adc(crossbar.ADCCircuit("sar", columns_per_converter=8), 6, 64)
+    assert sar6.adc_energy == pytest.approx(base.adc_energy / 4) and sar6.adc_count == 8
+    assert sar6.adc_time == pytest.approx(base.adc_time * 7 / 9)
+    ramp = base.for_adc(crossbar.ADCCircuit("ramp"), 8, 64)
+    assert ramp.adc_energy == pytest.approx(256 * 20e-15) and ramp.adc_time == pytest.approx(256e-9)
+    assert base.for_adc(crossbar.ADCCircuit(), 4, 64) is base
+    chip = build_chip(HardwareConfig(adc_circuit=crossbar.ADCCircuit("ramp"), adc_bits=6))
+    assert chip.costs.adc_energy == pytest.approx(64 * 20e-15)
+
+
+def test_range_by_array_max_never_saturates_and_cell_step_sets_the_lsb():
+    net = vowels_network()
+    x = np.random.default_rng(0).uniform(-1, 1, (20, 7, 12))
+    hw = HardwareNetwork(net, HardwareConfig(adc_range_by="array_max"), seed=0)
+    hw.program()
+    hw.predict(x)
+    assert hw.counters().adc_saturations == 0
+    tight = HardwareNetwork(net, HardwareConfig(adc_range=0.5), seed=0)
+    tight.program()
+    tight.predict(x)
+    assert tight.counters().adc_saturations > 0
+    stepped = HardwareNetwork(net, HardwareConfig(adc_range_by="cell_step"), seed=0)
+    stepped.program()
+    device = crossbar.preset("li2019")
+    for mm in stepped.matrices.values():
+        lsb = mm.adc.full_scale / 127
+        assert lsb == pytest.approx(mm.encoding.v_read * device.pulse_law.step_up)
+    with pytest.raises(ValueError, match="adc_range_by"):
+        HardwareConfig(adc_range_by="guess")
+
+
+def test_in_situ_training_runs_on_sar_converters():
+    exp = li2019("vowels", 1).with_values({"adc.kind": "sar", "adc.capacitor_mismatch_sigma": 0.02})
+    trainer, _, hw = build_trainer(exp, problem_of(exp), "in_situ")
+    fit(trainer, problem_of(exp).train.subset(np.arange(40)), 1, 20, exp.optimizer_config(), seed=1,
+        progress=False)
+    assert hw.counters().adc_conversions > 0
