@@ -19,7 +19,8 @@ from .read import Drive, Read, ReadPlan
 from .wires import WireResistance, effective_conductance, solve_iterative, solve_sparse
 
 __all__ = [
-    "ADC", "ADC_KINDS", "ADCCircuit", "ConverterBank", "DAC", "CrossbarArray", "DeviceModel", "Drive", "EnergyCosts", "OperationCounts", "PassiveSolution",
+    "ADC", "ADC_KINDS", "ADCCircuit", "ConverterBank", "DAC", "CrossbarArray", "DeviceModel", "Drive",
+    "EnergyCosts", "OperationCounts", "PassiveSolution",
     "Peripherals", "ProgramReport", "PulseUpdateLaw", "Read", "ReadPlan", "SinhCell", "TwoPulseScheme",
     "WireResistance",
     "all_presets", "effective_conductance", "preset", "preset_doc", "preset_names", "preset_peripherals",

@@ -165,8 +165,9 @@ def plot_transfer(bank: ConverterBank, path: str, converters: Optional[Sequence[
     dnl_axes.axhline(-1.0, color="r", lw=0.5)
     dnl_axes.set_xlabel("code")
     dnl_axes.set_ylabel("DNL (LSB)")
-    fig.suptitle(title or f"{bank.circuit.kind} ADC, {bank.bits} bits, capacitor mismatch "
-                 f"{bank.circuit.capacitor_mismatch_sigma:g}, offset sigma {bank.circuit.comparator_offset_sigma_lsb:g} LSB")
+    circuit = bank.circuit
+    fig.suptitle(title or f"{circuit.kind} ADC, {bank.bits} bits, capacitor mismatch "
+                 f"{circuit.capacitor_mismatch_sigma:g}, offset sigma {circuit.comparator_offset_sigma_lsb:g} LSB")
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)

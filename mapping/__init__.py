@@ -12,7 +12,7 @@ from .encoding import Encoding, RangeReport
 from .layout import Block, Layout
 from .mapped import ADC_RANGE_MODES, MappedMatrix, MappingReport, Tile, UpdateReport
 
-__all__ = ["ADC_RANGE_MODES", "Block", "Chip", "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport", "Tile",
-           "UpdateReport"]
+__all__ = ["ADC_RANGE_MODES", "Block", "Chip", "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport",
+           "Tile", "UpdateReport"]
 
 from crossbar import __version__  # one version for the three packages
