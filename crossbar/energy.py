@@ -13,7 +13,7 @@ Default costs
   Order-of-magnitude assumptions, not measurements: set your own.
 
 Converter circuits (:meth:`EnergyCosts.for_adc`)
------------------------------------------------
+------------------------------------------------
 - SAR: energy ``F 2**bits`` with Walden's figure of merit ``F`` taken from the
   ADC above (12.5 pJ / 2**8 = 48.8 fJ per step); ``bits + 1`` clock cycles a
   conversion (sampling, then one per bit) at the rate above; one converter

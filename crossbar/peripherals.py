@@ -15,7 +15,10 @@ import numpy as np
 
 from .adc_circuits import ADCCircuit
 from .kernels import quantize_grid
-from .validation import as_float_array, check_int, check_range
+from .validation import as_float_array, check_choice, check_int, check_range
+
+INPUT_CONVERSIONS = ("per_bit", "accumulate")
+"""How the cycles of bit-serial inputs are converted (see :class:`DAC`)."""
 
 
 @dataclass(frozen=True)
@@ -34,17 +37,38 @@ class DAC:
     clip : bool
         When False (default) a voltage beyond ``v_max`` raises ``ValueError``;
         when True it is driven at ``+-v_max``.
+    bit_serial : bool
+        Drive the code's magnitude bit by bit, one read cycle per bit (``bits -
+        1`` cycles): a set bit drives ``+-v_max`` with the code's sign, a clear
+        one 0 V (ISAAC's 1-bit drivers). False: all bits at once as one level.
+    conversion : str
+        With ``bit_serial``: ``"per_bit"`` converts every cycle and adds the
+        codes with their weights ``2**k / max_code`` (shift and add);
+        ``"accumulate"`` adds the cycles' charges in the analog, weighted the
+        same, and converts once. Read noise is drawn in every cycle.
     """
 
     bits: int = 8
     v_max: float = 0.2
     clip: bool = False
+    bit_serial: bool = False
+    conversion: str = "per_bit"
 
     def __post_init__(self):
         check_int("dac.bits", self.bits, 2, 24)
         check_range("dac.v_max", self.v_max, 0.0, low_open=True, unit="V")
-        if not isinstance(self.clip, bool):
-            raise ValueError(f"dac.clip={self.clip!r} is not allowed; True or False is required")
+        for name in ("clip", "bit_serial"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"dac.{name}={getattr(self, name)!r} is not allowed; True or False is required")
+        check_choice("dac.conversion", self.conversion, INPUT_CONVERSIONS)
+        if self.conversion != "per_bit" and not self.bit_serial:
+            raise ValueError(f"dac.conversion={self.conversion!r} is not allowed without dac.bit_serial=True: "
+                             "inputs driven all at once convert once")
+
+    @property
+    def cycles(self) -> int:
+        """Read cycles of one input vector (``bits - 1`` bit-serial, else 1)."""
+        return self.bits - 1 if self.bit_serial else 1
 
     @property
     def max_code(self) -> int:

@@ -50,7 +50,7 @@ from .peripherals import ADC, DAC
 from .read_kernels import (PARALLEL_WORK, ReadArrays, fill_read_values, product_buffers, read_product,
                            read_product_reference)
 from .rng import draw_words, word_sources
-from .validation import check_int, check_range
+from .validation import as_float_array, check_int, check_range
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,10 @@ class Read:
         read cover the same logical inputs' range between them (a band).
     cols : (int, int)
         First and end sensed column (half-open).
-    outputs : tuple of (int, int)
-        For each sensed column, the output it adds into and the sign (+1 or -1).
+    outputs : tuple of (int, float)
+        For each sensed column, the output it adds into and its digital weight:
+        the sign (+1 or -1: a pair's minus column), or any other finite
+        nonzero factor (the shift of a weight slice, ``+-2**(bits * s)``).
     """
 
     array: "CrossbarArray"
@@ -184,11 +186,15 @@ class ReadPlan:
         Row drivers; ``None`` for ideal sources.
     adc : ADC, optional
         Column converters; ``None`` for ideal sensing.
+    input_sum_weights : array_like, shape (n_outputs,), optional
+        Output units per volt of ``sum_i V_i`` (every logical input's drive
+        after the DAC, constant ones included) that the digital side takes
+        off each output: the offset of an offset-encoded weight.
     """
 
     def __init__(self, reads: Sequence[Read], n_inputs: int, n_outputs: int, volts_per_input: float = 1.0,
                  constant_input: float = 1.0, output_unit: float = 1.0, dac: Optional[DAC] = None,
-                 adc: Optional[ADC] = None):
+                 adc: Optional[ADC] = None, input_sum_weights=None):
         if not reads:
             raise ValueError("reads is empty: a plan needs at least one read")
         self.n_inputs = check_int("n_inputs", n_inputs, 0)
@@ -201,6 +207,13 @@ class ReadPlan:
         if adc is not None and not isinstance(adc, ADC):
             raise ValueError(f"adc={adc!r} is not allowed; a crossbar.ADC or None")
         self.dac, self.adc = dac, adc
+        if input_sum_weights is not None:
+            input_sum_weights = as_float_array("input_sum_weights", input_sum_weights, shape=(self.n_outputs,))
+        self.input_sum_weights = input_sum_weights
+        self.cycles = 1 if dac is None else dac.cycles
+        """Read cycles of one input vector (bit-serial DACs take one per magnitude bit)."""
+        self.conversions = 1 if dac is None or dac.conversion == "accumulate" else dac.cycles
+        """ADC conversions of each sensed column per input vector."""
         arrays: List[object] = []
         seen = set()  # by id: a test of every array against every other is quadratic in thousands
         for k, r in enumerate(reads):
@@ -293,7 +306,11 @@ class ReadPlan:
                                else np.ones((0, 1))),
             converter_offsets=(np.concatenate([banks[id(a)].offsets_lsb for a in arrays]) if circuit
                                else np.zeros(0)),
-            adc_gain=adc.circuit.gain_factor if adc is not None else 1.0)
+            adc_gain=adc.circuit.gain_factor if adc is not None else 1.0,
+            input_planes=dac.bits - 1 if dac is not None and dac.bit_serial else 0,
+            input_accumulate=dac is not None and dac.bit_serial and dac.conversion == "accumulate",
+            input_sum_weights=np.zeros(self.n_outputs) if input_sum_weights is None else input_sum_weights,
+            input_sum=input_sum_weights is not None)
         self._drives = [(np.array([d.rows for d in r.drives], dtype=np.int64).reshape(-1, 2),
                          np.array([d.first_input for d in r.drives], dtype=np.int64),
                          np.array([float(d.sign) for d in r.drives])) for r in self.reads]
@@ -355,8 +372,10 @@ class ReadPlan:
         if len(r.outputs) != c1 - c0:
             raise ValueError(f"read {k}: {len(r.outputs)} outputs given for {c1 - c0} columns")
         for o, s in r.outputs:
-            if not 0 <= int(o) < self.n_outputs or s not in (1, -1):
-                raise ValueError(f"read {k}: output ({o!r}, {s!r}) is not (0..{self.n_outputs - 1}, +1 or -1)")
+            if (not 0 <= int(o) < self.n_outputs or isinstance(s, bool) or not isinstance(s, (int, float, np.number))
+                    or not np.isfinite(s) or s == 0):
+                raise ValueError(f"read {k}: output ({o!r}, {s!r}) is not (0..{self.n_outputs - 1}, a finite "
+                                 "nonzero weight such as +1 or -1)")
 
     # ------------------------------------------------------------ snapshot
     def refresh(self) -> None:
@@ -513,25 +532,27 @@ class ReadPlan:
         # J of each read: t_read * sum_i G_i V_i^2 over its logical inputs, all reads at once
         padded = np.append(np.asarray(power, dtype=np.float64), 0.0)
         energies = self._read_times * np.einsum("ij,ij->i", padded[self._energy_index], self._energy_conductance)
-        vectors = calls * batch
+        vectors = calls * batch * self.cycles  # a bit-serial vector is a read cycle per bit
+        converted = calls * batch * self.conversions
         # the arrays' counters take this call when they are next read (a loop over thousands of arrays at
         # every call cost more than the read): the tally starts from the counters as they are, and the
         # energy adds in the same order as read by read, so the counters hold the same bits
         with _array_module.counts_lock:
             if _array_module.hold_counts(self) or self._pending is None:
-                self._pending = {"calls": 0, "vectors": 0,
+                self._pending = {"calls": 0, "vectors": 0, "converted": 0,
                                  "saturated": np.zeros(len(self.source_arrays), np.int64),
                                  "energy": np.array([a._counters.cell_energy for a in self.source_arrays])}
             pending = self._pending
             pending["calls"] += calls
             pending["vectors"] += vectors
+            pending["converted"] += converted
             np.add.at(pending["saturated"], self._read_array, saturated)
             np.add.at(pending["energy"], self._read_array, energies)  # in read order, like += read by read
         n = self.n_reads
         return OperationCounts(
             products=calls * n, input_vectors=vectors * n,
             dac_conversions=vectors * sum(self._driven) if self.dac is not None else 0,
-            adc_conversions=vectors * sum(self._columns) if self.adc is not None else 0,
+            adc_conversions=converted * sum(self._columns) if self.adc is not None else 0,
             adc_saturations=int(saturated.sum()), cell_energy=sum(energies.tolist()))
 
     def _write_counts(self) -> None:
@@ -540,7 +561,7 @@ class ReadPlan:
         pending, self._pending = self._pending, None
         if pending is None:
             return
-        calls, vectors = pending["calls"], pending["vectors"]
+        calls, vectors, converted = pending["calls"], pending["vectors"], pending["converted"]
         dac, adc = self.dac is not None, self.adc is not None
         for a, reads, driven, columns, saturated, energy in zip(
                 self.source_arrays, self._array_reads, self._array_driven, self._array_columns,
@@ -549,7 +570,7 @@ class ReadPlan:
             c.products += calls * reads
             c.input_vectors += vectors * reads
             c.dac_conversions += vectors * driven if dac else 0
-            c.adc_conversions += vectors * columns if adc else 0
+            c.adc_conversions += converted * columns if adc else 0
             c.adc_saturations += saturated
             c.cell_energy = energy
 

@@ -56,7 +56,7 @@ from numba.extending import overload
 
 from .adc_circuits import circuit_codes_reference
 from .kernels import convert_circuit_one, convert_one, dac_one
-from .rng import derive_seeds, fill_normals_by_counter, padded_length, row_seed, standard_normals
+from .rng import fill_normals_by_counter, padded_length, row_seed, standard_normals
 from .simd import paired_products
 from .vecmath import fma, fma32_reference
 
@@ -92,7 +92,14 @@ ReadArrays = namedtuple("ReadArrays", [
     "converter_weights",  # float64 (n_converters, bits): each converter's bit levels, LSB
     "converter_offsets",  # float64 (n_converters,): each converter's comparator offset, LSB
     "adc_gain",         # float: closed-loop gain of the sense amplifiers
+    "input_planes",     # int: bit-serial inputs: magnitude bits driven one per cycle (0: all bits at once)
+    "input_accumulate",  # bool: bit-serial cycles accumulate in the analog and convert once
+    "input_sum_weights",  # float64 (n_out,): output units per volt of sum_i V_i taken off each output (offsets)
+    "input_sum",        # bool: input_sum_weights apply
 ])
+
+PLANE_STRIDE = 1 << 40
+"""Noise streams of bit-serial cycle ``k`` are those of batch rows ``first_row + b + k * PLANE_STRIDE``."""
 
 
 @numba.njit(cache=True)
@@ -362,7 +369,59 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
     n_logical = plan.band_starts[plan.band_starts.shape[0] - 1]
     v_scale, v_limit, dac_step, dac_top = plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top
     bad = 0
-    # the DAC, once for every logical input; stored band after band as (rows, batch) blocks
+    total_flat = total.ravel()
+    for e in range(total_flat.shape[0]):
+        total_flat[e] = 0.0
+    n_chunks = plan.chunks.shape[0] - 1
+    work = 0
+    for a in range(plan.band_widths.shape[0]):
+        work += 2 * (plan.band_starts[a + 1] - plan.band_starts[a]) * plan.band_widths[a] * batch
+    planes = plan.input_planes
+    cycles = planes if planes > 0 and not plan.input_accumulate else 1
+    for cycle in range(cycles):
+        if planes == 0:
+            bad += _dac_parallel(inputs, plan, voltages_all, squares_all, power, batch, n_logical)
+        else:
+            bits = _dac_bit_serial(inputs, plan, voltages_all, squares_all, power, batch, n_logical, cycle)
+            if cycle == 0:
+                bad += bits
+        # cycle k of a per-bit read weighs 2**k / top (its drive is v_max = top * step for a set bit)
+        weight = 1.0 if cycles == 1 else (2.0 ** cycle) / plan.dac_top
+        row = first_row + cycle * PLANE_STRIDE
+        if parallel_chunks and n_chunks > 1 and work >= PARALLEL_WORK:
+            _read_chunks_parallel(plan, seeds, voltages_all, squares_all, total, current, variance, normals,
+                                  row_seeds, keys, rows, hits, batch, row, weight)
+        else:
+            for c in range(n_chunks):
+                _read_chunk(plan, seeds, voltages_all, squares_all, total, current, variance, normals, row_seeds[c],
+                            keys[c], rows[c], hits[c], batch, row, plan.chunks[c], plan.chunks[c + 1], weight)
+        for c in range(n_chunks):  # chunk by chunk: each chunk's row of hits is contiguous
+            for k in range(plan.runs.shape[0]):
+                saturated[k] += hits[c, k]
+    for e in range(total_flat.shape[0]):  # divided in place first: a contiguous loop vectorises, a strided one not
+        total_flat[e] = total_flat[e] / plan.output_unit
+    for b in range(batch):
+        for j in range(plan.n_out):
+            out[b, j] = total[j, b]
+    if plan.input_sum:  # the digital side takes off each output's share of sum_i V_i (offset encodings)
+        for b in range(batch):
+            volts = 0.0
+            for i in range(min(plan.n_inputs, n_logical)):
+                volts += dac_one(inputs[b, i] * v_scale, v_limit, dac_step, dac_top)[0]
+            constant = dac_one(plan.constant_input * v_scale, v_limit, dac_step, dac_top)[0]
+            for i in range(plan.n_inputs, n_logical):
+                volts += constant
+            for j in range(plan.n_out):
+                out[b, j] -= plan.input_sum_weights[j] * volts
+    return bad
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def _dac_parallel(inputs, plan, voltages_all, squares_all, power, batch, n_logical):
+    """The DAC, once for every logical input, every bit at once; stored band after band as (rows, batch)
+    blocks. Returns the drives beyond the range or NaN."""
+    v_scale, v_limit, dac_step, dac_top = plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top
+    bad = 0
     for b in range(batch):
         # two loops, so that neither holds a conditional load (which would keep it scalar)
         for i in range(min(plan.n_inputs, n_logical)):
@@ -377,38 +436,54 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
             voltages_all[i * batch + b] = v
             squares_all[i * batch + b] = v * v
             power[b, i] += v * v
-    total_flat = total.ravel()
-    for e in range(total_flat.shape[0]):
-        total_flat[e] = 0.0
-    n_chunks = plan.chunks.shape[0] - 1
-    work = 0
-    for a in range(plan.band_widths.shape[0]):
-        work += 2 * (plan.band_starts[a + 1] - plan.band_starts[a]) * plan.band_widths[a] * batch
-    if parallel_chunks and n_chunks > 1 and work >= PARALLEL_WORK:
-        _read_chunks_parallel(plan, seeds, voltages_all, squares_all, total, current, variance, normals, row_seeds,
-                              keys, rows, hits, batch, first_row)
-    else:
-        for c in range(n_chunks):
-            _read_chunk(plan, seeds, voltages_all, squares_all, total, current, variance, normals, row_seeds[c],
-                        keys[c], rows[c], hits[c], batch, first_row, plan.chunks[c], plan.chunks[c + 1])
-    for c in range(n_chunks):  # chunk by chunk: each chunk's row of hits is contiguous
-        for k in range(plan.runs.shape[0]):
-            saturated[k] += hits[c, k]
-    for e in range(total_flat.shape[0]):  # divided in place first: a contiguous loop vectorises, a strided one not
-        total_flat[e] = total_flat[e] / plan.output_unit
+    return bad
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def _dac_bit_serial(inputs, plan, voltages_all, squares_all, power, batch, n_logical, cycle):
+    """The drives of bit-serial cycle ``cycle``: each input's DAC code in sign and magnitude, bit ``cycle``
+    of the magnitude driving ``+-v_max`` (``top * step``) or 0.
+
+    Accumulating reads (one cycle here) drive the whole code, and their noise
+    variance per input is that of every cycle's own noise, weighted as the
+    cycles add: ``step^2 sum_k 4^k bit_k``; every cycle dissipates
+    ``v_max^2`` in each set bit's rows. Returns the drives beyond the range or NaN."""
+    v_scale, v_limit, dac_step, dac_top = plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top
+    v_max = dac_top * dac_step
+    bad = 0
     for b in range(batch):
-        for j in range(plan.n_out):
-            out[b, j] = total[j, b]
+        for i in range(n_logical):
+            x = inputs[b, i] if i < plan.n_inputs else plan.constant_input
+            v, out_of_range = dac_one(x * v_scale, v_limit, dac_step, dac_top)
+            bad += out_of_range
+            magnitude = int(abs(v) / dac_step + 0.5) if out_of_range == 0 else 0
+            if plan.input_accumulate:
+                variance_weight = 0.0
+                set_bits = 0
+                for k in range(plan.input_planes):
+                    if (magnitude >> k) & 1:
+                        variance_weight += 4.0 ** k
+                        set_bits += 1
+                voltages_all[i * batch + b] = v
+                squares_all[i * batch + b] = dac_step * dac_step * variance_weight
+                power[b, i] += v_max * v_max * set_bits
+            else:
+                drive = v_max if (magnitude >> cycle) & 1 else 0.0
+                if v < 0.0:
+                    drive = -drive
+                voltages_all[i * batch + b] = drive
+                squares_all[i * batch + b] = drive * drive
+                power[b, i] += drive * drive
     return bad
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _read_chunks_parallel(plan, seeds, voltages_all, squares_all, total, current, variance, normals, row_seeds, keys,
-                          rows, hits, batch, first_row):
+                          rows, hits, batch, first_row, weight):
     """Every chunk of a read on Numba's threads (only the loop: each parallel region costs a start)."""
     for c in numba.prange(plan.chunks.shape[0] - 1):
         _read_chunk(plan, seeds, voltages_all, squares_all, total, current, variance, normals, row_seeds[c], keys[c],
-                    rows[c], hits[c], batch, first_row, plan.chunks[c], plan.chunks[c + 1])
+                    rows[c], hits[c], batch, first_row, plan.chunks[c], plan.chunks[c + 1], weight)
 
 
 @numba.njit(cache=True)
@@ -426,8 +501,9 @@ def _first_run(runs, k0, k1, column):
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
 def _read_chunk(plan, seeds, voltages_all, squares_all, total, current_all, variance_all, normals_all, row_seeds, keys,
-                row, hits, batch, first_row, c0, c1):
-    """Columns ``c0..c1`` of every band, in band order: products, each read's noise and ADC, the sums.
+                row, hits, batch, first_row, c0, c1, weight):
+    """Columns ``c0..c1`` of every band, in band order: products, each read's noise and ADC, the sums
+    (each converted current times ``weight``, the digital weight of a bit-serial cycle).
 
     Writes only its own columns of the scratch and its own outputs of ``total``.
     """
@@ -486,7 +562,7 @@ def _read_chunk(plan, seeds, voltages_all, squares_all, total, current_all, vari
                     for b in range(batch):
                         value, hit = convert_circuit_one(current[p - c0, b], variance[p - c0, b], normals[p - lo, b],
                                                          noise, adc_step, adc_top, weights, offset, plan.adc_gain)
-                        sum_p[b] += sign * value
+                        sum_p[b] += sign * (weight * value)
                         count += hit
             elif first_output >= 0:  # columns onto consecutive outputs, sign +1: one long contiguous loop
                 first, last = (lo - c0) * batch, (up - c0) * batch
@@ -496,7 +572,7 @@ def _read_chunk(plan, seeds, voltages_all, squares_all, total, current_all, vari
                 sum_read = total_flat[o:o + last - first]
                 for e in range(last - first):
                     value, hit = convert_one(i_read[e], var_read[e], z_read[e], noise, adc_step, adc_top)
-                    sum_read[e] += value
+                    sum_read[e] += weight * value
                     count += hit
             else:
                 for p in range(lo, up):
@@ -505,7 +581,7 @@ def _read_chunk(plan, seeds, voltages_all, squares_all, total, current_all, vari
                     for b in range(batch):
                         value, hit = convert_one(current[p - c0, b], variance[p - c0, b], normals[p - lo, b], noise,
                                                  adc_step, adc_top)
-                        sum_p[b] += sign * value
+                        sum_p[b] += sign * (weight * value)
                         count += hit
             hits[k] += count
 
@@ -526,11 +602,47 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
     drive = np.full((batch, n_logical), plan.constant_input)
     drive[:, :plan.n_inputs] = inputs[:, :plan.n_inputs]
     v = drive * plan.volts_per_input
-    bad = int(np.count_nonzero(~(np.abs(v) <= plan.v_limit)))
+    within = np.abs(v) <= plan.v_limit
+    bad = int(np.count_nonzero(~within))
     if plan.dac_step > 0.0:
         v = np.clip(np.rint(v / plan.dac_step), -plan.dac_top, plan.dac_top) * plan.dac_step
     total = np.zeros((plan.n_out, batch))
     saturated = np.zeros(plan.runs.shape[0], dtype=np.int64)
+    planes = int(plan.input_planes)
+    if planes == 0:
+        power = 0.0 + v * v  # from zero, as the kernel accumulates
+        _reference_cycle(plan, v, v * v, seeds, first_row, 1.0, total, saturated)
+    else:
+        v_max = plan.dac_top * plan.dac_step
+        magnitude = np.where(within, np.floor(np.abs(v) / plan.dac_step + 0.5), 0).astype(np.int64)
+        bits = [(magnitude >> k) & 1 for k in range(planes)]
+        power = np.zeros(v.shape)
+        if plan.input_accumulate:
+            weight = np.zeros(v.shape)
+            for k in range(planes):
+                weight = np.where(bits[k] == 1, weight + 4.0 ** k, weight)
+            power = power + v_max * v_max * sum(bits)
+            _reference_cycle(plan, v, plan.dac_step * plan.dac_step * weight, seeds, first_row, 1.0, total,
+                             saturated)
+        else:
+            for k in range(planes):
+                drive = np.where(v < 0.0, -1.0, 1.0) * np.where(bits[k] == 1, v_max, 0.0)
+                power = power + drive * drive
+                _reference_cycle(plan, drive, drive * drive, seeds, first_row + k * PLANE_STRIDE,
+                                 2.0 ** k / plan.dac_top, total, saturated)
+    out = (total / plan.output_unit).T.copy()
+    if plan.input_sum:
+        volts = np.zeros(batch)
+        for i in range(n_logical):  # in the kernel's order
+            volts = volts + v[:, i]
+        out -= plan.input_sum_weights[None, :] * volts[:, None]
+    return out, saturated, bad, power
+
+
+def _reference_cycle(plan, v, squares, seeds, first_row, weight, total, saturated):
+    """One cycle of :func:`read_product_reference`: drives ``v`` (batch, n_logical), V, and the noise's
+    ``squares``, V^2; adds ``weight`` times each converted current into ``total``."""
+    batch = v.shape[0]
     for a in range(len(plan.band_starts) - 1):
         r0, r1 = plan.band_starts[a], plan.band_starts[a + 1]
         rows, width = r1 - r0, plan.band_widths[a]
@@ -538,7 +650,7 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
         g = plan.signal[start:stop].reshape(width, rows)
         s = plan.variance[start:stop].reshape(width, rows)
         band_v = v[:, r0:r1].T.astype(plan.signal.dtype)  # (rows, batch)
-        band_q = (v[:, r0:r1] * v[:, r0:r1]).T.astype(np.float32)
+        band_q = squares[:, r0:r1].T.astype(np.float32)
         current = np.zeros((width, batch), dtype=plan.signal.dtype)
         variance = np.zeros((width, batch), dtype=np.float32)
         for i in range(rows):  # the chains of the kernel, row by row
@@ -553,7 +665,8 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
             _, p0, p1, col0 = plan.runs[k]
             i = current[p0:p1]
             if plan.noise:
-                streams = derive_seeds(np.uint64(seeds[k]), first_row + batch)[first_row:]
+                streams = np.array([row_seed(np.uint64(seeds[k]), first_row + b) for b in range(batch)],
+                                   dtype=np.uint64)
                 normals = standard_normals(streams, p1 - p0, col0).T
                 i = i + np.sqrt(variance[p0:p1]).astype(np.float64) * normals
             columns = plan.band_columns[a]
@@ -572,6 +685,4 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
                 saturated[k] += int(np.count_nonzero(np.abs(code) > plan.adc_top))
                 i = np.clip(code, -plan.adc_top, plan.adc_top) * plan.adc_step
             for p in range(p0, p1):
-                total[plan.column_output[columns + p]] += plan.column_sign[columns + p] * i[p - p0]
-    power = 0.0 + v * v  # from zero, as the kernel accumulates
-    return (total / plan.output_unit).T.copy(), saturated, bad, power
+                total[plan.column_output[columns + p]] += plan.column_sign[columns + p] * (weight * i[p - p0])

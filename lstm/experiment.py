@@ -15,6 +15,7 @@ sections, each a frozen, validated dataclass, and round-trips to TOML and JSON
     [adc]         bits, range, range_by, kind, capacitor_mismatch_sigma, comparator_offset_sigma_lsb,
                   amplifier_gain, columns_per_converter
     [dac]         bits
+    [slicing]     weight_bits, bits_per_slice, encoding, inputs, input_conversion
     [wires]       row_segment_ohms, col_segment_ohms (0 and 0: ideal wires)
     [training]    epochs, optimizer, learning_rate, momentum, clip_norm, batch_size, seed
 
@@ -35,7 +36,7 @@ from typing import Any, List, Mapping, Optional, Tuple
 
 import crossbar
 from crossbar.validation import check_choice, check_finite, check_int, check_range, config_to_dict
-from mapping import ADC_RANGE_MODES, Encoding
+from mapping import ADC_RANGE_MODES, SLICE_ENCODINGS, Encoding, WeightSlicing
 
 from .cells import CELLS
 from .network import HEADS, LOSSES, MODES, REDUCTIONS
@@ -225,6 +226,35 @@ class AdcSection:
 
 
 @dataclass(frozen=True)
+class SlicingSection:
+    """Bit slicing: weights as ``weight_bits`` integers over slices of ``bits_per_slice`` (None: analog
+    pairs), and inputs driven all at once (``parallel``) or bit by bit (``bit_serial``, converted per bit or
+    accumulated)."""
+
+    weight_bits: Optional[int] = None
+    bits_per_slice: int = 2
+    encoding: str = "differential"
+    inputs: str = "parallel"
+    input_conversion: str = "per_bit"
+
+    def __post_init__(self):
+        _check_optional_int("slicing.weight_bits", self.weight_bits, 2, 16)
+        check_int("slicing.bits_per_slice", self.bits_per_slice, 1, 8)
+        check_choice("slicing.encoding", self.encoding, SLICE_ENCODINGS)
+        check_choice("slicing.inputs", self.inputs, INPUT_MODES)
+        check_choice("slicing.input_conversion", self.input_conversion, crossbar.peripherals.INPUT_CONVERSIONS)
+        if self.input_conversion != "per_bit" and self.inputs != "bit_serial":
+            raise ValueError(f"slicing.input_conversion={self.input_conversion!r} needs slicing.inputs='bit_serial'")
+        self.weights()
+
+    def weights(self) -> Optional[WeightSlicing]:
+        """The :class:`mapping.WeightSlicing`, or None for analog weights."""
+        if self.weight_bits is None:
+            return None
+        return WeightSlicing(self.weight_bits, self.bits_per_slice, self.encoding)
+
+
+@dataclass(frozen=True)
 class DacSection:
     """Row drivers: resolution (None: the preset's)."""
 
@@ -277,8 +307,20 @@ class TrainingSection:
         check_int("training.seed", self.seed, 0)
 
 
+_LEFT_OUT_AT_DEFAULT = {
+    "adc": ("range_by", "kind", "capacitor_mismatch_sigma", "comparator_offset_sigma_lsb", "amplifier_gain",
+            "columns_per_converter"),
+    "slicing": ("weight_bits", "bits_per_slice", "encoding", "inputs", "input_conversion"),
+}
+"""Fields left out of :meth:`Experiment.to_dict` at their defaults: those added after results files were
+first written, so that an experiment that does not use them keeps its identity (a sweep's point keys)."""
+
+INPUT_MODES = ("parallel", "bit_serial")
+"""How inputs are driven (``slicing.inputs``)."""
+
 SECTIONS = {"data": DataSection, "network": NetworkSection, "hardware": HardwareSection, "array": ArraySection,
-            "adc": AdcSection, "dac": DacSection, "wires": WiresSection, "training": TrainingSection}
+            "adc": AdcSection, "dac": DacSection, "slicing": SlicingSection, "wires": WiresSection,
+            "training": TrainingSection}
 """The sections that are dataclasses; ``device`` and ``encoding`` hold overrides."""
 
 
@@ -296,6 +338,7 @@ class Experiment:
     array: ArraySection = field(default_factory=ArraySection)
     adc: AdcSection = field(default_factory=AdcSection)
     dac: DacSection = field(default_factory=DacSection)
+    slicing: SlicingSection = field(default_factory=SlicingSection)
     wires: WiresSection = field(default_factory=WiresSection)
     training: TrainingSection = field(default_factory=TrainingSection)
 
@@ -309,6 +352,12 @@ class Experiment:
             object.__setattr__(self, name, _frozen_copy(getattr(self, name)))
         self.device_model()
         self.encoding_config(self.hardware.way)
+        if self.slicing.weight_bits is not None and self.hardware.way == "in_situ":
+            raise ValueError("slicing.weight_bits with hardware.way='in_situ': sliced weights are programmed, not "
+                             "trained by pulses; choose way ex_situ or hardware_aware, or leave weight_bits out")
+        if self.slicing.weight_bits is not None and self.hardware.placement == "li2019":
+            raise ValueError("slicing.weight_bits with hardware.placement='li2019': Li et al.'s corners hold "
+                             "analog pairs; use placement first_fit")
         if self.hardware.placement == "li2019" and self.data.task is None:
             raise ValueError("hardware.placement='li2019' places the shipped tasks' networks; use first_fit for "
                              "your own data")
@@ -339,11 +388,16 @@ class Experiment:
     def to_dict(self) -> dict:
         """Every section as plain values (None left out), the form of the TOML and JSON files."""
         out = {}
-        for name in ("data", "network", "hardware", "device", "encoding", "array", "adc", "dac", "wires",
+        for name in ("data", "network", "hardware", "device", "encoding", "array", "adc", "dac", "slicing", "wires",
                      "training"):
             value = getattr(self, name)
             table = config_to_dict(value) if dataclasses.is_dataclass(value) else _plain(value)
-            out[name] = _drop_none(table)
+            for field_name in _LEFT_OUT_AT_DEFAULT.get(name, ()):
+                if table.get(field_name) == getattr(SECTIONS[name](), field_name):
+                    del table[field_name]
+            table = _drop_none(table)
+            if table or name not in _LEFT_OUT_AT_DEFAULT:
+                out[name] = table
         return out
 
     @classmethod
@@ -536,6 +590,11 @@ _UNITS = {
     "adc.amplifier_gain": ("1", "open-loop gain of the sense amplifier (omit: ideal)"),
     "adc.columns_per_converter": ("columns", "columns multiplexed onto one SAR converter"),
     "dac.bits": ("bits", "DAC resolution including the sign"),
+    "slicing.weight_bits": ("bits", "weight resolution including the sign (omit: analog pairs)"),
+    "slicing.bits_per_slice": ("bits", "bits one device holds"),
+    "slicing.encoding": ("", "how a slice holds signed digits"),
+    "slicing.inputs": ("", "inputs all at once or bit by bit"),
+    "slicing.input_conversion": ("", "bit-serial cycles converted per bit or accumulated"),
     "wires.row_segment_ohms": ("ohm", "word-line resistance per segment"),
     "wires.col_segment_ohms": ("ohm", "bit-line resistance per segment"),
     "training.epochs": ("epochs", "passes over the training set"),
@@ -550,9 +609,10 @@ _CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS, "encoding.scheme"
             "encoding.scale": ("fixed", "fits", "max_abs", "percentile"), "network.cell": CELL_NAMES,
             "network.head": HEADS, "network.mode": MODES, "hardware.preset": None, "hardware.way": WAYS,
             "hardware.start": STARTS, "training.optimizer": OPTIMIZERS, "adc.kind": crossbar.ADC_KINDS,
-            "adc.range_by": ADC_RANGE_MODES}
+            "adc.range_by": ADC_RANGE_MODES, "slicing.encoding": SLICE_ENCODINGS,
+            "slicing.inputs": ("parallel", "bit_serial"), "slicing.input_conversion": ("per_bit", "accumulate")}
 _INTS = {"n_levels", "encoding.bias_rows", "array.rows", "array.cols", "array.count", "adc.bits", "dac.bits",
-         "adc.columns_per_converter",
+         "adc.columns_per_converter", "slicing.weight_bits", "slicing.bits_per_slice",
          "training.epochs", "training.batch_size", "training.seed"}
 
 
@@ -576,7 +636,8 @@ def parameters(experiment: Optional[Experiment] = None) -> List[Parameter]:
             names.append(key)
     out = [_parameter(f"device.{n}", n) for n in names]
     out += [_parameter(n, n) for n in _UNITS if n.split(".")[0] in ("encoding", "data", "network", "hardware",
-                                                                     "array", "adc", "dac", "wires", "training")]
+                                                                     "array", "adc", "dac", "slicing", "wires",
+                                                                     "training")]
     return out
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import crossbar
 from crossbar.validation import (as_float_array, check_choice, check_int, check_range, config_from_dict,
                                  config_to_dict, make_generator)
-from mapping import ADC_RANGE_MODES, Chip, Encoding, MappedMatrix
+from mapping import ADC_RANGE_MODES, Chip, Encoding, MappedMatrix, SlicedMatrix, WeightSlicing
 
 from . import parallel
 from .kernels import hardware_lstm_forward
@@ -70,6 +70,13 @@ class HardwareConfig:
         device step at an input of 1).
     adc_circuit : crossbar.ADCCircuit
         Architecture and non-idealities of the column ADCs (default the uniform quantizer).
+    slicing : mapping.WeightSlicing, optional
+        Weights as integers held in bit slices (:class:`mapping.SlicedMatrix`); ``None``: analog pairs.
+        Sliced weights are programmed ex situ (in-situ updates are refused).
+    dac_bit_serial : bool
+        Inputs driven bit by bit (:class:`crossbar.DAC` ``bit_serial``).
+    dac_conversion : str
+        ``"per_bit"`` or ``"accumulate"`` (with ``dac_bit_serial``).
     dac_bits, adc_bits : int, optional
         Converter resolutions including the sign (2..24); default the preset's (8 and 8 for li2019).
     wires : crossbar.WireResistance, optional
@@ -89,6 +96,9 @@ class HardwareConfig:
     adc_bits: Optional[int] = None
     adc_range_by: str = "outputs"
     adc_circuit: crossbar.ADCCircuit = field(default_factory=crossbar.ADCCircuit)
+    slicing: Optional[WeightSlicing] = None
+    dac_bit_serial: bool = False
+    dac_conversion: str = "per_bit"
 
     def __post_init__(self):
         crossbar.preset(self.preset)
@@ -103,6 +113,16 @@ class HardwareConfig:
         if not isinstance(self.encoding, Encoding):
             raise ValueError(f"encoding={self.encoding!r} is not allowed; a mapping.Encoding")
         check_choice("adc_range_by", self.adc_range_by, ADC_RANGE_MODES)
+        if self.slicing is not None and not isinstance(self.slicing, WeightSlicing):
+            raise ValueError(f"slicing={self.slicing!r} is not allowed; a mapping.WeightSlicing or None")
+        if self.slicing is not None and self.corners:
+            raise ValueError("corners are not allowed with sliced weights (a tile set per slice); leave them out")
+        if not isinstance(self.dac_bit_serial, bool):
+            raise ValueError(f"dac_bit_serial={self.dac_bit_serial!r} is not allowed; True or False is required")
+        check_choice("dac_conversion", self.dac_conversion, crossbar.peripherals.INPUT_CONVERSIONS)
+        if self.dac_bit_serial and self.peripherals().dac is None:
+            raise ValueError(f"dac_bit_serial=True needs row DACs, and this chip has none (ideal_converters="
+                             f"{self.ideal_converters}, preset {self.preset!r}); give dac_bits")
         if not isinstance(self.adc_circuit, crossbar.ADCCircuit):
             raise ValueError(f"adc_circuit={self.adc_circuit!r} is not allowed; a crossbar.ADCCircuit")
         if not self.adc_circuit.is_uniform and self.peripherals().adc is None:
@@ -116,8 +136,10 @@ class HardwareConfig:
             return crossbar.Peripherals()
         found = crossbar.preset_peripherals(self.preset)
         dac, adc = found.dac, found.adc
-        if self.dac_bits is not None:
-            dac = crossbar.DAC(bits=self.dac_bits, v_max=dac.v_max if dac else 0.2, clip=dac.clip if dac else False)
+        if self.dac_bits is not None or (dac is not None and self.dac_bit_serial):
+            dac = crossbar.DAC(bits=self.dac_bits if self.dac_bits is not None else dac.bits,
+                               v_max=dac.v_max if dac else 0.2, clip=dac.clip if dac else False,
+                               bit_serial=self.dac_bit_serial, conversion=self.dac_conversion)
         if self.adc_bits is not None or adc is not None:
             adc = crossbar.ADC(bits=self.adc_bits if self.adc_bits is not None else adc.bits,
                                full_scale=adc.full_scale if adc else 1e-4, circuit=self.adc_circuit)
@@ -138,6 +160,7 @@ class HardwareConfig:
             "encoding": lambda d, s: config_from_dict(Encoding, d, s),
             "wires": lambda d, s: config_from_dict(crossbar.WireResistance, d, s),
             "adc_circuit": lambda d, s: config_from_dict(crossbar.ADCCircuit, d, s),
+            "slicing": lambda d, s: config_from_dict(WeightSlicing, d, s),
             "corners": lambda d, s: {str(k): tuple(int(x) for x in v) for k, v in d.items()}})
 
 
@@ -167,8 +190,12 @@ def place_network(chip: Chip, network: NetworkConfig, config: HardwareConfig) ->
         if name.startswith("layer"):
             hidden = network.hidden[int(name[5:].split(".")[0])]
             groups = [(g, hidden) for g in cell.gate_names]
-        matrices[name] = MappedMatrix(chip, name.replace(".W", ""), rows - 1, cols, bias=network.bias,
-                                      encoding=config.encoding, corner=corners.get(name), column_groups=groups)
+        if config.slicing is not None:
+            matrices[name] = SlicedMatrix(chip, name.replace(".W", ""), rows - 1, cols, config.slicing,
+                                          bias=network.bias, encoding=config.encoding, column_groups=groups)
+        else:
+            matrices[name] = MappedMatrix(chip, name.replace(".W", ""), rows - 1, cols, bias=network.bias,
+                                          encoding=config.encoding, corner=corners.get(name), column_groups=groups)
     return matrices
 
 

@@ -61,7 +61,9 @@ def hardware_config(exp: Experiment, network: Network, way: Optional[str] = None
                           array_cols=exp.array.cols, n_arrays=exp.array.count, corners=corners(exp, network),
                           encoding=exp.encoding_config(way), adc_range=exp.adc.range, wires=exp.wires.resistance(),
                           dac_bits=exp.dac.bits, adc_bits=exp.adc.bits, adc_range_by=exp.adc.range_by,
-                          adc_circuit=exp.adc.circuit())
+                          adc_circuit=exp.adc.circuit(), slicing=exp.slicing.weights(),
+                          dac_bit_serial=exp.slicing.inputs == "bit_serial",
+                          dac_conversion=exp.slicing.input_conversion)
 
 
 def start(hw: HardwareNetwork, how: str) -> None:

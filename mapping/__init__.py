@@ -11,8 +11,9 @@ from .chip import Chip
 from .encoding import Encoding, RangeReport
 from .layout import Block, Layout
 from .mapped import ADC_RANGE_MODES, MappedMatrix, MappingReport, Tile, UpdateReport
+from .sliced import SLICE_ENCODINGS, SlicedMatrix, SliceTile, WeightSlicing
 
 __all__ = ["ADC_RANGE_MODES", "Block", "Chip", "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport",
-           "Tile", "UpdateReport"]
+           "SLICE_ENCODINGS", "SliceTile", "SlicedMatrix", "Tile", "UpdateReport", "WeightSlicing"]
 
 from crossbar import __version__  # one version for the three packages

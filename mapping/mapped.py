@@ -446,9 +446,13 @@ class MappedMatrix:
             e = self.encoding
             self._plan = ReadPlan(self.reads(), self.n_in, self.n_out, volts_per_input=e.v_read,
                                   constant_input=e.bias_input, output_unit=e.v_read * scale, dac=self.chip.dac,
-                                  adc=self.adc)
+                                  adc=self.adc, **self._plan_options())
             self._plan_scale = scale
         return self._plan.current()
+
+    def _plan_options(self) -> dict:
+        """More arguments of the plan's :class:`crossbar.ReadPlan` (a subclass's digital corrections)."""
+        return {}
 
     def matvec(self, x, reference: bool = False) -> np.ndarray:
         """What the hardware computes for ``x @ W + b``: one read of the matrix's plan (:meth:`plan`).
