@@ -257,6 +257,7 @@ class CrossbarArray:
         self._conductance = np.ascontiguousarray(g)
         self._row_conductance = self._conductance.sum(axis=1)
         self._effective = None  # with wires, solved again when a read next needs it
+        self._read_effective = {}  # with wires and floating or 1T1R reads: (driven rows, columns) -> G_eff
 
     @property
     def conductance(self) -> np.ndarray:
@@ -308,6 +309,56 @@ class CrossbarArray:
             self._effective = effective_conductance(self._conductance, wires.row_segment_ohms,
                                                     wires.col_segment_ohms)
         return self._effective
+
+    def read_effective_conductance(self, driven_rows, cols) -> np.ndarray:
+        """What the sensed columns of one read see, siemens, shape (rows, cols) (read-only): ``I = V @ G_eff``
+        for the drives of the driven rows, as the read scheme says (:class:`crossbar.Peripherals`).
+
+        Parameters
+        ----------
+        driven_rows : sequence of (int, int)
+            The read's driven row ranges (half-open).
+        cols : (int, int)
+            The read's sensed columns (half-open).
+
+        Returns
+        -------
+        ndarray
+            The array's :meth:`effective_conductance` for ``grounded`` reads, and
+            for ``1t1r`` reads without wires; else a matrix whose driven rows and
+            sensed columns hold the read's transfer (``floating``: one sparse
+            solve of the passive network with the unused lines open, a unit
+            voltage on each driven row in turn; ``1t1r``: the wire network with
+            the cells of undriven rows switched off).
+        """
+        scheme, wires = self.peripherals.read_scheme, self.peripherals.wires
+        if scheme == "grounded" or (scheme == "1t1r" and wires is None):
+            return self.effective_conductance()
+        key = (tuple((int(a), int(b)) for a, b in driven_rows), (int(cols[0]), int(cols[1])))
+        found = self._read_effective.get(key)
+        if found is None:
+            driven = np.zeros(self.rows, dtype=bool)
+            for a, b in key[0]:
+                driven[a:b] = True
+            if scheme == "1t1r":
+                found = effective_conductance(np.where(driven[:, None], self._conductance, 0.0),
+                                              wires.row_segment_ohms, wires.col_segment_ohms)
+            else:
+                from .passive import solve_passive
+
+                sensed = np.zeros(self.cols, dtype=bool)
+                sensed[key[1][0]:key[1][1]] = True
+                rows = np.flatnonzero(driven)
+                unit = np.zeros((rows.size, self.rows))
+                unit[np.arange(rows.size), rows] = 1.0
+                solution = solve_passive(self._conductance, unit, 0.0 if wires is None else wires.row_segment_ohms,
+                                         0.0 if wires is None else wires.col_segment_ohms,
+                                         floating_word_lines=~driven, floating_bit_lines=~sensed)
+                found = np.zeros(self.shape)
+                found[rows] = np.where(sensed[None, :], solution.output_currents, 0.0)
+            found.flags.writeable = False
+            self._read_effective[key] = found
+        return found
 
     def advance_time(self, seconds: float) -> None:
         """Let ``seconds`` pass (drift acts on every device since its last programming)."""

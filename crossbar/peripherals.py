@@ -182,17 +182,33 @@ class ADC:
         return dataclasses.replace(self, **changes)
 
 
+READ_SCHEMES = ("grounded", "floating", "1t1r")
+"""What a read does with the lines it neither drives nor senses (see :class:`Peripherals`)."""
+
+
 @dataclass(frozen=True)
 class Peripherals:
-    """What sits around an array: DAC, ADC and the wires. ``None`` switches a part off."""
+    """What sits around an array: DAC, ADC, the wires and the read scheme. ``None`` switches a part off.
+
+    ``read_scheme`` says what a read does with the lines it neither drives nor
+    senses: ``grounded`` (a passive array with those lines held at 0 V, which
+    carries no sneak current; the default, and the model of the versions
+    before), ``floating`` (a passive array with them left open: currents sneak
+    from driven rows through unsensed columns and undriven rows into the
+    sensed columns, wires or not) or ``1t1r`` (access transistors switch off
+    the cells of undriven rows; every column at virtual ground). A read that
+    drives every row and senses every column is the same in all three.
+    """
 
     dac: Optional[DAC] = None
     adc: Optional[ADC] = None
     wires: Optional["WireResistance"] = None  # noqa: F821 (crossbar.wires)
+    read_scheme: str = "grounded"
 
     def __post_init__(self):
         from .wires import WireResistance
 
+        check_choice("array.read_scheme", self.read_scheme, READ_SCHEMES)
         if self.dac is not None and not isinstance(self.dac, DAC):
             raise ValueError(f"dac={self.dac!r} is not allowed; a DAC or None is required")
         if self.adc is not None and not isinstance(self.adc, ADC):

@@ -387,7 +387,8 @@ class ReadPlan:
         conductance = np.zeros((self.n_reads, width))
         # arrays with wires solve their effective conductances first, several at a time (LAPACK releases
         # the GIL; each array's solve is its own, so the numbers do not depend on the threads)
-        unsolved = [a for a in self.source_arrays if a.peripherals.wires is not None and a._effective is None]
+        unsolved = [a for a in self.source_arrays if a.peripherals.wires is not None and a._effective is None
+                    and a.peripherals.read_scheme == "grounded"]
         threads = min(len(unsolved), numba.get_num_threads())
         if threads > 1:
             with ThreadPoolExecutor(threads, thread_name_prefix="xbar-wires") as pool:
@@ -395,7 +396,9 @@ class ReadPlan:
         for k, (r, (drive_rows, drive_inputs, drive_signs), (band_start, p0, views), runs) in enumerate(zip(
                 self.reads, self._drives, self._fill_views, self._drive_runs)):
             # the arrays' own buffers, not read-only views: the plan only reads them (and is of this package)
-            fill_read_values(r.array._signal_conductance(), r.array._conductance, r.cols[0], r.cols[1],
+            signal = (r.array._signal_conductance() if r.array.peripherals.read_scheme == "grounded"
+                      else r.array.read_effective_conductance(drive_rows, r.cols))
+            fill_read_values(signal, r.array._conductance, r.cols[0], r.cols[1],
                              drive_rows, drive_inputs, drive_signs, band_start, sigma, p0, *views, self._scratch)
             # S of each logical input's rows, summed over all the array's columns (they all dissipate)
             per_row = r.array._row_conductance

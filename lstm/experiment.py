@@ -11,7 +11,7 @@ sections, each a frozen, validated dataclass, and round-trips to TOML and JSON
     [hardware]    preset, way, ideal_converters, placement, start
     [device]      any field of the preset's DeviceModel to override ([device.pulse_law], [device.two_pulse])
     [encoding]    any field of mapping.Encoding to override
-    [array]       rows, cols, count
+    [array]       rows, cols, count, read_scheme
     [adc]         bits, range, range_by, kind, capacitor_mismatch_sigma, comparator_offset_sigma_lsb,
                   amplifier_gain, columns_per_converter
     [dac]         bits
@@ -186,16 +186,20 @@ class HardwareSection:
 
 @dataclass(frozen=True)
 class ArraySection:
-    """Array size (word lines x bit lines) and how many arrays the chip has (None: as many as needed)."""
+    """Array size (word lines x bit lines), how many arrays the chip has (None: as many as needed), and
+    what a read does with the lines it neither drives nor senses (``read_scheme``, see
+    :class:`crossbar.Peripherals`)."""
 
     rows: int = 128
     cols: int = 64
     count: Optional[int] = None
+    read_scheme: str = "grounded"
 
     def __post_init__(self):
         check_int("array.rows", self.rows, 2)
         check_int("array.cols", self.cols, 2)
         _check_optional_int("array.count", self.count, 1)
+        check_choice("array.read_scheme", self.read_scheme, crossbar.peripherals.READ_SCHEMES)
 
 
 @dataclass(frozen=True)
@@ -308,6 +312,7 @@ class TrainingSection:
 
 
 _LEFT_OUT_AT_DEFAULT = {
+    "array": ("read_scheme",),
     "adc": ("range_by", "kind", "capacitor_mismatch_sigma", "comparator_offset_sigma_lsb", "amplifier_gain",
             "columns_per_converter"),
     "slicing": ("weight_bits", "bits_per_slice", "encoding", "inputs", "input_conversion"),
@@ -581,6 +586,7 @@ _UNITS = {
     "array.rows": ("devices", "word lines per array"),
     "array.cols": ("devices", "bit lines per array"),
     "array.count": ("arrays", "arrays available (omit: as many as needed)"),
+    "array.read_scheme": ("", "lines a read neither drives nor senses: grounded, floating, or 1T1R cells off"),
     "adc.bits": ("bits", "ADC resolution including the sign"),
     "adc.range": ("output units", "ADC full scale in units of each matrix's outputs"),
     "adc.range_by": ("", "how each matrix's ADC full scale is set"),
@@ -609,7 +615,8 @@ _CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS, "encoding.scheme"
             "encoding.scale": ("fixed", "fits", "max_abs", "percentile"), "network.cell": CELL_NAMES,
             "network.head": HEADS, "network.mode": MODES, "hardware.preset": None, "hardware.way": WAYS,
             "hardware.start": STARTS, "training.optimizer": OPTIMIZERS, "adc.kind": crossbar.ADC_KINDS,
-            "adc.range_by": ADC_RANGE_MODES, "slicing.encoding": SLICE_ENCODINGS,
+            "adc.range_by": ADC_RANGE_MODES, "array.read_scheme": crossbar.peripherals.READ_SCHEMES,
+            "slicing.encoding": SLICE_ENCODINGS,
             "slicing.inputs": ("parallel", "bit_serial"), "slicing.input_conversion": ("per_bit", "accumulate")}
 _INTS = {"n_levels", "encoding.bias_rows", "array.rows", "array.cols", "array.count", "adc.bits", "dac.bits",
          "adc.columns_per_converter", "slicing.weight_bits", "slicing.bits_per_slice",

@@ -77,6 +77,9 @@ class HardwareConfig:
         Inputs driven bit by bit (:class:`crossbar.DAC` ``bit_serial``).
     dac_conversion : str
         ``"per_bit"`` or ``"accumulate"`` (with ``dac_bit_serial``).
+    read_scheme : str
+        What a read does with the lines of an array it neither drives nor senses
+        (:data:`crossbar.peripherals.READ_SCHEMES`: ``grounded``, ``floating`` or ``1t1r``).
     dac_bits, adc_bits : int, optional
         Converter resolutions including the sign (2..24); default the preset's (8 and 8 for li2019).
     wires : crossbar.WireResistance, optional
@@ -99,6 +102,7 @@ class HardwareConfig:
     slicing: Optional[WeightSlicing] = None
     dac_bit_serial: bool = False
     dac_conversion: str = "per_bit"
+    read_scheme: str = "grounded"
 
     def __post_init__(self):
         crossbar.preset(self.preset)
@@ -120,6 +124,7 @@ class HardwareConfig:
         if not isinstance(self.dac_bit_serial, bool):
             raise ValueError(f"dac_bit_serial={self.dac_bit_serial!r} is not allowed; True or False is required")
         check_choice("dac_conversion", self.dac_conversion, crossbar.peripherals.INPUT_CONVERSIONS)
+        check_choice("read_scheme", self.read_scheme, crossbar.peripherals.READ_SCHEMES)
         if self.dac_bit_serial and self.peripherals().dac is None:
             raise ValueError(f"dac_bit_serial=True needs row DACs, and this chip has none (ideal_converters="
                              f"{self.ideal_converters}, preset {self.preset!r}); give dac_bits")
@@ -173,7 +178,7 @@ def build_chip(config: HardwareConfig, seed=0) -> Chip:
         costs = costs.for_adc(adc.circuit, adc.bits, config.array_cols)
     return Chip(config.device_model(), config.array_rows, config.array_cols, n_arrays=config.n_arrays,
                 dac=peripherals.dac, adc_bits=None if adc is None else adc.bits, wires=config.wires, seed=seed,
-                adc_circuit=None if adc is None else adc.circuit, costs=costs)
+                adc_circuit=None if adc is None else adc.circuit, costs=costs, read_scheme=config.read_scheme)
 
 
 def place_network(chip: Chip, network: NetworkConfig, config: HardwareConfig) -> Dict[str, MappedMatrix]:

@@ -35,6 +35,9 @@ class Chip:
     adc_bits : int, optional
         Resolution of the column ADCs; ``None`` for ideal sensing. The full
         scale is set per mapped matrix (see ``MappedMatrix.calibrate_adc``).
+    read_scheme : str
+        What a read does with the lines of an array it neither drives nor
+        senses (:class:`crossbar.Peripherals`): ``grounded``, ``floating`` or ``1t1r``.
     adc_circuit : crossbar.ADCCircuit, optional
         The column converters' architecture and non-idealities (default the
         uniform quantizer). Each array's converters are built with the array,
@@ -50,7 +53,7 @@ class Chip:
                  n_arrays: Optional[int] = None, dac: Optional[crossbar.DAC] = None,
                  adc_bits: Optional[int] = None, wires: Optional[crossbar.WireResistance] = None,
                  seed=None, costs: Optional[EnergyCosts] = None,
-                 adc_circuit: Optional[crossbar.ADCCircuit] = None):
+                 adc_circuit: Optional[crossbar.ADCCircuit] = None, read_scheme: str = "grounded"):
         if not isinstance(device, DeviceModel):
             raise ValueError(f"device={device!r} is not allowed; a crossbar.DeviceModel is required")
         self.device = device
@@ -63,7 +66,7 @@ class Chip:
             raise ValueError(f"adc_circuit={adc_circuit!r} is not allowed; a crossbar.ADCCircuit or None")
         if self.adc_bits is None and not self.adc_circuit.is_uniform:
             raise ValueError(f"adc_circuit kind={self.adc_circuit.kind!r} needs ADCs; give adc_bits")
-        self.peripherals = Peripherals(dac=dac, wires=wires)  # validates both
+        self.peripherals = Peripherals(dac=dac, wires=wires, read_scheme=read_scheme)  # validates them
         self.costs = EnergyCosts() if costs is None else costs
         self._seeds = np.random.SeedSequence(seed)
         self._arrays: List[CrossbarArray] = []
@@ -236,7 +239,7 @@ class Chip:
 
         meta = {"format": CHIP_FORMAT, "device": self.device.to_dict(), "array_rows": self.array_rows,
                 "array_cols": self.array_cols, "n_arrays": self.n_arrays, "adc_bits": self.adc_bits,
-                "adc_circuit": config_to_dict(self.adc_circuit),
+                "adc_circuit": config_to_dict(self.adc_circuit), "read_scheme": self.peripherals.read_scheme,
                 "dac": None if self.dac is None else config_to_dict(self.dac),
                 "wires": None if self.peripherals.wires is None else config_to_dict(self.peripherals.wires),
                 "costs": config_to_dict(self.costs),
@@ -262,7 +265,8 @@ class Chip:
                                                                                  meta["wires"], f"{path}: wires"),
                        costs=config_from_dict(EnergyCosts, meta["costs"], f"{path}: costs"),
                        adc_circuit=config_from_dict(crossbar.ADCCircuit, meta.get("adc_circuit", {}),
-                                                    f"{path}: adc_circuit"))
+                                                    f"{path}: adc_circuit"),
+                       read_scheme=meta.get("read_scheme", "grounded"))
             n = int(arrays["chip.arrays"])
             grid = np.unpackbits(taken, count=n * chip.array_rows * chip.array_cols).astype(bool)
             chip._space = Occupancy.from_taken(grid.reshape(n, chip.array_rows, chip.array_cols))

@@ -107,3 +107,21 @@ def test_in_situ_training_runs_on_sar_converters():
     fit(trainer, problem_of(exp).train.subset(np.arange(40)), 1, 20, exp.optimizer_config(), seed=1,
         progress=False)
     assert hw.counters().adc_conversions > 0
+
+
+def test_read_scheme_reaches_the_chip_and_is_saved(tmp_path):
+    exp = li2019("vowels").with_values({"array.read_scheme": "floating"})
+    _, net, hw = build_trainer(exp, problem_of(exp), "in_situ")
+    assert hw.chip.peripherals.read_scheme == "floating"
+    hw.program()
+    grounded = HardwareNetwork(net, HardwareConfig(corners=hw.config.corners, n_arrays=1), seed=0)
+    grounded.program()
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 5, 12))
+    # Li et al.'s placement puts both matrices on one array: each read leaves the other's rows floating
+    assert not np.allclose(hw.predict(x), grounded.predict(x))
+    hw.save(str(tmp_path / "chip.npz"))
+    loaded = HardwareNetwork.load(str(tmp_path / "chip.npz"))
+    assert loaded.chip.peripherals.read_scheme == "floating"
+    np.testing.assert_array_equal(loaded.predict(x), hw.predict(x))
+    with pytest.raises(ValueError, match="array.read_scheme"):
+        li2019("vowels").with_values({"array.read_scheme": "half"})
