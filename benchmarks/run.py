@@ -201,6 +201,36 @@ def wires_rows(repeats: int):
     return [_row("LSTM layer with 1 ohm wire segments vs without, both compiled (li2019)", WIRES_SHAPE, t, f)]
 
 
+CONVERTER_SHAPE = (128, 256, 64, 20)
+
+
+def converter_rows(repeats: int):
+    """The compiled layer with SAR converters (mismatch, offsets), bit-serial inputs, or 8-bit weights in
+    2-bit slices, each against the same layer with the uniform ADC and parallel inputs."""
+    from mapping import WeightSlicing
+
+    n_in, hidden, batch, steps = CONVERTER_SHAPE
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, (steps, batch, n_in))
+    mask = np.ones((batch, steps))
+
+    def layer(**options):
+        hw = HardwareNetwork(make_network(n_in, [hidden], 1, seed=0),
+                             HardwareConfig(encoding=Encoding(scale="max_abs"), **options), seed=0)
+        hw.program()
+        return lambda: hw.layer(0, x, mask, keep=False)
+
+    floor = layer()
+    rows = []
+    for name, options in [
+            ("SAR ADCs (2 % capacitor mismatch, 0.5 LSB offsets)",
+             dict(adc_circuit=crossbar.ADCCircuit("sar", 0.02, 0.5))),
+            ("bit-serial inputs, 7 cycles converted per bit", dict(dac_bit_serial=True)),
+            ("8-bit weights in 4 differential 2-bit slices", dict(slicing=WeightSlicing(8, 2)))]:
+        t, f = interleaved(layer(**options), floor, max(3, repeats // 3))
+        rows.append(_row(f"LSTM layer, {name}, vs uniform ADC and analog pairs (li2019)", CONVERTER_SHAPE, t, f))
+    return rows
+
+
 SCALE_SHAPES = [(1024, 1024, 1, 10), (1024, 1024, 64, 10)]
 THREAD_SHAPES = [(128, 256, 64, 100), (64, 64, 256, 50), (1024, 1024, 1, 10), (1024, 1024, 64, 10)]
 
@@ -265,7 +295,7 @@ def run(repeats: int = 15, large: bool = False):
     """All benchmark rows: dicts with name, shape, seconds, floor_seconds, ratio."""
     tasks.airline()  # data loaded before timing
     return (inference_rows(repeats) + epoch_rows(repeats) + ir_drop_rows(repeats) + wires_rows(repeats)
-            + scale_rows(repeats) + build_rows(large) + thread_rows(repeats))
+            + converter_rows(repeats) + scale_rows(repeats) + build_rows(large) + thread_rows(repeats))
 
 
 def machine() -> str:

@@ -134,9 +134,10 @@ def circuit_code_one(x, weights, half_codes):
     place = float(half_codes)
     for b in range(weights.shape[0] - 1, -1, -1):
         trial = accumulated + weights[b]
-        if x >= trial - half_codes - 0.5:
-            accumulated = trial
-            code += place
+        keep = x >= trial - half_codes - 0.5
+        # selects, not branches: the loop over a batch's inputs vectorises
+        accumulated = trial if keep else accumulated
+        code = code + place if keep else code
         place *= 0.5
     return code - half_codes
 

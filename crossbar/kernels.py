@@ -14,7 +14,6 @@ import math
 import numba
 import numpy as np
 
-from .adc_circuits import circuit_code_one
 from .rng import FIRST_NORMAL, fill_normals, standard_normals
 
 # --------------------------------------------------------------- quantization
@@ -117,33 +116,6 @@ def float32_is_enough(read_noise_sigma_relative: float, rows: int) -> bool:
 
 
 # ---------------------------------------------------------- pulse updates
-@numba.njit(cache=True, error_model="numpy")
-def convert_circuit_one(current, variance, normal, use_noise, adc_step, adc_top, weights, offset_lsb, gain):
-    """One output through read noise and a converter circuit (:mod:`crossbar.adc_circuits`), amperes.
-
-    The signal ``gain (current + noise) / adc_step + offset_lsb`` (LSB) is
-    converted by successive approximation against the bit ``weights`` (LSB,
-    bit 0 first); it saturates when it reaches half an LSB beyond an end code
-    (as ``rint`` does). The code means ``code * adc_step`` amperes.
-
-    Returns
-    -------
-    value : float
-        The converted current, amperes.
-    saturated : bool
-    """
-    i = np.float64(current)
-    if use_noise:
-        i += np.float64(np.sqrt(variance)) * np.float64(normal)
-    x = i / adc_step
-    if gain != 1.0:
-        x = x * gain
-    x = x + offset_lsb
-    saturated = x >= adc_top + 0.5 or x <= -(adc_top + 0.5)
-    code = circuit_code_one(x, weights, adc_top + 1.0)
-    return min(max(code, -adc_top), adc_top) * adc_step, saturated
-
-
 @numba.njit(cache=True, inline="always")
 def _pulse_step(g, lo, hi, up, kind, step_up, step_down, nonlinearity):
     """Noise-free conductance change of one pulse at conductance ``g`` (S)."""

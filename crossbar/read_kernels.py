@@ -55,7 +55,7 @@ from numba.core import types
 from numba.extending import overload
 
 from .adc_circuits import circuit_codes_reference
-from .kernels import convert_circuit_one, convert_one, dac_one
+from .kernels import convert_one, dac_one
 from .rng import fill_normals_by_counter, padded_length, row_seed, standard_normals
 from .simd import paired_products
 from .vecmath import fma, fma32_reference
@@ -486,6 +486,55 @@ def _read_chunks_parallel(plan, seeds, voltages_all, squares_all, total, current
                     rows[c], hits[c], batch, first_row, plan.chunks[c], plan.chunks[c + 1], weight)
 
 
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def _convert_columns(plan, current, variance, normals, first_column, total, weight):
+    """A read's columns (``current`` etc. shape (columns, batch); band columns from ``first_column``) through
+    noise and each column's converter circuit, added into their outputs of ``total`` with their signs and
+    ``weight``; returns the saturations.
+
+    The arithmetic of :func:`crossbar.adc_circuits.circuit_code_one`, its bits
+    outside and the batch inside; a signal saturates when it reaches half an LSB beyond an end
+    code (as ``rint`` does).
+    """
+    batch = current.shape[1]
+    # rows of its own: LLVM vectorises the loops over them better when they can alias nothing
+    x, accumulated, code = np.empty(batch), np.empty(batch), np.empty(batch)
+    adc_step, adc_top, gain = plan.adc_step, plan.adc_top, plan.adc_gain
+    half = adc_top + 1.0
+    hits = 0
+    for q in range(current.shape[0]):
+        column = first_column + q
+        converter = plan.column_converter[column]
+        weights = plan.converter_weights[converter]
+        offset = plan.converter_offsets[converter]
+        for b in range(batch):
+            i = np.float64(current[q, b])
+            if plan.noise:
+                i += np.float64(np.sqrt(variance[q, b])) * np.float64(normals[q, b])
+            signal = i / adc_step
+            if gain != 1.0:
+                signal = signal * gain
+            x[b] = signal + offset
+            accumulated[b] = 0.0
+            code[b] = 0.0
+        place = half
+        for bit in range(weights.shape[0] - 1, -1, -1):
+            level = weights[bit]
+            for b in range(batch):
+                trial = accumulated[b] + level
+                keep = x[b] >= trial - half - 0.5
+                accumulated[b] = trial if keep else accumulated[b]
+                code[b] = code[b] + place if keep else code[b]
+            place *= 0.5
+        sums = total[plan.column_output[column]]
+        sign = plan.column_sign[column]
+        for b in range(batch):
+            hits += x[b] >= adc_top + 0.5 or x[b] <= -(adc_top + 0.5)
+            value = min(max(code[b] - half, -adc_top), adc_top) * adc_step
+            sums[b] += sign * (weight * value)
+    return hits
+
+
 @numba.njit(cache=True)
 def _first_run(runs, k0, k1, column):
     """The first of runs ``k0..k1`` (one band's, in column order) that ends after ``column``: a bisection,
@@ -553,17 +602,8 @@ def _read_chunk(plan, seeds, voltages_all, squares_all, total, current_all, vari
             count = 0
             first_output = plan.run_output[k]
             if plan.adc_circuit:  # each column on its own converter
-                for p in range(lo, up):
-                    sum_p = total[plan.column_output[columns + p]]
-                    sign = plan.column_sign[columns + p]
-                    converter = plan.column_converter[columns + p]
-                    weights = plan.converter_weights[converter]
-                    offset = plan.converter_offsets[converter]
-                    for b in range(batch):
-                        value, hit = convert_circuit_one(current[p - c0, b], variance[p - c0, b], normals[p - lo, b],
-                                                         noise, adc_step, adc_top, weights, offset, plan.adc_gain)
-                        sum_p[b] += sign * (weight * value)
-                        count += hit
+                count += _convert_columns(plan, current[lo - c0:up - c0], variance[lo - c0:up - c0], normals,
+                                          columns + lo, total, weight)
             elif first_output >= 0:  # columns onto consecutive outputs, sign +1: one long contiguous loop
                 first, last = (lo - c0) * batch, (up - c0) * batch
                 i_read, var_read = current_flat[first:last], variance_flat[first:last]
