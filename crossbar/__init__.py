@@ -11,6 +11,7 @@ from . import thread_environment  # noqa: F401  (first: it must run before numpy
 from .adc_circuits import ADC_KINDS, ADCCircuit, ConverterBank
 from .array import CrossbarArray, ProgramReport
 from .device import DeviceModel, PulseUpdateLaw, TwoPulseScheme
+from .disturb import WRITE_SCHEMES, WriteScheme
 from .energy import EnergyCosts, OperationCounts
 from .passive import PassiveSolution, SinhCell, solve_passive
 from .peripherals import ADC, DAC, Peripherals
@@ -22,7 +23,7 @@ __all__ = [
     "ADC", "ADC_KINDS", "ADCCircuit", "ConverterBank", "DAC", "CrossbarArray", "DeviceModel", "Drive",
     "EnergyCosts", "OperationCounts", "PassiveSolution",
     "Peripherals", "ProgramReport", "PulseUpdateLaw", "Read", "ReadPlan", "SinhCell", "TwoPulseScheme",
-    "WireResistance",
+    "WireResistance", "WRITE_SCHEMES", "WriteScheme",
     "all_presets", "effective_conductance", "preset", "preset_doc", "preset_names", "preset_peripherals",
     "solve_iterative", "solve_passive", "solve_sparse",
 ]

@@ -169,6 +169,9 @@ class CrossbarArray:
         if not isinstance(self.peripherals, Peripherals):
             raise ValueError(f"peripherals={peripherals!r} is not allowed; a crossbar.Peripherals is required")
         self.costs = EnergyCosts() if costs is None else costs
+        if self.peripherals.write_scheme is not None and device.two_pulse is not None:
+            raise ValueError(f"write_scheme with device {device.name!r}: Li et al.'s two-pulse writes go through "
+                             "access transistors (1T1R), which no half-selected cell shares; leave it out")
         self.scheme = scheme_for(device)
         self.rng = make_generator(seed)
         self._converter_seed = _converter_seed(self.rng)
@@ -589,6 +592,53 @@ class CrossbarArray:
                                       law.cycle_noise_sigma_relative, stream_seeds(self.rng, self.rows))
         self._store_write(g, moved, int(pulses), int(np.abs(n).max(axis=1).sum()), stuck_kept=True)
         return int(pulses)
+
+    def write_passive(self, n_pulses, scheme) -> Tuple[int, int]:
+        """Write pulses cell by cell as a passive array does, and disturb the others
+        (:mod:`crossbar.disturb`).
+
+        Every selected cell receives its pulses through the device's pulse law
+        (as :meth:`apply_pulses`); then every cell moves by the equivalent
+        pulses the others' writes gave it (``scheme.disturb_pulses``), at the
+        conductance it has then. Disturbed cells count as written (their drift
+        clocks restart); cells are written one at a time, so each pulse is a
+        step of its own in the latency.
+
+        Parameters
+        ----------
+        n_pulses : array_like of int, shape (rows, cols)
+            Pulses per cell: positive potentiate, negative depress.
+        scheme : crossbar.WriteScheme
+
+        Returns
+        -------
+        (int, int)
+            Pulses applied, and cells the disturb moved.
+        """
+        from .disturb import WriteScheme, disturb_update
+
+        if not isinstance(scheme, WriteScheme):
+            raise ValueError(f"scheme={scheme!r} is not allowed; a crossbar.WriteScheme is required")
+        if self.device.two_pulse is not None:
+            raise ValueError(f"device {self.device.name!r} is written by Li et al.'s two-pulse scheme through "
+                             "access transistors (1T1R): it has no half-selected cells to disturb")
+        n = np.asarray(n_pulses)
+        if n.shape != self.shape:
+            raise ValueError(f"n_pulses has shape {n.shape}; shape {self.shape} required")
+        if not np.issubdtype(n.dtype, np.integer) and (not np.all(np.isfinite(n)) or np.any(n != np.round(n))):
+            raise ValueError("n_pulses must hold whole numbers of pulses (integers)")
+        n = np.ascontiguousarray(n, dtype=np.int64)
+        equivalent = scheme.disturb_pulses(n)
+        moved = (n != 0) | (equivalent != 0.0)
+        law = self.device.pulse_law
+        g = self._write_start(moved)
+        pulses = kernels.pulse_update(g, n, self.g_low, self.g_high, self.stuck, law.kind_code,
+                                      law.step_up, law.step_down, law.nonlinearity,
+                                      law.cycle_noise_sigma_relative, stream_seeds(self.rng, self.rows))
+        disturbed = disturb_update(g, equivalent, self.g_low, self.g_high, self.stuck, law.kind_code,
+                                   law.step_up, law.step_down, law.nonlinearity)
+        self._store_write(g, moved, int(pulses), int(np.abs(n).sum()), stuck_kept=True)
+        return int(pulses), int(disturbed)
 
     def apply_two_pulse(self, gate_voltage, reset, rows: slice = slice(None), cols: slice = slice(None)) -> int:
         """Li et al.'s update: RESET the devices in ``reset``, then SET every device.

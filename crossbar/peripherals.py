@@ -198,15 +198,28 @@ class Peripherals:
     sensed columns, wires or not) or ``1t1r`` (access transistors switch off
     the cells of undriven rows; every column at virtual ground). A read that
     drives every row and senses every column is the same in all three.
+
+    ``write_scheme`` (a :class:`crossbar.WriteScheme`) makes the array passive
+    for writes too: its in-situ pulses are written cell by cell and disturb
+    the cells that share their lines (:meth:`crossbar.CrossbarArray.write_passive`).
+    ``None``: writes disturb nothing (access transistors).
     """
 
     dac: Optional[DAC] = None
     adc: Optional[ADC] = None
     wires: Optional["WireResistance"] = None  # noqa: F821 (crossbar.wires)
     read_scheme: str = "grounded"
+    write_scheme: Optional["WriteScheme"] = None  # noqa: F821 (crossbar.disturb)
 
     def __post_init__(self):
+        from .disturb import WriteScheme
         from .wires import WireResistance
+
+        if self.write_scheme is not None and not isinstance(self.write_scheme, WriteScheme):
+            raise ValueError(f"write_scheme={self.write_scheme!r} is not allowed; a crossbar.WriteScheme or None")
+        if self.write_scheme is not None and self.read_scheme == "1t1r":
+            raise ValueError("write_scheme with read_scheme='1t1r': an array with access transistors has no "
+                             "half-selected cells to disturb; choose a passive read scheme or no write scheme")
 
         check_choice("array.read_scheme", self.read_scheme, READ_SCHEMES)
         if self.dac is not None and not isinstance(self.dac, DAC):

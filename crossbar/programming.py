@@ -102,6 +102,9 @@ class PulseLawProgramming(ProgrammingScheme):
     def move(self, array, delta, rows, cols):
         n = np.zeros(array.shape, dtype=np.int64)
         n[rows, cols] = self.pulses_for(delta)
+        scheme = array.peripherals.write_scheme
+        if scheme is not None:  # a passive array: cell by cell, disturbing the others
+            return array.write_passive(n, scheme)[0], 0
         return array.apply_pulses(n), 0
 
 

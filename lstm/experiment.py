@@ -11,7 +11,7 @@ sections, each a frozen, validated dataclass, and round-trips to TOML and JSON
     [hardware]    preset, way, ideal_converters, placement, start
     [device]      any field of the preset's DeviceModel to override ([device.pulse_law], [device.two_pulse])
     [encoding]    any field of mapping.Encoding to override
-    [array]       rows, cols, count, read_scheme
+    [array]       rows, cols, count, read_scheme, write_scheme, write_voltage, switching_voltage
     [adc]         bits, range, range_by, kind, capacitor_mismatch_sigma, comparator_offset_sigma_lsb,
                   amplifier_gain, columns_per_converter
     [dac]         bits
@@ -188,18 +188,31 @@ class HardwareSection:
 class ArraySection:
     """Array size (word lines x bit lines), how many arrays the chip has (None: as many as needed), and
     what a read does with the lines it neither drives nor senses (``read_scheme``, see
-    :class:`crossbar.Peripherals`)."""
+    :class:`crossbar.Peripherals`); ``write_scheme`` (``v_half`` or ``v_third``, None: no disturb) writes
+    in-situ pulses cell by cell with their disturb (:class:`crossbar.WriteScheme`)."""
 
     rows: int = 128
     cols: int = 64
     count: Optional[int] = None
     read_scheme: str = "grounded"
+    write_scheme: Optional[str] = None
+    write_voltage: float = 2.0
+    switching_voltage: float = 0.25
 
     def __post_init__(self):
         check_int("array.rows", self.rows, 2)
         check_int("array.cols", self.cols, 2)
         _check_optional_int("array.count", self.count, 1)
         check_choice("array.read_scheme", self.read_scheme, crossbar.peripherals.READ_SCHEMES)
+        if self.write_scheme is not None:
+            check_choice("array.write_scheme", self.write_scheme, crossbar.WRITE_SCHEMES)
+        crossbar.Peripherals(read_scheme=self.read_scheme, write_scheme=self.writes())
+
+    def writes(self) -> Optional[crossbar.WriteScheme]:
+        """The :class:`crossbar.WriteScheme` of ``write_scheme`` (None: writes disturb nothing)."""
+        if self.write_scheme is None:
+            return None
+        return crossbar.WriteScheme(self.write_scheme, self.write_voltage, self.switching_voltage)
 
 
 @dataclass(frozen=True)
@@ -312,7 +325,7 @@ class TrainingSection:
 
 
 _LEFT_OUT_AT_DEFAULT = {
-    "array": ("read_scheme",),
+    "array": ("read_scheme", "write_scheme", "write_voltage", "switching_voltage"),
     "adc": ("range_by", "kind", "capacitor_mismatch_sigma", "comparator_offset_sigma_lsb", "amplifier_gain",
             "columns_per_converter"),
     "slicing": ("weight_bits", "bits_per_slice", "encoding", "inputs", "input_conversion"),
@@ -587,6 +600,9 @@ _UNITS = {
     "array.cols": ("devices", "bit lines per array"),
     "array.count": ("arrays", "arrays available (omit: as many as needed)"),
     "array.read_scheme": ("", "lines a read neither drives nor senses: grounded, floating, or 1T1R cells off"),
+    "array.write_scheme": ("", "passive writes that disturb half-selected cells (omit: none)"),
+    "array.write_voltage": ("V", "pulse amplitude across a written cell"),
+    "array.switching_voltage": ("V", "V0 of the switching kinetics sinh(V/V0)"),
     "adc.bits": ("bits", "ADC resolution including the sign"),
     "adc.range": ("output units", "ADC full scale in units of each matrix's outputs"),
     "adc.range_by": ("", "how each matrix's ADC full scale is set"),
@@ -616,6 +632,7 @@ _CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS, "encoding.scheme"
             "network.head": HEADS, "network.mode": MODES, "hardware.preset": None, "hardware.way": WAYS,
             "hardware.start": STARTS, "training.optimizer": OPTIMIZERS, "adc.kind": crossbar.ADC_KINDS,
             "adc.range_by": ADC_RANGE_MODES, "array.read_scheme": crossbar.peripherals.READ_SCHEMES,
+            "array.write_scheme": crossbar.WRITE_SCHEMES,
             "slicing.encoding": SLICE_ENCODINGS,
             "slicing.inputs": ("parallel", "bit_serial"), "slicing.input_conversion": ("per_bit", "accumulate")}
 _INTS = {"n_levels", "encoding.bias_rows", "array.rows", "array.cols", "array.count", "adc.bits", "dac.bits",

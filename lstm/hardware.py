@@ -80,6 +80,8 @@ class HardwareConfig:
     read_scheme : str
         What a read does with the lines of an array it neither drives nor senses
         (:data:`crossbar.peripherals.READ_SCHEMES`: ``grounded``, ``floating`` or ``1t1r``).
+    write_scheme : crossbar.WriteScheme, optional
+        Passive in-situ writes, cell by cell, that disturb half-selected cells; ``None``: no disturb.
     dac_bits, adc_bits : int, optional
         Converter resolutions including the sign (2..24); default the preset's (8 and 8 for li2019).
     wires : crossbar.WireResistance, optional
@@ -103,6 +105,7 @@ class HardwareConfig:
     dac_bit_serial: bool = False
     dac_conversion: str = "per_bit"
     read_scheme: str = "grounded"
+    write_scheme: Optional[crossbar.WriteScheme] = None
 
     def __post_init__(self):
         crossbar.preset(self.preset)
@@ -125,6 +128,10 @@ class HardwareConfig:
             raise ValueError(f"dac_bit_serial={self.dac_bit_serial!r} is not allowed; True or False is required")
         check_choice("dac_conversion", self.dac_conversion, crossbar.peripherals.INPUT_CONVERSIONS)
         check_choice("read_scheme", self.read_scheme, crossbar.peripherals.READ_SCHEMES)
+        crossbar.Peripherals(read_scheme=self.read_scheme, write_scheme=self.write_scheme)  # the pair is checked
+        if self.write_scheme is not None and self.device_model().two_pulse is not None:
+            raise ValueError(f"write_scheme with device {self.device_model().name!r}: two-pulse writes go through "
+                             "access transistors (1T1R); leave it out")
         if self.dac_bit_serial and self.peripherals().dac is None:
             raise ValueError(f"dac_bit_serial=True needs row DACs, and this chip has none (ideal_converters="
                              f"{self.ideal_converters}, preset {self.preset!r}); give dac_bits")
@@ -166,6 +173,7 @@ class HardwareConfig:
             "wires": lambda d, s: config_from_dict(crossbar.WireResistance, d, s),
             "adc_circuit": lambda d, s: config_from_dict(crossbar.ADCCircuit, d, s),
             "slicing": lambda d, s: config_from_dict(WeightSlicing, d, s),
+            "write_scheme": lambda d, s: config_from_dict(crossbar.WriteScheme, d, s),
             "corners": lambda d, s: {str(k): tuple(int(x) for x in v) for k, v in d.items()}})
 
 
@@ -178,7 +186,8 @@ def build_chip(config: HardwareConfig, seed=0) -> Chip:
         costs = costs.for_adc(adc.circuit, adc.bits, config.array_cols)
     return Chip(config.device_model(), config.array_rows, config.array_cols, n_arrays=config.n_arrays,
                 dac=peripherals.dac, adc_bits=None if adc is None else adc.bits, wires=config.wires, seed=seed,
-                adc_circuit=None if adc is None else adc.circuit, costs=costs, read_scheme=config.read_scheme)
+                adc_circuit=None if adc is None else adc.circuit, costs=costs, read_scheme=config.read_scheme,
+                write_scheme=config.write_scheme)
 
 
 def place_network(chip: Chip, network: NetworkConfig, config: HardwareConfig) -> Dict[str, MappedMatrix]:

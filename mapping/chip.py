@@ -38,6 +38,8 @@ class Chip:
     read_scheme : str
         What a read does with the lines of an array it neither drives nor
         senses (:class:`crossbar.Peripherals`): ``grounded``, ``floating`` or ``1t1r``.
+    write_scheme : crossbar.WriteScheme, optional
+        Passive writes that disturb half-selected cells (:class:`crossbar.Peripherals`).
     adc_circuit : crossbar.ADCCircuit, optional
         The column converters' architecture and non-idealities (default the
         uniform quantizer). Each array's converters are built with the array,
@@ -53,7 +55,8 @@ class Chip:
                  n_arrays: Optional[int] = None, dac: Optional[crossbar.DAC] = None,
                  adc_bits: Optional[int] = None, wires: Optional[crossbar.WireResistance] = None,
                  seed=None, costs: Optional[EnergyCosts] = None,
-                 adc_circuit: Optional[crossbar.ADCCircuit] = None, read_scheme: str = "grounded"):
+                 adc_circuit: Optional[crossbar.ADCCircuit] = None, read_scheme: str = "grounded",
+                 write_scheme: Optional[crossbar.WriteScheme] = None):
         if not isinstance(device, DeviceModel):
             raise ValueError(f"device={device!r} is not allowed; a crossbar.DeviceModel is required")
         self.device = device
@@ -66,7 +69,8 @@ class Chip:
             raise ValueError(f"adc_circuit={adc_circuit!r} is not allowed; a crossbar.ADCCircuit or None")
         if self.adc_bits is None and not self.adc_circuit.is_uniform:
             raise ValueError(f"adc_circuit kind={self.adc_circuit.kind!r} needs ADCs; give adc_bits")
-        self.peripherals = Peripherals(dac=dac, wires=wires, read_scheme=read_scheme)  # validates them
+        self.peripherals = Peripherals(dac=dac, wires=wires, read_scheme=read_scheme,
+                                       write_scheme=write_scheme)  # validates them
         self.costs = EnergyCosts() if costs is None else costs
         self._seeds = np.random.SeedSequence(seed)
         self._arrays: List[CrossbarArray] = []
@@ -240,6 +244,8 @@ class Chip:
         meta = {"format": CHIP_FORMAT, "device": self.device.to_dict(), "array_rows": self.array_rows,
                 "array_cols": self.array_cols, "n_arrays": self.n_arrays, "adc_bits": self.adc_bits,
                 "adc_circuit": config_to_dict(self.adc_circuit), "read_scheme": self.peripherals.read_scheme,
+                "write_scheme": (None if self.peripherals.write_scheme is None
+                                 else config_to_dict(self.peripherals.write_scheme)),
                 "dac": None if self.dac is None else config_to_dict(self.dac),
                 "wires": None if self.peripherals.wires is None else config_to_dict(self.peripherals.wires),
                 "costs": config_to_dict(self.costs),
@@ -266,7 +272,10 @@ class Chip:
                        costs=config_from_dict(EnergyCosts, meta["costs"], f"{path}: costs"),
                        adc_circuit=config_from_dict(crossbar.ADCCircuit, meta.get("adc_circuit", {}),
                                                     f"{path}: adc_circuit"),
-                       read_scheme=meta.get("read_scheme", "grounded"))
+                       read_scheme=meta.get("read_scheme", "grounded"),
+                       write_scheme=(None if meta.get("write_scheme") is None else
+                                     config_from_dict(crossbar.WriteScheme, meta["write_scheme"],
+                                                      f"{path}: write_scheme")))
             n = int(arrays["chip.arrays"])
             grid = np.unpackbits(taken, count=n * chip.array_rows * chip.array_cols).astype(bool)
             chip._space = Occupancy.from_taken(grid.reshape(n, chip.array_rows, chip.array_cols))

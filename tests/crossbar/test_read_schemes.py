@@ -21,6 +21,17 @@ def partial_read(array, driven=(2, 7), cols=(3, 8)):
     return ReadPlan([read], driven[1] - driven[0], cols[1] - cols[0])
 
 
+DRIVEN = (np.arange(12) >= 2) & (np.arange(12) < 7)
+SENSED = (np.arange(10) >= 3) & (np.arange(10) < 8)
+
+
+def row_voltages(x):
+    """The array's row voltages of a partial read's inputs (undriven rows at 0 V)."""
+    voltages = np.zeros((x.shape[0], 12))
+    voltages[:, DRIVEN] = x
+    return voltages
+
+
 def test_scheme_is_validated():
     with pytest.raises(ValueError, match="array.read_scheme"):
         crossbar.Peripherals(read_scheme="half")
@@ -30,14 +41,8 @@ def test_floating_lines_equal_the_passive_nodal_solve():
     array = array_with("floating")
     x = np.random.default_rng(1).uniform(-0.2, 0.2, (4, 5))
     got = partial_read(array).read(x)
-    voltages = np.zeros((4, 12))
-    voltages[:, 2:7] = x
-    driven = np.zeros(12, dtype=bool)
-    driven[2:7] = True
-    sensed = np.zeros(10, dtype=bool)
-    sensed[3:8] = True
-    expected = crossbar.solve_passive(array.conductance, voltages, 2.0, 3.0, floating_word_lines=~driven,
-                                      floating_bit_lines=~sensed).output_currents[:, 3:8]
+    expected = crossbar.solve_passive(array.conductance, row_voltages(x), 2.0, 3.0, floating_word_lines=~DRIVEN,
+                                      floating_bit_lines=~SENSED).output_currents[:, 3:8]
     np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-18)
 
 
@@ -45,18 +50,15 @@ def test_1t1r_switches_off_the_undriven_rows():
     array = array_with("1t1r")
     x = np.random.default_rng(2).uniform(-0.2, 0.2, (3, 5))
     got = partial_read(array).read(x)
-    voltages = np.zeros((3, 12))
-    voltages[:, 2:7] = x
-    open_rows = np.where((np.arange(12) >= 2)[:, None] & (np.arange(12) < 7)[:, None], array.conductance, 0.0)
-    expected = crossbar.solve_passive(open_rows, voltages, 2.0, 3.0).output_currents[:, 3:8]
+    open_rows = np.where(DRIVEN[:, None], array.conductance, 0.0)
+    expected = crossbar.solve_passive(open_rows, row_voltages(x), 2.0, 3.0).output_currents[:, 3:8]
     np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-18)
 
 
 def test_grounded_is_the_model_of_before_and_floating_lines_sneak_with_or_without_wires():
     x = np.random.default_rng(3).uniform(-0.2, 0.2, (3, 5))
     grounded = partial_read(array_with("grounded")).read(x)
-    voltages = np.zeros((3, 12))
-    voltages[:, 2:7] = x
+    voltages = row_voltages(x)
     a = array_with("grounded")
     expected = crossbar.solve_passive(a.conductance, voltages, 2.0, 3.0).output_currents[:, 3:8]
     np.testing.assert_allclose(grounded, expected, rtol=1e-11, atol=1e-18)
@@ -68,11 +70,8 @@ def test_grounded_is_the_model_of_before_and_floating_lines_sneak_with_or_withou
     bare = {s: partial_read(array_with(s, ohms=None)).read(x) for s in ("grounded", "floating", "1t1r")}
     np.testing.assert_allclose(bare["grounded"], x @ a.conductance[2:7, 3:8], rtol=1e-12)
     np.testing.assert_array_equal(bare["1t1r"], bare["grounded"])
-    driven = np.arange(12) >= 2
-    driven &= np.arange(12) < 7
-    sensed = (np.arange(10) >= 3) & (np.arange(10) < 8)
-    sneaking = crossbar.solve_passive(a.conductance, voltages, 0.0, 0.0, floating_word_lines=~driven,
-                                      floating_bit_lines=~sensed).output_currents[:, 3:8]
+    sneaking = crossbar.solve_passive(a.conductance, voltages, 0.0, 0.0, floating_word_lines=~DRIVEN,
+                                      floating_bit_lines=~SENSED).output_currents[:, 3:8]
     np.testing.assert_allclose(bare["floating"], sneaking, rtol=1e-11)
     assert np.abs(bare["floating"] - bare["grounded"]).max() > 1e-2 * np.abs(bare["grounded"]).max()
 

@@ -125,3 +125,25 @@ def test_read_scheme_reaches_the_chip_and_is_saved(tmp_path):
     np.testing.assert_array_equal(loaded.predict(x), hw.predict(x))
     with pytest.raises(ValueError, match="array.read_scheme"):
         li2019("vowels").with_values({"array.read_scheme": "half"})
+
+
+def test_write_disturb_reaches_in_situ_training_and_is_refused_for_two_pulse_devices(tmp_path):
+    exp = li2019("vowels", 1).with_values({"hardware.preset": "hfo2_soft_bounds", "array.write_scheme": "v_third",
+                                           "array.write_voltage": 1.5})
+    trainer, _, hw = build_trainer(exp, problem_of(exp), "in_situ")
+    assert hw.chip.peripherals.write_scheme == crossbar.WriteScheme("v_third", 1.5, 0.25)
+    hw.program()
+    before = hw.chip.arrays[0].conductance.copy()
+    lstm_block = hw.matrices["layer0.W"]._region(hw.matrices["layer0.W"].tiles[0])
+    mm = hw.matrices["head.W"]  # its update disturbs the LSTM block's cells on the same array
+    mm.apply_update(np.full((mm.n_in, mm.n_out), 0.05))
+    moved = hw.chip.arrays[0].conductance[lstm_block] != before[lstm_block]
+    assert moved.mean() > 0.9
+    hw.save(str(tmp_path / "chip.npz"))
+    loaded = HardwareNetwork.load(str(tmp_path / "chip.npz"))
+    assert loaded.chip.peripherals.write_scheme == hw.chip.peripherals.write_scheme
+    two_pulse = li2019("vowels").with_values({"array.write_scheme": "v_half"})
+    with pytest.raises(ValueError, match="two-pulse"):
+        build_trainer(two_pulse, problem_of(two_pulse), "in_situ")
+    with pytest.raises(ValueError, match="1t1r"):
+        li2019("vowels").with_values({"array.write_scheme": "v_half", "array.read_scheme": "1t1r"})
