@@ -70,6 +70,25 @@ class SinhCell:
     def __post_init__(self):
         check_range("nonlinearity_per_volt", self.nonlinearity_per_volt, 0.0, 50.0, unit="1/V")
 
+    @classmethod
+    def from_current_ratio(cls, current_ratio: float, read_voltage: float) -> "SinhCell":
+        """The cell that passes ``current_ratio`` times more current at ``read_voltage`` than at half of
+        it (the nonlinearity of the crossbar literature's V/2 scheme; 2 for a linear cell).
+
+        ``I(V) / I(V/2) = sinh(kV) / sinh(kV/2) = 2 cosh(kV/2)``, so
+        ``k = (2 / V) arccosh(current_ratio / 2)``.
+
+        Parameters
+        ----------
+        current_ratio : float
+            ``I(V_read) / I(V_read / 2)``, >= 2.
+        read_voltage : float
+            ``V_read``, volts (> 0).
+        """
+        check_range("current_ratio", current_ratio, 2.0, 1e6)
+        check_range("read_voltage", read_voltage, 0.0, 20.0, low_open=True, unit="V")
+        return cls(2.0 / read_voltage * float(np.arccosh(current_ratio / 2.0)))
+
     def current(self, conductance, voltage):
         """``G sinh(k V) / k`` (``G V`` at ``k = 0``), amperes."""
         k = self.nonlinearity_per_volt

@@ -205,3 +205,13 @@ def test_nonlinear_refusals(rng):
         solve_passive(g, v, 1.0, 1.0, cell="sinh")
     with pytest.raises(ValueError, match="nonlinearity_per_volt"):
         SinhCell(-1.0)
+
+
+@pytest.mark.parametrize("ratio", [2.0, 3.0, 10.0, 100.0])
+def test_a_cell_from_its_current_ratio_has_that_ratio(ratio):
+    cell = crossbar.SinhCell.from_current_ratio(ratio, 0.4)
+    assert cell.current(1e-4, 0.4) / cell.current(1e-4, 0.2) == pytest.approx(ratio, rel=1e-12)
+    if ratio == 2.0:
+        assert cell.nonlinearity_per_volt == 0.0
+    with pytest.raises(ValueError, match="current_ratio"):
+        crossbar.SinhCell.from_current_ratio(1.5, 0.4)
