@@ -370,6 +370,10 @@ class Experiment:
             object.__setattr__(self, name, _frozen_copy(getattr(self, name)))
         self.device_model()
         self.encoding_config(self.hardware.way)
+        if self.adc.range_by == "calibration" and self.hardware.way == "in_situ":
+            raise ValueError("adc.range_by='calibration' with hardware.way='in_situ': the weights grow from their "
+                             "start, so a range calibrated on them saturates later; choose outputs, array_max or "
+                             "cell_step, or an ex-situ way")
         if self.slicing.weight_bits is not None and self.hardware.way == "in_situ":
             raise ValueError("slicing.weight_bits with hardware.way='in_situ': sliced weights are programmed, not "
                              "trained by pulses; choose way ex_situ or hardware_aware, or leave weight_bits out")

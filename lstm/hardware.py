@@ -35,6 +35,10 @@ from crossbar.files import load_arrays, save_arrays
 from .train import Dataset, SoftwareTrainer
 
 CHIP_FORMAT = "xbar-chip/1"
+
+CALIBRATION_PERCENTILE = 99.9
+"""Percentile of ``|I|`` over sample inputs that an ADC calibrated by :meth:`HardwareNetwork.calibrate_adcs`
+reaches (rarer currents saturate)."""
 """Format of :meth:`HardwareNetwork.save` files."""
 
 
@@ -66,8 +70,10 @@ class HardwareConfig:
     adc_range_by : str
         How each matrix's ADC full scale is set (:data:`mapping.ADC_RANGE_MODES`): ``"outputs"``
         (``adc_range`` output units), ``"array_max"`` (the largest current a
-        column of its tiles can carry) or ``"cell_step"`` (one LSB is one
-        device step at an input of 1).
+        column of its tiles can carry), ``"cell_step"`` (one LSB is one
+        device step at an input of 1) or ``"calibration"`` (the 99.9th
+        percentile of the currents that sample sequences give,
+        :meth:`HardwareNetwork.calibrate_adcs`; ``outputs`` until then).
     adc_circuit : crossbar.ADCCircuit
         Architecture and non-idealities of the column ADCs (default the uniform quantizer).
     slicing : mapping.WeightSlicing, optional
@@ -122,6 +128,8 @@ class HardwareConfig:
         check_choice("adc_range_by", self.adc_range_by, ADC_RANGE_MODES)
         if self.slicing is not None and not isinstance(self.slicing, WeightSlicing):
             raise ValueError(f"slicing={self.slicing!r} is not allowed; a mapping.WeightSlicing or None")
+        if self.slicing is not None and self.adc_range_by == "calibration":
+            raise ValueError("adc_range_by='calibration' with sliced weights: choose outputs, array_max or cell_step")
         if self.slicing is not None and self.corners:
             raise ValueError("corners are not allowed with sliced weights (a tile set per slice); leave them out")
         if not isinstance(self.dac_bit_serial, bool):
@@ -254,6 +262,7 @@ class HardwareNetwork:
         self.chip = build_chip(config, seed)
         self.matrices: Dict[str, MappedMatrix] = place_network(self.chip, network.config, config)
         self._read_back: Optional[Dict[str, np.ndarray]] = None
+        self._calibration: Optional[Dict[str, np.ndarray]] = None  # each matrix's sample inputs
 
     # ------------------------------------------------------------ weights
     def _split(self, w: np.ndarray):
@@ -273,8 +282,49 @@ class HardwareNetwork:
         (:meth:`mapping.MappedMatrix.adc_full_scale_by`)."""
         if self.chip.adc_bits is None:
             return
-        for mm in self.matrices.values():
-            mm.set_adc_full_scale(mm.adc_full_scale_by(self.config.adc_range_by, self.config.adc_range))
+        for name, mm in self.matrices.items():
+            if self.config.adc_range_by != "calibration":
+                mm.set_adc_full_scale(mm.adc_full_scale_by(self.config.adc_range_by, self.config.adc_range))
+            elif self._calibration is None:  # no samples yet: the outputs' range meanwhile
+                mm.set_adc_full_scale(mm.adc_full_scale_by("outputs", self.config.adc_range))
+            else:
+                mm.calibrate_adc(self._calibration[name], percentile=CALIBRATION_PERCENTILE)
+
+    def calibrate_adcs(self, x, mask=None) -> Dict[str, float]:
+        """Set every matrix's ADC full scale from the currents that sample sequences give
+        (``adc_range_by="calibration"``): the :data:`CALIBRATION_PERCENTILE` of ``|I|`` over the inputs each
+        matrix sees when the network (its software twin, the weights it holds now) runs ``x``.
+
+        The samples are kept: a later :meth:`program` or :meth:`initialize` calibrates again on them.
+
+        Parameters
+        ----------
+        x : array_like, shape (batch, time, n_inputs)
+        mask : array_like, shape (batch, time), optional
+
+        Returns
+        -------
+        dict
+            Each matrix's full scale, amperes.
+        """
+        if self.config.adc_range_by != "calibration":
+            raise ValueError(f"adc_range_by={self.config.adc_range_by!r}: calibrate_adcs needs "
+                             "adc_range_by='calibration'")
+        if self.chip.adc_bits is None:
+            raise ValueError("the chip has no ADCs to calibrate")
+        _, cache = self.network.forward(x, mask, keep=True)
+        valid = cache.mask.T.astype(bool)  # (time, batch): the steps that count
+        samples = {}
+        for k in range(len(self.network.config.hidden)):
+            stacked = cache.inputs[k]  # (time, batch, n_in + hidden + 1): drop the constant
+            samples[f"layer{k}.W"] = stacked[valid][:, :-1]
+        head = cache.head_inputs.reshape(-1, cache.head_inputs.shape[-1])
+        if self.network.config.mode == "seq2seq":
+            head = cache.head_inputs[cache.mask.astype(bool)]
+        samples["head.W"] = head[:, :-1]
+        self._calibration = samples
+        self._set_adcs()
+        return {name: mm.adc.full_scale for name, mm in self.matrices.items()}
 
     def initialize(self) -> None:
         """In-situ start: every device at its initial state (Li: RESET, SET at 1.0 V), weights about zero."""

@@ -90,6 +90,19 @@ class TrainResult:
     outputs: np.ndarray
 
 
+CALIBRATION_SEQUENCES = 256
+"""Training sequences an ADC calibration runs (``adc.range_by = "calibration"``)."""
+
+
+def calibrate(hw: HardwareNetwork, problem: Problem) -> None:
+    """Calibrate the chip's ADCs on the first :data:`CALIBRATION_SEQUENCES` training sequences when its
+    configuration asks for it (``adc_range_by="calibration"``); otherwise nothing."""
+    if hw.config.adc_range_by != "calibration" or hw.chip.adc_bits is None:
+        return
+    n = min(CALIBRATION_SEQUENCES, len(problem.train.x))
+    hw.calibrate_adcs(problem.train.x[:n], problem.train.mask[:n])
+
+
 def build_trainer(exp: Experiment, problem: Problem, way: Optional[str]):
     """``(trainer, network, hardware or None)`` of one way (``None`` or ``"software"``: the twin)."""
     way = None if way == "software" else way
@@ -149,6 +162,7 @@ def train(exp: Experiment, problem: Optional[Problem] = None, way: Optional[str]
         device = exp.device_model()
         tolerance = max(device.program_noise_sigma / 2, 1e-3 * device.g_max)
         hw.program(method=method, **({"tolerance": tolerance} if method == "write_verify" else {}))
+        calibrate(hw, problem)
     if save_chip is not None and hw is not None:
         hw.save(save_chip)
     outputs = predict()

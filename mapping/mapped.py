@@ -80,8 +80,9 @@ class UpdateReport:
     n_limited: int
 
 
-ADC_RANGE_MODES = ("outputs", "array_max", "cell_step")
-"""How a matrix's ADC full scale is set (see :meth:`MappedMatrix.adc_full_scale_by`)."""
+ADC_RANGE_MODES = ("outputs", "array_max", "cell_step", "calibration")
+"""How a matrix's ADC full scale is set (see :meth:`MappedMatrix.adc_full_scale_by`; ``calibration`` from
+sample inputs, :meth:`MappedMatrix.calibrate_adc`)."""
 
 
 class MappedMatrix:
@@ -341,6 +342,9 @@ class MappedMatrix:
           input of 1: ``max_code * v_read * step``.
         """
         check_choice("adc_range_by", mode, ADC_RANGE_MODES)
+        if mode == "calibration":
+            raise ValueError(f"{self.name}: adc_range_by='calibration' needs sample inputs; call "
+                             "calibrate_adc(x_samples)")
         if mode == "outputs":
             return self.adc_full_scale_for(output_range)
         e = self.encoding

@@ -299,6 +299,9 @@ class SlicedMatrix(MappedMatrix):
         from .mapped import ADC_RANGE_MODES
 
         check_choice("adc_range_by", mode, ADC_RANGE_MODES)
+        if mode == "calibration":
+            raise ValueError(f"{self.name}: sliced weights set their ADC range by outputs, array_max or "
+                             "cell_step, not by calibration")
         e = self.encoding
         low, high = self.chip.device.programmable_range
         if mode == "outputs":

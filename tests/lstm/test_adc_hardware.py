@@ -147,3 +147,27 @@ def test_write_disturb_reaches_in_situ_training_and_is_refused_for_two_pulse_dev
         build_trainer(two_pulse, problem_of(two_pulse), "in_situ")
     with pytest.raises(ValueError, match="1t1r"):
         li2019("vowels").with_values({"array.write_scheme": "v_half", "array.read_scheme": "1t1r"})
+
+
+def test_adcs_calibrated_on_sample_sequences_cover_their_currents():
+    exp = li2019("vowels", way="ex_situ_one_shot").with_values({"adc.range_by": "calibration"})
+    problem = problem_of(exp)
+    net = make_network(12, [14], 9, head="softmax", mode="seq2vec", loss="cross_entropy", seed=0, bias=False)
+    config = HardwareConfig(adc_range_by="calibration")
+    hw = HardwareNetwork(net, config, seed=0)
+    hw.program()
+    provisional = {n: mm.adc.full_scale for n, mm in hw.matrices.items()}
+    x, mask = problem.train.x[:64], problem.train.mask[:64]
+    scales = hw.calibrate_adcs(x, mask)
+    assert scales != provisional
+    _, cache = net.forward(x, mask, keep=True)
+    layer = hw.matrices["layer0.W"]
+    samples = cache.inputs[0][cache.mask.T.astype(bool)][:, :-1]
+    currents = np.concatenate([layer._ideal_currents(t, samples).ravel() for t in layer.tiles])
+    assert scales["layer0.W"] == pytest.approx(np.percentile(np.abs(currents), 99.9), rel=1e-12)
+    hw.program()  # programming again calibrates again on the same samples
+    assert {n: mm.adc.full_scale for n, mm in hw.matrices.items()} == pytest.approx(scales, rel=0.05)
+    with pytest.raises(ValueError, match="in_situ"):
+        li2019("vowels").with_values({"adc.range_by": "calibration"})
+    with pytest.raises(ValueError, match="calibrate_adcs needs"):
+        HardwareNetwork(net, HardwareConfig(), seed=0).calibrate_adcs(x, mask)
