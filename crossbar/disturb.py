@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from .kernels import _pulse_step, pulse_steps_reference
 from .validation import check_choice, check_range
 
 WRITE_SCHEMES = ("v_half", "v_third")
@@ -110,16 +111,7 @@ def disturb_update(conductance, equivalent, g_low, g_high, frozen, kind, step_up
             if e == 0.0 or frozen[i, j]:
                 continue
             g, lo, hi = conductance[i, j], g_low[i, j], g_high[i, j]
-            w = (g - lo) / (hi - lo)
-            up = e > 0.0
-            if kind == 0:
-                step = step_up if up else -step_down
-            elif kind == 1:
-                step = step_up * (1.0 - w) if up else -step_down * w
-            elif up:
-                step = step_up * math.exp(-nonlinearity * w)
-            else:
-                step = -step_down * math.exp(-nonlinearity * (1.0 - w))
+            step = _pulse_step(g, lo, hi, e > 0.0, kind, step_up, step_down, nonlinearity)
             conductance[i, j] = min(max(g + abs(e) * step, lo), hi)
             moved += 1
     return moved
@@ -128,14 +120,7 @@ def disturb_update(conductance, equivalent, g_low, g_high, frozen, kind, step_up
 def disturb_update_reference(conductance, equivalent, g_low, g_high, frozen, kind, step_up, step_down, nonlinearity):
     """numpy twin of :func:`disturb_update` (returns the new conductances and the cells moved)."""
     g = np.asarray(conductance, dtype=np.float64)
-    w = (g - g_low) / (g_high - g_low)
-    up = equivalent > 0.0
-    if kind == 0:
-        step = np.where(up, step_up, -step_down)
-    elif kind == 1:
-        step = np.where(up, step_up * (1.0 - w), -step_down * w)
-    else:
-        step = np.where(up, step_up * np.exp(-nonlinearity * w), -step_down * np.exp(-nonlinearity * (1.0 - w)))
+    step = pulse_steps_reference(g, g_low, g_high - g_low, equivalent > 0.0, kind, step_up, step_down, nonlinearity)
     moving = (equivalent != 0.0) & ~frozen
     new = np.where(moving, np.minimum(np.maximum(g + np.abs(equivalent) * step, g_low), g_high), g)
     return new, int(np.count_nonzero(moving))

@@ -193,6 +193,16 @@ def pulse_update(conductance, n_pulses, g_low, g_high, frozen, kind, step_up, st
     return pulses
 
 
+def pulse_steps_reference(g, g_low, width, up, kind, step_up, step_down, nonlinearity):
+    """numpy twin of :func:`_pulse_step` for arrays: each device's noise-free change of one pulse, S."""
+    w = (g - g_low) / width
+    if kind == 0:
+        return np.where(up, step_up, -step_down)
+    if kind == 1:
+        return np.where(up, step_up * (1.0 - w), -step_down * w)
+    return np.where(up, step_up * np.exp(-nonlinearity * w), -step_down * np.exp(-nonlinearity * (1.0 - w)))
+
+
 def pulse_update_reference(conductance, n_pulses, g_low, g_high, frozen, kind, step_up, step_down,
                            nonlinearity, cycle_noise, seeds):
     """numpy reference of :func:`pulse_update` (same streams, same order)."""
@@ -210,13 +220,7 @@ def pulse_update_reference(conductance, n_pulses, g_low, g_high, frozen, kind, s
     rows = np.arange(g.shape[0])[:, None]
     for k in range(int(count.max()) if count.size else 0):
         moving = active & (count > k)
-        w = (g - g_low) / width
-        if kind == 0:
-            dg = np.where(up, step_up, -step_down)
-        elif kind == 1:
-            dg = np.where(up, step_up * (1.0 - w), -step_down * w)
-        else:
-            dg = np.where(up, step_up * np.exp(-nonlinearity * w), -step_down * np.exp(-nonlinearity * (1.0 - w)))
+        dg = pulse_steps_reference(g, g_low, width, up, kind, step_up, step_down, nonlinearity)
         if normals is not None:
             index = np.minimum(offset + k, normals.shape[1] - 1)
             dg = dg * (1.0 + cycle_noise * normals[rows, index])
