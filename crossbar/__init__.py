@@ -13,7 +13,7 @@ from .array import CrossbarArray, ProgramReport
 from .device import DeviceModel, PulseUpdateLaw, TwoPulseScheme
 from .disturb import WRITE_SCHEMES, WriteScheme
 from .energy import EnergyCosts, OperationCounts
-from .passive import PassiveSolution, SinhCell, solve_passive
+from .passive import PassiveSolution, SelectorCell, SinhCell, solve_passive
 from .peripherals import ADC, DAC, Peripherals
 from .presets import all_presets, preset, preset_doc, preset_names, preset_peripherals
 from .read import Drive, Read, ReadPlan
@@ -22,7 +22,8 @@ from .wires import WireResistance, effective_conductance, solve_iterative, solve
 __all__ = [
     "ADC", "ADC_KINDS", "ADCCircuit", "ConverterBank", "DAC", "CrossbarArray", "DeviceModel", "Drive",
     "EnergyCosts", "OperationCounts", "PassiveSolution",
-    "Peripherals", "ProgramReport", "PulseUpdateLaw", "Read", "ReadPlan", "SinhCell", "TwoPulseScheme",
+    "Peripherals", "ProgramReport", "PulseUpdateLaw", "Read", "ReadPlan", "SelectorCell", "SinhCell",
+    "TwoPulseScheme",
     "WireResistance", "WRITE_SCHEMES", "WriteScheme",
     "all_presets", "effective_conductance", "preset", "preset_doc", "preset_names", "preset_peripherals",
     "solve_iterative", "solve_passive", "solve_sparse",

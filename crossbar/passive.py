@@ -16,7 +16,7 @@ iteration); ohms, siemens, volts, amperes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -105,6 +105,66 @@ class SinhCell:
         nonzero = kv != 0
         ratio[nonzero] = np.sinh(kv[nonzero]) / kv[nonzero]
         return conductance * ratio
+
+
+@dataclass(frozen=True)
+class SelectorCell:
+    """A memristor in series with a selector (1S1R): ``I = G (V - V_s)`` with the selector's ``I = I0
+    sinh(V_s / V_t)``, amperes.
+
+    The selector blocks small voltages (its conductance is ``I0 / V_t`` near
+    0 V) and opens above a few ``V_t``, so half-selected cells pass little
+    and the cell reads as about ``G`` once the selector is open. The current
+    of a voltage across the pair is the root of ``I = G (V - V_t asinh(I /
+    I0))``, found by Newton's method from ``I = 0`` (the function is concave
+    on either side of 0, so the iterates rise to the root without passing it).
+
+    Parameters
+    ----------
+    threshold_voltage : float
+        ``V_t``, volts (> 0).
+    leakage_current : float
+        ``I0``, amperes (> 0).
+    """
+
+    threshold_voltage: float = 0.1
+    leakage_current: float = 1e-7
+
+    ITERATIONS = 200
+
+    def __post_init__(self):
+        check_range("threshold_voltage", self.threshold_voltage, 0.0, 5.0, low_open=True, unit="V")
+        check_range("leakage_current", self.leakage_current, 0.0, 1.0, low_open=True, unit="A")
+
+    def current(self, conductance, voltage):
+        """The pair's current at ``voltage`` across it, amperes."""
+        g = np.asarray(conductance, dtype=float)
+        v = np.asarray(voltage, dtype=float)
+        magnitude, sign = np.abs(v), np.sign(v)
+        vt, i0 = self.threshold_voltage, self.leakage_current
+        g = np.broadcast_to(g, np.broadcast(g, v).shape)
+        i = np.zeros(g.shape)
+        for _ in range(self.ITERATIONS):
+            f = i - g * (magnitude - vt * np.arcsinh(i / i0))
+            step = f / (1.0 + g * vt / np.sqrt(i * i + i0 * i0))
+            i = i - step
+            if np.all(np.abs(step) <= 1e-15 * np.maximum(np.abs(i), 1e-30)):
+                break
+        return sign * i
+
+    def slope(self, conductance, voltage):
+        """``dI/dV = G / (1 + G V_t / sqrt(I^2 + I0^2))``, siemens."""
+        i = self.current(conductance, voltage)
+        return conductance / (1.0 + conductance * self.threshold_voltage
+                              / np.sqrt(i * i + self.leakage_current ** 2))
+
+    def secant(self, conductance, voltage):
+        """``I / V`` (the slope at ``V = 0``), siemens."""
+        v = np.asarray(voltage, dtype=float)
+        i = self.current(conductance, v)
+        at_zero = conductance / (1.0 + conductance * self.threshold_voltage / self.leakage_current)
+        safe = np.where(v != 0, v, 1.0)
+        return np.where(v != 0, i / safe, at_zero)
 
 
 class _Network:
@@ -238,7 +298,7 @@ def _mask(name: str, value, length: int) -> np.ndarray:
 
 def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
                   bit_line_voltages=None, floating_word_lines=None, floating_bit_lines=None,
-                  cell: Optional[SinhCell] = None, method: str = "newton", tolerance_amperes: float = 1e-12,
+                  cell=None, method: str = "newton", tolerance_amperes: float = 1e-12,
                   max_iterations: int = 100) -> PassiveSolution:
     """Solve the resistive network of a passive array, its cells linear or bending (:class:`SinhCell`).
 
@@ -254,7 +314,7 @@ def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
         Voltage each bit line is held at after its last row, volts; default 0 (virtual ground).
     floating_word_lines, floating_bit_lines : array_like of bool, shape (rows,) and (cols,), optional
         Lines connected to nothing but their cells (default: none).
-    cell : SinhCell, optional
+    cell : SinhCell or SelectorCell, optional
         The cells' I-V; default linear (``I = G V``, one sparse solve).
     method : {"newton", "damped"}
         For a nonlinear cell: Newton's method on the sparse Jacobian (a step
@@ -292,8 +352,9 @@ def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
     check_range("r_bit_line", r_bit_line, 0.0, unit="ohm")
     bias = np.zeros(cols) if bit_line_voltages is None else as_float_array("bit_line_voltages", bit_line_voltages,
                                                                              shape=(cols,))
-    if cell is not None and not isinstance(cell, SinhCell):
-        raise ValueError(f"cell={cell!r} is not allowed; a crossbar.SinhCell or None (linear)")
+    if cell is not None and not isinstance(cell, (SinhCell, SelectorCell)):
+        raise ValueError(f"cell={cell!r} is not allowed; a crossbar.SinhCell, a crossbar.SelectorCell or None "
+                         "(linear)")
     check_choice("method", method, ("newton", "damped"))
     check_range("tolerance_amperes", tolerance_amperes, 0.0, low_open=True, unit="A")
     check_int("max_iterations", max_iterations, 1)
@@ -336,7 +397,7 @@ def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
     if unknown.size:
         cells = g.ravel()  # linear cells, or the start of the nonlinear solve
         node_voltages[unknown] = network.solve(network.matrix(cells), network.driven(cells))
-        if cell is not None and cell.nonlinearity_per_volt > 0:
+        if cell is not None and not (isinstance(cell, SinhCell) and cell.nonlinearity_per_volt == 0):
             for item in range(batch):
                 node_voltages[:, item] = _nonlinear(network, cell, cells, item, node_voltages[:, item], method,
                                                     tolerance_amperes, max_iterations)

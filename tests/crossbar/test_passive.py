@@ -215,3 +215,45 @@ def test_a_cell_from_its_current_ratio_has_that_ratio(ratio):
         assert cell.nonlinearity_per_volt == 0.0
     with pytest.raises(ValueError, match="current_ratio"):
         crossbar.SinhCell.from_current_ratio(1.5, 0.4)
+
+
+# ------------------------------------------------------------------ selector cells (1S1R)
+def test_selector_cell_current_is_the_root_of_its_series_pair():
+    cell = crossbar.SelectorCell(0.1, 1e-7)
+    v = np.array([-1.0, -0.3, -1e-3, 0.0, 1e-3, 0.2, 0.5, 1.0])
+    g = 1e-4
+    i = cell.current(g, v)
+    np.testing.assert_allclose(i, g * (v - 0.1 * np.arcsinh(i / 1e-7)), rtol=0, atol=1e-18)
+    np.testing.assert_array_equal(cell.current(g, -v), -i)
+    h = 1e-7
+    numeric = (cell.current(g, v + h) - cell.current(g, v - h)) / (2 * h)
+    np.testing.assert_allclose(cell.slope(g, v), numeric, rtol=1e-6)
+    assert cell.secant(g, np.array([0.0]))[0] == pytest.approx(g / (1 + g * 0.1 / 1e-7), rel=1e-12)
+    # a blocking selector: at a tenth of the read voltage the cell passes far less than a tenth of its current
+    assert cell.current(g, 0.1) < 0.02 * cell.current(g, 1.0)
+    with pytest.raises(ValueError, match="threshold_voltage"):
+        crossbar.SelectorCell(0.0, 1e-7)
+
+
+def test_newton_converges_with_selector_cells(rng):
+    g = rng.uniform(1e-6, 1e-4, (16, 8))
+    v = rng.uniform(-1.0, 1.0, (1, 16))
+    cell = crossbar.SelectorCell(0.1, 1e-7)
+    newton = solve_passive(g, v, 1.0, 2.0, cell=cell)
+    assert _kirchhoff_residual(newton, v, 1.0, 2.0) < 1e-12  # amperes
+    damped = solve_passive(g, v, 1.0, 2.0, cell=cell, method="damped", max_iterations=2000, tolerance_amperes=1e-14)
+    np.testing.assert_allclose(newton.output_currents, damped.output_currents, rtol=0, atol=1e-12)
+    # one cell alone: the closed root
+    alone = solve_passive([[1e-4]], [[0.7]], 0.0, 0.0, cell=cell)
+    assert alone.output_currents[0, 0] == pytest.approx(cell.current(1e-4, 0.7), rel=1e-12)
+
+
+def test_a_selector_cuts_the_sneak_current_of_a_floating_read():
+    g = np.full((16, 8), 1e-4)
+    v = np.zeros((1, 16))
+    v[0, 0] = 1.0
+    floating = dict(floating_word_lines=np.arange(16) > 0, floating_bit_lines=np.arange(8) > 0)
+    cell = crossbar.SelectorCell(0.1, 1e-7)
+    linear = solve_passive(g, v, 1.0, 1.0, **floating).output_currents[0, 0] / (1e-4 * 1.0)
+    selected = solve_passive(g, v, 1.0, 1.0, cell=cell, **floating).output_currents[0, 0] / cell.current(1e-4, 1.0)
+    assert linear > 5.0 and selected < 2.0  # the read over the cell's own current
