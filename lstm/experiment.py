@@ -14,8 +14,8 @@ sections, each a frozen, validated dataclass, and round-trips to TOML and JSON
     [array]       rows, cols, count, read_scheme, write_scheme, write_voltage, switching_voltage
     [adc]         bits, range, range_by, kind, capacitor_mismatch_sigma, comparator_offset_sigma_lsb,
                   amplifier_gain, columns_per_converter
-    [dac]         bits
-    [slicing]     weight_bits, bits_per_slice, encoding, inputs, input_conversion
+    [dac]         bits, inputs, conversion
+    [slicing]     weight_bits, bits_per_slice, encoding
     [wires]       row_segment_ohms, col_segment_ohms (0 and 0: ideal wires)
     [training]    epochs, optimizer, learning_rate, momentum, clip_norm, batch_size, seed
 
@@ -244,24 +244,18 @@ class AdcSection:
 
 @dataclass(frozen=True)
 class SlicingSection:
-    """Bit slicing: weights as ``weight_bits`` integers over slices of ``bits_per_slice`` (None: analog
-    pairs), and inputs driven all at once (``parallel``) or bit by bit (``bit_serial``, converted per bit or
-    accumulated)."""
+    """Bit slicing of the weights: ``weight_bits`` integers over slices of ``bits_per_slice`` (None: analog
+    pairs), each slice ``differential`` or ``offset`` (:class:`mapping.WeightSlicing`). The inputs' bits are
+    the DAC's (``[dac] inputs``)."""
 
     weight_bits: Optional[int] = None
     bits_per_slice: int = 2
     encoding: str = "differential"
-    inputs: str = "parallel"
-    input_conversion: str = "per_bit"
 
     def __post_init__(self):
         _check_optional_int("slicing.weight_bits", self.weight_bits, 2, 16)
         check_int("slicing.bits_per_slice", self.bits_per_slice, 1, 8)
         check_choice("slicing.encoding", self.encoding, SLICE_ENCODINGS)
-        check_choice("slicing.inputs", self.inputs, INPUT_MODES)
-        check_choice("slicing.input_conversion", self.input_conversion, crossbar.peripherals.INPUT_CONVERSIONS)
-        if self.input_conversion != "per_bit" and self.inputs != "bit_serial":
-            raise ValueError(f"slicing.input_conversion={self.input_conversion!r} needs slicing.inputs='bit_serial'")
         self.weights()
 
     def weights(self) -> Optional[WeightSlicing]:
@@ -273,12 +267,20 @@ class SlicingSection:
 
 @dataclass(frozen=True)
 class DacSection:
-    """Row drivers: resolution (None: the preset's)."""
+    """Row drivers: resolution (None: the preset's), and inputs driven all at once (``parallel``) or bit by
+    bit (``bit_serial``), each bit's cycle converted (``per_bit``) or the cycles accumulated in the analog
+    (``accumulate``) (:class:`crossbar.DAC`)."""
 
     bits: Optional[int] = None
+    inputs: str = "parallel"
+    conversion: str = "per_bit"
 
     def __post_init__(self):
         _check_optional_int("dac.bits", self.bits, 2, 24)
+        check_choice("dac.inputs", self.inputs, INPUT_MODES)
+        check_choice("dac.conversion", self.conversion, crossbar.peripherals.INPUT_CONVERSIONS)
+        if self.conversion != "per_bit" and self.inputs != "bit_serial":
+            raise ValueError(f"dac.conversion={self.conversion!r} needs dac.inputs='bit_serial'")
 
 
 @dataclass(frozen=True)
@@ -328,13 +330,14 @@ _LEFT_OUT_AT_DEFAULT = {
     "array": ("read_scheme", "write_scheme", "write_voltage", "switching_voltage"),
     "adc": ("range_by", "kind", "capacitor_mismatch_sigma", "comparator_offset_sigma_lsb", "amplifier_gain",
             "columns_per_converter"),
-    "slicing": ("weight_bits", "bits_per_slice", "encoding", "inputs", "input_conversion"),
+    "slicing": ("weight_bits", "bits_per_slice", "encoding"),
+    "dac": ("inputs", "conversion"),
 }
 """Fields left out of :meth:`Experiment.to_dict` at their defaults: those added after results files were
 first written, so that an experiment that does not use them keeps its identity (a sweep's point keys)."""
 
 INPUT_MODES = ("parallel", "bit_serial")
-"""How inputs are driven (``slicing.inputs``)."""
+"""How inputs are driven (``dac.inputs``)."""
 
 SECTIONS = {"data": DataSection, "network": NetworkSection, "hardware": HardwareSection, "array": ArraySection,
             "adc": AdcSection, "dac": DacSection, "slicing": SlicingSection, "wires": WiresSection,
@@ -619,8 +622,8 @@ _UNITS = {
     "slicing.weight_bits": ("bits", "weight resolution including the sign (omit: analog pairs)"),
     "slicing.bits_per_slice": ("bits", "bits one device holds"),
     "slicing.encoding": ("", "how a slice holds signed digits"),
-    "slicing.inputs": ("", "inputs all at once or bit by bit"),
-    "slicing.input_conversion": ("", "bit-serial cycles converted per bit or accumulated"),
+    "dac.inputs": ("", "inputs all at once or bit by bit"),
+    "dac.conversion": ("", "bit-serial cycles converted per bit or accumulated"),
     "wires.row_segment_ohms": ("ohm", "word-line resistance per segment"),
     "wires.col_segment_ohms": ("ohm", "bit-line resistance per segment"),
     "training.epochs": ("epochs", "passes over the training set"),
@@ -638,7 +641,7 @@ _CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS, "encoding.scheme"
             "adc.range_by": ADC_RANGE_MODES, "array.read_scheme": crossbar.peripherals.READ_SCHEMES,
             "array.write_scheme": crossbar.WRITE_SCHEMES,
             "slicing.encoding": SLICE_ENCODINGS,
-            "slicing.inputs": ("parallel", "bit_serial"), "slicing.input_conversion": ("per_bit", "accumulate")}
+            "dac.inputs": INPUT_MODES, "dac.conversion": crossbar.peripherals.INPUT_CONVERSIONS}
 _INTS = {"n_levels", "encoding.bias_rows", "array.rows", "array.cols", "array.count", "adc.bits", "dac.bits",
          "adc.columns_per_converter", "slicing.weight_bits", "slicing.bits_per_slice",
          "training.epochs", "training.batch_size", "training.seed"}

@@ -62,8 +62,8 @@ def hardware_config(exp: Experiment, network: Network, way: Optional[str] = None
                           encoding=exp.encoding_config(way), adc_range=exp.adc.range, wires=exp.wires.resistance(),
                           dac_bits=exp.dac.bits, adc_bits=exp.adc.bits, adc_range_by=exp.adc.range_by,
                           adc_circuit=exp.adc.circuit(), slicing=exp.slicing.weights(),
-                          dac_bit_serial=exp.slicing.inputs == "bit_serial",
-                          dac_conversion=exp.slicing.input_conversion, read_scheme=exp.array.read_scheme,
+                          dac_bit_serial=exp.dac.inputs == "bit_serial", dac_conversion=exp.dac.conversion,
+                          read_scheme=exp.array.read_scheme,
                           write_scheme=exp.array.writes())
 
 

@@ -171,3 +171,16 @@ def test_adcs_calibrated_on_sample_sequences_cover_their_currents():
         li2019("vowels").with_values({"adc.range_by": "calibration"})
     with pytest.raises(ValueError, match="calibrate_adcs needs"):
         HardwareNetwork(net, HardwareConfig(), seed=0).calibrate_adcs(x, mask)
+
+
+def test_dac_names_drive_inputs_bit_by_bit():
+    exp = li2019("vowels", way="ex_situ_one_shot").with_values({"dac.inputs": "bit_serial",
+                                                                "dac.conversion": "accumulate"})
+    _, net, _ = build_trainer(exp, problem_of(exp), None)
+    from lstm.runner import hardware_config
+
+    dac = hardware_config(exp, net).peripherals().dac
+    assert dac.bit_serial and dac.conversion == "accumulate" and dac.cycles == 7
+    assert parameter("dac.inputs").choices == ("parallel", "bit_serial")
+    with pytest.raises(ValueError, match="dac.conversion"):
+        li2019("vowels").with_values({"dac.conversion": "accumulate"})
