@@ -318,9 +318,9 @@ class HardwareNetwork:
         for k in range(len(self.network.config.hidden)):
             stacked = cache.inputs[k]  # (time, batch, n_in + hidden + 1): drop the constant
             samples[f"layer{k}.W"] = stacked[valid][:, :-1]
-        head = cache.head_inputs.reshape(-1, cache.head_inputs.shape[-1])
-        if self.network.config.mode == "seq2seq":
-            head = cache.head_inputs[cache.mask.astype(bool)]
+        # the head sees every valid step (seq2seq) or each sequence's last state (seq2vec)
+        head = (cache.head_inputs[cache.mask.astype(bool)] if self.network.config.mode == "seq2seq"
+                else cache.head_inputs)
         samples["head.W"] = head[:, :-1]
         self._calibration = samples
         self._set_adcs()

@@ -324,9 +324,7 @@ class MappedMatrix:
         if self._row_pairs:
             return output_range * e.v_read * scale
         low, high = self.chip.device.programmable_range
-        drive = max(e.input_limit * max(0, min(t.inputs[1], self.n_in) - t.inputs[0])
-                    + abs(e.bias_input) * max(0, t.inputs[1] - max(t.inputs[0], self.n_in)) for t in self.tiles)
-        return e.v_read * (0.5 * (low + high) * drive + 0.5 * output_range * scale)
+        return e.v_read * (0.5 * (low + high) * self._largest_drive() + 0.5 * output_range * scale)
 
     def adc_full_scale_by(self, mode: str, output_range: float = 6.0) -> float:
         """The ADC full scale (A) of this matrix by one of :data:`ADC_RANGE_MODES`.
@@ -350,14 +348,19 @@ class MappedMatrix:
         e = self.encoding
         low, high = self.chip.device.programmable_range
         if mode == "array_max":
-            drive = max(e.input_limit * max(0, min(t.inputs[1], self.n_in) - t.inputs[0])
-                        + abs(e.bias_input) * max(0, t.inputs[1] - max(t.inputs[0], self.n_in)) for t in self.tiles)
-            return e.v_read * drive * ((high - low) if self._row_pairs else high)
+            return e.v_read * self._largest_drive() * ((high - low) if self._row_pairs else high)
         if self.chip.adc_bits is None:
             raise ValueError(f"{self.name}: the chip has no ADCs (adc_bits=None)")
         device = self.chip.device
         step = ((high - low) / (device.n_levels - 1)) if device.n_levels else device.pulse_law.step_up
         return (2 ** (self.chip.adc_bits - 1) - 1) * e.v_read * step
+
+    def _largest_drive(self) -> float:
+        """Largest ``sum_i |x_i|`` a tile's rows can be driven with (inputs at the limit, bias rows at
+        ``bias_input``), dimensionless."""
+        e = self.encoding
+        return max(e.input_limit * max(0, min(t.inputs[1], self.n_in) - t.inputs[0])
+                   + abs(e.bias_input) * max(0, t.inputs[1] - max(t.inputs[0], self.n_in)) for t in self.tiles)
 
     def calibrate_adc(self, x_samples, percentile: float = 100.0, margin: float = 1.0) -> ADC:
         """Choose the ADC full scale from the currents that sample inputs give now.

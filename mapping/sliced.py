@@ -33,11 +33,11 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from crossbar import Drive, Read
-from crossbar.validation import check_choice, check_int
+from crossbar.validation import check_choice, check_int, check_range
 
 from .encoding import RangeReport, choose_scale
 from .layout import Block
-from .mapped import MappedMatrix, MappingReport, Tile
+from .mapped import ADC_RANGE_MODES, MappedMatrix, MappingReport, Tile
 
 SLICE_ENCODINGS = ("differential", "offset")
 """How a slice holds its signed digits (see the module text)."""
@@ -272,18 +272,10 @@ class SlicedMatrix(MappedMatrix):
         return {"input_sum_weights": np.full(self.n_out, per_volt / e.v_read)}
 
     # --------------------------------------------------------------- ADC
-    def _largest_drive(self) -> float:
-        """Largest ``sum_i |x_i|`` a tile's rows can be driven with (inputs at the limit, bias rows)."""
-        e = self.encoding
-        return max(e.input_limit * max(0, min(t.inputs[1], self.n_in) - t.inputs[0])
-                   + abs(e.bias_input) * max(0, t.inputs[1] - max(t.inputs[0], self.n_in)) for t in self.tiles)
-
     def adc_full_scale_for(self, output_range: float) -> float:
         """The ADC full scale (A) at which the most significant slice converts ``+-output_range`` output
         units (less significant slices share it); offset slices add the floor and the offset's middle
         current of the largest drive."""
-        from crossbar.validation import check_range
-
         check_range("output_range", output_range, 0.0, low_open=True)
         e = self.encoding
         msb = float(self.slicing.slice_weights[-1])
@@ -296,8 +288,6 @@ class SlicedMatrix(MappedMatrix):
     def adc_full_scale_by(self, mode: str, output_range: float = 6.0) -> float:
         """As :meth:`MappedMatrix.adc_full_scale_by`, for one slice's columns: ``array_max`` is every
         driven row at its largest digit, ``cell_step`` one device level at an input of 1."""
-        from .mapped import ADC_RANGE_MODES
-
         check_choice("adc_range_by", mode, ADC_RANGE_MODES)
         if mode == "calibration":
             raise ValueError(f"{self.name}: sliced weights set their ADC range by outputs, array_max or "
