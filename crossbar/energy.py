@@ -6,8 +6,10 @@ and programming costs are per operation and can be set by the user.
 
 Default costs
 -------------
-- ADC: 8-bit, 1.28 GS/s at 16 mW, i.e. 12.5 pJ and 0.78 ns per conversion;
-  crossbar read cycle 100 ns (ISAAC: Shafiee et al., ISCA 2016, Table 2).
+- ADC: 8-bit SAR at 1.28 GS/s, ISAAC's: eight of them take 16 mW, i.e.
+  1.5625 pJ and 0.78 ns per conversion; crossbar read cycle 100 ns
+  (Shafiee et al., ISCA 2016, Table 6; up to version 0.2.0 this default was
+  12.5 pJ, 16 mW charged to one converter instead of eight).
 - DAC: 1 pJ per conversion; programming pulse 100 ns and, for the energy,
   the pulse amplitude squared times the conductance over the pulse width.
   Order-of-magnitude assumptions, not measurements: set your own.
@@ -15,8 +17,9 @@ Default costs
 Converter circuits (:meth:`EnergyCosts.for_adc`)
 ------------------------------------------------
 - SAR: energy ``F 2**bits`` with Walden's figure of merit ``F`` taken from the
-  ADC above (12.5 pJ / 2**8 = 48.8 fJ per step); ``bits + 1`` clock cycles a
-  conversion (sampling, then one per bit) at the rate above; one converter
+  ADC above (``adc_energy / 2**adc_reference_bits``: 1.5625 pJ / 2**8 = 6.1 fJ
+  per step); ``bits + 1`` clock cycles a conversion (sampling, then one per
+  bit) at the rate above; one converter
   per ``columns_per_converter`` columns, converting one after the other.
   R. Walden, "Analog-to-digital converter survey and analysis", IEEE JSAC
   17(4), 1999.
@@ -58,9 +61,12 @@ class EnergyCosts:
         Pulse amplitude used for the energy estimate, V.
     pulse_conductance : float
         Conductance assumed during a pulse for its energy, S.
+    adc_reference_bits : int
+        Resolution of the converter whose ``adc_energy`` and ``adc_time`` these
+        are; :meth:`for_adc` scales them from it.
     """
 
-    adc_energy: float = 12.5e-12
+    adc_energy: float = 16e-3 / (8 * 1.28e9)
     adc_time: float = 0.78e-9
     adc_count: float = 8.0
     dac_energy: float = 1e-12
@@ -68,12 +74,16 @@ class EnergyCosts:
     pulse_time: float = 100e-9
     pulse_voltage: float = 2.5
     pulse_conductance: float = 200e-6
+    adc_reference_bits: int = 8
 
     def __post_init__(self):
         for name in ("adc_energy", "adc_time", "dac_energy", "read_time", "pulse_time",
                      "pulse_voltage", "pulse_conductance"):
             check_range(f"costs.{name}", getattr(self, name), 0.0)
         check_range("costs.adc_count", self.adc_count, 1.0)
+        from .validation import check_int
+
+        check_int("costs.adc_reference_bits", self.adc_reference_bits, 2, 24)
 
     def for_adc(self, circuit, bits: int, array_cols: int, ramp_step_energy: float = 20e-15,
                 ramp_step_time: float = 1e-9) -> "EnergyCosts":
@@ -101,14 +111,14 @@ class EnergyCosts:
         check_range("ramp_step_energy", ramp_step_energy, 0.0, unit="J")
         check_range("ramp_step_time", ramp_step_time, 0.0, low_open=True, unit="s")
         if circuit.kind == "sar":
-            figure_of_merit = self.adc_energy / 2.0 ** 8
-            cycle = self.adc_time / 9.0
+            figure_of_merit = self.adc_energy / 2.0 ** self.adc_reference_bits
+            cycle = self.adc_time / (self.adc_reference_bits + 1.0)
             return dataclasses.replace(self, adc_energy=figure_of_merit * 2.0 ** bits, adc_time=cycle * (bits + 1),
-                                       adc_count=float(circuit.n_converters(array_cols)))
+                                       adc_count=float(circuit.n_converters(array_cols)), adc_reference_bits=bits)
         if circuit.kind == "ramp":
             steps = 2.0 ** bits
             return dataclasses.replace(self, adc_energy=ramp_step_energy * steps, adc_time=ramp_step_time * steps,
-                                       adc_count=float(array_cols))
+                                       adc_count=float(array_cols), adc_reference_bits=bits)
         return self
 
     @property

@@ -46,6 +46,13 @@ class DAC:
         codes with their weights ``2**k / max_code`` (shift and add);
         ``"accumulate"`` adds the cycles' charges in the analog, weighted the
         same, and converts once. Read noise is drawn in every cycle.
+    bits_per_cycle : int
+        With ``bit_serial``: magnitude bits driven in one cycle (1 .. ``bits -
+        1``), by a ``bits_per_cycle``-bit driver: cycle ``k`` drives the digit
+        ``d_k`` (bits ``b k`` to ``b k + b - 1`` of the magnitude) at
+        ``d_k v_max / (2**b - 1)`` volts and weighs ``2**(b k) (2**b - 1) /
+        max_code`` (PRIME's 3-bit drivers take a 6-bit magnitude in two
+        cycles). 1: ISAAC's 1-bit drivers.
     """
 
     bits: int = 8
@@ -53,6 +60,7 @@ class DAC:
     clip: bool = False
     bit_serial: bool = False
     conversion: str = "per_bit"
+    bits_per_cycle: int = 1
 
     def __post_init__(self):
         check_int("dac.bits", self.bits, 2, 24)
@@ -64,11 +72,20 @@ class DAC:
         if self.conversion != "per_bit" and not self.bit_serial:
             raise ValueError(f"dac.conversion={self.conversion!r} is not allowed without dac.bit_serial=True: "
                              "inputs driven all at once convert once")
+        check_int("dac.bits_per_cycle", self.bits_per_cycle, 1, max(1, self.bits - 1))
+        if self.bits_per_cycle != 1 and not self.bit_serial:
+            raise ValueError(f"dac.bits_per_cycle={self.bits_per_cycle!r} is not allowed without dac.bit_serial=True: "
+                             "inputs driven all at once take every bit in one cycle")
 
     @property
     def cycles(self) -> int:
-        """Read cycles of one input vector (``bits - 1`` bit-serial, else 1)."""
-        return self.bits - 1 if self.bit_serial else 1
+        """Read cycles of one input vector (bit-serial: ``ceil((bits - 1) / bits_per_cycle)``, else 1)."""
+        return -(-(self.bits - 1) // self.bits_per_cycle) if self.bit_serial else 1
+
+    @property
+    def cycle_top(self) -> int:
+        """Largest digit of one bit-serial cycle, ``2**bits_per_cycle - 1``."""
+        return 2 ** self.bits_per_cycle - 1
 
     @property
     def max_code(self) -> int:

@@ -211,7 +211,7 @@ class ReadPlan:
             input_sum_weights = as_float_array("input_sum_weights", input_sum_weights, shape=(self.n_outputs,))
         self.input_sum_weights = input_sum_weights
         self.cycles = 1 if dac is None else dac.cycles
-        """Read cycles of one input vector (bit-serial DACs take one per magnitude bit)."""
+        """Read cycles of one input vector (bit-serial DACs take one per ``bits_per_cycle`` magnitude bits)."""
         self.conversions = 1 if dac is None or dac.conversion == "accumulate" else dac.cycles
         """ADC conversions of each sensed column per input vector."""
         arrays: List[object] = []
@@ -307,7 +307,8 @@ class ReadPlan:
             converter_offsets=(np.concatenate([banks[id(a)].offsets_lsb for a in arrays]) if circuit
                                else np.zeros(0)),
             adc_gain=adc.circuit.gain_factor if adc is not None else 1.0,
-            input_planes=dac.bits - 1 if dac is not None and dac.bit_serial else 0,
+            input_planes=dac.cycles if dac is not None and dac.bit_serial else 0,
+            input_cycle_bits=1 if dac is None else dac.bits_per_cycle,
             input_accumulate=dac is not None and dac.bit_serial and dac.conversion == "accumulate",
             input_sum_weights=np.zeros(self.n_outputs) if input_sum_weights is None else input_sum_weights,
             input_sum=input_sum_weights is not None)

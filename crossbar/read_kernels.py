@@ -92,7 +92,8 @@ ReadArrays = namedtuple("ReadArrays", [
     "converter_weights",  # float64 (n_converters, bits): each converter's bit levels, LSB
     "converter_offsets",  # float64 (n_converters,): each converter's comparator offset, LSB
     "adc_gain",         # float: closed-loop gain of the sense amplifiers
-    "input_planes",     # int: bit-serial inputs: magnitude bits driven one per cycle (0: all bits at once)
+    "input_planes",     # int: bit-serial inputs: read cycles of one vector (0: all bits at once)
+    "input_cycle_bits",  # int: bit-serial inputs: magnitude bits driven in one cycle
     "input_accumulate",  # bool: bit-serial cycles accumulate in the analog and convert once
     "input_sum_weights",  # float64 (n_out,): output units per volt of sum_i V_i taken off each output (offsets)
     "input_sum",        # bool: input_sum_weights apply
@@ -385,8 +386,9 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
             bits = _dac_bit_serial(inputs, plan, voltages_all, squares_all, power, batch, n_logical, cycle)
             if cycle == 0:
                 bad += bits
-        # cycle k of a per-bit read weighs 2**k / top (its drive is v_max = top * step for a set bit)
-        weight = 1.0 if cycles == 1 else (2.0 ** cycle) / plan.dac_top
+        # cycle k of a per-bit read weighs 2**(b k) (2**b - 1) / top: its digit d drives d v_max / (2**b - 1)
+        digit_top = (1 << plan.input_cycle_bits) - 1
+        weight = 1.0 if cycles == 1 else (2.0 ** (plan.input_cycle_bits * cycle)) * digit_top / plan.dac_top
         row = first_row + cycle * PLANE_STRIDE
         if parallel_chunks and n_chunks > 1 and work >= PARALLEL_WORK:
             _read_chunks_parallel(plan, seeds, voltages_all, squares_all, total, current, variance, normals,
@@ -441,15 +443,17 @@ def _dac_parallel(inputs, plan, voltages_all, squares_all, power, batch, n_logic
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
 def _dac_bit_serial(inputs, plan, voltages_all, squares_all, power, batch, n_logical, cycle):
-    """The drives of bit-serial cycle ``cycle``: each input's DAC code in sign and magnitude, bit ``cycle``
-    of the magnitude driving ``+-v_max`` (``top * step``) or 0.
+    """The drives of bit-serial cycle ``cycle``: each input's DAC code in sign and magnitude, digit ``cycle``
+    of the magnitude (its bits ``b cycle`` .. ``b cycle + b - 1``) driving ``+-d v_max / (2**b - 1)``.
 
     Accumulating reads (one cycle here) drive the whole code, and their noise
     variance per input is that of every cycle's own noise, weighted as the
-    cycles add: ``step^2 sum_k 4^k bit_k``; every cycle dissipates
-    ``v_max^2`` in each set bit's rows. Returns the drives beyond the range or NaN."""
+    cycles add: ``step^2 sum_k 4^(b k) d_k^2``; every cycle dissipates its
+    digit's drive squared. Returns the drives beyond the range or NaN."""
     v_scale, v_limit, dac_step, dac_top = plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top
-    v_max = dac_top * dac_step
+    digit_bits = plan.input_cycle_bits
+    digit_mask = (1 << digit_bits) - 1
+    cycle_step = dac_top * dac_step / digit_mask  # volts of digit 1: v_max / (2**b - 1)
     bad = 0
     for b in range(batch):
         for i in range(n_logical):
@@ -459,16 +463,16 @@ def _dac_bit_serial(inputs, plan, voltages_all, squares_all, power, batch, n_log
             magnitude = int(abs(v) / dac_step + 0.5) if out_of_range == 0 else 0
             if plan.input_accumulate:
                 variance_weight = 0.0
-                set_bits = 0
+                digit_squares = 0
                 for k in range(plan.input_planes):
-                    if (magnitude >> k) & 1:
-                        variance_weight += 4.0 ** k
-                        set_bits += 1
+                    digit = (magnitude >> (digit_bits * k)) & digit_mask
+                    variance_weight += (4.0 ** (digit_bits * k)) * (digit * digit)
+                    digit_squares += digit * digit
                 voltages_all[i * batch + b] = v
                 squares_all[i * batch + b] = dac_step * dac_step * variance_weight
-                power[b, i] += v_max * v_max * set_bits
+                power[b, i] += cycle_step * cycle_step * digit_squares
             else:
-                drive = v_max if (magnitude >> cycle) & 1 else 0.0
+                drive = ((magnitude >> (digit_bits * cycle)) & digit_mask) * cycle_step
                 if v < 0.0:
                     drive = -drive
                 voltages_all[i * batch + b] = drive
@@ -653,23 +657,25 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
         power = 0.0 + v * v  # from zero, as the kernel accumulates
         _reference_cycle(plan, v, v * v, seeds, first_row, 1.0, total, saturated)
     else:
-        v_max = plan.dac_top * plan.dac_step
+        digit_bits = int(plan.input_cycle_bits)
+        digit_mask = (1 << digit_bits) - 1
+        cycle_step = plan.dac_top * plan.dac_step / digit_mask
         magnitude = np.where(within, np.floor(np.abs(v) / plan.dac_step + 0.5), 0).astype(np.int64)
-        bits = [(magnitude >> k) & 1 for k in range(planes)]
+        digits = [(magnitude >> (digit_bits * k)) & digit_mask for k in range(planes)]
         power = np.zeros(v.shape)
         if plan.input_accumulate:
             weight = np.zeros(v.shape)
             for k in range(planes):
-                weight = np.where(bits[k] == 1, weight + 4.0 ** k, weight)
-            power = power + v_max * v_max * sum(bits)
+                weight = weight + (4.0 ** (digit_bits * k)) * (digits[k] * digits[k])
+            power = power + cycle_step * cycle_step * sum(d * d for d in digits)
             _reference_cycle(plan, v, plan.dac_step * plan.dac_step * weight, seeds, first_row, 1.0, total,
                              saturated)
         else:
             for k in range(planes):
-                drive = np.where(v < 0.0, -1.0, 1.0) * np.where(bits[k] == 1, v_max, 0.0)
+                drive = np.where(v < 0.0, -1.0, 1.0) * (digits[k] * cycle_step)
                 power = power + drive * drive
                 _reference_cycle(plan, drive, drive * drive, seeds, first_row + k * PLANE_STRIDE,
-                                 2.0 ** k / plan.dac_top, total, saturated)
+                                 2.0 ** (digit_bits * k) * digit_mask / plan.dac_top, total, saturated)
     out = (total / plan.output_unit).T.copy()
     if plan.input_sum:
         volts = np.zeros(batch)

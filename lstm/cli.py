@@ -22,10 +22,18 @@ def _cmd_presets(args) -> int:
         out = {name: dataclasses.asdict(crossbar.preset(name)) for name in crossbar.preset_names()}
         print(json.dumps(out, indent=1, default=str))
         return 0
+    import mapping
+
     for name in crossbar.preset_names():
         print(crossbar.preset(name).describe())
         if args.verbose:
             print("  " + crossbar.preset_doc(name).replace("\n", "\n  "))
+        print()
+    print("periphery presets (hardware.periphery; pair one with any device above):\n")
+    for name in mapping.periphery_names():
+        print(mapping.periphery_preset(name).describe())
+        if args.verbose:
+            print("  " + mapping.periphery_doc(name).replace("\n", "\n  "))
         print()
     return 0
 
@@ -318,8 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"xbar {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("presets", help="list the device presets and their parameters", formatter_class=_Formatter,
-                       description="List the device presets, their parameters in friendly units and their sources.",
+    p = sub.add_parser("presets", help="list the device and periphery presets and their parameters",
+                       formatter_class=_Formatter,
+                       description="List the device presets, their parameters in friendly units and their sources, "
+                                   "then the periphery presets (arrays, converters, slices and energy of ISAAC and "
+                                   "PRIME). --json prints the devices only.",
                        epilog="example:\n  xbar presets --verbose\n  xbar presets --json")
     p.add_argument("--verbose", action="store_true", help="also print where each preset's numbers come from")
     p.add_argument("--json", action="store_true", help="print every field in SI units as JSON")

@@ -8,16 +8,23 @@ sections, each a frozen, validated dataclass, and round-trips to TOML and JSON
 
     [data]        task, or path, sequence, time, split, label or target, features, test_fraction, headroom
     [network]     cell, hidden, head, mode, loss, reduction, bias, forget_bias
-    [hardware]    preset, way, ideal_converters, placement, start
+    [hardware]    preset, way, ideal_converters, placement, start, periphery
     [device]      any field of the preset's DeviceModel to override ([device.pulse_law], [device.two_pulse])
     [encoding]    any field of mapping.Encoding to override
     [array]       rows, cols, count, read_scheme, write_scheme, write_voltage, switching_voltage
     [adc]         bits, range, range_by, kind, capacitor_mismatch_sigma, comparator_offset_sigma_lsb,
                   amplifier_gain, columns_per_converter
-    [dac]         bits, inputs, conversion
+    [dac]         bits, inputs, conversion, bits_per_cycle
     [slicing]     weight_bits, bits_per_slice, encoding
     [wires]       row_segment_ohms, col_segment_ohms (0 and 0: ideal wires)
     [training]    epochs, optimizer, learning_rate, momentum, clip_norm, batch_size, seed
+
+``hardware.periphery`` (``isaac`` or ``prime``, :mod:`mapping.periphery`)
+fills the fields of ``[array]``, ``[adc]``, ``[dac]`` and ``[slicing]`` that
+the experiment leaves at their defaults with the accelerator's, and counts
+energy with its converters' costs; a field set to another value wins. (To
+give a preset field exactly its section default, write the preset's values
+out instead of naming it.)
 
 Every leaf is settable by its dotted name (``device.pulse_law.step_up``,
 ``adc.bits``, ``training.learning_rate``): :meth:`Experiment.with_values`.
@@ -36,7 +43,7 @@ from typing import Any, List, Mapping, Optional, Tuple
 
 import crossbar
 from crossbar.validation import check_choice, check_finite, check_int, check_range, config_to_dict
-from mapping import ADC_RANGE_MODES, SLICE_ENCODINGS, Encoding, WeightSlicing
+from mapping import ADC_RANGE_MODES, SLICE_ENCODINGS, Encoding, WeightSlicing, periphery_names, periphery_preset
 
 from .cells import CELLS
 from .network import HEADS, LOSSES, MODES, REDUCTIONS
@@ -168,16 +175,20 @@ class NetworkSection:
 
 @dataclass(frozen=True)
 class HardwareSection:
-    """Which technology, and which way onto it (see :data:`WAYS`, :data:`PLACEMENTS`, :data:`STARTS`)."""
+    """Which technology, and which way onto it (see :data:`WAYS`, :data:`PLACEMENTS`, :data:`STARTS`);
+    ``periphery`` names an accelerator's arrays, converters and slices (:func:`mapping.periphery_names`;
+    ``"none"``: the sections' own)."""
 
     preset: str = "li2019"
     way: str = "in_situ"
     ideal_converters: bool = False
     placement: str = "first_fit"
     start: str = "programmed"
+    periphery: str = "none"
 
     def __post_init__(self):
         check_choice("hardware.preset", self.preset, crossbar.preset_names())
+        check_choice("hardware.periphery", self.periphery, ("none", *periphery_names()))
         check_choice("hardware.way", self.way, WAYS)
         _check_bool("hardware.ideal_converters", self.ideal_converters)
         check_choice("hardware.placement", self.placement, PLACEMENTS)
@@ -269,11 +280,12 @@ class SlicingSection:
 class DacSection:
     """Row drivers: resolution (None: the preset's), and inputs driven all at once (``parallel``) or bit by
     bit (``bit_serial``), each bit's cycle converted (``per_bit``) or the cycles accumulated in the analog
-    (``accumulate``) (:class:`crossbar.DAC`)."""
+    (``accumulate``), ``bits_per_cycle`` magnitude bits a cycle (:class:`crossbar.DAC`)."""
 
     bits: Optional[int] = None
     inputs: str = "parallel"
     conversion: str = "per_bit"
+    bits_per_cycle: int = 1
 
     def __post_init__(self):
         _check_optional_int("dac.bits", self.bits, 2, 24)
@@ -281,6 +293,9 @@ class DacSection:
         check_choice("dac.conversion", self.conversion, crossbar.peripherals.INPUT_CONVERSIONS)
         if self.conversion != "per_bit" and self.inputs != "bit_serial":
             raise ValueError(f"dac.conversion={self.conversion!r} needs dac.inputs='bit_serial'")
+        check_int("dac.bits_per_cycle", self.bits_per_cycle, 1, 23)
+        if self.bits_per_cycle != 1 and self.inputs != "bit_serial":
+            raise ValueError(f"dac.bits_per_cycle={self.bits_per_cycle!r} needs dac.inputs='bit_serial'")
 
 
 @dataclass(frozen=True)
@@ -331,7 +346,8 @@ _LEFT_OUT_AT_DEFAULT = {
     "adc": ("range_by", "kind", "capacitor_mismatch_sigma", "comparator_offset_sigma_lsb", "amplifier_gain",
             "columns_per_converter"),
     "slicing": ("weight_bits", "bits_per_slice", "encoding"),
-    "dac": ("inputs", "conversion"),
+    "dac": ("inputs", "conversion", "bits_per_cycle"),
+    "hardware": ("periphery",),
 }
 """Fields left out of :meth:`Experiment.to_dict` at their defaults: those added after results files were
 first written, so that an experiment that does not use them keeps its identity (a sweep's point keys)."""
@@ -343,6 +359,42 @@ SECTIONS = {"data": DataSection, "network": NetworkSection, "hardware": Hardware
             "adc": AdcSection, "dac": DacSection, "slicing": SlicingSection, "wires": WiresSection,
             "training": TrainingSection}
 """The sections that are dataclasses; ``device`` and ``encoding`` hold overrides."""
+
+
+_PERIPHERY_SECTIONS = ("array", "adc", "dac", "slicing")
+"""The sections whose fields a periphery preset fills."""
+
+
+def periphery_values(name: str) -> dict:
+    """The dotted names a periphery preset (:func:`mapping.periphery_preset`) sets, with its values."""
+    p = periphery_preset(name)
+    c = p.adc_circuit
+    return {"array.rows": p.array_rows, "array.cols": p.array_cols,
+            "adc.bits": p.adc_bits, "adc.range_by": p.adc_range_by, "adc.kind": c.kind,
+            "adc.capacitor_mismatch_sigma": c.capacitor_mismatch_sigma,
+            "adc.comparator_offset_sigma_lsb": c.comparator_offset_sigma_lsb,
+            "adc.amplifier_gain": c.amplifier_gain, "adc.columns_per_converter": c.columns_per_converter,
+            "dac.bits": p.dac.bits, "dac.inputs": "bit_serial" if p.dac.bit_serial else "parallel",
+            "dac.conversion": p.dac.conversion, "dac.bits_per_cycle": p.dac.bits_per_cycle,
+            "slicing.weight_bits": p.slicing.weight_bits, "slicing.bits_per_slice": p.slicing.bits_per_slice,
+            "slicing.encoding": p.slicing.encoding}
+
+
+def periphery_sections(name: str, given: Mapping[str, Any]) -> dict:
+    """The sections of ``given`` (``array``, ``adc``, ``dac``, ``slicing``) with the periphery's values in
+    every field left at its default; ``ValueError`` if the result is not a valid section."""
+    changes = {section: {} for section in _PERIPHERY_SECTIONS}
+    for dotted, value in periphery_values(name).items():
+        section, key = dotted.split(".")
+        if getattr(given[section], key) == getattr(SECTIONS[section](), key):
+            changes[section][key] = value
+    out = {}
+    for section in _PERIPHERY_SECTIONS:
+        try:
+            out[section] = dataclasses.replace(given[section], **changes[section])
+        except ValueError as error:
+            raise ValueError(f"hardware.periphery={name!r} with [{section}] as given: {error}") from None
+    return out
 
 
 # --------------------------------------------------------------------------- the experiment
@@ -371,6 +423,11 @@ class Experiment:
             if not isinstance(getattr(self, name), Mapping):
                 raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; a table of fields to override")
             object.__setattr__(self, name, _frozen_copy(getattr(self, name)))
+        # the sections as given (what to_dict writes), then those with the periphery's values filled in
+        object.__setattr__(self, "_given", {name: getattr(self, name) for name in _PERIPHERY_SECTIONS})
+        if self.hardware.periphery != "none":
+            for name, section in periphery_sections(self.hardware.periphery, self._given).items():
+                object.__setattr__(self, name, section)
         self.device_model()
         self.encoding_config(self.hardware.way)
         if self.adc.range_by == "calibration" and self.hardware.way == "in_situ":
@@ -378,8 +435,10 @@ class Experiment:
                              "start, so a range calibrated on them saturates later; choose outputs, array_max or "
                              "cell_step, or an ex-situ way")
         if self.slicing.weight_bits is not None and self.hardware.way == "in_situ":
-            raise ValueError("slicing.weight_bits with hardware.way='in_situ': sliced weights are programmed, not "
-                             "trained by pulses; choose way ex_situ or hardware_aware, or leave weight_bits out")
+            by = (f" (set by hardware.periphery={self.hardware.periphery!r})" if self.hardware.periphery != "none"
+                  and self._given["slicing"].weight_bits is None else "")
+            raise ValueError(f"slicing.weight_bits{by} with hardware.way='in_situ': sliced weights are programmed, "
+                             "not trained by pulses; choose way ex_situ or hardware_aware, or leave weight_bits out")
         if self.slicing.weight_bits is not None and self.hardware.placement == "li2019":
             raise ValueError("slicing.weight_bits with hardware.placement='li2019': Li et al.'s corners hold "
                              "analog pairs; use placement first_fit")
@@ -415,7 +474,7 @@ class Experiment:
         out = {}
         for name in ("data", "network", "hardware", "device", "encoding", "array", "adc", "dac", "slicing", "wires",
                      "training"):
-            value = getattr(self, name)
+            value = self._given.get(name, getattr(self, name))
             table = config_to_dict(value) if dataclasses.is_dataclass(value) else _plain(value)
             for field_name in _LEFT_OUT_AT_DEFAULT.get(name, ()):
                 if table.get(field_name) == getattr(SECTIONS[name](), field_name):
@@ -623,6 +682,8 @@ _UNITS = {
     "slicing.bits_per_slice": ("bits", "bits one device holds"),
     "slicing.encoding": ("", "how a slice holds signed digits"),
     "dac.inputs": ("", "inputs all at once or bit by bit"),
+    "dac.bits_per_cycle": ("bits", "magnitude bits a bit-serial cycle drives"),
+    "hardware.periphery": ("", "an accelerator's arrays, converters, slices and energy (none: the sections')"),
     "dac.conversion": ("", "bit-serial cycles converted per bit or accumulated"),
     "wires.row_segment_ohms": ("ohm", "word-line resistance per segment"),
     "wires.col_segment_ohms": ("ohm", "bit-line resistance per segment"),
@@ -641,9 +702,10 @@ _CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS, "encoding.scheme"
             "adc.range_by": ADC_RANGE_MODES, "array.read_scheme": crossbar.peripherals.READ_SCHEMES,
             "array.write_scheme": crossbar.WRITE_SCHEMES,
             "slicing.encoding": SLICE_ENCODINGS,
-            "dac.inputs": INPUT_MODES, "dac.conversion": crossbar.peripherals.INPUT_CONVERSIONS}
+            "dac.inputs": INPUT_MODES, "dac.conversion": crossbar.peripherals.INPUT_CONVERSIONS,
+            "hardware.periphery": ("none", *periphery_names())}
 _INTS = {"n_levels", "encoding.bias_rows", "array.rows", "array.cols", "array.count", "adc.bits", "dac.bits",
-         "adc.columns_per_converter", "slicing.weight_bits", "slicing.bits_per_slice",
+         "adc.columns_per_converter", "slicing.weight_bits", "slicing.bits_per_slice", "dac.bits_per_cycle",
          "training.epochs", "training.batch_size", "training.seed"}
 
 

@@ -25,7 +25,8 @@ import numpy as np
 import crossbar
 from crossbar.validation import (as_float_array, check_choice, check_int, check_range, config_from_dict,
                                  config_to_dict, make_generator)
-from mapping import ADC_RANGE_MODES, Chip, Encoding, MappedMatrix, SlicedMatrix, WeightSlicing
+from mapping import (ADC_RANGE_MODES, Chip, Encoding, MappedMatrix, SlicedMatrix, WeightSlicing, periphery_names,
+                     periphery_preset)
 
 from . import parallel
 from .kernels import hardware_lstm_forward
@@ -88,6 +89,13 @@ class HardwareConfig:
         (:data:`crossbar.peripherals.READ_SCHEMES`: ``grounded``, ``floating`` or ``1t1r``).
     write_scheme : crossbar.WriteScheme, optional
         Passive in-situ writes, cell by cell, that disturb half-selected cells; ``None``: no disturb.
+    dac_bits_per_cycle : int
+        Magnitude bits a bit-serial cycle drives (:class:`crossbar.DAC` ``bits_per_cycle``).
+    periphery : str, optional
+        A periphery preset (:func:`mapping.periphery_names`) whose converter energy and time the chip
+        counts with (:meth:`crossbar.EnergyCosts.for_adc` scales them to this configuration's ADC);
+        ``None``: :class:`crossbar.EnergyCosts` defaults. The preset's arrays, converters and slices are
+        set by :meth:`for_periphery` (or an experiment's ``hardware.periphery``), not by this field.
     dac_bits, adc_bits : int, optional
         Converter resolutions including the sign (2..24); default the preset's (8 and 8 for li2019).
     wires : crossbar.WireResistance, optional
@@ -112,6 +120,8 @@ class HardwareConfig:
     dac_conversion: str = "per_bit"
     read_scheme: str = "grounded"
     write_scheme: Optional[crossbar.WriteScheme] = None
+    dac_bits_per_cycle: int = 1
+    periphery: Optional[str] = None
 
     def __post_init__(self):
         crossbar.preset(self.preset)
@@ -135,6 +145,12 @@ class HardwareConfig:
         if not isinstance(self.dac_bit_serial, bool):
             raise ValueError(f"dac_bit_serial={self.dac_bit_serial!r} is not allowed; True or False is required")
         check_choice("dac_conversion", self.dac_conversion, crossbar.peripherals.INPUT_CONVERSIONS)
+        if self.periphery is not None:
+            check_choice("periphery", self.periphery, periphery_names())
+        check_int("dac_bits_per_cycle", self.dac_bits_per_cycle, 1, 23)
+        if self.dac_bits_per_cycle != 1 and not self.dac_bit_serial:
+            raise ValueError(f"dac_bits_per_cycle={self.dac_bits_per_cycle!r} needs bit-serial row DACs "
+                             "(dac_bit_serial=True); leave it 1")
         check_choice("read_scheme", self.read_scheme, crossbar.peripherals.READ_SCHEMES)
         crossbar.Peripherals(read_scheme=self.read_scheme, write_scheme=self.write_scheme)  # the pair is checked
         if self.write_scheme is not None and self.device_model().two_pulse is not None:
@@ -159,7 +175,9 @@ class HardwareConfig:
         if self.dac_bits is not None or (dac is not None and self.dac_bit_serial):
             dac = crossbar.DAC(bits=self.dac_bits if self.dac_bits is not None else dac.bits,
                                v_max=dac.v_max if dac else 0.2, clip=dac.clip if dac else False,
-                               bit_serial=self.dac_bit_serial, conversion=self.dac_conversion)
+                               bit_serial=self.dac_bit_serial, conversion=self.dac_conversion,
+                               bits_per_cycle=self.dac_bits_per_cycle)
+
         if self.adc_bits is not None or adc is not None:
             adc = crossbar.ADC(bits=self.adc_bits if self.adc_bits is not None else adc.bits,
                                full_scale=adc.full_scale if adc else 1e-4, circuit=self.adc_circuit)
@@ -167,6 +185,23 @@ class HardwareConfig:
 
     def device_model(self) -> crossbar.DeviceModel:
         return self.device if self.device is not None else crossbar.preset(self.preset)
+
+    def energy_costs(self) -> crossbar.EnergyCosts:
+        """Per-operation costs of this chip: the periphery preset's (or the defaults) for its ADC."""
+        costs = crossbar.EnergyCosts() if self.periphery is None else periphery_preset(self.periphery).costs
+        adc = self.peripherals().adc
+        return costs if adc is None else costs.for_adc(adc.circuit, adc.bits, self.array_cols)
+
+    @classmethod
+    def for_periphery(cls, name: str, **changes) -> "HardwareConfig":
+        """A configuration with a periphery preset's arrays, converters, slices and costs
+        (:mod:`mapping.periphery`); ``changes`` set any field after them."""
+        p = periphery_preset(name)
+        fields = dict(periphery=name, array_rows=p.array_rows, array_cols=p.array_cols, dac_bits=p.dac.bits,
+                      dac_bit_serial=p.dac.bit_serial, dac_conversion=p.dac.conversion,
+                      dac_bits_per_cycle=p.dac.bits_per_cycle, adc_bits=p.adc_bits, adc_circuit=p.adc_circuit,
+                      adc_range_by=p.adc_range_by, slicing=p.slicing)
+        return cls(**{**fields, **changes})
 
     def to_dict(self) -> dict:
         """Every field as JSON-ready values (SI units; the device in full)."""
@@ -189,9 +224,7 @@ def build_chip(config: HardwareConfig, seed=0) -> Chip:
     """An empty chip of the configuration's technology, converters and wires (arrays come as blocks need them)."""
     peripherals = config.peripherals()
     adc = peripherals.adc
-    costs = crossbar.EnergyCosts()
-    if adc is not None:
-        costs = costs.for_adc(adc.circuit, adc.bits, config.array_cols)
+    costs = config.energy_costs()
     return Chip(config.device_model(), config.array_rows, config.array_cols, n_arrays=config.n_arrays,
                 dac=peripherals.dac, adc_bits=None if adc is None else adc.bits, wires=config.wires, seed=seed,
                 adc_circuit=None if adc is None else adc.circuit, costs=costs, read_scheme=config.read_scheme,

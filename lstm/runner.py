@@ -64,7 +64,8 @@ def hardware_config(exp: Experiment, network: Network, way: Optional[str] = None
                           adc_circuit=exp.adc.circuit(), slicing=exp.slicing.weights(),
                           dac_bit_serial=exp.dac.inputs == "bit_serial", dac_conversion=exp.dac.conversion,
                           read_scheme=exp.array.read_scheme,
-                          write_scheme=exp.array.writes())
+                          write_scheme=exp.array.writes(), dac_bits_per_cycle=exp.dac.bits_per_cycle,
+                          periphery=None if exp.hardware.periphery == "none" else exp.hardware.periphery)
 
 
 def start(hw: HardwareNetwork, how: str) -> None:

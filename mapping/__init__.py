@@ -2,8 +2,9 @@
 
 Differential conductance pairs (:class:`Encoding`), the weight-to-conductance
 scale, bias rows, tiling over fixed-size arrays of a :class:`Chip`, the
-:class:`Layout` and its picture, and :class:`MappedMatrix`, the seam a network
-uses. Imports ``crossbar`` only.
+:class:`Layout` and its picture, :class:`MappedMatrix`, the seam a network
+uses, weights in bit slices, and the periphery presets of published
+accelerators (:mod:`mapping.periphery`). Imports ``crossbar`` only.
 """
 
 import crossbar  # noqa: F401  (first: its thread settings precede numpy's, see crossbar.thread_environment)
@@ -12,8 +13,10 @@ from .encoding import Encoding, RangeReport
 from .layout import Block, Layout
 from .mapped import ADC_RANGE_MODES, MappedMatrix, MappingReport, Tile, UpdateReport
 from .sliced import SLICE_ENCODINGS, SlicedMatrix, SliceTile, WeightSlicing
+from .periphery import PeripheryPreset, all_peripheries, periphery_doc, periphery_names, periphery_preset
 
 __all__ = ["ADC_RANGE_MODES", "Block", "Chip", "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport",
-           "SLICE_ENCODINGS", "SliceTile", "SlicedMatrix", "Tile", "UpdateReport", "WeightSlicing"]
+           "SLICE_ENCODINGS", "SliceTile", "SlicedMatrix", "Tile", "UpdateReport", "WeightSlicing",
+           "PeripheryPreset", "all_peripheries", "periphery_doc", "periphery_names", "periphery_preset"]
 
 from crossbar import __version__  # one version for the three packages

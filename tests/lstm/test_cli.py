@@ -27,6 +27,13 @@ def test_presets_json_is_si(capsys):
     assert data["li2019"]["program_noise_sigma"] == pytest.approx(4e-6)
 
 
+def test_presets_lists_the_peripheries_with_their_sources(capsys):
+    assert cli.main(["presets", "--verbose"]) == 0
+    text = capsys.readouterr().out
+    assert "isaac: 128 x 128 arrays" in text and "prime: 256 x 256 arrays" in text
+    assert "doi:10.1109/ISCA.2016.12" in text and "doi:10.1109/ISCA.2016.13" in text
+
+
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "lstm.cli", "info"], capture_output=True, text=True, check=True)
     assert "numba" in out.stdout

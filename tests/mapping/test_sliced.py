@@ -59,7 +59,9 @@ def test_sliced_product_is_the_product_of_the_levels(encoding, bits_per_slice):
 
 @pytest.mark.parametrize("encoding", ["differential", "offset"])
 @pytest.mark.parametrize("dac", [crossbar.DAC(6, 0.2), crossbar.DAC(6, 0.2, bit_serial=True),
-                                 crossbar.DAC(6, 0.2, bit_serial=True, conversion="accumulate")])
+                                 crossbar.DAC(6, 0.2, bit_serial=True, conversion="accumulate"),
+                                 crossbar.DAC(7, 0.2, bit_serial=True, bits_per_cycle=3),
+                                 crossbar.DAC(6, 0.2, bit_serial=True, conversion="accumulate", bits_per_cycle=2)])
 def test_sliced_reads_equal_the_numpy_twin(encoding, dac):
     w, b, x = weights(1)
     chip = ideal_chip(read_noise=0.03, dac=dac, adc_bits=7,
@@ -121,23 +123,39 @@ def serial_array(dac, read_noise=0.0, adc=None, rows=40, cols=24):
 
 
 @pytest.mark.parametrize("conversion", ["per_bit", "accumulate"])
-def test_bit_serial_inputs_equal_parallel_ones_without_noise(conversion):
+@pytest.mark.parametrize("bits_per_cycle", [1, 2, 3, 6])
+def test_bit_serial_inputs_equal_parallel_ones_without_noise(conversion, bits_per_cycle):
     v = np.random.default_rng(1).uniform(-0.2, 0.2, (9, 40))
     parallel = serial_array(crossbar.DAC(7, 0.2)).mvm(v)
-    serial = serial_array(crossbar.DAC(7, 0.2, bit_serial=True, conversion=conversion)).mvm(v)
+    serial = serial_array(crossbar.DAC(7, 0.2, bit_serial=True, conversion=conversion,
+                                       bits_per_cycle=bits_per_cycle)).mvm(v)
     np.testing.assert_allclose(serial, parallel, rtol=1e-13, atol=1e-13 * np.abs(parallel).max())
 
 
+def test_bad_bits_per_cycle_are_refused():
+    assert crossbar.DAC(7, 0.2, bit_serial=True, bits_per_cycle=4).cycles == 2  # digits of 4 and 2 bits
+    assert crossbar.DAC(7, 0.2, bit_serial=True, bits_per_cycle=3).cycle_top == 7
+    with pytest.raises(ValueError, match="dac.bits_per_cycle=7 is out of range"):
+        crossbar.DAC(7, 0.2, bit_serial=True, bits_per_cycle=7)
+    with pytest.raises(ValueError, match="dac.bits_per_cycle=0 is out of range"):
+        crossbar.DAC(7, 0.2, bit_serial=True, bits_per_cycle=0)
+    with pytest.raises(ValueError, match="without dac.bit_serial"):
+        crossbar.DAC(7, 0.2, bits_per_cycle=2)
+
+
 @pytest.mark.parametrize("conversion", ["per_bit", "accumulate"])
-def test_bit_serial_read_noise_is_drawn_per_cycle(conversion):
+@pytest.mark.parametrize("bits_per_cycle", [1, 2])
+def test_bit_serial_read_noise_is_drawn_per_cycle(conversion, bits_per_cycle):
     sigma, bits = 0.05, 5
-    dac = crossbar.DAC(bits, 0.2, bit_serial=True, conversion=conversion)
+    dac = crossbar.DAC(bits, 0.2, bit_serial=True, conversion=conversion, bits_per_cycle=bits_per_cycle)
     array = serial_array(dac, read_noise=sigma, rows=16, cols=8)
     v = np.random.default_rng(2).uniform(-0.2, 0.2, (1, 16))
     outputs = np.array([array.mvm(v)[0] for _ in range(4000)])
     codes = np.abs(np.rint(v[0] / dac.step)).astype(int)
-    weights = np.array([sum(4.0 ** k for k in range(bits - 1) if (c >> k) & 1) for c in codes])
-    # cycle k: (2**k / top)^2 (v_max)^2 (s G)^2 for each set bit; v_max = top * step
+    b, mask = bits_per_cycle, 2 ** bits_per_cycle - 1
+    weights = np.array([sum(4.0 ** (b * k) * ((c >> (b * k)) & mask) ** 2 for k in range(dac.cycles))
+                        for c in codes])
+    # cycle k: (2**(b k) (2**b - 1) / top)^2 (d_k v_max / (2**b - 1))^2 (s G)^2; v_max = top * step
     predicted = (dac.step ** 2 * weights) @ (sigma * array.conductance) ** 2
     ratio = outputs.var(axis=0) / predicted
     assert np.all(np.abs(ratio - 1) < 0.1), ratio
@@ -166,6 +184,13 @@ def test_bit_serial_counts_cycles_and_conversions():
     expected = array.costs.read_time * np.sum((set_bits * (dac.v_max ** 2)) @ array.conductance)
     assert counts["per_bit"].cell_energy == pytest.approx(expected, rel=1e-12)
     assert counts["accumulate"].cell_energy == pytest.approx(expected, rel=1e-12)
+    # 2-bit drivers: three cycles (digits of 2, 2 and 1 bits), each digit d drives d v_max / 3
+    serial = serial_array(crossbar.DAC(6, 0.2, bit_serial=True, bits_per_cycle=2), adc=adc)
+    serial.mvm(v)
+    assert serial.counters.input_vectors == 9 and serial.counters.adc_conversions == 3 * 3 * 24
+    digit_squares = sum(((codes >> (2 * k)) & 3) ** 2 for k in range(3))
+    expected = serial.costs.read_time * np.sum((digit_squares * (dac.v_max / 3) ** 2) @ serial.conductance)
+    assert serial.counters.cell_energy == pytest.approx(expected, rel=1e-12)
 
 
 def test_a_network_of_sliced_weights_and_serial_inputs_continues_after_a_reload(tmp_path):
