@@ -187,6 +187,14 @@ class DeviceModel:
     initial_conductance_range : tuple of float or None
         ``(low, high)`` in siemens: fresh devices start uniformly in this range;
         ``None`` starts them at ``g_min``.
+    iv_nonlinearity_per_volt : float
+        ``k`` of the cells' read current ``I = G sinh(k V) / k`` (1/V, 0..50;
+        0: linear, ``I = G V``; :class:`crossbar.SinhCell`). Products read
+        each cell at its row's drive: the compiled read passes every drive
+        through ``sinh(k V) / k`` (exact for grounded and 1T1R reads without
+        wire resistance; other read schemes need a solve per input vector and
+        are refused). Device reads (verify, read-back) report ``G``: a verify
+        circuit's reference is set for the cell's I-V.
     """
 
     name: str = "custom"
@@ -205,6 +213,7 @@ class DeviceModel:
     pulse_law: PulseUpdateLaw = field(default_factory=PulseUpdateLaw)
     two_pulse: Optional[TwoPulseScheme] = None
     initial_conductance_range: Optional[Tuple[float, float]] = None
+    iv_nonlinearity_per_volt: float = 0.0
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -229,6 +238,7 @@ class DeviceModel:
         check_finite("drift_nu", self.drift_nu)
         check_range("drift_nu_sigma", self.drift_nu_sigma, 0.0)
         check_range("drift_t0", self.drift_t0, 0.0, low_open=True, unit="s")
+        check_range("iv_nonlinearity_per_volt", self.iv_nonlinearity_per_volt, 0.0, 50.0, unit="1/V")
         if not isinstance(self.pulse_law, PulseUpdateLaw):
             raise ValueError(f"pulse_law={self.pulse_law!r} is not allowed; a PulseUpdateLaw is required")
         if self.two_pulse is not None and not isinstance(self.two_pulse, TwoPulseScheme):
@@ -287,7 +297,8 @@ class DeviceModel:
                 and self.program_noise_sigma_relative == 0.0 and self.read_noise_sigma_relative == 0.0
                 and self.stuck_at_gmin_fraction == 0.0 and self.stuck_at_gmax_fraction == 0.0
                 and self.window_spread_sigma_relative == 0.0 and self.drift_nu == 0.0
-                and self.drift_nu_sigma == 0.0 and self.pulse_law.cycle_noise_sigma_relative == 0.0)
+                and self.drift_nu_sigma == 0.0 and self.pulse_law.cycle_noise_sigma_relative == 0.0
+                and self.iv_nonlinearity_per_volt == 0.0)
 
     def replace(self, **changes) -> "DeviceModel":
         """A copy with some fields changed, validated again."""
@@ -316,6 +327,8 @@ class DeviceModel:
                      f" at g_max {self.stuck_at_gmax_fraction * 100:.2f} %;"
                      f" window spread {self.window_spread_sigma_relative * 100:.1f} %")
         lines.append(f"  drift nu {self.drift_nu:g} +- {self.drift_nu_sigma:g} (t0 {self.drift_t0:g} s)")
+        if self.iv_nonlinearity_per_volt:
+            lines.append(f"  cell I-V G sinh(kV)/k, k = {self.iv_nonlinearity_per_volt:g} /V")
         if self.two_pulse is not None:
             lo, hi = self.two_pulse.conductance_range
             lines.append(f"  two-pulse RESET/SET: G_set = {self.two_pulse.gate_slope * us:g} uS/V * Vg"

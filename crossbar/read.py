@@ -226,6 +226,8 @@ class ReadPlan:
         if len(devices) != 1:
             raise ValueError("the reads' arrays have different device models; a plan reads one technology")
         self.device = arrays[0].device
+        if self.device.iv_nonlinearity_per_volt != 0.0:
+            self._check_nonlinear_cells(arrays, input_sum_weights)
         sigma = self.device.read_noise_sigma_relative
         noise = sigma > 0.0
         # float32 only where its rounding hides under the noise (the most rows summed in one column)
@@ -311,7 +313,7 @@ class ReadPlan:
             input_cycle_bits=1 if dac is None else dac.bits_per_cycle,
             input_accumulate=dac is not None and dac.bit_serial and dac.conversion == "accumulate",
             input_sum_weights=np.zeros(self.n_outputs) if input_sum_weights is None else input_sum_weights,
-            input_sum=input_sum_weights is not None)
+            input_sum=input_sum_weights is not None, cell_nonlinearity=float(self.device.iv_nonlinearity_per_volt))
         self._drives = [(np.array([d.rows for d in r.drives], dtype=np.int64).reshape(-1, 2),
                          np.array([d.first_input for d in r.drives], dtype=np.int64),
                          np.array([float(d.sign) for d in r.drives])) for r in self.reads]
@@ -414,6 +416,22 @@ class ReadPlan:
         self._generators_seen = _array_module.changes()
         self.versions = self._versions()
         self._changes_seen = _array_module.changes()
+
+    def _check_nonlinear_cells(self, arrays, input_sum_weights) -> None:
+        """Refuse what a read of cells with a nonlinear I-V cannot do without a solve per input vector."""
+        k = self.device.iv_nonlinearity_per_volt
+        for a in arrays:
+            if a.peripherals.wires is not None or a.peripherals.read_scheme == "floating":
+                raise ValueError(
+                    f"device {self.device.name!r} has nonlinear cells (iv_nonlinearity_per_volt={k:g} /V), read "
+                    f"{'with wire resistance' if a.peripherals.wires is not None else 'through floating lines'}: "
+                    "each cell's voltage then depends on the others, which needs a solve per input vector "
+                    "(crossbar.solve_passive with a SinhCell, one array at a time); read grounded or 1T1R "
+                    "without wires, or give linear cells")
+        if input_sum_weights is not None:
+            raise ValueError(f"device {self.device.name!r} has nonlinear cells (iv_nonlinearity_per_volt={k:g} /V) "
+                             "and the plan takes off a share of the input sum (offset slices): that correction "
+                             "is linear in the drives; use differential slices or linear cells")
 
     def _versions(self) -> Tuple[int, ...]:
         return tuple(a.version for a in self.source_arrays)

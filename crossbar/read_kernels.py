@@ -97,6 +97,7 @@ ReadArrays = namedtuple("ReadArrays", [
     "input_accumulate",  # bool: bit-serial cycles accumulate in the analog and convert once
     "input_sum_weights",  # float64 (n_out,): output units per volt of sum_i V_i taken off each output (offsets)
     "input_sum",        # bool: input_sum_weights apply
+    "cell_nonlinearity",  # float: k of the cells' I = G sinh(k V) / k, 1/V (0: linear)
 ])
 
 PLANE_STRIDE = 1 << 40
@@ -421,9 +422,25 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
 @numba.njit(cache=True, error_model="numpy", nogil=True)
 def _dac_parallel(inputs, plan, voltages_all, squares_all, power, batch, n_logical):
     """The DAC, once for every logical input, every bit at once; stored band after band as (rows, batch)
-    blocks. Returns the drives beyond the range or NaN."""
+    blocks. Returns the drives beyond the range or NaN.
+
+    With nonlinear cells (``k > 0``) each drive ``V`` is stored as the
+    current per siemens it gives, ``sinh(k V) / k``; the cells dissipate ``V
+    sinh(k V) / k`` per siemens."""
     v_scale, v_limit, dac_step, dac_top = plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top
+    k = plan.cell_nonlinearity
     bad = 0
+    if k != 0.0:
+        for b in range(batch):
+            for i in range(n_logical):
+                x = inputs[b, i] if i < plan.n_inputs else plan.constant_input
+                v, out_of_range = dac_one(x * v_scale, v_limit, dac_step, dac_top)
+                bad += out_of_range
+                u = np.sinh(k * v) / k
+                voltages_all[i * batch + b] = u
+                squares_all[i * batch + b] = u * u
+                power[b, i] += v * u
+        return bad
     for b in range(batch):
         # two loops, so that neither holds a conditional load (which would keep it scalar)
         for i in range(min(plan.n_inputs, n_logical)):
@@ -449,8 +466,12 @@ def _dac_bit_serial(inputs, plan, voltages_all, squares_all, power, batch, n_log
     Accumulating reads (one cycle here) drive the whole code, and their noise
     variance per input is that of every cycle's own noise, weighted as the
     cycles add: ``step^2 sum_k 4^(b k) d_k^2``; every cycle dissipates its
-    digit's drive squared. Returns the drives beyond the range or NaN."""
+    digit's drive squared. With nonlinear cells (``k > 0``) each cycle's
+    drive ``V`` gives ``sinh(k V) / k`` per siemens: an accumulating read
+    stores the cycles' weighted sum of it. Returns the drives beyond the
+    range or NaN."""
     v_scale, v_limit, dac_step, dac_top = plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top
+    k_cell = plan.cell_nonlinearity
     digit_bits = plan.input_cycle_bits
     digit_mask = (1 << digit_bits) - 1
     cycle_step = dac_top * dac_step / digit_mask  # volts of digit 1: v_max / (2**b - 1)
@@ -461,7 +482,19 @@ def _dac_bit_serial(inputs, plan, voltages_all, squares_all, power, batch, n_log
             v, out_of_range = dac_one(x * v_scale, v_limit, dac_step, dac_top)
             bad += out_of_range
             magnitude = int(abs(v) / dac_step + 0.5) if out_of_range == 0 else 0
-            if plan.input_accumulate:
+            if plan.input_accumulate and k_cell != 0.0:
+                signal, noise_weight, dissipated = 0.0, 0.0, 0.0
+                for k in range(plan.input_planes):
+                    drive = ((magnitude >> (digit_bits * k)) & digit_mask) * cycle_step
+                    u = np.sinh(k_cell * drive) / k_cell
+                    w = (2.0 ** (digit_bits * k)) * digit_mask / dac_top
+                    signal += w * u
+                    noise_weight += (w * u) * (w * u)
+                    dissipated += drive * u
+                voltages_all[i * batch + b] = -signal if v < 0.0 else signal
+                squares_all[i * batch + b] = noise_weight
+                power[b, i] += dissipated
+            elif plan.input_accumulate:
                 variance_weight = 0.0
                 digit_squares = 0
                 for k in range(plan.input_planes):
@@ -473,11 +506,12 @@ def _dac_bit_serial(inputs, plan, voltages_all, squares_all, power, batch, n_log
                 power[b, i] += cycle_step * cycle_step * digit_squares
             else:
                 drive = ((magnitude >> (digit_bits * cycle)) & digit_mask) * cycle_step
+                u = drive if k_cell == 0.0 else np.sinh(k_cell * drive) / k_cell
                 if v < 0.0:
-                    drive = -drive
-                voltages_all[i * batch + b] = drive
-                squares_all[i * batch + b] = drive * drive
-                power[b, i] += drive * drive
+                    drive, u = -drive, -u
+                voltages_all[i * batch + b] = u
+                squares_all[i * batch + b] = u * u
+                power[b, i] += drive * u
     return bad
 
 
@@ -653,9 +687,15 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
     total = np.zeros((plan.n_out, batch))
     saturated = np.zeros(plan.runs.shape[0], dtype=np.int64)
     planes = int(plan.input_planes)
+    k_cell = float(plan.cell_nonlinearity)
+
+    def cell(drive):  # current per siemens of a cell at ``drive`` volts
+        return drive if k_cell == 0.0 else np.sinh(k_cell * drive) / k_cell
+
     if planes == 0:
-        power = 0.0 + v * v  # from zero, as the kernel accumulates
-        _reference_cycle(plan, v, v * v, seeds, first_row, 1.0, total, saturated)
+        u = cell(v)
+        power = 0.0 + v * u  # from zero, as the kernel accumulates
+        _reference_cycle(plan, u, u * u, seeds, first_row, 1.0, total, saturated)
     else:
         digit_bits = int(plan.input_cycle_bits)
         digit_mask = (1 << digit_bits) - 1
@@ -663,7 +703,18 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
         magnitude = np.where(within, np.floor(np.abs(v) / plan.dac_step + 0.5), 0).astype(np.int64)
         digits = [(magnitude >> (digit_bits * k)) & digit_mask for k in range(planes)]
         power = np.zeros(v.shape)
-        if plan.input_accumulate:
+        if plan.input_accumulate and k_cell != 0.0:
+            signal, noise_weight = np.zeros(v.shape), np.zeros(v.shape)
+            for k in range(planes):
+                drive = digits[k] * cycle_step
+                u = cell(drive)
+                w = (2.0 ** (digit_bits * k)) * digit_mask / plan.dac_top
+                signal = signal + w * u
+                noise_weight = noise_weight + (w * u) * (w * u)
+                power = power + drive * u
+            _reference_cycle(plan, np.where(v < 0.0, -signal, signal), noise_weight, seeds, first_row, 1.0, total,
+                             saturated)
+        elif plan.input_accumulate:
             weight = np.zeros(v.shape)
             for k in range(planes):
                 weight = weight + (4.0 ** (digit_bits * k)) * (digits[k] * digits[k])
@@ -672,9 +723,11 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
                              saturated)
         else:
             for k in range(planes):
-                drive = np.where(v < 0.0, -1.0, 1.0) * (digits[k] * cycle_step)
-                power = power + drive * drive
-                _reference_cycle(plan, drive, drive * drive, seeds, first_row + k * PLANE_STRIDE,
+                sign = np.where(v < 0.0, -1.0, 1.0)
+                drive = sign * (digits[k] * cycle_step)
+                u = sign * cell(digits[k] * cycle_step)
+                power = power + drive * u
+                _reference_cycle(plan, u, u * u, seeds, first_row + k * PLANE_STRIDE,
                                  2.0 ** (digit_bits * k) * digit_mask / plan.dac_top, total, saturated)
     out = (total / plan.output_unit).T.copy()
     if plan.input_sum:

@@ -1,0 +1,103 @@
+"""Cells with a nonlinear I-V (I = G sinh(kV)/k) inside the compiled read: exact against the passive solve,
+the numpy twin, noise of the current, energy V I, bit-serial 1-bit drives immune, and what is refused."""
+
+import numpy as np
+import pytest
+
+import crossbar
+from crossbar.read_kernels import read_product_reference
+from mapping import Chip, SlicedMatrix, WeightSlicing
+
+K = 4.0  # 1/V: at 0.2 V a cell passes 5 % more than a linear one, at 0.5 V 35 % more
+
+
+def array(k=K, read_noise=0.0, dac=None, adc=None, wires=None, read_scheme="grounded", rows=24, cols=10, seed=3):
+    device = crossbar.preset("ideal").replace(iv_nonlinearity_per_volt=k, read_noise_sigma_relative=read_noise)
+    a = crossbar.CrossbarArray(rows, cols, device, seed=seed, peripherals=crossbar.Peripherals(
+        dac=dac, adc=adc, wires=wires, read_scheme=read_scheme))
+    a.program(np.random.default_rng(seed).uniform(20e-6, 300e-6, (rows, cols)))
+    return a
+
+
+def test_a_product_of_sinh_cells_is_the_passive_solve_of_the_same_cells():
+    a = array()
+    v = np.random.default_rng(0).uniform(-0.5, 0.5, (7, 24))
+    out = a.mvm(v)
+    solved = crossbar.solve_passive(a.conductance, v, 0.0, 0.0, cell=crossbar.SinhCell(K)).output_currents
+    np.testing.assert_allclose(out, solved, rtol=0, atol=1e-12 * np.abs(solved).max())
+    linear = v @ a.conductance
+    assert np.abs(out - linear).max() > 0.05 * np.abs(linear).max()  # the bend is there, not lost
+    np.testing.assert_allclose(array(k=0.0).mvm(v), linear, rtol=0, atol=1e-13 * np.abs(linear).max())
+
+
+@pytest.mark.parametrize("dac", [None, crossbar.DAC(7, 0.5), crossbar.DAC(7, 0.5, bit_serial=True),
+                                 crossbar.DAC(7, 0.5, bit_serial=True, bits_per_cycle=3),
+                                 crossbar.DAC(7, 0.5, bit_serial=True, conversion="accumulate", bits_per_cycle=2)])
+def test_nonlinear_reads_equal_the_numpy_twin(dac):
+    adc = crossbar.ADC(8, 3e-3, crossbar.ADCCircuit("sar", 0.02, 0.3))
+    a = array(read_noise=0.02, dac=dac, adc=adc)
+    v = np.random.default_rng(1).uniform(-0.5, 0.5, (6, 24))
+    state = a.rng.bit_generator.state
+    compiled = a.mvm(v)
+    a.rng.bit_generator.state = state
+    reference = a.mvm(v, reference=True)
+    np.testing.assert_allclose(compiled, reference, rtol=1e-13, atol=1e-13 * np.abs(reference).max())
+
+
+def test_one_bit_drives_see_only_a_gain():
+    """ISAAC's argument for 1-bit drivers: two levels, 0 and v_max, bend to 0 and sinh(k v_max)/k, so a
+    bit-serial product of nonlinear cells is the linear one times one gain; multi-level drives distort."""
+    v = np.random.default_rng(2).uniform(-0.5, 0.5, (5, 24))
+    dac = crossbar.DAC(7, 0.5, bit_serial=True)
+    bent = array(dac=dac).mvm(v)
+    straight = array(k=0.0, dac=dac).mvm(v)
+    gain = np.sinh(K * 0.5) / (K * 0.5)
+    np.testing.assert_allclose(bent, gain * straight, rtol=1e-12, atol=1e-13 * np.abs(bent).max())
+    parallel = array(dac=crossbar.DAC(7, 0.5)).mvm(v)
+    ratio = parallel / array(k=0.0, dac=crossbar.DAC(7, 0.5)).mvm(v)
+    assert np.ptp(ratio[np.abs(parallel) > 1e-5]) > 0.05  # no single gain fits multi-level drives
+
+
+def test_read_noise_of_nonlinear_cells_is_relative_to_their_current():
+    sigma = 0.05
+    a = array(read_noise=sigma, rows=12, cols=6)
+    v = np.random.default_rng(3).uniform(-0.5, 0.5, (1, 12))
+    outputs = np.array([a.mvm(v)[0] for _ in range(4000)])
+    predicted = (np.sinh(K * v[0]) / K) ** 2 @ (sigma * a.conductance) ** 2
+    ratio = outputs.var(axis=0) / predicted
+    assert np.all(np.abs(ratio - 1) < 0.1), ratio
+
+
+def test_the_cells_dissipate_v_times_i():
+    a = array()
+    v = np.random.default_rng(4).uniform(-0.5, 0.5, (3, 24))
+    a.mvm(v)
+    expected = a.costs.read_time * np.sum((v * np.sinh(K * v) / K) @ a.conductance)
+    assert a.counters.cell_energy == pytest.approx(expected, rel=1e-12)
+
+
+def test_reads_that_need_a_solve_per_vector_are_refused():
+    v = np.zeros((1, 24))
+    with pytest.raises(ValueError, match="with wire resistance.*solve per input vector"):
+        array(wires=crossbar.WireResistance(1.0, 1.0)).mvm(v)
+    with pytest.raises(ValueError, match="through floating lines"):
+        array(read_scheme="floating").mvm(v)
+    array(read_scheme="1t1r").mvm(v)  # no wires: every cell sees its row's drive
+    device = crossbar.preset("ideal").replace(iv_nonlinearity_per_volt=K)
+    m = SlicedMatrix(Chip(device, 64, 32, seed=0), "m", 10, 4, WeightSlicing(6, 2, "offset"))
+    m.program(np.random.default_rng(0).normal(0, 0.5, (10, 4)), np.zeros(4))
+    with pytest.raises(ValueError, match="input sum"):
+        m.matvec(np.zeros((1, 10)))
+    with pytest.raises(ValueError, match="iv_nonlinearity_per_volt"):
+        device.replace(iv_nonlinearity_per_volt=-1.0)
+
+
+def test_the_numpy_twin_of_a_plan_takes_the_cell_too():
+    a = array(dac=crossbar.DAC(7, 0.5))
+    v = np.random.default_rng(5).uniform(-0.5, 0.5, (4, 24))
+    read = crossbar.Read(a, (crossbar.Drive((0, 24), 0, 1),), (0, 10), tuple((q, 1) for q in range(10)))
+    plan = crossbar.ReadPlan([read], n_inputs=24, n_outputs=10, dac=crossbar.DAC(7, 0.5))
+    assert plan.arrays.cell_nonlinearity == K
+    out, _, _, _ = read_product_reference(v, plan.arrays, plan.draw_seeds(1)[0])
+    expected = (np.sinh(K * crossbar.DAC(7, 0.5).convert(v)) / K) @ a.conductance
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
