@@ -11,6 +11,7 @@ from . import thread_environment  # noqa: F401  (first: it must run before numpy
 from .adc_circuits import ADC_KINDS, ADCCircuit, ConverterBank
 from .array import CrossbarArray, ProgramReport
 from .device import DeviceModel, PulseUpdateLaw, TwoPulseScheme
+from .device_reads import DEVICE_READ_SCHEMES
 from .disturb import WRITE_SCHEMES, WriteScheme
 from .energy import EnergyCosts, OperationCounts
 from .passive import PassiveSolution, SelectorCell, SinhCell, solve_passive
@@ -20,7 +21,8 @@ from .read import Drive, Read, ReadPlan
 from .wires import WireResistance, effective_conductance, solve_iterative, solve_sparse
 
 __all__ = [
-    "ADC", "ADC_KINDS", "ADCCircuit", "ConverterBank", "DAC", "CrossbarArray", "DeviceModel", "Drive",
+    "ADC", "ADC_KINDS", "ADCCircuit", "ConverterBank", "DAC", "CrossbarArray", "DEVICE_READ_SCHEMES", "DeviceModel",
+    "Drive",
     "EnergyCosts", "OperationCounts", "PassiveSolution",
     "Peripherals", "ProgramReport", "PulseUpdateLaw", "Read", "ReadPlan", "SelectorCell", "SinhCell",
     "TwoPulseScheme",

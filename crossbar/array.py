@@ -18,6 +18,7 @@ import numpy as np
 from . import kernels
 from .adc_circuits import ConverterBank
 from .device import DeviceModel
+from .device_reads import sensed_conductance
 from .energy import EnergyCosts, OperationCounts
 from .peripherals import ADC, Peripherals
 from .programming import scheme_for
@@ -172,6 +173,10 @@ class CrossbarArray:
         if self.peripherals.write_scheme is not None and device.two_pulse is not None:
             raise ValueError(f"write_scheme with device {device.name!r}: Li et al.'s two-pulse writes go through "
                              "access transistors (1T1R), which no half-selected cell shares; leave it out")
+        if self.peripherals.device_read_scheme != "grounded" and device.two_pulse is not None:
+            raise ValueError(f"device_read_scheme={self.peripherals.device_read_scheme!r} with device {device.name!r}: "
+                             "Li et al.'s two-pulse cells sit behind access transistors (1T1R), which shut out the "
+                             "unselected cells of a device read; leave it 'grounded'")
         self.scheme = scheme_for(device)
         self.rng = make_generator(seed)
         self._converter_seed = _converter_seed(self.rng)
@@ -261,6 +266,7 @@ class CrossbarArray:
         self._row_conductance = self._conductance.sum(axis=1)
         self._effective = None  # with wires, solved again when a read next needs it
         self._read_effective = {}  # with wires and floating or 1T1R reads: (driven rows, columns) -> G_eff
+        self._sensed = None  # what device reads report under a passive device read scheme, solved when needed
 
     @property
     def conductance(self) -> np.ndarray:
@@ -362,6 +368,23 @@ class CrossbarArray:
             found.flags.writeable = False
             self._read_effective[key] = found
         return found
+
+    def sensed_conductance(self) -> np.ndarray:
+        """What a read of each device alone reports, siemens, shape (rows, cols) (read-only), before read noise:
+        the true conductances for ``grounded`` device reads, else with the half-selected cells' or sneak
+        paths' share (:mod:`crossbar.device_reads`, the peripherals' ``device_read_scheme``)."""
+        view = self._device_read_values().view()
+        view.flags.writeable = False
+        return view
+
+    def _device_read_values(self) -> np.ndarray:
+        p = self.peripherals
+        if p.device_read_scheme == "grounded":
+            return self._conductance
+        if self._sensed is None:
+            self._sensed = sensed_conductance(self._conductance, p.device_read_scheme, p.device_read_voltage,
+                                              self.device.iv_nonlinearity_per_volt)
+        return self._sensed
 
     def advance_time(self, seconds: float) -> None:
         """Let ``seconds`` pass (drift acts on every device since its last programming)."""
@@ -528,11 +551,13 @@ class CrossbarArray:
         self.counters.device_reads += n
         sigma = self.device.read_noise_sigma_relative
         g = self._conductance
+        passive = self.peripherals.device_read_scheme != "grounded"
+        sensed = self._device_read_values()
         if sigma == 0.0:
-            out[mask] = g[mask]
+            out[mask] = sensed[mask]
         else:
             z = standard_normals(stream_seeds(self.rng, self.rows), self.cols)
-            out[mask] = (g * (1.0 + sigma * z))[mask]
+            out[mask] = (sensed + sigma * g * z)[mask] if passive else (g * (1.0 + sigma * z))[mask]
         return out
 
     def move(self, delta, rows: slice = slice(None), cols: slice = slice(None)) -> Tuple[int, int]:
@@ -771,10 +796,13 @@ class CrossbarArray:
             raise ValueError(f"rows={rows!r}, cols={cols!r} select no device of a {self.rows}x{self.cols} array")
         self.counters.device_reads += g.size
         sigma = self.device.read_noise_sigma_relative
+        passive = self.peripherals.device_read_scheme != "grounded"
+        sensed = self._device_read_values()[rows, cols] if passive else g
         if sigma == 0.0:
-            return g.copy()
+            return sensed.copy()
         z = standard_normals(stream_seeds(self.rng, g.shape[0]), g.shape[1])
-        return g * (1.0 + sigma * z)
+        # the noise is the selected cell's, relative to its own G
+        return sensed + sigma * g * z if passive else g * (1.0 + sigma * z)
 
     def mvm(self, voltages, reference: bool = False) -> np.ndarray:
         """Column currents of a batch of row-voltage vectors, ``I = V @ G``.

@@ -216,6 +216,13 @@ class Peripherals:
     the cells of undriven rows; every column at virtual ground). A read that
     drives every row and senses every column is the same in all three.
 
+    ``device_read_scheme`` says the same for reads of one device (verify,
+    read-back) at ``device_read_voltage`` volts: ``grounded`` (exact),
+    ``v_half`` (the others at half the read voltage: half-selected cells of
+    the sensed column leak into it) or ``floating`` (the others open: sneak
+    paths), see :mod:`crossbar.device_reads`. Arrays with access transistors
+    (``read_scheme="1t1r"``) read devices exactly, so they refuse the others.
+
     ``write_scheme`` (a :class:`crossbar.WriteScheme`) makes the array passive
     for writes too: its in-situ pulses are written cell by cell and disturb
     the cells that share their lines (:meth:`crossbar.CrossbarArray.write_passive`).
@@ -227,6 +234,8 @@ class Peripherals:
     wires: Optional["WireResistance"] = None  # noqa: F821 (crossbar.wires)
     read_scheme: str = "grounded"
     write_scheme: Optional["WriteScheme"] = None  # noqa: F821 (crossbar.disturb)
+    device_read_scheme: str = "grounded"
+    device_read_voltage: float = 0.2
 
     def __post_init__(self):
         from .disturb import WriteScheme
@@ -239,6 +248,14 @@ class Peripherals:
                              "half-selected cells to disturb; choose a passive read scheme or no write scheme")
 
         check_choice("array.read_scheme", self.read_scheme, READ_SCHEMES)
+        from .device_reads import DEVICE_READ_SCHEMES
+
+        check_choice("array.device_read_scheme", self.device_read_scheme, DEVICE_READ_SCHEMES)
+        check_range("array.device_read_voltage", self.device_read_voltage, 0.0, 20.0, low_open=True, unit="V")
+        if self.device_read_scheme != "grounded" and self.read_scheme == "1t1r":
+            raise ValueError(f"device_read_scheme={self.device_read_scheme!r} with read_scheme='1t1r': access "
+                             "transistors shut out the unselected cells, so device reads are exact; choose a passive "
+                             "read scheme or device_read_scheme='grounded'")
         if self.dac is not None and not isinstance(self.dac, DAC):
             raise ValueError(f"dac={self.dac!r} is not allowed; a DAC or None is required")
         if self.adc is not None and not isinstance(self.adc, ADC):

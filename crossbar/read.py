@@ -313,7 +313,8 @@ class ReadPlan:
             input_cycle_bits=1 if dac is None else dac.bits_per_cycle,
             input_accumulate=dac is not None and dac.bit_serial and dac.conversion == "accumulate",
             input_sum_weights=np.zeros(self.n_outputs) if input_sum_weights is None else input_sum_weights,
-            input_sum=input_sum_weights is not None, cell_nonlinearity=float(self.device.iv_nonlinearity_per_volt))
+            input_sum=input_sum_weights is not None, cell_nonlinearity=float(self.device.iv_nonlinearity_per_volt),
+            cycle_gain=self._cycle_gain(dac))
         self._drives = [(np.array([d.rows for d in r.drives], dtype=np.int64).reshape(-1, 2),
                          np.array([d.first_input for d in r.drives], dtype=np.int64),
                          np.array([float(d.sign) for d in r.drives])) for r in self.reads]
@@ -416,6 +417,15 @@ class ReadPlan:
         self._generators_seen = _array_module.changes()
         self.versions = self._versions()
         self._changes_seen = _array_module.changes()
+
+    def _cycle_gain(self, dac) -> float:
+        """The one gain 1-bit drives see on nonlinear cells, ``sinh(k v_max) / (k v_max)``: their two levels
+        bend to 0 and ``sinh(k v_max) / k``, so the digital side divides it out after the ADC. 1 otherwise
+        (multi-level drives bend each level differently: nothing single to divide)."""
+        k = self.device.iv_nonlinearity_per_volt
+        if k == 0.0 or dac is None or not dac.bit_serial or dac.bits_per_cycle != 1:
+            return 1.0
+        return float(np.sinh(k * dac.v_max) / (k * dac.v_max))
 
     def _check_nonlinear_cells(self, arrays, input_sum_weights) -> None:
         """Refuse what a read of cells with a nonlinear I-V cannot do without a solve per input vector."""

@@ -98,6 +98,7 @@ ReadArrays = namedtuple("ReadArrays", [
     "input_sum_weights",  # float64 (n_out,): output units per volt of sum_i V_i taken off each output (offsets)
     "input_sum",        # bool: input_sum_weights apply
     "cell_nonlinearity",  # float: k of the cells' I = G sinh(k V) / k, 1/V (0: linear)
+    "cycle_gain",       # float: known gain of 1-bit drives on nonlinear cells, divided out after the ADC (else 1)
 ])
 
 PLANE_STRIDE = 1 << 40
@@ -390,6 +391,8 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
         # cycle k of a per-bit read weighs 2**(b k) (2**b - 1) / top: its digit d drives d v_max / (2**b - 1)
         digit_top = (1 << plan.input_cycle_bits) - 1
         weight = 1.0 if cycles == 1 else (2.0 ** (plan.input_cycle_bits * cycle)) * digit_top / plan.dac_top
+        if plan.cycle_gain != 1.0:
+            weight = weight / plan.cycle_gain
         row = first_row + cycle * PLANE_STRIDE
         if parallel_chunks and n_chunks > 1 and work >= PARALLEL_WORK:
             _read_chunks_parallel(plan, seeds, voltages_all, squares_all, total, current, variance, normals,
@@ -712,8 +715,8 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
                 signal = signal + w * u
                 noise_weight = noise_weight + (w * u) * (w * u)
                 power = power + drive * u
-            _reference_cycle(plan, np.where(v < 0.0, -signal, signal), noise_weight, seeds, first_row, 1.0, total,
-                             saturated)
+            _reference_cycle(plan, np.where(v < 0.0, -signal, signal), noise_weight, seeds, first_row,
+                             1.0 / plan.cycle_gain, total, saturated)
         elif plan.input_accumulate:
             weight = np.zeros(v.shape)
             for k in range(planes):
@@ -728,7 +731,7 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
                 u = sign * cell(digits[k] * cycle_step)
                 power = power + drive * u
                 _reference_cycle(plan, u, u * u, seeds, first_row + k * PLANE_STRIDE,
-                                 2.0 ** (digit_bits * k) * digit_mask / plan.dac_top, total, saturated)
+                                 _cycle_weight(plan, k, digit_bits, digit_mask), total, saturated)
     out = (total / plan.output_unit).T.copy()
     if plan.input_sum:
         volts = np.zeros(batch)
@@ -736,6 +739,12 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
             volts = volts + v[:, i]
         out -= plan.input_sum_weights[None, :] * volts[:, None]
     return out, saturated, bad, power
+
+
+def _cycle_weight(plan, k, digit_bits, digit_mask):
+    """The digital weight of per-bit cycle ``k`` (as the kernel computes it)."""
+    weight = 2.0 ** (digit_bits * k) * digit_mask / plan.dac_top
+    return weight if plan.cycle_gain == 1.0 else weight / plan.cycle_gain
 
 
 def _reference_cycle(plan, v, squares, seeds, first_row, weight, total, saturated):

@@ -11,7 +11,8 @@ sections, each a frozen, validated dataclass, and round-trips to TOML and JSON
     [hardware]    preset, way, ideal_converters, placement, start, periphery
     [device]      any field of the preset's DeviceModel to override ([device.pulse_law], [device.two_pulse])
     [encoding]    any field of mapping.Encoding to override
-    [array]       rows, cols, count, read_scheme, write_scheme, write_voltage, switching_voltage
+    [array]       rows, cols, count, read_scheme, write_scheme, write_voltage, switching_voltage,
+                  device_read_scheme, device_read_voltage
     [adc]         bits, range, range_by, kind, capacitor_mismatch_sigma, comparator_offset_sigma_lsb,
                   amplifier_gain, columns_per_converter
     [dac]         bits, inputs, conversion, bits_per_cycle
@@ -200,7 +201,9 @@ class ArraySection:
     """Array size (word lines x bit lines), how many arrays the chip has (None: as many as needed), and
     what a read does with the lines it neither drives nor senses (``read_scheme``, see
     :class:`crossbar.Peripherals`); ``write_scheme`` (``v_half`` or ``v_third``, None: no disturb) writes
-    in-situ pulses cell by cell with their disturb (:class:`crossbar.WriteScheme`)."""
+    in-situ pulses cell by cell with their disturb (:class:`crossbar.WriteScheme`); ``device_read_scheme``
+    (``grounded``, ``v_half`` or ``floating``) says what a read of one device does with the other lines, at
+    ``device_read_voltage`` volts (:mod:`crossbar.device_reads`)."""
 
     rows: int = 128
     cols: int = 64
@@ -209,6 +212,8 @@ class ArraySection:
     write_scheme: Optional[str] = None
     write_voltage: float = 2.0
     switching_voltage: float = 0.25
+    device_read_scheme: str = "grounded"
+    device_read_voltage: float = 0.2
 
     def __post_init__(self):
         check_int("array.rows", self.rows, 2)
@@ -217,7 +222,8 @@ class ArraySection:
         check_choice("array.read_scheme", self.read_scheme, crossbar.peripherals.READ_SCHEMES)
         if self.write_scheme is not None:
             check_choice("array.write_scheme", self.write_scheme, crossbar.WRITE_SCHEMES)
-        crossbar.Peripherals(read_scheme=self.read_scheme, write_scheme=self.writes())
+        crossbar.Peripherals(read_scheme=self.read_scheme, write_scheme=self.writes(),
+                             device_read_scheme=self.device_read_scheme, device_read_voltage=self.device_read_voltage)
 
     def writes(self) -> Optional[crossbar.WriteScheme]:
         """The :class:`crossbar.WriteScheme` of ``write_scheme`` (None: writes disturb nothing)."""
@@ -342,7 +348,8 @@ class TrainingSection:
 
 
 _LEFT_OUT_AT_DEFAULT = {
-    "array": ("read_scheme", "write_scheme", "write_voltage", "switching_voltage"),
+    "array": ("read_scheme", "write_scheme", "write_voltage", "switching_voltage", "device_read_scheme",
+              "device_read_voltage"),
     "adc": ("range_by", "kind", "capacitor_mismatch_sigma", "comparator_offset_sigma_lsb", "amplifier_gain",
             "columns_per_converter"),
     "slicing": ("weight_bits", "bits_per_slice", "encoding"),
@@ -631,6 +638,7 @@ _UNITS = {
     "drift_nu": ("1", "drift exponent, G = G0 (t/t0)^-nu"),
     "drift_nu_sigma": ("1", "device-to-device spread of nu"),
     "drift_t0": ("s", "drift reference time"),
+    "iv_nonlinearity_per_volt": ("1/V", "k of the cells' read current G sinh(kV)/k (0: linear)"),
     "pulse_law.step_up": ("S", "potentiation step per pulse"),
     "pulse_law.step_down": ("S", "depression step per pulse"),
     "pulse_law.nonlinearity": ("1", "exponent of the exponential pulse law"),
@@ -669,6 +677,8 @@ _UNITS = {
     "array.write_scheme": ("", "passive writes that disturb half-selected cells (omit: none)"),
     "array.write_voltage": ("V", "pulse amplitude across a written cell"),
     "array.switching_voltage": ("V", "V0 of the switching kinetics sinh(V/V0)"),
+    "array.device_read_scheme": ("", "lines a read of one device holds: grounded, at V/2, or floating"),
+    "array.device_read_voltage": ("V", "read voltage of a device read (verify, read-back)"),
     "adc.bits": ("bits", "ADC resolution including the sign"),
     "adc.range": ("output units", "ADC full scale in units of each matrix's outputs"),
     "adc.range_by": ("", "how each matrix's ADC full scale is set"),
@@ -701,6 +711,7 @@ _CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS, "encoding.scheme"
             "hardware.start": STARTS, "training.optimizer": OPTIMIZERS, "adc.kind": crossbar.ADC_KINDS,
             "adc.range_by": ADC_RANGE_MODES, "array.read_scheme": crossbar.peripherals.READ_SCHEMES,
             "array.write_scheme": crossbar.WRITE_SCHEMES,
+            "array.device_read_scheme": crossbar.DEVICE_READ_SCHEMES,
             "slicing.encoding": SLICE_ENCODINGS,
             "dac.inputs": INPUT_MODES, "dac.conversion": crossbar.peripherals.INPUT_CONVERSIONS,
             "hardware.periphery": ("none", *periphery_names())}

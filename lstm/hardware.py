@@ -89,6 +89,11 @@ class HardwareConfig:
         (:data:`crossbar.peripherals.READ_SCHEMES`: ``grounded``, ``floating`` or ``1t1r``).
     write_scheme : crossbar.WriteScheme, optional
         Passive in-situ writes, cell by cell, that disturb half-selected cells; ``None``: no disturb.
+    device_read_scheme : str
+        What a read of one device (verify, read-back) does with the other lines: ``grounded``, ``v_half``
+        or ``floating`` (:mod:`crossbar.device_reads`).
+    device_read_voltage : float
+        Read voltage of a device read, volts.
     dac_bits_per_cycle : int
         Magnitude bits a bit-serial cycle drives (:class:`crossbar.DAC` ``bits_per_cycle``).
     periphery : str, optional
@@ -122,6 +127,8 @@ class HardwareConfig:
     write_scheme: Optional[crossbar.WriteScheme] = None
     dac_bits_per_cycle: int = 1
     periphery: Optional[str] = None
+    device_read_scheme: str = "grounded"
+    device_read_voltage: float = 0.2
 
     def __post_init__(self):
         crossbar.preset(self.preset)
@@ -152,7 +159,13 @@ class HardwareConfig:
             raise ValueError(f"dac_bits_per_cycle={self.dac_bits_per_cycle!r} needs bit-serial row DACs "
                              "(dac_bit_serial=True); leave it 1")
         check_choice("read_scheme", self.read_scheme, crossbar.peripherals.READ_SCHEMES)
-        crossbar.Peripherals(read_scheme=self.read_scheme, write_scheme=self.write_scheme)  # the pair is checked
+        crossbar.Peripherals(read_scheme=self.read_scheme, write_scheme=self.write_scheme,
+                             device_read_scheme=self.device_read_scheme,
+                             device_read_voltage=self.device_read_voltage)  # the combination is checked
+        if self.device_read_scheme != "grounded" and self.device_model().two_pulse is not None:
+            raise ValueError(f"device_read_scheme={self.device_read_scheme!r} with device "
+                             f"{self.device_model().name!r}: two-pulse cells sit behind access transistors, which "
+                             "shut out the unselected cells of a device read; leave it 'grounded'")
         if self.write_scheme is not None and self.device_model().two_pulse is not None:
             raise ValueError(f"write_scheme with device {self.device_model().name!r}: two-pulse writes go through "
                              "access transistors (1T1R); leave it out")
@@ -228,7 +241,8 @@ def build_chip(config: HardwareConfig, seed=0) -> Chip:
     return Chip(config.device_model(), config.array_rows, config.array_cols, n_arrays=config.n_arrays,
                 dac=peripherals.dac, adc_bits=None if adc is None else adc.bits, wires=config.wires, seed=seed,
                 adc_circuit=None if adc is None else adc.circuit, costs=costs, read_scheme=config.read_scheme,
-                write_scheme=config.write_scheme)
+                write_scheme=config.write_scheme, device_read_scheme=config.device_read_scheme,
+                device_read_voltage=config.device_read_voltage)
 
 
 def place_network(chip: Chip, network: NetworkConfig, config: HardwareConfig) -> Dict[str, MappedMatrix]:

@@ -65,6 +65,8 @@ def hardware_config(exp: Experiment, network: Network, way: Optional[str] = None
                           dac_bit_serial=exp.dac.inputs == "bit_serial", dac_conversion=exp.dac.conversion,
                           read_scheme=exp.array.read_scheme,
                           write_scheme=exp.array.writes(), dac_bits_per_cycle=exp.dac.bits_per_cycle,
+                          device_read_scheme=exp.array.device_read_scheme,
+                          device_read_voltage=exp.array.device_read_voltage,
                           periphery=None if exp.hardware.periphery == "none" else exp.hardware.periphery)
 
 

@@ -40,6 +40,10 @@ class Chip:
         senses (:class:`crossbar.Peripherals`): ``grounded``, ``floating`` or ``1t1r``.
     write_scheme : crossbar.WriteScheme, optional
         Passive writes that disturb half-selected cells (:class:`crossbar.Peripherals`).
+    device_read_scheme : str
+        What a read of one device does with the other lines (``grounded``, ``v_half`` or ``floating``), and
+    device_read_voltage : float
+        its read voltage, volts (:class:`crossbar.Peripherals`, :mod:`crossbar.device_reads`).
     adc_circuit : crossbar.ADCCircuit, optional
         The column converters' architecture and non-idealities (default the
         uniform quantizer). Each array's converters are built with the array,
@@ -56,7 +60,8 @@ class Chip:
                  adc_bits: Optional[int] = None, wires: Optional[crossbar.WireResistance] = None,
                  seed=None, costs: Optional[EnergyCosts] = None,
                  adc_circuit: Optional[crossbar.ADCCircuit] = None, read_scheme: str = "grounded",
-                 write_scheme: Optional[crossbar.WriteScheme] = None):
+                 write_scheme: Optional[crossbar.WriteScheme] = None, device_read_scheme: str = "grounded",
+                 device_read_voltage: float = 0.2):
         if not isinstance(device, DeviceModel):
             raise ValueError(f"device={device!r} is not allowed; a crossbar.DeviceModel is required")
         self.device = device
@@ -69,8 +74,9 @@ class Chip:
             raise ValueError(f"adc_circuit={adc_circuit!r} is not allowed; a crossbar.ADCCircuit or None")
         if self.adc_bits is None and not self.adc_circuit.is_uniform:
             raise ValueError(f"adc_circuit kind={self.adc_circuit.kind!r} needs ADCs; give adc_bits")
-        self.peripherals = Peripherals(dac=dac, wires=wires, read_scheme=read_scheme,
-                                       write_scheme=write_scheme)  # validates them
+        self.peripherals = Peripherals(dac=dac, wires=wires, read_scheme=read_scheme, write_scheme=write_scheme,
+                                       device_read_scheme=device_read_scheme,
+                                       device_read_voltage=device_read_voltage)  # validates them
         self.costs = EnergyCosts() if costs is None else costs
         self._seeds = np.random.SeedSequence(seed)
         self._arrays: List[CrossbarArray] = []
@@ -246,6 +252,8 @@ class Chip:
                 "adc_circuit": config_to_dict(self.adc_circuit), "read_scheme": self.peripherals.read_scheme,
                 "write_scheme": (None if self.peripherals.write_scheme is None
                                  else config_to_dict(self.peripherals.write_scheme)),
+                "device_read_scheme": self.peripherals.device_read_scheme,
+                "device_read_voltage": self.peripherals.device_read_voltage,
                 "dac": None if self.dac is None else config_to_dict(self.dac),
                 "wires": None if self.peripherals.wires is None else config_to_dict(self.peripherals.wires),
                 "costs": config_to_dict(self.costs),
@@ -275,7 +283,9 @@ class Chip:
                        read_scheme=meta.get("read_scheme", "grounded"),
                        write_scheme=(None if meta.get("write_scheme") is None else
                                      config_from_dict(crossbar.WriteScheme, meta["write_scheme"],
-                                                      f"{path}: write_scheme")))
+                                                      f"{path}: write_scheme")),
+                       device_read_scheme=meta.get("device_read_scheme", "grounded"),
+                       device_read_voltage=meta.get("device_read_voltage", 0.2))
             n = int(arrays["chip.arrays"])
             grid = np.unpackbits(taken, count=n * chip.array_rows * chip.array_cols).astype(bool)
             chip._space = Occupancy.from_taken(grid.reshape(n, chip.array_rows, chip.array_cols))

@@ -44,15 +44,27 @@ def test_nonlinear_reads_equal_the_numpy_twin(dac):
     np.testing.assert_allclose(compiled, reference, rtol=1e-13, atol=1e-13 * np.abs(reference).max())
 
 
-def test_one_bit_drives_see_only_a_gain():
+@pytest.mark.parametrize("conversion", ["per_bit", "accumulate"])
+def test_one_bit_drives_see_only_a_gain_which_the_digital_side_divides_out(conversion):
     """ISAAC's argument for 1-bit drivers: two levels, 0 and v_max, bend to 0 and sinh(k v_max)/k, so a
-    bit-serial product of nonlinear cells is the linear one times one gain; multi-level drives distort."""
+    bit-serial product of nonlinear cells is the linear one times one gain, known and divided out after
+    the ADC; multi-level drives distort."""
     v = np.random.default_rng(2).uniform(-0.5, 0.5, (5, 24))
-    dac = crossbar.DAC(7, 0.5, bit_serial=True)
+    dac = crossbar.DAC(7, 0.5, bit_serial=True, conversion=conversion)
     bent = array(dac=dac).mvm(v)
     straight = array(k=0.0, dac=dac).mvm(v)
+    np.testing.assert_allclose(bent, straight, rtol=1e-12, atol=1e-13 * np.abs(bent).max())
     gain = np.sinh(K * 0.5) / (K * 0.5)
-    np.testing.assert_allclose(bent, gain * straight, rtol=1e-12, atol=1e-13 * np.abs(bent).max())
+    # before the ADC the currents carry the gain: a full scale 10 % above the largest linear current of a
+    # cycle (every row at v_max; accumulated cycles add up to the same) holds linear cells and saturates every column of bent ones
+    full = np.full((1, 24), 0.5)
+    largest = 0.5 * array(k=0.0).conductance.sum(axis=0).max()
+    adc = crossbar.ADC(12, 1.1 * largest)
+    cold, hot = array(k=0.0, dac=dac, adc=adc), array(dac=dac, adc=adc)
+    cold.mvm(full)
+    hot.mvm(full)
+    assert gain > 1.8 and cold.counters.adc_saturations == 0
+    assert hot.counters.adc_saturations == cold.counters.adc_conversions
     parallel = array(dac=crossbar.DAC(7, 0.5)).mvm(v)
     ratio = parallel / array(k=0.0, dac=crossbar.DAC(7, 0.5)).mvm(v)
     assert np.ptp(ratio[np.abs(parallel) > 1e-5]) > 0.05  # no single gain fits multi-level drives
