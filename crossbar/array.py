@@ -18,7 +18,7 @@ import numpy as np
 from . import kernels
 from .adc_circuits import ConverterBank
 from .device import DeviceModel
-from .device_reads import sensed_conductance
+from .device_reads import cell_current_per_siemens, sensed_conductance
 from .energy import EnergyCosts, OperationCounts
 from .peripherals import ADC, Peripherals
 from .programming import scheme_for
@@ -267,6 +267,7 @@ class CrossbarArray:
         self._effective = None  # with wires, solved again when a read next needs it
         self._read_effective = {}  # with wires and floating or 1T1R reads: (driven rows, columns) -> G_eff
         self._sensed = None  # what device reads report under a passive device read scheme, solved when needed
+        self._read_bias = {}  # v_half reads: (driven rows, columns) -> the held lines' current and its variance
 
     @property
     def conductance(self) -> np.ndarray:
@@ -333,22 +334,22 @@ class CrossbarArray:
         Returns
         -------
         ndarray
-            The array's :meth:`effective_conductance` for ``grounded`` reads, and
-            for ``1t1r`` reads without wires; else a matrix whose driven rows and
+            The array's :meth:`effective_conductance` for ``grounded`` and
+            ``v_half`` reads (lines held at fixed voltages pass the driven rows'
+            currents as grounded ones do; ``v_half``'s own current is
+            :meth:`read_bias_current`), and for ``1t1r`` reads without wires; else a matrix whose driven rows and
             sensed columns hold the read's transfer (``floating``: one sparse
             solve of the passive network with the unused lines open, a unit
             voltage on each driven row in turn; ``1t1r``: the wire network with
             the cells of undriven rows switched off).
         """
         scheme, wires = self.peripherals.read_scheme, self.peripherals.wires
-        if scheme == "grounded" or (scheme == "1t1r" and wires is None):
+        if scheme in ("grounded", "v_half") or (scheme == "1t1r" and wires is None):
             return self.effective_conductance()
-        key = (tuple((int(a), int(b)) for a, b in driven_rows), (int(cols[0]), int(cols[1])))
+        key = _read_key(driven_rows, cols)
         found = self._read_effective.get(key)
         if found is None:
-            driven = np.zeros(self.rows, dtype=bool)
-            for a, b in key[0]:
-                driven[a:b] = True
+            driven = self._driven_mask(key[0])
             if scheme == "1t1r":
                 found = effective_conductance(np.where(driven[:, None], self._conductance, 0.0),
                                               wires.row_segment_ohms, wires.col_segment_ohms)
@@ -367,6 +368,63 @@ class CrossbarArray:
                 found[rows] = np.where(sensed[None, :], solution.output_currents, 0.0)
             found.flags.writeable = False
             self._read_effective[key] = found
+        return found
+
+    def _driven_mask(self, row_ranges) -> np.ndarray:
+        """The rows of half-open ``row_ranges``, as a boolean mask of shape (rows,)."""
+        driven = np.zeros(self.rows, dtype=bool)
+        for a, b in row_ranges:
+            driven[a:b] = True
+        return driven
+
+    def read_bias_current(self, driven_rows, cols) -> Tuple[np.ndarray, np.ndarray]:
+        """What the lines held at ``V_b`` (half the DAC's ``v_max``) of a ``v_half`` read put into its
+        sensed columns whatever the drives: the current, amperes, and its read-noise variance, A^2, each of
+        shape (sensed columns,).
+
+        The undriven rows at ``V_b`` pass ``u(V_b) G`` through each cell into
+        the sensed columns at 0 V (``u(V) = sinh(k V) / k``, ``V`` for linear
+        cells); unsensed columns at ``V_b`` take nothing from them. With wire
+        resistance (linear cells) the current is one solve of the passive
+        network with the driven rows at 0 V (:func:`crossbar.solve_passive`);
+        the variance is the cells' own, ``sum (s u(V_b) G)^2``. Zero for the
+        other read schemes.
+
+        Parameters
+        ----------
+        driven_rows : sequence of (int, int)
+            The read's driven row ranges (half-open).
+        cols : (int, int)
+            The read's sensed columns (half-open).
+        """
+        c0, c1 = int(cols[0]), int(cols[1])
+        if self.peripherals.read_scheme != "v_half":
+            return np.zeros(c1 - c0), np.zeros(c1 - c0)
+        key = _read_key(driven_rows, cols)
+        found = self._read_bias.get(key)
+        if found is None:
+            dac = self.peripherals.dac
+            if dac is None:
+                raise ValueError("read_scheme='v_half' holds the unused lines at half the DAC's v_max, and this "
+                                 "array has no DAC; give the peripherals a crossbar.DAC")
+            bias = dac.v_max / 2.0
+            undriven = ~self._driven_mask(key[0])
+            per_siemens = cell_current_per_siemens(bias, self.device.iv_nonlinearity_per_volt)
+            g = self._conductance[undriven, c0:c1]
+            wires = self.peripherals.wires
+            if wires is None:
+                current = per_siemens * g.sum(axis=0)
+            else:
+                from .passive import solve_passive
+
+                held = np.full(self.cols, bias)
+                held[c0:c1] = 0.0
+                current = solve_passive(self._conductance, np.where(undriven, bias, 0.0)[None, :],
+                                        wires.row_segment_ohms, wires.col_segment_ohms,
+                                        bit_line_voltages=held).output_currents[0, c0:c1]
+            sigma = self.device.read_noise_sigma_relative
+            found = (np.asarray(current, dtype=np.float64), ((sigma * per_siemens * g) ** 2).sum(axis=0))
+            self._read_bias[key] = found
         return found
 
     def sensed_conductance(self) -> np.ndarray:
@@ -973,6 +1031,11 @@ class CrossbarArray:
 
 CONVERTER_STREAM = 0xADC
 """Spawn-key entry of the seed of an array's converters (beyond any child an array's seed could spawn)."""
+
+
+def _read_key(driven_rows, cols) -> tuple:
+    """A read's driven row ranges and sensed columns as a hashable key (plain ints)."""
+    return tuple((int(a), int(b)) for a, b in driven_rows), (int(cols[0]), int(cols[1]))
 
 
 def _converter_seed(rng: np.random.Generator) -> Tuple[int, list]:

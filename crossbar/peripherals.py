@@ -199,7 +199,7 @@ class ADC:
         return dataclasses.replace(self, **changes)
 
 
-READ_SCHEMES = ("grounded", "floating", "1t1r")
+READ_SCHEMES = ("grounded", "floating", "1t1r", "v_half")
 """What a read does with the lines it neither drives nor senses (see :class:`Peripherals`)."""
 
 
@@ -212,9 +212,13 @@ class Peripherals:
     carries no sneak current; the default, and the model of the versions
     before), ``floating`` (a passive array with them left open: currents sneak
     from driven rows through unsensed columns and undriven rows into the
-    sensed columns, wires or not) or ``1t1r`` (access transistors switch off
-    the cells of undriven rows; every column at virtual ground). A read that
-    drives every row and senses every column is the same in all three.
+    sensed columns, wires or not), ``1t1r`` (access transistors switch off
+    the cells of undriven rows; every column at virtual ground) or ``v_half``
+    (a passive array with them held at half the DAC's ``v_max``: the undriven
+    rows' cells pass a current into the sensed columns whatever the inputs,
+    which the converters see and the digital side takes off, see
+    :meth:`crossbar.CrossbarArray.read_bias_current`). A read that drives
+    every row and senses every column is the same in all four.
 
     ``device_read_scheme`` says the same for reads of one device (verify,
     read-back) at ``device_read_voltage`` volts: ``grounded`` (exact),

@@ -314,7 +314,10 @@ class ReadPlan:
             input_accumulate=dac is not None and dac.bit_serial and dac.conversion == "accumulate",
             input_sum_weights=np.zeros(self.n_outputs) if input_sum_weights is None else input_sum_weights,
             input_sum=input_sum_weights is not None, cell_nonlinearity=float(self.device.iv_nonlinearity_per_volt),
-            cycle_gain=self._cycle_gain(dac))
+            cycle_gain=self._cycle_gain(dac),
+            bias=any(a.peripherals.read_scheme == "v_half" for a in arrays),
+            column_bias=np.zeros(band_columns[-1]), column_bias_variance=np.zeros(band_columns[-1], dtype=np.float32),
+            output_bias=np.zeros(self.n_outputs))
         self._drives = [(np.array([d.rows for d in r.drives], dtype=np.int64).reshape(-1, 2),
                          np.array([d.first_input for d in r.drives], dtype=np.int64),
                          np.array([float(d.sign) for d in r.drives])) for r in self.reads]
@@ -392,7 +395,7 @@ class ReadPlan:
         # arrays with wires solve their effective conductances first, several at a time (LAPACK releases
         # the GIL; each array's solve is its own, so the numbers do not depend on the threads)
         unsolved = [a for a in self.source_arrays if a.peripherals.wires is not None and a._effective is None
-                    and a.peripherals.read_scheme == "grounded"]
+                    and a.peripherals.read_scheme in ("grounded", "v_half")]
         threads = min(len(unsolved), numba.get_num_threads())
         if threads > 1:
             with ThreadPoolExecutor(threads, thread_name_prefix="xbar-wires") as pool:
@@ -400,8 +403,10 @@ class ReadPlan:
         for k, (r, (drive_rows, drive_inputs, drive_signs), (band_start, p0, views), runs) in enumerate(zip(
                 self.reads, self._drives, self._fill_views, self._drive_runs)):
             # the arrays' own buffers, not read-only views: the plan only reads them (and is of this package)
-            signal = (r.array._signal_conductance() if r.array.peripherals.read_scheme == "grounded"
+            signal = (r.array._signal_conductance() if r.array.peripherals.read_scheme in ("grounded", "v_half")
                       else r.array.read_effective_conductance(drive_rows, r.cols))
+            if self.arrays.bias:
+                self._fill_bias(k, r, drive_rows)
             fill_read_values(signal, r.array._conductance, r.cols[0], r.cols[1],
                              drive_rows, drive_inputs, drive_signs, band_start, sigma, p0, *views, self._scratch)
             # S of each logical input's rows, summed over all the array's columns (they all dissipate)
@@ -417,6 +422,22 @@ class ReadPlan:
         self._generators_seen = _array_module.changes()
         self.versions = self._versions()
         self._changes_seen = _array_module.changes()
+
+    def _fill_bias(self, k: int, read: Read, drive_rows) -> None:
+        """Read ``k``'s held-line currents into the plan (its columns, their outputs' digital share) and the
+        power the held lines give its cells (V_b times their current, W)."""
+        pa = self.arrays
+        if k == 0:
+            pa.output_bias[:] = 0.0
+            self._bias_power = np.zeros(self.n_reads)
+        current, variance = read.array.read_bias_current(drive_rows, read.cols)
+        band, p0, p1 = int(pa.runs[k, 0]), int(pa.runs[k, 1]), int(pa.runs[k, 2])
+        columns = pa.band_columns[band] + np.arange(p0, p1)
+        pa.column_bias[columns] = current
+        pa.column_bias_variance[columns] = variance.astype(np.float32)
+        np.add.at(pa.output_bias, pa.column_output[columns], pa.column_sign[columns] * current)
+        if read.array.peripherals.read_scheme == "v_half":
+            self._bias_power[k] = read.array.peripherals.dac.v_max / 2.0 * float(np.sum(current))
 
     def _cycle_gain(self, dac) -> float:
         """The one gain 1-bit drives see on nonlinear cells, ``sinh(k v_max) / (k v_max)``: their two levels
@@ -564,6 +585,8 @@ class ReadPlan:
         # J of each read: t_read * sum_i G_i V_i^2 over its logical inputs, all reads at once
         padded = np.append(np.asarray(power, dtype=np.float64), 0.0)
         energies = self._read_times * np.einsum("ij,ij->i", padded[self._energy_index], self._energy_conductance)
+        if self.arrays.bias:  # the held lines' cells, every cycle of every vector
+            energies = energies + self._read_times * (calls * batch * self.cycles) * self._bias_power
         vectors = calls * batch * self.cycles  # a bit-serial vector is a read cycle per bit
         converted = calls * batch * self.conversions
         # the arrays' counters take this call when they are next read (a loop over thousands of arrays at

@@ -99,6 +99,10 @@ ReadArrays = namedtuple("ReadArrays", [
     "input_sum",        # bool: input_sum_weights apply
     "cell_nonlinearity",  # float: k of the cells' I = G sinh(k V) / k, 1/V (0: linear)
     "cycle_gain",       # float: known gain of 1-bit drives on nonlinear cells, divided out after the ADC (else 1)
+    "bias",             # bool: v_half reads: held lines add a current to their sensed columns
+    "column_bias",      # float64 (sum of band widths,): each band column's held-line current, A (a cycle)
+    "column_bias_variance",  # float32 (sum of band widths,): its read-noise variance, A^2
+    "output_bias",      # float64 (n_out,): each output's share of the held-line currents, A, taken off digitally
 ])
 
 PLANE_STRIDE = 1 << 40
@@ -404,6 +408,10 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
         for c in range(n_chunks):  # chunk by chunk: each chunk's row of hits is contiguous
             for k in range(plan.runs.shape[0]):
                 saturated[k] += hits[c, k]
+        if plan.bias:  # the digital side takes off the held lines' known current, as this cycle weighed it
+            for j in range(plan.n_out):
+                for b in range(batch):
+                    total[j, b] = total[j, b] - weight * plan.output_bias[j]
     for e in range(total_flat.shape[0]):  # divided in place first: a contiguous loop vectorises, a strided one not
         total_flat[e] = total_flat[e] / plan.output_unit
     for b in range(batch):
@@ -629,6 +637,13 @@ def _read_chunk(plan, seeds, voltages_all, squares_all, total, current_all, vari
                           plan.variance[off + c0 * rows:off + hi * rows].reshape((m, rows)),
                           voltages, squares, cur, var, noise)
         columns = plan.band_columns[a]
+        if plan.bias:  # the held lines' current reaches the converters with the products
+            for q in range(m):
+                held = plan.column_bias[columns + c0 + q]
+                held_variance = plan.column_bias_variance[columns + c0 + q]
+                for b in range(batch):
+                    cur[q, b] = cur[q, b] + held
+                    var[q, b] = var[q, b] + held_variance
         for k in range(_first_run(plan.runs, plan.band_runs[a], plan.band_runs[a + 1], c0), plan.band_runs[a + 1]):
             p0, p1 = plan.runs[k, 1], plan.runs[k, 2]
             if p0 >= hi:  # the band's runs tile its columns in order: none further reaches this chunk
@@ -768,6 +783,10 @@ def _reference_cycle(plan, v, squares, seeds, first_row, weight, total, saturate
                 current = current + g[:, i:i + 1] * band_v[i]
             if plan.noise:
                 variance = fma32_reference(s[:, i:i + 1], band_q[i], variance)
+        if plan.bias:  # as the kernel: added in float64, stored in the chain's precision
+            columns = plan.band_columns[a] + np.arange(width)
+            current = (current.astype(np.float64) + plan.column_bias[columns][:, None]).astype(current.dtype)
+            variance = variance + plan.column_bias_variance[columns][:, None]
         current = current.astype(np.float64)
         for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
             _, p0, p1, col0 = plan.runs[k]
@@ -794,3 +813,5 @@ def _reference_cycle(plan, v, squares, seeds, first_row, weight, total, saturate
                 i = np.clip(code, -plan.adc_top, plan.adc_top) * plan.adc_step
             for p in range(p0, p1):
                 total[plan.column_output[columns + p]] += plan.column_sign[columns + p] * (weight * i[p - p0])
+    if plan.bias:  # the held lines' known current, taken off as the kernel does after each cycle
+        total -= weight * plan.output_bias[:, None]

@@ -673,7 +673,7 @@ _UNITS = {
     "array.rows": ("devices", "word lines per array"),
     "array.cols": ("devices", "bit lines per array"),
     "array.count": ("arrays", "arrays available (omit: as many as needed)"),
-    "array.read_scheme": ("", "lines a read neither drives nor senses: grounded, floating, or 1T1R cells off"),
+    "array.read_scheme": ("", "lines a read neither drives nor senses: grounded, floating, 1T1R cells off, or at V/2"),
     "array.write_scheme": ("", "passive writes that disturb half-selected cells (omit: none)"),
     "array.write_voltage": ("V", "pulse amplitude across a written cell"),
     "array.switching_voltage": ("V", "V0 of the switching kinetics sinh(V/V0)"),

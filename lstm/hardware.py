@@ -86,7 +86,7 @@ class HardwareConfig:
         ``"per_bit"`` or ``"accumulate"`` (with ``dac_bit_serial``).
     read_scheme : str
         What a read does with the lines of an array it neither drives nor senses
-        (:data:`crossbar.peripherals.READ_SCHEMES`: ``grounded``, ``floating`` or ``1t1r``).
+        (:data:`crossbar.peripherals.READ_SCHEMES`: ``grounded``, ``floating``, ``1t1r`` or ``v_half``).
     write_scheme : crossbar.WriteScheme, optional
         Passive in-situ writes, cell by cell, that disturb half-selected cells; ``None``: no disturb.
     device_read_scheme : str
@@ -169,6 +169,10 @@ class HardwareConfig:
         if self.write_scheme is not None and self.device_model().two_pulse is not None:
             raise ValueError(f"write_scheme with device {self.device_model().name!r}: two-pulse writes go through "
                              "access transistors (1T1R); leave it out")
+        if self.read_scheme == "v_half" and self.peripherals().dac is None:
+            raise ValueError(f"read_scheme='v_half' holds the unused lines at half the DAC's v_max, and this chip "
+                             f"has no DAC (ideal_converters={self.ideal_converters}, preset {self.preset!r}); give "
+                             "dac_bits or choose another read scheme")
         if self.dac_bit_serial and self.peripherals().dac is None:
             raise ValueError(f"dac_bit_serial=True needs row DACs, and this chip has none (ideal_converters="
                              f"{self.ideal_converters}, preset {self.preset!r}); give dac_bits")

@@ -37,7 +37,7 @@ class Chip:
         scale is set per mapped matrix (see ``MappedMatrix.calibrate_adc``).
     read_scheme : str
         What a read does with the lines of an array it neither drives nor
-        senses (:class:`crossbar.Peripherals`): ``grounded``, ``floating`` or ``1t1r``.
+        senses (:class:`crossbar.Peripherals`): ``grounded``, ``floating``, ``1t1r`` or ``v_half``.
     write_scheme : crossbar.WriteScheme, optional
         Passive writes that disturb half-selected cells (:class:`crossbar.Peripherals`).
     device_read_scheme : str

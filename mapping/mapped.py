@@ -338,7 +338,27 @@ class MappedMatrix:
         - ``"cell_step"``: one LSB is the current of one device step (the
           level spacing, or the pulse law's up step without levels) at an
           input of 1: ``max_code * v_read * step``.
+
+        Arrays whose reads hold the unused lines at V/2 (``read_scheme="v_half"``)
+        add the largest current those lines put into a sensed column
+        (:meth:`held_current`): the converters must take it in with the products.
         """
+        return self._range_by(mode, output_range) + self.held_current()
+
+    def held_current(self) -> float:
+        """The largest current the lines a read holds at V/2 put into one of its sensed columns, amperes
+        (:meth:`crossbar.CrossbarArray.read_bias_current`); 0 for the other read schemes."""
+        largest = 0.0
+        for t in self.tiles:
+            array = self.chip.arrays[t.array]
+            if array.peripherals.read_scheme == "v_half":
+                rows, cols = self._region(t)
+                current, _ = array.read_bias_current([(rows.start, rows.stop)], (cols.start, cols.stop))
+                largest = max(largest, float(np.max(np.abs(current))))
+        return largest
+
+    def _range_by(self, mode: str, output_range: float) -> float:
+        """:meth:`adc_full_scale_by` without the held lines' current."""
         check_choice("adc_range_by", mode, ADC_RANGE_MODES)
         if mode == "calibration":
             raise ValueError(f"{self.name}: adc_range_by='calibration' needs sample inputs; call "
@@ -378,6 +398,9 @@ class MappedMatrix:
         currents = [self._ideal_currents(t, x) for t in self.tiles]
         self.adc = ADC.calibrated(np.concatenate([c.ravel() for c in currents]), bits=self.chip.adc_bits,
                                   percentile=percentile, margin=margin, circuit=self.chip.adc_circuit)
+        held = self.held_current()
+        if held > 0.0:  # the products' currents come with the held lines' (see adc_full_scale_by)
+            self.adc = ADC(self.chip.adc_bits, self.adc.full_scale + held, self.chip.adc_circuit)
         return self.adc
 
     def _check_inputs(self, x) -> np.ndarray:

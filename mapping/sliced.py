@@ -285,7 +285,7 @@ class SlicedMatrix(MappedMatrix):
         low, high = self.chip.device.programmable_range
         return e.v_read * 0.5 * (low + high) * self._largest_drive() + signal
 
-    def adc_full_scale_by(self, mode: str, output_range: float = 6.0) -> float:
+    def _range_by(self, mode: str, output_range: float = 6.0) -> float:
         """As :meth:`MappedMatrix.adc_full_scale_by`, for one slice's columns: ``array_max`` is every
         driven row at its largest digit, ``cell_step`` one device level at an input of 1."""
         check_choice("adc_range_by", mode, ADC_RANGE_MODES)

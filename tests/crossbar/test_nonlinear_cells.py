@@ -56,7 +56,8 @@ def test_one_bit_drives_see_only_a_gain_which_the_digital_side_divides_out(conve
     np.testing.assert_allclose(bent, straight, rtol=1e-12, atol=1e-13 * np.abs(bent).max())
     gain = np.sinh(K * 0.5) / (K * 0.5)
     # before the ADC the currents carry the gain: a full scale 10 % above the largest linear current of a
-    # cycle (every row at v_max; accumulated cycles add up to the same) holds linear cells and saturates every column of bent ones
+    # cycle (every row at v_max; accumulated cycles add up to the same) holds linear cells and saturates
+    # every column of bent ones
     full = np.full((1, 24), 0.5)
     largest = 0.5 * array(k=0.0).conductance.sum(axis=0).max()
     adc = crossbar.ADC(12, 1.1 * largest)
