@@ -579,10 +579,11 @@ class ReadPlan:
         saturated : ndarray of int, shape (n_reads,)
             Each read's ADC saturations over the calls.
         power : ndarray, shape (n_logical,)
-            ``sum V^2`` of each logical input over all the calls, V^2.
+            ``sum V u(V)`` of each logical input over all the calls, V^2 (``V^2`` for linear cells; ``u(V)
+            = sinh(k V) / k`` for cells that bend).
         """
         saturated = np.asarray(saturated, dtype=np.int64)
-        # J of each read: t_read * sum_i G_i V_i^2 over its logical inputs, all reads at once
+        # J of each read: t_read * sum_i G_i V_i u(V_i) over its logical inputs (u(V) = V for linear cells)
         padded = np.append(np.asarray(power, dtype=np.float64), 0.0)
         energies = self._read_times * np.einsum("ij,ij->i", padded[self._energy_index], self._energy_conductance)
         if self.arrays.bias:  # the held lines' cells, every cycle of every vector

@@ -169,6 +169,13 @@ class HardwareConfig:
         if self.write_scheme is not None and self.device_model().two_pulse is not None:
             raise ValueError(f"write_scheme with device {self.device_model().name!r}: two-pulse writes go through "
                              "access transistors (1T1R); leave it out")
+        bend = self.device_model().iv_nonlinearity_per_volt
+        if bend != 0.0 and (self.wires is not None or self.read_scheme == "floating"):
+            path = "through wires" if self.wires else "through floating lines"
+            raise ValueError(f"device {self.device_model().name!r} has cells that bend (iv_nonlinearity_per_volt="
+                             f"{bend:g} /V) and the reads go {path}: each cell's voltage would depend on the "
+                             "others, a solve per input vector; use "
+                             "ideal wires and a grounded, 1t1r or v_half read scheme, or linear cells")
         if self.read_scheme == "v_half" and self.peripherals().dac is None:
             raise ValueError(f"read_scheme='v_half' holds the unused lines at half the DAC's v_max, and this chip "
                              f"has no DAC (ideal_converters={self.ideal_converters}, preset {self.preset!r}); give "
