@@ -216,7 +216,21 @@ class CrossbarArray:
         self._g0 = self._apply_faults(g)
         # SET gate voltage each device last received (two-pulse devices), volts; NaN = never
         self.gate_voltage = np.full(shape, np.nan)
+        self.table_index = self._draw_table_index()
         self._refresh()
+
+    def _draw_table_index(self) -> Optional[np.ndarray]:
+        """Which table of a table device's pulse law each device follows (device-to-device spread), from a
+        stream of the array's seed kept apart from its generator (so the other draws do not move, and a
+        reloaded array draws the same); None for other devices."""
+        law = self.device.pulse_law
+        if law.kind != "table" or self.device.two_pulse is not None:
+            return None
+        from .pulse_tables import draw_table_index
+
+        entropy, spawn_key = self._converter_seed
+        sequence = np.random.SeedSequence(entropy, spawn_key=tuple(spawn_key) + (TABLE_STREAM,))
+        return draw_table_index(sequence, self.shape, law.pulse_table().n_tables)
 
     @property
     def rng(self) -> np.random.Generator:
@@ -670,9 +684,15 @@ class CrossbarArray:
         law = self.device.pulse_law
         moved = n != 0
         g = self._write_start(moved)
-        pulses = kernels.pulse_update(g, n, self.g_low, self.g_high, self.stuck, law.kind_code,
-                                      law.step_up, law.step_down, law.nonlinearity,
-                                      law.cycle_noise_sigma_relative, stream_seeds(self.rng, self.rows))
+        if law.kind == "table":
+            from .pulse_tables import table_arrays, table_pulse_update
+
+            pulses = table_pulse_update(g, n, self.g_low, self.g_high, self.stuck, self.table_index,
+                                        **table_arrays(law.pulse_table()), seeds=stream_seeds(self.rng, self.rows))
+        else:
+            pulses = kernels.pulse_update(g, n, self.g_low, self.g_high, self.stuck, law.kind_code,
+                                          law.step_up, law.step_down, law.nonlinearity,
+                                          law.cycle_noise_sigma_relative, stream_seeds(self.rng, self.rows))
         self._store_write(g, moved, int(pulses), int(np.abs(n).max(axis=1).sum()), stuck_kept=True)
         return int(pulses)
 
@@ -705,6 +725,9 @@ class CrossbarArray:
         if self.device.two_pulse is not None:
             raise ValueError(f"device {self.device.name!r} is written by Li et al.'s two-pulse scheme through "
                              "access transistors (1T1R): it has no half-selected cells to disturb")
+        if self.device.pulse_law.kind == "table":
+            raise ValueError(f"device {self.device.name!r} follows a measured pulse table: its disturb by partial "
+                             "pulses is not in the table; write it without a write scheme")
         n = np.asarray(n_pulses)
         if n.shape != self.shape:
             raise ValueError(f"n_pulses has shape {n.shape}; shape {self.shape} required")
@@ -1012,6 +1035,7 @@ class CrossbarArray:
         self.counters = values["counters"]
         self._converter_seed = values["converter_seed"]
         self._converters = values["converters"]
+        self.table_index = self._draw_table_index()
         self._refresh()
 
     # ------------------------------------------------------------------ costs
@@ -1028,6 +1052,9 @@ class CrossbarArray:
         return (f"CrossbarArray({self.rows}x{self.cols}, device={self.device.name!r}, "
                 f"G {g.min() * 1e6:.1f}..{g.max() * 1e6:.1f} uS, stuck {int(self.stuck.sum())})")
 
+
+TABLE_STREAM = 0x7AB
+"""Spawn-key entry of the seed of a table device's choice of table per device."""
 
 CONVERTER_STREAM = 0xADC
 """Spawn-key entry of the seed of an array's converters (beyond any child an array's seed could spawn)."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from .validation import check_choice, check_finite, check_int, check_range, config_from_dict, config_to_dict
 
-PULSE_LAW_KINDS = ("linear", "soft_bounds", "exponential")
+PULSE_LAW_KINDS = ("linear", "soft_bounds", "exponential", "table")
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,16 @@ class PulseUpdateLaw:
     Each pulse is multiplied by ``1 + cycle_noise_sigma_relative * N(0, 1)``
     (cycle-to-cycle noise), and the device never leaves its own window.
 
+    - ``table``: the change of each pulse is drawn from a measured table over
+      G and its spread (:class:`crossbar.pulse_tables.PulseTable`, named by
+      ``table``: a shipped table or an ``.npz`` path); ``step_up`` and
+      ``step_down`` then only size a pulse count where the table's mean step
+      is not used, and ``cycle_noise_sigma_relative`` must be 0 (the spread is
+      the table's).
+
     Parameters
     ----------
-    kind : {"linear", "soft_bounds", "exponential"}
+    kind : {"linear", "soft_bounds", "exponential", "table"}
     step_up : float
         Potentiation step at the bottom of the window, siemens per pulse (> 0).
     step_down : float
@@ -49,6 +56,9 @@ class PulseUpdateLaw:
         Exponent of the ``exponential`` law (>= 0, dimensionless).
     cycle_noise_sigma_relative : float
         Standard deviation of the pulse-to-pulse spread, relative to the step (>= 0).
+    table : str, optional
+        With ``kind="table"``: a shipped table (:func:`crossbar.pulse_tables.shipped_table_names`)
+        or the path of a table's ``.npz`` (:meth:`crossbar.pulse_tables.PulseTable.save`).
     """
 
     kind: str = "linear"
@@ -56,6 +66,7 @@ class PulseUpdateLaw:
     step_down: float = 1e-6
     nonlinearity: float = 0.0
     cycle_noise_sigma_relative: float = 0.0
+    table: Optional[str] = None
 
     def __post_init__(self):
         check_choice("pulse_law.kind", self.kind, PULSE_LAW_KINDS)
@@ -63,6 +74,25 @@ class PulseUpdateLaw:
         check_range("pulse_law.step_down", self.step_down, 0.0, low_open=True, unit="S")
         check_range("pulse_law.nonlinearity", self.nonlinearity, 0.0)
         check_range("pulse_law.cycle_noise_sigma_relative", self.cycle_noise_sigma_relative, 0.0)
+        if self.kind == "table":
+            if not isinstance(self.table, str) or not self.table:
+                raise ValueError(f"pulse_law.table={self.table!r} is not allowed with kind='table'; a shipped "
+                                 "table's name or an .npz path is required")
+            if self.cycle_noise_sigma_relative != 0.0:
+                raise ValueError(f"pulse_law.cycle_noise_sigma_relative={self.cycle_noise_sigma_relative!r} with "
+                                 "kind='table': a table holds its own spread; 0 is required")
+            self.pulse_table()
+        elif self.table is not None:
+            raise ValueError(f"pulse_law.table={self.table!r} is not allowed with kind={self.kind!r}; only "
+                             "kind='table' reads a table")
+
+    def pulse_table(self):
+        """The :class:`crossbar.pulse_tables.PulseTable` of a ``table`` law (``ValueError`` for other kinds)."""
+        from .pulse_tables import load_table
+
+        if self.kind != "table":
+            raise ValueError(f"pulse_law.kind={self.kind!r} has no table")
+        return load_table(self.table)
 
     @property
     def kind_code(self) -> int:
@@ -334,6 +364,13 @@ class DeviceModel:
             lines.append(f"  two-pulse RESET/SET: G_set = {self.two_pulse.gate_slope * us:g} uS/V * Vg"
                          f" + {self.two_pulse.gate_intercept * us:g} uS, Vg {self.two_pulse.gate_voltage_min:g}.."
                          f"{self.two_pulse.gate_voltage_max:g} V ({lo * us:.1f}..{hi * us:.1f} uS)")
+        elif self.pulse_law.kind == "table":
+            table = self.pulse_law.pulse_table()
+            middle = np.array([0.5 * (self.g_min + self.g_max)])
+            up, down = table.mean_step(middle, True)[0], table.mean_step(middle, False)[0]
+            lines.append(f"  pulse table {self.pulse_law.table!r} ({table.n_tables} table(s), "
+                         f"{table.g_bins.shape[1]} bins x {table.quantiles.size} quantiles): mean step at "
+                         f"{middle[0] * us:.3g} uS +{up * us:.3g} / {down * us:.3g} uS per pulse")
         else:
             law = self.pulse_law
             lines.append(f"  pulse law {law.kind}: +{law.step_up * us:.3g} / -{law.step_down * us:.3g} uS per pulse,"

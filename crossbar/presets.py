@@ -69,7 +69,46 @@ def _hfo2_soft_bounds() -> DeviceModel:
                                  cycle_noise_sigma_relative=0.3))
 
 
-_PRESETS = {"ideal": _ideal, "li2019": _li2019, "hfo2_soft_bounds": _hfo2_soft_bounds}
+def _gong2018_hfo2() -> DeviceModel:
+    """HfO2 ReRAM defined by its measured pulse response: Gong et al., "Signal and noise extraction from
+    analog memory elements for neuromorphic computing", Nat. Commun. 9, 2102 (2018),
+    doi:10.1038/s41467-018-04485-1.
+
+    - The change of each pulse is drawn from a table fitted to the paper's
+      1000 potentiating and 1000 depressing pulses (as shipped in IBM aihwkit,
+      MIT licence): 20 conductance bins, 21 quantiles of the step, up and down
+      (``crossbar.pulse_tables``, ``crossbar.device_fit``).
+    - The data are normalised; this preset maps their range onto 10..100 uS
+      (a stated window, not a measurement): change it by fitting the file
+      again with another window (``xbar device fit ... --window``).
+    - Read noise 0.5 % (an assumption); no faults or drift.
+    """
+    from .pulse_tables import GONG_WINDOW
+
+    return DeviceModel(name="gong2018_hfo2", g_min=GONG_WINDOW[0], g_max=GONG_WINDOW[1],
+                       read_noise_sigma_relative=0.005,
+                       pulse_law=PulseUpdateLaw(kind="table", table="gong2018_hfo2"))
+
+
+def _taox_lut() -> DeviceModel:
+    """TaOx ReRAM from measured lookup tables of 10 devices (device-to-device spread): Sandia
+    cross-sim-data ``lookup_tables/TaOx_all`` (BSD-3), which attributes the data to Agarwal et al.,
+    VLSI Technology 2017.
+
+    - Each device of an array follows one of the 10 measured devices' tables
+      (drawn once from the array's seed): the change of each pulse at its
+      conductance and a quantile drawn afresh, up and down (51 bins, 51
+      quantiles: every 10th of the source's 501).
+    - Window 5..165 uS, the tables' range. The up steps are abrupt (100 uS
+      and more a pulse low in the window), as the source's data are.
+    - Read noise 0.5 % (an assumption); no faults or drift.
+    """
+    return DeviceModel(name="taox_lut", g_min=5e-6, g_max=165e-6, read_noise_sigma_relative=0.005,
+                       pulse_law=PulseUpdateLaw(kind="table", table="taox_lut"))
+
+
+_PRESETS = {"ideal": _ideal, "li2019": _li2019, "hfo2_soft_bounds": _hfo2_soft_bounds,
+            "gong2018_hfo2": _gong2018_hfo2, "taox_lut": _taox_lut}
 
 
 def preset_names() -> list:

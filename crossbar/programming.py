@@ -85,6 +85,11 @@ class PulseLawProgramming(ProgrammingScheme):
 
     def program_once(self, array, target, mask):
         d = array.device
+        if self.law.kind == "table":  # a measured device takes pulses: as many as its mean step says
+            delta = np.where(mask, array.gain * target - array.conductance, 0.0)
+            n = np.where(mask, self.pulses_for(delta, array), 0)
+            array.apply_pulses(n)
+            return int(np.count_nonzero(mask))
         # the device maps the nominal window onto its own (device-to-device spread)
         nominal = array.gain * target
         g = nominal + d.program_sigma(nominal) * array.rng.standard_normal(array.shape)
@@ -93,19 +98,33 @@ class PulseLawProgramming(ProgrammingScheme):
         array._store_write(g, mask, pulses=n_devices, row_steps=int(np.count_nonzero(mask.any(axis=1))))
         return n_devices
 
-    def pulses_for(self, delta: np.ndarray) -> np.ndarray:
+    def pulses_for(self, delta: np.ndarray, array=None, rows=slice(None), cols=slice(None)) -> np.ndarray:
         """Whole pulses for conductance changes ``delta`` (S): ``round(dG / step_up)`` up, ``round(dG / step_down)``
-        down (negative counts depress)."""
+        down (negative counts depress). A table device divides by its table's mean step at each device's
+        conductance now (``array``'s devices ``rows, cols``)."""
         law = self.law
+        if law.kind == "table":
+            if array is None:
+                raise ValueError("a table device's pulse counts depend on each device's conductance; give the array")
+            g = array.conductance[rows, cols]
+            up = delta >= 0
+            step = np.abs(law.pulse_table().mean_step(g, up, array.table_index[rows, cols]))
+            n = np.where(step > 0.0, np.rint(delta / np.where(step > 0.0, step, 1.0)), 0)
+            # near a bound the mean step vanishes: a write gives at most MAX_TABLE_PULSES at once
+            return np.clip(n, -MAX_TABLE_PULSES, MAX_TABLE_PULSES).astype(np.int64)
         return np.where(delta >= 0, np.rint(delta / law.step_up), np.rint(delta / law.step_down)).astype(np.int64)
 
     def move(self, array, delta, rows, cols):
         n = np.zeros(array.shape, dtype=np.int64)
-        n[rows, cols] = self.pulses_for(delta)
+        n[rows, cols] = self.pulses_for(delta, array, rows, cols)
         scheme = array.peripherals.write_scheme
         if scheme is not None:  # a passive array: cell by cell, disturbing the others
             return array.write_passive(n, scheme)[0], 0
         return array.apply_pulses(n), 0
+
+
+MAX_TABLE_PULSES = 1000
+"""Most pulses one write gives a table device (its mean step vanishes towards a bound)."""
 
 
 def scheme_for(device) -> ProgrammingScheme:

@@ -67,6 +67,112 @@ def _cmd_adc(args) -> int:
     return 0
 
 
+def _window(text):
+    """``LO:HI`` in siemens for --window."""
+    if text is None:
+        return None
+    try:
+        low, high = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise ValueError(f"--window={text!r} is not allowed; LO:HI in siemens is required (10e-6:100e-6)") from None
+    return (low, high)
+
+
+def load_device(reference: str):
+    """A device preset's name or a device TOML (``xbar device fit --out``): its :class:`crossbar.DeviceModel`,
+    a relative table path taken from the file's folder."""
+    import crossbar
+
+    if reference in crossbar.preset_names():
+        return crossbar.preset(reference)
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(reference, "rb") as f:
+            data = tomllib.loads(f.read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"device {reference!r}: not a preset ({', '.join(crossbar.preset_names())}) nor a "
+                         f"readable device file ({error})") from None
+    law = data.get("pulse_law") if isinstance(data, dict) else None
+    if isinstance(law, dict) and isinstance(law.get("table"), str) and law["table"].endswith(".npz") \
+            and not os.path.isabs(law["table"]):
+        law["table"] = os.path.join(os.path.dirname(os.path.abspath(reference)), law["table"])
+    return crossbar.DeviceModel.from_dict(data, f"device file {reference}")
+
+
+def _read_all_traces(paths, window, read_voltage):
+    from crossbar.device_fit import read_traces
+
+    traces = []
+    for path in paths:
+        traces += read_traces(path, window=window, read_voltage=read_voltage)
+    return traces
+
+
+def _cmd_device(args) -> int:
+    import crossbar
+    from crossbar.device_fit import band_agreement, fit_parametric, fit_table, plot_response
+
+    window = _window(args.window)
+    if args.action == "fit":
+        if not args.out or not args.out.endswith(".toml"):
+            raise ValueError(f"--out={args.out!r}: a DEVICE.toml path is required (the table goes beside it)")
+        _check_output_folder(os.path.dirname(os.path.abspath(args.out)), "--out")
+        traces = _read_all_traces(args.inputs, window, args.read_voltage)
+        table = fit_table(traces, n_bins=args.bins, source=f"fitted from {', '.join(args.inputs)}")
+        stem = os.path.splitext(args.out)[0]
+        table.save(stem + ".npz")
+        low, high = table.g_range
+        g_all = [t.conductance for t in traces]
+        low = min(low, min(float(g.min()) for g in g_all))
+        high = max(high, max(float(g.max()) for g in g_all))
+        name = args.name or os.path.basename(stem)
+        device = crossbar.DeviceModel(name=name, g_min=low, g_max=high,
+                                      pulse_law=crossbar.PulseUpdateLaw(kind="table", table=stem + ".npz"))
+        data = device.to_dict()
+        data["pulse_law"]["table"] = os.path.basename(stem + ".npz")
+        from .experiment import dump_toml
+
+        with open(args.out, "w") as f:
+            f.write(f"# {name}: a table device fitted by xbar device fit from {', '.join(args.inputs)}\n")
+            f.write(dump_toml({k: v for k, v in data.items() if v is not None}))
+        ups = sum(t.up for t in traces)
+        print(f"{len(traces)} ramps ({ups} up, {len(traces) - ups} down), {sum(t.conductance.size for t in traces)} "
+              f"reads, {low * 1e6:.4g}..{high * 1e6:.4g} uS")
+        print(f"table: {args.bins} bins x {table.quantiles.size} quantiles -> {stem}.npz")
+        for kind, (law, error) in fit_parametric(traces, n_bins=args.bins).items():
+            print(f"  {kind:<12} step up {law.step_up * 1e6:.4g} uS, down {law.step_down * 1e6:.4g} uS: error "
+                  f"{100 * error:.1f} % of the mean step")
+        agreement = band_agreement(device, traces, seeds=args.seeds)
+        for up, share in agreement.items():
+            print(f"  simulated mean of {args.seeds} seeds inside the data's 5..95 % band: "
+                  f"{100 * share:.1f} % of the {'up' if up else 'down'} pulses")
+        print(f"device: {args.out}")
+        return 0
+    if len(args.inputs) != 1:
+        raise ValueError("xbar device show takes one DEVICE (a preset name or a device TOML)")
+    device = load_device(args.inputs[0])
+    print(device.describe())
+    traces = _read_all_traces(args.traces, window, args.read_voltage) if args.traces else None
+    if traces is None:  # the device's own ramp: from g_min up and back down
+        from crossbar.device_fit import Trace
+        import numpy as np
+
+        traces = [Trace(np.full(args.pulses + 1, device.g_min), True),
+                  Trace(np.full(args.pulses + 1, device.g_max), False)]
+    else:
+        for up, share in band_agreement(device, traces, seeds=args.seeds).items():
+            print(f"simulated mean of {args.seeds} seeds inside the data's 5..95 % band: {100 * share:.1f} % of the "
+                  f"{'up' if up else 'down'} pulses")
+    out = args.out or f"{device.name}_response.png"
+    _check_output_folder(os.path.dirname(os.path.abspath(out)), "--out")
+    plot_response(device, traces, out, seeds=min(args.seeds, 10))
+    print(f"figure: {out}")
+    return 0
+
+
 def _cmd_info(args) -> int:
     import numba
     import numpy
@@ -460,6 +566,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="PNG of the transfer curves and DNL")
     p.add_argument("--plot", type=int, default=4, help="converters drawn")
     p.set_defaults(func=_cmd_adc)
+
+    p = sub.add_parser("device", help="fit a device to measured pulse traces, or show a device's response",
+                       formatter_class=_Formatter,
+                       description="fit: read ramps of identical pulses (CSV, one ramp a column; currents with "
+                                   "--read-voltage, normalised data with --window) and write a table device "
+                                   "(DEVICE.toml, its table as DEVICE.npz beside it), with the linear and "
+                                   "soft-bounds laws' errors and how well the table's simulated mean stays inside "
+                                   "the data's spread. show: print a device (a preset or a DEVICE.toml) and draw "
+                                   "its simulated response beside the traces given with --traces.",
+                       epilog="example:\n  xbar device fit set.csv reset.csv --read-voltage 0.1 --out mine.toml\n"
+                              "  xbar device fit gong.csv --window 10e-6:100e-6 --out gong.toml\n"
+                              "  xbar device show mine.toml --traces set.csv reset.csv --read-voltage 0.1\n"
+                              "  xbar device show taox_lut")
+    p.add_argument("action", choices=["fit", "show"])
+    p.add_argument("inputs", nargs="+", help="fit: trace CSV files; show: one DEVICE (preset or .toml)")
+    p.add_argument("--out", default=None, help="fit: DEVICE.toml to write; show: PNG (default NAME_response.png)")
+    p.add_argument("--window", default=None, help="LO:HI siemens: map normalised traces onto this window")
+    p.add_argument("--read-voltage", type=float, default=None, help="V: the traces are read currents at this voltage")
+    p.add_argument("--bins", type=int, default=20, help="fit: conductance bins of the table")
+    p.add_argument("--name", default=None, help="fit: the device's name (default the file's)")
+    p.add_argument("--traces", nargs="+", default=None, help="show: measured trace CSVs to draw beside it")
+    p.add_argument("--seeds", type=int, default=20, help="simulated runs for the agreement (5 drawn)")
+    p.add_argument("--pulses", type=int, default=200, help="show without traces: pulses up, then down")
+    p.set_defaults(func=_cmd_device)
 
     p = sub.add_parser("info", help="print versions and thread settings", formatter_class=_Formatter,
                        description="Print package versions, cores and the thread settings of Numba and BLAS.",

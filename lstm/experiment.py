@@ -803,6 +803,10 @@ def read_experiment_file(path: str) -> Tuple[Experiment, dict]:
     if not isinstance(data, dict):
         raise ValueError(f"experiment file {path}: a table of sections is required")
     vary = data.pop("vary", {}) or {}
+    law = data.get("device", {}).get("pulse_law") if isinstance(data.get("device"), dict) else None
+    if isinstance(law, dict) and isinstance(law.get("table"), str) and law["table"].endswith(".npz") \
+            and not os.path.isabs(law["table"]):  # a fitted device's table, from the file's folder
+        law["table"] = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), law["table"]))
     data_section = data.get("data")
     if isinstance(data_section, dict) and isinstance(data_section.get("path"), str):
         if not os.path.isabs(data_section["path"]):

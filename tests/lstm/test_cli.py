@@ -132,3 +132,27 @@ def test_version_and_python_m_xbar():
 
     out = subprocess.run([sys.executable, "-m", "xbar", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"xbar {__version__}"
+
+
+def test_device_fit_writes_a_table_device_that_show_and_an_experiment_read(tmp_path, capsys):
+    from crossbar.pulse_tables import DATA_DIR
+    from lstm.experiment import read_experiment_file
+
+    ramps = [os.path.join(DATA_DIR, "crosssim_set_ramps.csv"), os.path.join(DATA_DIR, "crosssim_reset_ramps.csv")]
+    out = str(tmp_path / "mine.toml")
+    assert cli.main(["device", "fit", *ramps, "--read-voltage", "0.1", "--out", out, "--seeds", "5"]) == 0
+    text = capsys.readouterr().out
+    assert "79 ramps (39 up, 40 down)" in text and "soft_bounds" in text and "% of the up pulses" in text
+    assert os.path.exists(str(tmp_path / "mine.npz"))
+    figure = str(tmp_path / "mine.png")
+    assert cli.main(["device", "show", out, "--traces", *ramps, "--read-voltage", "0.1", "--out", figure,
+                     "--seeds", "3"]) == 0
+    assert "pulse table" in capsys.readouterr().out and os.path.getsize(figure) > 10_000
+    experiment = tmp_path / "exp.toml"
+    experiment.write_text('[data]\ntask = "vowels"\n[hardware]\npreset = "hfo2_soft_bounds"\n'
+                          '[device]\ng_min = 1.6e-3\ng_max = 2.5e-3\n'
+                          '[device.pulse_law]\nkind = "table"\ntable = "mine.npz"\ncycle_noise_sigma_relative = 0.0\n')
+    exp, _ = read_experiment_file(str(experiment))
+    assert exp.device_model().pulse_law.table == str(tmp_path / "mine.npz")
+    assert cli.main(["device", "fit", ramps[0], "--out", str(tmp_path / "x.toml")]) == 2  # no down ramp
+    assert "no down ramp" in capsys.readouterr().err
