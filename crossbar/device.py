@@ -18,6 +18,26 @@ from .validation import check_choice, check_finite, check_int, check_range, conf
 
 PULSE_LAW_KINDS = ("linear", "soft_bounds", "exponential", "table")
 
+PROGRAM_NOISE_MODELS = ("milo2021_hfo2", "wan2022_reram", "falcone2025_cmo_hfox")
+"""Published fits of the programming error against G (see :class:`DeviceModel` ``program_noise_model``)."""
+
+
+def program_noise_model_sigma(model: str, conductance) -> np.ndarray:
+    """Sigma of a published programming-error fit at conductances ``conductance``, siemens (both in S; the
+    fits are in uS, G held inside each fit's range)."""
+    g = np.asarray(conductance, dtype=np.float64) * 1e6
+    if model == "milo2021_hfo2":
+        g = np.clip(g, 50.0, 225.0)
+        sigma = np.maximum(4.782321 - 0.009107 * g, 0.0)
+    elif model == "wan2022_reram":
+        g = np.clip(g, 0.0, 39.3)
+        sigma = np.maximum(1.536e-4 * g ** 3 - 1.167e-2 * g ** 2 + 0.2374 * g + 1.053, 0.0)
+    elif model == "falcone2025_cmo_hfox":
+        sigma = 0.01121854 + 0.01129027 * np.maximum(g, 0.0)
+    else:
+        raise ValueError(f"program_noise_model={model!r} is not known; choose one of {list(PROGRAM_NOISE_MODELS)}")
+    return sigma * 1e-6
+
 
 @dataclass(frozen=True)
 class PulseUpdateLaw:
@@ -217,6 +237,18 @@ class DeviceModel:
     initial_conductance_range : tuple of float or None
         ``(low, high)`` in siemens: fresh devices start uniformly in this range;
         ``None`` starts them at ``g_min``.
+    program_noise_model : str, optional
+        A published fit of the programming error's sigma against G, added in
+        quadrature to the two parts above (:data:`PROGRAM_NOISE_MODELS`; G is
+        held inside the fit's range): ``milo2021_hfo2`` (HfO2 1T1R after
+        write-verify, Milo et al., IRPS 2021: ``max(4.782321 - 0.009107 G,
+        0)`` uS for G in 50..225 uS), ``wan2022_reram`` (ReRAM at 1 s, Wan et
+        al., Nature 608, 504 (2022), Ext. Data Fig. 3: ``max(1.536e-4 G^3 -
+        1.167e-2 G^2 + 0.2374 G + 1.053, 0)`` uS for G up to 39.3 uS) or
+        ``falcone2025_cmo_hfox`` (CMO/HfOx ReRAM at 2 % acceptance, Falcone et
+        al., arXiv:2502.04524: ``0.01121854 + 0.01129027 G`` uS), G in uS.
+        For pulse-law devices' one-shot programming (two-pulse and table
+        devices refuse it).
     iv_nonlinearity_per_volt : float
         ``k`` of the cells' read current ``I = G sinh(k V) / k`` (1/V, 0..50;
         0: linear, ``I = G V``; :class:`crossbar.SinhCell`). Products read
@@ -244,6 +276,7 @@ class DeviceModel:
     two_pulse: Optional[TwoPulseScheme] = None
     initial_conductance_range: Optional[Tuple[float, float]] = None
     iv_nonlinearity_per_volt: float = 0.0
+    program_noise_model: Optional[str] = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -269,6 +302,12 @@ class DeviceModel:
         check_range("drift_nu_sigma", self.drift_nu_sigma, 0.0)
         check_range("drift_t0", self.drift_t0, 0.0, low_open=True, unit="s")
         check_range("iv_nonlinearity_per_volt", self.iv_nonlinearity_per_volt, 0.0, 50.0, unit="1/V")
+        if self.program_noise_model is not None:
+            check_choice("program_noise_model", self.program_noise_model, PROGRAM_NOISE_MODELS)
+            if self.two_pulse is not None or self.pulse_law.kind == "table":
+                raise ValueError(f"program_noise_model={self.program_noise_model!r} is not allowed for a "
+                                 f"{'two-pulse' if self.two_pulse is not None else 'table'} device: its "
+                                 "programming is its pulses' (program_noise_sigma, or the table)")
         if not isinstance(self.pulse_law, PulseUpdateLaw):
             raise ValueError(f"pulse_law={self.pulse_law!r} is not allowed; a PulseUpdateLaw is required")
         if self.two_pulse is not None and not isinstance(self.two_pulse, TwoPulseScheme):
@@ -318,7 +357,10 @@ class DeviceModel:
     def program_sigma(self, target) -> np.ndarray:
         """Standard deviation (S) of one-shot programming to ``target`` (S)."""
         target = np.asarray(target, dtype=np.float64)
-        return np.sqrt(self.program_noise_sigma ** 2 + (self.program_noise_sigma_relative * target) ** 2)
+        variance = self.program_noise_sigma ** 2 + (self.program_noise_sigma_relative * target) ** 2
+        if self.program_noise_model is not None:
+            variance = variance + program_noise_model_sigma(self.program_noise_model, target) ** 2
+        return np.sqrt(variance)
 
     @property
     def is_ideal(self) -> bool:
@@ -359,6 +401,11 @@ class DeviceModel:
         lines.append(f"  drift nu {self.drift_nu:g} +- {self.drift_nu_sigma:g} (t0 {self.drift_t0:g} s)")
         if self.iv_nonlinearity_per_volt:
             lines.append(f"  cell I-V G sinh(kV)/k, k = {self.iv_nonlinearity_per_volt:g} /V")
+        if self.program_noise_model:
+            middle = 0.5 * (self.g_min + self.g_max)
+            lines.append(f"  programming error {self.program_noise_model}: sigma "
+                         f"{program_noise_model_sigma(self.program_noise_model, middle) * us:.3g} uS at "
+                         f"{middle * us:.3g} uS")
         if self.two_pulse is not None:
             lo, hi = self.two_pulse.conductance_range
             lines.append(f"  two-pulse RESET/SET: G_set = {self.two_pulse.gate_slope * us:g} uS/V * Vg"

@@ -156,19 +156,55 @@ def steps(traces: Sequence[Trace], up: bool) -> Tuple[np.ndarray, np.ndarray]:
     return (np.concatenate([c[:-1] for c in chosen]), np.concatenate([np.diff(c) for c in chosen]))
 
 
+def estimate_read_noise(traces: Sequence[Trace], n_bins: int = 20) -> float:
+    """The read noise of the traces' reads, siemens: independent noise ``e_k`` on each read makes the
+    steps ``d_k = dG_k + e_{k+1} - e_k`` anti-correlated, ``cov(d_k, d_{k+1}) = -sigma^2``.
+
+    Each step less the mean step of its direction at its conductance (``n_bins``
+    bins: the law's dependence on G, which a soft bound's feedback would
+    otherwise turn into a correlation of its own) gives the lag-1 covariance,
+    pooled over the ramps; 0 where it is not negative."""
+    g_all = np.concatenate([t.conductance for t in traces])
+    edges = np.linspace(g_all.min(), g_all.max(), n_bins + 1)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    means = {}
+    for up in (True, False):
+        mean = bin_statistics(traces, edges, up)[0]
+        ok = ~np.isnan(mean)
+        means[up] = (centres[ok], mean[ok]) if ok.any() else None
+    products, count = 0.0, 0
+    for t in traces:
+        if means[t.up] is None or t.conductance.size < 4:
+            continue
+        d = np.diff(t.conductance)
+        r = d - np.interp(t.conductance[:-1], *means[t.up])
+        products += float(np.sum(r[1:] * r[:-1]))
+        count += r.size - 1
+    if count == 0:
+        return 0.0
+    return float(np.sqrt(max(-products / count, 0.0)))
+
+
 def fit_table(traces: Sequence[Trace], n_bins: int = 20, quantiles=DEFAULT_QUANTILES,
-              min_per_bin: int = 5, source: str = "fitted from traces") -> PulseTable:
+              min_per_bin: int = 5, source: str = "fitted from traces",
+              read_noise: Optional[float] = None) -> PulseTable:
     """A one-table device from ramps of both directions (see the module text).
 
-    Bins with fewer than ``min_per_bin`` steps of a direction take the
-    quantiles of the nearest bin that has enough. Raises ``ValueError`` when a
-    direction has no ramp.
+    The read noise of the reads (``read_noise``, siemens; default
+    :func:`estimate_read_noise`) adds ``2 read_noise^2`` to the variance of
+    the observed steps: each bin's quantiles are drawn in about their mean by
+    ``sqrt(1 - 2 read_noise^2 / var)`` so that the table holds the pulses'
+    own spread. Bins with fewer than ``min_per_bin`` steps of a direction take
+    the quantiles of the nearest bin that has enough. Raises ``ValueError``
+    when a direction has no ramp.
     """
     check_int("n_bins", n_bins, 2, 1000)
     check_int("min_per_bin", min_per_bin, 1)
     q = np.asarray(quantiles, dtype=np.float64)
     if not traces:
         raise ValueError("traces: none given")
+    noise = estimate_read_noise(traces) if read_noise is None else check_range("read_noise", read_noise, 0.0,
+                                                                                unit="S")
     g_all = np.concatenate([t.conductance for t in traces])
     edges = np.linspace(g_all.min(), g_all.max(), n_bins + 1)
     centres = 0.5 * (edges[:-1] + edges[1:])
@@ -182,7 +218,10 @@ def fit_table(traces: Sequence[Trace], n_bins: int = 20, quantiles=DEFAULT_QUANT
         for b in range(n_bins):
             mine = dg[which == b]
             if mine.size >= min_per_bin:
-                table[:, b] = np.quantile(mine, q)
+                observed = np.quantile(mine, q)
+                variance = mine.var()
+                shrink = np.sqrt(max(variance - 2.0 * noise ** 2, 0.0) / variance) if variance > 0.0 else 1.0
+                table[:, b] = mine.mean() + shrink * (observed - mine.mean())
         filled = np.flatnonzero(~np.isnan(table[0]))
         if filled.size == 0:
             raise ValueError(f"traces: no conductance bin has {min_per_bin} {'up' if up else 'down'} steps; "

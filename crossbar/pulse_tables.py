@@ -164,14 +164,29 @@ GONG_WINDOW = (10e-6, 100e-6)
 """Siemens: the window the normalised Gong et al. traces are mapped onto for the ``gong2018_hfo2`` preset."""
 
 
-def _gong2018_hfo2() -> PulseTable:
-    from .device_fit import fit_table, read_traces
+def _gong_traces():
+    from .device_fit import read_traces
 
-    traces = read_traces(os.path.join(DATA_DIR, "gong2018_hfo2_pulses.csv"), window=GONG_WINDOW)
-    table = fit_table(traces, n_bins=20)
+    return read_traces(os.path.join(DATA_DIR, "gong2018_hfo2_pulses.csv"), window=GONG_WINDOW)
+
+
+@lru_cache(maxsize=None)
+def gong_read_noise() -> float:
+    """The read noise of Gong et al.'s traces on :data:`GONG_WINDOW`, siemens (from their steps' lag-1
+    anti-correlation, :func:`crossbar.device_fit.estimate_read_noise`)."""
+    from .device_fit import estimate_read_noise
+
+    return estimate_read_noise(_gong_traces())
+
+
+def _gong2018_hfo2() -> PulseTable:
+    from .device_fit import fit_table
+
+    table = fit_table(_gong_traces(), n_bins=20, read_noise=gong_read_noise())
     return PulseTable(table.g_bins, table.quantiles, table.dg_up, table.dg_down,
                       "HfO2 ReRAM, 1000 up and 1000 down pulses (Gong et al., Nat. Commun. 9, 2102 (2018)), "
-                      f"normalised conductance mapped onto {GONG_WINDOW[0] * 1e6:g}..{GONG_WINDOW[1] * 1e6:g} uS")
+                      f"normalised conductance mapped onto {GONG_WINDOW[0] * 1e6:g}..{GONG_WINDOW[1] * 1e6:g} uS, "
+                      "the reads' noise taken out of the steps' spread")
 
 
 SHIPPED_TABLES = {"gong2018_hfo2": _gong2018_hfo2, "taox_lut": _taox_lut}

@@ -639,6 +639,8 @@ _UNITS = {
     "drift_nu_sigma": ("1", "device-to-device spread of nu"),
     "drift_t0": ("s", "drift reference time"),
     "iv_nonlinearity_per_volt": ("1/V", "k of the cells' read current G sinh(kV)/k (0: linear)"),
+    "program_noise_model": ("", "a published fit of the programming error against G (omit: none)"),
+    "pulse_law.table": ("", "the table of a table device: a shipped name or an .npz path"),
     "pulse_law.step_up": ("S", "potentiation step per pulse"),
     "pulse_law.step_down": ("S", "depression step per pulse"),
     "pulse_law.nonlinearity": ("1", "exponent of the exponential pulse law"),
@@ -705,7 +707,8 @@ _UNITS = {
     "training.seed": ("", "seed of the network, chip and data order"),
     "training.optimizer": ("", "optimizer"),
 }
-_CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS, "encoding.scheme": ("row_pairs", "column_pairs"),
+_CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS,
+            "program_noise_model": crossbar.device.PROGRAM_NOISE_MODELS, "encoding.scheme": ("row_pairs", "column_pairs"),
             "encoding.scale": ("fixed", "fits", "max_abs", "percentile"), "network.cell": CELL_NAMES,
             "network.head": HEADS, "network.mode": MODES, "hardware.preset": None, "hardware.way": WAYS,
             "hardware.start": STARTS, "training.optimizer": OPTIMIZERS, "adc.kind": crossbar.ADC_KINDS,

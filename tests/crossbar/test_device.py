@@ -96,3 +96,25 @@ def test_program_sigma_combines_in_quadrature():
     assert d.program_sigma(100e-6) == pytest.approx(5e-6)
     assert np.allclose(d.levels if d.levels is not None else [0], [0])
     assert np.allclose(DeviceModel(n_levels=5, g_min=0, g_max=4e-6).levels, [0, 1e-6, 2e-6, 3e-6, 4e-6])
+
+
+@pytest.mark.parametrize("model", ["milo2021_hfo2", "wan2022_reram", "falcone2025_cmo_hfox"])
+def test_published_programming_errors_have_their_sigma_against_g(model):
+    from crossbar.device import program_noise_model_sigma
+
+    device = crossbar.DeviceModel(name="fit", g_min=0.0, g_max=300e-6, program_noise_model=model)
+    for target in (20e-6, 100e-6):
+        array = crossbar.CrossbarArray(200, 100, device, seed=1)
+        array.program(np.full((200, 100), target))
+        error = (array.conductance - target).ravel()
+        sigma = float(program_noise_model_sigma(model, target))
+        assert error.std() == pytest.approx(sigma, rel=0.05) and abs(error.mean()) < 0.05 * sigma
+    # the fits in uS, G held inside each fit's range
+    assert program_noise_model_sigma("milo2021_hfo2", 100e-6) == pytest.approx((4.782321 - 0.9107) * 1e-6)
+    assert program_noise_model_sigma("milo2021_hfo2", 10e-6) == program_noise_model_sigma("milo2021_hfo2", 50e-6)
+    assert program_noise_model_sigma("wan2022_reram", 0.0) == pytest.approx(1.053e-6)
+    assert program_noise_model_sigma("falcone2025_cmo_hfox", 10e-6) == pytest.approx(0.12412124e-6)
+    with pytest.raises(ValueError, match="program_noise_model"):
+        crossbar.DeviceModel(program_noise_model="gaussian")
+    with pytest.raises(ValueError, match="two-pulse device"):
+        crossbar.preset("li2019").replace(program_noise_model="milo2021_hfo2")

@@ -115,6 +115,26 @@ def test_the_fitter_recovers_a_known_table(tmp_path):
     assert checked >= 12
 
 
+def test_the_fitter_takes_the_reads_noise_out_of_the_steps_spread():
+    """Ramps with a known pulse spread (1 uS) read with a known noise (1.5 uS): the read noise is found
+    from the steps' lag-1 anti-correlation within 10 %, and the table keeps the pulses' spread (within 35 %
+    a bin, bins of 1500 steps), not the observed 2.3 uS."""
+    from crossbar.device_fit import Trace, estimate_read_noise
+
+    rng = np.random.default_rng(0)
+    up = [20e-6 + np.cumsum(0.5e-6 + 1e-6 * rng.standard_normal(300)) for _ in range(20)]
+    down = [175e-6 - np.cumsum(0.5e-6 + 1e-6 * rng.standard_normal(300)) for _ in range(20)]
+    traces = ([Trace(t + 1.5e-6 * rng.standard_normal(t.size), True) for t in up]
+              + [Trace(t + 1.5e-6 * rng.standard_normal(t.size), False) for t in down])
+    assert estimate_read_noise(traces) == pytest.approx(1.5e-6, rel=0.10)
+    table = fit_table(traces, n_bins=8)
+    u = np.linspace(0.0025, 0.9975, 200)
+    spreads = np.array([_samples(table, g, True, u).std() for g in table.g_bins[0][2:-2]])
+    assert np.all(np.abs(spreads / 1e-6 - 1) < 0.35), spreads
+    raw = fit_table(traces, n_bins=8, read_noise=0.0)
+    assert _samples(raw, table.g_bins[0][4], True, u).std() > 2e-6
+
+
 def _samples(table, g, up, u):
     """The table's quantile function at conductance ``g`` over uniform ``u``."""
     d = table.dg_up[0] if up else table.dg_down[0]
@@ -204,9 +224,10 @@ def test_the_presets_of_measured_devices(tmp_path):
     np.testing.assert_array_equal(array.conductance, other.conductance)
     gong = crossbar.preset("gong2018_hfo2")
     assert "Gong et al." in crossbar.preset_doc("gong2018_hfo2") and "pulse table" in gong.describe()
-    g = crossbar.CrossbarArray(8, 8, gong, seed=0)
-    report = g.program(np.full((8, 8), 50e-6), method="write_verify", tolerance=4e-6)
-    assert report.within_tolerance > 0.7  # table pulses, verified
+    once = crossbar.CrossbarArray(8, 8, gong, seed=0).program(np.full((8, 8), 50e-6))
+    verified = crossbar.CrossbarArray(8, 8, gong, seed=0).program(np.full((8, 8), 50e-6), method="write_verify",
+                                                                   tolerance=8e-6)
+    assert verified.rounds > 1 and verified.residual_rms < 0.8 * once.residual_rms  # table pulses, verified
 
 
 def test_table_laws_are_validated(tmp_path):
