@@ -82,11 +82,11 @@ def _gong2018_hfo2() -> DeviceModel:
       (a stated window, not a measurement): change it by fitting the file
       again with another window (``xbar device fit ... --window``).
     - The reads of the traces are noisy: consecutive steps anti-correlate,
-      which gives a read noise of 3.9 uS on that window
+      which gives a read noise of 3.2 uS on that window
       (``crossbar.device_fit.estimate_read_noise``). The table holds the
       pulses' own spread (the observed one less the reads'), and the preset's
       read noise is that estimate relative to the window's middle, 55 uS
-      (7 %). No faults or drift.
+      (5.8 %). No faults or drift.
     """
     from .pulse_tables import GONG_WINDOW, gong_read_noise
 

@@ -708,7 +708,8 @@ _UNITS = {
     "training.optimizer": ("", "optimizer"),
 }
 _CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS,
-            "program_noise_model": crossbar.device.PROGRAM_NOISE_MODELS, "encoding.scheme": ("row_pairs", "column_pairs"),
+            "program_noise_model": crossbar.device.PROGRAM_NOISE_MODELS,
+            "encoding.scheme": ("row_pairs", "column_pairs"),
             "encoding.scale": ("fixed", "fits", "max_abs", "percentile"), "network.cell": CELL_NAMES,
             "network.head": HEADS, "network.mode": MODES, "hardware.preset": None, "hardware.way": WAYS,
             "hardware.start": STARTS, "training.optimizer": OPTIMIZERS, "adc.kind": crossbar.ADC_KINDS,
