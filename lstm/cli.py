@@ -208,15 +208,17 @@ def _cmd_reproduce(args) -> int:
         if args.task == "noise":
             raise ValueError("--checkpoint applies to airline and vowels; the noise study runs 21 short trainings")
         _check_output_folder(args.checkpoint, "--checkpoint")
+    if args.task == "noise" and args.preset != "li2019":
+        raise ValueError(f"--preset {args.preset!r} with the noise study: it varies li2019's programming noise")
     if args.task == "airline":
         result = reproduce.reproduce_airline(seed=args.seed, epochs=reproduce.AIRLINE_EPOCHS if args.epochs is None else args.epochs,
                                              out=args.out, progress=progress, start=args.start,
-                                             checkpoint=args.checkpoint)
+                                             checkpoint=args.checkpoint, preset=args.preset)
         key, unit = "test_rmse", " thousand passengers"
     elif args.task == "vowels":
         result = reproduce.reproduce_vowels(seed=args.seed, epochs=reproduce.VOWELS_EPOCHS if args.epochs is None else args.epochs,
                                             out=args.out, progress=progress, start=args.start,
-                                            checkpoint=args.checkpoint)
+                                            checkpoint=args.checkpoint, preset=args.preset)
         key, unit = "test_accuracy", ""
     else:
         result = reproduce.noise_study(epochs=reproduce.VOWELS_EPOCHS if args.epochs is None else args.epochs, out=args.out,
@@ -235,9 +237,9 @@ def _cmd_reproduce(args) -> int:
         return 0
     sw, hw = result["software"][key], result["hardware"][key]
     if key == "test_accuracy":
-        print(f"{args.task}: test accuracy software {sw * 100:.1f} %, in situ on li2019 {hw * 100:.1f} %")
+        print(f"{args.task}: test accuracy software {sw * 100:.1f} %, in situ on {args.preset} {hw * 100:.1f} %")
     else:
-        print(f"{args.task}: test RMSE software {sw:.1f}{unit}, in situ on li2019 {hw:.1f}{unit} "
+        print(f"{args.task}: test RMSE software {sw:.1f}{unit}, in situ on {args.preset} {hw:.1f}{unit} "
               f"(persistence {result['hardware']['persistence_rmse']:.1f})")
     print(f"seed {result['seed']}, {result['epochs']} epochs, {result['seconds']:.0f} s, "
           f"chip energy {result['hardware']['energy_J'] * 1e3:.3g} mJ")
@@ -463,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep a checkpoint of each training in DIR after every epoch and resume from it "
                         "(an interrupted run loses at most one epoch; the numbers are those of an "
                         "uninterrupted run)")
+    p.add_argument("--preset", default="li2019", help="device preset of the array (default li2019, the paper's)")
     p.add_argument("--start", choices=["programmed", "li2019"], default="programmed",
                    help="in-situ starting weights: the software twin's initial weights programmed one-shot "
                         "(default), or every device RESET and SET at 1.0 V as Li et al.")

@@ -856,7 +856,7 @@ def _toml_value(value) -> str:
 
 # --------------------------------------------------------------------------- Li et al.'s experiments
 def li2019(task: str, seed: int = 0, epochs: Optional[int] = None, start: str = "programmed",
-           noise_sigma: Optional[float] = None, way: str = "in_situ") -> Experiment:
+           noise_sigma: Optional[float] = None, way: str = "in_situ", preset: str = "li2019") -> Experiment:
     """Li et al.'s experiment on a shipped task, in situ on one 128x64 li2019 array.
 
     - ``airline``: LSTM 15 with bias and a forget-gate bias of 0, dense 1 with sigmoid, half the sum of
@@ -865,7 +865,8 @@ def li2019(task: str, seed: int = 0, epochs: Optional[int] = None, start: str = 
       batch 50, 50 epochs (Li's gait network's settings).
 
     ``noise_sigma`` (S) overrides the programming noise per pulse (li2019: 4 uS); ``way`` puts the
-    network on the chip another way (ex situ, hardware-aware).
+    network on the chip another way (ex situ, hardware-aware); ``preset`` another device on the same
+    array (:func:`crossbar.preset_names`, table devices included).
     """
     check_choice("task", task, TASKS)
     if task == "airline":
@@ -878,6 +879,6 @@ def li2019(task: str, seed: int = 0, epochs: Optional[int] = None, start: str = 
         training = TrainingSection(epochs=50 if epochs is None else epochs, optimizer="rmsprop",
                                    learning_rate=0.01, batch_size=50, seed=seed)
     device = {} if noise_sigma is None else {"program_noise_sigma": noise_sigma}
-    return Experiment(DataSection(task=task), network, HardwareSection("li2019", way, placement="li2019",
+    return Experiment(DataSection(task=task), network, HardwareSection(preset, way, placement="li2019",
                                                                         start=start),
                       device=device, array=ArraySection(128, 64, 1), training=training)

@@ -50,7 +50,8 @@ def checkpoint_path(folder: Optional[str], task: str, way: Optional[str], seed: 
 
 
 def reproduce_airline(seed: int = 0, epochs: int = AIRLINE_EPOCHS, out: Optional[str] = "out",
-                      progress: bool = True, start: str = "programmed", checkpoint: Optional[str] = None) -> dict:
+                      progress: bool = True, start: str = "programmed", checkpoint: Optional[str] = None,
+                      preset: str = "li2019") -> dict:
     """Airline passengers in situ on one li2019 array, beside the same network trained in software.
 
     SGD 0.01 with momentum 0.9, batch 1 (the one 95-month sequence), ``epochs`` epochs; ``start``
@@ -63,7 +64,7 @@ def reproduce_airline(seed: int = 0, epochs: int = AIRLINE_EPOCHS, out: Optional
         ``{"task", "software": {"test_rmse"}, "hardware": {"test_rmse", ...}, "seed", "epochs", "seconds", "figures"}``
     """
     began = time.perf_counter()
-    exp = li2019("airline", seed, epochs, start)
+    exp = li2019("airline", seed, epochs, start, preset=preset)
     problem = problem_of(exp)
     task = problem.extra["task"]
     sw = train(exp, problem, None, progress=progress, checkpoint=checkpoint_path(checkpoint, "airline", None, seed))
@@ -85,7 +86,7 @@ def reproduce_airline(seed: int = 0, epochs: int = AIRLINE_EPOCHS, out: Optional
         months = np.arange(1, 145)
         ax.plot(months, task.passengers, "k--", label="truth")
         ax.plot(months[1:], task.unscale(sw_pred), color="tab:blue", label=f"software ({sw.metric:.1f})")
-        ax.plot(months[1:], task.unscale(hw_pred), color="tab:red", label=f"in situ, li2019 ({hw_run.metric:.1f})")
+        ax.plot(months[1:], task.unscale(hw_pred), color="tab:red", label=f"in situ, {preset} ({hw_run.metric:.1f})")
         ax.axvspan(task.n_train + 1.5, 144.5, color="0.92", label="test months")
         ax.set_xticks(np.arange(1, 145, 12), [m[2:4] for m in task.months[::12]])
         ax.set_xlabel("year (19xx)")
@@ -108,14 +109,17 @@ def reproduce_airline(seed: int = 0, epochs: int = AIRLINE_EPOCHS, out: Optional
 
 def train_vowels(seed: int, epochs: int, way: Optional[str], noise_sigma: float = VOWELS_NOISE,
                  progress: bool = False, track: bool = False, start: str = "programmed",
-                 checkpoint: Optional[str] = None, problem=None) -> TrainResult:
-    """The speaker network on li2019 devices with ``noise_sigma`` (S) per pulse, one way (None: software)."""
-    exp = li2019("vowels", seed, epochs, start, noise_sigma=noise_sigma, way=way or "in_situ")
+                 checkpoint: Optional[str] = None, problem=None, preset: str = "li2019") -> TrainResult:
+    """The speaker network on ``preset`` devices (li2019 with ``noise_sigma`` (S) per pulse), one way (None:
+    software)."""
+    exp = li2019("vowels", seed, epochs, start, noise_sigma=noise_sigma if preset == "li2019" else None,
+                 way=way or "in_situ", preset=preset)
     return train(exp, problem or problem_of(exp), way, progress=progress, track=track, checkpoint=checkpoint)
 
 
 def reproduce_vowels(seed: int = 0, epochs: int = VOWELS_EPOCHS, out: Optional[str] = "out",
-                     progress: bool = True, start: str = "programmed", checkpoint: Optional[str] = None) -> dict:
+                     progress: bool = True, start: str = "programmed", checkpoint: Optional[str] = None,
+                     preset: str = "li2019") -> dict:
     """Speaker identification (Japanese Vowels) in situ on one li2019 array, beside software.
 
     RMSprop 0.01, batch 50, ``epochs`` epochs; the li2019 preset's 4 uS noise per pulse (Li's gait
@@ -129,7 +133,7 @@ def reproduce_vowels(seed: int = 0, epochs: int = VOWELS_EPOCHS, out: Optional[s
     sw = train_vowels(seed, epochs, None, progress=progress, track=True, problem=problem,
                       checkpoint=checkpoint_path(checkpoint, "vowels", None, seed))
     hw_run = train_vowels(seed, epochs, "in_situ", progress=progress, track=True, start=start, problem=problem,
-                          checkpoint=checkpoint_path(checkpoint, "vowels", "in_situ", seed, start))
+                          checkpoint=checkpoint_path(checkpoint, "vowels", "in_situ", seed, start), preset=preset)
     hw = hw_run.hardware
     result = {"task": "vowels", "software": {"test_accuracy": sw.metric},
               "hardware": {"test_accuracy": hw_run.metric, "energy_J": hw.energy(),
@@ -140,7 +144,7 @@ def reproduce_vowels(seed: int = 0, epochs: int = VOWELS_EPOCHS, out: Optional[s
         os.makedirs(out, exist_ok=True)
         fig, ax = plt().subplots(figsize=(5, 3.5))
         ax.plot(100 * (1 - np.array(sw.history.metric)), label=f"software ({sw.metric * 100:.1f} %)")
-        ax.plot(100 * (1 - np.array(hw_run.history.metric)), label=f"in situ, li2019 ({hw_run.metric * 100:.1f} %)")
+        ax.plot(100 * (1 - np.array(hw_run.history.metric)), label=f"in situ, {preset} ({hw_run.metric * 100:.1f} %)")
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (%)")
         ax.legend()

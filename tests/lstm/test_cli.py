@@ -156,3 +156,10 @@ def test_device_fit_writes_a_table_device_that_show_and_an_experiment_read(tmp_p
     assert exp.device_model().pulse_law.table == str(tmp_path / "mine.npz")
     assert cli.main(["device", "fit", ramps[0], "--out", str(tmp_path / "x.toml")]) == 2  # no down ramp
     assert "no down ramp" in capsys.readouterr().err
+
+
+def test_reproduce_runs_on_any_preset_and_the_noise_study_refuses_one(capsys):
+    assert cli.main(["reproduce", "vowels", "--preset", "taox_lut", "--epochs", "1", "--out", "", "--quiet"]) == 0
+    assert "in situ on taox_lut" in capsys.readouterr().out
+    assert cli.main(["reproduce", "noise", "--preset", "taox_lut", "--out", ""]) == 2
+    assert "varies li2019's programming noise" in capsys.readouterr().err
