@@ -131,6 +131,20 @@ def _pulse_step(g, lo, hi, up, kind, step_up, step_down, nonlinearity):
 
 
 @numba.njit(cache=True)
+def row_pulse_normals(n_pulses, frozen, i, seed, normals):
+    """The normals of row ``i``'s pulses, one a pulse of each device that moves, from stream ``seed``, in
+    ``normals`` (returned; grown when too short)."""
+    needed = 0
+    for j in range(n_pulses.shape[1]):
+        if not frozen[i, j]:
+            needed += abs(n_pulses[i, j])
+    if needed > normals.shape[0]:
+        normals = np.empty(needed, dtype=np.float32)
+    fill_normals(seed, FIRST_NORMAL, normals[:needed])
+    return normals
+
+
+@numba.njit(cache=True)
 def pulse_update(conductance, n_pulses, g_low, g_high, frozen, kind, step_up, step_down,
                  nonlinearity, cycle_noise, seeds):
     """Apply ``n_pulses[i, j]`` identical pulses to each device, in place.
@@ -166,13 +180,7 @@ def pulse_update(conductance, n_pulses, g_low, g_high, frozen, kind, step_up, st
     for i in range(rows):
         drawn = 0  # normals of row i's stream used so far
         if cycle_noise > 0.0:  # the row's normals at once (the loop over them vectorises)
-            needed = 0
-            for j in range(cols):
-                if not frozen[i, j]:
-                    needed += abs(n_pulses[i, j])
-            if needed > normals.shape[0]:
-                normals = np.empty(needed, dtype=np.float32)
-            fill_normals(seeds[i], FIRST_NORMAL, normals[:needed])
+            normals = row_pulse_normals(n_pulses, frozen, i, seeds[i], normals)
         for j in range(cols):
             n = n_pulses[i, j]
             count = abs(n)

@@ -30,7 +30,8 @@ from typing import Dict, Tuple
 import numba
 import numpy as np
 
-from .rng import FIRST_NORMAL, fill_normals, standard_normals
+from .kernels import row_pulse_normals
+from .rng import standard_normals
 from .validation import check_int
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "devices")
@@ -206,6 +207,19 @@ def shipped_table(name: str) -> PulseTable:
 
 # ------------------------------------------------------------------ kernels
 @numba.njit(cache=True, inline="always")
+def _bracket(values, x):
+    """The ``k`` with ``values[k] <= x < values[k + 1]`` (bisection; ``values`` increasing, ``x`` inside)."""
+    lo, hi = 0, values.shape[0] - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if values[mid] <= x:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True, inline="always")
 def _table_step(g, u, up, t, g_bins, quantiles, dg_up, dg_down):
     """The change of one pulse at conductance ``g`` for a uniform draw ``u``, table ``t``, siemens."""
     bins = g_bins[t]
@@ -216,23 +230,9 @@ def _table_step(g, u, up, t, g_bins, quantiles, dg_up, dg_down):
     elif g >= bins[n_bins - 1]:
         b, fb = n_bins - 2, 1.0
     else:
-        lo, hi = 0, n_bins - 1
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if bins[mid] <= g:
-                lo = mid
-            else:
-                hi = mid
-        b, fb = lo, (g - bins[lo]) / (bins[lo + 1] - bins[lo])
-    # position along the quantiles
-    n_q = quantiles.shape[0]
-    lo, hi = 0, n_q - 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if quantiles[mid] <= u:
-            lo = mid
-        else:
-            hi = mid
+        b = _bracket(bins, g)
+        fb = (g - bins[b]) / (bins[b + 1] - bins[b])
+    lo = _bracket(quantiles, u)  # position along the quantiles
     fq = (u - quantiles[lo]) / (quantiles[lo + 1] - quantiles[lo])
     d = dg_up[t] if up else dg_down[t]
     low = d[lo, b] + (d[lo, b + 1] - d[lo, b]) * fb
@@ -253,13 +253,7 @@ def table_pulse_update(conductance, n_pulses, g_low, g_high, frozen, table_index
     pulses = 0
     normals = np.empty(0, dtype=np.float32)
     for i in range(rows):
-        needed = 0
-        for j in range(cols):
-            if not frozen[i, j]:
-                needed += abs(n_pulses[i, j])
-        if needed > normals.shape[0]:
-            normals = np.empty(needed, dtype=np.float32)
-        fill_normals(seeds[i], FIRST_NORMAL, normals[:needed])
+        normals = row_pulse_normals(n_pulses, frozen, i, seeds[i], normals)
         drawn = 0
         for j in range(cols):
             n = n_pulses[i, j]
