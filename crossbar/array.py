@@ -972,8 +972,11 @@ class CrossbarArray:
         shape = tuple(int(v) for v in entry("shape"))
         if shape != self.shape:
             raise ValueError(f"{source}: an array of {shape} devices; this one is {self.shape}")
-        device = json.dumps(dataclasses.asdict(self.device), sort_keys=True, default=list)
-        if str(entry("device")) != device:
+        try:  # as a model, so that fields added since the state was saved take their defaults
+            saved = DeviceModel.from_dict(json.loads(str(entry("device"))), f"{source}.device")
+        except (json.JSONDecodeError, TypeError, ValueError):
+            saved = None
+        if saved != self.device:
             raise ValueError(f"{source}: saved with another device model than {self.device.name!r}")
         values = {}
         for name in ("conductance_base", "gain", "programmed_at"):

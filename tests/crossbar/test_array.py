@@ -406,3 +406,21 @@ def test_state_of_another_array_is_refused_and_changes_nothing():
     with pytest.raises(ValueError, match="counts"):
         array.load_state(state)
     np.testing.assert_array_equal(array.conductance, before)
+
+
+def test_a_state_saved_before_fields_were_added_to_the_device_loads():
+    """A state of 0.2.0 holds the device without the fields added since (cells that bend, programming-error
+    fits, pulse tables): they take their defaults, and the array continues as saved."""
+    import json
+
+    device = crossbar.preset("hfo2_soft_bounds")
+    array = crossbar.CrossbarArray(4, 3, device, seed=0)
+    state = array.state()
+    old = json.loads(str(state["device"]))
+    for name in ("iv_nonlinearity_per_volt", "program_noise_model"):
+        del old[name]
+    del old["pulse_law"]["table"]
+    state["device"] = np.array(json.dumps(old, sort_keys=True))
+    other = crossbar.CrossbarArray(4, 3, device, seed=5)
+    other.load_state(state)
+    np.testing.assert_array_equal(other.conductance, array.conductance)
