@@ -9,10 +9,13 @@ strictly. Currents become siemens with ``read_voltage``; normalised units
 are mapped onto a stated ``window``.
 
 :func:`fit_table` pools every ramp's steps ``(G_k, G_{k+1} - G_k)`` by
-direction into equal-width conductance bins and takes each bin's quantiles:
-a :class:`crossbar.pulse_tables.PulseTable`. :func:`fit_parametric` fits the
-linear and soft-bounds laws' mean step to the same bins and gives each one's
-error.
+direction into equal-width conductance bins and takes each bin's quantiles,
+less the reads' own noise (:func:`estimate_read_noise`, from the steps'
+lag-1 anti-correlation): a :class:`crossbar.pulse_tables.PulseTable`.
+:func:`fit_parametric` fits the linear and soft-bounds laws' mean step to the
+same bins and gives each one's error. :func:`simulate_like`,
+:func:`band_agreement` and :func:`plot_response` hold a device against the
+traces (``xbar device fit`` and ``show``).
 """
 
 from __future__ import annotations
