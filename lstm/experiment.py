@@ -593,13 +593,17 @@ class Parameter:
     """A dotted name that can be set and swept: its kind, unit and meaning."""
 
     name: str
-    kind: str            # "float", "int" or "choice"
+    kind: str            # "float", "int", "choice" or "text" (a name or a path)
     unit: str
     doc: str
     choices: Tuple[str, ...] = ()
 
     def coerce(self, value):
         """``value`` as this parameter's type; ``ValueError`` naming it otherwise (never truncated)."""
+        if self.kind == "text":
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{self.name}={value!r} is not allowed; a non-empty name or path is required")
+            return value.strip()
         if self.kind == "choice":
             if value not in self.choices:
                 raise ValueError(f"{self.name}={value!r} is not allowed; choose one of {list(self.choices)}")
@@ -617,7 +621,7 @@ class Parameter:
         """Values of a ``--vary`` right-hand side for this parameter (see :func:`lstm.sweep.parse_values`)."""
         from .sweep import parse_values
 
-        if self.kind == "choice":
+        if self.kind in ("choice", "text"):
             values = [v.strip() for v in text.split(",") if v.strip()]
             if not values:
                 raise ValueError(f"{self.name}: no values in {text!r}")
@@ -719,6 +723,8 @@ _CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS,
             "slicing.encoding": SLICE_ENCODINGS,
             "dac.inputs": INPUT_MODES, "dac.conversion": crossbar.peripherals.INPUT_CONVERSIONS,
             "hardware.periphery": ("none", *periphery_names())}
+_TEXTS = {"pulse_law.table"}
+"""Names whose values are names or paths (a table device's table), not numbers."""
 _INTS = {"n_levels", "encoding.bias_rows", "array.rows", "array.cols", "array.count", "adc.bits", "dac.bits",
          "adc.columns_per_converter", "slicing.weight_bits", "slicing.bits_per_slice", "dac.bits_per_cycle",
          "training.epochs", "training.batch_size", "training.seed"}
@@ -754,6 +760,8 @@ def _parameter(name: str, key: str) -> Parameter:
     if key in _CHOICES:
         choices = _CHOICES[key] if _CHOICES[key] is not None else tuple(crossbar.preset_names())
         return Parameter(name, "choice", unit, doc, tuple(choices))
+    if key in _TEXTS:
+        return Parameter(name, "text", unit, doc)
     return Parameter(name, "int" if key in _INTS else "float", unit, doc)
 
 

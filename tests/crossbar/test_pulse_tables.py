@@ -244,3 +244,17 @@ def test_table_laws_are_validated(tmp_path):
     with pytest.raises(ValueError, match="must not decrease along the quantile axis"):
         PulseTable(np.array([1e-5, 2e-5]), np.array([0.0, 1.0]), np.array([[1.0, 1.0], [0.0, 0.0]]) * 1e-6,
                    np.zeros((2, 2)))
+
+
+def test_a_sweep_can_vary_the_table_of_a_table_device():
+    from lstm.experiment import li2019, parameter
+
+    exp = li2019("vowels").with_values({"hardware.preset": "taox_lut"})
+    spec = parameter("device.pulse_law.table", exp)
+    assert spec.kind == "text" and spec.parse("taox_lut, gong2018_hfo2") == ["taox_lut", "gong2018_hfo2"]
+    other = exp.with_values({"device.pulse_law.table": "gong2018_hfo2"})
+    assert other.device_model().pulse_law.table == "gong2018_hfo2"
+    with pytest.raises(ValueError, match="no such shipped table"):
+        exp.with_values({"device.pulse_law.table": "nonesuch"})
+    with pytest.raises(ValueError, match="a non-empty name or path"):
+        spec.coerce(3.0)
