@@ -90,6 +90,10 @@ class PulseTable:
         object.__setattr__(self, "quantiles", q)
         object.__setattr__(self, "dg_up", out["dg_up"])
         object.__setattr__(self, "dg_down", out["dg_down"])
+        # each bin's mean step, the quantile function's integral (trapezoids): in-situ updates ask it often
+        weights = np.diff(q)[None, :, None]
+        for name, d in (("_mean_up", out["dg_up"]), ("_mean_down", out["dg_down"])):
+            object.__setattr__(self, name, 0.5 * ((d[:, 1:, :] + d[:, :-1, :]) * weights).sum(axis=1))
 
     @property
     def n_tables(self) -> int:
@@ -106,9 +110,7 @@ class PulseTable:
         g = np.asarray(g, dtype=np.float64)
         t = np.zeros(g.shape, dtype=np.int64) if table_index is None else np.broadcast_to(table_index, g.shape)
         up = np.broadcast_to(np.asarray(up, dtype=bool), g.shape)
-        weights = np.diff(self.quantiles)
-        mean_up = 0.5 * ((self.dg_up[:, 1:, :] + self.dg_up[:, :-1, :]) * weights[None, :, None]).sum(axis=1)
-        mean_down = 0.5 * ((self.dg_down[:, 1:, :] + self.dg_down[:, :-1, :]) * weights[None, :, None]).sum(axis=1)
+        mean_up, mean_down = self._mean_up, self._mean_down
         out = np.empty(g.shape)
         for k in range(self.n_tables):
             mine = t == k

@@ -400,6 +400,9 @@ class ReadPlan:
         if threads > 1:
             with ThreadPoolExecutor(threads, thread_name_prefix="xbar-wires") as pool:
                 list(pool.map(CrossbarArray._signal_conductance, unsolved))
+        if self.arrays.bias:  # the held lines' shares are summed read by read below
+            self.arrays.output_bias[:] = 0.0
+            self._bias_power = np.zeros(self.n_reads)
         for k, (r, (drive_rows, drive_inputs, drive_signs), (band_start, p0, views), runs) in enumerate(zip(
                 self.reads, self._drives, self._fill_views, self._drive_runs)):
             # the arrays' own buffers, not read-only views: the plan only reads them (and is of this package)
@@ -427,9 +430,6 @@ class ReadPlan:
         """Read ``k``'s held-line currents into the plan (its columns, their outputs' digital share) and the
         power the held lines give its cells (V_b times their current, W)."""
         pa = self.arrays
-        if k == 0:
-            pa.output_bias[:] = 0.0
-            self._bias_power = np.zeros(self.n_reads)
         current, variance = read.array.read_bias_current(drive_rows, read.cols)
         band, p0, p1 = int(pa.runs[k, 0]), int(pa.runs[k, 1]), int(pa.runs[k, 2])
         columns = pa.band_columns[band] + np.arange(p0, p1)

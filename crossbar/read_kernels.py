@@ -392,9 +392,7 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
             bits = _dac_bit_serial(inputs, plan, voltages_all, squares_all, power, batch, n_logical, cycle)
             if cycle == 0:
                 bad += bits
-        # cycle k of a per-bit read weighs 2**(b k) (2**b - 1) / top: its digit d drives d v_max / (2**b - 1)
-        digit_top = (1 << plan.input_cycle_bits) - 1
-        weight = 1.0 if cycles == 1 else (2.0 ** (plan.input_cycle_bits * cycle)) * digit_top / plan.dac_top
+        weight = 1.0 if cycles == 1 else cycle_weight(plan.input_cycle_bits, cycle, plan.dac_top)
         if plan.cycle_gain != 1.0:
             weight = weight / plan.cycle_gain
         row = first_row + cycle * PLANE_STRIDE
@@ -428,6 +426,13 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
             for j in range(plan.n_out):
                 out[b, j] -= plan.input_sum_weights[j] * volts
     return bad
+
+
+@numba.njit(cache=True, inline="always")
+def cycle_weight(cycle_bits, cycle, dac_top):
+    """Digital weight of bit-serial cycle ``cycle``: ``2**(b cycle) (2**b - 1) / top``; its digit ``d``
+    drives ``d v_max / (2**b - 1)`` (``b = cycle_bits``, ``top`` the DAC's largest code)."""
+    return (2.0 ** (cycle_bits * cycle)) * ((1 << cycle_bits) - 1) / dac_top
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
@@ -498,7 +503,7 @@ def _dac_bit_serial(inputs, plan, voltages_all, squares_all, power, batch, n_log
                 for k in range(plan.input_planes):
                     drive = ((magnitude >> (digit_bits * k)) & digit_mask) * cycle_step
                     u = np.sinh(k_cell * drive) / k_cell
-                    w = (2.0 ** (digit_bits * k)) * digit_mask / dac_top
+                    w = cycle_weight(digit_bits, k, dac_top)
                     signal += w * u
                     noise_weight += (w * u) * (w * u)
                     dissipated += drive * u
@@ -726,7 +731,7 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
             for k in range(planes):
                 drive = digits[k] * cycle_step
                 u = cell(drive)
-                w = (2.0 ** (digit_bits * k)) * digit_mask / plan.dac_top
+                w = cycle_weight(digit_bits, k, plan.dac_top)
                 signal = signal + w * u
                 noise_weight = noise_weight + (w * u) * (w * u)
                 power = power + drive * u
@@ -745,8 +750,9 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
                 drive = sign * (digits[k] * cycle_step)
                 u = sign * cell(digits[k] * cycle_step)
                 power = power + drive * u
+                weight = cycle_weight(digit_bits, k, plan.dac_top)
                 _reference_cycle(plan, u, u * u, seeds, first_row + k * PLANE_STRIDE,
-                                 _cycle_weight(plan, k, digit_bits, digit_mask), total, saturated)
+                                 weight if plan.cycle_gain == 1.0 else weight / plan.cycle_gain, total, saturated)
     out = (total / plan.output_unit).T.copy()
     if plan.input_sum:
         volts = np.zeros(batch)
@@ -754,12 +760,6 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
             volts = volts + v[:, i]
         out -= plan.input_sum_weights[None, :] * volts[:, None]
     return out, saturated, bad, power
-
-
-def _cycle_weight(plan, k, digit_bits, digit_mask):
-    """The digital weight of per-bit cycle ``k`` (as the kernel computes it)."""
-    weight = 2.0 ** (digit_bits * k) * digit_mask / plan.dac_top
-    return weight if plan.cycle_gain == 1.0 else weight / plan.cycle_gain
 
 
 def _reference_cycle(plan, v, squares, seeds, first_row, weight, total, saturated):

@@ -124,10 +124,8 @@ def _cmd_device(args) -> int:
         table = fit_table(traces, n_bins=args.bins, source=f"fitted from {', '.join(args.inputs)}")
         stem = os.path.splitext(args.out)[0]
         table.save(stem + ".npz")
-        low, high = table.g_range
-        g_all = [t.conductance for t in traces]
-        low = min(low, min(float(g.min()) for g in g_all))
-        high = max(high, max(float(g.max()) for g in g_all))
+        low = min(float(t.conductance.min()) for t in traces)  # the window the ramps span (the bins inside it)
+        high = max(float(t.conductance.max()) for t in traces)
         name = args.name or os.path.basename(stem)
         device = crossbar.DeviceModel(name=name, g_min=low, g_max=high,
                                       pulse_law=crossbar.PulseUpdateLaw(kind="table", table=stem + ".npz"))
