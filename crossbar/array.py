@@ -217,7 +217,19 @@ class CrossbarArray:
         # SET gate voltage each device last received (two-pulse devices), volts; NaN = never
         self.gate_voltage = np.full(shape, np.nan)
         self.table_index = self._draw_table_index()
+        self.fluctuation = self._new_fluctuation()
         self._refresh()
+
+    def _new_fluctuation(self):
+        """The 1/f sources and telegraph traps of a device with read noise with memory
+        (:class:`crossbar.temporal_noise.FluctuationState`, from streams of the array's seed of their own); None
+        without."""
+        if not self.device.temporal_noise.is_on:
+            return None
+        from .temporal_noise import FluctuationState
+
+        entropy, spawn_key = self._converter_seed
+        return FluctuationState(self.device.temporal_noise, self.shape, entropy, spawn_key)
 
     def _draw_table_index(self) -> Optional[np.ndarray]:
         """Which table of a table device's pulse law each device follows (device-to-device spread), from a
@@ -276,6 +288,9 @@ class CrossbarArray:
         else:
             elapsed = np.maximum(self.time - self.programmed_at, self.device.drift_t0)
             g = self._g0 * (elapsed / self.device.drift_t0) ** (-self.drift_nu)
+        self._drifted = g
+        if self.fluctuation is not None:  # a conductance cannot fluctuate below zero
+            g = np.maximum(g + self.fluctuation.deviation(g), 0.0)
         self._conductance = np.ascontiguousarray(g)
         self._row_conductance = self._conductance.sum(axis=1)
         self._effective = None  # with wires, solved again when a read next needs it
@@ -285,13 +300,29 @@ class CrossbarArray:
 
     @property
     def conductance(self) -> np.ndarray:
-        """True conductance of every device now (drift included), siemens, shape (rows, cols).
+        """True conductance of every device now (drift and the fluctuations of read noise with memory
+        included), siemens, shape (rows, cols).
 
         A read-only view: change it through :meth:`program` or the update methods.
         """
         view = self._conductance.view()
         view.flags.writeable = False
         return view
+
+    @property
+    def settled_conductance(self) -> np.ndarray:
+        """Conductance of every device now without the fluctuations of read noise with memory (drift
+        included), siemens, shape (rows, cols) (read-only): what a write starts from."""
+        view = self._drifted.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def varies_between_reads(self) -> bool:
+        """Whether the conductances move as reads pass: the clock advances at every read
+        (``peripherals.seconds_per_read > 0``) and something follows it (drift, read noise with memory)."""
+        return self.peripherals.seconds_per_read > 0.0 and (self.drift_nu is not None
+                                                             or self.fluctuation is not None)
 
     @property
     def shape(self) -> tuple:
@@ -302,7 +333,8 @@ class CrossbarArray:
     def memory_bytes(self) -> int:
         """Bytes of the array's per-device state (conductances, gains, faults, drift, times, the
         effective conductances with wires); its own read plan, if made, not included."""
-        return int(sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray)))
+        fluctuation = 0 if self.fluctuation is None else self.fluctuation.nbytes
+        return fluctuation + int(sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray)))
 
     def row_conductance(self) -> np.ndarray:
         """Each row's conductance summed over all columns, siemens, shape (rows,) (read-only).
@@ -459,11 +491,21 @@ class CrossbarArray:
         return self._sensed
 
     def advance_time(self, seconds: float) -> None:
-        """Let ``seconds`` pass (drift acts on every device since its last programming)."""
+        """Let ``seconds`` pass: drift acts on every device since its last write, and the 1/f sources and
+        telegraph traps of read noise with memory move on (:mod:`crossbar.temporal_noise`)."""
         check_range("seconds", seconds, 0.0, unit="s")
+        if seconds == 0.0:
+            return
         self.time += float(seconds)
-        if self.drift_nu is not None:
+        if self.fluctuation is not None:
+            self.fluctuation.advance(float(seconds))
+        if self.drift_nu is not None or self.fluctuation is not None:
             self._refresh()
+
+    def _after_reads(self, calls: int = 1) -> None:
+        """The clock moves on by ``calls`` reads (the peripherals' ``seconds_per_read``; nothing at 0)."""
+        if self.peripherals.seconds_per_read > 0.0:
+            self.advance_time(calls * self.peripherals.seconds_per_read)
 
     def _mark_programmed(self, mask) -> None:
         """Restart the drift clock of the devices ``mask`` selects (a boolean array or a (rows, cols) index)."""
@@ -480,7 +522,7 @@ class CrossbarArray:
         base; every other device keeps its base and its own time since its last write."""
         g = self._g0.copy()
         if self.drift_nu is not None:
-            g[written] = self._conductance[written]
+            g[written] = self._drifted[written]
         return g
 
     def _store_write(self, g: np.ndarray, written, pulses: int, row_steps: int, stuck_kept: bool = False) -> None:
@@ -492,6 +534,8 @@ class CrossbarArray:
         self.counters.programming_pulses += int(pulses)
         self.counters.row_pulse_steps += int(row_steps)
         self._refresh()
+        if self.peripherals.seconds_per_write > 0.0:
+            self.advance_time(self.peripherals.seconds_per_write)
 
     # ------------------------------------------------------------ programming
     def _region_shape(self, rows: slice, cols: slice) -> Tuple[int, int]:
@@ -630,6 +674,7 @@ class CrossbarArray:
         else:
             z = standard_normals(stream_seeds(self.rng, self.rows), self.cols)
             out[mask] = (sensed + sigma * g * z)[mask] if passive else (g * (1.0 + sigma * z))[mask]
+        self._after_reads()
         return out
 
     def move(self, delta, rows: slice = slice(None), cols: slice = slice(None)) -> Tuple[int, int]:
@@ -880,10 +925,13 @@ class CrossbarArray:
         passive = self.peripherals.device_read_scheme != "grounded"
         sensed = self._device_read_values()[rows, cols] if passive else g
         if sigma == 0.0:
-            return sensed.copy()
-        z = standard_normals(stream_seeds(self.rng, g.shape[0]), g.shape[1])
-        # the noise is the selected cell's, relative to its own G
-        return sensed + sigma * g * z if passive else g * (1.0 + sigma * z)
+            out = sensed.copy()
+        else:
+            z = standard_normals(stream_seeds(self.rng, g.shape[0]), g.shape[1])
+            # the noise is the selected cell's, relative to its own G
+            out = sensed + sigma * g * z if passive else g * (1.0 + sigma * z)
+        self._after_reads()
+        return out
 
     def mvm(self, voltages, reference: bool = False) -> np.ndarray:
         """Column currents of a batch of row-voltage vectors, ``I = V @ G``.
@@ -954,6 +1002,7 @@ class CrossbarArray:
             "counters": np.array(json.dumps(self.counters.to_dict())),
             "converter_seed": np.array(json.dumps(self._converter_seed)),
             "converter_banks": np.array(len(self._converters)),
+            **({} if self.fluctuation is None else self.fluctuation.state("fluctuation.")),
             **{name: value for k, bank in enumerate(self._converters.values())
                for name, value in bank.state(f"converters{k}.").items()},
         }
@@ -1016,6 +1065,14 @@ class CrossbarArray:
                                  f"{self.cols}")
             banks[(bank.circuit, bank.bits)] = bank
         values["converters"] = banks
+        values["fluctuation"] = None
+        if self.device.temporal_noise.is_on:
+            from .temporal_noise import FluctuationState
+
+            entropy, spawn_key = values["converter_seed"]
+            fluctuation = FluctuationState(self.device.temporal_noise, self.shape, entropy, spawn_key)
+            fluctuation.load_state(state, "fluctuation.", source)
+            values["fluctuation"] = fluctuation
         return values
 
     def load_state(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
@@ -1039,6 +1096,7 @@ class CrossbarArray:
         self._converter_seed = values["converter_seed"]
         self._converters = values["converters"]
         self.table_index = self._draw_table_index()
+        self.fluctuation = values["fluctuation"]
         self._refresh()
 
     # ------------------------------------------------------------------ costs

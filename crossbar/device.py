@@ -14,6 +14,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from .temporal_noise import TemporalReadNoise
 from .validation import check_choice, check_finite, check_int, check_range, config_from_dict, config_to_dict
 
 PULSE_LAW_KINDS = ("linear", "soft_bounds", "exponential", "table")
@@ -257,6 +258,10 @@ class DeviceModel:
         wire resistance; other read schemes need a solve per input vector and
         are refused). Device reads (verify, read-back) report ``G``: a verify
         circuit's reference is set for the cell's I-V.
+    temporal_noise : TemporalReadNoise
+        Read noise with memory: 1/f and random telegraph fluctuations of the
+        conductance on the array's clock (:mod:`crossbar.temporal_noise`);
+        off by default. The white ``read_noise_sigma_relative`` adds to it.
     """
 
     name: str = "custom"
@@ -277,6 +282,7 @@ class DeviceModel:
     initial_conductance_range: Optional[Tuple[float, float]] = None
     iv_nonlinearity_per_volt: float = 0.0
     program_noise_model: Optional[str] = None
+    temporal_noise: TemporalReadNoise = field(default_factory=TemporalReadNoise)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -308,6 +314,9 @@ class DeviceModel:
                 raise ValueError(f"program_noise_model={self.program_noise_model!r} is not allowed for a "
                                  f"{'two-pulse' if self.two_pulse is not None else 'table'} device: its "
                                  "programming is its pulses' (program_noise_sigma, or the table)")
+        if not isinstance(self.temporal_noise, TemporalReadNoise):
+            raise ValueError(f"temporal_noise={self.temporal_noise!r} is not allowed; a "
+                             "crossbar.TemporalReadNoise is required")
         if not isinstance(self.pulse_law, PulseUpdateLaw):
             raise ValueError(f"pulse_law={self.pulse_law!r} is not allowed; a PulseUpdateLaw is required")
         if self.two_pulse is not None and not isinstance(self.two_pulse, TwoPulseScheme):
@@ -370,7 +379,7 @@ class DeviceModel:
                 and self.stuck_at_gmin_fraction == 0.0 and self.stuck_at_gmax_fraction == 0.0
                 and self.window_spread_sigma_relative == 0.0 and self.drift_nu == 0.0
                 and self.drift_nu_sigma == 0.0 and self.pulse_law.cycle_noise_sigma_relative == 0.0
-                and self.iv_nonlinearity_per_volt == 0.0)
+                and self.iv_nonlinearity_per_volt == 0.0 and not self.temporal_noise.is_on)
 
     def replace(self, **changes) -> "DeviceModel":
         """A copy with some fields changed, validated again."""
@@ -385,7 +394,8 @@ class DeviceModel:
         """A device model from :meth:`to_dict`'s values, validated; ``ValueError`` naming ``source`` otherwise."""
         return config_from_dict(cls, data, source, nested={
             "pulse_law": lambda d, s: config_from_dict(PulseUpdateLaw, d, s),
-            "two_pulse": lambda d, s: config_from_dict(TwoPulseScheme, d, s)})
+            "two_pulse": lambda d, s: config_from_dict(TwoPulseScheme, d, s),
+            "temporal_noise": lambda d, s: config_from_dict(TemporalReadNoise, d, s)})
 
     def describe(self) -> str:
         """A few human-readable lines, conductances in microsiemens."""
@@ -399,6 +409,8 @@ class DeviceModel:
                      f" at g_max {self.stuck_at_gmax_fraction * 100:.2f} %;"
                      f" window spread {self.window_spread_sigma_relative * 100:.1f} %")
         lines.append(f"  drift nu {self.drift_nu:g} +- {self.drift_nu_sigma:g} (t0 {self.drift_t0:g} s)")
+        if self.temporal_noise.is_on:
+            lines.append(f"  read noise with memory: {self.temporal_noise.describe()}")
         if self.iv_nonlinearity_per_volt:
             lines.append(f"  cell I-V G sinh(kV)/k, k = {self.iv_nonlinearity_per_volt:g} /V")
         if self.program_noise_model:

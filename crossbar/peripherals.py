@@ -231,6 +231,14 @@ class Peripherals:
     for writes too: its in-situ pulses are written cell by cell and disturb
     the cells that share their lines (:meth:`crossbar.CrossbarArray.write_passive`).
     ``None``: writes disturb nothing (access transistors).
+
+    ``seconds_per_read`` and ``seconds_per_write`` make the array's simulated
+    clock (:attr:`crossbar.CrossbarArray.time`) move by itself: every read
+    call (one input vector, or a batch read at once: a network's time step),
+    device read call and write call lets that many seconds pass after it, so
+    drift and read noise with memory evolve as a network reads and trains.
+    0 (the default): the clock moves only by
+    :meth:`crossbar.CrossbarArray.advance_time`.
     """
 
     dac: Optional[DAC] = None
@@ -240,6 +248,8 @@ class Peripherals:
     write_scheme: Optional["WriteScheme"] = None  # noqa: F821 (crossbar.disturb)
     device_read_scheme: str = "grounded"
     device_read_voltage: float = 0.2
+    seconds_per_read: float = 0.0
+    seconds_per_write: float = 0.0
 
     def __post_init__(self):
         from .disturb import WriteScheme
@@ -256,6 +266,8 @@ class Peripherals:
 
         check_choice("array.device_read_scheme", self.device_read_scheme, DEVICE_READ_SCHEMES)
         check_range("array.device_read_voltage", self.device_read_voltage, 0.0, 20.0, low_open=True, unit="V")
+        check_range("array.seconds_per_read", self.seconds_per_read, 0.0, 3600.0, unit="s")
+        check_range("array.seconds_per_write", self.seconds_per_write, 0.0, 3600.0, unit="s")
         if self.device_read_scheme != "grounded" and self.read_scheme == "1t1r":
             raise ValueError(f"device_read_scheme={self.device_read_scheme!r} with read_scheme='1t1r': access "
                              "transistors shut out the unselected cells, so device reads are exact; choose a passive "

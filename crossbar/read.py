@@ -350,6 +350,7 @@ class ReadPlan:
         self._array_columns = np.bincount(self._read_array, weights=self._columns, minlength=len(arrays)
                                           ).astype(np.int64).tolist()
         self._pending = None
+        self._clocked = [a for a in arrays if a.peripherals.seconds_per_read > 0.0]
         self._multiply_adds = int(np.sum(np.diff(self.arrays.band_starts) * self.arrays.band_widths))
         self._scratch = np.empty(2 * max((r.inputs[1] - r.inputs[0]) * (r.cols[1] - r.cols[0]) for r in self.reads))
         self.versions: Tuple[int, ...] = ()
@@ -463,6 +464,13 @@ class ReadPlan:
             raise ValueError(f"device {self.device.name!r} has nonlinear cells (iv_nonlinearity_per_volt={k:g} /V) "
                              "and the plan takes off a share of the input sum (offset slices): that correction "
                              "is linear in the drives; use differential slices or linear cells")
+
+    @property
+    def varies_between_reads(self) -> bool:
+        """Whether an array's conductances move from one call to the next (its clock advances at every read
+        and drift or read noise with memory follow it, :attr:`crossbar.CrossbarArray.varies_between_reads`):
+        then reads of several steps must be made one call a step, each after the plan is refreshed."""
+        return any(a.varies_between_reads for a in self._clocked)
 
     def _versions(self) -> Tuple[int, ...]:
         return tuple(a.version for a in self.source_arrays)
@@ -604,6 +612,8 @@ class ReadPlan:
             pending["converted"] += converted
             np.add.at(pending["saturated"], self._read_array, saturated)
             np.add.at(pending["energy"], self._read_array, energies)  # in read order, like += read by read
+        for a in self._clocked:  # after the reads: the time they took passes on the arrays' clocks
+            a._after_reads(calls)
         n = self.n_reads
         return OperationCounts(
             products=calls * n, input_vectors=vectors * n,

@@ -410,11 +410,12 @@ class HardwareNetwork:
         """Standard LSTM layer ``k`` over the whole sequence on the arrays, compiled (see ``Network.forward``).
 
         ``keep`` False (inference) keeps only the last step's caches besides the states.
-        None (go step by step) for other cells, or when not ``compiled``.
+        None (go step by step) for other cells, when not ``compiled``, or when the devices move between the
+        steps' reads (``crossbar.ReadPlan.varies_between_reads``).
         """
         mm = self.matrices[f"layer{k}.W"]
-        if not (self.compiled and self.network.cell.name == "lstm"):
-            return None
+        if not (self.compiled and self.network.cell.name == "lstm") or mm.plan().varies_between_reads:
+            return None  # step by step: the devices move between the steps' reads (drift, 1/f noise on the clock)
         time, batch, _ = inputs.shape
         mm.check_input_range(inputs)
         plan = mm.plan()
