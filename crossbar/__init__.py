@@ -18,14 +18,16 @@ from .passive import PassiveSolution, SelectorCell, SinhCell, solve_passive
 from .peripherals import ADC, DAC, Peripherals
 from .presets import all_presets, preset, preset_doc, preset_names, preset_peripherals
 from .read import Drive, Read, ReadPlan
+from .relaxation import RELAXATION_MODELS
+from .temporal_noise import FLICKER_DENSITY_MODELS, TemporalReadNoise
 from .wires import WireResistance, effective_conductance, solve_iterative, solve_sparse
 
 __all__ = [
     "ADC", "ADC_KINDS", "ADCCircuit", "ConverterBank", "DAC", "CrossbarArray", "DEVICE_READ_SCHEMES", "DeviceModel",
     "Drive",
-    "EnergyCosts", "OperationCounts", "PassiveSolution",
+    "EnergyCosts", "FLICKER_DENSITY_MODELS", "OperationCounts", "PassiveSolution", "RELAXATION_MODELS",
     "Peripherals", "ProgramReport", "PulseUpdateLaw", "Read", "ReadPlan", "SelectorCell", "SinhCell",
-    "TwoPulseScheme",
+    "TemporalReadNoise", "TwoPulseScheme",
     "WireResistance", "WRITE_SCHEMES", "WriteScheme",
     "all_presets", "effective_conductance", "preset", "preset_doc", "preset_names", "preset_peripherals",
     "solve_iterative", "solve_passive", "solve_sparse",

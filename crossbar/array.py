@@ -207,6 +207,9 @@ class CrossbarArray:
         else:
             self.drift_nu = None
         self.programmed_at = np.zeros(shape)
+        # relaxation: each device's normal of its last write (NaN: never written, nothing relaxes)
+        self.relaxation_z = None if device.relaxation_model is None else np.full(shape, np.nan)
+        self._relaxation_rng = self._new_relaxation_rng()
 
         if device.initial_conductance_range is not None:
             low, high = device.initial_conductance_range
@@ -219,6 +222,17 @@ class CrossbarArray:
         self.table_index = self._draw_table_index()
         self.fluctuation = self._new_fluctuation()
         self._refresh()
+
+    def _new_relaxation_rng(self) -> Optional[np.random.Generator]:
+        """The generator of the relaxation draws (a stream of the array's seed of its own, so turning
+        relaxation on moves no other draw); None without relaxation."""
+        if self.device.relaxation_model is None:
+            return None
+        from .relaxation import RELAXATION_STREAM
+
+        entropy, spawn_key = self._converter_seed
+        return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=tuple(spawn_key)
+                                                            + (RELAXATION_STREAM,)))
 
     def _new_fluctuation(self):
         """The 1/f sources and telegraph traps of a device with read noise with memory
@@ -288,6 +302,13 @@ class CrossbarArray:
         else:
             elapsed = np.maximum(self.time - self.programmed_at, self.device.drift_t0)
             g = self._g0 * (elapsed / self.device.drift_t0) ** (-self.drift_nu)
+        if self.relaxation_z is not None:
+            from .relaxation import relaxation_shift
+
+            written = ~np.isnan(self.relaxation_z)
+            shift = relaxation_shift(self.device.relaxation_model, self.time - self.programmed_at,
+                                     np.where(written, self.relaxation_z, 0.0))
+            g = np.maximum(g + np.where(written, shift, 0.0), 0.0)  # a conductance cannot relax below zero
         self._drifted = g
         if self.fluctuation is not None:  # a conductance cannot fluctuate below zero
             g = np.maximum(g + self.fluctuation.deviation(g), 0.0)
@@ -321,8 +342,7 @@ class CrossbarArray:
     def varies_between_reads(self) -> bool:
         """Whether the conductances move as reads pass: the clock advances at every read
         (``peripherals.seconds_per_read > 0``) and something follows it (drift, read noise with memory)."""
-        return self.peripherals.seconds_per_read > 0.0 and (self.drift_nu is not None
-                                                             or self.fluctuation is not None)
+        return self.peripherals.seconds_per_read > 0.0 and self._follows_clock
 
     @property
     def shape(self) -> tuple:
@@ -499,8 +519,13 @@ class CrossbarArray:
         self.time += float(seconds)
         if self.fluctuation is not None:
             self.fluctuation.advance(float(seconds))
-        if self.drift_nu is not None or self.fluctuation is not None:
+        if self._follows_clock:
             self._refresh()
+
+    @property
+    def _follows_clock(self) -> bool:
+        """Whether the conductances depend on the clock (drift, relaxation, read noise with memory)."""
+        return self.drift_nu is not None or self.relaxation_z is not None or self.fluctuation is not None
 
     def _after_reads(self, calls: int = 1) -> None:
         """The clock moves on by ``calls`` reads (the peripherals' ``seconds_per_read``; nothing at 0)."""
@@ -508,8 +533,15 @@ class CrossbarArray:
             self.advance_time(calls * self.peripherals.seconds_per_read)
 
     def _mark_programmed(self, mask) -> None:
-        """Restart the drift clock of the devices ``mask`` selects (a boolean array or a (rows, cols) index)."""
-        if self.drift_nu is None:
+        """Restart the drift and relaxation clock of the devices ``mask`` selects (a boolean array or a (rows,
+        cols) index), and draw their relaxation normals."""
+        if self.relaxation_z is not None:
+            z = self._relaxation_rng.standard_normal(self.shape)  # the whole array: draws do not depend on mask
+            if mask is None:
+                self.relaxation_z[:] = z
+            else:
+                self.relaxation_z[mask] = z[mask]
+        if self.drift_nu is None and self.relaxation_z is None:
             return
         if mask is None:
             self.programmed_at[:] = self.time
@@ -521,7 +553,7 @@ class CrossbarArray:
         array or a (rows, cols) index) start from their drifted value, which their write makes their new
         base; every other device keeps its base and its own time since its last write."""
         g = self._g0.copy()
-        if self.drift_nu is not None:
+        if self.drift_nu is not None or self.relaxation_z is not None:
             g[written] = self._drifted[written]
         return g
 
@@ -1003,6 +1035,9 @@ class CrossbarArray:
             "converter_seed": np.array(json.dumps(self._converter_seed)),
             "converter_banks": np.array(len(self._converters)),
             **({} if self.fluctuation is None else self.fluctuation.state("fluctuation.")),
+            **({} if self.relaxation_z is None else {
+                "relaxation_z": self.relaxation_z.copy(),
+                "relaxation_rng": np.array(json.dumps(self._relaxation_rng.bit_generator.state))}),
             **{name: value for k, bank in enumerate(self._converters.values())
                for name, value in bank.state(f"converters{k}.").items()},
         }
@@ -1066,6 +1101,15 @@ class CrossbarArray:
             banks[(bank.circuit, bank.bits)] = bank
         values["converters"] = banks
         values["fluctuation"] = None
+        values["relaxation"] = (None, None)
+        if self.device.relaxation_model is not None:
+            z = _float_grid(f"{source}.relaxation_z", entry("relaxation_z"), self.shape)
+            try:
+                relax_rng = np.random.Generator(type(self._relaxation_rng.bit_generator)())
+                relax_rng.bit_generator.state = json.loads(str(entry("relaxation_rng")))
+            except (json.JSONDecodeError, TypeError, KeyError, ValueError) as error:
+                raise ValueError(f"{source}.relaxation_rng cannot be read ({error})") from None
+            values["relaxation"] = (z, relax_rng)
         if self.device.temporal_noise.is_on:
             from .temporal_noise import FluctuationState
 
@@ -1097,6 +1141,7 @@ class CrossbarArray:
         self._converters = values["converters"]
         self.table_index = self._draw_table_index()
         self.fluctuation = values["fluctuation"]
+        self.relaxation_z, self._relaxation_rng = values["relaxation"]
         self._refresh()
 
     # ------------------------------------------------------------------ costs

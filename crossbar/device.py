@@ -14,6 +14,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from .relaxation import RELAXATION_MODELS
 from .temporal_noise import TemporalReadNoise
 from .validation import check_choice, check_finite, check_int, check_range, config_from_dict, config_to_dict
 
@@ -262,6 +263,10 @@ class DeviceModel:
         Read noise with memory: 1/f and random telegraph fluctuations of the
         conductance on the array's clock (:mod:`crossbar.temporal_noise`);
         off by default. The white ``read_noise_sigma_relative`` adds to it.
+    relaxation_model : str, optional
+        A published fit of the conductance's relaxation after each write, as
+        a function of each device's time since it (:mod:`crossbar.relaxation`:
+        ``falcone2025_cmo_hfox``); None: none. Adds to drift.
     """
 
     name: str = "custom"
@@ -283,6 +288,7 @@ class DeviceModel:
     iv_nonlinearity_per_volt: float = 0.0
     program_noise_model: Optional[str] = None
     temporal_noise: TemporalReadNoise = field(default_factory=TemporalReadNoise)
+    relaxation_model: Optional[str] = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -314,6 +320,8 @@ class DeviceModel:
                 raise ValueError(f"program_noise_model={self.program_noise_model!r} is not allowed for a "
                                  f"{'two-pulse' if self.two_pulse is not None else 'table'} device: its "
                                  "programming is its pulses' (program_noise_sigma, or the table)")
+        if self.relaxation_model is not None:
+            check_choice("relaxation_model", self.relaxation_model, RELAXATION_MODELS)
         if not isinstance(self.temporal_noise, TemporalReadNoise):
             raise ValueError(f"temporal_noise={self.temporal_noise!r} is not allowed; a "
                              "crossbar.TemporalReadNoise is required")
@@ -379,7 +387,8 @@ class DeviceModel:
                 and self.stuck_at_gmin_fraction == 0.0 and self.stuck_at_gmax_fraction == 0.0
                 and self.window_spread_sigma_relative == 0.0 and self.drift_nu == 0.0
                 and self.drift_nu_sigma == 0.0 and self.pulse_law.cycle_noise_sigma_relative == 0.0
-                and self.iv_nonlinearity_per_volt == 0.0 and not self.temporal_noise.is_on)
+                and self.iv_nonlinearity_per_volt == 0.0 and not self.temporal_noise.is_on
+                and self.relaxation_model is None)
 
     def replace(self, **changes) -> "DeviceModel":
         """A copy with some fields changed, validated again."""
@@ -409,6 +418,8 @@ class DeviceModel:
                      f" at g_max {self.stuck_at_gmax_fraction * 100:.2f} %;"
                      f" window spread {self.window_spread_sigma_relative * 100:.1f} %")
         lines.append(f"  drift nu {self.drift_nu:g} +- {self.drift_nu_sigma:g} (t0 {self.drift_t0:g} s)")
+        if self.relaxation_model:
+            lines.append(f"  relaxation after each write: {self.relaxation_model}")
         if self.temporal_noise.is_on:
             lines.append(f"  read noise with memory: {self.temporal_noise.describe()}")
         if self.iv_nonlinearity_per_volt:

@@ -203,7 +203,9 @@ class ArraySection:
     :class:`crossbar.Peripherals`); ``write_scheme`` (``v_half`` or ``v_third``, None: no disturb) writes
     in-situ pulses cell by cell with their disturb (:class:`crossbar.WriteScheme`); ``device_read_scheme``
     (``grounded``, ``v_half`` or ``floating``) says what a read of one device does with the other lines, at
-    ``device_read_voltage`` volts (:mod:`crossbar.device_reads`)."""
+    ``device_read_voltage`` volts (:mod:`crossbar.device_reads`); ``seconds_per_read`` and
+    ``seconds_per_write`` let simulated time pass on every array's clock at each read (a network's time
+    step) and each write (an update), so drift and read noise with memory evolve as the network runs."""
 
     rows: int = 128
     cols: int = 64
@@ -214,6 +216,8 @@ class ArraySection:
     switching_voltage: float = 0.25
     device_read_scheme: str = "grounded"
     device_read_voltage: float = 0.2
+    seconds_per_read: float = 0.0
+    seconds_per_write: float = 0.0
 
     def __post_init__(self):
         check_int("array.rows", self.rows, 2)
@@ -223,7 +227,8 @@ class ArraySection:
         if self.write_scheme is not None:
             check_choice("array.write_scheme", self.write_scheme, crossbar.WRITE_SCHEMES)
         crossbar.Peripherals(read_scheme=self.read_scheme, write_scheme=self.writes(),
-                             device_read_scheme=self.device_read_scheme, device_read_voltage=self.device_read_voltage)
+                             device_read_scheme=self.device_read_scheme, device_read_voltage=self.device_read_voltage,
+                             seconds_per_read=self.seconds_per_read, seconds_per_write=self.seconds_per_write)
 
     def writes(self) -> Optional[crossbar.WriteScheme]:
         """The :class:`crossbar.WriteScheme` of ``write_scheme`` (None: writes disturb nothing)."""
@@ -349,7 +354,7 @@ class TrainingSection:
 
 _LEFT_OUT_AT_DEFAULT = {
     "array": ("read_scheme", "write_scheme", "write_voltage", "switching_voltage", "device_read_scheme",
-              "device_read_voltage"),
+              "device_read_voltage", "seconds_per_read", "seconds_per_write"),
     "adc": ("range_by", "kind", "capacitor_mismatch_sigma", "comparator_offset_sigma_lsb", "amplifier_gain",
             "columns_per_converter"),
     "slicing": ("weight_bits", "bits_per_slice", "encoding"),
@@ -644,6 +649,7 @@ _UNITS = {
     "drift_t0": ("s", "drift reference time"),
     "iv_nonlinearity_per_volt": ("1/V", "k of the cells' read current G sinh(kV)/k (0: linear)"),
     "program_noise_model": ("", "a published fit of the programming error against G (omit: none)"),
+    "relaxation_model": ("", "a published fit of the relaxation after each write (omit: none)"),
     "pulse_law.table": ("", "the table of a table device: a shipped name or an .npz path"),
     "pulse_law.step_up": ("S", "potentiation step per pulse"),
     "pulse_law.step_down": ("S", "depression step per pulse"),
@@ -685,6 +691,17 @@ _UNITS = {
     "array.switching_voltage": ("V", "V0 of the switching kinetics sinh(V/V0)"),
     "array.device_read_scheme": ("", "lines a read of one device holds: grounded, at V/2, or floating"),
     "array.device_read_voltage": ("V", "read voltage of a device read (verify, read-back)"),
+    "array.seconds_per_read": ("s", "simulated time each read (a time step) lets pass on the arrays' clocks"),
+    "array.seconds_per_write": ("s", "simulated time each write (an update) lets pass on the arrays' clocks"),
+    "temporal_noise.flicker_density_relative": ("1", "1/f read noise: A of S(f) = A G^2 / f (0: none)"),
+    "temporal_noise.flicker_density_model": ("", "a published fit of the 1/f density against G (omit: none)"),
+    "temporal_noise.flicker_sources": ("sources", "Lorentzian sources per device of the 1/f noise"),
+    "temporal_noise.flicker_corner_min_hz": ("Hz", "lowest corner frequency of the 1/f noise"),
+    "temporal_noise.flicker_corner_max_hz": ("Hz", "highest corner frequency of the 1/f noise"),
+    "temporal_noise.telegraph_traps": ("traps", "random telegraph traps per device"),
+    "temporal_noise.telegraph_amplitude_relative": ("1", "conductance change of an occupied trap, relative to G"),
+    "temporal_noise.telegraph_dwell_min_s": ("s", "shortest mean dwell time of a trap"),
+    "temporal_noise.telegraph_dwell_max_s": ("s", "longest mean dwell time of a trap"),
     "adc.bits": ("bits", "ADC resolution including the sign"),
     "adc.range": ("output units", "ADC full scale in units of each matrix's outputs"),
     "adc.range_by": ("", "how each matrix's ADC full scale is set"),
@@ -713,6 +730,8 @@ _UNITS = {
 }
 _CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS,
             "program_noise_model": crossbar.device.PROGRAM_NOISE_MODELS,
+            "temporal_noise.flicker_density_model": crossbar.temporal_noise.FLICKER_DENSITY_MODELS,
+            "relaxation_model": crossbar.relaxation.RELAXATION_MODELS,
             "encoding.scheme": ("row_pairs", "column_pairs"),
             "encoding.scale": ("fixed", "fits", "max_abs", "percentile"), "network.cell": CELL_NAMES,
             "network.head": HEADS, "network.mode": MODES, "hardware.preset": None, "hardware.way": WAYS,
@@ -726,7 +745,8 @@ _CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS,
 _TEXTS = {"pulse_law.table"}
 """Names whose values are names or paths (a table device's table), not numbers."""
 _INTS = {"n_levels", "encoding.bias_rows", "array.rows", "array.cols", "array.count", "adc.bits", "dac.bits",
-         "adc.columns_per_converter", "slicing.weight_bits", "slicing.bits_per_slice", "dac.bits_per_cycle",
+         "adc.columns_per_converter", "slicing.weight_bits", "temporal_noise.flicker_sources",
+         "temporal_noise.telegraph_traps", "slicing.bits_per_slice", "dac.bits_per_cycle",
          "training.epochs", "training.batch_size", "training.seed"}
 
 
@@ -777,7 +797,7 @@ def parameter(name: str, experiment: Optional[Experiment] = None) -> Parameter:
 def parameter_table(experiment: Optional[Experiment] = None) -> str:
     """The names, their units, their values in ``experiment`` (or li2019's defaults) and what they are."""
     exp = experiment or Experiment(DataSection(task="vowels"))
-    lines = [f"{'name':<44} {'unit':<13} {'value':<14} meaning"]
+    lines = [f"{'name':<52} {'unit':<13} {'value':<14} meaning"]
     for p in parameters(exp):
         try:
             value = exp.value_of(p.name)
@@ -785,7 +805,7 @@ def parameter_table(experiment: Optional[Experiment] = None) -> str:
             value = None
         shown = "-" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
         extra = f" ({', '.join(p.choices)})" if p.choices else ""
-        lines.append(f"{p.name:<44} {p.unit:<13} {shown:<14} {p.doc}{extra}")
+        lines.append(f"{p.name:<52} {p.unit:<13} {shown:<14} {p.doc}{extra}")
     return "\n".join(lines)
 
 
@@ -828,9 +848,12 @@ def read_experiment_file(path: str) -> Tuple[Experiment, dict]:
 
 
 def dump_toml(table: Mapping, prefix: str = "") -> str:
-    """A nested table of strings, numbers, booleans and lists as TOML text (enough for experiments)."""
+    """A nested table of strings, numbers, booleans and lists as TOML text (enough for experiments); None
+    values are left out (TOML has no null: an absent field takes its default, None in every table here)."""
     lines, subtables = [], []
     for key, value in table.items():
+        if value is None:
+            continue
         if isinstance(value, Mapping):
             subtables.append((key, value))
         else:

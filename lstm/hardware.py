@@ -94,6 +94,10 @@ class HardwareConfig:
         or ``floating`` (:mod:`crossbar.device_reads`).
     device_read_voltage : float
         Read voltage of a device read, volts.
+    seconds_per_read, seconds_per_write : float
+        Simulated seconds each read (a network's time step) and each write (an update) let pass on every
+        array's clock (:class:`crossbar.Peripherals`), so drift and read noise with memory evolve during
+        inference and training as one mechanism. 0: the clock moves only by ``advance_time``.
     dac_bits_per_cycle : int
         Magnitude bits a bit-serial cycle drives (:class:`crossbar.DAC` ``bits_per_cycle``).
     periphery : str, optional
@@ -129,6 +133,8 @@ class HardwareConfig:
     periphery: Optional[str] = None
     device_read_scheme: str = "grounded"
     device_read_voltage: float = 0.2
+    seconds_per_read: float = 0.0
+    seconds_per_write: float = 0.0
 
     def __post_init__(self):
         crossbar.preset(self.preset)
@@ -161,7 +167,8 @@ class HardwareConfig:
         check_choice("read_scheme", self.read_scheme, crossbar.peripherals.READ_SCHEMES)
         crossbar.Peripherals(read_scheme=self.read_scheme, write_scheme=self.write_scheme,
                              device_read_scheme=self.device_read_scheme,
-                             device_read_voltage=self.device_read_voltage)  # the combination is checked
+                             device_read_voltage=self.device_read_voltage, seconds_per_read=self.seconds_per_read,
+                             seconds_per_write=self.seconds_per_write)  # the combination is checked
         if self.device_read_scheme != "grounded" and self.device_model().two_pulse is not None:
             raise ValueError(f"device_read_scheme={self.device_read_scheme!r} with device "
                              f"{self.device_model().name!r}: two-pulse cells sit behind access transistors, which "
@@ -253,7 +260,8 @@ def build_chip(config: HardwareConfig, seed=0) -> Chip:
                 dac=peripherals.dac, adc_bits=None if adc is None else adc.bits, wires=config.wires, seed=seed,
                 adc_circuit=None if adc is None else adc.circuit, costs=costs, read_scheme=config.read_scheme,
                 write_scheme=config.write_scheme, device_read_scheme=config.device_read_scheme,
-                device_read_voltage=config.device_read_voltage)
+                device_read_voltage=config.device_read_voltage, seconds_per_read=config.seconds_per_read,
+                seconds_per_write=config.seconds_per_write)
 
 
 def place_network(chip: Chip, network: NetworkConfig, config: HardwareConfig) -> Dict[str, MappedMatrix]:

@@ -67,6 +67,7 @@ def hardware_config(exp: Experiment, network: Network, way: Optional[str] = None
                           write_scheme=exp.array.writes(), dac_bits_per_cycle=exp.dac.bits_per_cycle,
                           device_read_scheme=exp.array.device_read_scheme,
                           device_read_voltage=exp.array.device_read_voltage,
+                          seconds_per_read=exp.array.seconds_per_read, seconds_per_write=exp.array.seconds_per_write,
                           periphery=None if exp.hardware.periphery == "none" else exp.hardware.periphery)
 
 

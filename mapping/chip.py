@@ -44,6 +44,11 @@ class Chip:
         What a read of one device does with the other lines (``grounded``, ``v_half`` or ``floating``), and
     device_read_voltage : float
         its read voltage, volts (:class:`crossbar.Peripherals`, :mod:`crossbar.device_reads`).
+    seconds_per_read, seconds_per_write : float
+        Simulated seconds each read and each write lets pass on an array's
+        clock (:class:`crossbar.Peripherals`): drift and read noise with memory
+        then evolve as a network reads and trains. 0: the clock moves only by
+        ``advance_time``.
     adc_circuit : crossbar.ADCCircuit, optional
         The column converters' architecture and non-idealities (default the
         uniform quantizer). Each array's converters are built with the array,
@@ -61,7 +66,7 @@ class Chip:
                  seed=None, costs: Optional[EnergyCosts] = None,
                  adc_circuit: Optional[crossbar.ADCCircuit] = None, read_scheme: str = "grounded",
                  write_scheme: Optional[crossbar.WriteScheme] = None, device_read_scheme: str = "grounded",
-                 device_read_voltage: float = 0.2):
+                 device_read_voltage: float = 0.2, seconds_per_read: float = 0.0, seconds_per_write: float = 0.0):
         if not isinstance(device, DeviceModel):
             raise ValueError(f"device={device!r} is not allowed; a crossbar.DeviceModel is required")
         self.device = device
@@ -76,7 +81,8 @@ class Chip:
             raise ValueError(f"adc_circuit kind={self.adc_circuit.kind!r} needs ADCs; give adc_bits")
         self.peripherals = Peripherals(dac=dac, wires=wires, read_scheme=read_scheme, write_scheme=write_scheme,
                                        device_read_scheme=device_read_scheme,
-                                       device_read_voltage=device_read_voltage)  # validates them
+                                       device_read_voltage=device_read_voltage, seconds_per_read=seconds_per_read,
+                                       seconds_per_write=seconds_per_write)  # validates them
         self.costs = EnergyCosts() if costs is None else costs
         self._seeds = np.random.SeedSequence(seed)
         self._arrays: List[CrossbarArray] = []
@@ -254,6 +260,8 @@ class Chip:
                                  else config_to_dict(self.peripherals.write_scheme)),
                 "device_read_scheme": self.peripherals.device_read_scheme,
                 "device_read_voltage": self.peripherals.device_read_voltage,
+                "seconds_per_read": self.peripherals.seconds_per_read,
+                "seconds_per_write": self.peripherals.seconds_per_write,
                 "dac": None if self.dac is None else config_to_dict(self.dac),
                 "wires": None if self.peripherals.wires is None else config_to_dict(self.peripherals.wires),
                 "costs": config_to_dict(self.costs),
@@ -285,7 +293,9 @@ class Chip:
                                      config_from_dict(crossbar.WriteScheme, meta["write_scheme"],
                                                       f"{path}: write_scheme")),
                        device_read_scheme=meta.get("device_read_scheme", "grounded"),
-                       device_read_voltage=meta.get("device_read_voltage", 0.2))
+                       device_read_voltage=meta.get("device_read_voltage", 0.2),
+                       seconds_per_read=meta.get("seconds_per_read", 0.0),
+                       seconds_per_write=meta.get("seconds_per_write", 0.0))
             n = int(arrays["chip.arrays"])
             grid = np.unpackbits(taken, count=n * chip.array_rows * chip.array_cols).astype(bool)
             chip._space = Occupancy.from_taken(grid.reshape(n, chip.array_rows, chip.array_cols))
