@@ -191,7 +191,8 @@ class FluctuationState:
         key = tuple(spawn_key) + (NOISE_STREAM,)
         fixed = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=key + (0,)))
         self.rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=key + (1,)))
-        n, m = config.flicker_sources if config.has_flicker else 0, config.telegraph_traps if config.has_telegraph else 0
+        n = config.flicker_sources if config.has_flicker else 0
+        m = config.telegraph_traps if config.has_telegraph else 0
         # corners: one per equal slice of ln f, the comb shifted by one random fraction per device, hertz,
         # shape (n, rows, cols)
         span = np.log(config.flicker_corner_max_hz / config.flicker_corner_min_hz)
