@@ -230,20 +230,13 @@ class CrossbarArray:
             return None
         from .relaxation import RELAXATION_STREAM
 
-        entropy, spawn_key = self._converter_seed
-        return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=tuple(spawn_key)
-                                                            + (RELAXATION_STREAM,)))
+        return np.random.default_rng(_stream_sequence(self._converter_seed, RELAXATION_STREAM))
 
     def _new_fluctuation(self):
         """The 1/f sources and telegraph traps of a device with read noise with memory
         (:class:`crossbar.temporal_noise.FluctuationState`, from streams of the array's seed of their own); None
         without."""
-        if not self.device.temporal_noise.is_on:
-            return None
-        from .temporal_noise import FluctuationState
-
-        entropy, spawn_key = self._converter_seed
-        return FluctuationState(self.device.temporal_noise, self.shape, entropy, spawn_key)
+        return _fluctuation(self.device, self.shape, self._converter_seed)
 
     def _draw_table_index(self) -> Optional[np.ndarray]:
         """Which table of a table device's pulse law each device follows (device-to-device spread), from a
@@ -254,9 +247,8 @@ class CrossbarArray:
             return None
         from .pulse_tables import draw_table_index
 
-        entropy, spawn_key = self._converter_seed
-        sequence = np.random.SeedSequence(entropy, spawn_key=tuple(spawn_key) + (TABLE_STREAM,))
-        return draw_table_index(sequence, self.shape, law.pulse_table().n_tables)
+        return draw_table_index(_stream_sequence(self._converter_seed, TABLE_STREAM), self.shape,
+                                law.pulse_table().n_tables)
 
     @property
     def rng(self) -> np.random.Generator:
@@ -516,11 +508,15 @@ class CrossbarArray:
         check_range("seconds", seconds, 0.0, unit="s")
         if seconds == 0.0:
             return
-        self.time += float(seconds)
-        if self.fluctuation is not None:
-            self.fluctuation.advance(float(seconds))
+        self._let_pass(float(seconds))
         if self._follows_clock:
             self._refresh()
+
+    def _let_pass(self, seconds: float) -> None:
+        """Move the clock and the fluctuations on by ``seconds`` (>= 0); the caller refreshes."""
+        self.time += seconds
+        if self.fluctuation is not None and seconds > 0.0:
+            self.fluctuation.advance(seconds)
 
     @property
     def _follows_clock(self) -> bool:
@@ -565,9 +561,8 @@ class CrossbarArray:
         self._mark_programmed(written)
         self.counters.programming_pulses += int(pulses)
         self.counters.row_pulse_steps += int(row_steps)
+        self._let_pass(self.peripherals.seconds_per_write)  # the write's own time, before one refresh
         self._refresh()
-        if self.peripherals.seconds_per_write > 0.0:
-            self.advance_time(self.peripherals.seconds_per_write)
 
     # ------------------------------------------------------------ programming
     def _region_shape(self, rows: slice, cols: slice) -> Tuple[int, int]:
@@ -935,8 +930,7 @@ class CrossbarArray:
         key = (adc.circuit, adc.bits)
         bank = self._converters.get(key)
         if bank is None:
-            entropy, spawn_key = self._converter_seed
-            sequence = np.random.SeedSequence(entropy, spawn_key=tuple(spawn_key) + (CONVERTER_STREAM, adc.bits))
+            sequence = _stream_sequence(self._converter_seed, CONVERTER_STREAM, adc.bits)
             bank = ConverterBank.draw(adc.circuit, adc.bits, self.cols, np.random.default_rng(sequence))
             self._converters[key] = bank
         return bank
@@ -1100,7 +1094,6 @@ class CrossbarArray:
                                  f"{self.cols}")
             banks[(bank.circuit, bank.bits)] = bank
         values["converters"] = banks
-        values["fluctuation"] = None
         values["relaxation"] = (None, None)
         if self.device.relaxation_model is not None:
             z = _float_grid(f"{source}.relaxation_z", entry("relaxation_z"), self.shape)
@@ -1110,13 +1103,9 @@ class CrossbarArray:
             except (json.JSONDecodeError, TypeError, KeyError, ValueError) as error:
                 raise ValueError(f"{source}.relaxation_rng cannot be read ({error})") from None
             values["relaxation"] = (z, relax_rng)
-        if self.device.temporal_noise.is_on:
-            from .temporal_noise import FluctuationState
-
-            entropy, spawn_key = values["converter_seed"]
-            fluctuation = FluctuationState(self.device.temporal_noise, self.shape, entropy, spawn_key)
-            fluctuation.load_state(state, "fluctuation.", source)
-            values["fluctuation"] = fluctuation
+        values["fluctuation"] = _fluctuation(self.device, self.shape, values["converter_seed"])
+        if values["fluctuation"] is not None:
+            values["fluctuation"].load_state(state, "fluctuation.", source)
         return values
 
     def load_state(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
@@ -1169,6 +1158,23 @@ CONVERTER_STREAM = 0xADC
 def _read_key(driven_rows, cols) -> tuple:
     """A read's driven row ranges and sensed columns as a hashable key (plain ints)."""
     return tuple((int(a), int(b)) for a, b in driven_rows), (int(cols[0]), int(cols[1]))
+
+
+def _stream_sequence(converter_seed: Tuple[int, list], *keys: int) -> np.random.SeedSequence:
+    """The seed sequence of one of an array's streams kept apart from its generator: its seed sequence
+    (``converter_seed``, see :func:`_converter_seed`) with ``keys`` appended to the spawn key."""
+    entropy, spawn_key = converter_seed
+    return np.random.SeedSequence(entropy, spawn_key=tuple(spawn_key) + tuple(keys))
+
+
+def _fluctuation(device: DeviceModel, shape, converter_seed):
+    """The 1/f sources and telegraph traps of an array of ``device`` with read noise with memory, from
+    their stream of the array's seed (:class:`crossbar.temporal_noise.FluctuationState`); None without."""
+    if not device.temporal_noise.is_on:
+        return None
+    from .temporal_noise import NOISE_STREAM, FluctuationState
+
+    return FluctuationState(device.temporal_noise, shape, _stream_sequence(converter_seed, NOISE_STREAM))
 
 
 def _converter_seed(rng: np.random.Generator) -> Tuple[int, list]:

@@ -180,17 +180,17 @@ class FluctuationState:
     config : TemporalReadNoise
     shape : (int, int)
         The array's (rows, cols).
-    entropy, spawn_key
-        The array's seed sequence (its corners, dwells and draws come from
-        streams of it of their own, :data:`NOISE_STREAM`).
+    seed : numpy.random.SeedSequence
+        The stream of the array's seed kept for this noise (:data:`NOISE_STREAM`):
+        the corners and dwell means come from one child of it, the draws from another.
     """
 
-    def __init__(self, config: TemporalReadNoise, shape, entropy: int, spawn_key):
+    def __init__(self, config: TemporalReadNoise, shape, seed: np.random.SeedSequence):
         self.config = config
         self.shape = tuple(int(v) for v in shape)
-        key = tuple(spawn_key) + (NOISE_STREAM,)
-        fixed = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=key + (0,)))
-        self.rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=key + (1,)))
+        fixed, draws = (np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + (k,)) for k in (0, 1))
+        fixed = np.random.default_rng(fixed)
+        self.rng = np.random.default_rng(draws)
         n = config.flicker_sources if config.has_flicker else 0
         m = config.telegraph_traps if config.has_telegraph else 0
         # corners: one per equal slice of ln f, the comb shifted by one random fraction per device, hertz,

@@ -422,11 +422,11 @@ class HardwareNetwork:
         steps' reads (``crossbar.ReadPlan.varies_between_reads``).
         """
         mm = self.matrices[f"layer{k}.W"]
-        if not (self.compiled and self.network.cell.name == "lstm") or mm.plan().varies_between_reads:
+        plan = mm.plan()
+        if not (self.compiled and self.network.cell.name == "lstm") or plan.varies_between_reads:
             return None  # step by step: the devices move between the steps' reads (drift, 1/f noise on the clock)
         time, batch, _ = inputs.shape
         mm.check_input_range(inputs)
-        plan = mm.plan()
         seeds = plan.draw_seeds(time)
 
         inputs, mask, keep = np.ascontiguousarray(inputs), np.ascontiguousarray(mask), bool(keep)

@@ -5,8 +5,13 @@ import pytest
 from scipy import signal, stats
 
 import crossbar
-from crossbar.temporal_noise import (FluctuationState, TemporalReadNoise, flicker_density_model,
+from crossbar.temporal_noise import (NOISE_STREAM, FluctuationState, TemporalReadNoise, flicker_density_model,
                                      window_variance)
+
+
+def _seed(entropy):
+    """The noise's stream of an array seeded ``entropy`` (what an array gives its FluctuationState)."""
+    return np.random.SeedSequence(entropy, spawn_key=(NOISE_STREAM,))
 
 
 def _sequence(state, steps, seconds, value):
@@ -21,7 +26,7 @@ def _sequence(state, steps, seconds, value):
 def test_flicker_periodogram_has_slope_minus_one_over_three_decades():
     config = TemporalReadNoise(flicker_density_relative=1e-4, flicker_corner_min_hz=1e-4,
                                flicker_corner_max_hz=100.0)
-    state = FluctuationState(config, (1, 4), 11, [])
+    state = FluctuationState(config, (1, 4), _seed(11))
     reads = _sequence(state, 2 ** 17, 1e-3, FluctuationState.unit_flicker)
     f, density = signal.welch(reads, fs=1e3, nperseg=2 ** 14, axis=0)
     band = (f >= 0.02) & (f <= 20.0)  # three decades inside the corners
@@ -35,7 +40,7 @@ def test_flicker_periodogram_has_slope_minus_one_over_three_decades():
 def test_flicker_variance_grows_as_ln_window():
     config = TemporalReadNoise(flicker_density_relative=1e-4, flicker_corner_min_hz=1e-4,
                                flicker_corner_max_hz=100.0)
-    state = FluctuationState(config, (8, 16), 5, [])
+    state = FluctuationState(config, (8, 16), _seed(5))
     steps, dt = 2 ** 15, 1e-3
     reads = _sequence(state, steps, dt, FluctuationState.unit_flicker)
     windows = np.array([10, 100, 1000, 10000])
@@ -57,7 +62,7 @@ def test_flicker_variance_grows_as_ln_window():
 def test_telegraph_dwell_times_are_exponential():
     config = TemporalReadNoise(telegraph_traps=1, telegraph_amplitude_relative=0.01, telegraph_dwell_min_s=0.5,
                                telegraph_dwell_max_s=0.5)
-    state = FluctuationState(config, (1, 16), 3, [])
+    state = FluctuationState(config, (1, 16), _seed(3))
     dt = 1e-3
     occupied = _sequence(state, 200_000, dt, lambda s: s.occupied[0]).astype(np.int8)
     dwells = {0: [], 1: []}
@@ -75,7 +80,7 @@ def test_telegraph_dwell_times_are_exponential():
 def test_telegraph_dwell_means_are_log_uniform_and_the_mean_is_zero():
     config = TemporalReadNoise(telegraph_traps=3, telegraph_amplitude_relative=0.02, telegraph_dwell_min_s=1e-3,
                                telegraph_dwell_max_s=10.0)
-    state = FluctuationState(config, (20, 20), 1, [])
+    state = FluctuationState(config, (20, 20), _seed(1))
     logs = np.log10(np.concatenate([state.dwell_empty_s.ravel(), state.dwell_occupied_s.ravel()]))
     assert stats.kstest(logs, "uniform", args=(-3.0, 4.0)).pvalue > 1e-3
     # a stationary start: the occupancy of every trap is its dwell fraction, so the deviation has zero mean
