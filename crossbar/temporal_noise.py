@@ -54,8 +54,10 @@ import json
 from dataclasses import dataclass
 from typing import Dict, Optional
 
+import numba
 import numpy as np
 
+from .rng import fill_normals, standard_normals, stream_seeds
 from .validation import as_float_array, check_choice, check_int, check_range
 
 FLICKER_DENSITY_MODELS = ("falcone2025_cmo_hfox",)
@@ -226,8 +228,10 @@ class FluctuationState:
             return
         rho, innovation, p_in, p_out = self._step(float(seconds))
         if self.flicker.size:
-            self.flicker *= rho
-            self.flicker += innovation * self.rng.standard_normal(self.flicker.shape)
+            n, rows, cols = self.flicker.shape
+            # one counter-based normal stream a row of sources (crossbar.rng), drawn and applied in one pass
+            advance_sources(self.flicker.reshape(n * rows, cols), rho.reshape(n * rows, cols),
+                            innovation.reshape(n * rows, cols), stream_seeds(self.rng, n * rows))
         if self.occupied.size:
             u = self.rng.random(self.occupied.shape)
             self.occupied = np.where(self.occupied, u >= p_out, u < p_in)
@@ -273,6 +277,32 @@ class FluctuationState:
         except (json.JSONDecodeError, TypeError, KeyError, ValueError) as error:
             raise ValueError(f"{source}.{prefix}rng cannot be read ({error})") from None
         self.flicker, self.occupied, self.rng = flicker, occupied.copy(), generator
+
+
+@numba.njit(cache=True)
+def advance_sources(flicker, rho, innovation, seeds):
+    """Move Ornstein-Uhlenbeck sources on in place: ``flicker[r, j] = rho[r, j] flicker[r, j] +
+    innovation[r, j] z_rj``, ``z_rj`` the ``j``-th normal of stream ``seeds[r]`` (:func:`crossbar.rng.counter_normal`).
+
+    Parameters
+    ----------
+    flicker, rho, innovation : ndarray, shape (streams, n), float64
+        The sources (dimensionless), their decay over the step and the sigma of their innovation.
+    seeds : ndarray of uint64, shape (streams,)
+    """
+    streams, n = flicker.shape
+    row = np.empty(n, dtype=np.float32)
+    for r in range(streams):
+        fill_normals(seeds[r], np.int64(0), row)
+        for j in range(n):
+            flicker[r, j] = rho[r, j] * flicker[r, j] + innovation[r, j] * np.float64(row[j])
+
+
+def advance_sources_reference(flicker, rho, innovation, seeds) -> None:
+    """The numpy twin of :func:`advance_sources` (the same bits)."""
+    normals = standard_normals(seeds, flicker.shape[1])
+    flicker *= rho
+    flicker += innovation * normals
 
 
 def window_variance(corner_hz: np.ndarray, source_variance: float, samples: int, seconds: float) -> float:

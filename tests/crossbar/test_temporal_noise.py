@@ -197,3 +197,19 @@ def test_reads_of_one_plan_refresh_between_calls_and_match_the_twin():
     for _ in range(4):
         np.testing.assert_array_equal(a.mvm(x), b.mvm(x, reference=True))
     assert a._plan.varies_between_reads
+
+
+def test_source_kernel_equals_its_numpy_twin():
+    from crossbar.rng import stream_seeds
+    from crossbar.temporal_noise import advance_sources, advance_sources_reference
+
+    rng = np.random.default_rng(8)
+    flicker = rng.standard_normal((30, 17))
+    rho = np.exp(-rng.uniform(0.0, 5.0, (30, 17)))
+    innovation = np.sqrt(1.0 - rho ** 2)
+    seeds = stream_seeds(rng, 30)
+    compiled, twin = flicker.copy(), flicker.copy()
+    advance_sources(compiled, rho, innovation, seeds)
+    advance_sources_reference(twin, rho, innovation, seeds)
+    np.testing.assert_array_equal(compiled, twin)
+    assert not np.array_equal(compiled, flicker * rho)  # the innovation is there
