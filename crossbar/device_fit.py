@@ -8,14 +8,19 @@ down), optionally a first column ``time`` or ``pulse`` that must rise
 strictly. Currents become siemens with ``read_voltage``; normalised units
 are mapped onto a stated ``window``.
 
-:func:`fit_table` pools every ramp's steps ``(G_k, G_{k+1} - G_k)`` by
-direction into equal-width conductance bins and takes each bin's quantiles,
-less the reads' own noise (:func:`estimate_read_noise`, from the steps'
-lag-1 anti-correlation): a :class:`crossbar.pulse_tables.PulseTable`.
+:func:`fit_table` bins every ramp's steps ``G_{k+1} - G_k`` by direction into
+equal-width conductance bins, each step by where the ramp's monotone path
+(:func:`monotone_path`, the reads without their noise) stands, not by its
+noisy read. Each bin's mean step is the rate at which the paths cross it
+(:func:`mean_steps`); its quantiles are the observed steps' less the part of
+their variance that does not add up over a ramp (the reads' fluctuation,
+:func:`non_accumulating_variance`), moved so that the table's own mean is
+the mean step: a :class:`crossbar.pulse_tables.PulseTable`.
 :func:`fit_parametric` fits the linear and soft-bounds laws' mean step to the
 same bins and gives each one's error. :func:`simulate_like`,
-:func:`band_agreement` and :func:`plot_response` hold a device against the
-traces (``xbar device fit`` and ``show``).
+:func:`band_agreement`, :func:`ramp_agreement`, :func:`plot_response` and
+:func:`plot_agreement` hold a device against the traces (``xbar device fit``
+and ``show``).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from .validation import check_int, check_range
 MIN_STEPS = 5
 """Fewest pulses a ramp must have (steps between reads)."""
 DEFAULT_QUANTILES = np.linspace(0.0, 1.0, 21)
+FEW_RAMPS = 5
+"""Ramps of a direction below which :func:`fit_table` pools neighbouring bins into each bin's mean step."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,50 +195,178 @@ def estimate_read_noise(traces: Sequence[Trace], n_bins: int = 20) -> float:
     return float(np.sqrt(max(-products / count, 0.0)))
 
 
+def monotone_path(trace: Trace) -> np.ndarray:
+    """The ramp's conductance without its reads' noise, siemens: the closest monotone sequence (least squares;
+    rising for an up ramp, falling for a down one), ``scipy.optimize.isotonic_regression``.
+
+    A pulse of a ramp moves the device one way on average; what goes back is
+    mostly the reads' noise. Binning steps by this path instead of by the
+    noisy reads takes away the errors-in-variables bias of binning by a noisy
+    variable (a read that came out high is followed by a step down:
+    ``E[d_k | G_k read high] < E[d_k]``), which pulls the mean step towards the
+    middle of the window by as much as the noise over the step, and grows
+    where the steps are small beside the noise.
+    """
+    from scipy.optimize import isotonic_regression
+
+    return isotonic_regression(trace.conductance, increasing=trace.up).x
+
+
+def _crossing(paths: Sequence[np.ndarray], edges: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Signed conductance each bin is crossed by and the pulses spent in it, summed over the paths.
+
+    Between pulses ``k`` and ``k + 1`` a path runs straight from ``y_k`` to
+    ``y_{k+1}``: it crosses each bin by the overlap of that segment and spends in
+    it the overlap's share of the pulse (the whole pulse where it stands still)."""
+    n_bins = edges.size - 1
+    crossed, spent = np.zeros(n_bins), np.zeros(n_bins)
+    for y in paths:
+        start, end = y[:-1], y[1:]
+        low, high = np.minimum(start, end), np.maximum(start, end)
+        overlap = np.clip(np.minimum(high[:, None], edges[None, 1:]) - np.maximum(low[:, None], edges[None, :-1]),
+                          0.0, None)
+        span = high - low
+        still = span <= 0.0
+        share = overlap / np.where(still, 1.0, span)[:, None]
+        share[still] = 0.0
+        share[np.flatnonzero(still), np.clip(np.searchsorted(edges, start[still], side="right") - 1, 0,
+                                             n_bins - 1)] = 1.0
+        crossed += (overlap * np.sign(end - start)[:, None]).sum(axis=0)
+        spent += share.sum(axis=0)
+    return crossed, spent
+
+
+def _nearest_filled(values: np.ndarray, filled: np.ndarray) -> np.ndarray:
+    """Each bin's value, or the nearest filled bin's where it has none (``filled``: a boolean mask)."""
+    where = np.flatnonzero(filled)
+    nearest = where[np.argmin(np.abs(where[None, :] - np.arange(values.shape[-1])[:, None]), axis=1)]
+    return values[..., nearest]
+
+
+def _default_rate_window(traces: Sequence[Trace]) -> int:
+    """Bins either side pooled into a mean step: 1 where a direction has fewer than :data:`FEW_RAMPS` ramps."""
+    return int(min(sum(t.up for t in traces), sum(not t.up for t in traces)) < FEW_RAMPS)
+
+
+def mean_steps(traces: Sequence[Trace], edges: np.ndarray, up: bool, rate_window_bins: int = 1,
+               min_per_bin: int = 5) -> np.ndarray:
+    """Mean change of one pulse in each conductance bin, siemens: the rate at which the ramps' monotone paths
+    (:func:`monotone_path`) cross the bin, conductance crossed over pulses spent, pooled over the ramps of
+    a direction and over ``rate_window_bins`` bins either side (a moving window: a single ramp crosses a bin in
+    a few jumps of its path). Bins whose window holds fewer than ``min_per_bin`` pulses take the nearest
+    bin's. The reads' noise telescopes away: ``n`` steps in a row add up to the change of the path over them.
+    """
+    paths = [monotone_path(t) for t in traces if t.up == up]
+    if not paths:
+        raise ValueError(f"traces: no {'up' if up else 'down'} ramp; a table needs ramps of both directions")
+    crossed, spent = _crossing(paths, edges)
+    window = np.ones(2 * rate_window_bins + 1)
+    crossed, spent = np.convolve(crossed, window, mode="same"), np.convolve(spent, window, mode="same")
+    enough = spent >= min_per_bin
+    if not enough.any():
+        raise ValueError(f"traces: no conductance bin holds {min_per_bin} {'up' if up else 'down'} pulses; give "
+                         "longer ramps or fewer bins")
+    return _nearest_filled(crossed / np.where(enough, spent, 1.0), enough)
+
+
+def non_accumulating_variance(traces: Sequence[Trace], edges: np.ndarray, means: Dict[bool, np.ndarray],
+                              memory_pulses: int = 10) -> float:
+    """The part of the steps' variance that does not add up over a ramp, siemens squared.
+
+    A step is ``d_k = dG_k + e_{k+1} - e_k``: the pulse's own change and the
+    difference of the reads' fluctuation ``e`` (read noise, and whatever moves
+    the reading without moving the state). Over many pulses only the ``dG``
+    add up: the steps' long-run variance ``gamma_0 + 2 sum_j gamma_j`` is the
+    pulses' own variance, and ``-2 sum_{j>=1} gamma_j`` is the reads' part of
+    ``gamma_0``, whatever the fluctuation's memory, as long as it is shorter
+    than ``memory_pulses`` (for white read noise it is ``2 sigma^2``, the lag-1
+    term alone). The steps are taken less the mean step at their path's
+    conductance. 0 where the sum is not negative."""
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    products, counts = np.zeros(memory_pulses + 1), np.zeros(memory_pulses + 1)
+    for t in traces:
+        path = monotone_path(t)
+        residual = np.diff(t.conductance) - np.interp(path[:-1], centres, means[t.up])
+        for lag in range(min(memory_pulses, residual.size - 1) + 1):
+            products[lag] += float(np.dot(residual[lag:], residual[:residual.size - lag]))
+            counts[lag] += residual.size - lag
+    autocovariance = products / np.maximum(counts, 1.0)
+    return max(-2.0 * float(autocovariance[1:].sum()), 0.0)
+
+
 def fit_table(traces: Sequence[Trace], n_bins: int = 20, quantiles=DEFAULT_QUANTILES,
               min_per_bin: int = 5, source: str = "fitted from traces",
-              read_noise: Optional[float] = None) -> PulseTable:
+              read_noise: Optional[float] = None, noise_memory_pulses: int = 10,
+              rate_window_bins: Optional[int] = None) -> PulseTable:
     """A one-table device from ramps of both directions (see the module text).
 
-    The read noise of the reads (``read_noise``, siemens; default
-    :func:`estimate_read_noise`) adds ``2 read_noise^2`` to the variance of
-    the observed steps: each bin's quantiles are drawn in about their mean by
-    ``sqrt(1 - 2 read_noise^2 / var)`` so that the table holds the pulses'
-    own spread. Bins with fewer than ``min_per_bin`` steps of a direction take
-    the quantiles of the nearest bin that has enough. Raises ``ValueError``
-    when a direction has no ramp.
+    Parameters
+    ----------
+    traces : sequence of Trace
+        Ramps of identical pulses, both directions, siemens.
+    n_bins : int
+        Equal-width conductance bins over the traces' range.
+    quantiles : array_like
+        Cumulative probabilities of the table, 0 to 1.
+    min_per_bin : int
+        Pulses a bin needs for its own mean and spread; bins with fewer take
+        the nearest bin's.
+    read_noise : float, optional
+        Siemens: white read noise of the reads, whose ``2 read_noise^2`` is
+        taken out of the steps' variance. Default: the non-accumulating
+        variance measured from the steps themselves
+        (:func:`non_accumulating_variance` over ``noise_memory_pulses`` lags).
+    rate_window_bins : int, optional
+        Bins either side pooled into each bin's mean step (:func:`mean_steps`).
+        Default: 1 where a direction has fewer than :data:`FEW_RAMPS` ramps
+        (one ramp crosses a bin in a few jumps of its path), else 0 (pooling
+        biases the bins next to where the ramps stop).
+
+    Each bin's mean step is the paths' crossing rate (:func:`mean_steps`);
+    its quantiles are those of the observed steps whose path lies in the
+    bin, drawn in about their mean by ``sqrt(1 - v_reads / var)`` so that
+    they hold the pulses' own spread, then moved so that the table's own mean
+    (the quantile function's integral, what a pulse draws) is the mean step.
+    Raises ``ValueError`` when a direction has no ramp.
     """
     check_int("n_bins", n_bins, 2, 1000)
     check_int("min_per_bin", min_per_bin, 1)
+    check_int("noise_memory_pulses", noise_memory_pulses, 1, 10000)
     q = np.asarray(quantiles, dtype=np.float64)
     if not traces:
         raise ValueError("traces: none given")
-    noise = estimate_read_noise(traces) if read_noise is None else check_range("read_noise", read_noise, 0.0,
-                                                                                unit="S")
+    if rate_window_bins is None:
+        rate_window_bins = _default_rate_window(traces)
+    check_int("rate_window_bins", rate_window_bins, 0, n_bins)
     g_all = np.concatenate([t.conductance for t in traces])
     edges = np.linspace(g_all.min(), g_all.max(), n_bins + 1)
     centres = 0.5 * (edges[:-1] + edges[1:])
+    means = {up: mean_steps(traces, edges, up, rate_window_bins, min_per_bin) for up in (True, False)}
+    if read_noise is None:
+        reads_variance = non_accumulating_variance(traces, edges, means, noise_memory_pulses)
+    else:
+        reads_variance = 2.0 * check_range("read_noise", read_noise, 0.0, unit="S") ** 2
+    weights = np.diff(q)
     tables = []
     for up in (True, False):
-        g, dg = steps(traces, up)
-        if g.size == 0:
-            raise ValueError(f"traces: no {'up' if up else 'down'} ramp; a table needs ramps of both directions")
-        which = np.clip(np.searchsorted(edges, g, side="right") - 1, 0, n_bins - 1)
-        table = np.full((q.size, n_bins), np.nan)
+        mine = [t for t in traces if t.up == up]
+        where = np.concatenate([monotone_path(t)[:-1] for t in mine])
+        dg = np.concatenate([np.diff(t.conductance) for t in mine])
+        which = np.clip(np.searchsorted(edges, where, side="right") - 1, 0, n_bins - 1)
+        shapes = np.zeros((q.size, n_bins))
+        filled = np.zeros(n_bins, dtype=bool)
         for b in range(n_bins):
-            mine = dg[which == b]
-            if mine.size >= min_per_bin:
-                observed = np.quantile(mine, q)
-                variance = mine.var()
-                shrink = np.sqrt(max(variance - 2.0 * noise ** 2, 0.0) / variance) if variance > 0.0 else 1.0
-                table[:, b] = mine.mean() + shrink * (observed - mine.mean())
-        filled = np.flatnonzero(~np.isnan(table[0]))
-        if filled.size == 0:
+            steps_here = dg[which == b]
+            if steps_here.size >= min_per_bin:
+                variance = steps_here.var()
+                shrink = np.sqrt(max(variance - reads_variance, 0.0) / variance) if variance > 0.0 else 1.0
+                shapes[:, b] = shrink * (np.quantile(steps_here, q) - steps_here.mean())
+                filled[b] = True
+        if not filled.any():
             raise ValueError(f"traces: no conductance bin has {min_per_bin} {'up' if up else 'down'} steps; "
                              "give longer ramps or fewer bins")
-        for b in range(n_bins):
-            if np.isnan(table[0, b]):
-                table[:, b] = table[:, filled[np.argmin(np.abs(filled - b))]]
+        shapes = _nearest_filled(shapes, filled)
+        table = shapes + (means[up] - (0.5 * (shapes[1:] + shapes[:-1]) * weights[:, None]).sum(axis=0))[None, :]
         tables.append(table)
     return PulseTable(centres, q, tables[0][None], tables[1][None], source)
 
@@ -251,7 +386,8 @@ def bin_statistics(traces: Sequence[Trace], edges: np.ndarray, up: bool) -> Tupl
 
 
 def fit_parametric(traces: Sequence[Trace], n_bins: int = 20) -> Dict[str, Tuple[object, float]]:
-    """The linear and soft-bounds pulse laws fitted to the ramps' mean steps, each with its error.
+    """The linear and soft-bounds pulse laws fitted to the ramps' mean steps (:func:`mean_steps`), each with
+    its error.
 
     Returns ``{kind: (PulseUpdateLaw, error)}``, ``error`` the root-mean-square
     difference of the law's mean step from the bins' means, relative to the
@@ -266,7 +402,7 @@ def fit_parametric(traces: Sequence[Trace], n_bins: int = 20) -> Dict[str, Tuple
     w = (centres - low) / (high - low)
     out = {}
     fits = {"linear": (np.ones_like(w), np.ones_like(w)), "soft_bounds": (1.0 - w, w)}
-    means = {up: bin_statistics(traces, edges, up)[0] for up in (True, False)}
+    means = {up: mean_steps(traces, edges, up, _default_rate_window(traces)) for up in (True, False)}
     scale = np.nanmean(np.abs(np.concatenate([means[True], means[False]])))
     for kind, (shape_up, shape_down) in fits.items():
         steps_fit, residuals = [], []
@@ -306,14 +442,106 @@ def simulate_like(device, traces: Sequence[Trace], seed: int = 0) -> List[np.nda
     return [out[i, :traces[i].conductance.size] for i in range(n)]
 
 
+@dataclass(frozen=True, eq=False)
+class RampAgreement:
+    """One measured ramp against ``seeds`` simulated ramps of a device from the same start, in windows of
+    ``window_pulses`` pulses: each array has one value a window, siemens.
+
+    ``data_low``/``data_high`` are quantiles of the ramp's reads in the
+    window (its own spread where no second ramp gives a ramp-to-ramp one),
+    ``data_mean`` their mean; ``simulated_mean`` the mean conductance of the
+    simulated ramps over the window and seeds; ``simulated_low``/``high`` the
+    same quantiles of the seeds' window means.
+    """
+
+    trace: Trace
+    window_pulses: int
+    data_mean: np.ndarray
+    data_low: np.ndarray
+    data_high: np.ndarray
+    simulated_mean: np.ndarray
+    simulated_low: np.ndarray
+    simulated_high: np.ndarray
+
+    @property
+    def mean_inside_data(self) -> float:
+        """Share of windows whose simulated mean lies inside the reads' band."""
+        return float(np.mean((self.simulated_mean >= self.data_low) & (self.simulated_mean <= self.data_high)))
+
+    @property
+    def data_inside_simulated(self) -> float:
+        """Share of windows whose measured mean lies inside the simulated ramps' band."""
+        return float(np.mean((self.data_mean >= self.simulated_low) & (self.data_mean <= self.simulated_high)))
+
+
+def ramp_agreement(device, trace: Trace, seeds: int = 20, window_pulses: int = 50, low: float = 0.025,
+                   high: float = 0.975) -> RampAgreement:
+    """Hold a device against one measured ramp (see :class:`RampAgreement`): ``seeds`` simulated ramps of its
+    pulses from the start of the ramp's monotone path (:func:`monotone_path`: its first read is as noisy as
+    any), compared window by window."""
+    check_int("seeds", seeds, 1)
+    check_int("window_pulses", window_pulses, 2, max(2, trace.conductance.size))
+    check_range("low", low, 0.0, 1.0)
+    check_range("high", high, low, 1.0)
+    c = trace.conductance
+    start = Trace(np.concatenate([[monotone_path(trace)[0]], c[1:]]), trace.up, trace.name)
+    runs = np.array([simulate_like(device, [start], seed=s)[0] for s in range(seeds)])
+    starts = np.arange(0, c.size, window_pulses)
+    windows = [slice(k, min(k + window_pulses, c.size)) for k in starts]
+    run_means = np.array([runs[:, w].mean(axis=1) for w in windows]).T
+    return RampAgreement(trace, window_pulses,
+                         np.array([c[w].mean() for w in windows]),
+                         np.array([np.quantile(c[w], low) for w in windows]),
+                         np.array([np.quantile(c[w], high) for w in windows]),
+                         run_means.mean(axis=0), np.quantile(run_means, low, axis=0),
+                         np.quantile(run_means, high, axis=0))
+
+
+def device_ramps(device, n_devices: int, n_pulses: int, seed: int = 0, settle_pulses: int = 0) -> List[Trace]:
+    """Ramps of a device as a measurement would take them: ``n_devices`` devices of one array (seed ``seed``),
+    ``settle_pulses`` down pulses first (to the bottom of each one's window), then each pulsed up ``n_pulses``
+    times and back down as many, the conductance after each pulse: ``n_devices`` up traces, then as many down,
+    siemens (no read noise)."""
+    from .array import CrossbarArray
+
+    check_int("n_devices", n_devices, 1)
+    check_int("n_pulses", n_pulses, MIN_STEPS)
+    check_int("settle_pulses", settle_pulses, 0)
+    array = CrossbarArray(n_devices, 1, device, seed=seed)
+    for _ in range(settle_pulses):
+        array.apply_pulses(-np.ones((n_devices, 1), dtype=np.int64))
+    ramps = {True: [array.conductance[:, 0].copy()]}
+    for _ in range(n_pulses):
+        array.apply_pulses(np.ones((n_devices, 1), dtype=np.int64))
+        ramps[True].append(array.conductance[:, 0].copy())
+    ramps[False] = [ramps[True][-1]]
+    for _ in range(n_pulses):
+        array.apply_pulses(-np.ones((n_devices, 1), dtype=np.int64))
+        ramps[False].append(array.conductance[:, 0].copy())
+    return [Trace(r, up) for up in (True, False) for r in np.array(ramps[up]).T]
+
+
 def band_agreement(device, traces: Sequence[Trace], seeds: int = 20, low: float = 0.05,
-                   high: float = 0.95) -> Dict[bool, float]:
-    """Share of pulse indices at which the mean of ``seeds`` simulated ramps lies within the data's ``low``
-    to ``high`` quantile band across ramps, per direction (only directions with 3 ramps or more)."""
+                   high: float = 0.95, window_pulses: int = 50) -> Dict[bool, float]:
+    """Share of the data at which the mean of ``seeds`` simulated ramps lies within the data's ``low`` to
+    ``high`` band, per direction.
+
+    With :data:`FEW_RAMPS` ramps of a direction or more, the band is across
+    ramps, pulse by pulse (each ramp's first ``n`` pulses, ``n`` the shortest);
+    with fewer, there is no ramp-to-ramp spread to hold against, and the band
+    is of each ramp's reads in windows of ``window_pulses``
+    (:func:`ramp_agreement`), pooled over the ramps.
+    """
     out = {}
     for up in (True, False):
         mine = [t for t in traces if t.up == up]
-        if len(mine) < 3:
+        if not mine:
+            continue
+        if len(mine) < FEW_RAMPS:
+            inside = [ramp_agreement(device, t, seeds, min(window_pulses, t.conductance.size), low, high)
+                      for t in mine]
+            out[up] = float(np.average([a.mean_inside_data for a in inside], weights=[a.data_mean.size
+                                                                                     for a in inside]))
             continue
         n = min(t.conductance.size for t in mine)
         data = np.array([t.conductance[:n] for t in mine])
@@ -373,3 +601,63 @@ def plot_response(device, traces: Sequence[Trace], path: str, seeds: int = 5, ti
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
+
+def plot_agreement(device, traces: Sequence[Trace], path: str, seeds: int = 20, window_pulses: int = 50,
+                   title: Optional[str] = None) -> Dict[bool, float]:
+    """Draw, per direction, the data's band beside the mean and band of ``seeds`` simulated ramps (what
+    :func:`band_agreement` counts) to ``path``; returns :func:`band_agreement`'s shares (2.5..97.5 % bands).
+
+    With :data:`FEW_RAMPS` ramps or more of a direction the data's band is
+    across ramps, pulse by pulse; with fewer, of the first ramp's reads in
+    windows of ``window_pulses`` (:func:`ramp_agreement`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    directions = [up for up in (True, False) if any(t.up == up for t in traces)]
+    if not directions:
+        raise ValueError("traces: none given")
+    fig, axes = plt.subplots(1, len(directions), figsize=(6.5 * len(directions), 4.3), squeeze=False)
+    us = 1e6
+    shares = {}
+    for ax, up in zip(axes[0], directions):
+        mine = [t for t in traces if t.up == up]
+        if len(mine) < FEW_RAMPS:
+            a = ramp_agreement(device, mine[0], seeds, min(window_pulses, mine[0].conductance.size))
+            x = np.arange(a.data_mean.size) * a.window_pulses + 0.5 * a.window_pulses
+            ax.plot(np.arange(mine[0].conductance.size), mine[0].conductance * us, color="0.75", lw=0.6,
+                    label="measured reads")
+            ax.fill_between(x, a.data_low * us, a.data_high * us, color="0.5", alpha=0.35,
+                            label=f"reads' 2.5..97.5 % a window of {a.window_pulses}")
+            ax.fill_between(x, a.simulated_low * us, a.simulated_high * us, color="C1", alpha=0.25,
+                            label=f"simulated, 2.5..97.5 % of {seeds} seeds")
+            ax.plot(x, a.simulated_mean * us, "C1-o", ms=3, lw=1.5, label=f"simulated mean of {seeds} seeds")
+            shares[up] = a.mean_inside_data
+            note = (f"mean inside the reads' band: {100 * a.mean_inside_data:.0f} % of windows; measured inside "
+                    f"the simulated band: {100 * a.data_inside_simulated:.0f} %")
+        else:
+            n = min(t.conductance.size for t in mine)
+            data = np.array([t.conductance[:n] for t in mine])
+            start = Trace(np.full(n, data[:, 0].mean()), up)
+            runs = np.array([simulate_like(device, [start], seed=s)[0][:n] for s in range(seeds)])
+            x = np.arange(n)
+            lo, hi = np.quantile(data, 0.025, axis=0), np.quantile(data, 0.975, axis=0)
+            ax.fill_between(x, lo * us, hi * us, color="0.5", alpha=0.35,
+                            label=f"measured, 2.5..97.5 % of {len(mine)} ramps")
+            ax.fill_between(x, np.quantile(runs, 0.025, axis=0) * us, np.quantile(runs, 0.975, axis=0) * us,
+                            color="C1", alpha=0.25, label=f"simulated, 2.5..97.5 % of {seeds} seeds")
+            mean = runs.mean(axis=0)
+            ax.plot(x, mean * us, "C1-", lw=1.5, label=f"simulated mean of {seeds} seeds")
+            shares[up] = float(np.mean((mean >= lo) & (mean <= hi)))
+            note = f"mean inside the measured band: {100 * shares[up]:.0f} % of pulses"
+        ax.set_title(f"{'up' if up else 'down'}: {note}", fontsize=8)
+        ax.set_xlabel("pulse")
+        ax.set_ylabel("conductance (uS)")
+        ax.legend(fontsize=7)
+    fig.suptitle(title or f"{device.name} against the measured ramps", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return shares

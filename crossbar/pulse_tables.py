@@ -185,11 +185,12 @@ def gong_read_noise() -> float:
 def _gong2018_hfo2() -> PulseTable:
     from .device_fit import fit_table
 
-    table = fit_table(_gong_traces(), n_bins=20, read_noise=gong_read_noise())
+    table = fit_table(_gong_traces(), n_bins=20)
     return PulseTable(table.g_bins, table.quantiles, table.dg_up, table.dg_down,
                       "HfO2 ReRAM, 1000 up and 1000 down pulses (Gong et al., Nat. Commun. 9, 2102 (2018)), "
                       f"normalised conductance mapped onto {GONG_WINDOW[0] * 1e6:g}..{GONG_WINDOW[1] * 1e6:g} uS, "
-                      "the reads' noise taken out of the steps' spread")
+                      "the mean step from the ramps' monotone paths, the reads' fluctuation taken out of the "
+                      "steps' spread")
 
 
 SHIPPED_TABLES = {"gong2018_hfo2": _gong2018_hfo2, "taox_lut": _taox_lut}

@@ -113,7 +113,7 @@ def _read_all_traces(paths, window, read_voltage):
 
 def _cmd_device(args) -> int:
     import crossbar
-    from crossbar.device_fit import band_agreement, fit_parametric, fit_table, plot_response
+    from crossbar.device_fit import band_agreement, fit_parametric, fit_table, plot_agreement, plot_response
 
     window = _window(args.window)
     if args.action == "fit":
@@ -143,10 +143,7 @@ def _cmd_device(args) -> int:
         for kind, (law, error) in fit_parametric(traces, n_bins=args.bins).items():
             print(f"  {kind:<12} step up {law.step_up * 1e6:.4g} uS, down {law.step_down * 1e6:.4g} uS: error "
                   f"{100 * error:.1f} % of the mean step")
-        agreement = band_agreement(device, traces, seeds=args.seeds)
-        for up, share in agreement.items():
-            print(f"  simulated mean of {args.seeds} seeds inside the data's 5..95 % band: "
-                  f"{100 * share:.1f} % of the {'up' if up else 'down'} pulses")
+        _print_agreement(band_agreement(device, traces, seeds=args.seeds), traces, args.seeds, "  ")
         print(f"device: {args.out}")
         return 0
     if len(args.inputs) != 1:
@@ -161,14 +158,27 @@ def _cmd_device(args) -> int:
         traces = [Trace(np.full(args.pulses + 1, device.g_min), True),
                   Trace(np.full(args.pulses + 1, device.g_max), False)]
     else:
-        for up, share in band_agreement(device, traces, seeds=args.seeds).items():
-            print(f"simulated mean of {args.seeds} seeds inside the data's 5..95 % band: {100 * share:.1f} % of the "
-                  f"{'up' if up else 'down'} pulses")
+        _print_agreement(band_agreement(device, traces, seeds=args.seeds), traces, args.seeds, "")
     out = args.out or f"{device.name}_response.png"
     _check_output_folder(os.path.dirname(os.path.abspath(out)), "--out")
     plot_response(device, traces, out, seeds=min(args.seeds, 10))
     print(f"figure: {out}")
+    if args.traces:
+        beside = os.path.splitext(out)[0] + "_agreement.png"
+        plot_agreement(device, traces, beside, seeds=args.seeds)
+        print(f"figure: {beside} (the data's band beside the simulated mean and band)")
     return 0
+
+
+def _print_agreement(shares, traces, seeds, indent):
+    from crossbar.device_fit import FEW_RAMPS
+
+    for up, share in shares.items():
+        few = sum(t.up == up for t in traces) < FEW_RAMPS
+        where = ("windows of 50 pulses (its reads' 5..95 %: too few ramps for a ramp-to-ramp band)" if few
+                 else "pulses (5..95 % across ramps)")
+        print(f"{indent}simulated mean of {seeds} seeds inside the data's band: {100 * share:.1f} % of the "
+              f"{'up' if up else 'down'} {where}")
 
 
 def _cmd_info(args) -> int:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import crossbar
-from crossbar.device_fit import fit_parametric, fit_table, parse_traces, read_traces, steps
+from crossbar.device_fit import device_ramps, fit_parametric, fit_table, parse_traces, read_traces, steps
 from crossbar.pulse_tables import (DATA_DIR, PulseTable, table_arrays, table_pulse_update,
                                    table_pulse_update_reference)
 from crossbar.rng import stream_seeds
@@ -71,30 +71,13 @@ def test_one_pulse_draws_the_tables_quantiles(tmp_path):
     assert dg.mean() == pytest.approx(table.mean_step(np.array([40e-6]), True)[0], rel=0.01)
 
 
-def simulate_ramps(device, n_ramps, n_pulses, seed):
-    """``n_ramps`` devices pulsed up ``n_pulses`` times from g_min, then down as many times: their traces."""
-    array = crossbar.CrossbarArray(n_ramps, 1, device, seed=seed)
-    ups, downs = [array.conductance[:, 0].copy()], []
-    for _ in range(n_pulses):
-        array.apply_pulses(np.ones((n_ramps, 1), dtype=np.int64))
-        ups.append(array.conductance[:, 0].copy())
-    downs.append(ups[-1])
-    for _ in range(n_pulses):
-        array.apply_pulses(-np.ones((n_ramps, 1), dtype=np.int64))
-        downs.append(array.conductance[:, 0].copy())
-    from crossbar.device_fit import Trace
-
-    ups, downs = np.array(ups).T, np.array(downs).T
-    return [Trace(u, True) for u in ups] + [Trace(d, False) for d in downs]
-
-
 def test_the_fitter_recovers_a_known_table(tmp_path):
     """50 ramps simulated from a table fit back to its mean step within 5 % and its spread within 10 %, bin
     by bin: against the known table over the conductances each bin saw (a bin's steps mix those of its
     whole width), for the bins with 300 steps or more away from the window's edges, where the bounds clip."""
     table = known_table()
     device = table_device(tmp_path / "known.npz", table)
-    traces = simulate_ramps(device, 50, 120, seed=5)
+    traces = device_ramps(device, 50, 120, seed=5)
     fitted = fit_table(traces, n_bins=18, quantiles=QUANTILES)
     u = np.linspace(0.0025, 0.9975, 200)
     g_all = np.concatenate([t.conductance for t in traces])
@@ -258,3 +241,66 @@ def test_a_sweep_can_vary_the_table_of_a_table_device():
         exp.with_values({"device.pulse_law.table": "nonesuch"})
     with pytest.raises(ValueError, match="a non-empty name or path"):
         spec.coerce(3.0)
+
+
+def test_the_fitted_mean_step_is_not_pulled_by_noisy_reads():
+    """One slow ramp a direction (0.06 uS a pulse over 1000 pulses) read with 3 uS of noise: binning steps
+    by the noisy reads would give mean steps of +-2 uS at the window's ends (a read that came out high is
+    followed by a step down); the monotone path's crossing rate gives the true step within 20 % in every
+    bin the ramp crosses, and the table's own mean (what a pulse draws) is that mean step."""
+    from crossbar.device_fit import Trace, mean_steps
+
+    rng = np.random.default_rng(4)
+    true_up = 20e-6 + 0.06e-6 * np.arange(1000)
+    true_down = 80e-6 - 0.06e-6 * np.arange(1000)
+    traces = [Trace(true_up + 3e-6 * rng.standard_normal(1000), True),
+              Trace(true_down + 3e-6 * rng.standard_normal(1000), False)]
+    g_all = np.concatenate([t.conductance for t in traces])
+    edges = np.linspace(g_all.min(), g_all.max(), 21)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    crossed = (centres > 25e-6) & (centres < 75e-6)
+    for up in (True, False):
+        mean = mean_steps(traces, edges, up, rate_window_bins=1)
+        assert np.all(np.abs(mean[crossed] / (0.06e-6 if up else -0.06e-6) - 1.0) < 0.2), mean * 1e6
+        g, dg = steps(traces, up)
+        which = np.clip(np.searchsorted(edges, g, side="right") - 1, 0, 19)
+        by_reads = np.array([dg[which == b].mean() for b in (1, 18)])
+        assert np.abs(by_reads).max() > 1e-6  # the bias the paths take away
+    table = fit_table(traces)
+    for up, mean in ((True, table._mean_up[0]), (False, table._mean_down[0])):
+        np.testing.assert_allclose(mean, mean_steps(traces, np.linspace(g_all.min(), g_all.max(), 21), up,
+                                                    rate_window_bins=1), rtol=1e-12, atol=1e-18)
+
+
+def test_the_gong_device_holds_against_its_one_measured_ramp(tmp_path):
+    """Gong et al.'s file holds one ramp a direction, so its spread is that of its reads: in windows of 50
+    pulses, the mean of 20 simulated ramps of ``gong2018_hfo2`` lies inside the 2.5..97.5 % band of the
+    measured reads in 18 of 20 windows or more, and every measured window's mean inside the 2.5..97.5 % band
+    of the 20 simulated ramps. The figure is drawn."""
+    from crossbar.device_fit import plot_agreement, ramp_agreement
+
+    traces = read_traces(os.path.join(DATA_DIR, "gong2018_hfo2_pulses.csv"), window=(10e-6, 100e-6))
+    gong = crossbar.preset("gong2018_hfo2")
+    for trace in traces:
+        agreement = ramp_agreement(gong, trace, seeds=20, window_pulses=50)
+        assert agreement.mean_inside_data >= 0.9, (trace.up, agreement.simulated_mean, agreement.data_low)
+        assert agreement.data_inside_simulated == 1.0, trace.up
+    shares = plot_agreement(gong, traces, str(tmp_path / "gong.png"))
+    assert shares == {True: pytest.approx(0.9, abs=0.1), False: pytest.approx(0.9, abs=0.1)}
+    assert (tmp_path / "gong.png").stat().st_size > 20_000
+
+
+def test_a_device_fitted_to_ramps_of_the_ten_taox_devices_stays_within_their_spread(tmp_path):
+    """The TaOx data are tables, not traces: ramps of the ten measured devices (100 devices from the
+    ``taox_lut`` tables, each up 40 pulses from the bottom and back down) fitted by the fitter into one
+    table; the mean of 20 simulated ramps of the fitted device lies inside the measured ramps' 2.5..97.5 %
+    band at every pulse, up and down."""
+    from crossbar.device_fit import band_agreement
+
+    traces = device_ramps(crossbar.preset("taox_lut"), 100, 40, seed=1, settle_pulses=60)
+    fit_table(traces).save(tmp_path / "taox.npz")
+    low = min(t.conductance.min() for t in traces)
+    high = max(t.conductance.max() for t in traces)
+    fitted = crossbar.DeviceModel(name="taox_fitted", g_min=low, g_max=high,
+                                  pulse_law=crossbar.PulseUpdateLaw(kind="table", table=str(tmp_path / "taox.npz")))
+    assert band_agreement(fitted, traces, seeds=20, low=0.025, high=0.975) == {True: 1.0, False: 1.0}
