@@ -16,8 +16,8 @@ noisy read. Each bin's mean step is the rate at which the paths cross it
 their variance that does not add up over a ramp (the reads' fluctuation,
 :func:`non_accumulating_variance`), moved so that the table's own mean is
 the mean step: a :class:`crossbar.pulse_tables.PulseTable`.
-:func:`fit_parametric` fits the linear and soft-bounds laws' mean step to the
-same bins and gives each one's error. :func:`simulate_like`,
+:func:`fit_parametric` fits the linear, soft-bounds and exponential laws' mean
+step to the same bins and gives each one's cycle noise and error. :func:`simulate_like`,
 :func:`band_agreement`, :func:`ramp_agreement`, :func:`plot_response` and
 :func:`plot_agreement` hold a device against the traces (``xbar device fit``
 and ``show``).
@@ -349,10 +349,7 @@ def fit_table(traces: Sequence[Trace], n_bins: int = 20, quantiles=DEFAULT_QUANT
     weights = np.diff(q)
     tables = []
     for up in (True, False):
-        mine = [t for t in traces if t.up == up]
-        where = np.concatenate([monotone_path(t)[:-1] for t in mine])
-        dg = np.concatenate([np.diff(t.conductance) for t in mine])
-        which = np.clip(np.searchsorted(edges, where, side="right") - 1, 0, n_bins - 1)
+        which, dg = _path_binned_steps(traces, edges, up)
         shapes = np.zeros((q.size, n_bins))
         filled = np.zeros(n_bins, dtype=bool)
         for b in range(n_bins):
@@ -385,37 +382,87 @@ def bin_statistics(traces: Sequence[Trace], edges: np.ndarray, up: bool) -> Tupl
     return mean, std, count
 
 
-def fit_parametric(traces: Sequence[Trace], n_bins: int = 20) -> Dict[str, Tuple[object, float]]:
-    """The linear and soft-bounds pulse laws fitted to the ramps' mean steps (:func:`mean_steps`), each with
-    its error.
+def _path_binned_steps(traces: Sequence[Trace], edges: np.ndarray, up: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """Each step of the ramps of one direction, siemens, and its bin: where the ramp's monotone path stands."""
+    mine = [t for t in traces if t.up == up]
+    if not mine:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    where = np.concatenate([monotone_path(t)[:-1] for t in mine])
+    which = np.clip(np.searchsorted(edges, where, side="right") - 1, 0, edges.size - 2)
+    return which, np.concatenate([np.diff(t.conductance) for t in mine])
+
+
+PARAMETRIC_NONLINEARITY_GRID = np.linspace(0.0, 20.0, 401)
+"""The exponential law's nonlinearities :func:`fit_parametric` tries (dimensionless)."""
+
+
+def fit_parametric(traces: Sequence[Trace], n_bins: int = 20, min_per_bin: int = 5,
+                   noise_memory_pulses: int = 10) -> Dict[str, Tuple[object, float]]:
+    """The linear, soft-bounds and exponential pulse laws fitted to the ramps' mean steps
+    (:func:`mean_steps`), each with its cycle noise and its error.
+
+    Each law's steps up and down (and the exponential law's one
+    ``nonlinearity``, the best of :data:`PARAMETRIC_NONLINEARITY_GRID`) are
+    least squares on the bins' mean steps; its ``cycle_noise_sigma_relative``
+    is the pulses' own spread (the steps' variance in each bin less the reads'
+    share, :func:`non_accumulating_variance`) over the law's step, pooled over
+    the bins by their steps. The window is the traces' range.
 
     Returns ``{kind: (PulseUpdateLaw, error)}``, ``error`` the root-mean-square
     difference of the law's mean step from the bins' means, relative to the
-    bins' mean step magnitude. The window is the traces' range.
+    bins' mean step magnitude; :func:`best_parametric` names the smallest.
     """
     from .device import PulseUpdateLaw
 
+    check_int("n_bins", n_bins, 2, 1000)
+    check_int("min_per_bin", min_per_bin, 1)
+    check_int("noise_memory_pulses", noise_memory_pulses, 1, 10000)
+    if not traces:
+        raise ValueError("traces: none given")
     g_all = np.concatenate([t.conductance for t in traces])
     low, high = float(g_all.min()), float(g_all.max())
     edges = np.linspace(low, high, n_bins + 1)
     centres = 0.5 * (edges[:-1] + edges[1:])
     w = (centres - low) / (high - low)
+    means = {up: mean_steps(traces, edges, up, _default_rate_window(traces), min_per_bin) for up in (True, False)}
+    reads_variance = non_accumulating_variance(traces, edges, means, noise_memory_pulses)
+    counts, pulse_variance = {}, {}
+    for up in (True, False):
+        which, dg = _path_binned_steps(traces, edges, up)
+        counts[up] = np.bincount(which, minlength=n_bins).astype(np.float64)
+        pulse_variance[up] = np.array([max(dg[which == b].var() - reads_variance, 0.0) if counts[up][b] >= min_per_bin
+                                       else 0.0 for b in range(n_bins)])
+        counts[up][counts[up] < min_per_bin] = 0.0
+    scale = float(np.mean(np.abs(np.concatenate([means[True], means[False]]))))
+    shapes = {"linear": lambda a: (np.ones_like(w), np.ones_like(w)),
+              "soft_bounds": lambda a: (1.0 - w, w),
+              "exponential": lambda a: (np.exp(-a * w), np.exp(-a * (1.0 - w)))}
     out = {}
-    fits = {"linear": (np.ones_like(w), np.ones_like(w)), "soft_bounds": (1.0 - w, w)}
-    means = {up: mean_steps(traces, edges, up, _default_rate_window(traces)) for up in (True, False)}
-    scale = np.nanmean(np.abs(np.concatenate([means[True], means[False]])))
-    for kind, (shape_up, shape_down) in fits.items():
-        steps_fit, residuals = [], []
-        for up, shape in ((True, shape_up), (False, shape_down)):
-            m = means[up]
-            ok = ~np.isnan(m)
-            target = m[ok] if up else -m[ok]
-            a = float(np.dot(shape[ok], target) / np.dot(shape[ok], shape[ok]))
-            steps_fit.append(max(a, 1e-12))
-            residuals.append(shape[ok] * a - target)
-        law = PulseUpdateLaw(kind, step_up=steps_fit[0], step_down=steps_fit[1])
-        out[kind] = (law, float(np.sqrt(np.mean(np.concatenate(residuals) ** 2)) / scale))
+    for kind, shape_of in shapes.items():
+        best = None
+        for a in (PARAMETRIC_NONLINEARITY_GRID if kind == "exponential" else (0.0,)):
+            steps_fit, residuals = [], []
+            for up, shape in zip((True, False), shape_of(a)):
+                target = means[up] if up else -means[up]
+                step = max(float(np.dot(shape, target) / np.dot(shape, shape)), 1e-12)
+                steps_fit.append(step)
+                residuals.append(shape * step - target)
+            error = float(np.sqrt(np.mean(np.concatenate(residuals) ** 2)) / scale)
+            if best is None or error < best[0]:
+                best = (error, a, steps_fit)
+        error, a, steps_fit = best
+        law_steps = dict(zip((True, False), (s * shape for s, shape in zip(steps_fit, shape_of(a)))))
+        spread = sum(float(np.dot(counts[up], pulse_variance[up])) for up in (True, False))
+        size = sum(float(np.dot(counts[up], law_steps[up] ** 2)) for up in (True, False))
+        law = PulseUpdateLaw(kind, step_up=steps_fit[0], step_down=steps_fit[1], nonlinearity=float(a),
+                             cycle_noise_sigma_relative=float(np.sqrt(spread / size)) if size > 0.0 else 0.0)
+        out[kind] = (law, error)
     return out
+
+
+def best_parametric(fits: Dict[str, Tuple[object, float]]) -> str:
+    """The kind of :func:`fit_parametric`'s law with the smallest error."""
+    return min(fits, key=lambda kind: fits[kind][1])
 
 
 # ------------------------------------------------------------------ simulated response and its figure

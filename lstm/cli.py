@@ -113,7 +113,8 @@ def _read_all_traces(paths, window, read_voltage):
 
 def _cmd_device(args) -> int:
     import crossbar
-    from crossbar.device_fit import band_agreement, fit_parametric, fit_table, plot_agreement, plot_response
+    from crossbar.device_fit import (band_agreement, best_parametric, fit_parametric, fit_table, plot_agreement,
+                                     plot_response)
 
     window = _window(args.window)
     if args.action == "fit":
@@ -140,9 +141,12 @@ def _cmd_device(args) -> int:
         print(f"{len(traces)} ramps ({ups} up, {len(traces) - ups} down), {sum(t.conductance.size for t in traces)} "
               f"reads, {low * 1e6:.4g}..{high * 1e6:.4g} uS")
         print(f"table: {args.bins} bins x {table.quantiles.size} quantiles -> {stem}.npz")
-        for kind, (law, error) in fit_parametric(traces, n_bins=args.bins).items():
-            print(f"  {kind:<12} step up {law.step_up * 1e6:.4g} uS, down {law.step_down * 1e6:.4g} uS: error "
-                  f"{100 * error:.1f} % of the mean step")
+        fits = fit_parametric(traces, n_bins=args.bins)
+        for kind, (law, error) in fits.items():
+            shape = f", nonlinearity {law.nonlinearity:.3g}" if kind == "exponential" else ""
+            print(f"  {kind:<12} step up {law.step_up * 1e6:.4g} uS, down {law.step_down * 1e6:.4g} uS{shape}, "
+                  f"cycle noise {100 * law.cycle_noise_sigma_relative:.3g} %: error {100 * error:.1f} % of the mean "
+                  f"step{'  (best law)' if kind == best_parametric(fits) else ''}")
         _print_agreement(band_agreement(device, traces, seeds=args.seeds), traces, args.seeds, "  ")
         print(f"device: {args.out}")
         return 0
