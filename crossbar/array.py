@@ -445,7 +445,7 @@ class CrossbarArray:
         cells); unsensed columns at ``V_b`` take nothing from them. With wire
         resistance (linear cells) the current is one solve of the passive
         network with the driven rows at 0 V (:func:`crossbar.solve_passive`);
-        the variance is the cells' own, ``sum (s u(V_b) G)^2``. Zero for the
+        the variance is the cells' own, ``sum (u(V_b) sigma(G))^2``. Zero for the
         other read schemes.
 
         Parameters
@@ -481,7 +481,9 @@ class CrossbarArray:
                                         wires.row_segment_ohms, wires.col_segment_ohms,
                                         bit_line_voltages=held).output_currents[0, c0:c1]
             sigma = self.device.read_noise_sigma_relative
-            found = (np.asarray(current, dtype=np.float64), ((sigma * per_siemens * g) ** 2).sum(axis=0))
+            variance = (((sigma * per_siemens * g) ** 2).sum(axis=0) if self.device.read_noise_is_relative
+                        else ((per_siemens * self.device.read_noise_sigma_at(g)) ** 2).sum(axis=0))
+            found = (np.asarray(current, dtype=np.float64), variance)
             self._read_bias[key] = found
         return found
 
@@ -652,7 +654,8 @@ class CrossbarArray:
         working = region & ~self.stuck
         failed = np.zeros(self.shape, dtype=bool)
         if method == "write_verify":
-            guard = verify_margin_sigmas * self.device.read_noise_sigma_relative * np.abs(t)
+            guard = (verify_margin_sigmas * self.device.read_noise_sigma_relative * np.abs(t)
+                     if self.device.read_noise_is_relative else verify_margin_sigmas * self.device.read_noise_sigma_at(t))
             accept = np.where(tolerance - guard > 0.25 * tolerance, tolerance - guard, tolerance)
             pending = working.copy()  # devices known stuck (the fault map) are not verified
             while True:  # verify after every round, the last included; re-read only what is not accepted
@@ -696,11 +699,14 @@ class CrossbarArray:
         g = self._conductance
         passive = self.peripherals.device_read_scheme != "grounded"
         sensed = self._device_read_values()
-        if sigma == 0.0:
+        if not self.device.has_read_noise:
             out[mask] = sensed[mask]
         else:
             z = standard_normals(stream_seeds(self.rng, self.rows), self.cols)
-            out[mask] = (sensed + sigma * g * z)[mask] if passive else (g * (1.0 + sigma * z))[mask]
+            if not self.device.read_noise_is_relative:
+                out[mask] = (sensed + self.device.read_noise_sigma_at(g) * z)[mask]
+            else:
+                out[mask] = (sensed + sigma * g * z)[mask] if passive else (g * (1.0 + sigma * z))[mask]
         self._after_reads()
         return out
 
@@ -950,12 +956,15 @@ class CrossbarArray:
         sigma = self.device.read_noise_sigma_relative
         passive = self.peripherals.device_read_scheme != "grounded"
         sensed = self._device_read_values()[rows, cols] if passive else g
-        if sigma == 0.0:
+        if not self.device.has_read_noise:
             out = sensed.copy()
         else:
             z = standard_normals(stream_seeds(self.rng, g.shape[0]), g.shape[1])
-            # the noise is the selected cell's, relative to its own G
-            out = sensed + sigma * g * z if passive else g * (1.0 + sigma * z)
+            # the noise is the selected cell's, from its own G
+            if not self.device.read_noise_is_relative:
+                out = sensed + self.device.read_noise_sigma_at(g) * z
+            else:
+                out = sensed + sigma * g * z if passive else g * (1.0 + sigma * z)
         self._after_reads()
         return out
 

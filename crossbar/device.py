@@ -196,6 +196,26 @@ class TwoPulseScheme:
                 float(self.set_conductance(self.gate_voltage_max)))
 
 
+def _read_noise_table(table) -> Tuple[Tuple[float, float], ...]:
+    """``read_noise_table`` as a tuple of float pairs, validated: at least two finite pairs (G, sigma) in
+    siemens, G non-negative and strictly increasing, sigma non-negative."""
+    try:
+        pairs = tuple((float(g), float(sigma)) for g, sigma in table)
+    except (TypeError, ValueError):
+        raise ValueError(f"read_noise_table={table!r} is not allowed; pairs (G, sigma) in siemens, such as "
+                         "((10e-6, 0.2e-6), (100e-6, 1e-6)), are required") from None
+    if len(pairs) < 2:
+        raise ValueError(f"read_noise_table={table!r} has {len(pairs)} pair(s); at least 2 (G, sigma) pairs are "
+                         "required")
+    values = np.array(pairs)
+    if not np.all(np.isfinite(values)) or np.any(values < 0.0):
+        raise ValueError(f"read_noise_table={table!r} is not allowed; finite, non-negative G and sigma (S) are "
+                         "required")
+    if np.any(np.diff(values[:, 0]) <= 0.0):
+        raise ValueError(f"read_noise_table={table!r} is not allowed; G must increase strictly from pair to pair")
+    return pairs
+
+
 @dataclass(frozen=True)
 class DeviceModel:
     """One memristor technology, validated when built. SI units throughout.
@@ -218,6 +238,15 @@ class DeviceModel:
     read_noise_sigma_relative : float
         Standard deviation of each read, relative to the true conductance,
         drawn afresh at every read (dimensionless).
+    read_noise_sigma : float
+        Absolute part of the white read noise, siemens (>= 0): a floor that
+        does not scale with G.
+    read_noise_table : tuple of (float, float) pairs, optional
+        Read noise against G from a measurement: ``((G_0, sigma_0), (G_1,
+        sigma_1), ...)`` in siemens, G strictly increasing, interpolated
+        linearly in G and held at the ends. The three parts add in quadrature:
+        ``sigma(G)^2 = read_noise_sigma^2 + (read_noise_sigma_relative G)^2 +
+        table(G)^2`` (:meth:`read_noise_sigma_at`).
     stuck_at_gmin_fraction, stuck_at_gmax_fraction : float
         Probability that a device is stuck at its own g_min (g_max) and ignores
         programming. Each in [0, 1], together at most 1.
@@ -276,6 +305,8 @@ class DeviceModel:
     program_noise_sigma: float = 0.0
     program_noise_sigma_relative: float = 0.0
     read_noise_sigma_relative: float = 0.0
+    read_noise_sigma: float = 0.0
+    read_noise_table: Optional[Tuple[Tuple[float, float], ...]] = None
     stuck_at_gmin_fraction: float = 0.0
     stuck_at_gmax_fraction: float = 0.0
     window_spread_sigma_relative: float = 0.0
@@ -303,6 +334,9 @@ class DeviceModel:
         check_range("program_noise_sigma", self.program_noise_sigma, 0.0, unit="S")
         check_range("program_noise_sigma_relative", self.program_noise_sigma_relative, 0.0)
         check_range("read_noise_sigma_relative", self.read_noise_sigma_relative, 0.0)
+        check_range("read_noise_sigma", self.read_noise_sigma, 0.0, unit="S")
+        if self.read_noise_table is not None:
+            object.__setattr__(self, "read_noise_table", _read_noise_table(self.read_noise_table))
         check_range("stuck_at_gmin_fraction", self.stuck_at_gmin_fraction, 0.0, 1.0)
         check_range("stuck_at_gmax_fraction", self.stuck_at_gmax_fraction, 0.0, 1.0)
         if self.stuck_at_gmin_fraction + self.stuck_at_gmax_fraction > 1.0:
@@ -346,6 +380,30 @@ class DeviceModel:
 
     # ------------------------------------------------------------------ derived
     @property
+    def read_noise_is_relative(self) -> bool:
+        """True when the white read noise is ``read_noise_sigma_relative * G`` alone (no floor, no table)."""
+        return self.read_noise_sigma == 0.0 and self.read_noise_table is None
+
+    @property
+    def has_read_noise(self) -> bool:
+        """True when reads draw white noise at all."""
+        return (self.read_noise_sigma_relative > 0.0 or self.read_noise_sigma > 0.0
+                or (self.read_noise_table is not None and any(sigma > 0.0 for _, sigma in self.read_noise_table)))
+
+    def read_noise_sigma_at(self, g) -> np.ndarray:
+        """Standard deviation of one read of devices at conductances ``g`` (S), siemens, same shape: the
+        floor, the relative part and the table in quadrature (exactly ``read_noise_sigma_relative * |g|``
+        when the noise is relative alone)."""
+        g = np.asarray(g, dtype=np.float64)
+        if self.read_noise_is_relative:
+            return self.read_noise_sigma_relative * np.abs(g)
+        variance = self.read_noise_sigma ** 2 + (self.read_noise_sigma_relative * g) ** 2
+        if self.read_noise_table is not None:
+            points = np.array(self.read_noise_table)
+            variance = variance + np.interp(g, points[:, 0], points[:, 1]) ** 2
+        return np.sqrt(variance)
+
+    @property
     def programmable_range(self) -> Tuple[float, float]:
         """Conductances a one-shot program can target, siemens.
 
@@ -383,7 +441,7 @@ class DeviceModel:
     def is_ideal(self) -> bool:
         """True when no non-ideality at all is configured."""
         return (self.n_levels is None and self.program_noise_sigma == 0.0
-                and self.program_noise_sigma_relative == 0.0 and self.read_noise_sigma_relative == 0.0
+                and self.program_noise_sigma_relative == 0.0 and not self.has_read_noise
                 and self.stuck_at_gmin_fraction == 0.0 and self.stuck_at_gmax_fraction == 0.0
                 and self.window_spread_sigma_relative == 0.0 and self.drift_nu == 0.0
                 and self.drift_nu_sigma == 0.0 and self.pulse_law.cycle_noise_sigma_relative == 0.0
@@ -413,7 +471,11 @@ class DeviceModel:
                  + ("continuous" if self.n_levels is None else f"{self.n_levels} levels")]
         lines.append(f"  programming noise {self.program_noise_sigma * us:.2f} uS"
                      f" + {self.program_noise_sigma_relative * 100:.2f} % of target;"
-                     f" read noise {self.read_noise_sigma_relative * 100:.2f} %")
+                     f" read noise {self.read_noise_sigma_relative * 100:.2f} %"
+                     + (f" + {self.read_noise_sigma * us:.3g} uS" if self.read_noise_sigma else ""))
+        if self.read_noise_table is not None:
+            points = ", ".join(f"{g * us:.3g}: {sigma * us:.3g}" for g, sigma in self.read_noise_table)
+            lines.append(f"  read noise table (uS: sigma uS) {points}")
         lines.append(f"  stuck at g_min {self.stuck_at_gmin_fraction * 100:.2f} %,"
                      f" at g_max {self.stuck_at_gmax_fraction * 100:.2f} %;"
                      f" window spread {self.window_spread_sigma_relative * 100:.1f} %")

@@ -229,10 +229,12 @@ class ReadPlan:
         if self.device.iv_nonlinearity_per_volt != 0.0:
             self._check_nonlinear_cells(arrays, input_sum_weights)
         sigma = self.device.read_noise_sigma_relative
-        noise = sigma > 0.0
-        # float32 only where its rounding hides under the noise (the most rows summed in one column)
+        noise = self.device.has_read_noise
+        # float32 only where its rounding hides under the noise (the most rows summed in one column); a floor
+        # or a table of the noise against G may leave some devices with little of it: float64
         tallest = max(a.rows for a in arrays)
-        dtype = np.float32 if noise and float32_is_enough(sigma, tallest) else np.float64
+        dtype = (np.float32 if noise and self.device.read_noise_is_relative and float32_is_enough(sigma, tallest)
+                 else np.float64)
 
         # bands: the reads of the same logical inputs, by their first input; reads keep their order within
         bands = {}
@@ -411,8 +413,13 @@ class ReadPlan:
                       else r.array.read_effective_conductance(drive_rows, r.cols))
             if self.arrays.bias:
                 self._fill_bias(k, r, drive_rows)
-            fill_read_values(signal, r.array._conductance, r.cols[0], r.cols[1],
-                             drive_rows, drive_inputs, drive_signs, band_start, sigma, p0, *views, self._scratch)
+            if self.device.read_noise_is_relative:
+                noise_conductance, noise_scale = r.array._conductance, sigma
+            else:  # the kernel draws noise_scale * g: give it each device's sigma(G) itself, siemens
+                noise_conductance, noise_scale = self.device.read_noise_sigma_at(r.array._conductance), 1.0
+            fill_read_values(signal, noise_conductance, r.cols[0], r.cols[1],
+                             drive_rows, drive_inputs, drive_signs, band_start, noise_scale, p0, *views,
+                             self._scratch)
             # S of each logical input's rows, summed over all the array's columns (they all dissipate)
             per_row = r.array._row_conductance
             first_input, end_input = r.inputs

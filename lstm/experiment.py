@@ -641,6 +641,7 @@ _UNITS = {
     "program_noise_sigma": ("S", "programming noise, absolute standard deviation"),
     "program_noise_sigma_relative": ("1", "programming noise relative to the target"),
     "read_noise_sigma_relative": ("1", "read noise relative to G, at every read"),
+    "read_noise_sigma": ("S", "read noise floor (absolute), at every read"),
     "stuck_at_gmin_fraction": ("1", "fraction of devices stuck at g_min"),
     "stuck_at_gmax_fraction": ("1", "fraction of devices stuck at g_max"),
     "window_spread_sigma_relative": ("1", "device-to-device spread of the window (log-normal sigma)"),
@@ -760,7 +761,7 @@ def parameters(experiment: Optional[Experiment] = None) -> List[Parameter]:
     device = crossbar.preset(preset).to_dict()
     names = []
     for key, value in device.items():
-        if key in ("name", "initial_conductance_range"):
+        if key in ("name", "initial_conductance_range", "read_noise_table"):
             continue
         if isinstance(value, dict):
             names += [f"{key}.{k}" for k in value]
