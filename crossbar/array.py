@@ -654,8 +654,9 @@ class CrossbarArray:
         working = region & ~self.stuck
         failed = np.zeros(self.shape, dtype=bool)
         if method == "write_verify":
-            guard = (verify_margin_sigmas * self.device.read_noise_sigma_relative * np.abs(t)
-                     if self.device.read_noise_is_relative else verify_margin_sigmas * self.device.read_noise_sigma_at(t))
+            device = self.device
+            guard = (verify_margin_sigmas * device.read_noise_sigma_relative * np.abs(t)
+                     if device.read_noise_is_relative else verify_margin_sigmas * device.read_noise_sigma_at(t))
             accept = np.where(tolerance - guard > 0.25 * tolerance, tolerance - guard, tolerance)
             pending = working.copy()  # devices known stuck (the fault map) are not verified
             while True:  # verify after every round, the last included; re-read only what is not accepted
