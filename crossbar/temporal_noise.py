@@ -279,7 +279,7 @@ class FluctuationState:
         self.flicker, self.occupied, self.rng = flicker, occupied.copy(), generator
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True, parallel=True)
 def advance_sources(flicker, rho, innovation, seeds):
     """Move Ornstein-Uhlenbeck sources on in place: ``flicker[r, j] = rho[r, j] flicker[r, j] +
     innovation[r, j] z_rj``, ``z_rj`` the ``j``-th normal of stream ``seeds[r]`` (:func:`crossbar.rng.counter_normal`).
@@ -289,10 +289,13 @@ def advance_sources(flicker, rho, innovation, seeds):
     flicker, rho, innovation : ndarray, shape (streams, n), float64
         The sources (dimensionless), their decay over the step and the sigma of their innovation.
     seeds : ndarray of uint64, shape (streams,)
+
+    The streams run on Numba's threads; each one's normals are its own, so
+    the numbers do not depend on the threads.
     """
     streams, n = flicker.shape
-    row = np.empty(n, dtype=np.float32)
-    for r in range(streams):
+    for r in numba.prange(streams):
+        row = np.empty(n, dtype=np.float32)
         fill_normals(seeds[r], np.int64(0), row)
         for j in range(n):
             flicker[r, j] = rho[r, j] * flicker[r, j] + innovation[r, j] * np.float64(row[j])
