@@ -248,7 +248,7 @@ def _default_rate_window(traces: Sequence[Trace]) -> int:
     return int(min(sum(t.up for t in traces), sum(not t.up for t in traces)) < FEW_RAMPS)
 
 
-def mean_steps(traces: Sequence[Trace], edges: np.ndarray, up: bool, rate_window_bins: int = 1,
+def mean_steps(traces: Sequence[Trace], edges: np.ndarray, up: bool, rate_window_bins: int = 0,
                min_per_bin: int = 5) -> np.ndarray:
     """Mean change of one pulse in each conductance bin, siemens: the rate at which the ramps' monotone paths
     (:func:`monotone_path`) cross the bin, conductance crossed over pulses spent, pooled over the ramps of
@@ -256,6 +256,8 @@ def mean_steps(traces: Sequence[Trace], edges: np.ndarray, up: bool, rate_window
     a few jumps of its path). Bins whose window holds fewer than ``min_per_bin`` pulses take the nearest
     bin's. The reads' noise telescopes away: ``n`` steps in a row add up to the change of the path over them.
     """
+    check_int("rate_window_bins", rate_window_bins, 0, max(0, edges.size - 2))
+    check_int("min_per_bin", min_per_bin, 1)
     paths = [monotone_path(t) for t in traces if t.up == up]
     if not paths:
         raise ValueError(f"traces: no {'up' if up else 'down'} ramp; a table needs ramps of both directions")
