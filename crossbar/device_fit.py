@@ -243,6 +243,13 @@ def _nearest_filled(values: np.ndarray, filled: np.ndarray) -> np.ndarray:
     return values[..., nearest]
 
 
+def _pooled(values: np.ndarray, half_width: int) -> np.ndarray:
+    """Each bin's value summed with its ``half_width`` neighbours either side (those that exist)."""
+    running = np.concatenate([[0.0], np.cumsum(values)])
+    index = np.arange(values.size)
+    return running[np.minimum(index + half_width + 1, values.size)] - running[np.maximum(index - half_width, 0)]
+
+
 def _default_rate_window(traces: Sequence[Trace]) -> int:
     """Bins either side pooled into a mean step: 1 where a direction has fewer than :data:`FEW_RAMPS` ramps."""
     return int(min(sum(t.up for t in traces), sum(not t.up for t in traces)) < FEW_RAMPS)
@@ -261,9 +268,7 @@ def mean_steps(traces: Sequence[Trace], edges: np.ndarray, up: bool, rate_window
     paths = [monotone_path(t) for t in traces if t.up == up]
     if not paths:
         raise ValueError(f"traces: no {'up' if up else 'down'} ramp; a table needs ramps of both directions")
-    crossed, spent = _crossing(paths, edges)
-    window = np.ones(2 * rate_window_bins + 1)
-    crossed, spent = np.convolve(crossed, window, mode="same"), np.convolve(spent, window, mode="same")
+    crossed, spent = (_pooled(x, rate_window_bins) for x in _crossing(paths, edges))
     enough = spent >= min_per_bin
     if not enough.any():
         raise ValueError(f"traces: no conductance bin holds {min_per_bin} {'up' if up else 'down'} pulses; give "
@@ -337,6 +342,9 @@ def fit_table(traces: Sequence[Trace], n_bins: int = 20, quantiles=DEFAULT_QUANT
     q = np.asarray(quantiles, dtype=np.float64)
     if not traces:
         raise ValueError("traces: none given")
+    for up in (True, False):
+        if not any(t.up == up for t in traces):
+            raise ValueError(f"traces: no {'up' if up else 'down'} ramp; a table needs ramps of both directions")
     if rate_window_bins is None:
         rate_window_bins = _default_rate_window(traces)
     check_int("rate_window_bins", rate_window_bins, 0, n_bins)

@@ -323,3 +323,16 @@ def test_a_device_fitted_to_ramps_of_the_ten_taox_devices_stays_within_their_spr
     fitted = crossbar.DeviceModel(name="taox_fitted", g_min=low, g_max=high,
                                   pulse_law=crossbar.PulseUpdateLaw(kind="table", table=str(tmp_path / "taox.npz")))
     assert band_agreement(fitted, traces, seeds=20, low=0.025, high=0.975) == {True: 1.0, False: 1.0}
+
+
+def test_the_fitter_refuses_what_it_cannot_fit():
+    up_only = parse_traces("rmp1\n1e-4\n1.1e-4\n1.2e-4\n1.3e-4\n1.4e-4\n1.5e-4\n", "up.csv")
+    with pytest.raises(ValueError, match="no down ramp; a table needs ramps of both directions"):
+        fit_table(up_only)
+    short = parse_traces("rmp1,rmp2\n1e-4,2e-4\n1.1e-4,1.9e-4\n1.2e-4,1.8e-4\n1.3e-4,1.7e-4\n1.4e-4,1.6e-4\n"
+                         "1.5e-4,1.5e-4\n", "short.csv")
+    with pytest.raises(ValueError, match="no conductance bin holds 5 up pulses; give longer ramps or fewer bins"):
+        fit_table(short)
+    assert fit_table(short, n_bins=2).n_tables == 1  # two bins hold them
+    with pytest.raises(ValueError, match="rate_window_bins"):
+        fit_table(short, n_bins=2, rate_window_bins=-1)
