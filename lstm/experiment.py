@@ -178,7 +178,9 @@ class NetworkSection:
 class HardwareSection:
     """Which technology, and which way onto it (see :data:`WAYS`, :data:`PLACEMENTS`, :data:`STARTS`);
     ``periphery`` names an accelerator's arrays, converters and slices (:func:`mapping.periphery_names`;
-    ``"none"``: the sections' own)."""
+    ``"none"``: the sections' own); ``seconds_before_test`` lets that much simulated time pass on every
+    array's clock between the end of training or programming and the test (drift, relaxation, read noise
+    with memory), 0..1e10 s."""
 
     preset: str = "li2019"
     way: str = "in_situ"
@@ -186,9 +188,11 @@ class HardwareSection:
     placement: str = "first_fit"
     start: str = "programmed"
     periphery: str = "none"
+    seconds_before_test: float = 0.0
 
     def __post_init__(self):
         check_choice("hardware.preset", self.preset, crossbar.preset_names())
+        check_range("hardware.seconds_before_test", self.seconds_before_test, 0.0, 1e10, unit="s")
         check_choice("hardware.periphery", self.periphery, ("none", *periphery_names()))
         check_choice("hardware.way", self.way, WAYS)
         _check_bool("hardware.ideal_converters", self.ideal_converters)
@@ -359,7 +363,7 @@ _LEFT_OUT_AT_DEFAULT = {
             "columns_per_converter"),
     "slicing": ("weight_bits", "bits_per_slice", "encoding"),
     "dac": ("inputs", "conversion", "bits_per_cycle"),
-    "hardware": ("periphery",),
+    "hardware": ("periphery", "seconds_before_test"),
 }
 """Fields left out of :meth:`Experiment.to_dict` at their defaults: those added after results files were
 first written, so that an experiment that does not use them keeps its identity (a sweep's point keys)."""
@@ -718,6 +722,7 @@ _UNITS = {
     "dac.inputs": ("", "inputs all at once or bit by bit"),
     "dac.bits_per_cycle": ("bits", "magnitude bits a bit-serial cycle drives"),
     "hardware.periphery": ("", "an accelerator's arrays, converters, slices and energy (none: the sections')"),
+    "hardware.seconds_before_test": ("s", "simulated time between the end of training or programming and the test"),
     "dac.conversion": ("", "bit-serial cycles converted per bit or accumulated"),
     "wires.row_segment_ohms": ("ohm", "word-line resistance per segment"),
     "wires.col_segment_ohms": ("ohm", "bit-line resistance per segment"),

@@ -392,6 +392,14 @@ class HardwareNetwork:
         self._set_adcs()
         return {name: mm.adc.full_scale for name, mm in self.matrices.items()}
 
+    def let_time_pass(self, seconds: float) -> None:
+        """Advance every array's clock by ``seconds`` (s, >= 0): drift, relaxation and read noise with memory
+        move on, from each device's own last write (:meth:`crossbar.CrossbarArray.advance_time`)."""
+        seconds = check_range("seconds", seconds, 0.0, unit="s")
+        for array in self.chip.arrays:
+            array.advance_time(seconds)
+        self._read_back = None
+
     def initialize(self) -> None:
         """In-situ start: every device at its initial state (Li: RESET, SET at 1.0 V), weights about zero."""
         for mm in self.matrices.values():
@@ -697,9 +705,7 @@ def evaluate_over_time(hw: HardwareNetwork, seconds: Sequence[float], metric) ->
     for t in seconds:
         if t < now:
             raise ValueError(f"seconds must increase; {t} after {now}")
-        for array in hw.chip.arrays:
-            array.advance_time(t - now)
+        hw.let_time_pass(t - now)
         now = t
-        hw._read_back = None
         values.append(float(metric(hw)))
     return values

@@ -140,8 +140,9 @@ def train(exp: Experiment, problem: Optional[Problem] = None, way: Optional[str]
     checkpoint : str, optional
         A checkpoint written after every epoch and resumed from (:func:`lstm.train.fit`).
     save_chip : str, optional
-        Keep the trained chip there (:meth:`HardwareNetwork.save`), taken just before the test: a reloaded
-        chip gives the same test outputs, bit for bit.
+        Keep the trained chip there (:meth:`HardwareNetwork.save`), taken just before the test (after the
+        experiment's ``hardware.seconds_before_test``): a reloaded chip gives the same test outputs, bit for
+        bit.
     """
     problem = problem or problem_of(exp)
     way = exp.hardware.way if way == "experiment" else way
@@ -167,6 +168,8 @@ def train(exp: Experiment, problem: Optional[Problem] = None, way: Optional[str]
         tolerance = max(device.program_noise_sigma / 2, 1e-3 * device.g_max)
         hw.program(method=method, **({"tolerance": tolerance} if method == "write_verify" else {}))
         calibrate(hw, problem)
+    if hw is not None and exp.hardware.seconds_before_test > 0.0:
+        hw.let_time_pass(exp.hardware.seconds_before_test)
     if save_chip is not None and hw is not None:
         hw.save(save_chip)
     outputs = predict()

@@ -36,3 +36,28 @@ def test_drift_evolves_read_by_read_during_inference(rng, mode):
     still = HardwareNetwork(net, HardwareConfig(preset="ideal", device=device), seed=0)
     still.program()
     np.testing.assert_allclose(still.predict(x), net.predict(x), rtol=1e-10, atol=1e-12)
+
+
+def test_an_experiments_test_runs_after_its_time_on_the_chip(tmp_path):
+    """``hardware.seconds_before_test`` lets time pass between programming and the test: the run's hardware
+    outputs are those of the chip saved at the end of programming, reloaded, and read after the same time;
+    CMO/HfOx devices (relaxation, 1/f noise) read a day later differ from the same chip read at once."""
+    from lstm import runner
+    from lstm.experiment import li2019
+
+    exp = li2019("vowels").with_values({"hardware.preset": "falcone2025_cmo_hfox", "hardware.way": "ex_situ_one_shot",
+                                        "training.epochs": 2})
+    later = exp.with_values({"hardware.seconds_before_test": 86400.0})
+    assert later.to_dict()["hardware"]["seconds_before_test"] == 86400.0
+    assert "seconds_before_test" not in exp.to_dict()["hardware"]  # left out at its default: keys kept
+    problem = runner.problem_of(exp)
+    at_once = runner.train(exp, problem, save_chip=str(tmp_path / "chip.npz"))
+    a_day = runner.train(later, problem)
+    chip = HardwareNetwork.load(str(tmp_path / "chip.npz"))
+    np.testing.assert_array_equal(chip.predict(problem.test_x, problem.test_mask), at_once.outputs)
+    chip = HardwareNetwork.load(str(tmp_path / "chip.npz"))
+    chip.let_time_pass(86400.0)
+    np.testing.assert_array_equal(chip.predict(problem.test_x, problem.test_mask), a_day.outputs)
+    assert not np.array_equal(a_day.outputs, at_once.outputs)
+    with pytest.raises(ValueError, match="hardware.seconds_before_test"):
+        exp.with_values({"hardware.seconds_before_test": -1.0})
