@@ -595,19 +595,33 @@ def band_agreement(device, traces: Sequence[Trace], seeds: int = 20, low: float 
         if not mine:
             continue
         if len(mine) < FEW_RAMPS:
-            inside = [ramp_agreement(device, t, seeds, min(window_pulses, t.conductance.size), low, high)
-                      for t in mine]
-            out[up] = float(np.average([a.mean_inside_data for a in inside], weights=[a.data_mean.size
-                                                                                     for a in inside]))
+            out[up] = _windows_inside(_each_ramp(device, mine, seeds, window_pulses, low, high))
             continue
-        n = min(t.conductance.size for t in mine)
-        data = np.array([t.conductance[:n] for t in mine])
-        start = Trace(np.full(n, data[:, 0].mean()), up)
-        runs = [simulate_like(device, [start], seed=s)[0][:n] for s in range(seeds)]
-        mean = np.mean(runs, axis=0)
-        lo, hi = np.quantile(data, low, axis=0), np.quantile(data, high, axis=0)
+        lo, hi, runs = _across_ramps(device, mine, seeds, low, high)
+        mean = runs.mean(axis=0)
         out[up] = float(np.mean((mean >= lo) & (mean <= hi)))
     return out
+
+
+def _each_ramp(device, ramps: Sequence[Trace], seeds: int, window_pulses: int, low: float,
+               high: float) -> List[RampAgreement]:
+    """:func:`ramp_agreement` of each ramp (windows no longer than the ramp)."""
+    return [ramp_agreement(device, t, seeds, min(window_pulses, t.conductance.size), low, high) for t in ramps]
+
+
+def _windows_inside(agreements: Sequence[RampAgreement]) -> float:
+    """Share of all the ramps' windows whose simulated mean lies inside the reads' band."""
+    return float(np.average([a.mean_inside_data for a in agreements], weights=[a.data_mean.size for a in agreements]))
+
+
+def _across_ramps(device, ramps: Sequence[Trace], seeds: int, low: float, high: float):
+    """The ramps' ``low`` and ``high`` quantiles pulse by pulse (their first ``n`` pulses, ``n`` the shortest),
+    siemens, and ``seeds`` simulated ramps from their mean start, shape (seeds, n)."""
+    n = min(t.conductance.size for t in ramps)
+    data = np.array([t.conductance[:n] for t in ramps])
+    start = Trace(np.full(n, data[:, 0].mean()), ramps[0].up)
+    runs = np.array([simulate_like(device, [start], seed=s)[0][:n] for s in range(seeds)])
+    return np.quantile(data, low, axis=0), np.quantile(data, high, axis=0), runs
 
 
 def plot_response(device, traces: Sequence[Trace], path: str, seeds: int = 5, title: Optional[str] = None) -> None:
@@ -661,13 +675,13 @@ def plot_response(device, traces: Sequence[Trace], path: str, seeds: int = 5, ti
 
 
 def plot_agreement(device, traces: Sequence[Trace], path: str, seeds: int = 20, window_pulses: int = 50,
-                   title: Optional[str] = None) -> Dict[bool, float]:
-    """Draw, per direction, the data's band beside the mean and band of ``seeds`` simulated ramps (what
-    :func:`band_agreement` counts) to ``path``; returns :func:`band_agreement`'s shares (2.5..97.5 % bands).
+                   title: Optional[str] = None, low: float = 0.025, high: float = 0.975) -> Dict[bool, float]:
+    """Draw, per direction, the data's ``low`` to ``high`` band beside the mean and band of ``seeds`` simulated
+    ramps (what :func:`band_agreement` counts) to ``path``; returns :func:`band_agreement`'s shares.
 
     With :data:`FEW_RAMPS` ramps or more of a direction the data's band is
-    across ramps, pulse by pulse; with fewer, of the first ramp's reads in
-    windows of ``window_pulses`` (:func:`ramp_agreement`)."""
+    across ramps, pulse by pulse; with fewer, of each ramp's reads in windows
+    of ``window_pulses`` (:func:`ramp_agreement`; the first ramp drawn)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -678,33 +692,31 @@ def plot_agreement(device, traces: Sequence[Trace], path: str, seeds: int = 20, 
         raise ValueError("traces: none given")
     fig, axes = plt.subplots(1, len(directions), figsize=(6.5 * len(directions), 4.3), squeeze=False)
     us = 1e6
+    band = f"{100 * low:g}..{100 * high:g}"
     shares = {}
     for ax, up in zip(axes[0], directions):
         mine = [t for t in traces if t.up == up]
         if len(mine) < FEW_RAMPS:
-            a = ramp_agreement(device, mine[0], seeds, min(window_pulses, mine[0].conductance.size))
+            each = _each_ramp(device, mine, seeds, window_pulses, low, high)
+            a = each[0]  # the first ramp drawn, every ramp counted
             x = np.arange(a.data_mean.size) * a.window_pulses + 0.5 * a.window_pulses
             ax.plot(np.arange(mine[0].conductance.size), mine[0].conductance * us, color="0.75", lw=0.6,
                     label="measured reads")
             ax.fill_between(x, a.data_low * us, a.data_high * us, color="0.5", alpha=0.35,
-                            label=f"reads' 2.5..97.5 % a window of {a.window_pulses}")
+                            label=f"reads' {band} % a window of {a.window_pulses}")
             ax.fill_between(x, a.simulated_low * us, a.simulated_high * us, color="C1", alpha=0.25,
-                            label=f"simulated, 2.5..97.5 % of {seeds} seeds")
+                            label=f"simulated, {band} % of {seeds} seeds")
             ax.plot(x, a.simulated_mean * us, "C1-o", ms=3, lw=1.5, label=f"simulated mean of {seeds} seeds")
-            shares[up] = a.mean_inside_data
+            shares[up] = _windows_inside(each)
             note = (f"mean inside the reads' band: {100 * a.mean_inside_data:.0f} % of windows; measured inside "
                     f"the simulated band: {100 * a.data_inside_simulated:.0f} %")
         else:
-            n = min(t.conductance.size for t in mine)
-            data = np.array([t.conductance[:n] for t in mine])
-            start = Trace(np.full(n, data[:, 0].mean()), up)
-            runs = np.array([simulate_like(device, [start], seed=s)[0][:n] for s in range(seeds)])
-            x = np.arange(n)
-            lo, hi = np.quantile(data, 0.025, axis=0), np.quantile(data, 0.975, axis=0)
+            lo, hi, runs = _across_ramps(device, mine, seeds, low, high)
+            x = np.arange(lo.size)
             ax.fill_between(x, lo * us, hi * us, color="0.5", alpha=0.35,
-                            label=f"measured, 2.5..97.5 % of {len(mine)} ramps")
-            ax.fill_between(x, np.quantile(runs, 0.025, axis=0) * us, np.quantile(runs, 0.975, axis=0) * us,
-                            color="C1", alpha=0.25, label=f"simulated, 2.5..97.5 % of {seeds} seeds")
+                            label=f"measured, {band} % of {len(mine)} ramps")
+            ax.fill_between(x, np.quantile(runs, low, axis=0) * us, np.quantile(runs, high, axis=0) * us,
+                            color="C1", alpha=0.25, label=f"simulated, {band} % of {seeds} seeds")
             mean = runs.mean(axis=0)
             ax.plot(x, mean * us, "C1-", lw=1.5, label=f"simulated mean of {seeds} seeds")
             shares[up] = float(np.mean((mean >= lo) & (mean <= hi)))

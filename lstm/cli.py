@@ -161,15 +161,14 @@ def _cmd_device(args) -> int:
 
         traces = [Trace(np.full(args.pulses + 1, device.g_min), True),
                   Trace(np.full(args.pulses + 1, device.g_max), False)]
-    else:
-        _print_agreement(band_agreement(device, traces, seeds=args.seeds), traces, args.seeds, "")
     out = args.out or f"{device.name}_response.png"
     _check_output_folder(os.path.dirname(os.path.abspath(out)), "--out")
     plot_response(device, traces, out, seeds=min(args.seeds, 10))
     print(f"figure: {out}")
     if args.traces:
         beside = os.path.splitext(out)[0] + "_agreement.png"
-        plot_agreement(device, traces, beside, seeds=args.seeds)
+        shares = plot_agreement(device, traces, beside, seeds=args.seeds, low=0.05, high=0.95)
+        _print_agreement(shares, traces, args.seeds, "")
         print(f"figure: {beside} (the data's band beside the simulated mean and band)")
     return 0
 
