@@ -406,6 +406,7 @@ class ReadPlan:
         if self.arrays.bias:  # the held lines' shares are summed read by read below
             self.arrays.output_bias[:] = 0.0
             self._bias_power = np.zeros(self.n_reads)
+        sigma_of_g = {}
         for k, (r, (drive_rows, drive_inputs, drive_signs), (band_start, p0, views), runs) in enumerate(zip(
                 self.reads, self._drives, self._fill_views, self._drive_runs)):
             # the arrays' own buffers, not read-only views: the plan only reads them (and is of this package)
@@ -416,7 +417,9 @@ class ReadPlan:
             if self.device.read_noise_is_relative:
                 noise_conductance, noise_scale = r.array._conductance, sigma
             else:  # the kernel draws noise_scale * g: give it each device's sigma(G) itself, siemens
-                noise_conductance, noise_scale = self.device.read_noise_sigma_at(r.array._conductance), 1.0
+                if id(r.array) not in sigma_of_g:  # once an array, however many reads it has
+                    sigma_of_g[id(r.array)] = self.device.read_noise_sigma_at(r.array._conductance)
+                noise_conductance, noise_scale = sigma_of_g[id(r.array)], 1.0
             fill_read_values(signal, noise_conductance, r.cols[0], r.cols[1],
                              drive_rows, drive_inputs, drive_signs, band_start, noise_scale, p0, *views,
                              self._scratch)
