@@ -704,10 +704,10 @@ class CrossbarArray:
             out[mask] = sensed[mask]
         else:
             z = standard_normals(stream_seeds(self.rng, self.rows), self.cols)
-            if not self.device.read_noise_is_relative:
-                out[mask] = (sensed + self.device.read_noise_sigma_at(g) * z)[mask]
-            else:
-                out[mask] = (sensed + sigma * g * z)[mask] if passive else (g * (1.0 + sigma * z))[mask]
+            # the noise is each cell's own, from its own G (a grounded read of relative noise: G (1 + s z))
+            grounded_relative = not passive and self.device.read_noise_is_relative
+            out[mask] = (g * (1.0 + sigma * z) if grounded_relative
+                         else sensed + self.device.read_noise_sigma_at(g) * z)[mask]
         self._after_reads()
         return out
 
@@ -961,11 +961,9 @@ class CrossbarArray:
             out = sensed.copy()
         else:
             z = standard_normals(stream_seeds(self.rng, g.shape[0]), g.shape[1])
-            # the noise is the selected cell's, from its own G
-            if not self.device.read_noise_is_relative:
-                out = sensed + self.device.read_noise_sigma_at(g) * z
-            else:
-                out = sensed + sigma * g * z if passive else g * (1.0 + sigma * z)
+            # the noise is the selected cell's, from its own G (a grounded read of relative noise: G (1 + s z))
+            grounded_relative = not passive and self.device.read_noise_is_relative
+            out = g * (1.0 + sigma * z) if grounded_relative else sensed + self.device.read_noise_sigma_at(g) * z
         self._after_reads()
         return out
 

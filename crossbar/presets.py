@@ -13,6 +13,7 @@ from typing import Dict, Optional
 
 from .device import DeviceModel, PulseUpdateLaw, TwoPulseScheme
 from .peripherals import ADC, DAC, Peripherals
+from .temporal_noise import TemporalReadNoise
 
 
 def _ideal() -> DeviceModel:
@@ -143,8 +144,6 @@ def _falcone2025_cmo_hfox() -> DeviceModel:
     - In-situ pulses are not published: soft-bounds steps of 0.5 uS up and
       down (an assumption, for in-situ runs only).
     """
-    from .temporal_noise import TemporalReadNoise
-
     return DeviceModel(name="falcone2025_cmo_hfox", g_min=10e-6, g_max=90e-6,
                        program_noise_model="falcone2025_cmo_hfox", relaxation_model="falcone2025_cmo_hfox",
                        temporal_noise=TemporalReadNoise(flicker_density_model="falcone2025_cmo_hfox",
