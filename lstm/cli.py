@@ -113,22 +113,33 @@ def _read_all_traces(paths, window, read_voltage):
 
 def _cmd_device(args) -> int:
     import crossbar
-    from crossbar.device_fit import (band_agreement, best_parametric, fit_parametric, fit_table, plot_agreement,
-                                     plot_response)
+    from crossbar.device_fit import (estimate_read_noise, fit_parametric, best_parametric, fit_table,
+                                     plot_agreement, plot_fit_report, plot_response)
 
     window = _window(args.window)
+    if args.seeds < 1 or args.seeds > 1000:
+        raise ValueError(f"--seeds={args.seeds}: 1 to 1000 simulated runs are allowed")
+    if args.max_pulses < 10:
+        raise ValueError(f"--max-pulses={args.max_pulses}: at least 10 pulses a ramp are required")
     if args.action == "fit":
         if not args.out or not args.out.endswith(".toml"):
             raise ValueError(f"--out={args.out!r}: a DEVICE.toml path is required (the table goes beside it)")
+        name = args.name if args.name is not None else os.path.basename(os.path.splitext(args.out)[0])
+        if not name or not name.isprintable() or name != name.strip():
+            raise ValueError(f"--name={name!r}: one line of printable characters, without leading or trailing "
+                             "spaces, is required")
         _check_output_folder(os.path.dirname(os.path.abspath(args.out)), "--out")
         traces = _read_all_traces(args.inputs, window, args.read_voltage)
         table = fit_table(traces, n_bins=args.bins, source=f"fitted from {', '.join(args.inputs)}")
+        read_noise = estimate_read_noise(traces, n_bins=args.bins)
         stem = os.path.splitext(args.out)[0]
         table.save(stem + ".npz")
-        low = min(float(t.conductance.min()) for t in traces)  # the window the ramps span (the bins inside it)
+        low = min(float(t.conductance.min()) for t in traces)
         high = max(float(t.conductance.max()) for t in traces)
-        name = args.name or os.path.basename(stem)
-        device = crossbar.DeviceModel(name=name, g_min=low, g_max=high,
+        # the ramps stop where the measurement stopped, not the device: its window reaches one bin beyond
+        margin = (high - low) / args.bins
+        device = crossbar.DeviceModel(name=name, g_min=max(low - margin, 0.0), g_max=high + margin,
+                                      read_noise_sigma=read_noise,
                                       pulse_law=crossbar.PulseUpdateLaw(kind="table", table=stem + ".npz"))
         data = device.to_dict()
         data["pulse_law"]["table"] = os.path.basename(stem + ".npz")
@@ -136,10 +147,15 @@ def _cmd_device(args) -> int:
 
         with open(args.out, "w") as f:
             f.write(f"# {name}: a table device fitted by xbar device fit from {', '.join(args.inputs)}\n")
+            f.write(f"# window: the ramps' {low * 1e6:.6g}..{high * 1e6:.6g} uS and one bin beyond either side; "
+                    f"read_noise_sigma: the reads' white noise (lag-1 anti-correlation of the steps)\n")
             f.write(dump_toml({k: v for k, v in data.items() if v is not None}))
         ups = sum(t.up for t in traces)
         print(f"{len(traces)} ramps ({ups} up, {len(traces) - ups} down), {sum(t.conductance.size for t in traces)} "
-              f"reads, {low * 1e6:.4g}..{high * 1e6:.4g} uS")
+              f"reads, {low * 1e6:.4g}..{high * 1e6:.4g} uS; device window {device.g_min * 1e6:.4g}.."
+              f"{device.g_max * 1e6:.4g} uS (one bin beyond the reads)")
+        print(f"read noise {read_noise * 1e6:.4g} uS (white, from the steps' lag-1 anti-correlation): in the "
+              f"device as read_noise_sigma")
         print(f"table: {args.bins} bins x {table.quantiles.size} quantiles -> {stem}.npz")
         fits = fit_parametric(traces, n_bins=args.bins)
         for kind, (law, error) in fits.items():
@@ -147,41 +163,68 @@ def _cmd_device(args) -> int:
             print(f"  {kind:<12} step up {law.step_up * 1e6:.4g} uS, down {law.step_down * 1e6:.4g} uS{shape}, "
                   f"cycle noise {100 * law.cycle_noise_sigma_relative:.3g} %: error {100 * error:.1f} % of the mean "
                   f"step{'  (best law)' if kind == best_parametric(fits) else ''}")
-        _print_agreement(band_agreement(device, traces, seeds=args.seeds), traces, args.seeds, "  ")
+        _print_report(device, traces, args, read_noise, "  ")
         print(f"device: {args.out}")
         return 0
     if len(args.inputs) != 1:
         raise ValueError("xbar device show takes one DEVICE (a preset name or a device TOML)")
+    if args.pulses < 1 or args.pulses > 1_000_000:
+        raise ValueError(f"--pulses={args.pulses}: 1 to 1000000 pulses each way are allowed")
     device = load_device(args.inputs[0])
-    print(device.describe())
     traces = _read_all_traces(args.traces, window, args.read_voltage) if args.traces else None
+    print(device.describe())
     if traces is None:  # the device's own ramp: from g_min up and back down
         from crossbar.device_fit import Trace
         import numpy as np
 
         traces = [Trace(np.full(args.pulses + 1, device.g_min), True),
                   Trace(np.full(args.pulses + 1, device.g_max), False)]
+    else:
+        traces = _bounded(traces, args.max_pulses)
     out = args.out or f"{device.name}_response.png"
     _check_output_folder(os.path.dirname(os.path.abspath(out)), "--out")
     plot_response(device, traces, out, seeds=min(args.seeds, 10))
     print(f"figure: {out}")
     if args.traces:
         beside = os.path.splitext(out)[0] + "_agreement.png"
-        shares = plot_agreement(device, traces, beside, seeds=args.seeds, low=0.05, high=0.95)
-        _print_agreement(shares, traces, args.seeds, "")
+        plot_agreement(device, traces, beside, seeds=args.seeds, low=0.05, high=0.95)
         print(f"figure: {beside} (the data's band beside the simulated mean and band)")
+        report = _print_report(device, traces, args, None, "")
+        fit_figure = os.path.splitext(out)[0] + "_fit.png"
+        plot_fit_report(report, fit_figure, f"{device.name} against {', '.join(os.path.basename(t) for t in args.traces)}"
+                                            " (green: holds, red: does not hold)")
+        print(f"figure: {fit_figure} (the goodness of fit per direction and range)")
     return 0
 
 
-def _print_agreement(shares, traces, seeds, indent):
-    from crossbar.device_fit import FEW_RAMPS
+def _bounded(traces, max_pulses):
+    """The ramps, each cut to its first ``max_pulses`` pulses for the simulations (said once when any is)."""
+    from crossbar.device_fit import Trace
 
-    for up, share in shares.items():
-        few = sum(t.up == up for t in traces) < FEW_RAMPS
-        where = ("windows of 50 pulses (its reads' 5..95 %: too few ramps for a ramp-to-ramp band)" if few
-                 else "pulses (5..95 % across ramps)")
-        print(f"{indent}simulated mean of {seeds} seeds inside the data's band: {100 * share:.1f} % of the "
-              f"{'up' if up else 'down'} {where}")
+    if all(t.conductance.size <= max_pulses + 1 for t in traces):
+        return traces
+    print(f"agreement: each ramp's first {max_pulses} pulses simulated (--max-pulses)", file=sys.stderr)
+    return [Trace(t.conductance[:max_pulses + 1], t.up, t.name) for t in traces]
+
+
+def _print_report(device, traces, args, read_noise, indent):
+    """Print :func:`crossbar.device_fit.fit_report` of the device against the (bounded) traces; return it."""
+    from crossbar.device_fit import fit_report, format_fit_report
+
+    traces = _bounded(traces, args.max_pulses)
+    longest = max(t.conductance.size for t in traces)
+
+    def progress(done, total):
+        print(f"\r{indent}simulating {args.seeds} runs of each ramp: pulse {done} of {total}", end="",
+              file=sys.stderr, flush=True)
+        if done == total:
+            print(file=sys.stderr)
+
+    report = fit_report(device, traces, seeds=args.seeds, read_noise=read_noise,
+                        progress=progress if longest > 2000 else None)
+    for line in format_fit_report(report, indent):
+        print(line)
+    return report
 
 
 def _cmd_info(args) -> int:
@@ -585,10 +628,12 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=_Formatter,
                        description="fit: read ramps of identical pulses (CSV, one ramp a column; currents with "
                                    "--read-voltage, normalised data with --window) and write a table device "
-                                   "(DEVICE.toml, its table as DEVICE.npz beside it), with the linear and "
-                                   "soft-bounds laws' errors and how well the table's simulated mean stays inside "
-                                   "the data's spread. show: print a device (a preset or a DEVICE.toml) and draw "
-                                   "its simulated response beside the traces given with --traces.",
+                                   "(DEVICE.toml, its table as DEVICE.npz beside it, with the reads' white noise), "
+                                   "with the linear and soft-bounds laws' errors and its goodness of fit. show: "
+                                   "print a device (a preset or a DEVICE.toml) and draw its simulated response; "
+                                   "with --traces, print and draw its goodness of fit per direction and "
+                                   "conductance range (band coverage of the mean, step-variance ratio, two-sample "
+                                   "KS test of single-pulse steps; holds or does not hold).",
                        epilog="example:\n  xbar device fit set.csv reset.csv --read-voltage 0.1 --out mine.toml\n"
                               "  xbar device fit gong.csv --window 10e-6:100e-6 --out gong.toml\n"
                               "  xbar device show mine.toml --traces set.csv reset.csv --read-voltage 0.1\n"
@@ -601,8 +646,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bins", type=int, default=20, help="fit: conductance bins of the table")
     p.add_argument("--name", default=None, help="fit: the device's name (default the file's)")
     p.add_argument("--traces", nargs="+", default=None, help="show: measured trace CSVs to draw beside it")
-    p.add_argument("--seeds", type=int, default=20, help="simulated runs for the agreement (5 drawn)")
-    p.add_argument("--pulses", type=int, default=200, help="show without traces: pulses up, then down")
+    p.add_argument("--seeds", type=int, default=20, help="simulated runs of each ramp for the goodness of fit, "
+                   "1..1000 (5 drawn)")
+    p.add_argument("--pulses", type=int, default=200, help="show without traces: pulses up, then down (>= 1)")
+    p.add_argument("--max-pulses", type=int, default=20000, help="pulses of each ramp simulated for the goodness "
+                   "of fit (longer ramps are cut, and it says so)")
     p.set_defaults(func=_cmd_device)
 
     p = sub.add_parser("info", help="print versions and thread settings", formatter_class=_Formatter,
