@@ -142,7 +142,7 @@ def test_device_fit_writes_a_table_device_that_show_and_an_experiment_read(tmp_p
     out = str(tmp_path / "mine.toml")
     assert cli.main(["device", "fit", *ramps, "--read-voltage", "0.1", "--out", out, "--seeds", "5"]) == 0
     text = capsys.readouterr().out
-    assert "79 ramps (39 up, 40 down)" in text and "soft_bounds" in text and "% of the up pulses" in text
+    assert "79 ramps (39 up, 40 down)" in text and "soft_bounds" in text and "goodness of fit" in text
     assert os.path.exists(str(tmp_path / "mine.npz"))
     figure = str(tmp_path / "mine.png")
     assert cli.main(["device", "show", out, "--traces", *ramps, "--read-voltage", "0.1", "--out", figure,
