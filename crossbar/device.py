@@ -20,7 +20,7 @@ from .validation import check_choice, check_finite, check_int, check_range, conf
 
 PULSE_LAW_KINDS = ("linear", "soft_bounds", "exponential", "table")
 
-PROGRAM_NOISE_MODELS = ("milo2021_hfo2", "wan2022_reram", "falcone2025_cmo_hfox")
+PROGRAM_NOISE_MODELS = ("milo2021_hfo2", "wan2022_reram", "falcone2025_cmo_hfox", "falcone2025_cmo_hfox_0.2pct")
 """Published fits of the programming error against G (see :class:`DeviceModel` ``program_noise_model``)."""
 
 
@@ -36,6 +36,8 @@ def program_noise_model_sigma(model: str, conductance) -> np.ndarray:
         sigma = np.maximum(1.536e-4 * g ** 3 - 1.167e-2 * g ** 2 + 0.2374 * g + 1.053, 0.0)
     elif model == "falcone2025_cmo_hfox":
         sigma = 0.01121854 + 0.01129027 * np.maximum(g, 0.0)
+    elif model == "falcone2025_cmo_hfox_0.2pct":
+        sigma = 0.00081107 + 0.00106879 * np.maximum(g, 0.0)
     else:
         raise ValueError(f"program_noise_model={model!r} is not known; choose one of {list(PROGRAM_NOISE_MODELS)}")
     return sigma * 1e-6
@@ -277,7 +279,9 @@ class DeviceModel:
         al., Nature 608, 504 (2022), Ext. Data Fig. 3: ``max(1.536e-4 G^3 -
         1.167e-2 G^2 + 0.2374 G + 1.053, 0)`` uS for G up to 39.3 uS) or
         ``falcone2025_cmo_hfox`` (CMO/HfOx ReRAM at 2 % acceptance, Falcone et
-        al., arXiv:2502.04524: ``0.01121854 + 0.01129027 G`` uS), G in uS.
+        al., arXiv:2502.04524: ``0.01121854 + 0.01129027 G`` uS) or
+        ``falcone2025_cmo_hfox_0.2pct`` (the same at 0.2 % acceptance:
+        ``0.00081107 + 0.00106879 G`` uS), G in uS.
         For pulse-law devices' one-shot programming (two-pulse and table
         devices refuse it).
     iv_nonlinearity_per_volt : float

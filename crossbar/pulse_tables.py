@@ -52,6 +52,12 @@ class PulseTable:
         Change of an up (down) pulse, siemens, non-decreasing along the quantile axis.
     source : str
         Where the numbers come from (for people).
+    own_range : bool
+        True: a device of table ``t`` stays within its own table's bins,
+        ``g_bins[t, 0]..g_bins[t, -1]`` (and its array's window): the range its
+        data were measured over, where each table is one measured device. False
+        (default): within its array's window only, the end bins' steps held
+        beyond the bins.
     """
 
     g_bins: np.ndarray
@@ -59,6 +65,7 @@ class PulseTable:
     dg_up: np.ndarray
     dg_down: np.ndarray
     source: str = ""
+    own_range: bool = False
 
     def __post_init__(self):
         g = np.ascontiguousarray(self.g_bins, dtype=np.float64)
@@ -86,6 +93,9 @@ class PulseTable:
             out[name] = np.ascontiguousarray(d)
         if not isinstance(self.source, str):
             raise ValueError(f"pulse table source={self.source!r} is not allowed; a string")
+        if not isinstance(self.own_range, (bool, np.bool_)):
+            raise ValueError(f"pulse table own_range={self.own_range!r} is not allowed; True or False")
+        object.__setattr__(self, "own_range", bool(self.own_range))
         object.__setattr__(self, "g_bins", g)
         object.__setattr__(self, "quantiles", q)
         object.__setattr__(self, "dg_up", out["dg_up"])
@@ -123,7 +133,8 @@ class PulseTable:
     def save(self, path: str) -> None:
         """Write the table as an ``.npz`` of plain arrays (what :func:`load_table` reads)."""
         np.savez(path, format=np.array(TABLE_FORMAT), g_bins=self.g_bins, quantiles=self.quantiles,
-                 dg_up=self.dg_up, dg_down=self.dg_down, source=np.array(self.source))
+                 dg_up=self.dg_up, dg_down=self.dg_down, source=np.array(self.source),
+                 own_range=np.array(self.own_range))
 
 
 TABLE_FORMAT = "xbar-pulse-table/1"
@@ -148,7 +159,9 @@ def _load_file(path: str, mtime: float) -> PulseTable:
         with np.load(path) as data:
             if str(data["format"]) != TABLE_FORMAT:
                 raise ValueError(f"{path}: table format {str(data['format'])!r}; {TABLE_FORMAT!r} is required")
-            return PulseTable(data["g_bins"], data["quantiles"], data["dg_up"], data["dg_down"], str(data["source"]))
+            own_range = bool(data["own_range"]) if "own_range" in data.files else False
+            return PulseTable(data["g_bins"], data["quantiles"], data["dg_up"], data["dg_down"], str(data["source"]),
+                              own_range)
     except (OSError, KeyError, ValueError) as error:
         raise ValueError(f"{path}: not a pulse table ({error})") from None
 
@@ -157,10 +170,12 @@ def _load_file(path: str, mtime: float) -> PulseTable:
 def _taox_lut() -> PulseTable:
     with np.load(os.path.join(DATA_DIR, "taox_lookup_tables.npz")) as d:
         # the source's quantile axis runs 0..1 in 51 steps; its bins are each device's own
+        # each table is one measured device: it stays within the conductances it was measured over (own_range)
         return PulseTable(d["g_bins"], d["cdf"], np.maximum.accumulate(d["dg_increasing"], axis=1),
                           np.maximum.accumulate(d["dg_decreasing"], axis=1),
                           "10 TaOx ReRAM devices (Agarwal et al., VLSI Technology 2017) as tabulated by Sandia "
-                          "cross-sim-data lookup_tables/TaOx_all (every 10th bin and quantile)")
+                          "cross-sim-data lookup_tables/TaOx_all (every 10th bin and quantile); each device within "
+                          "its own measured range", own_range=True)
 
 
 GONG_WINDOW = (10e-6, 100e-6)
@@ -245,12 +260,13 @@ def _table_step(g, u, up, t, g_bins, quantiles, dg_up, dg_down):
 
 @numba.njit(cache=True)
 def table_pulse_update(conductance, n_pulses, g_low, g_high, frozen, table_index, g_bins, quantiles, dg_up,
-                       dg_down, seeds):
+                       dg_down, own_range, seeds):
     """Apply ``n_pulses[i, j]`` table pulses to each device, in place (positive up, negative down).
 
     Row ``i`` draws from stream ``seeds[i]``: its moving devices in column
     order, pulses in time order, one normal a pulse, ``u = Phi(z)``. Frozen
-    devices do not move. Returns the pulses applied.
+    devices do not move. With ``own_range`` a device also stays within its
+    table's bins. Returns the pulses applied.
     """
     rows, cols = conductance.shape
     pulses = 0
@@ -268,6 +284,9 @@ def table_pulse_update(conductance, n_pulses, g_low, g_high, frozen, table_index
             g = conductance[i, j]
             lo, hi = g_low[i, j], g_high[i, j]
             t = table_index[i, j]
+            if own_range:
+                lo = max(lo, g_bins[t, 0])
+                hi = max(min(hi, g_bins[t, g_bins.shape[1] - 1]), lo)
             for _ in range(count):
                 u = 0.5 * (1.0 + math.erf(np.float64(normals[drawn]) * 0.7071067811865476))
                 drawn += 1
@@ -314,19 +333,24 @@ def table_pulse_update_reference(conductance, n_pulses, g_low, g_high, frozen, t
     normals = standard_normals(seeds, max(total, 1))
     up = n_pulses > 0
     rows = np.arange(g.shape[0])[:, None]
+    low, high = g_low, g_high
+    if table.own_range:
+        low = np.maximum(g_low, table.g_bins[table_index, 0])
+        high = np.maximum(np.minimum(g_high, table.g_bins[table_index, -1]), low)
     for k in range(int(count.max()) if count.size else 0):
         moving = active & (count > k)
         index = np.minimum(offset + k, normals.shape[1] - 1)
         u = ndtr(normals[rows, index].astype(np.float64))
         dg = table_steps_reference(g, u, up, table_index, table)
-        g = np.where(moving, np.minimum(np.maximum(g + dg, g_low), g_high), g)
+        g = np.where(moving, np.minimum(np.maximum(g + dg, low), high), g)
     conductance[...] = g
     return int(count.sum())
 
 
 def table_arrays(table: PulseTable) -> Dict[str, np.ndarray]:
     """The table's arrays as the kernel takes them."""
-    return {"g_bins": table.g_bins, "quantiles": table.quantiles, "dg_up": table.dg_up, "dg_down": table.dg_down}
+    return {"g_bins": table.g_bins, "quantiles": table.quantiles, "dg_up": table.dg_up, "dg_down": table.dg_down,
+            "own_range": table.own_range}
 
 
 def draw_table_index(seed_sequence: np.random.SeedSequence, shape, n_tables: int) -> np.ndarray:
