@@ -987,21 +987,23 @@ def format_fit_report(report: Sequence[RangeFit], indent: str = "") -> List[str]
 
 def plot_fit_report(report: Sequence[RangeFit], path: str, title: str = "") -> None:
     """Draw the report (:func:`fit_report`): per direction and range, the band share, the step-variance ratio
-    and the KS p-value against their thresholds, to ``path``."""
+    and the KS p-value against their thresholds (each bar green where its check holds), to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    labels = [f"{'up' if r.up else 'down'}\n{r.g_low * 1e6:.4g}..{r.g_high * 1e6:.4g}" for r in report]
+    labels = [f"{'up' if r.up else 'down'}\n{r.g_low * 1e6:.4g}..\n{r.g_high * 1e6:.4g}" for r in report]
     x = np.arange(len(report))
-    colours = ["C2" if r.holds else "C3" for r in report]
     values = ([100 * r.band_share for r in report], [r.variance_ratio for r in report], [r.ks_p for r in report])
+    verdicts = ([np.isnan(r.band_share) or r.band_share >= FIT_BAND_SHARE for r in report],
+                [FIT_VARIANCE_RATIO[0] <= r.variance_ratio <= FIT_VARIANCE_RATIO[1] for r in report],
+                [r.ks_p >= FIT_KS_P for r in report])
     names = ("simulated mean inside the data's\n5..95 % band (% of pulses)", "step-variance ratio\n(simulated / measured)",
              "KS p of single-pulse steps")
-    for ax, value, name in zip(axes, values, names):
-        ax.bar(x, np.nan_to_num(value, nan=0.0), color=colours)
+    for ax, value, verdict, name in zip(axes, values, verdicts, names):
+        ax.bar(x, np.nan_to_num(value, nan=0.0), color=["C2" if v else "C3" for v in verdict])
         ax.set_xticks(x)
         ax.set_xticklabels(labels, fontsize=7)
         ax.set_title(name, fontsize=9)
@@ -1014,8 +1016,8 @@ def plot_fit_report(report: Sequence[RangeFit], path: str, title: str = "") -> N
     axes[2].set_yscale("log")
     axes[2].axhline(FIT_KS_P, color="k", ls="--", lw=1, label=f"threshold p = {FIT_KS_P:g}")
     for ax in axes:
-        ax.legend(fontsize=7)
-    fig.suptitle(title or "goodness of fit (green: holds, red: does not hold)", fontsize=10)
+        ax.legend(fontsize=7, loc="lower left", framealpha=0.9)
+    fig.suptitle(title or "goodness of fit (each bar green where its check holds, red where not)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)

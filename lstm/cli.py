@@ -192,7 +192,7 @@ def _cmd_device(args) -> int:
         report = _print_report(device, traces, args, None, "")
         fit_figure = os.path.splitext(out)[0] + "_fit.png"
         plot_fit_report(report, fit_figure, f"{device.name} against {', '.join(os.path.basename(t) for t in args.traces)}"
-                                            " (green: holds, red: does not hold)")
+                                            " (green: the check holds, red: it does not)")
         print(f"figure: {fit_figure} (the goodness of fit per direction and range)")
     return 0
 

@@ -1,5 +1,6 @@
 """The devices defined by measured data held against their data (docs/physics.md): writes
-gong2018_hfo2_agreement.png and taox_lut_agreement.png beside this file.
+gong2018_hfo2_agreement.png, taox_lut_agreement.png and the goodness-of-fit figures gong2018_hfo2_fit.png and
+crosssim_fit.png (a table fitted to CrossSim's ramps) beside this file, and prints the reports.
 
     python docs/figures/measured_devices_agreement.py
 
@@ -14,7 +15,8 @@ import os
 import tempfile
 
 import crossbar
-from crossbar.device_fit import device_ramps, fit_table, plot_agreement
+from crossbar.device_fit import (device_ramps, estimate_read_noise, fit_report, fit_table, format_fit_report,
+                                 plot_agreement, plot_fit_report)
 from crossbar.pulse_tables import DATA_DIR, GONG_WINDOW
 from crossbar.device_fit import read_traces
 
@@ -26,6 +28,24 @@ def main():
     shares = plot_agreement(crossbar.preset("gong2018_hfo2"), gong, os.path.join(HERE, "gong2018_hfo2_agreement.png"),
                             title="gong2018_hfo2 against Gong et al.'s one ramp a direction (10..100 uS)")
     print("gong2018_hfo2: simulated mean inside the reads' band", shares)
+    report = fit_report(crossbar.preset("gong2018_hfo2"), gong)
+    print("\n".join(format_fit_report(report)))
+    plot_fit_report(report, os.path.join(HERE, "gong2018_hfo2_fit.png"),
+                    "gong2018_hfo2 against Gong et al.'s ramps (green: the check holds, red: it does not)")
+    crosssim = (read_traces(os.path.join(DATA_DIR, "crosssim_set_ramps.csv"), read_voltage=0.1)
+                + read_traces(os.path.join(DATA_DIR, "crosssim_reset_ramps.csv"), read_voltage=0.1))
+    with tempfile.TemporaryDirectory() as folder:  # what xbar device fit writes: window one bin beyond the reads
+        table = os.path.join(folder, "crosssim.npz")
+        fit_table(crosssim).save(table)
+        low = min(t.conductance.min() for t in crosssim)
+        high = max(t.conductance.max() for t in crosssim)
+        fitted = crossbar.DeviceModel(name="crosssim", g_min=low - (high - low) / 20, g_max=high + (high - low) / 20,
+                                      read_noise_sigma=estimate_read_noise(crosssim),
+                                      pulse_law=crossbar.PulseUpdateLaw(kind="table", table=table))
+        report = fit_report(fitted, crosssim)
+    print("\n".join(format_fit_report(report)))
+    plot_fit_report(report, os.path.join(HERE, "crosssim_fit.png"),
+                    "a table fitted to CrossSim's SET/RESET ramps against them (green: the check holds, red: it does not)")
     ramps = device_ramps(crossbar.preset("taox_lut"), 100, 40, seed=1, settle_pulses=60)
     with tempfile.TemporaryDirectory() as folder:
         table = os.path.join(folder, "taox_fitted.npz")
