@@ -251,20 +251,29 @@ def _crossing(paths: Sequence[np.ndarray], edges: np.ndarray) -> Tuple[np.ndarra
     it the overlap's share of the pulse (the whole pulse where it stands still)."""
     n_bins = edges.size - 1
     crossed, spent = np.zeros(n_bins), np.zeros(n_bins)
-    for y in paths:
-        start, end = y[:-1], y[1:]
-        low, high = np.minimum(start, end), np.maximum(start, end)
-        overlap = np.clip(np.minimum(high[:, None], edges[None, 1:]) - np.maximum(low[:, None], edges[None, :-1]),
-                          0.0, None)
-        span = high - low
-        still = span <= 0.0
-        share = overlap / np.where(still, 1.0, span)[:, None]
-        share[still] = 0.0
-        share[np.flatnonzero(still), np.clip(np.searchsorted(edges, start[still], side="right") - 1, 0,
-                                             n_bins - 1)] = 1.0
-        crossed += (overlap * np.sign(end - start)[:, None]).sum(axis=0)
-        spent += share.sum(axis=0)
+    block = max(1, 2_000_000 // n_bins)  # steps at a time: memory of (steps, bins) bounded for long ramps
+    for whole in paths:
+        for first in range(0, whole.size - 1, block):
+            y = whole[first:first + block + 1]
+            _cross_block(y, edges, crossed, spent)
     return crossed, spent
+
+
+def _cross_block(y: np.ndarray, edges: np.ndarray, crossed: np.ndarray, spent: np.ndarray) -> None:
+    """:func:`_crossing` of one stretch of a path, added into ``crossed`` and ``spent``."""
+    n_bins = edges.size - 1
+    start, end = y[:-1], y[1:]
+    low, high = np.minimum(start, end), np.maximum(start, end)
+    overlap = np.clip(np.minimum(high[:, None], edges[None, 1:]) - np.maximum(low[:, None], edges[None, :-1]),
+                      0.0, None)
+    span = high - low
+    still = span <= 0.0
+    share = overlap / np.where(still, 1.0, span)[:, None]
+    share[still] = 0.0
+    share[np.flatnonzero(still), np.clip(np.searchsorted(edges, start[still], side="right") - 1, 0,
+                                         n_bins - 1)] = 1.0
+    crossed += (overlap * np.sign(end - start)[:, None]).sum(axis=0)
+    spent += share.sum(axis=0)
 
 
 def _nearest_filled(values: np.ndarray, filled: np.ndarray) -> np.ndarray:
