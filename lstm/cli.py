@@ -344,7 +344,14 @@ def _cmd_run(args) -> int:
         hw = result["hardware"]
         line += (f", {result['way']} on {experiment.hardware.preset} {show(hw[metric])} "
                  f"({hw['arrays']} array(s), {hw['energy_J'] * 1e3:.3g} mJ, {hw['adc_saturations']} ADC saturations)")
+    base = result["baseline"]
+    line += f"; {base['name']} {show(base[metric])}"
     print(line)
+    if experiment.training.validation > 0.0:
+        for name, t in result["training"].items():
+            if t.get("epochs_run"):
+                print(f"{name}: {t['validation_sequences']} validation sequences, {t['epochs_run']} epochs run "
+                      f"({'early stop' if t['stopped'] == 'patience' else 'all'}), epoch {t['epoch_kept']} kept")
     print(f"{result['seconds']:.0f} s; files in {args.out}" if args.out else f"{result['seconds']:.0f} s")
     return 0
 

@@ -1,0 +1,205 @@
+"""One experiment, one answer: xbar run, xbar sweep and runner.run agree bit for bit; watching a run changes
+nothing; a validation split chooses (early stopping, the best epoch) and the test data never do."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from lstm import cli, runner
+from lstm.experiment import load_experiment
+from lstm.results import read_results
+from lstm.train import SoftwareTrainer, fit
+from lstm.network import make_network
+from lstm.optim import OptimizerConfig
+
+
+def _ramps(path, n=24, test_from=18, seed=4, test_target=None):
+    """Noisy ramps of 5 to 8 steps, one input and a per-step target (a running level): regression, so that
+    a metric changes with any bit. ``test_target`` replaces the test sequences' targets (t -> value)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n):
+        slope = rng.uniform(-1, 1)
+        level = 0.0
+        for t in range(int(rng.integers(5, 9))):
+            u = slope + 0.3 * rng.standard_normal()
+            level = 0.7 * level + u
+            test = s >= test_from
+            value = test_target(t) if (test and test_target is not None) else level
+            rows.append({"run": f"id{100 + 7 * s}", "step": t, "split": "test" if test else "train",
+                         "u": round(u, 6), "level": round(value, 6)})
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+TOML = """[data]
+path = "{data}"
+sequence = "run"
+time = "step"
+split = "split"
+target = ["level"]
+features = ["u"]
+
+[network]
+hidden = [4]
+
+[hardware]
+preset = "li2019"
+way = "in_situ"
+
+[training]
+epochs = {epochs}
+learning_rate = 0.05
+batch_size = 6
+seed = 0
+{extra}
+"""
+
+
+def _experiment(tmp_path, epochs=4, extra="", name="exp.toml", **ramps):
+    _ramps(tmp_path / "ramps.csv", **ramps)
+    path = tmp_path / name
+    # an absolute data path: a sweep file's relative one is not taken from its folder (left to the sweep's owner)
+    path.write_text(TOML.format(data=tmp_path / "ramps.csv", epochs=epochs, extra=extra))
+    return path
+
+
+def test_xbar_run_sweep_and_runner_give_one_answer_bit_for_bit(tmp_path, capsys):
+    path = _experiment(tmp_path)
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "run"), "--json", "--quiet"]) == 0
+    by_run = json.loads(capsys.readouterr().out)
+    assert cli.main(["sweep", "--file", str(path), "--vary", "training.epochs=4", "--out",
+                     str(tmp_path / "sweep.jsonl"), "--quiet"]) == 0
+    capsys.readouterr()
+    record = read_results(str(tmp_path / "sweep.jsonl")).records[0]
+    by_api = runner.run(load_experiment(str(path)), progress=False)
+    metric = by_run["metric"]
+    assert metric == "test_rmse" and by_run["hardware"][metric] > 0
+    assert by_run["hardware"][metric] == record["metrics"][metric] == by_api["hardware"][metric]
+    assert by_run["software"][metric] == record["metrics"][f"software_{metric}"] == by_api["software"][metric]
+    assert by_run["hardware"]["energy_J"] == by_api["hardware"]["energy_J"]
+
+
+def test_watching_a_run_changes_nothing(tmp_path):
+    exp = load_experiment(str(_experiment(tmp_path, extra="validation = 0.25")))
+    problem = runner.problem_of(exp)
+    watched = runner.train(exp, problem, "in_situ", track=True)
+    quiet = runner.train(exp, problem, "in_situ", track=False)
+    assert not np.isnan(watched.history.watch).any() and np.isnan(quiet.history.watch).all()
+    assert watched.history.metric == quiet.history.metric and watched.history.loss == quiet.history.loss
+    assert watched.metric == quiet.metric
+    for name in quiet.network.params:
+        np.testing.assert_array_equal(watched.network.params[name], quiet.network.params[name])
+    for a, b in zip(watched.hardware.chip.arrays, quiet.hardware.chip.arrays):
+        np.testing.assert_array_equal(a.conductance, b.conductance)
+        assert a.time == b.time
+    assert watched.hardware.counters() == quiet.hardware.counters()
+    assert watched.hardware.energy() == quiet.hardware.energy()
+
+
+def test_keep_best_on_a_chip_is_the_chip_of_that_epoch_and_counts_all_work(tmp_path):
+    exp = load_experiment(str(_experiment(tmp_path, epochs=8, extra='validation = 0.25\nkeep = "best"',
+                                          seed=5)))
+    problem = runner.problem_of(exp)
+    best = runner.train(exp, problem, "in_situ")
+    kept = best.training["epoch_kept"]
+    assert best.training["validation_sequences"] == 4 and best.training["training_sequences"] == 14
+    assert best.training["epochs_run"] == 8 and best.training["stopped"] == "epochs"
+    assert kept == 1 + int(np.argmin(best.history.metric)) and kept < 8, best.history.metric
+    shorter = runner.train(exp.with_values({"training.epochs": kept, "training.keep": "last"}), problem, "in_situ")
+    for a, b in zip(best.hardware.chip.arrays, shorter.hardware.chip.arrays):
+        np.testing.assert_array_equal(a.conductance, b.conductance)
+    assert best.metric == shorter.metric
+    assert best.hardware.energy() > shorter.hardware.energy()  # the later epochs' work stays counted
+
+
+def test_early_stopping_and_the_kept_epoch_never_read_the_test_data(tmp_path):
+    """Two files with the same training sequences and different test targets: the watched test curves would
+    choose different epochs, the validation split chooses the same one in both."""
+    extra = 'validation = 0.25\npatience = 3\nkeep = "best"'
+    runs = []
+    for k, target in enumerate((None, lambda t: 3.0 - 0.5 * t)):
+        folder = tmp_path / f"f{k}"
+        folder.mkdir()
+        exp = load_experiment(str(_experiment(folder, epochs=30, extra=extra, test_target=target)))
+        exp = exp.with_values({"hardware.way": "software"})
+        runs.append(runner.train(exp, runner.problem_of(exp), None, track=True))
+    first, second = runs
+    assert int(np.argmin(first.history.watch)) != int(np.argmin(second.history.watch))  # the test would differ
+    assert first.history.metric == second.history.metric and first.history.loss == second.history.loss
+    assert first.training["epoch_kept"] == second.training["epoch_kept"]
+    assert first.training["stopped"] == "patience" and first.training["epochs_run"] < 30
+    for name in first.network.params:
+        np.testing.assert_array_equal(first.network.params[name], second.network.params[name])
+
+
+def test_result_keeps_the_users_ids_and_every_resolved_setting(tmp_path, capsys):
+    path = _experiment(tmp_path, epochs=3, extra="validation = 0.25\npatience = 2")
+    out = tmp_path / "out"
+    assert cli.main(["run", str(path), "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "persistence" in text and "validation sequences" in text
+    result = json.loads((out / "result.json").read_text())
+    network = result["settings"]["network"]
+    assert (network["mode"], network["head"], network["loss"]) == ("seq2seq", "identity", "mse")
+    assert result["settings"]["parameters"]["training.validation"] == 0.25
+    assert result["settings"]["chip"]["adc_bits"] == 8 and result["settings"]["chip"]["dac_bits"] == 8  # li2019's
+    assert result["baseline"]["name"] == "persistence" and result["baseline"]["test_rmse"] > 0
+    for way in ("software", "hardware"):
+        t = result["training"][way]
+        assert t["validation_sequences"] == 4 and t["epochs_run"] >= 1 and t["stopped"] in ("epochs", "patience")
+    rows = list(csv.DictReader(open(out / "predictions.csv")))
+    assert {r["sequence"] for r in rows} == {f"id{100 + 7 * s}" for s in range(18, 24)}
+    history = list(csv.reader(open(out / "history.csv")))
+    assert history[0] == ["epoch", "software_loss", "software_validation_rmse", "software_test_rmse_watched",
+                          "hardware_loss", "hardware_validation_rmse", "hardware_test_rmse_watched"]
+    assert (out / "predictions.png").stat().st_size > 0 and (out / "history.pdf").stat().st_size > 0
+    with np.load(out / "conductances.npz") as f:
+        assert f.files == ["array1"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    ('keep = "best"', "training.keep='best' needs a validation split"),
+    ("patience = 3", "training.patience=3 needs a validation split"),
+    ('validation = 0.2\nkeep = "first"', "training.keep='first' is not allowed"),
+    ("validation = 1.0", "training.validation=1.0 is out of range"),
+    ("validation = 0.2\npatience = 0", "training.patience=0 is out of range"),
+    ("validation = 0.01", "training.validation=0.01 holds out 0 of the 18 training sequence(s)"),
+])
+def test_validation_settings_are_refused_in_one_line_before_any_work(tmp_path, capsys, extra, message):
+    path = _experiment(tmp_path, extra=extra)
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "out" / "result.json").exists()
+
+
+def test_a_checkpoint_of_more_epochs_than_asked_is_refused(tmp_path):
+    from lstm import tasks
+
+    data = tasks.vowels().train.subset(np.arange(30))
+    path = str(tmp_path / "run.npz")
+
+    def run(epochs):
+        net = make_network(12, [4], 9, seed=3, head="softmax", loss="cross_entropy", mode="seq2vec")
+        return fit(SoftwareTrainer(net), data, epochs, 10, OptimizerConfig("adam", 0.01), checkpoint=path,
+                   progress=False)
+
+    assert len(run(6).epoch) == 6
+    with pytest.raises(ValueError, match=r"checkpoint .*run.npz holds 6 epochs; this run asks for 3"):
+        run(3)
+    assert len(run(6).epoch) == 6 and len(run(7).epoch) == 7  # the same or more: resumed
+
+
+def test_reproduce_refuses_a_checkpoint_of_more_epochs_in_one_line(tmp_path, capsys):
+    folder = str(tmp_path / "ck")
+    assert cli.main(["reproduce", "airline", "--epochs", "4", "--checkpoint", folder, "--out", "", "--json"]) == 0
+    capsys.readouterr()
+    assert cli.main(["reproduce", "airline", "--epochs", "2", "--checkpoint", folder, "--out", ""]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds 4 epochs; this run asks for 2" in err[0], err
