@@ -203,3 +203,94 @@ def test_reproduce_refuses_a_checkpoint_of_more_epochs_in_one_line(tmp_path, cap
     assert cli.main(["reproduce", "airline", "--epochs", "2", "--checkpoint", folder, "--out", ""]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "holds 4 epochs; this run asks for 2" in err[0], err
+
+
+# --------------------------------------------------------------------------- data a user gives, refused in one line
+def _csv(path, header, rows, bom=False):
+    text = "\n".join([",".join(header)] + [",".join(str(v) for v in row) for row in rows]) + "\n"
+    path.write_bytes(("\ufeff" if bom else "").encode() + text.encode())
+    return path
+
+
+def _sequences(n=8, label=lambda s: "ab"[s % 2], feature=lambda s, t: 0.1 * s + t):
+    return [[f"s{s}", t, label(s), feature(s, t)] for s in range(n) for t in range(3)]
+
+
+def _load(path, **data):
+    from lstm.experiment import DataSection
+    from lstm.problems import load_problem
+
+    return load_problem(DataSection(path=str(path), **data), seed=0)
+
+
+def test_a_csv_with_a_byte_order_mark_reads_as_without(tmp_path):
+    header = ["run", "t", "kind", "a"]
+    plain = _load(_csv(tmp_path / "plain.csv", header, _sequences()), sequence="run", time="t", label="kind")
+    marked = _load(_csv(tmp_path / "bom.csv", header, _sequences(), bom=True), sequence="run", time="t",
+                   label="kind")
+    np.testing.assert_array_equal(plain.train.x, marked.train.x)
+    assert marked.test_ids == plain.test_ids and marked.test_ids[0].startswith("s")
+
+
+@pytest.mark.parametrize("case, message", [
+    ("empty_label", r"bad.csv, line 10: kind \(data.label\) is empty"),
+    ("duplicate", r"bad.csv: column 'a' appears twice \(columns 4 and 5\)"),
+    ("extra_field", r"bad.csv, line 3: 5 fields, the header has 4"),
+    ("missing_field", r"bad.csv, line 3: 3 fields, the header has 4"),
+    ("overflow", r"bad.csv: feature 'a' reaches 1.7e\+308; data.headroom=1.25 times that overflows"),
+])
+def test_bad_csv_data_is_refused_naming_the_file(tmp_path, case, message):
+    header, rows = ["run", "t", "kind", "a"], _sequences()
+    if case == "empty_label":
+        rows[8][2] = ""  # the last step of sequence s2 (line 10), where its class is read
+    elif case == "duplicate":
+        header, rows = header + ["a"], [row + [9.0] for row in rows]
+    elif case == "extra_field":
+        rows[1].append(5.0)
+    elif case == "missing_field":
+        rows[1] = rows[1][:3]
+    elif case == "overflow":
+        rows[0][3] = 1.7e308
+    path = _csv(tmp_path / "bad.csv", header, rows)
+    with pytest.raises(ValueError, match=message):
+        _load(path, sequence="run", time="t", label="kind")
+
+
+def _npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("case, message", [
+    ("complex_x", r"x is complex \(complex128\); real numbers are required"),
+    ("complex_y", r"y is complex"),
+    ("y_steps", r"y has shape \(6, 5, 1\); y of shape \(6,\)"),
+    ("y_sequences", r"y has shape \(4,\), x has 6 sequences"),
+    ("y_int_2d", r"y holds integers \(class indices\) of shape \(6, 3\)"),
+    ("y_4d", r"y has shape \(6, 3, 1, 1\)"),
+])
+def test_bad_npz_arrays_are_refused_naming_the_file(tmp_path, case, message):
+    x = np.random.default_rng(0).uniform(-1, 1, (6, 3, 2))
+    y = np.arange(6) % 2
+    arrays = {"complex_x": dict(x=x + 1j, y=y), "complex_y": dict(x=x, y=y + 0.5j),
+              "y_steps": dict(x=x, y=np.zeros((6, 5, 1))), "y_sequences": dict(x=x, y=np.zeros(4)),
+              "y_int_2d": dict(x=x, y=np.zeros((6, 3), dtype=np.int64)), "y_4d": dict(x=x, y=np.zeros((6, 3, 1, 1)))}
+    path = _npz(tmp_path / "bad.npz", **arrays[case])
+    with pytest.raises(ValueError, match=r"bad.npz: " + message):
+        _load(path)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "crc"])
+def test_damaged_npz_data_is_one_line_through_xbar_run(tmp_path, capsys, damage):
+    rng = np.random.default_rng(0)
+    path = _npz(tmp_path / "data.npz", x=rng.uniform(-1, 1, (20, 4, 2)), y=rng.uniform(size=20))
+    raw = bytearray(path.read_bytes())
+    if damage == "truncated":
+        raw = raw[:len(raw) // 2]
+    else:  # one byte of x's data flipped: the stored CRC no longer matches
+        raw[200] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    (tmp_path / "exp.toml").write_text(f'[data]\npath = "{path}"\n\n[network]\nhidden = [3]\n')
+    assert cli.main(["run", str(tmp_path / "exp.toml"), "--out", ""]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"data.path='{path}': not a readable .npz" in err[0], err
