@@ -330,6 +330,10 @@ def _cmd_run(args) -> int:
         changes[name] = value
     if changes:
         experiment = experiment.with_values(changes)
+    if args.save_chip and not args.out:
+        raise ValueError("--save-chip keeps the chip as OUT/chip.npz: give --out FOLDER")
+    if args.save_chip and experiment.hardware.way == "software":
+        raise ValueError("--save-chip with hardware.way='software': no chip is trained to keep; choose a hardware way")
     if args.out:
         _check_output_folder(args.out, "--out")
     _warm_up(not args.json and not args.quiet)

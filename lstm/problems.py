@@ -369,6 +369,7 @@ def _user_problem(name, x, y, lengths, split, classes, data, seed, feature_names
             err = err[test_mask == 1]
         return float(np.sqrt(np.mean(err ** 2)))
 
-    extra.update(target_mean=mean, target_std=std)
+    extra.update(target_mean=mean, target_std=std,
+                 targets=list(data.target) if data.target else [f"y{k}" for k in range(y.shape[-1])])
     return Problem(name, "regression", "test_rmse", train, x[test_idx], test_mask, features, y.shape[-1], mode,
                    rmse, test_truth=truth, unscale=unscale, extra=extra, test_ids=test_ids)

@@ -544,6 +544,7 @@ def _regression_figure(out: str, problem: Problem, runs, base: dict) -> list:
         return save_figure(fig, out, "predictions")
     truth = np.asarray(problem.test_truth, dtype=np.float64)
     ids = problem.test_ids if problem.test_ids is not None else list(range(len(truth)))
+    target = (problem.extra.get("targets") or ["target"])[0]
     if truth.ndim == 3:
         drawn = min(REGRESSION_SEQUENCES_DRAWN, truth.shape[0])
         fig, axes = plt().subplots(drawn, 1, figsize=(7, 1.9 * drawn + 0.6), sharex=True, squeeze=False)
@@ -556,9 +557,9 @@ def _regression_figure(out: str, problem: Problem, runs, base: dict) -> list:
             for (name, r), color in zip(runs, colors):
                 pred = np.asarray(problem.predictions(r.outputs))
                 ax.plot(t, pred[s, steps, 0], color=color, label=f"{name} (RMSE {r.metric:.3g})")
-            ax.set_ylabel(f"sequence {ids[s]}", fontsize=8)
+            ax.set_ylabel(f"{target}\nsequence {ids[s]}", fontsize=8)
         axes[-1, 0].set_xlabel("time step")
-        axes[0, 0].set_title(f"test sequences, first output over time (RMSE in the targets' units; "
+        axes[0, 0].set_title(f"test sequences: {target} over time (RMSE in its own units; "
                              f"{drawn} of {truth.shape[0]} drawn)", fontsize=9)
         axes[0, 0].legend(fontsize=7, loc="best")
         return save_figure(fig, out, "predictions")
@@ -572,8 +573,8 @@ def _regression_figure(out: str, problem: Problem, runs, base: dict) -> list:
     if base["name"] == "mean":
         mean = float(np.asarray(problem.unscale(np.zeros(truth.shape[-1]))).ravel()[0])
         ax.axhline(mean, color="0.5", linestyle="--", linewidth=0.9, label=label)
-    ax.set_xlabel("true value (target units)")
-    ax.set_ylabel("predicted value (target units)")
+    ax.set_xlabel(f"true {target} (its own units)")
+    ax.set_ylabel(f"predicted {target}")
     ax.set_title("one value a test sequence", fontsize=9)
     ax.legend(fontsize=7)
     return save_figure(fig, out, "predictions")

@@ -294,3 +294,43 @@ def test_damaged_npz_data_is_one_line_through_xbar_run(tmp_path, capsys, damage)
     assert cli.main(["run", str(tmp_path / "exp.toml"), "--out", ""]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"data.path='{path}': not a readable .npz" in err[0], err
+
+
+def test_save_chip_without_a_folder_or_a_chip_is_refused_before_any_work(tmp_path, capsys):
+    path = _experiment(tmp_path)
+    assert cli.main(["run", str(path), "--out", "", "--save-chip"]) == 2
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "o"), "--save-chip", "--set", "hardware.way",
+                     "software"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "give --out FOLDER" in err[0] and "no chip is trained to keep" in err[1], err
+    assert not (tmp_path / "o").exists()
+
+
+def _fit_best(epochs, checkpoint=None, patience=None):
+    from lstm import tasks
+
+    task = tasks.vowels()
+    train, validation = task.train.subset(np.arange(0, 60, 2)), task.train.subset(np.arange(1, 60, 2))
+    net = make_network(12, [4], 9, seed=3, head="softmax", loss="cross_entropy", mode="seq2vec")
+
+    def error():
+        return 1.0 - task.accuracy(net.predict(validation.x, validation.mask), validation.y)
+
+    history = fit(SoftwareTrainer(net), train, epochs, 10, OptimizerConfig("adam", 0.2), seed=1, metric=error,
+                  keep="best", patience=patience, checkpoint=checkpoint, progress=False)
+    return history, net
+
+
+def test_keep_best_and_early_stopping_resume_from_a_checkpoint_as_uninterrupted(tmp_path):
+    whole, net = _fit_best(10)
+    assert whole.kept < 5 and whole.stopped == "epochs", whole.metric  # an earlier epoch is kept
+    path = str(tmp_path / "best.npz")
+    _fit_best(6, path)
+    resumed, resumed_net = _fit_best(10, path)
+    assert resumed.kept == whole.kept and resumed.metric == whole.metric
+    for name in net.params:
+        np.testing.assert_array_equal(net.params[name], resumed_net.params[name])
+    stopped, _ = _fit_best(30, str(tmp_path / "stop.npz"), patience=2)
+    assert stopped.stopped == "patience" and len(stopped.epoch) < 30
+    again, _ = _fit_best(30, str(tmp_path / "stop.npz"), patience=2)  # a stopped run stays stopped
+    assert again.epoch == stopped.epoch and again.kept == stopped.kept
