@@ -147,7 +147,8 @@ def reproduce_vowels(seed: int = 0, epochs: int = VOWELS_EPOCHS, out: Optional[s
         fig, ax = plt().subplots(figsize=(5.5, 3.8))
         for run, name in ((sw, "software"), (hw_run, f"in situ, {preset}")):
             epochs = np.arange(1, len(run.history.watch) + 1)
-            ax.plot(epochs, 100 * (1 - np.array(run.history.watch)), label=f"{name} ({run.metric * 100:.1f} % at the end)")
+            ax.plot(epochs, 100 * (1 - np.array(run.history.watch)),
+                    label=f"{name} ({run.metric * 100:.1f} % at the end)")
         ax.axhline(100 / 9, color="0.5", linestyle="--", linewidth=0.9, label="chance (1 in 9)")
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (%)")

@@ -228,7 +228,8 @@ def train(exp: Experiment, problem: Optional[Problem] = None, way: Optional[str]
     if save_chip is not None and hw is not None:
         hw.save(save_chip)
     outputs = predict()
-    training = {"training_sequences": len(fit_data), "validation_sequences": 0 if validation is None else len(validation),
+    training = {"training_sequences": len(fit_data),
+                "validation_sequences": 0 if validation is None else len(validation),
                 "epochs_run": len(history.epoch), "epoch_kept": None if history.kept is None else history.kept + 1,
                 "stopped": history.stopped or None, "keep": t.keep, "patience": t.patience}
     if trained is not None and not history.epoch:
@@ -262,7 +263,8 @@ def baseline(problem: Problem) -> dict:
     err = truth - mean
     if truth.ndim == 3:
         err = err[problem.test_mask == 1]
-    return {"name": "mean", "what": "always the training targets' mean", problem.metric: float(np.sqrt(np.mean(err ** 2)))}
+    return {"name": "mean", "what": "always the training targets' mean",
+            problem.metric: float(np.sqrt(np.mean(err ** 2)))}
 
 
 def resolved_settings(exp: Experiment, problem: Problem) -> dict:
