@@ -373,6 +373,10 @@ def _cmd_run(args) -> int:
         changes[name] = value
     if changes:
         experiment = experiment.with_values(changes)
+    if args.save_chip and not args.out:
+        raise ValueError("--save-chip keeps the chip as OUT/chip.npz: give --out FOLDER")
+    if args.save_chip and experiment.hardware.way == "software":
+        raise ValueError("--save-chip with hardware.way='software': no chip is trained to keep; choose a hardware way")
     if args.out:
         _check_output_folder(args.out, "--out")
     _warm_up(not args.json and not args.quiet)
@@ -387,7 +391,14 @@ def _cmd_run(args) -> int:
         hw = result["hardware"]
         line += (f", {result['way']} on {experiment.hardware.preset} {show(hw[metric])} "
                  f"({hw['arrays']} array(s), {hw['energy_J'] * 1e3:.3g} mJ, {hw['adc_saturations']} ADC saturations)")
+    base = result["baseline"]
+    line += f"; {base['name']} {show(base[metric])}"
     print(line)
+    if experiment.training.validation > 0.0:
+        for name, t in result["training"].items():
+            if t.get("epochs_run"):
+                print(f"{name}: {t['validation_sequences']} validation sequences, {t['epochs_run']} epochs run "
+                      f"({'early stop' if t['stopped'] == 'patience' else 'all'}), epoch {t['epoch_kept']} kept")
     print(f"{result['seconds']:.0f} s; files in {args.out}" if args.out else f"{result['seconds']:.0f} s")
     return 0
 

@@ -18,7 +18,8 @@ sections, each a frozen, validated dataclass, and round-trips to TOML and JSON
     [dac]         bits, inputs, conversion, bits_per_cycle
     [slicing]     weight_bits, bits_per_slice, encoding
     [wires]       row_segment_ohms, col_segment_ohms (0 and 0: ideal wires)
-    [training]    epochs, optimizer, learning_rate, momentum, clip_norm, batch_size, seed
+    [training]    epochs, optimizer, learning_rate, momentum, clip_norm, batch_size, seed, validation,
+                  patience, keep
 
 ``hardware.periphery`` (``isaac`` or ``prime``, :mod:`mapping.periphery`)
 fills the fields of ``[array]``, ``[adc]``, ``[dac]`` and ``[slicing]`` that
@@ -333,9 +334,28 @@ class WiresSection:
         return crossbar.WireResistance(self.row_segment_ohms, self.col_segment_ohms)
 
 
+KEEPS = ("last", "best")
+"""What a training ends with (``training.keep``): its last epoch's weights, or its best epoch's by validation."""
+
+
 @dataclass(frozen=True)
 class TrainingSection:
-    """Training: epochs, optimizer and its settings, batch size, seed (of the network, chip and data order)."""
+    """Training: epochs, optimizer and its settings, batch size, seed (of the network, chip and data order),
+    a validation split, early stopping and which epoch to keep.
+
+    Parameters
+    ----------
+    validation : float
+        Fraction of the training sequences held out to validate on after every epoch, in [0, 1) (0: none,
+        the default). Drawn from ``seed``; the rest train. The test data are never used to choose.
+    patience : int, optional
+        Stop after this many epochs without a better validation metric (>= 1; needs ``validation`` > 0);
+        None: run every epoch.
+    keep : {"last", "best"}
+        End with the last epoch's weights, or with those of the epoch of the best validation metric
+        (needs ``validation`` > 0). On a chip trained in situ, "best" puts the chip's state of that epoch
+        back (see :func:`lstm.train.fit` and the user guide).
+    """
 
     epochs: int = 50
     optimizer: str = "rmsprop"
@@ -344,6 +364,9 @@ class TrainingSection:
     clip_norm: Optional[float] = None
     batch_size: int = 32
     seed: int = 0
+    validation: float = 0.0
+    patience: Optional[int] = None
+    keep: str = "last"
 
     def __post_init__(self):
         check_int("training.epochs", self.epochs, 1)
@@ -354,6 +377,15 @@ class TrainingSection:
             check_range("training.clip_norm", self.clip_norm, 0.0, low_open=True)
         check_int("training.batch_size", self.batch_size, 1)
         check_int("training.seed", self.seed, 0)
+        check_range("training.validation", self.validation, 0.0, 1.0, high_open=True)
+        if self.patience is not None:
+            check_int("training.patience", self.patience, 1)
+        check_choice("training.keep", self.keep, KEEPS)
+        if self.validation == 0.0 and (self.keep == "best" or self.patience is not None):
+            what = (f"training.keep={self.keep!r}" if self.keep == "best" else f"training.patience={self.patience}")
+            raise ValueError(f"{what} needs a validation split to choose by: set training.validation to a fraction "
+                             "in (0, 1) of the training sequences (the test data never choose)"
+                             + (", or keep = 'last'" if self.keep == "best" else ", or leave patience out"))
 
 
 _LEFT_OUT_AT_DEFAULT = {
@@ -364,6 +396,7 @@ _LEFT_OUT_AT_DEFAULT = {
     "slicing": ("weight_bits", "bits_per_slice", "encoding"),
     "dac": ("inputs", "conversion", "bits_per_cycle"),
     "hardware": ("periphery", "seconds_before_test"),
+    "training": ("validation", "patience", "keep"),
 }
 """Fields left out of :meth:`Experiment.to_dict` at their defaults: those added after results files were
 first written, so that an experiment that does not use them keeps its identity (a sweep's point keys)."""
@@ -733,6 +766,9 @@ _UNITS = {
     "training.batch_size": ("sequences", "sequences per update"),
     "training.seed": ("", "seed of the network, chip and data order"),
     "training.optimizer": ("", "optimizer"),
+    "training.validation": ("1", "fraction of the training sequences held out to validate on (0: none)"),
+    "training.patience": ("epochs", "epochs without a better validation metric before stopping (omit: none)"),
+    "training.keep": ("", "weights kept: the last epoch's or the best by validation"),
 }
 _CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS,
             "program_noise_model": crossbar.device.PROGRAM_NOISE_MODELS,
@@ -741,7 +777,7 @@ _CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS,
             "encoding.scheme": ("row_pairs", "column_pairs"),
             "encoding.scale": ("fixed", "fits", "max_abs", "percentile"), "network.cell": CELL_NAMES,
             "network.head": HEADS, "network.mode": MODES, "hardware.preset": None, "hardware.way": WAYS,
-            "hardware.start": STARTS, "training.optimizer": OPTIMIZERS, "adc.kind": crossbar.ADC_KINDS,
+            "hardware.start": STARTS, "training.optimizer": OPTIMIZERS, "training.keep": KEEPS, "adc.kind": crossbar.ADC_KINDS,
             "adc.range_by": ADC_RANGE_MODES, "array.read_scheme": crossbar.peripherals.READ_SCHEMES,
             "array.write_scheme": crossbar.WRITE_SCHEMES,
             "array.device_read_scheme": crossbar.DEVICE_READ_SCHEMES,
@@ -753,7 +789,7 @@ _TEXTS = {"pulse_law.table"}
 _INTS = {"n_levels", "encoding.bias_rows", "array.rows", "array.cols", "array.count", "adc.bits", "dac.bits",
          "adc.columns_per_converter", "slicing.weight_bits", "temporal_noise.flicker_sources",
          "temporal_noise.telegraph_traps", "slicing.bits_per_slice", "dac.bits_per_cycle",
-         "training.epochs", "training.batch_size", "training.seed"}
+         "training.epochs", "training.batch_size", "training.seed", "training.patience"}
 
 
 def parameters(experiment: Optional[Experiment] = None) -> List[Parameter]:

@@ -605,6 +605,20 @@ class InSituTrainer:
         if self.hardware._read_back is None:  # the twin holds the last read-back: a new read would draw noise
             self.hardware._read_back = {name: self.network.params[name].copy() for name in self.hardware.matrices}
 
+    def restore_best(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
+        """Go back to a :meth:`state` of this run (``training.keep = "best"``): the conductances, clocks,
+        generators and the twin as they were then. A simulator's convenience: a real chip cannot un-write
+        its devices and would re-program the kept weights. The work counters (and so the energy) keep
+        everything done since: the later epochs' reads and pulses were spent."""
+        hw = self.hardware
+        arrays = [a.counters for a in hw.chip.arrays]
+        matrices = {name: mm.counters for name, mm in hw.matrices.items()}
+        self.load_state(state, source)
+        for a, counts in zip(hw.chip.arrays, arrays):
+            a.counters = counts
+        for name, mm in hw.matrices.items():
+            mm.counters = matrices[name]
+
 
 class HardwareAwareTrainer(SoftwareTrainer):
     """Software training with the hardware's weight noise injected in the forward pass.

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import csv
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional
 
@@ -68,6 +70,9 @@ class Problem:
         What the test outputs are compared with: class indices, or values in their own units.
     unscale : callable
         Network outputs to the targets' own units (regression).
+    test_ids : list, optional
+        The user's own name of each test sequence (its ``data.sequence`` value in a CSV, its index in
+        the NPZ's ``x``); None for the shipped tasks.
     """
 
     name: str
@@ -84,6 +89,19 @@ class Problem:
     test_truth: Optional[np.ndarray] = None
     unscale: Callable = staticmethod(lambda v: v)
     extra: dict = field(default_factory=dict)
+    test_ids: Optional[list] = None
+
+    def evaluate(self, outputs: np.ndarray, data: Dataset) -> float:
+        """The metric of the network's ``outputs`` on sequences of the training kind (``data``, e.g. a
+        validation split): accuracy, or RMSE in the targets' own units over the valid steps."""
+        y = np.asarray(data.y)
+        if self.kind == "classification":
+            hit = np.argmax(outputs, axis=-1) == y
+            return float(np.mean(hit if y.ndim == 1 else hit[data.mask == 1]))
+        err = np.asarray(self.unscale(outputs)) - np.asarray(self.unscale(y))
+        if y.ndim == 3:  # one target a step: the valid steps
+            err = err[data.mask == 1]
+        return float(np.sqrt(np.mean(err ** 2)))
 
     def error(self, metric: float) -> float:
         """Something to minimise from the metric (tracked per epoch)."""
@@ -112,11 +130,12 @@ def load_problem(data, seed: int = 0, mode: Optional[str] = None) -> Problem:
         raise ValueError(f"data.path={path!r}: no such file")
     if path.lower().endswith(".npz"):
         x, y, lengths, split, classes, names = _read_npz(path)
+        ids = list(range(x.shape[0]))
     elif path.lower().endswith((".csv", ".tsv", ".txt")):
-        x, y, lengths, split, classes, names = _read_csv(path, data)
+        x, y, lengths, split, classes, names, ids = _read_csv(path, data)
     else:
         raise ValueError(f"data.path={path!r}: a .csv or .npz file is required")
-    return _user_problem(os.path.basename(path), x, y, lengths, split, classes, data, seed, names, mode)
+    return _user_problem(os.path.basename(path), x, y, lengths, split, classes, data, seed, names, mode, ids)
 
 
 # ------------------------------------------------------------------ the shipped tasks
@@ -140,15 +159,25 @@ def _read_npz(path: str):
     try:
         with np.load(path, allow_pickle=False) as f:
             content = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError) as error:
-        raise ValueError(f"data.path={path!r}: not a readable .npz ({error})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as error:
+        raise ValueError(f"data.path={path!r}: not a readable .npz ({type(error).__name__}: {error})") from None
     for key in ("x", "y"):
         if key not in content:
             raise ValueError(f"{path}: no {key!r} array; an NPZ of x (sequences, steps, features) and y is required")
+        if np.iscomplexobj(content[key]):
+            raise ValueError(f"{path}: {key} is complex ({content[key].dtype}); real numbers are required")
     x = as_float_array(f"{path}: x", content["x"], ndim=3)
     y = content["y"]
-    if y.shape[0] != x.shape[0]:
-        raise ValueError(f"{path}: y has {y.shape[0]} sequences, x has {x.shape[0]}")
+    n, steps = x.shape[:2]
+    allowed = (f"y of shape ({n},) (class indices as integers, or values), ({n}, outputs), ({n}, {steps}) or "
+               f"({n}, {steps}, outputs) is required")
+    if y.ndim == 0 or y.shape[0] != n:
+        raise ValueError(f"{path}: y has shape {y.shape}, x has {n} sequences; {allowed}")
+    if y.ndim > 3 or (y.ndim == 3 and y.shape[1] != steps) or 0 in y.shape:
+        raise ValueError(f"{path}: y has shape {y.shape}; {allowed}")
+    if np.issubdtype(y.dtype, np.integer) and y.ndim != 1:
+        raise ValueError(f"{path}: y holds integers (class indices) of shape {y.shape}; one class a sequence, "
+                         f"shape ({n},), is required (floats for values to predict)")
     lengths = content.get("lengths")
     if lengths is not None:
         lengths = np.asarray(lengths)
@@ -170,8 +199,8 @@ def _read_npz(path: str):
 
 
 def _read_csv(path: str, data):
-    try:
-        with open(path, newline="") as f:
+    try:  # utf-8-sig: a byte-order mark (as spreadsheets write) is not part of the first column's name
+        with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             columns = reader.fieldnames or []
             rows = list(reader)
@@ -179,6 +208,20 @@ def _read_csv(path: str, data):
         raise ValueError(f"data.path={path!r}: cannot be read as CSV ({error})") from None
     if not rows:
         raise ValueError(f"{path}: no rows")
+    seen = {}
+    for k, name in enumerate(columns, start=1):
+        if name in seen:
+            raise ValueError(f"{path}: column {name!r} appears twice (columns {seen[name]} and {k}); column names "
+                             "must be distinct")
+        seen[name] = k
+    for line, row in enumerate(rows, start=2):
+        if None in row:  # csv.DictReader's key for fields beyond the header
+            raise ValueError(f"{path}, line {line}: {len(columns) + len(row[None])} fields, the header has "
+                             f"{len(columns)}; every row must have one field a column")
+        if any(v is None for v in row.values()):
+            got = sum(v is not None for v in row.values())
+            raise ValueError(f"{path}, line {line}: {got} fields, the header has {len(columns)}; every row must "
+                             "have one field a column")
     wanted = [data.sequence, data.time, data.split, data.label] + list(data.target or [])
     for name in [c for c in wanted if c is not None] + list(data.features or []):
         if name not in columns:
@@ -227,14 +270,18 @@ def _read_csv(path: str, data):
                 raise ValueError(f"{path}: sequence {key!r} has split {sorted(values)}; one of 'train' or 'test'")
             split[s] = values.pop()
         if data.label is not None:
-            labels.append(frames[-1][2][data.label])
+            _, line, row = frames[-1]
+            if not row[data.label].strip():
+                raise ValueError(f"{path}, line {line}: {data.label} (data.label) is empty; every sequence needs a "
+                                 "class at its last step")
+            labels.append(row[data.label])
     if data.label is not None:
         classes = sorted(set(labels), key=_natural)
         y = np.array([classes.index(v) for v in labels], dtype=np.int64)
     else:
         classes = []
         y = targets
-    return x, y, lengths, None if split is None else split.astype(str), classes, features
+    return x, y, lengths, None if split is None else split.astype(str), classes, features, order
 
 
 def _natural(text):
@@ -245,7 +292,7 @@ def _natural(text):
 
 
 # ------------------------------------------------------------------ a user's problem
-def _user_problem(name, x, y, lengths, split, classes, data, seed, feature_names, mode=None) -> Problem:
+def _user_problem(name, x, y, lengths, split, classes, data, seed, feature_names, mode=None, ids=None) -> Problem:
     n, steps, features = x.shape
     if n < 2:
         raise ValueError(f"{name}: {n} sequence(s); at least 2 are needed (one to train, one to test)")
@@ -263,7 +310,13 @@ def _user_problem(name, x, y, lengths, split, classes, data, seed, feature_names
         raise ValueError(f"{name}: the split leaves {int((~test).sum())} training and {int(test.sum())} test "
                          "sequences; both must be at least 1")
     train_idx, test_idx = np.flatnonzero(~test), np.flatnonzero(test)
-    scale = data.headroom * np.abs(x[train_idx][mask[train_idx] == 1]).max(axis=0)
+    largest = np.abs(x[train_idx][mask[train_idx] == 1]).max(axis=0)
+    with np.errstate(over="ignore"):
+        scale = data.headroom * largest
+    for k in np.flatnonzero(~np.isfinite(scale)):
+        raise ValueError(f"{name}: feature {feature_names[k]!r} reaches {largest[k]:.4g}; data.headroom="
+                         f"{data.headroom:g} times that overflows float64 (values up to "
+                         f"{np.finfo(float).max / data.headroom:.3g} are allowed): rescale the column")
     scale[scale == 0.0] = 1.0
     x = x / scale
     beyond = np.abs(x[test_idx][mask[test_idx] == 1]) > 1.0
@@ -272,6 +325,7 @@ def _user_problem(name, x, y, lengths, split, classes, data, seed, feature_names
                          f"{data.headroom:g} x the training maximum; the DAC cannot drive them. Raise data.headroom")
     x = x * mask[:, :, None]  # padding is zero
     extra = {"scale": scale, "features": feature_names, "test_index": test_idx}
+    test_ids = None if ids is None else [ids[i] for i in test_idx]
     if classes:
         if mode == "seq2seq":
             raise ValueError(f"{name}: a class per sequence is read at its last step; network.mode must be "
@@ -282,7 +336,7 @@ def _user_problem(name, x, y, lengths, split, classes, data, seed, feature_names
         return Problem(name, "classification", "test_accuracy", train, x[test_idx], mask[test_idx], features,
                        len(classes), "seq2vec",
                        lambda out: float(np.mean(np.argmax(out, axis=-1) == truth)), classes=classes,
-                       test_truth=truth, extra=extra)
+                       test_truth=truth, extra=extra, test_ids=test_ids)
     y = np.asarray(y, dtype=np.float64)
     if y.ndim == 1:
         y = y[:, None]
@@ -295,7 +349,11 @@ def _user_problem(name, x, y, lengths, split, classes, data, seed, feature_names
     if mode == "seq2vec" and per_step:
         y = y[np.arange(n), lengths - 1]  # each sequence's target at its last step
     flat = y[train_idx][mask[train_idx] == 1] if mode == "seq2seq" else y[train_idx]
-    mean, std = flat.mean(axis=0), flat.std(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = flat.mean(axis=0), flat.std(axis=0)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+        raise ValueError(f"{name}: the training targets' mean or spread overflows float64 (largest magnitude "
+                         f"{np.abs(flat).max():.4g}); rescale the targets")
     std[std == 0.0] = 1.0
     scaled = (y - mean) / std
     train = Dataset(x[train_idx], scaled[train_idx], mask[train_idx])
@@ -311,6 +369,7 @@ def _user_problem(name, x, y, lengths, split, classes, data, seed, feature_names
             err = err[test_mask == 1]
         return float(np.sqrt(np.mean(err ** 2)))
 
-    extra.update(target_mean=mean, target_std=std)
+    extra.update(target_mean=mean, target_std=std,
+                 targets=list(data.target) if data.target else [f"y{k}" for k in range(y.shape[-1])])
     return Problem(name, "regression", "test_rmse", train, x[test_idx], test_mask, features, y.shape[-1], mode,
-                   rmse, test_truth=truth, unscale=unscale, extra=extra)
+                   rmse, test_truth=truth, unscale=unscale, extra=extra, test_ids=test_ids)

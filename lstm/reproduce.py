@@ -84,19 +84,21 @@ def reproduce_airline(seed: int = 0, epochs: int = AIRLINE_EPOCHS, out: Optional
         os.makedirs(out, exist_ok=True)
         fig, ax = plt().subplots(figsize=(8, 4))
         months = np.arange(1, 145)
-        ax.plot(months, task.passengers, "k--", label="truth")
+        ax.plot(months, task.passengers, "k-", linewidth=1.2, label="truth")
+        ax.plot(months[1:], task.passengers[:-1], color="0.5", linestyle="--", linewidth=0.9,
+                label=f"persistence: next month = this month ({task.persistence_rmse():.1f})")
         ax.plot(months[1:], task.unscale(sw_pred), color="tab:blue", label=f"software ({sw.metric:.1f})")
         ax.plot(months[1:], task.unscale(hw_pred), color="tab:red", label=f"in situ, {preset} ({hw_run.metric:.1f})")
         ax.axvspan(task.n_train + 1.5, 144.5, color="0.92", label="test months")
         ax.set_xticks(np.arange(1, 145, 12), [m[2:4] for m in task.months[::12]])
         ax.set_xlabel("year (19xx)")
         ax.set_ylabel("passengers (thousands)")
-        ax.set_title("Airline passengers predicted one month ahead (test RMSE in legend)")
+        ax.set_title("Airline passengers predicted one month ahead (test RMSE in legend, thousands)")
         ax.legend(loc="upper left", fontsize=8)
         figures += save_figure(fig, out, "airline_prediction")
         fig, ax = plt().subplots(figsize=(5, 3.5))
-        ax.semilogy(sw.history.loss, label="software")
-        ax.semilogy(hw_run.history.loss, label="in situ")
+        ax.semilogy(np.arange(1, len(sw.history.loss) + 1), sw.history.loss, label="software")
+        ax.semilogy(np.arange(1, len(hw_run.history.loss) + 1), hw_run.history.loss, label="in situ")
         ax.set_xlabel("epoch")
         ax.set_ylabel("training loss (1/2 sum of squares)")
         ax.legend()
@@ -142,27 +144,34 @@ def reproduce_vowels(seed: int = 0, epochs: int = VOWELS_EPOCHS, out: Optional[s
     figures = []
     if out:
         os.makedirs(out, exist_ok=True)
-        fig, ax = plt().subplots(figsize=(5, 3.5))
-        ax.plot(100 * (1 - np.array(sw.history.metric)), label=f"software ({sw.metric * 100:.1f} %)")
-        ax.plot(100 * (1 - np.array(hw_run.history.metric)), label=f"in situ, {preset} ({hw_run.metric * 100:.1f} %)")
+        fig, ax = plt().subplots(figsize=(5.5, 3.8))
+        for run, name in ((sw, "software"), (hw_run, f"in situ, {preset}")):
+            epochs = np.arange(1, len(run.history.watch) + 1)
+            ax.plot(epochs, 100 * (1 - np.array(run.history.watch)),
+                    label=f"{name} ({run.metric * 100:.1f} % at the end)")
+        ax.axhline(100 / 9, color="0.5", linestyle="--", linewidth=0.9, label="chance (1 in 9)")
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (%)")
-        ax.legend()
+        ax.set_title("test data watched after each epoch (chooses nothing)", fontsize=9)
+        ax.legend(fontsize=8)
         figures += save_figure(fig, out, "vowels_accuracy")
-        matrix = confusion(problem, hw_run.outputs)
-        fig, ax = plt().subplots(figsize=(4.6, 4))
-        im = ax.imshow(matrix, cmap="Blues")
-        for i in range(9):
-            for j in range(9):
-                if matrix[i, j]:
-                    ax.text(j, i, matrix[i, j], ha="center", va="center", fontsize=7,
-                            color="white" if matrix[i, j] > matrix.max() / 2 else "black")
-        ax.set_xticks(range(9), range(1, 10))
-        ax.set_yticks(range(9), range(1, 10))
-        ax.set_xlabel("predicted speaker")
-        ax.set_ylabel("true speaker")
-        ax.set_title(f"in situ: {hw_run.metric * 100:.1f} % of 370")
-        fig.colorbar(im, ax=ax, shrink=0.8)
+        runs = [("software", sw), (f"in situ, {preset}", hw_run)]
+        matrices = [confusion(problem, r.outputs) for _, r in runs]
+        top = max(int(m.max()) for m in matrices)
+        fig, axes = plt().subplots(1, 2, figsize=(9.2, 4))
+        for ax, (name, r), matrix in zip(axes, runs, matrices):
+            im = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=top)
+            for i in range(9):
+                for j in range(9):
+                    if matrix[i, j]:
+                        ax.text(j, i, matrix[i, j], ha="center", va="center", fontsize=7,
+                                color="white" if matrix[i, j] > top / 2 else "black")
+            ax.set_xticks(range(9), range(1, 10))
+            ax.set_yticks(range(9), range(1, 10))
+            ax.set_xlabel("predicted speaker")
+            ax.set_ylabel("true speaker")
+            ax.set_title(f"{name}: {r.metric * 100:.1f} % of 370")
+        fig.colorbar(im, ax=axes[-1], shrink=0.8, label="test utterances")
         figures += save_figure(fig, out, "vowels_confusion")
         figures += _conductance_figures(hw, out, "vowels")
     result["figures"] = [f for f in figures if f.endswith(".png")]

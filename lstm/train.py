@@ -51,19 +51,45 @@ class Dataset:
 
 @dataclass
 class History:
-    """Per-epoch record of a run."""
+    """Per-epoch record of a run, and what became of it.
+
+    Attributes
+    ----------
+    epoch : list of int
+        Epochs run, from 0.
+    loss : list of float
+        Mean training loss of each epoch.
+    metric : list of float
+        The metric that chooses (a validation error: lower is better; NaN without one).
+    watch : list of float
+        A watched error (e.g. on the test data) recorded after each epoch: it chooses nothing
+        (NaN without one).
+    seconds : list of float
+        Wall time of each epoch, s.
+    kept : int or None
+        The epoch (from 0) whose weights the run ended with.
+    stopped : str
+        Why training ended: ``"epochs"`` (all ran) or ``"patience"`` (no improvement of ``metric`` for
+        ``patience`` epochs); empty before the end.
+    """
 
     epoch: List[int] = field(default_factory=list)
     loss: List[float] = field(default_factory=list)
     metric: List[float] = field(default_factory=list)
     seconds: List[float] = field(default_factory=list)
+    watch: List[float] = field(default_factory=list)
+    kept: Optional[int] = None
+    stopped: str = ""
 
     def to_dict(self) -> dict:
-        return {"epoch": self.epoch, "loss": self.loss, "metric": self.metric, "seconds": self.seconds}
+        return {"epoch": self.epoch, "loss": self.loss, "metric": self.metric, "seconds": self.seconds,
+                "watch": self.watch, "kept": self.kept, "stopped": self.stopped}
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
-        return cls(list(d["epoch"]), list(d["loss"]), list(d["metric"]), list(d["seconds"]))
+        watch = list(d["watch"]) if "watch" in d else [float("nan")] * len(d["epoch"])
+        return cls(list(d["epoch"]), list(d["loss"]), list(d["metric"]), list(d["seconds"]), watch,
+                   d.get("kept"), str(d.get("stopped", "")))
 
 
 class SoftwareTrainer:
@@ -166,9 +192,28 @@ def train_epoch(trainer, train: Dataset, batch_size: int, opt: Optimizer, rng: n
     return losses
 
 
+KEEPS = ("last", "best")
+"""What a run ends with: the weights of its last epoch, or of its best by the validation metric."""
+
+
+def _copy_state(state: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """A state whose arrays are copies (a trainer's state may hold its live arrays)."""
+    return {k: np.array(v, copy=True) for k, v in state.items()}
+
+
+def _restore(trainer, state: Dict[str, np.ndarray], source: str) -> None:
+    """Bring a trainer back to a state of this run; a trainer with ``restore_best`` says what that keeps."""
+    restore = getattr(trainer, "restore_best", None)
+    if restore is not None:
+        restore(state, source)
+    else:
+        trainer.load_state(state, source)
+
+
 def fit(trainer, train: Dataset, epochs: int, batch_size: int, optimizer: OptimizerConfig,
         seed=0, metric: Optional[Callable[[], float]] = None, patience: Optional[int] = None,
-        checkpoint: Optional[str] = None, progress: bool = True, description: str = "training") -> History:
+        checkpoint: Optional[str] = None, progress: bool = True, description: str = "training",
+        keep: str = "last", watch: Optional[Callable[[], float]] = None) -> History:
     """Train for ``epochs`` passes over ``train`` in shuffled mini-batches.
 
     Parameters
@@ -181,71 +226,112 @@ def fit(trainer, train: Dataset, epochs: int, batch_size: int, optimizer: Optimi
     seed : int
         Seeds the shuffling; with the checkpoint it makes a resumed run equal an uninterrupted one.
     metric : callable, optional
-        Called after each epoch (e.g. a validation error; lower is better for
-        early stopping); recorded in the history.
+        Called after each epoch: the error that chooses (a validation error; lower is better), for
+        early stopping and ``keep="best"``; recorded in the history. It must leave the trainer as it
+        found it (the runner scores a chip on a snapshot).
     patience : int, optional
-        Stop when ``metric`` has not improved for this many epochs.
+        Stop when ``metric`` has not improved for this many epochs (needs ``metric``).
     checkpoint : str, optional
         Path of an ``.npz`` written after every epoch; if it exists, training
-        resumes from it (same numbers as without the interruption).
+        resumes from it (same numbers as without the interruption). A checkpoint
+        that holds more epochs than ``epochs`` is refused (``ValueError``), and one
+        of a run that stopped early resumes as stopped.
     progress : bool
         Show a progress bar.
+    keep : {"last", "best"}
+        End with the weights of the last epoch, or of the epoch with the lowest ``metric`` (needs
+        ``metric``): the trainer's state of that epoch is put back (``trainer.restore_best`` if it
+        has one, else ``load_state``).
+    watch : callable, optional
+        Called after each epoch and recorded in ``history.watch``; it chooses nothing.
 
     Returns
     -------
     History
+        With ``kept`` (the epoch ended with) and ``stopped`` (``"epochs"`` or ``"patience"``).
     """
     check_int("epochs", epochs, 1)
     check_int("batch_size", batch_size, 1)
+    if keep not in KEEPS:
+        raise ValueError(f"keep={keep!r} is not allowed; choose one of {', '.join(map(repr, KEEPS))}")
+    if patience is not None:
+        check_int("patience", patience, 1)
+    if metric is None and (keep == "best" or patience is not None):
+        what = "keep='best'" if keep == "best" else f"patience={patience}"
+        raise ValueError(f"{what} needs a metric to choose by (a validation split); none was given")
     if len(train) == 0:
         raise ValueError("train is empty: no sequences to learn from")
     opt = Optimizer(optimizer)
     rng = make_generator(seed)
     history = History()
-    best, waited, start = np.inf, 0, 0
+    best, waited, start, best_state = np.inf, 0, 0, None
     identity = _run_identity(trainer, train, batch_size, optimizer, seed) if checkpoint else None
+    if identity is not None:
+        identity.update({**({"keep": keep} if keep != "last" else {}),
+                         **({"patience": patience} if patience is not None else {})})
     if checkpoint and os.path.exists(checkpoint + ".partial"):
         os.remove(checkpoint + ".partial")  # a write that a kill cut short; the checkpoint itself is whole
     if checkpoint and os.path.exists(checkpoint):
         meta, arrays = _load_checkpoint(checkpoint, identity)
+        held = meta["epoch"] + 1 if isinstance(meta["epoch"], int) else None
+        if held is not None and held > epochs:
+            raise ValueError(f"checkpoint {checkpoint} holds {held} epochs; this run asks for {epochs}: ask for "
+                             f"{held} or more, or start without that checkpoint")
         network = getattr(trainer, "network", None)
         opt.load_state({k[4:]: v for k, v in arrays.items() if k.startswith("opt:")},
                        None if network is None else {k: v.shape for k, v in network.params.items()},
                        f"checkpoint {checkpoint}")
-        trainer.load_state({k: v for k, v in arrays.items() if not k.startswith("opt:")}, f"checkpoint {checkpoint}")
+        trainer.load_state({k: v for k, v in arrays.items() if not k.startswith(("opt:", "best:"))},
+                           f"checkpoint {checkpoint}")
+        if keep == "best":
+            best_state = {k[5:]: v for k, v in arrays.items() if k.startswith("best:")}
+            if not best_state:
+                raise ValueError(f"checkpoint {checkpoint}: no best epoch's state in it; damaged")
         try:
             rng.bit_generator.state = meta["rng"]
             history = History.from_dict(meta["history"])
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"checkpoint {checkpoint}: damaged record ({error})") from None
         best, waited, start = meta["best"], meta["waited"], meta["epoch"] + 1
-    bar = tqdm(range(start, epochs), desc=description, disable=not progress, initial=start, total=epochs,
-               leave=False)
-    for epoch in bar:
+    best_epoch = history.kept
+    stop = history.stopped == "patience"
+    bar = tqdm(range(start, epochs), desc=description, disable=not progress or stop, initial=start,
+               total=epochs, leave=False)
+    for epoch in (() if stop else bar):
         t0 = time.perf_counter()
         losses = train_epoch(trainer, train, batch_size, opt, rng, epoch)
         history.epoch.append(epoch)
         history.loss.append(float(np.mean(losses)))
         history.metric.append(float(metric()) if metric is not None else float("nan"))
+        history.watch.append(float(watch()) if watch is not None else float("nan"))
         history.seconds.append(time.perf_counter() - t0)
         postfix = {"loss": f"{history.loss[-1]:.4g}"}
         if metric is not None:
             postfix["metric"] = f"{history.metric[-1]:.4g}"
         bar.set_postfix(postfix, refresh=False)  # the bar redraws at its own pace, not every epoch
-        stop = False
-        if patience is not None and metric is not None:
+        if metric is not None:
             if history.metric[-1] < best:
-                best, waited = history.metric[-1], 0
+                best, waited, best_epoch = history.metric[-1], 0, epoch
+                if keep == "best":
+                    best_state = _copy_state(trainer.state())
             else:
                 waited += 1
-                stop = waited >= patience
+                stop = patience is not None and waited >= patience
+        history.kept = best_epoch if keep == "best" else epoch
+        history.stopped = "patience" if stop else ("epochs" if epoch == epochs - 1 else "")
         if checkpoint:
             arrays = dict(trainer.state())
             arrays.update({f"opt:{k}": v for k, v in opt.state().items()})
+            if best_state is not None:
+                arrays.update({f"best:{k}": v for k, v in best_state.items()})
             _save_checkpoint(checkpoint, arrays, {"format": CHECKPOINT_FORMAT, "run": identity, "epoch": epoch,
                                                   "rng": rng.bit_generator.state, "history": history.to_dict(),
                                                   "best": best, "waited": waited})
         if stop:
             break
     bar.close()
+    if keep == "best" and best_state is not None and history.kept != history.epoch[-1]:
+        _restore(trainer, best_state, f"the state of epoch {history.kept + 1}")
+    if not history.stopped:
+        history.stopped = "epochs"
     return history

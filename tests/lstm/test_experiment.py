@@ -70,8 +70,8 @@ def test_user_csv_with_a_two_layer_gru_runs_and_its_chip_reloads_to_the_same_met
                  "confusion.png", "conductance_map.png", "conductance_map.pdf", "conductance_histogram.pdf"):
         assert (out / name).stat().st_size > 0, name
     history = list(csv.reader(open(out / "history.csv")))
-    assert history[0] == ["epoch", "software_loss", "software_test_accuracy", "hardware_loss",
-                          "hardware_test_accuracy"] and len(history) == 13
+    assert history[0] == ["epoch", "software_loss", "software_test_accuracy_watched", "hardware_loss",
+                          "hardware_test_accuracy_watched"] and len(history) == 13
     # the saved chip gives the run's test outputs, hence its metric, bit for bit
     experiment = load_experiment(str(tmp_path / "gru.toml"))
     problem = runner.problem_of(experiment)
