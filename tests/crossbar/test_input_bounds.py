@@ -153,3 +153,18 @@ def test_check_pulse_counts_returns_the_exact_total():
     assert n.dtype == np.int64 and total == 2 * (INT64_MAX // 2) + 1
     with pytest.raises(ValueError, match=r"n has shape \(2,\); shape \(2, 2\) required"):
         check_pulse_counts("n", [1, 2], (2, 2))
+
+
+# ------------------------------------------------------------------ reads
+@pytest.mark.parametrize("dac", [None, crossbar.DAC(8, 0.3, clip=True)])
+@pytest.mark.parametrize("reference", [False, True])
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+def test_a_read_of_infinite_voltages_is_refused_like_nan(dac, reference, value):
+    """Was: ``mvm`` of an infinite voltage returned NaN currents (NaN itself was refused)."""
+    array = crossbar.CrossbarArray(4, 3, crossbar.preset("ideal"), seed=0, peripherals=crossbar.Peripherals(dac=dac))
+    array.program(np.full((4, 3), 50e-6))
+    v = np.full((2, 4), 0.2)
+    v[1, 2] = value
+    with pytest.raises(ValueError, match=r"voltages holds 1 NaN or infinite value\(s\); all values must be finite"):
+        array.mvm(v, reference=reference)
+    assert np.isfinite(array.mvm(np.full((1, 4), 1e300 if dac else 0.2), reference=reference)).all()
