@@ -23,8 +23,8 @@ from .energy import EnergyCosts, OperationCounts
 from .peripherals import ADC, Peripherals
 from .programming import scheme_for
 from .rng import standard_normals, stream_seeds
-from .validation import (as_float_array, check_choice, check_int, check_memory, check_pulse_counts, check_range,
-                         make_generator)
+from .validation import (CHECKED_BYTES, as_float_array, check_choice, check_int, check_memory, check_pulse_counts,
+                         check_range, make_generator)
 from .wires import effective_conductance
 
 _changes = 0
@@ -166,6 +166,7 @@ class CrossbarArray:
         if not isinstance(device, DeviceModel):
             raise ValueError(f"device={device!r} is not allowed; a crossbar.DeviceModel is required "
                              "(see crossbar.preset)")
+        check_array_memory(self.rows, self.cols, device)
         self.device = device
         self.peripherals = Peripherals() if peripherals is None else peripherals
         if not isinstance(self.peripherals, Peripherals):
@@ -1183,6 +1184,32 @@ TABLE_STREAM = 0x7AB
 
 CONVERTER_STREAM = 0xADC
 """Spawn-key entry of the seed of an array's converters (beyond any child an array's seed could spawn)."""
+
+
+BYTES_PER_DEVICE = 192
+"""Peak bytes of an array's per-device state while it is built and first programmed (about twice the
+96 it keeps: conductances, window, faults, drift, clocks; measured 67 bytes a device at its peak for
+``ideal``), before any read noise with memory."""
+
+def estimated_array_bytes(rows: int, cols: int, device: DeviceModel) -> float:
+    """Bytes an array of ``rows x cols`` devices of ``device`` takes at its peak, estimated without building it:
+    :data:`BYTES_PER_DEVICE` a device, and twice its read noise with memory's sources and traps (measured on
+    one device)."""
+    per_device = BYTES_PER_DEVICE
+    if device.temporal_noise.is_on:
+        one = _fluctuation(device, (1, 1), (0, []))
+        per_device += 2 * one.nbytes
+    return float(rows) * float(cols) * per_device
+
+
+def check_array_memory(rows: int, cols: int, device: DeviceModel, count: int = 1) -> None:
+    """Refuse ``count`` arrays of ``rows x cols`` devices whose estimated bytes (:func:`estimated_array_bytes`)
+    exceed the memory available: ``ValueError`` in one line with the size, the estimate and the memory."""
+    needed = count * estimated_array_bytes(rows, cols, device)
+    if needed > CHECKED_BYTES:
+        what = f"{count} array(s)" if count > 1 else "an array"
+        check_memory(f"{what} of {rows} x {cols} devices ({count * rows * cols:,} devices of {device.name})",
+                     needed)
 
 
 def _row_steps(n: np.ndarray) -> int:

@@ -255,6 +255,11 @@ def bytes_text(n: float) -> str:
     return f"{int(n)} B"
 
 
+CHECKED_BYTES = 64e6
+"""Sizes whose estimate stays below this are not checked against the memory available (a look at
+``/proc/meminfo`` for every small array would cost more than it saves)."""
+
+
 def check_memory(what: str, needed_bytes: float) -> None:
     """Refuse work that needs more memory than is available, before anything is allocated.
 

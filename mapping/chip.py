@@ -9,6 +9,7 @@ import numpy as np
 
 import crossbar
 from crossbar import CrossbarArray, DeviceModel, EnergyCosts, Peripherals
+from crossbar.array import check_array_memory
 from crossbar.validation import check_int, config_from_dict, config_to_dict
 
 from .layout import Block, Layout
@@ -117,6 +118,9 @@ class Chip:
 
         Array ``k`` is seeded by the ``k``-th child of ``SeedSequence(seed)`` whenever it is built.
         """
+        missing = self._space.n_arrays - len(self._arrays)
+        if missing > 0:  # all of them checked against the memory before the first is built
+            check_array_memory(self.array_rows, self.array_cols, self.device, missing)
         while len(self._arrays) < self._space.n_arrays:
             seed = self._seeds.spawn(1)[0]
             array = CrossbarArray(self.array_rows, self.array_cols, self.device, seed=seed,

@@ -168,3 +168,73 @@ def test_a_read_of_infinite_voltages_is_refused_like_nan(dac, reference, value):
     with pytest.raises(ValueError, match=r"voltages holds 1 NaN or infinite value\(s\); all values must be finite"):
         array.mvm(v, reference=reference)
     assert np.isfinite(array.mvm(np.full((1, 4), 1e300 if dac else 0.2), reference=reference)).all()
+
+
+# ------------------------------------------------------------------ sizes against memory
+@pytest.fixture
+def sixteen_gigabytes(monkeypatch):
+    """The memory available fixed at 16 GB, whatever the machine."""
+    monkeypatch.setattr(crossbar.validation, "available_memory_bytes", lambda: 16_000_000_000)
+
+
+def test_the_available_memory_is_read():
+    available = crossbar.validation.available_memory_bytes()
+    assert available is None or 0 < available < 2 ** 50
+
+
+def test_an_array_beyond_memory_is_refused_before_anything_is_allocated(sixteen_gigabytes):
+    import time
+
+    began = time.time()
+    with pytest.raises(ValueError, match=r"^an array of 50000 x 50000 devices \(2,500,000,000 devices of ideal\) "
+                                         r"needs about 480 GB of memory; 16 GB is available"):
+        crossbar.CrossbarArray(50000, 50000, crossbar.preset("ideal"))
+    assert time.time() - began < 2
+    assert crossbar.CrossbarArray(50000, 64, crossbar.preset("ideal")).shape == (50000, 64)  # 0.6 GB: built
+
+
+def test_a_chip_checks_all_its_arrays_before_building_the_first(sixteen_gigabytes):
+    from mapping import Chip
+
+    chip = Chip(crossbar.preset("ideal"), 1024, 1024)
+    for k in range(100):
+        chip.allocate(f"m{k}", [(1024, 1024)])  # a block a whole array
+    with pytest.raises(ValueError, match=r"100 array\(s\) of 1024 x 1024 devices .* needs about 20.1 GB"):
+        chip.arrays
+    assert chip.arrays_built == 0
+
+
+def test_a_placement_grid_beyond_memory_is_refused(sixteen_gigabytes):
+    from mapping import Chip
+
+    chip = Chip(crossbar.preset("ideal"), 100_000, 100_000)
+    with pytest.raises(ValueError, match=r"placing blocks on an array of 100000 x 100000 devices needs about 140 GB"):
+        chip.allocate("m", [(10, 10)])
+
+
+def test_solve_passive_beyond_memory_is_refused_and_superlu_failures_name_the_size(sixteen_gigabytes, monkeypatch):
+    import scipy.sparse.linalg as spla
+
+    with pytest.raises(ValueError, match=r"solve_passive of a 3000 x 3000 array for 4 input\(s\) needs about 59.8 GB"):
+        crossbar.solve_passive(np.full((3000, 3000), 5e-5), np.full((4, 3000), 0.2), 1.0, 1.0)
+
+    def out_of_memory(matrix):
+        raise SystemError("<built-in function gstrf> returned NULL without setting an exception")
+
+    monkeypatch.setattr(spla, "splu", out_of_memory)  # was: that SystemError as a traceback
+    with pytest.raises(ValueError, match=r"the sparse solve of 32 nodes ran out of memory"):
+        crossbar.solve_passive(np.full((4, 4), 5e-5), np.full((1, 4), 0.2), 1.0, 1.0)
+
+
+def test_a_network_and_a_chip_beyond_memory_are_refused_before_their_weights(sixteen_gigabytes):
+    from lstm.hardware import HardwareConfig, HardwareNetwork
+    from lstm.network import Network, NetworkConfig
+
+    with pytest.raises(ValueError, match=r"a network of hidden=\[30000\] \(3.6e\+09 weights\) needs about 230 GB"):
+        Network(NetworkConfig(4, (30000,), 1))
+    small = Network(NetworkConfig(4, (8,), 1))
+    big = HardwareConfig(array_rows=128, array_cols=64)
+    object.__setattr__(small.config, "hidden", (5000,))  # a chip of 24 440 arrays, without its 100 M weights
+    with pytest.raises(ValueError, match=r"a chip for hidden=\[5000\] \(about 24,440 arrays of 128 x 64 devices\) "
+                                         r"needs about 39 GB of memory; 16 GB is available"):
+        HardwareNetwork(small, big)
