@@ -1090,6 +1090,13 @@ class CrossbarArray:
         values = {}
         for name in ("conductance_base", "gain", "programmed_at"):
             values[name] = as_float_array(f"{source}.{name}", entry(name), shape=self.shape)
+        for name, positive in (("conductance_base", False), ("gain", True)):
+            bad = values[name] <= 0.0 if positive else values[name] < 0.0
+            if bad.any():
+                allowed = "window gains are > 0" if positive else "conductances are >= 0 S"
+                raise ValueError(f"{source}.{name} holds {int(np.count_nonzero(bad))} value(s) "
+                                 f"{'<= 0' if positive else 'below 0'} (the least {values[name].min():.3g}); "
+                                 f"{allowed}")
         values["gate_voltage"] = _float_grid(f"{source}.gate_voltage", entry("gate_voltage"), self.shape)
         faults = entry("faults")
         if faults.shape != self.shape or not np.isin(faults, (FAULT_NONE, FAULT_STUCK_LOW, FAULT_STUCK_HIGH)).all():

@@ -28,6 +28,7 @@ from crossbar.validation import (CHECKED_BYTES, as_float_array, check_choice, ch
                                  config_from_dict, config_to_dict, make_generator)
 from mapping import (ADC_RANGE_MODES, Chip, Encoding, MappedMatrix, SlicedMatrix, WeightSlicing, periphery_names,
                      periphery_preset)
+from mapping.chip import named
 
 from . import parallel
 from .kernels import hardware_lstm_forward
@@ -556,13 +557,15 @@ class HardwareNetwork:
         try:
             config = HardwareConfig.from_dict(meta["config"], f"{path}: config")
             net_config = config_from_dict(NetworkConfig, meta["network"], f"{path}: network")
+            network = Network(net_config, seed=0)
+            network.set_params(SoftwareTrainer(network).check_state(
+                {k: v for k, v in arrays.items() if k.startswith("param:")}, path))
+            hw = cls(network, config, seed=0, compiled=compiled, threads=threads)
+            hw.load_state({k[len("hardware:"):]: v for k, v in arrays.items() if k.startswith("hardware:")}, path)
         except KeyError as error:
             raise ValueError(f"{path}: no {error} in its record; damaged") from None
-        network = Network(net_config, seed=0)
-        network.set_params(SoftwareTrainer(network).check_state(
-            {k: v for k, v in arrays.items() if k.startswith("param:")}, path))
-        hw = cls(network, config, seed=0, compiled=compiled, threads=threads)
-        hw.load_state({k[len("hardware:"):]: v for k, v in arrays.items() if k.startswith("hardware:")}, path)
+        except ValueError as error:
+            raise named(path, error) from None
         return hw
 
     def counters(self) -> crossbar.OperationCounts:
