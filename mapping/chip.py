@@ -324,8 +324,10 @@ class Chip:
         return [a.conductance.copy() for a in self.arrays]
 
     def save_layout(self, path, with_conductance: bool = True) -> None:
-        """Draw the layout (over the conductances) to ``path``."""
-        self.layout.save(path, self.conductances() if with_conductance and self.arrays else None)
+        """Draw the layout (over the conductances, its stuck devices marked) to ``path``."""
+        drawn = with_conductance and self.arrays
+        self.layout.save(path, self.conductances() if drawn else None,
+                         [a.faults.copy() for a in self.arrays] if drawn else None)
 
 
 def named(path: str, error: ValueError) -> ValueError:
