@@ -443,7 +443,8 @@ def _cmd_map(args) -> int:
                               n_arrays=1 if corners else None)
     arrays = estimated_arrays(config, hardware)
     if arrays > MAX_MAP_ARRAYS:
-        raise ValueError(f"the network takes about {arrays:,.0f} arrays of {args.rows} x {args.cols} devices; xbar map "
+        count = f"{arrays:,.0f}" if arrays < 1e12 else f"{arrays:.3g}"
+        raise ValueError(f"the network takes about {count} arrays of {args.rows} x {args.cols} devices; xbar map "
                          f"lays out at most {MAX_MAP_ARRAYS:,} (about a minute): larger --rows and --cols, or a "
                          "smaller network")
     if arrays * LAYOUT_BYTES_PER_ARRAY > CHECKED_BYTES:
