@@ -44,7 +44,8 @@ def _set(key, value):
 
 @pytest.mark.parametrize("name, meta_change, array_change, message", [
     ("negative.npz", None, _set("chip.array0.conductance_base", lambda g: -g),  # was: accepted
-     r"negative.npz: array0.conductance_base holds 64 value\(s\) below 0 \(the least -5e-05\); conductances are >= 0 S"),
+     r"negative.npz: array0.conductance_base holds 64 value\(s\) below 0 \(the least -5e-05\); "
+     r"conductances are >= 0 S"),
     ("nan.npz", None, _set("chip.array0.conductance_base", lambda g: g * np.nan),
      r"nan.npz: array0.conductance_base holds 64 NaN or infinite value\(s\)"),
     ("gain.npz", None, _set("chip.array0.gain", lambda g: -g), r"gain.npz: array0.gain holds 64 value\(s\) <= 0"),
