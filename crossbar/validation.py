@@ -211,7 +211,7 @@ def check_pulse_counts(name: str, counts, shape: tuple):
         total = sum(int(v) for v in magnitude[magnitude != 0].tolist())
     if total > INT64_MAX:
         raise ValueError(f"{name} asks for {total:.3e} pulses in all; a write can count at most {INT64_MAX} "
-                         "(2^63 - 1): make the update smaller")
+                         "(2^63 - 1): make the update smaller (in training, a lower learning rate)")
     return n, total
 
 
