@@ -185,6 +185,7 @@ class CrossbarArray:
         self._converters: Dict[tuple, ConverterBank] = {}  # (circuit, bits) -> the converters as built
         self._counters = OperationCounts()
         self._plan = None  # the one-read plan of mvm, made at its first call
+        self._pulse_limits = None  # (g_low, g_high, pulse_limits()) of the windows last asked about
         self.time = 0.0
         self.version = 0  # bumped at every change of the conductances (plans made from them go stale)
         shape = (self.rows, self.cols)
@@ -788,17 +789,23 @@ class CrossbarArray:
         """Most pulses up and down one write simulates on a device of this array
         (:meth:`crossbar.PulseUpdateLaw.saturating_pulses` of its widest window); more are counted, not
         simulated (see :meth:`apply_pulses`)."""
-        return self.device.pulse_law.saturating_pulses(float((self.g_high - self.g_low).max()))
+        cached = getattr(self, "_pulse_limits", None)  # (absent from arrays pickled before it)
+        if cached is None or cached[0] is not self.g_low or cached[1] is not self.g_high:  # windows changed
+            limits = self.device.pulse_law.saturating_pulses(float((self.g_high - self.g_low).max()))
+            cached = self._pulse_limits = (self.g_low, self.g_high, limits)
+        return cached[2]
 
     def _simulated_pulses(self, n: np.ndarray) -> np.ndarray:
         """The pulses of ``n`` (int64) a write simulates: each count cut at :meth:`pulse_limits`, its sign
         kept; ``n`` itself when none is cut. The noise buffer of a row (4 bytes a simulated pulse) is checked
         against the memory available."""
         up, down = self.pulse_limits()
-        if n.size and (n.max() > up or n.min() < -down):
+        high, low = int(n.max()), int(n.min())
+        if high > up or low < -down:
             n = np.clip(n, -down, up)
-        if self.device.pulse_law.kind == "table" or self.device.pulse_law.cycle_noise_sigma_relative > 0.0:
-            widest = float(np.abs(n).sum(axis=1, dtype=np.float64).max()) if n.size else 0.0
+        if (self.cols * max(min(high, up), min(-low, down)) > 2 ** 24
+                and (self.device.pulse_law.kind == "table" or self.device.pulse_law.cycle_noise_sigma_relative > 0.0)):
+            widest = float(np.abs(n).sum(axis=1, dtype=np.float64).max())
             if widest > 2 ** 24:
                 check_memory(f"a write of {widest:.3g} simulated pulses on one row", 4.0 * widest)
         return n

@@ -190,14 +190,18 @@ def check_pulse_counts(name: str, counts, shape: tuple):
         raise ValueError(f"{name} has shape {n.shape}; shape {tuple(shape)} required")
     if n.dtype == np.bool_ or not (np.issubdtype(n.dtype, np.integer) or np.issubdtype(n.dtype, np.floating)):
         raise ValueError(f"{name} has dtype {n.dtype}; whole numbers of pulses (integers) are required")
+    if n.size == 0:
+        return np.ascontiguousarray(n, dtype=np.int64), 0
     if np.issubdtype(n.dtype, np.floating):
         with np.errstate(invalid="ignore"):
             bad = ~np.isfinite(n) | (n != np.round(n)) | (np.abs(n) > float(2 ** 63 - 1024))
     elif np.issubdtype(n.dtype, np.unsignedinteger):
         bad = n > np.uint64(INT64_MAX)
+    elif n.dtype == np.int64 and n.min() == -INT64_MAX - 1:  # its magnitude is no int64
+        bad = n == -INT64_MAX - 1
     else:
-        bad = n == np.iinfo(n.dtype).min if n.dtype == np.int64 else np.zeros(n.shape, dtype=bool)
-    if bad.any():
+        bad = None
+    if bad is not None and bad.any():
         where = tuple(int(k) for k in np.argwhere(bad)[0])
         value = n[where]
         position = ", ".join(f"{k + 1}" for k in where)
@@ -205,7 +209,8 @@ def check_pulse_counts(name: str, counts, shape: tuple):
                          f"+-{INT64_MAX} (2^63 - 1) are required ({int(bad.sum())} such count(s))")
     n = np.ascontiguousarray(n, dtype=np.int64)
     magnitude = np.abs(n)
-    if float(magnitude.sum(dtype=np.float64)) < 2.0 ** 62:
+    largest = int(magnitude.max())
+    if largest < 2 ** 62 // n.size:  # the int64 sum cannot overflow
         total = int(magnitude.sum())
     else:  # exact beyond what an int64 sum holds
         total = sum(int(v) for v in magnitude[magnitude != 0].tolist())
