@@ -127,6 +127,10 @@ def enob(bank: ConverterBank, converter: int, samples: int = 4096, cycles: int =
     return (10.0 * np.log10(signal / noise) - 1.76) / 6.02
 
 
+PLOT_POINTS = 2 ** 15
+"""Most inputs :func:`plot_transfer` draws over the whole range (40 an LSB up to 12 bits)."""
+
+
 def plot_transfer(bank: ConverterBank, path: str, converters: Optional[Sequence[int]] = None,
                   title: Optional[str] = None) -> None:
     """Draw the transfer curves (code against input) and DNL of some converters to ``path``.
@@ -134,7 +138,7 @@ def plot_transfer(bank: ConverterBank, path: str, converters: Optional[Sequence[
     Parameters
     ----------
     converters : sequence of int, optional
-        Which converters (default: up to the first four).
+        Which converters (0-based; default: up to the first four). The figure numbers them from 1.
     """
     import matplotlib
 
@@ -142,21 +146,23 @@ def plot_transfer(bank: ConverterBank, path: str, converters: Optional[Sequence[
     import matplotlib.pyplot as plt
 
     chosen = list(range(min(4, bank.n_converters))) if converters is None else [int(k) for k in converters]
+    for k in chosen:
+        check_int("converter", k, 0, bank.n_converters - 1)
     fig, (curve, zoom, dnl_axes) = plt.subplots(1, 3, figsize=(15, 4.2))
     top = bank.max_code
-    x = np.linspace(-(top + 1.5), top + 1.5, 40 * (2 * top + 3))
+    # 40 points an LSB, at most PLOT_POINTS over the whole range (more than a figure's pixels); the zoom's own
+    x = np.linspace(-(top + 1.5), top + 1.5, min(40 * (2 * top + 3), PLOT_POINTS))
+    x_zoom = np.linspace(-8.0, 8.0, 641)
     for k in chosen:
         codes = np.clip(_codes_of_signal(bank, k, x), -top, top)
         shape = linearity(bank, k)
-        label = (f"converter {k}: ENOB {enob(bank, k):.2f}, DNL {shape.max_dnl_lsb:.2f}, "
+        label = (f"converter {k + 1}: ENOB {enob(bank, k):.2f}, DNL {shape.max_dnl_lsb:.2f}, "
                  f"{shape.missing_codes.size} missing")
         curve.step(x, codes, where="post", lw=0.8, label=label)
-        near = np.abs(x) <= 8.0
-        zoom.step(x[near], codes[near], where="post", lw=0.9)
+        zoom.step(x_zoom, np.clip(_codes_of_signal(bank, k, x_zoom), -top, top), where="post", lw=0.9)
         dnl_axes.plot(np.arange(-top, top), shape.dnl_lsb, lw=0.8)
     curve.plot(x, np.clip(np.rint(x), -top, top), "k:", lw=0.6, label="ideal")
-    near = np.abs(x) <= 8.0
-    zoom.plot(x[near], np.clip(np.rint(x[near]), -top, top), "k:", lw=0.6)
+    zoom.plot(x_zoom, np.clip(np.rint(x_zoom), -top, top), "k:", lw=0.6)
     zoom.set_title("around mid-scale (the MSB's transition)", fontsize=9)
     zoom.set_xlabel("input (LSB)")
     curve.set_xlabel("input (LSB)")

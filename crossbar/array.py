@@ -23,7 +23,8 @@ from .energy import EnergyCosts, OperationCounts
 from .peripherals import ADC, Peripherals
 from .programming import scheme_for
 from .rng import standard_normals, stream_seeds
-from .validation import as_float_array, check_choice, check_int, check_range, make_generator
+from .validation import (CHECKED_BYTES, as_float_array, check_choice, check_int, check_memory, check_pulse_counts,
+                         check_range, make_generator)
 from .wires import effective_conductance
 
 _changes = 0
@@ -165,6 +166,7 @@ class CrossbarArray:
         if not isinstance(device, DeviceModel):
             raise ValueError(f"device={device!r} is not allowed; a crossbar.DeviceModel is required "
                              "(see crossbar.preset)")
+        check_array_memory(self.rows, self.cols, device)
         self.device = device
         self.peripherals = Peripherals() if peripherals is None else peripherals
         if not isinstance(self.peripherals, Peripherals):
@@ -183,6 +185,7 @@ class CrossbarArray:
         self._converters: Dict[tuple, ConverterBank] = {}  # (circuit, bits) -> the converters as built
         self._counters = OperationCounts()
         self._plan = None  # the one-read plan of mvm, made at its first call
+        self._pulse_limits = None  # (g_low, g_high, pulse_limits()) of the windows last asked about
         self.time = 0.0
         self.version = 0  # bumped at every change of the conductances (plans made from them go stale)
         shape = (self.rows, self.cols)
@@ -743,6 +746,18 @@ class CrossbarArray:
     def apply_pulses(self, n_pulses) -> int:
         """Apply identical update pulses with the device's pulse law (in-situ training).
 
+        Every pulse asked for is counted (the returned total, the counters'
+        ``programming_pulses`` and ``row_pulse_steps``, hence energy and
+        latency), but a device is simulated for at most
+        :meth:`pulse_limits` pulses a write: past that many its law has carried
+        it across its whole window twice over (soft bounds: until its step
+        falls below the resolution of a float), so more pulses in the same direction
+        leave it at its bound (with cycle noise, in the bound's own spread).
+        Counts up to the limit give the same numbers, bit for bit, as
+        simulating every pulse; a device past it draws the noise of the
+        simulated pulses only. Counts that are not whole, not finite, or beyond
+        what an int64 holds (one device's or the write's total) are refused.
+
         Parameters
         ----------
         n_pulses : array_like of int, shape (rows, cols)
@@ -751,29 +766,49 @@ class CrossbarArray:
         Returns
         -------
         int
-            Pulses applied.
+            Pulses applied (every one asked for, frozen devices included).
         """
-        n = np.asarray(n_pulses)
-        if n.shape != self.shape:
-            raise ValueError(f"n_pulses has shape {n.shape}; shape {self.shape} required")
-        if not np.issubdtype(n.dtype, np.integer):
-            if not np.all(np.isfinite(n)) or np.any(n != np.round(n)):
-                raise ValueError("n_pulses must hold whole numbers of pulses (integers)")
-        n = np.ascontiguousarray(n, dtype=np.int64)
+        n, total = check_pulse_counts("n_pulses", n_pulses, self.shape)
+        simulated = self._simulated_pulses(n)
         law = self.device.pulse_law
         moved = n != 0
         g = self._write_start(moved)
         if law.kind == "table":
             from .pulse_tables import table_arrays, table_pulse_update
 
-            pulses = table_pulse_update(g, n, self.g_low, self.g_high, self.stuck, self.table_index,
-                                        **table_arrays(law.pulse_table()), seeds=stream_seeds(self.rng, self.rows))
+            table_pulse_update(g, simulated, self.g_low, self.g_high, self.stuck, self.table_index,
+                               **table_arrays(law.pulse_table()), seeds=stream_seeds(self.rng, self.rows))
         else:
-            pulses = kernels.pulse_update(g, n, self.g_low, self.g_high, self.stuck, law.kind_code,
-                                          law.step_up, law.step_down, law.nonlinearity,
-                                          law.cycle_noise_sigma_relative, stream_seeds(self.rng, self.rows))
-        self._store_write(g, moved, int(pulses), int(np.abs(n).max(axis=1).sum()), stuck_kept=True)
-        return int(pulses)
+            kernels.pulse_update(g, simulated, self.g_low, self.g_high, self.stuck, law.kind_code,
+                                 law.step_up, law.step_down, law.nonlinearity,
+                                 law.cycle_noise_sigma_relative, stream_seeds(self.rng, self.rows))
+        self._store_write(g, moved, total, _row_steps(n), stuck_kept=True)
+        return total
+
+    def pulse_limits(self) -> Tuple[int, int]:
+        """Most pulses up and down one write simulates on a device of this array
+        (:meth:`crossbar.PulseUpdateLaw.saturating_pulses` of its widest window); more are counted, not
+        simulated (see :meth:`apply_pulses`)."""
+        cached = getattr(self, "_pulse_limits", None)  # (absent from arrays pickled before it)
+        if cached is None or cached[0] is not self.g_low or cached[1] is not self.g_high:  # windows changed
+            limits = self.device.pulse_law.saturating_pulses(float((self.g_high - self.g_low).max()))
+            cached = self._pulse_limits = (self.g_low, self.g_high, limits)
+        return cached[2]
+
+    def _simulated_pulses(self, n: np.ndarray) -> np.ndarray:
+        """The pulses of ``n`` (int64) a write simulates: each count cut at :meth:`pulse_limits`, its sign
+        kept; ``n`` itself when none is cut. The noise buffer of a row (4 bytes a simulated pulse) is checked
+        against the memory available."""
+        up, down = self.pulse_limits()
+        high, low = int(n.max()), int(n.min())
+        if high > up or low < -down:
+            n = np.clip(n, -down, up)
+        if (self.cols * max(min(high, up), min(-low, down)) > 2 ** 24
+                and (self.device.pulse_law.kind == "table" or self.device.pulse_law.cycle_noise_sigma_relative > 0.0)):
+            widest = float(np.abs(n).sum(axis=1, dtype=np.float64).max())
+            if widest > 2 ** 24:
+                check_memory(f"a write of {widest:.3g} simulated pulses on one row", 4.0 * widest)
+        return n
 
     def write_passive(self, n_pulses, scheme) -> Tuple[int, int]:
         """Write pulses cell by cell as a passive array does, and disturb the others
@@ -807,23 +842,18 @@ class CrossbarArray:
         if self.device.pulse_law.kind == "table":
             raise ValueError(f"device {self.device.name!r} follows a measured pulse table: its disturb by partial "
                              "pulses is not in the table; write it without a write scheme")
-        n = np.asarray(n_pulses)
-        if n.shape != self.shape:
-            raise ValueError(f"n_pulses has shape {n.shape}; shape {self.shape} required")
-        if not np.issubdtype(n.dtype, np.integer) and (not np.all(np.isfinite(n)) or np.any(n != np.round(n))):
-            raise ValueError("n_pulses must hold whole numbers of pulses (integers)")
-        n = np.ascontiguousarray(n, dtype=np.int64)
+        n, total = check_pulse_counts("n_pulses", n_pulses, self.shape)
         equivalent = scheme.disturb_pulses(n)
         moved = (n != 0) | (equivalent != 0.0)
         law = self.device.pulse_law
         g = self._write_start(moved)
-        pulses = kernels.pulse_update(g, n, self.g_low, self.g_high, self.stuck, law.kind_code,
-                                      law.step_up, law.step_down, law.nonlinearity,
-                                      law.cycle_noise_sigma_relative, stream_seeds(self.rng, self.rows))
+        kernels.pulse_update(g, self._simulated_pulses(n), self.g_low, self.g_high, self.stuck, law.kind_code,
+                             law.step_up, law.step_down, law.nonlinearity,
+                             law.cycle_noise_sigma_relative, stream_seeds(self.rng, self.rows))
         disturbed = disturb_update(g, equivalent, self.g_low, self.g_high, self.stuck, law.kind_code,
                                    law.step_up, law.step_down, law.nonlinearity)
-        self._store_write(g, moved, int(pulses), int(np.abs(n).sum()), stuck_kept=True)
-        return int(pulses), int(disturbed)
+        self._store_write(g, moved, total, total, stuck_kept=True)
+        return total, int(disturbed)
 
     def apply_two_pulse(self, gate_voltage, reset, rows: slice = slice(None), cols: slice = slice(None)) -> int:
         """Li et al.'s update: RESET the devices in ``reset``, then SET every device.
@@ -1067,6 +1097,13 @@ class CrossbarArray:
         values = {}
         for name in ("conductance_base", "gain", "programmed_at"):
             values[name] = as_float_array(f"{source}.{name}", entry(name), shape=self.shape)
+        for name, positive in (("conductance_base", False), ("gain", True)):
+            bad = values[name] <= 0.0 if positive else values[name] < 0.0
+            if bad.any():
+                allowed = "window gains are > 0" if positive else "conductances are >= 0 S"
+                raise ValueError(f"{source}.{name} holds {int(np.count_nonzero(bad))} value(s) "
+                                 f"{'<= 0' if positive else 'below 0'} (the least {values[name].min():.3g}); "
+                                 f"{allowed}")
         values["gate_voltage"] = _float_grid(f"{source}.gate_voltage", entry("gate_voltage"), self.shape)
         faults = entry("faults")
         if faults.shape != self.shape or not np.isin(faults, (FAULT_NONE, FAULT_STUCK_LOW, FAULT_STUCK_HIGH)).all():
@@ -1161,6 +1198,41 @@ TABLE_STREAM = 0x7AB
 
 CONVERTER_STREAM = 0xADC
 """Spawn-key entry of the seed of an array's converters (beyond any child an array's seed could spawn)."""
+
+
+BYTES_PER_DEVICE = 192
+"""Peak bytes of an array's per-device state while it is built and first programmed (about twice the
+96 it keeps: conductances, window, faults, drift, clocks; measured 67 bytes a device at its peak for
+``ideal``), before any read noise with memory."""
+
+def estimated_array_bytes(rows: int, cols: int, device: DeviceModel) -> float:
+    """Bytes an array of ``rows x cols`` devices of ``device`` takes at its peak, estimated without building it:
+    :data:`BYTES_PER_DEVICE` a device, and twice its read noise with memory's sources and traps (measured on
+    one device)."""
+    per_device = BYTES_PER_DEVICE
+    if device.temporal_noise.is_on:
+        one = _fluctuation(device, (1, 1), (0, []))
+        per_device += 2 * one.nbytes
+    return float(rows) * float(cols) * per_device
+
+
+def check_array_memory(rows: int, cols: int, device: DeviceModel, count: int = 1) -> None:
+    """Refuse ``count`` arrays of ``rows x cols`` devices whose estimated bytes (:func:`estimated_array_bytes`)
+    exceed the memory available: ``ValueError`` in one line with the size, the estimate and the memory."""
+    needed = count * estimated_array_bytes(rows, cols, device)
+    if needed > CHECKED_BYTES:
+        what = f"{count} array(s)" if count > 1 else "an array"
+        check_memory(f"{what} of {rows} x {cols} devices ({count * rows * cols:,} devices of {device.name})",
+                     needed)
+
+
+def _row_steps(n: np.ndarray) -> int:
+    """Row pulse steps of a write of ``n`` (int64, checked): the sum over rows of each row's largest count
+    (a row's devices take their pulses side by side), exact."""
+    largest = np.abs(n).max(axis=1)
+    if float(largest.sum(dtype=np.float64)) < 2.0 ** 62:
+        return int(largest.sum())
+    return sum(int(v) for v in largest.tolist())
 
 
 def _read_key(driven_rows, cols) -> tuple:

@@ -9,6 +9,7 @@ times in seconds (s). Relative quantities are dimensionless fractions.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
@@ -122,6 +123,50 @@ class PulseUpdateLaw:
     def kind_code(self) -> int:
         """Integer code of ``kind`` used by the Numba kernels."""
         return PULSE_LAW_KINDS.index(self.kind)
+
+    def saturating_pulses(self, width: float) -> Tuple[int, int]:
+        """Pulses up and down after which more pulses of one write leave a device where it is.
+
+        ``SATURATION_MARGIN`` (2) times the noise-free pulses that carry a
+        device of window ``width`` (siemens) from one bound to the other:
+        ``width / step`` for ``linear``; ``width / (step exp(-nonlinearity))``
+        for ``exponential`` (its smallest step); for ``soft_bounds`` the pulses
+        that bring the distance to the bound approached below ``2^-52`` of the
+        window (``52 ln 2 / -ln(1 - step / width)``: a step then falls below the
+        resolution of a float and the device stops moving);
+        ``table`` laws, whose mean step may vanish or change sign inside the
+        window, :data:`TABLE_SATURATING_PULSES`. Beyond that a device sits at its
+        bound (or, with cycle noise, in the bound's own spread), so
+        :meth:`crossbar.CrossbarArray.apply_pulses` simulates at most this many
+        pulses a device and write, and counts every pulse asked for.
+
+        Returns
+        -------
+        (int, int)
+            Pulses up, pulses down; each at least 1.
+        """
+        width = check_range("width", width, 0.0, low_open=True, unit="S")
+        if self.kind == "table":
+            return TABLE_SATURATING_PULSES, TABLE_SATURATING_PULSES
+        out = []
+        for step in (self.step_up, self.step_down):
+            if self.kind == "linear":
+                cross = width / step
+            elif self.kind == "exponential":
+                cross = width / step * math.exp(min(self.nonlinearity, 700.0))
+            else:  # soft bounds: 1 - w shrinks by (1 - step / width) a pulse
+                fraction = step / width
+                cross = 1.0 if fraction >= 1.0 else 52.0 * math.log(2.0) / -math.log1p(-fraction)
+            out.append(int(min(math.ceil(SATURATION_MARGIN * cross), 2 ** 62)))
+        return out[0], out[1]
+
+
+SATURATION_MARGIN = 2
+"""How many window crossings :meth:`PulseUpdateLaw.saturating_pulses` allows before a device counts as saturated."""
+
+TABLE_SATURATING_PULSES = 2 ** 14
+"""Pulses of one write a table device is simulated for at most (16 384; about 2 300 cross the shipped
+``gong2018_hfo2`` table's window at its smallest mean step): more are counted, not simulated."""
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,10 @@ def _pulse_step(g, lo, hi, up, kind, step_up, step_down, nonlinearity):
     return -step_down * math.exp(-nonlinearity * (1.0 - w))
 
 
+MAX_ROW_NORMALS = 2 ** 31
+"""Most normals a row of a pulse kernel draws in one call (8 GB of float32; half a stream's period)."""
+
+
 @numba.njit(cache=True)
 def row_pulse_normals(n_pulses, frozen, i, seed, normals):
     """The normals of row ``i``'s pulses, one a pulse of each device that moves, from stream ``seed``, in
@@ -137,7 +141,11 @@ def row_pulse_normals(n_pulses, frozen, i, seed, normals):
     needed = 0
     for j in range(n_pulses.shape[1]):
         if not frozen[i, j]:
-            needed += abs(n_pulses[i, j])
+            count = abs(n_pulses[i, j])
+            if count < 0 or count > MAX_ROW_NORMALS or needed > MAX_ROW_NORMALS - count:
+                raise ValueError("a row of a pulse kernel asks for more than 2^31 normals (count beyond what "
+                                 "a write simulates); bound the counts first (CrossbarArray.apply_pulses does)")
+            needed += count
     if needed > normals.shape[0]:
         normals = np.empty(needed, dtype=np.float32)
     fill_normals(seed, FIRST_NORMAL, normals[:needed])
@@ -220,6 +228,9 @@ def pulse_update_reference(conductance, n_pulses, g_low, g_high, frozen, kind, s
     # stream position of each device's first pulse: pulses of earlier columns
     # of the row (only devices that move consume normals)
     consumed = np.where(active, count, 0)
+    if cycle_noise > 0.0 and ((count < 0).any() or (consumed.sum(axis=1, dtype=np.float64) > MAX_ROW_NORMALS).any()):
+        raise ValueError("a row of a pulse kernel asks for more than 2^31 normals (count beyond what a write "
+                         "simulates); bound the counts first (CrossbarArray.apply_pulses does)")
     offset = np.cumsum(consumed, axis=1) - consumed
     total = int(consumed.sum(axis=1).max()) if consumed.size else 0
     normals = standard_normals(seeds, max(total, 1)) if cycle_noise > 0.0 else None

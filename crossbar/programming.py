@@ -112,7 +112,7 @@ class PulseLawProgramming(ProgrammingScheme):
             n = np.where(step > 0.0, np.rint(delta / np.where(step > 0.0, step, 1.0)), 0)
             # near a bound the mean step vanishes: a write gives at most MAX_TABLE_PULSES at once
             return np.clip(n, -MAX_TABLE_PULSES, MAX_TABLE_PULSES).astype(np.int64)
-        return np.where(delta >= 0, np.rint(delta / law.step_up), np.rint(delta / law.step_down)).astype(np.int64)
+        return _whole_counts(delta, np.where(delta >= 0, np.rint(delta / law.step_up), np.rint(delta / law.step_down)))
 
     def move(self, array, delta, rows, cols):
         n = np.zeros(array.shape, dtype=np.int64)
@@ -121,6 +121,18 @@ class PulseLawProgramming(ProgrammingScheme):
         if scheme is not None:  # a passive array: cell by cell, disturbing the others
             return array.write_passive(n, scheme)[0], 0
         return array.apply_pulses(n), 0
+
+
+def _whole_counts(delta: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``counts`` (whole floats) as int64, or ``ValueError`` naming the first change ``delta`` (S) whose count
+    an int64 cannot hold (a conversion would wrap it)."""
+    bad = ~(np.abs(counts) <= float(2 ** 63 - 1024))
+    if bad.any():
+        where = tuple(int(k) for k in np.argwhere(bad)[0])
+        raise ValueError(f"a change of {delta[where]:.3g} S (device {', '.join(str(k + 1) for k in where)} of the "
+                         f"region, counted from 1) asks for {counts[where]:.3g} pulses; a count holds at most "
+                         "9.22e18 (2^63 - 1) pulses: make the update smaller (a lower learning rate)")
+    return counts.astype(np.int64)
 
 
 MAX_TABLE_PULSES = 1000

@@ -123,6 +123,9 @@ CHUNK_WORK = PARALLEL_WORK
 """Multiply-adds of one input vector (both products) below which a read stays one chunk: it would run its
 chunks on one thread anyway, and each chunk costs a start of its noise streams."""
 
+_LARGEST = float(np.finfo(np.float64).max)
+"""The drive limit of a read without a refusing DAC: every finite voltage passes, infinities do not."""
+
 
 def chunk_count() -> int:
     """Chunks a large read is cut into on this machine (:data:`CHUNKS_PER_THREAD` a thread, at most
@@ -302,7 +305,7 @@ class ReadPlan:
             n_out=self.n_outputs, n_inputs=self.n_inputs, constant_input=float(self.constant_input),
             volts_per_input=float(self.volts_per_input),
             dac_step=0.0 if dac is None else float(dac.step), dac_top=0.0 if dac is None else float(dac.max_code),
-            v_limit=float(dac.v_max + 0.5 * dac.step) if (dac is not None and not dac.clip) else np.inf,
+            v_limit=float(dac.v_max + 0.5 * dac.step) if (dac is not None and not dac.clip) else _LARGEST,
             adc_step=0.0 if adc is None else float(adc.step), adc_top=0.0 if adc is None else float(adc.max_code),
             noise=noise, output_unit=float(self.output_unit), adc_circuit=circuit,
             column_converter=np.array(column_converter, dtype=np.int64),

@@ -164,3 +164,115 @@ def config_from_dict(cls, data, source: str, nested: Optional[dict] = None):
         return cls(**kwargs)
     except TypeError as error:
         raise ValueError(f"{source}: {error}") from None
+
+
+# ------------------------------------------------------------ pulse counts
+INT64_MAX = 2 ** 63 - 1
+"""The most pulses a count can hold (one device's, or a write's in all): numpy's int64."""
+
+
+def check_pulse_counts(name: str, counts, shape: tuple):
+    """Check signed pulse counts of shape ``shape``; return them as C-contiguous int64 and their total.
+
+    Each count must be a whole number (an integer, or a float with no
+    fraction) whose magnitude an int64 holds (at most ``2^63 - 1``), and so
+    must the write's total of magnitudes: what cannot be counted is refused,
+    never wrapped or cut.
+
+    Returns
+    -------
+    counts : ndarray of int64, shape ``shape``
+    total : int
+        ``sum |counts|``, exact.
+    """
+    n = np.asarray(counts)
+    if n.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {n.shape}; shape {tuple(shape)} required")
+    if n.dtype == np.bool_ or not (np.issubdtype(n.dtype, np.integer) or np.issubdtype(n.dtype, np.floating)):
+        raise ValueError(f"{name} has dtype {n.dtype}; whole numbers of pulses (integers) are required")
+    if n.size == 0:
+        return np.ascontiguousarray(n, dtype=np.int64), 0
+    if np.issubdtype(n.dtype, np.floating):
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(n) | (n != np.round(n)) | (np.abs(n) > float(2 ** 63 - 1024))
+    elif np.issubdtype(n.dtype, np.unsignedinteger):
+        bad = n > np.uint64(INT64_MAX)
+    elif n.dtype == np.int64 and n.min() == -INT64_MAX - 1:  # its magnitude is no int64
+        bad = n == -INT64_MAX - 1
+    else:
+        bad = None
+    if bad is not None and bad.any():
+        where = tuple(int(k) for k in np.argwhere(bad)[0])
+        value = n[where]
+        position = ", ".join(f"{k + 1}" for k in where)
+        raise ValueError(f"{name}[{position}] (counted from 1) = {value!r}: whole numbers of pulses within "
+                         f"+-{INT64_MAX} (2^63 - 1) are required ({int(bad.sum())} such count(s))")
+    n = np.ascontiguousarray(n, dtype=np.int64)
+    magnitude = np.abs(n)
+    largest = int(magnitude.max())
+    if largest < 2 ** 62 // n.size:  # the int64 sum cannot overflow
+        total = int(magnitude.sum())
+    else:  # exact beyond what an int64 sum holds
+        total = sum(int(v) for v in magnitude[magnitude != 0].tolist())
+    if total > INT64_MAX:
+        raise ValueError(f"{name} asks for {total:.3e} pulses in all; a write can count at most {INT64_MAX} "
+                         "(2^63 - 1): make the update smaller (in training, a lower learning rate)")
+    return n, total
+
+
+# ------------------------------------------------------------------ memory
+def available_memory_bytes() -> Optional[int]:
+    """Memory this process can still take, bytes: the system's ``MemAvailable`` (``/proc/meminfo``, else
+    ``os.sysconf``), less what a cgroup limit leaves (``/sys/fs/cgroup/memory.max``); None if unknown."""
+    import os
+
+    available = None
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if available is None:
+        try:
+            available = int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, OSError, ValueError):
+            return None
+    try:
+        with open("/sys/fs/cgroup/memory.max") as handle:
+            limit = handle.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as handle:
+            current = int(handle.read().strip())
+        if limit != "max":
+            available = min(available, max(int(limit) - current, 0))
+    except (OSError, ValueError):
+        pass
+    return available
+
+
+def bytes_text(n: float) -> str:
+    """A byte count for people: ``"3.2 GB"`` (powers of 1000)."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{int(n)} B"
+
+
+CHECKED_BYTES = 64e6
+"""Sizes whose estimate stays below this are not checked against the memory available (a look at
+``/proc/meminfo`` for every small array would cost more than it saves)."""
+
+
+def check_memory(what: str, needed_bytes: float) -> None:
+    """Refuse work that needs more memory than is available, before anything is allocated.
+
+    Raises ``ValueError`` in one line giving ``what`` (the size asked for), the
+    estimate ``needed_bytes`` and the memory available; nothing when the
+    available memory cannot be known.
+    """
+    available = available_memory_bytes()
+    if available is not None and needed_bytes > available:
+        raise ValueError(f"{what} needs about {bytes_text(needed_bytes)} of memory; {bytes_text(available)} is "
+                         "available: make it smaller")

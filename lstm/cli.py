@@ -44,6 +44,7 @@ def _cmd_adc(args) -> int:
     import crossbar
     from crossbar.adc_metrics import enob, linearity, plot_transfer
 
+    _check_adc_work(args)
     circuit = crossbar.ADCCircuit(args.kind, args.capacitor_mismatch_sigma, args.comparator_offset_sigma_lsb,
                                   args.amplifier_gain, args.columns_per_converter)
     array = crossbar.CrossbarArray(2, args.columns, crossbar.preset("ideal"), seed=args.seed)
@@ -57,7 +58,7 @@ def _cmd_adc(args) -> int:
           f"(seed {args.seed})")
     print(f"{'converter':>9} {'ENOB':>6} {'max|DNL|':>9} {'max|INL|':>9} {'missing':>8} {'offset':>8}")
     for k, bits, dnl, inl, missing, offset in rows:
-        print(f"{k:>9} {bits:6.2f} {dnl:9.3f} {inl:9.3f} {missing:8d} {offset:+8.3f}")
+        print(f"{k + 1:>9} {bits:6.2f} {dnl:9.3f} {inl:9.3f} {missing:8d} {offset:+8.3f}")
     values = np.array([r[1:5] for r in rows])
     print(f"{'mean':>9} {values[:, 0].mean():6.2f} {values[:, 1].mean():9.3f} {values[:, 2].mean():9.3f} "
           f"{values[:, 3].mean():8.2f}   (DNL, INL and offsets in LSB)")
@@ -65,6 +66,55 @@ def _cmd_adc(args) -> int:
         plot_transfer(bank, args.out, converters=range(min(args.plot, bank.n_converters)))
         print(f"transfer curves: {args.out}")
     return 0
+
+
+ADC_BITS = (2, 16)
+"""``xbar adc``'s resolutions: it finds every code's transition of every converter (a 16-bit converter, about a
+second). A 24-bit SAR would need 2^24 = 16.8 million unit capacitors matched to one part in 2^24 (6e-8):
+precision SARs stop near 18 bits, with calibration, 24-bit converters are delta-sigma, and crossbars' column
+converters have 4 to 10 bits."""
+
+ADC_COLUMNS = (1, 1024)
+"""``xbar adc``'s columns: up to those of the largest crossbar arrays made (1024)."""
+
+ADC_CODES = 2 ** 20
+"""Most codes ``xbar adc`` measures in all (converters times ``2^bits``): about 15 s."""
+
+
+def _check_adc_work(args) -> None:
+    """Refuse ``xbar adc`` settings outside its ranges, before any work, in one line that gives the range."""
+    low, high = ADC_BITS
+    if not low <= args.bits <= high:
+        raise ValueError(f"--bits {args.bits} is out of range; xbar adc measures every code of every converter and "
+                         f"allows {low}..{high} bits (a 24-bit SAR would need 2^24 = 16.8 million unit capacitors "
+                         "matched to 6e-8; column converters of crossbars have 4 to 10 bits)")
+    low, high = ADC_COLUMNS
+    if not low <= args.columns <= high:
+        raise ValueError(f"--columns {args.columns} is out of range; allowed {low}..{high} (the largest arrays made)")
+    if args.columns_per_converter < 1:
+        raise ValueError(f"--columns-per-converter {args.columns_per_converter} is out of range; allowed 1..columns")
+    converters = -(-args.columns // args.columns_per_converter)
+    if converters * 2 ** args.bits > ADC_CODES:
+        raise ValueError(f"--bits {args.bits} with {converters} converter(s) measures {converters * 2 ** args.bits:,} "
+                         f"codes; xbar adc measures at most {ADC_CODES:,} (about 15 s): fewer --columns, more "
+                         "--columns-per-converter or fewer --bits")
+    if args.plot < 0:
+        raise ValueError(f"--plot {args.plot} is out of range; allowed 0..converters")
+    if args.out:
+        _check_figure_path(args.out, "--out")
+
+
+def _check_figure_path(path: str, option: str) -> None:
+    """Refuse a figure's path whose format matplotlib does not write or whose folder cannot be written,
+    before any work."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = os.path.splitext(path)[1].lower().lstrip(".")
+    if suffix not in formats:
+        raise ValueError(f"{option} {path}: a figure's file ends in one of "
+                         f"{', '.join('.' + f for f in sorted(formats))}")
+    _check_output_folder(os.path.dirname(os.path.abspath(path)), option)
 
 
 def _window(text):
@@ -426,7 +476,9 @@ def _check_output_folder(folder: str, option: str) -> None:
 
 def _cmd_map(args) -> int:
     from .experiment import li2019
-    from .hardware import HardwareConfig, build_chip, place_network
+    from crossbar.validation import CHECKED_BYTES, check_memory
+
+    from .hardware import LAYOUT_BYTES_PER_ARRAY, HardwareConfig, build_chip, estimated_arrays, place_network
     from .network import Network, NetworkConfig
     from .runner import corners as li2019_placement, network_config, problem_of
 
@@ -440,11 +492,23 @@ def _cmd_map(args) -> int:
         config = NetworkConfig(args.inputs, tuple(args.hidden), args.outputs, cell=args.cell, bias=not args.no_bias)
         corners = None
     stem = os.path.splitext(args.out)[0]
-    _check_output_folder(os.path.dirname(os.path.abspath(args.out)), "--out")
+    _check_figure_path(args.out, "--out")
     hardware = HardwareConfig(preset="ideal", corners=corners, array_rows=args.rows, array_cols=args.cols,
                               n_arrays=1 if corners else None)
+    arrays = estimated_arrays(config, hardware)
+    if arrays > MAX_MAP_ARRAYS:
+        count = f"{arrays:,.0f}" if arrays < 1e12 else f"{arrays:.3g}"
+        raise ValueError(f"the network takes about {count} arrays of {args.rows} x {args.cols} devices; xbar map "
+                         f"lays out at most {MAX_MAP_ARRAYS:,} (about a minute): larger --rows and --cols, or a "
+                         "smaller network")
+    if arrays * LAYOUT_BYTES_PER_ARRAY > CHECKED_BYTES:
+        check_memory(f"the layout of about {arrays:,.0f} arrays", arrays * LAYOUT_BYTES_PER_ARRAY)
     chip = build_chip(hardware)
-    place_network(chip, config, hardware)  # shapes only: no weights, no devices
+    try:
+        place_network(chip, config, hardware)  # shapes only: no weights, no devices
+    except MemoryError:
+        raise ValueError(f"placing the network on arrays of {args.rows} x {args.cols} devices ran out of memory; "
+                         "smaller --rows and --cols") from None
     layout = chip.layout
     print(layout.table() if len(layout.blocks) <= MAX_BLOCKS_PRINTED else layout.summary())
     layout.to_csv(stem + ".csv")
@@ -455,6 +519,9 @@ def _cmd_map(args) -> int:
 
 MAX_BLOCKS_PRINTED = 200
 """``xbar map`` prints every block up to this many, else a summary per matrix (every block goes to the CSV)."""
+
+MAX_MAP_ARRAYS = 100_000
+"""Most arrays ``xbar map`` lays out (8 814 arrays took 3.8 s and 320 MB: about 45 s and 2.4 GB at the most)."""
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -484,6 +551,10 @@ def _non_negative(text: str) -> int:
 
 def _positive(text: str) -> int:
     return _integer(text, 1)
+
+
+def _at_least_two(text: str) -> int:
+    return _integer(text, 2)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -606,13 +677,13 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example:\n  xbar map airline --out airline_layout.png\n"
                               "  xbar map custom --inputs 40 --hidden 64 64 --outputs 10")
     p.add_argument("network", choices=["airline", "vowels", "custom"])
-    p.add_argument("--inputs", type=int)
-    p.add_argument("--hidden", type=int, nargs="+")
-    p.add_argument("--outputs", type=int)
+    p.add_argument("--inputs", type=_positive)
+    p.add_argument("--hidden", type=_positive, nargs="+")
+    p.add_argument("--outputs", type=_positive)
     p.add_argument("--cell", default="lstm", choices=list(CELL_NAMES))
     p.add_argument("--no-bias", action="store_true")
-    p.add_argument("--rows", type=int, default=128)
-    p.add_argument("--cols", type=int, default=64)
+    p.add_argument("--rows", type=_at_least_two, default=128, help="rows of an array (default 128)")
+    p.add_argument("--cols", type=_at_least_two, default=64, help="columns of an array (default 64)")
     p.add_argument("--out", default="layout.png")
     p.set_defaults(func=_cmd_map)
 
@@ -624,12 +695,12 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example:\n  xbar adc --kind sar --bits 8 --capacitor-mismatch-sigma 0.05 "
                               "--out sar.png\n  xbar adc --kind ramp --comparator-offset-sigma-lsb 0.5")
     p.add_argument("--kind", default="sar", choices=["uniform", "sar", "ramp"])
-    p.add_argument("--bits", type=int, default=8)
+    p.add_argument("--bits", type=int, default=8, help=f"{ADC_BITS[0]}..{ADC_BITS[1]}")
     p.add_argument("--capacitor-mismatch-sigma", type=float, default=0.0, help="SAR unit capacitor, relative")
     p.add_argument("--comparator-offset-sigma-lsb", type=float, default=0.0, help="LSB")
     p.add_argument("--amplifier-gain", type=float, default=None, help="open-loop gain (default ideal)")
     p.add_argument("--columns-per-converter", type=int, default=1)
-    p.add_argument("--columns", type=int, default=8, help="columns of the array")
+    p.add_argument("--columns", type=int, default=8, help=f"columns of the array, {ADC_COLUMNS[0]}..{ADC_COLUMNS[1]}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="PNG of the transfer curves and DNL")
     p.add_argument("--plot", type=int, default=4, help="converters drawn")

@@ -23,10 +23,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 import crossbar
-from crossbar.validation import (as_float_array, check_choice, check_int, check_range, config_from_dict,
-                                 config_to_dict, make_generator)
+from crossbar.array import estimated_array_bytes
+from crossbar.validation import (CHECKED_BYTES, as_float_array, check_choice, check_int, check_memory, check_range,
+                                 config_from_dict, config_to_dict, make_generator)
 from mapping import (ADC_RANGE_MODES, Chip, Encoding, MappedMatrix, SlicedMatrix, WeightSlicing, periphery_names,
                      periphery_preset)
+from mapping.chip import named
 
 from . import parallel
 from .kernels import hardware_lstm_forward
@@ -287,6 +289,32 @@ def place_network(chip: Chip, network: NetworkConfig, config: HardwareConfig) ->
     return matrices
 
 
+def estimated_arrays(network: NetworkConfig, config: HardwareConfig) -> float:
+    """Arrays a network of this shape takes, estimated before placing it: two devices a weight (a pair),
+    times the slices of a sliced design, over the devices of an array (bias rows and half-filled arrays
+    not counted: a lower bound)."""
+    weights = sum(float(rows) * float(cols) for rows, cols in network.matrix_shapes().values())
+    slices = config.slicing.n_slices if config.slicing is not None else 1
+    return 2.0 * slices * weights / (float(config.array_rows) * float(config.array_cols))
+
+
+LAYOUT_BYTES_PER_ARRAY = 24e3
+"""Bytes an array costs a placement of shapes only (its blocks, the layout, its figure and table): 19 kB
+measured by ``xbar map`` of 8 814 arrays of 128 x 64 devices."""
+
+
+def check_chip_memory(network: NetworkConfig, config: HardwareConfig) -> None:
+    """Refuse a chip whose arrays (:func:`estimated_arrays`, each :func:`crossbar.array.estimated_array_bytes`)
+    would not fit the memory available, before anything is placed: one line with the size, the estimate
+    and the memory."""
+    arrays = estimated_arrays(network, config)
+    per_array = estimated_array_bytes(config.array_rows, config.array_cols, config.device_model())
+    needed = arrays * (per_array + LAYOUT_BYTES_PER_ARRAY)
+    if needed > CHECKED_BYTES:
+        check_memory(f"a chip for hidden={list(network.hidden)} (about {arrays:,.0f} arrays of "
+                     f"{config.array_rows} x {config.array_cols} devices)", needed)
+
+
 def li2019_corners(network: Network) -> Dict[str, Tuple[int, int, int]]:
     """Li et al.'s placement: the LSTM block at column 1, the dense block right of it, both from row 1."""
     if len(network.config.hidden) != 1:
@@ -325,6 +353,7 @@ class HardwareNetwork:
         self.config = config
         self.compiled = bool(compiled)
         self.threads = parallel.default_threads() if threads is None else parallel.check_threads(threads)
+        check_chip_memory(network.config, config)
         self.chip = build_chip(config, seed)
         self.matrices: Dict[str, MappedMatrix] = place_network(self.chip, network.config, config)
         self._read_back: Optional[Dict[str, np.ndarray]] = None
@@ -528,13 +557,15 @@ class HardwareNetwork:
         try:
             config = HardwareConfig.from_dict(meta["config"], f"{path}: config")
             net_config = config_from_dict(NetworkConfig, meta["network"], f"{path}: network")
+            network = Network(net_config, seed=0)
+            network.set_params(SoftwareTrainer(network).check_state(
+                {k: v for k, v in arrays.items() if k.startswith("param:")}, path))
+            hw = cls(network, config, seed=0, compiled=compiled, threads=threads)
+            hw.load_state({k[len("hardware:"):]: v for k, v in arrays.items() if k.startswith("hardware:")}, path)
         except KeyError as error:
             raise ValueError(f"{path}: no {error} in its record; damaged") from None
-        network = Network(net_config, seed=0)
-        network.set_params(SoftwareTrainer(network).check_state(
-            {k: v for k, v in arrays.items() if k.startswith("param:")}, path))
-        hw = cls(network, config, seed=0, compiled=compiled, threads=threads)
-        hw.load_state({k[len("hardware:"):]: v for k, v in arrays.items() if k.startswith("hardware:")}, path)
+        except ValueError as error:
+            raise named(path, error) from None
         return hw
 
     def counters(self) -> crossbar.OperationCounts:

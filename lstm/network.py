@@ -21,7 +21,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from crossbar.validation import as_float_array, check_choice, check_int, check_range, make_generator
+from crossbar.validation import (CHECKED_BYTES, as_float_array, check_choice, check_int, check_memory, check_range,
+                                 make_generator)
 
 from .cells import get_cell, sigmoid
 from .kernels import lstm_backward, lstm_forward
@@ -135,6 +136,19 @@ class ForwardCache:
     outputs: np.ndarray             # after the head's activation
 
 
+BYTES_PER_WEIGHT = 64
+"""Bytes a weight costs a network in training, estimated: itself, its mask, gradient and optimiser moments
+and the temporaries of an update (eight float64 copies)."""
+
+
+def check_network_memory(config: NetworkConfig) -> None:
+    """Refuse a network whose weights (:data:`BYTES_PER_WEIGHT` each) would not fit the memory available,
+    before any is allocated: ``ValueError`` in one line with its size, the estimate and the memory."""
+    weights = sum(float(r) * float(c) for r, c in config.matrix_shapes().values())
+    if weights * BYTES_PER_WEIGHT > CHECKED_BYTES:
+        check_memory(f"a network of hidden={list(config.hidden)} ({weights:.3g} weights)", weights * BYTES_PER_WEIGHT)
+
+
 class Network:
     """A stack of recurrent layers and a dense head; seeded initialisation.
 
@@ -152,6 +166,7 @@ class Network:
     def __init__(self, config: NetworkConfig, seed=0, kernels: bool = True):
         if not isinstance(config, NetworkConfig):
             raise ValueError(f"config={config!r} is not allowed; an lstm.NetworkConfig is required")
+        check_network_memory(config)
         self.config = config
         self.kernels = bool(kernels)
         self.cell = get_cell(config.cell)

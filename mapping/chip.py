@@ -9,6 +9,7 @@ import numpy as np
 
 import crossbar
 from crossbar import CrossbarArray, DeviceModel, EnergyCosts, Peripherals
+from crossbar.array import check_array_memory
 from crossbar.validation import check_int, config_from_dict, config_to_dict
 
 from .layout import Block, Layout
@@ -117,6 +118,9 @@ class Chip:
 
         Array ``k`` is seeded by the ``k``-th child of ``SeedSequence(seed)`` whenever it is built.
         """
+        missing = self._space.n_arrays - len(self._arrays)
+        if missing > 0:  # all of them checked against the memory before the first is built
+            check_array_memory(self.array_rows, self.array_cols, self.device, missing)
         while len(self._arrays) < self._space.n_arrays:
             seed = self._seeds.spawn(1)[0]
             array = CrossbarArray(self.array_rows, self.array_cols, self.device, seed=seed,
@@ -226,13 +230,13 @@ class Chip:
 
         Every array is checked before any changes.
         """
-        if "arrays" not in state or int(state["arrays"]) != len(self.arrays):
-            got = int(state["arrays"]) if "arrays" in state else "no"
+        got = _saved_count(state.get("arrays"), f"{source}: arrays")
+        if got != len(self.arrays):
             raise ValueError(f"{source}: {got} arrays saved; this chip has {len(self.arrays)}")
         parts = [{name[len(f"array{k}."):]: v for name, v in state.items() if name.startswith(f"array{k}.")}
                  for k in range(len(self.arrays))]
         for k, (a, part) in enumerate(zip(self.arrays, parts)):  # check all before touching one
-            a.check_state(part, f"{source}: array {k}")
+            a.check_state(part, f"{source}: array{k}")
         try:
             seeds = json.loads(str(state["seed_sequence"]))
             sequence = np.random.SeedSequence(seeds["entropy"], spawn_key=tuple(seeds["spawn_key"]),
@@ -241,7 +245,7 @@ class Chip:
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{source}: the chip's seed sequence cannot be read ({error})") from None
         for k, (a, part) in enumerate(zip(self.arrays, parts)):
-            a.load_state(part, f"{source}: array {k}")
+            a.load_state(part, f"{source}: array{k}")
         self._seeds = sequence
 
     def save(self, path: str) -> None:
@@ -296,13 +300,22 @@ class Chip:
                        device_read_voltage=meta.get("device_read_voltage", 0.2),
                        seconds_per_read=meta.get("seconds_per_read", 0.0),
                        seconds_per_write=meta.get("seconds_per_write", 0.0))
-            n = int(arrays["chip.arrays"])
-            grid = np.unpackbits(taken, count=n * chip.array_rows * chip.array_cols).astype(bool)
-            chip._space = Occupancy.from_taken(grid.reshape(n, chip.array_rows, chip.array_cols))
-            for matrix, part, k, rows, cols in meta["blocks"]:
-                chip.layout.add(Block(matrix, part, int(k), tuple(rows), tuple(cols)))
+            n = _saved_count(arrays.get("chip.arrays"), f"{path}: chip.arrays")
+            devices = n * chip.array_rows * chip.array_cols
+            if taken.dtype != np.uint8 or taken.ndim != 1 or taken.size != -(-devices // 8):
+                raise ValueError(f"{path}: taken holds {taken.size} byte(s) of {taken.dtype}; {n} array(s) of "
+                                 f"{chip.array_rows} x {chip.array_cols} devices need {-(-devices // 8)} of uint8")
+            check_array_memory(chip.array_rows, chip.array_cols, chip.device, max(n, 1))
+            grid = np.unpackbits(taken, count=devices).astype(bool).reshape(n, chip.array_rows, chip.array_cols)
+            chip._space = Occupancy.from_taken(grid)
+            if not isinstance(meta["blocks"], list):
+                raise ValueError(f"{path}: blocks={meta['blocks']!r} is not allowed; a list of blocks is required")
+            for i, entry in enumerate(meta["blocks"]):
+                chip.layout.add(_saved_block(entry, grid, f"{path}: blocks[{i}]"))
         except (KeyError, TypeError) as error:
             raise ValueError(f"{path}: its record is damaged ({type(error).__name__}: {error})") from None
+        except ValueError as error:
+            raise named(path, error) from None
         chip.load_state({k[len("chip."):]: v for k, v in arrays.items() if k.startswith("chip.")}, path)
         return chip
 
@@ -311,5 +324,44 @@ class Chip:
         return [a.conductance.copy() for a in self.arrays]
 
     def save_layout(self, path, with_conductance: bool = True) -> None:
-        """Draw the layout (over the conductances) to ``path``."""
-        self.layout.save(path, self.conductances() if with_conductance and self.arrays else None)
+        """Draw the layout (over the conductances, its stuck devices marked) to ``path``."""
+        drawn = with_conductance and self.arrays
+        self.layout.save(path, self.conductances() if drawn else None,
+                         [a.faults.copy() for a in self.arrays] if drawn else None)
+
+
+def named(path: str, error: ValueError) -> ValueError:
+    """``error`` as a ``ValueError`` whose message starts with the file ``path`` (as it is when it does)."""
+    text = str(error)
+    return ValueError(text if text.startswith(str(path)) else f"{path}: {text}")
+
+
+def _saved_count(value, name: str) -> int:
+    """A count of a saved record (a 0-d integer entry, >= 0); ``ValueError`` naming ``name`` otherwise."""
+    if value is None:
+        raise ValueError(f"{name}: no such entry; the number of arrays is required")
+    count = np.asarray(value)
+    if count.ndim != 0 or not np.issubdtype(count.dtype, np.integer) or int(count) < 0:
+        raise ValueError(f"{name}={count!r} is not allowed; a whole number of arrays (>= 0) is required")
+    return int(count)
+
+
+def _saved_block(entry, taken: np.ndarray, name: str) -> Block:
+    """A block of a saved record, ``[matrix, part, array, [row start, stop], [column start, stop]]`` (0-based,
+    half-open), checked against the saved arrays and their taken devices."""
+    if not isinstance(entry, list) or len(entry) != 5:
+        raise ValueError(f"{name}={entry!r}: [matrix, part, array, [row start, stop], [column start, stop]] is "
+                         "required")
+    matrix, part, k, rows, cols = entry
+    n, height, width = taken.shape
+    spans = [rows, cols]
+    if (not isinstance(matrix, str) or not isinstance(part, str) or isinstance(k, bool) or not isinstance(k, int)
+            or not all(isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool)
+                                                                     for x in v) for v in spans)):
+        raise ValueError(f"{name}={entry!r}: [matrix, part, array, [row start, stop], [column start, stop]] is "
+                         "required")
+    if not (0 <= k < n and 0 <= rows[0] < rows[1] <= height and 0 <= cols[0] < cols[1] <= width):
+        raise ValueError(f"{name}={entry!r} lies outside the {n} saved array(s) of {height} x {width} devices")
+    if not taken[k, rows[0]:rows[1], cols[0]:cols[1]].all():
+        raise ValueError(f"{name}={entry!r} holds devices the record does not mark as taken")
+    return Block(matrix, part, k, (rows[0], rows[1]), (cols[0], cols[1]))

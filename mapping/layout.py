@@ -41,6 +41,12 @@ MAX_ARRAYS_DRAWN = 16
 """Above this many arrays :meth:`Layout.figure` draws the chip overview instead of each array."""
 
 
+STUCK_MARKERS = {1: ("o", "tab:red", "stuck at g_min"),
+                 2: ("x", "tab:orange", "stuck at g_max")}
+"""How :meth:`Layout.figure` marks stuck devices, by fault code: marker, colour, legend text (a hollow red
+circle at the bottom, an orange cross at the top)."""
+
+
 class Layout:
     """Every block placed on a chip's arrays, with utilisation, a table and a figure."""
 
@@ -80,41 +86,47 @@ class Layout:
         return "\n".join(lines)
 
     def to_csv(self, path) -> None:
-        """Every block as a CSV row: matrix, part, array, first and last row and column (1-based,
-        inclusive, as :meth:`table`), devices."""
+        """Every block as a CSV row: matrix, part, array, first and last row and column (all 1-based,
+        rows and columns inclusive, as :meth:`table`), devices."""
         import csv
 
         with open(path, "w", newline="") as f:
             out = csv.writer(f)
             out.writerow(["matrix", "part", "array", "first_row", "last_row", "first_col", "last_col", "devices"])
             for b in self.blocks:
-                out.writerow([b.matrix, b.part, b.array, b.rows[0] + 1, b.rows[1], b.cols[0] + 1, b.cols[1],
+                out.writerow([b.matrix, b.part, b.array + 1, b.rows[0] + 1, b.rows[1], b.cols[0] + 1, b.cols[1],
                               b.n_devices])
 
     def table(self) -> str:
-        """A text table, rows and columns 1-based and inclusive as in the paper."""
+        """A text table, arrays, rows and columns 1-based (rows and columns inclusive) as in the paper."""
         lines = [f"{'matrix':<10} {'part':<12} {'array':>5} {'rows':>9} {'cols':>9} {'devices':>8}"]
         for b in self.blocks:
-            lines.append(f"{b.matrix:<10} {b.part:<12} {b.array:>5} {b.rows[0] + 1:>4}-{b.rows[1]:<4} "
+            lines.append(f"{b.matrix:<10} {b.part:<12} {b.array + 1:>5} {b.rows[0] + 1:>4}-{b.rows[1]:<4} "
                          f"{b.cols[0] + 1:>4}-{b.cols[1]:<4} {b.n_devices:>8}")
         for k, u in enumerate(self.utilisation()):
-            lines.append(f"array {k}: {u * 100:.1f} % of {self.array_rows}x{self.array_cols} devices used")
+            lines.append(f"array {k + 1}: {u * 100:.1f} % of {self.array_rows}x{self.array_cols} devices used")
         return "\n".join(lines)
 
-    def figure(self, conductance: Optional[list] = None):
+    def figure(self, conductance: Optional[list] = None, faults: Optional[list] = None):
         """A matplotlib figure: each array drawn with its blocks and their parts labelled.
 
-        Rows and columns are numbered from 1, as in :meth:`table`. Without
-        conductances the blocks are tinted by matrix; over conductances (drawn
-        in grey, in microsiemens) they are outlined only, so that the devices
-        under them show.
+        Arrays, rows and columns are numbered from 1, as in :meth:`table`.
+        Without conductances the blocks are tinted by matrix; over conductances
+        (drawn in grey, in microsiemens) they are outlined only, so that the
+        devices under them show, and labelled on a light box that reads on dark
+        cells too. Stuck devices (``faults``) are marked and explained in the
+        legend: on a grey map they would be unexplained dots.
 
         Parameters
         ----------
         conductance : list of ndarray, optional
             Conductances (S) of each array, drawn underneath in grey.
+        faults : list of ndarray, optional
+            Fault map of each array (``crossbar.CrossbarArray.faults``: 0 working, 1 stuck at the bottom of
+            its window, 2 stuck at the top).
         """
         import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
         from matplotlib.patches import Rectangle
         from matplotlib.ticker import MaxNLocator
 
@@ -127,6 +139,7 @@ class Layout:
         names = sorted({b.matrix for b in self.blocks})
         colours = {name: plt.get_cmap("tab10")(k % 10) for k, name in enumerate(names)}
         utilisation = self.utilisation()
+        stuck_counts = {1: 0, 2: 0}
         # device (i, j), 0-based, covers [j + 0.5, j + 1.5) x [i + 0.5, i + 1.5): the ticks read 1-based
         for k in range(lines * columns):
             ax = axes[k // columns][k % columns]
@@ -149,6 +162,9 @@ class Layout:
                 x, y = b.cols[0] + 0.5 + width / 2, b.rows[0] + 0.5 + height / 2
                 style = dict(ha="center", va="center", color=colours[b.matrix] if outlined else "black",
                              fontweight="bold" if outlined else "normal")
+                if outlined:  # a light box behind: the label reads on dark cells as on light ones
+                    style["bbox"] = dict(boxstyle="round,pad=0.15", facecolor="white", alpha=0.85,
+                                         edgecolor="none")
                 if height >= 6 and width >= 1.7 * len(label) * self.array_cols / 64:
                     ax.text(x, y, label, fontsize=7, **style)
                 elif height >= 2.2 * len(label) * self.array_rows / 128 and width >= 4:
@@ -159,13 +175,28 @@ class Layout:
                 axis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 4, 8, 10]))
             ax.set_xlabel("column")
             ax.set_ylabel("row")
-            ax.set_title(f"array {k}: {utilisation[k] * 100:.0f} % used")
+            if faults is not None:
+                for code, (marker, colour, _) in STUCK_MARKERS.items():
+                    rows, cols = np.nonzero(np.asarray(faults[k]) == code)
+                    stuck_counts[code] += rows.size
+                    if rows.size:
+                        filled = {"facecolors": "none", "edgecolors": colour} if marker == "o" else {"c": colour}
+                        ax.scatter(cols + 1, rows + 1, s=9, marker=marker, linewidths=0.8, zorder=3, **filled)
+            ax.set_title(f"array {k + 1}: {utilisation[k] * 100:.0f} % used")
         handles = [Rectangle((0, 0), 1, 1, facecolor="none" if conductance is not None else colours[name],
                              edgecolor=colours[name], linewidth=1.6, alpha=1.0 if conductance is not None else 0.5)
                    for name in names]
+        labels = list(names)
+        for code, (marker, colour, text) in STUCK_MARKERS.items():
+            if stuck_counts[code]:
+                handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=5, markeredgewidth=0.8,
+                                      markeredgecolor=colour, markerfacecolor="none" if marker == "o" else colour))
+                labels.append(f"{stuck_counts[code]} device(s) {text}")
         if handles:
-            fig.legend(handles, names, loc="lower center", ncol=min(len(names), 6), frameon=False)
-            fig.tight_layout(rect=(0, 0.06, 1, 1))
+            across = min(len(labels), 2 if columns == 1 else 2 * columns)
+            legend_rows = int(np.ceil(len(labels) / across))
+            fig.legend(handles, labels, loc="lower center", ncol=across, frameon=False)
+            fig.tight_layout(rect=(0, min(0.4, (0.01 + 0.055 * legend_rows) / lines), 1, 1))
         else:
             fig.tight_layout()
         return fig
@@ -210,10 +241,10 @@ class Layout:
         fig.tight_layout()
         return fig
 
-    def save(self, path, conductance: Optional[list] = None) -> None:
+    def save(self, path, conductance: Optional[list] = None, faults: Optional[list] = None) -> None:
         """Write :meth:`figure` to ``path`` (PNG, PDF or SVG by the suffix)."""
         import matplotlib.pyplot as plt
 
-        fig = self.figure(conductance)
+        fig = self.figure(conductance, faults)
         fig.savefig(path, dpi=130)
         plt.close(fig)

@@ -541,8 +541,9 @@ class MappedMatrix:
                 try:  # (an array refuses devices that never had a SET gate voltage, touching none)
                     tile_pulses, tile_limited = self.chip.arrays[t.array].move(self._join(d, -d), rows, cols)
                 except ValueError as error:
-                    raise ValueError(f"{self.name}: {error}; call initialize() or program() "
-                                     "before apply_update()") from None
+                    hint = ("; call initialize() or program() before apply_update()"
+                            if "never programmed" in str(error) else "")
+                    raise ValueError(f"{self.name}: {error}{hint}") from None
                 pulses += tile_pulses
                 limited += tile_limited
         return UpdateReport(pulses=pulses, n_limited=limited)

@@ -22,6 +22,13 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from crossbar.validation import CHECKED_BYTES, check_memory
+
+
+GRID_BYTES_PER_DEVICE = 14
+"""Bytes a device of an array with room costs a placement at its peak: its taken flag (1), and the first
+fit's summed-area table, its differences and their transpose (int32, bool: 13)."""
+
 
 class Occupancy:
     """Taken devices of equal ``rows x cols`` arrays.
@@ -41,6 +48,9 @@ class Occupancy:
 
     def add_array(self) -> int:
         """Append an empty array; return its index."""
+        if self.rows * self.cols * GRID_BYTES_PER_DEVICE > CHECKED_BYTES:
+            check_memory(f"placing blocks on an array of {self.rows} x {self.cols} devices", self.rows * self.cols
+                         * GRID_BYTES_PER_DEVICE)
         if self.n_arrays == self._free.size:
             self._free = np.concatenate([self._free, np.zeros(self._free.size, dtype=np.int64)])
         self._grids.append(np.zeros((self.rows, self.cols), dtype=bool))

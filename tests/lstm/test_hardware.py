@@ -283,7 +283,7 @@ def test_damaged_foreign_or_unknown_chip_files_are_refused(tmp_path):
         HardwareNetwork.load(str(tmp_path / "other.npz"))
     bad = {**arrays, "hardware:chip.array0.gain": arrays["hardware:chip.array0.gain"][:3]}
     np.savez(tmp_path / "bad.npz", **bad)
-    with pytest.raises(ValueError, match="bad.npz: array 0.gain has shape"):
+    with pytest.raises(ValueError, match="bad.npz: array0.gain has shape"):
         HardwareNetwork.load(str(tmp_path / "bad.npz"))
     assert zipfile.is_zipfile(path)  # an npz of plain arrays: nothing is unpickled
 
