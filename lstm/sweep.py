@@ -28,6 +28,16 @@ from crossbar.validation import check_int
 from .experiment import Experiment, li2019, parameter
 from .results import FORMAT, ResultsWriter, read_results
 
+MAX_POINTS = 100_000
+"""The most points (values times seeds) a sweep may have; more is refused before any is made."""
+
+
+def _check_count(count: int, what: str) -> None:
+    if count > MAX_POINTS:
+        raise ValueError(f"{what} make(s) {count:.6g} points; a sweep may have at most {MAX_POINTS} "
+                         "(split it into several sweeps, or use fewer values)")
+
+
 def parse_values(text: str) -> List[float]:
     """Values of one ``--vary`` right-hand side.
 
@@ -35,23 +45,25 @@ def parse_values(text: str) -> List[float]:
     values evenly spaced in log10; ``a,b,c`` is a list; a single number is one value.
     """
     text = text.strip()
-    try:
-        if text.startswith("log:"):
-            a, b, n = text[4:].split(":")
+    bad = ValueError(f"range {text!r} is not understood; use start:stop:count, log:start:stop:count "
+                     "(positive), or a,b,c")
+    if ":" in text:
+        log = text.startswith("log:")
+        try:
+            a, b, n = text[4:].split(":") if log else text.split(":")
             a, b, n = float(a), float(b), int(n)
-            if a <= 0 or b <= 0 or n < 1:
-                raise ValueError
+        except ValueError:
+            raise bad from None
+        if n < 1 or (log and (a <= 0 or b <= 0)):
+            raise bad
+        _check_count(n, f"range {text!r}")  # before any value is made
+        if log:
             return [float(v) for v in np.logspace(math.log10(a), math.log10(b), n)]
-        if ":" in text:
-            a, b, n = text.split(":")
-            a, b, n = float(a), float(b), int(n)
-            if n < 1:
-                raise ValueError
-            return [float(v) for v in np.linspace(a, b, n)]
+        return [float(v) for v in np.linspace(a, b, n)]
+    try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise ValueError(f"range {text!r} is not understood; use start:stop:count, log:start:stop:count "
-                         "(positive), or a,b,c") from None
+        raise bad from None
     if not values or not all(math.isfinite(v) for v in values):
         raise ValueError(f"range {text!r} holds a value that is not finite")
     return values
@@ -69,6 +81,9 @@ def parse_vary(items: Sequence[str], experiment: Optional[Experiment] = None) ->
             raise ValueError(f"--vary {item!r}: write NAME=VALUES, e.g. device.program_noise_sigma=0:6e-6:7")
         name, text = item.split("=", 1)
         name = name.strip()
+        if name in out:
+            raise ValueError(f"--vary {name} is given twice; give all its values once "
+                             f"({name}=a,b,c)")
         out[name] = parameter(name, experiment).parse(text)
     return out
 
@@ -77,17 +92,20 @@ def load_sweep_file(path: str) -> Tuple[Experiment, Dict[str, list], Optional[in
     """A sweep file: an experiment's sections (or the short ``[experiment]`` table: task, way, preset,
     epochs), ``[vary]`` (name = "range" or a list) and ``seeds`` (in ``[experiment]`` or ``[sweep]``).
 
+    A relative ``data.path`` is taken from the file's folder (as :func:`lstm.experiment.load_experiment`
+    does). A table of the wrong type, an unknown key or a bad value is a ``ValueError`` naming the file.
+
     Returns (base experiment, vary, seeds or None).
     """
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ValueError(f"sweep file {path!r} could not be read: {error}") from None
+    from .experiment import experiment_from_table, read_table_file, toml_type
+
+    data = read_table_file(path, "sweep file")
+    for key in ("experiment", "sweep", "vary"):
+        if key in data and not isinstance(data[key], dict):
+            value = data[key]
+            raise ValueError(f"sweep file {path}: [{key}] is {toml_type(value)} ({value!r:.40}); a table is "
+                             f"required ([{key}] and its keys on the lines below)")
+    vary_table = data.pop("vary", {})
     seeds = None
     if "experiment" in data:  # the short form: Li et al.'s experiment of a task
         short = dict(data.pop("experiment"))
@@ -96,17 +114,41 @@ def load_sweep_file(path: str) -> Tuple[Experiment, Dict[str, list], Optional[in
         if unknown:
             raise ValueError(f"sweep file {path}: [experiment] keys {sorted(unknown)} are not known; "
                              "use task, way, preset, epochs, seeds (or the full sections of an experiment)")
-        experiment = base_experiment(**short)
+        if data:
+            raise ValueError(f"sweep file {path}: [{sorted(data)[0]}] beside the short [experiment] table; give "
+                             "[experiment] and [vary] only, or an experiment's sections and [vary]")
+        for key, wanted in (("task", str), ("way", str), ("preset", str), ("epochs", int)):
+            if key in short and (not isinstance(short[key], wanted) or isinstance(short[key], bool)):
+                raise ValueError(f"sweep file {path}: [experiment] {key} is {toml_type(short[key])} "
+                                 f"({short[key]!r:.40}); {'a string' if wanted is str else 'an integer'} is required")
+        try:
+            experiment = base_experiment(**short)
+        except ValueError as error:
+            raise ValueError(f"sweep file {path}: {error}") from None
     else:
         seeds = dict(data.pop("sweep", {})).get("seeds")
-        vary_table = data.pop("vary", {})
-        experiment = Experiment.from_dict(data, f"sweep file {path}")
-        data["vary"] = vary_table
+        experiment, _ = experiment_from_table(data, path, "sweep file")
     vary_items = []
-    for name, value in dict(data.get("vary", {})).items():
-        text = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    for name, value in vary_table.items():
+        if isinstance(value, dict):
+            raise ValueError(f"sweep file {path}: [vary] {name} is a table; a string of values "
+                             "(\"0:6e-6:7\") or an array ([4, 6, 8]) is required")
+        text = ",".join(_vary_text(v) for v in value) if isinstance(value, list) else _vary_text(value)
         vary_items.append(f"{name}={text}")
-    return experiment, parse_vary(vary_items, experiment), seeds
+    try:
+        vary = parse_vary(vary_items, experiment)
+    except ValueError as error:
+        raise ValueError(f"sweep file {path}: [vary] {error}") from None
+    return experiment, vary, seeds
+
+
+def _vary_text(value) -> str:
+    """One value of a ``[vary]`` array as ``--vary`` text (lists in brackets, booleans as true/false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ",".join(_vary_text(v) for v in value) + "]"
+    return str(value)
 
 
 def base_experiment(task: Optional[str] = None, way: Optional[str] = None, preset: Optional[str] = None,
@@ -156,20 +198,56 @@ class Point:
 def points(experiment: Experiment, vary: Dict[str, list], seeds: int, base_seed: int = 0) -> List[Point]:
     """Every combination of the varied values, each with seeds ``base_seed .. base_seed + seeds - 1``.
 
-    Values are checked and stored as their parameter's type (whole numbers as integers, never truncated).
+    Values are checked and stored as their parameter's type (whole numbers as integers, never truncated);
+    a value given twice is refused, and so is a sweep of more than :data:`MAX_POINTS` points, before any
+    point is made. A varied ``training.seed`` is each point's seed (then ``seeds`` is 1 and ``base_seed``
+    0: the seeds are those varied).
     """
     check_int("seeds", seeds, 1)
     check_int("seed", base_seed, 0)
     names = sorted(vary)
-    values = {n: [parameter(n, experiment).coerce(v) for v in vary[n]] for n in names}
+    values = {}
+    for n in names:
+        spec = parameter(n, experiment)
+        values[n] = [spec.coerce(v) for v in vary[n]]
+        seen = set()
+        for v in values[n]:
+            if v in seen:
+                raise ValueError(f"--vary {n}: the value {v:g} is given twice; give each value once"
+                                 if isinstance(v, float) else f"--vary {n}: the value {v} is given twice; "
+                                 "give each value once")
+            seen.add(v)
+    count = seeds
+    for n in names:
+        count *= len(values[n])
+    _check_count(count, " x ".join([f"{len(values[n])} values of {n}" for n in names] + [f"{seeds} seed(s)"]))
     combos = itertools.product(*(values[n] for n in names)) if names else [()]
+    if "training.seed" in values:
+        if seeds != 1 or base_seed != 0:
+            raise ValueError("training.seed is varied: each point runs with its varied seed; leave out --seeds "
+                             "and --seed (or give --seeds N --seed S without varying training.seed)")
+        at = names.index("training.seed")
+        return [Point(experiment, tuple(zip(names, combo)), combo[at]) for combo in combos]
     return [Point(experiment, tuple(zip(names, combo)), base_seed + s) for combo in combos for s in range(seeds)]
 
 
 def validate(todo: Sequence[Point]) -> None:
-    """Build and check every point's experiment before anything runs; the first bad one raises."""
+    """Build and check every point's experiment, and read its data, before anything runs; the first bad
+    one raises ``ValueError`` naming the point (a missing data file, a headroom too small for a split)."""
+    from . import runner
+
+    loaded = set()
     for p in todo:
-        p.resolved()
+        exp = p.resolved()
+        key = json.dumps([exp.to_dict()["data"], exp.network.mode, exp.training.seed], sort_keys=True)
+        if key in loaded:
+            continue
+        try:
+            runner.problem_of(exp)
+        except (ValueError, OSError) as error:
+            text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(f"point {p.describe()}: {text}") from None
+        loaded.add(key)
 
 
 _interrupt_requested = False
@@ -281,6 +359,10 @@ def run_sweep(todo: Sequence[Point], path: str, workers: int = 1, scheduler: Opt
     from tqdm.auto import tqdm
 
     check_int("workers", workers, 1)
+    if workers > 1 and scheduler is None and cluster is None:
+        from .workers import check_worker_count
+
+        check_worker_count(workers)
     if not todo:
         raise ValueError("no points to run")
     identities = {json.dumps(p.identity, sort_keys=True) for p in todo}
