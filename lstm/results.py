@@ -165,11 +165,17 @@ def read_results(path: str) -> Contents:
                                f"of format {FORMAT}); it was left as it is. Choose another file")
     if not contents.records:  # only a first record cut short by a kill: ours, and empty
         return contents
+    for number, r in zip(contents.numbers, contents.records):  # a hand-edited record: named by its line
+        if not isinstance(r.get("params"), dict) or not isinstance(r.get("key"), str):
+            what = "params" if not isinstance(r.get("params"), dict) else "key"
+            raise ResultsFileError(f"{path} line {number}: {what} is {type(r.get(what)).__name__} "
+                                   f"({json.dumps(r.get(what))[:40]}), {'a table of parameter values' if what == 'params' else 'a text'}"
+                                   " is required; it was left as it is. Repair or remove the line")
     first = identity_of(contents.records[0])
-    for number, r in enumerate(contents.records[1:], start=2):
+    for number, r in zip(contents.numbers[1:], contents.records[1:]):
         other = identity_of(r)
         if other != first:
-            raise ResultsFileError(f"{path} mixes experiments (record {number}: "
+            raise ResultsFileError(f"{path} mixes experiments (line {number}: "
                                    f"{describe_difference(other, first)}); split it before using it")
     return contents
 

@@ -133,6 +133,10 @@ def load_sweep_file(path: str) -> Tuple[Experiment, Dict[str, list], Optional[in
         if isinstance(value, dict):
             raise ValueError(f"sweep file {path}: [vary] {name} is a table; a string of values "
                              "(\"0:6e-6:7\") or an array ([4, 6, 8]) is required")
+        if name == "data.path":  # files named relative to the sweep file, as its [data] path is
+            folder = os.path.dirname(os.path.abspath(path))
+            value = [v if not isinstance(v, str) or os.path.isabs(v) else os.path.normpath(os.path.join(folder, v))
+                     for v in (value if isinstance(value, list) else str(value).split(","))]
         text = ",".join(_vary_text(v) for v in value) if isinstance(value, list) else _vary_text(value)
         vary_items.append(f"{name}={text}")
     try:
@@ -480,24 +484,34 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
     """Each metric against a varied parameter, mean and spread over seeds, the software baseline as a
     line, one curve per value of a second parameter. Writes ``out`` as PNG and PDF.
 
+    Axes carry the parameters' meaning and units (:func:`lstm.experiment.parameters`; SI values in friendly
+    units, µS rather than 1e-6 S), accuracies are in percent, whole-number parameters get whole-number
+    ticks, and the legend says what the error bars are and over how many seeds the means are taken. A
+    sweep that varies only the seed is drawn against the seed.
+
     Reads ``path`` without changing it (damaged lines are left in place and skipped; see
-    :func:`lstm.results.read_results`), and checks every choice before drawing.
+    :func:`lstm.results.read_results`), and checks every choice and record before drawing: a missing file,
+    or a record edited into something else, is a ``ValueError`` naming the file and the line.
     """
-    import matplotlib
+    from .figures import plt as pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
+    if not os.path.exists(path):
+        raise ValueError(f"{path} does not exist; give a results file of xbar sweep (its --out)")
     contents = read_results(path)
-    records = [r for r in contents.latest().values() if r.get("status") == "ok"]
-    if not records:
-        raise ValueError(f"{path} holds no finished point to plot")
+    latest = {}
+    for number, r in zip(contents.numbers, contents.records):
+        latest[r["key"]] = (number, r)
+    rows = [(n, r) for n, r in latest.values() if r.get("status") == "ok"]
+    if not rows:
+        raise ValueError(f"{path} holds no finished point to plot ({len(latest)} point(s), none ok)")
+    for number, r in rows:
+        _check_plotted(path, number, r)
+    records = [r for _, r in rows]
     varied = sorted({k for r in records for k in r["params"]})
-    if not varied:
-        raise ValueError(f"{path}: no parameter was varied")
-    x = x or varied[0]
-    if x not in varied:
-        raise ValueError(f"--x {x!r} was not varied; varied: {', '.join(varied)}")
+    x = x or (varied[0] if varied else "seed")
+    if x not in varied and not (x == "seed" and not varied):
+        raise ValueError(f"--x {x!r} was not varied; varied: {', '.join(varied) or 'nothing (only the seed)'}")
     others = [v for v in varied if v != x]
     if by is not None and by not in others:
         raise ValueError(f"--by {by!r} is not another varied parameter; choose one of {', '.join(others) or 'none'}")
@@ -506,22 +520,50 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
     metric = metric or metrics[0]
     if metric not in metrics:
         raise ValueError(f"--metric {metric!r} is not in {path}; its metrics: {', '.join(metrics)}")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    groups = sorted({r["params"].get(by) for r in records}, key=lambda v: (v is None, v)) if by else [None]
+    for number, r in rows:
+        if metric not in r["metrics"]:
+            raise ValueError(f"{path} line {number}: the record has no metric {metric!r} (its metrics: "
+                             f"{', '.join(r['metrics'])}); repair or remove the line")
+
+    def value_of(r, name):
+        return r["seed"] if name == "seed" and not varied else r["params"][name]
+
+    x_axis = _Axis(x, [value_of(r, x) for r in records], records[0].get("experiment"))
+    by_axis = _Axis(by, [r["params"][by] for r in records], records[0].get("experiment")) if by else None
+    percent = metric.endswith("accuracy")
+    scale = 100.0 if percent else 1.0
+    fig, ax = plt.subplots(figsize=(8.4, 4.2))
+    groups = sorted({_hashable(r["params"].get(by)) for r in records}, key=_order) if by else [None]
+    counts = []
     for g in groups:
-        rows = [r for r in records if by is None or r["params"].get(by) == g]
-        xs = sorted({r["params"][x] for r in rows})
-        values = [[r["metrics"][metric] for r in rows if r["params"][x] == v] for v in xs]
-        label = f"{by} = {g:g}" if by and isinstance(g, float) else (f"{by} = {g}" if by else "hardware")
-        ax.errorbar(xs, [np.mean(v) for v in values], yerr=[np.std(v) for v in values], marker="o", capsize=3,
-                    label=label)
+        chosen = [r for r in records if by is None or _hashable(r["params"].get(by)) == g]
+        xs = sorted({_hashable(value_of(r, x)) for r in chosen}, key=_order)
+        values = [[scale * r["metrics"][metric] for r in chosen if _hashable(value_of(r, x)) == v] for v in xs]
+        counts += [len(v) for v in values]
+        label = f"{by_axis.short} = {by_axis.show(g)}" if by else "hardware"
+        positions = [x_axis.position(v) for v in xs]
+        if x == "seed" and not varied:
+            ax.plot(positions, [v[0] for v in values], "o", label=f"{label}, one point per seed")
+        else:
+            ax.errorbar(positions, [np.mean(v) for v in values], yerr=[np.std(v) for v in values], marker="o",
+                        capsize=3, label=label)
     baseline = [r["metrics"].get(f"software_{metric}") for r in records]
-    baseline = [b for b in baseline if b is not None]
+    baseline = [scale * b for b in baseline if b is not None]
+    n_seeds = len({r["seed"] for r in records})
     if baseline:
-        ax.axhline(float(np.mean(baseline)), color="k", linestyle="--", label="software")
-    ax.set_xlabel(x)
-    ax.set_ylabel(metric)
-    ax.legend(fontsize=8)
+        ax.axhline(float(np.mean(baseline)), color="k", linestyle="--",
+                   label=f"software twin, mean over {n_seeds} seeds" if n_seeds > 1 else "software twin")
+    x_axis.apply(ax)
+    ax.set_ylabel(_metric_label(metric, percent))
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    low, high = min(counts), max(counts)
+    title = None
+    if not (x == "seed" and not varied):
+        spread = (f"{low}" if low == high else f"{low} to {high}")
+        title = (f"hardware: mean \N{PLUS-MINUS SIGN} std over {spread} seeds" if high > 1
+                 else "hardware: one seed a point (no error bars)")
+    ax.legend(fontsize=8, title=title, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              borderaxespad=0.0)
     fig.tight_layout()
     stem = os.path.splitext(out)[0]
     paths = [stem + ".png", stem + ".pdf"]
@@ -529,3 +571,119 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
         fig.savefig(p, dpi=130)
     plt.close(fig)
     return paths
+
+
+def _check_plotted(path: str, number: int, record: dict) -> None:
+    """A finished record's parameters and metrics as :func:`plot_results` reads them, or ``ValueError`` naming
+    the file and line (a hand-edited record)."""
+    where = f"{path} line {number}"
+    params, metrics = record.get("params"), record.get("metrics")
+    if not isinstance(params, dict):
+        raise ValueError(f"{where}: params is {type(params).__name__}, a table of parameter values is required; "
+                         "repair or remove the line")
+    for name, value in params.items():
+        if not isinstance(value, (int, float, str, bool, list)) or (
+                isinstance(value, float) and not math.isfinite(value)):
+            raise ValueError(f"{where}: params {name}={value!r} is not a value of a parameter; repair or "
+                             "remove the line")
+    if not isinstance(metrics, dict) or not metrics:
+        raise ValueError(f"{where}: metrics is {metrics!r:.40}, a table of metric values is required; repair "
+                         "or remove the line")
+    for name, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{where}: metric {name}={value!r:.40} is not a finite number; repair or remove "
+                             "the line")
+    if isinstance(record.get("seed"), bool) or not isinstance(record.get("seed"), int):
+        raise ValueError(f"{where}: seed={record.get('seed')!r:.40} is not a whole number; repair or remove "
+                         "the line")
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _order(value):
+    """Sort numbers by value, then everything else by its text (None last)."""
+    if value is None:
+        return (2, 0.0, "")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
+
+
+_PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "\N{MICRO SIGN}"),
+             (1e-9, "n"), (1e-12, "p"))
+_SI_UNITS = ("S", "V", "s", "ohm", "Hz", "S/V", "J", "A")
+
+
+class _Axis:
+    """How a parameter is drawn: its words and unit from its metadata, SI values in friendly units,
+    whole-number ticks for whole numbers, words and lists as categories."""
+
+    def __init__(self, name: str, values: list, experiment: Optional[dict]):
+        from .experiment import parameter
+
+        self.name = name
+        if name == "seed":
+            unit, doc, kind = "", "seed", "int"
+        else:
+            try:
+                spec = parameter(name, _experiment_of(experiment))
+                unit, doc, kind = spec.unit, spec.doc, spec.kind
+            except ValueError:  # a name of an older version: drawn as it is
+                unit, doc, kind = "", "", "float"
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        self.numeric = len(numbers) == len(values) and kind in ("int", "float")
+        self.integer = self.numeric and all(float(v).is_integer() for v in numbers) and kind == "int"
+        self.factor, self.unit = 1.0, unit
+        if self.numeric and unit in _SI_UNITS:
+            largest = max((abs(v) for v in numbers if v != 0), default=1.0)
+            self.factor, prefix = next(((f, p) for f, p in _PREFIXES if largest >= f * 0.999), _PREFIXES[-1])
+            self.unit = prefix + ("\N{GREEK CAPITAL LETTER OMEGA}" if unit == "ohm" else unit)
+        words = doc.split(" (omit")[0].split(" (")[0] if doc else name
+        self.short = words.split(",")[0] if len(words.split(",")[0]) <= 40 else name
+        shown_unit = "" if self.unit in ("", "1") else f" ({self.unit})"
+        self.label = f"{words}{shown_unit}" + (f"\n{name}" if name != "seed" else "")
+        self.short = f"{self.short}{shown_unit}"
+        self.categories = None if self.numeric else sorted({_hashable(v) for v in values}, key=_order)
+
+    def position(self, value):
+        if self.categories is not None:
+            return self.categories.index(_hashable(value))
+        return value / self.factor
+
+    def show(self, value) -> str:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and self.numeric:
+            return f"{value / self.factor:g}"
+        if isinstance(value, tuple):
+            return "[" + ", ".join(str(v) for v in value) + "]"
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    def apply(self, ax) -> None:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.set_xlabel(self.label)
+        if self.categories is not None:
+            ax.set_xticks(range(len(self.categories)))
+            ax.set_xticklabels([self.show(v) for v in self.categories])
+            return
+        ax.ticklabel_format(axis="x", useOffset=False, style="plain")
+        if self.integer:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _experiment_of(table: Optional[dict]):
+    """The experiment of a record (for its device's parameter names), or None."""
+    try:
+        return Experiment.from_dict(table) if isinstance(table, dict) else None
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _metric_label(metric: str, percent: bool) -> str:
+    words = metric.replace("_", " ").replace("rmse", "RMSE")
+    if percent:
+        return f"{words} (%)"
+    if metric.endswith("rmse"):
+        return f"{words} (the targets' units)"
+    return words
