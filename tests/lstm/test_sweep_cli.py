@@ -96,6 +96,8 @@ def test_seeds_alone_are_a_sweep_and_relative_data_paths_come_from_the_file(tmp_
     assert sorted(r["seed"] for r in records) == [0, 1] and all(r["status"] == "ok" for r in records)
     assert all(r["params"] == {} for r in records)
     assert records[0]["experiment"]["data"]["path"] == str(folder / "waves.csv")
+    assert cli.main(["plot", out, "--out", str(tmp_path / "seeds.png")]) == 0  # drawn against the seed
+    assert (tmp_path / "seeds.png").stat().st_size > 1000
     # one seed and nothing varied: still nothing to vary
     assert cli.main(["sweep", "--file", str(folder / "exp.toml"), "--out", str(tmp_path / "one.jsonl")]) == 2
     assert "nothing to vary" in _one_line(capsys) and not (tmp_path / "one.jsonl").exists()
@@ -434,3 +436,48 @@ def test_reproduce_refuses_an_unknown_preset_before_training(capsys, monkeypatch
     assert cli.main(["reproduce", "vowels", "--preset", "li2091", "--out", ""]) == 2
     line = _one_line(capsys)
     assert "--preset 'li2091' is not a device preset" in line and "li2019" in line
+
+
+# --------------------------------------------------------------------------- 10. figures
+def _drawn(monkeypatch, path, out, **options):
+    """The axes ``sweep.plot_results`` draws (caught as the figure is saved)."""
+    import matplotlib.figure
+
+    caught = []
+    real = matplotlib.figure.Figure.savefig
+
+    def keep(fig, *a, **k):
+        caught.append(fig.axes[0])
+        return real(fig, *a, **k)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", keep)
+    sweep.plot_results(str(path), str(out), **options)
+    return caught[0]
+
+
+def test_plot_says_what_it_draws_in_friendly_units(tmp_path, monkeypatch):
+    experiment = sweep.base_experiment("vowels").to_dict()
+    records = []
+    for sigma in (0.0, 2e-6, 4e-6):
+        for bits in (4, 6, 8):
+            for seed in range(3):
+                records.append({"format": "xbar-sweep/1", "key": f"{sigma}-{bits}-{seed}", "experiment": experiment,
+                                "params": {"device.program_noise_sigma": sigma, "adc.bits": bits}, "seed": seed,
+                                "status": "ok", "metrics": {"test_accuracy": 0.8 - 1e4 * sigma + 0.01 * seed,
+                                                            "software_test_accuracy": 0.9 + 0.01 * seed}})
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    ax = _drawn(monkeypatch, path, tmp_path / "a.png", x="device.program_noise_sigma")
+    assert "programming noise" in ax.get_xlabel() and "\N{MICRO SIGN}S" in ax.get_xlabel()
+    assert ax.get_xlim()[1] < 10  # 0, 2 and 4 uS, not 1e-6 with an offset
+    assert ax.get_ylabel() == "test accuracy (%)"
+    assert all(min(line.get_ydata()) > 50 for line in ax.get_lines() if len(line.get_ydata()))  # percent
+    legend = ax.get_legend()
+    texts = [t.get_text() for t in legend.get_texts()] + [legend.get_title().get_text()]
+    assert "hardware: mean \N{PLUS-MINUS SIGN} std over 3 seeds" in texts
+    assert "software twin, mean over 3 seeds" in texts
+    assert any("ADC resolution" in t and t.endswith("= 6") for t in texts)
+    ax = _drawn(monkeypatch, path, tmp_path / "b.png", x="adc.bits")
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert "bits" in ax.get_xlabel()
