@@ -209,14 +209,14 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
-    from . import reproduce
-
     import crossbar
+
+    from . import reproduce
 
     progress = not args.json and not args.quiet
     if args.preset not in crossbar.preset_names():  # every choice checked before anything trains
-        raise ValueError(f"--preset {args.preset!r} is not a device preset; {_closest(args.preset, crossbar.preset_names())}"
-                         " (xbar presets lists them)")
+        raise ValueError(f"--preset {args.preset!r} is not a device preset; "
+                         f"{_closest(args.preset, crossbar.preset_names())} (xbar presets lists them)")
     if args.task == "noise" and args.preset != "li2019":
         raise ValueError(f"--preset {args.preset!r} with the noise study: it varies li2019's programming noise")
     if args.checkpoint and args.task == "noise":
@@ -282,9 +282,11 @@ def _cmd_sweep(args) -> int:
         source = f"the experiment of {args.file}" + (" with the options given" if changes else "")
     else:
         experiment, vary = sweep.base_experiment(args.task, args.way, args.preset, args.epochs), {}
-        given = [f"--{a} {getattr(args, a)}" for a in ("task", "way", "preset", "epochs") if getattr(args, a) is not None]
+        given = [f"--{a} {getattr(args, a)}" for a in ("task", "way", "preset", "epochs")
+                 if getattr(args, a) is not None]
         source = (f"Li et al.'s {experiment.data.task} experiment, {experiment.hardware.way}"
-                  + (f" ({', '.join(given)})" if given else " (the default base: --task airline --way ex_situ_one_shot)")
+                  + (f" ({', '.join(given)})" if given else
+                     " (the default base: --task airline --way ex_situ_one_shot)")
                   + "; --file FILE shows a file's")
     if args.list_params:
         print(f"# values of {source}")

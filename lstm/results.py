@@ -168,9 +168,10 @@ def read_results(path: str) -> Contents:
     for number, r in zip(contents.numbers, contents.records):  # a hand-edited record: named by its line
         if not isinstance(r.get("params"), dict) or not isinstance(r.get("key"), str):
             what = "params" if not isinstance(r.get("params"), dict) else "key"
+            wanted = "a table of parameter values" if what == "params" else "a text"
             raise ResultsFileError(f"{path} line {number}: {what} is {type(r.get(what)).__name__} "
-                                   f"({json.dumps(r.get(what))[:40]}), {'a table of parameter values' if what == 'params' else 'a text'}"
-                                   " is required; it was left as it is. Repair or remove the line")
+                                   f"({json.dumps(r.get(what))[:40]}), {wanted} is required; it was left as it "
+                                   "is. Repair or remove the line")
     first = identity_of(contents.records[0])
     for number, r in zip(contents.numbers[1:], contents.records[1:]):
         other = identity_of(r)
