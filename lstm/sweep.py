@@ -596,6 +596,10 @@ def _check_plotted(path: str, number: int, record: dict) -> None:
     if isinstance(record.get("seed"), bool) or not isinstance(record.get("seed"), int):
         raise ValueError(f"{where}: seed={record.get('seed')!r:.40} is not a whole number; repair or remove "
                          "the line")
+    if "training.seed" in params and params["training.seed"] != record["seed"]:
+        raise ValueError(f"{where}: a point of training.seed={params['training.seed']!r} that ran with seed "
+                         f"{record['seed']} (written before a varied seed was the seed run); remove the line "
+                         "and run the sweep again")
 
 
 def _hashable(value):

@@ -389,10 +389,17 @@ def test_too_many_points_are_refused_before_any_is_made(tmp_path, capsys):
     assert time.perf_counter() - began < 10 and os.listdir(tmp_path) == []
 
 
-def test_workers_beyond_the_machine_are_refused(tmp_path, capsys):
-    from lstm.workers import max_workers
+def test_workers_beyond_the_machine_are_refused(tmp_path, capsys, monkeypatch):
+    from lstm import workers
 
-    limit, _ = max_workers()
+    monkeypatch.setattr(workers, "_available_memory", lambda: 200 * 2 ** 20)  # one worker's worth
+    assert cli.main(["sweep", "--epochs", "2", "--vary", "adc.range=1", "--workers", "2",
+                     "--out", str(tmp_path / "r.jsonl")]) == 2
+    line = _one_line(capsys)
+    assert "--workers=2" in line and "at most 1" in line and "0.2 GiB of memory" in line
+    monkeypatch.setattr(workers, "_available_memory", lambda: 64 * 2 ** 30)
+    limit, _ = workers.max_workers()
+    assert limit == len(os.sched_getaffinity(0))
     assert cli.main(["sweep", "--epochs", "2", "--vary", "adc.range=1", "--workers", str(limit + 1),
                      "--out", str(tmp_path / "r.jsonl")]) == 2
     line = _one_line(capsys)
@@ -426,6 +433,16 @@ def test_plot_of_hand_edited_records_names_the_line(tmp_path, capsys, change, wo
     line = _one_line(capsys)
     assert str(path) in line and all(w in line for w in words), line
     assert path.read_bytes() == before
+
+
+def test_plot_refuses_a_record_of_a_varied_seed_that_ran_another(tmp_path, capsys):
+    """A record the old sweep wrote for --vary training.seed=0,1 (every point ran with seed 0) is named."""
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(_record("k0", **{"training.seed": 0})) + "\n"
+                    + json.dumps(_record("k1", **{"training.seed": 1})) + "\n")
+    assert cli.main(["plot", str(path), "--out", str(tmp_path / "f.png")]) == 2
+    line = _one_line(capsys)
+    assert "line 2" in line and "training.seed=1" in line and "seed 0" in line
 
 
 def test_reproduce_refuses_an_unknown_preset_before_training(capsys, monkeypatch):
