@@ -728,7 +728,7 @@ _UNITS = {
     "network.loss": ("", "loss (omit: cross_entropy for classes, mse for values)"),
     "network.reduction": ("", "loss over a batch: mean, or Li's half sum of squares"),
     "network.bias": ("", "bias rows in every matrix (true or false)"),
-    "hardware.ideal_converters": ("", "ideal ADCs and DACs, whatever the bits (true or false)"),
+    "hardware.ideal_converters": ("", "leave out the DACs and ADCs even when the preset has them (true or false)"),
     "hardware.placement": ("", "where the blocks go on the arrays"),
     "data.task": ("", "a shipped task (or give data.path)"),
     "data.path": ("", "a CSV or NPZ file of sequences"),
@@ -912,7 +912,9 @@ def parameter_table(experiment: Optional[Experiment] = None) -> str:
             value = exp.value_of(p.name)
         except (KeyError, AttributeError, TypeError):
             value = None
-        shown = "-" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
+        shown = ("-" if value is None else f"{value:g}" if isinstance(value, float) else
+                 str(value).lower() if isinstance(value, bool) else
+                 "[" + ", ".join(str(v) for v in value) + "]" if isinstance(value, (tuple, list)) else str(value))
         extra = f" ({', '.join(p.choices)})" if p.choices else ""
         lines.append(f"{p.name:<52} {p.unit:<13} {shown:<14} {p.doc}{extra}")
     return "\n".join(lines)
