@@ -302,18 +302,23 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
+    import crossbar
+
     from . import reproduce
 
     progress = not args.json and not args.quiet
-    if args.out:
-        _check_output_folder(args.out, "--out")
-    _warm_up(progress)
-    if args.checkpoint:
-        if args.task == "noise":
-            raise ValueError("--checkpoint applies to airline and vowels; the noise study runs 21 short trainings")
-        _check_output_folder(args.checkpoint, "--checkpoint")
+    if args.preset not in crossbar.preset_names():  # every choice checked before anything trains
+        raise ValueError(f"--preset {args.preset!r} is not a device preset; "
+                         f"{_closest(args.preset, crossbar.preset_names())} (xbar presets lists them)")
     if args.task == "noise" and args.preset != "li2019":
         raise ValueError(f"--preset {args.preset!r} with the noise study: it varies li2019's programming noise")
+    if args.checkpoint and args.task == "noise":
+        raise ValueError("--checkpoint applies to airline and vowels; the noise study runs 21 short trainings")
+    if args.out:
+        _check_output_folder(args.out, "--out")
+    if args.checkpoint:
+        _check_output_folder(args.checkpoint, "--checkpoint")
+    _warm_up(progress)
     if args.task == "airline":
         result = reproduce.reproduce_airline(seed=args.seed, epochs=reproduce.AIRLINE_EPOCHS if args.epochs is None else args.epochs,
                                              out=args.out, progress=progress, start=args.start,
@@ -367,17 +372,33 @@ def _cmd_sweep(args) -> int:
         if args.task is not None:
             raise ValueError("--task with --file: the file's [data] says what to learn")
         experiment = experiment.with_values(changes) if changes else experiment
+        source = f"the experiment of {args.file}" + (" with the options given" if changes else "")
     else:
         experiment, vary = sweep.base_experiment(args.task, args.way, args.preset, args.epochs), {}
+        given = [f"--{a} {getattr(args, a)}" for a in ("task", "way", "preset", "epochs")
+                 if getattr(args, a) is not None]
+        source = (f"Li et al.'s {experiment.data.task} experiment, {experiment.hardware.way}"
+                  + (f" ({', '.join(given)})" if given else
+                     " (the default base: --task airline --way ex_situ_one_shot)")
+                  + "; --file FILE shows a file's")
     if args.list_params:
+        print(f"# values of {source}")
         print(parameter_table(experiment))
         return 0
-    vary.update(sweep.parse_vary(args.vary or [], experiment))
-    if not vary:
-        raise ValueError("nothing to vary: give --vary NAME=VALUES or a sweep file (xbar sweep --list-params "
-                         "lists the names)")
+    extra = sweep.parse_vary(args.vary or [], experiment)
+    twice = sorted(set(extra) & set(vary))
+    if twice:
+        raise ValueError(f"--vary {twice[0]}: {args.file} varies it too ([vary]); give its values once")
+    vary.update(extra)
     seeds = check_int("seeds", file_seeds if (file_seeds is not None and args.seeds is None) else (args.seeds or 1), 1)
+    if not vary and seeds < 2:
+        raise ValueError("nothing to vary: give --vary NAME=VALUES, a sweep file's [vary], or --seeds N (2 or "
+                         "more) to run the experiment with N seeds (xbar sweep --list-params lists the names)")
     check_int("--workers", args.workers, 1)
+    if args.scheduler is None:
+        from .workers import check_worker_count
+
+        check_worker_count(args.workers)
     todo = sweep.points(experiment, vary, seeds, args.seed)
     try:
         counts = sweep.run_sweep(todo, args.out, workers=args.workers, scheduler=args.scheduler,
@@ -403,6 +424,10 @@ def _cmd_plot(args) -> int:
 
     from .results import damaged_summary, read_results
 
+    if not os.path.exists(args.results):
+        raise ValueError(f"{args.results} does not exist; give a results file of xbar sweep (its --out)")
+    if os.path.isdir(args.results):
+        raise ValueError(f"{args.results} is a folder; give a results file of xbar sweep (its --out)")
     contents = read_results(args.results)
     _check_output_folder(os.path.dirname(os.path.abspath(args.out)), "--out")
     if contents.damaged:
@@ -417,16 +442,8 @@ def _cmd_run(args) -> int:
     from . import runner
     from .experiment import load_experiment
 
-    experiment = load_experiment(args.experiment)
-    changes = {}
-    for name, value in args.set or []:
-        changes[name] = value
-    if changes:
-        experiment = experiment.with_values(changes)
-    if args.save_chip and not args.out:
-        raise ValueError("--save-chip keeps the chip as OUT/chip.npz: give --out FOLDER")
-    if args.save_chip and experiment.hardware.way == "software":
-        raise ValueError("--save-chip with hardware.way='software': no chip is trained to keep; choose a hardware way")
+    experiment = with_settings(load_experiment(args.experiment), args.set)
+    _check_save_chip(args, experiment)
     if args.out:
         _check_output_folder(args.out, "--out")
     _warm_up(not args.json and not args.quiet)
@@ -451,6 +468,56 @@ def _cmd_run(args) -> int:
                       f"({'early stop' if t['stopped'] == 'patience' else 'all'}), epoch {t['epoch_kept']} kept")
     print(f"{result['seconds']:.0f} s; files in {args.out}" if args.out else f"{result['seconds']:.0f} s")
     return 0
+
+
+def with_settings(experiment, settings):
+    """``experiment`` with ``--set NAME VALUE`` (or ``NAME=VALUE``) pairs applied through
+    :meth:`Experiment.with_values`, so the experiment run (and stored in ``result.json``) carries them; a
+    name given twice is refused."""
+    changes = {}
+    for name, value in settings or []:
+        if name in changes:
+            raise ValueError(f"--set {name} is given twice ({changes[name]!r} and {value!r}); give it once")
+        changes[name] = value
+    return experiment.with_values(changes) if changes else experiment
+
+
+def _check_save_chip(args, experiment) -> None:
+    """``--save-chip`` keeps a chip only with a folder and a way onto hardware: refused before anything runs."""
+    if not getattr(args, "save_chip", False):
+        return
+    if not args.out:
+        raise ValueError("--save-chip keeps the chip as OUT/chip.npz; give --out FOLDER")
+    if experiment.hardware.way == "software":
+        raise ValueError("--save-chip with hardware.way='software': no chip is trained; choose a way onto "
+                         "hardware (--set hardware.way in_situ) or leave --save-chip out")
+
+
+def _closest(word: str, names) -> str:
+    """``closest: a, b`` of ``names`` to ``word`` (difflib), or all of a few."""
+    import difflib
+
+    names = list(names)
+    close = difflib.get_close_matches(str(word), names, n=4, cutoff=0.5)
+    return f"closest: {', '.join(close)}" if close else f"one of {', '.join(names[:12])}" + \
+        (f" ... ({len(names)} in all)" if len(names) > 12 else "")
+
+
+def _split_settings(argv: List[str]) -> List[str]:
+    """``--set NAME=VALUE`` (and ``--set=NAME=VALUE``) as ``--set NAME VALUE``."""
+    out, k = [], 0
+    while k < len(argv):
+        item = argv[k]
+        if item == "--set" and k + 1 < len(argv) and "=" in argv[k + 1] and not argv[k + 1].startswith("-"):
+            out += ["--set", *argv[k + 1].split("=", 1)]
+            k += 2
+            continue
+        if item.startswith("--set=") and "=" in item[len("--set="):]:
+            out += ["--set", *item[len("--set="):].split("=", 1)]
+        else:
+            out.append(item)
+        k += 1
+    return out
 
 
 def _warm_up(say: bool) -> None:
@@ -627,9 +694,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--way", choices=list(WAYS), default=None, help="default ex_situ_one_shot")
     p.add_argument("--preset", default=None, help="device preset (default li2019)")
     p.add_argument("--epochs", type=_positive, default=None, help="training epochs (default the paper's)")
-    p.add_argument("--seeds", type=_positive, default=None, help="seeds per point (default 1)")
+    p.add_argument("--seeds", type=_positive, default=None, help="seeds per point (default 1); with nothing "
+                                                                  "varied, the experiment with N seeds")
     p.add_argument("--seed", type=_non_negative, default=0, help="first seed (default 0)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1; at most the "
+                                                          "cores, and about 150 MB of free memory each)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, tcp://HOST:PORT "
                                                      "(refused after 10 s if it cannot be reached)")
     p.add_argument("--out", default="sweep.jsonl", help="results file (default sweep.jsonl); an existing "
@@ -656,7 +725,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-chip", action="store_true", help="keep the trained chip as OUT/chip.npz "
                                                             "(HardwareNetwork.load reads it)")
     p.add_argument("--set", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                   help="change one dotted parameter (repeatable)")
+                   help="change one dotted parameter, NAME VALUE or NAME=VALUE (repeatable; stored in "
+                        "result.json's experiment; lists as 12,8)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("plot", help="plot a sweep's results", formatter_class=_Formatter,
@@ -745,6 +815,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``xbar`` console script."""
     parser = build_parser()
+    argv = _split_settings(list(sys.argv[1:] if argv is None else argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help (0) or a bad argument (2, one line already printed)
@@ -754,6 +825,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     try:
         return args.func(args)
+    except BrokenPipeError:  # the reader of our output left (xbar sweep --list-params | head): end quietly
+        _quiet_stdout()
+        return 0
     except (ValueError, OSError) as error:  # a user's error: one line, nothing half done
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         print(f"xbar {args.command}: error: {text}", file=sys.stderr)
@@ -761,6 +835,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"xbar {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail on a closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

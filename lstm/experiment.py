@@ -547,13 +547,15 @@ class Experiment:
         if "data" not in data:
             raise ValueError(f"{source}: a [data] section is required (task = \"vowels\", or path = \"...\")")
         kwargs = {}
+        for name in sorted(set(data) & known):
+            if not isinstance(data[name], Mapping):
+                raise ValueError(f"{source}: [{name}] is {toml_type(data[name])} ({_short(data[name])}); a table "
+                                 f"is required ([{name}] and its keys on the lines below)")
         for name, section in SECTIONS.items():
             if name in data:
                 kwargs[name] = config_from_dict(section, dict(data[name]), f"{source}: [{name}]")
         for name in ("device", "encoding"):
             if name in data:
-                if not isinstance(data[name], Mapping):
-                    raise ValueError(f"{source}: [{name}] must be a table")
                 kwargs[name] = dict(data[name])
         try:
             return cls(**kwargs)
@@ -635,7 +637,7 @@ class Parameter:
     """A dotted name that can be set and swept: its kind, unit and meaning."""
 
     name: str
-    kind: str            # "float", "int", "choice" or "text" (a name or a path)
+    kind: str            # "float", "int", "bool", "choice", "text" (a name or a path), "ints" or "texts" (lists)
     unit: str
     doc: str
     choices: Tuple[str, ...] = ()
@@ -650,6 +652,14 @@ class Parameter:
             if value not in self.choices:
                 raise ValueError(f"{self.name}={value!r} is not allowed; choose one of {list(self.choices)}")
             return value
+        if self.kind == "bool":
+            if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+                return value.strip().lower() == "true"
+            if not isinstance(value, bool):
+                raise ValueError(f"{self.name}={value!r} is not allowed; true or false")
+            return value
+        if self.kind in ("ints", "texts"):
+            return self._coerce_list(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             value = check_finite(self.name, value)  # a number from text, or the error naming the parameter
         if self.kind == "int":
@@ -659,11 +669,44 @@ class Parameter:
             return int(value)
         return float(value)
 
+    def _coerce_list(self, value) -> tuple:
+        wanted = "whole numbers" if self.kind == "ints" else "names"
+        items = value
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("[") and text.endswith("]"):
+                text = text[1:-1]
+            items = [v.strip().strip("\"'") for v in text.split(",")] if text.strip() else []
+        if isinstance(items, (int, float)) and not isinstance(items, bool) and self.kind == "ints":
+            items = [items]
+        if not isinstance(items, (list, tuple)) or not items:
+            raise ValueError(f"{self.name}={value!r} is not allowed; a list of {wanted} is required, "
+                             f"e.g. {'[12, 8]' if self.kind == 'ints' else '[a, b]'}")
+        part = Parameter(self.name, "int" if self.kind == "ints" else "text", self.unit, self.doc)
+        try:
+            return tuple(part.coerce(v) for v in items)
+        except ValueError:
+            raise ValueError(f"{self.name}={value!r} is not allowed; a list of {wanted} is required, "
+                             f"e.g. {'[12, 8]' if self.kind == 'ints' else '[a, b]'}") from None
+
     def parse(self, text: str) -> list:
-        """Values of a ``--vary`` right-hand side for this parameter (see :func:`lstm.sweep.parse_values`)."""
+        """Values of a ``--vary`` right-hand side for this parameter (see :func:`lstm.sweep.parse_values`):
+        numbers as ranges or ``a,b,c``; words for a choice, text or true/false as ``a,b``; lists in brackets,
+        ``[12,8],[16]`` (a bare ``8,16`` is the one-element lists ``[8]`` and ``[16]``)."""
         from .sweep import parse_values
 
-        if self.kind in ("choice", "text"):
+        if self.kind in ("ints", "texts"):
+            import re
+
+            text = text.strip()
+            groups = re.findall(r"\[([^\[\]]*)\]", text) if text.startswith("[") else text.split(",")
+            if text.startswith("[") and re.sub(r"\[[^\[\]]*\]", "", text).replace(",", "").strip():
+                raise ValueError(f"{self.name}: {text!r} is not understood; write lists in brackets, "
+                                 "e.g. [12,8],[16]")
+            if not [g for g in groups if g.strip()]:
+                raise ValueError(f"{self.name}: no values in {text!r}")
+            return [self.coerce(f"[{g}]") for g in groups]
+        if self.kind in ("choice", "text", "bool"):
             values = [v.strip() for v in text.split(",") if v.strip()]
             if not values:
                 raise ValueError(f"{self.name}: no values in {text!r}")
@@ -714,6 +757,20 @@ _UNITS = {
     "data.test_fraction": ("1", "held-out fraction without a split column"),
     "data.headroom": ("1", "inputs divided by headroom x their largest training magnitude"),
     "network.forget_bias": ("1", "starting forget-gate bias"),
+    "network.hidden": ("units", "recurrent layers' sizes, a list ([12, 8])"),
+    "network.loss": ("", "loss (omit: cross_entropy for classes, mse for values)"),
+    "network.reduction": ("", "loss over a batch: mean, or Li's half sum of squares"),
+    "network.bias": ("", "bias rows in every matrix (true or false)"),
+    "hardware.ideal_converters": ("", "leave out the DACs and ADCs even when the preset has them (true or false)"),
+    "hardware.placement": ("", "where the blocks go on the arrays"),
+    "data.task": ("", "a shipped task (or give data.path)"),
+    "data.path": ("", "a CSV or NPZ file of sequences"),
+    "data.sequence": ("", "CSV column naming each row's sequence"),
+    "data.time": ("", "CSV column ordering a sequence's steps"),
+    "data.split": ("", "CSV column saying train or test"),
+    "data.label": ("", "CSV column of each sequence's class"),
+    "data.target": ("", "CSV column(s) of the values to predict"),
+    "data.features": ("", "CSV columns of the inputs (omit: every other column)"),
     "network.cell": ("", "recurrent cell"),
     "network.head": ("", "output head"),
     "network.mode": ("", "loss at every step or at the last"),
@@ -783,7 +840,8 @@ _CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS,
             "array.device_read_scheme": crossbar.DEVICE_READ_SCHEMES,
             "slicing.encoding": SLICE_ENCODINGS,
             "dac.inputs": INPUT_MODES, "dac.conversion": crossbar.peripherals.INPUT_CONVERSIONS,
-            "hardware.periphery": ("none", *periphery_names())}
+            "hardware.periphery": ("none", *periphery_names()), "data.task": TASKS, "network.loss": LOSSES,
+            "network.reduction": REDUCTIONS, "hardware.placement": PLACEMENTS}
 _TEXTS = {"pulse_law.table"}
 """Names whose values are names or paths (a table device's table), not numbers."""
 _INTS = {"n_levels", "encoding.bias_rows", "array.rows", "array.cols", "array.count", "adc.bits", "dac.bits",
@@ -793,7 +851,8 @@ _INTS = {"n_levels", "encoding.bias_rows", "array.rows", "array.cols", "array.co
 
 
 def parameters(experiment: Optional[Experiment] = None) -> List[Parameter]:
-    """Every dotted name that can be set and swept, with its kind and unit.
+    """Every dotted name that can be set and swept, with its kind and unit: every field of the preset's
+    device (``device.*``), of ``mapping.Encoding`` (``encoding.*``) and of every section.
 
     The device's names depend on its preset (``device.two_pulse.*`` exist for
     a two-pulse device only); without an experiment, those of ``li2019``.
@@ -811,10 +870,47 @@ def parameters(experiment: Optional[Experiment] = None) -> List[Parameter]:
         else:
             names.append(key)
     out = [_parameter(f"device.{n}", n) for n in names]
-    out += [_parameter(n, n) for n in _UNITS if n.split(".")[0] in ("encoding", "data", "network", "hardware",
-                                                                     "array", "adc", "dac", "slicing", "wires",
-                                                                     "training")]
+    out += [_parameter(n, n) for n in _UNITS if n.startswith("encoding.")]
+    out += _section_parameters()
     return out
+
+
+def _section_parameters() -> List[Parameter]:
+    """A parameter for every field of every section, its kind from the field's type."""
+    import typing
+
+    out = []
+    for section, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            name = f"{section}.{f.name}"
+            kind = _kind_of(hints[f.name])
+            if name in _CHOICES:
+                out.append(_parameter(name, name))
+            else:
+                unit, doc = _UNITS.get(name, ("", ""))
+                out.append(Parameter(name, kind, unit, doc))
+    return out
+
+
+def _kind_of(hint) -> str:
+    """A parameter kind of a section field's type (``Optional[X]`` as ``X``)."""
+    import typing
+
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is typing.Union and len(args) == 1:
+        hint = args[0]
+    if hint is bool:
+        return "bool"
+    if hint is int:
+        return "int"
+    if hint is float:
+        return "float"
+    if hint is str:
+        return "text"
+    if typing.get_origin(hint) is tuple:
+        return "ints" if typing.get_args(hint)[0] is int else "texts"
+    return "float"
 
 
 def _parameter(name: str, key: str) -> Parameter:
@@ -828,12 +924,19 @@ def _parameter(name: str, key: str) -> Parameter:
 
 
 def parameter(name: str, experiment: Optional[Experiment] = None) -> Parameter:
-    """The :class:`Parameter` of a dotted name; ``ValueError`` listing the known names otherwise."""
-    for p in parameters(experiment):
+    """The :class:`Parameter` of a dotted name; ``ValueError`` naming the closest known names otherwise."""
+    import difflib
+
+    known = parameters(experiment)
+    for p in known:
         if p.name == name:
             return p
-    known = ", ".join(p.name for p in parameters(experiment))
-    raise ValueError(f"parameter {name!r} is not known; known names: {known}")
+    names = [p.name for p in known]
+    close = difflib.get_close_matches(str(name), names, n=4, cutoff=0.6)
+    tail = str(name).split(".")[-1]
+    close += [n for n in names if n.split(".")[-1] == tail and n not in close][:4 - len(close)]
+    hint = f"closest: {', '.join(close)}" if close else "no known name is close"
+    raise ValueError(f"parameter {name!r} is not known; {hint} (xbar sweep --list-params lists all {len(names)})")
 
 
 def parameter_table(experiment: Optional[Experiment] = None) -> str:
@@ -845,7 +948,9 @@ def parameter_table(experiment: Optional[Experiment] = None) -> str:
             value = exp.value_of(p.name)
         except (KeyError, AttributeError, TypeError):
             value = None
-        shown = "-" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
+        shown = ("-" if value is None else f"{value:g}" if isinstance(value, float) else
+                 str(value).lower() if isinstance(value, bool) else
+                 "[" + ", ".join(str(v) for v in value) + "]" if isinstance(value, (tuple, list)) else str(value))
         extra = f" ({', '.join(p.choices)})" if p.choices else ""
         lines.append(f"{p.name:<52} {p.unit:<13} {shown:<14} {p.doc}{extra}")
     return "\n".join(lines)
@@ -864,6 +969,12 @@ def load_experiment(path: str) -> Experiment:
 
 def read_experiment_file(path: str) -> Tuple[Experiment, dict]:
     """``(experiment, vary)`` of a TOML or JSON file (``vary``: the ``[vary]`` table, possibly empty)."""
+    return experiment_from_table(read_table_file(path, "experiment file"), path, "experiment file")
+
+
+def read_table_file(path: str, what: str = "experiment file") -> dict:
+    """The top-level table of a TOML (or ``.json``) file; ``ValueError`` naming the file otherwise (a missing,
+    binary or malformed file, or one whose top level is not a table)."""
     try:
         import tomllib
     except ImportError:  # Python 3.10
@@ -871,22 +982,64 @@ def read_experiment_file(path: str) -> Tuple[Experiment, dict]:
     try:
         with open(path, "rb") as f:
             raw = f.read()
-        data = json.loads(raw) if path.endswith(".json") else tomllib.loads(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise ValueError(f"experiment file {path}: cannot be read ({error})") from None
+    except OSError as error:
+        raise ValueError(f"{what} {path}: cannot be read ({error.strerror or error})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{what} {path}: not a text file (byte {error.start} is not UTF-8); a TOML file "
+                         "is required") from None
+    try:
+        data = json.loads(text) if path.endswith(".json") else tomllib.loads(text)
+    except ValueError as error:
+        raise ValueError(f"{what} {path}: cannot be read ({error})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"experiment file {path}: a table of sections is required")
-    vary = data.pop("vary", {}) or {}
+        raise ValueError(f"{what} {path}: its top level is {toml_type(data)}; a table of sections is required")
+    return data
+
+
+def experiment_from_table(data: dict, path: str, what: str = "experiment file") -> Tuple[Experiment, dict]:
+    """``(experiment, vary)`` of a file's top-level table (``[vary]`` taken out); a relative ``data.path``
+    and a fitted device's relative table are taken from the folder of ``path``."""
+    data = dict(data)
+    vary = data.pop("vary", {})
+    if not isinstance(vary, Mapping):
+        raise ValueError(f"{what} {path}: [vary] is {toml_type(vary)} ({_short(vary)}); a table is required "
+                         "(NAME = \"VALUES\" or NAME = [values])")
+    folder = os.path.dirname(os.path.abspath(path))
     law = data.get("device", {}).get("pulse_law") if isinstance(data.get("device"), dict) else None
     if isinstance(law, dict) and isinstance(law.get("table"), str) and law["table"].endswith(".npz") \
             and not os.path.isabs(law["table"]):  # a fitted device's table, from the file's folder
-        law["table"] = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), law["table"]))
+        law["table"] = os.path.normpath(os.path.join(folder, law["table"]))
     data_section = data.get("data")
     if isinstance(data_section, dict) and isinstance(data_section.get("path"), str):
-        if not os.path.isabs(data_section["path"]):
-            data_section["path"] = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)),
-                                                                 data_section["path"]))
-    return Experiment.from_dict(data, f"experiment file {path}"), dict(vary)
+        if data_section["path"] and not os.path.isabs(data_section["path"]):
+            data_section["path"] = os.path.normpath(os.path.join(folder, data_section["path"]))
+    return Experiment.from_dict(data, f"{what} {path}"), dict(vary)
+
+
+def toml_type(value) -> str:
+    """``value``'s type in TOML's words, with its article (for messages)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "a table"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}"
+
+
+def _short(value, limit: int = 40) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def dump_toml(table: Mapping, prefix: str = "") -> str:

@@ -319,10 +319,12 @@ def _user_problem(name, x, y, lengths, split, classes, data, seed, feature_names
                          f"{np.finfo(float).max / data.headroom:.3g} are allowed): rescale the column")
     scale[scale == 0.0] = 1.0
     x = x / scale
-    beyond = np.abs(x[test_idx][mask[test_idx] == 1]) > 1.0
+    test_values = np.abs(x[test_idx][mask[test_idx] == 1])
+    beyond = test_values > 1.0
     if beyond.any():
         raise ValueError(f"{name}: {int(beyond.sum())} test input value(s) beyond +-1 after scaling by "
-                         f"{data.headroom:g} x the training maximum; the DAC cannot drive them. Raise data.headroom")
+                         f"{data.headroom:g} x the training maximum; the DAC cannot drive them. Raise "
+                         f"data.headroom to {_headroom_needed(data.headroom, float(test_values.max()))} or more")
     x = x * mask[:, :, None]  # padding is zero
     extra = {"scale": scale, "features": feature_names, "test_index": test_idx}
     test_ids = None if ids is None else [ids[i] for i in test_idx]
@@ -373,3 +375,16 @@ def _user_problem(name, x, y, lengths, split, classes, data, seed, feature_names
                  targets=list(data.target) if data.target else [f"y{k}" for k in range(y.shape[-1])])
     return Problem(name, "regression", "test_rmse", train, x[test_idx], test_mask, features, y.shape[-1], mode,
                    rmse, test_truth=truth, unscale=unscale, extra=extra, test_ids=test_ids)
+
+
+def _headroom_needed(headroom: float, largest: float) -> str:
+    """The smallest ``data.headroom``, rounded up to 3 significant digits, under which every test input
+    stays within the DAC's range (the largest is ``largest`` times the range at ``headroom``)."""
+    import math
+
+    needed = headroom * largest
+    step = 10.0 ** (math.floor(math.log10(needed)) - 2)
+    value = math.ceil(needed / step) * step
+    if float(f"{value:.3g}") < needed * (1 + 1e-9):  # exactly at the need, float rounding could tip it over
+        value += step
+    return f"{value:.3g}"

@@ -20,8 +20,11 @@ its parameters, seed and metrics. The rules that keep a user's data safe:
   the point it was writing is computed again. A whole last record without a
   newline gets one before the next record, so records are never glued.
 - **One writer per file.** :class:`ResultsWriter` holds an advisory lock
-  (``<file>.lock``, with the writer's process id); a second writer is refused
-  with a message naming the process that holds the file.
+  (``<file>.lock``, with the writer's process id) on the real file (symbolic
+  links resolved) and a lock on the file itself (so two hard links of one file
+  are one file too); a second writer is refused with a message naming the
+  process that holds the file. Everything it changes, it changes in the real
+  file (a symbolic link stays a link).
 
 Records written by the first version (no format marker, the same keys) are
 read as records of format 0.
@@ -54,6 +57,8 @@ class Contents:
     ----------
     records : list of dict
         The records, in file order.
+    numbers : list of int
+        The 1-based line number of each record.
     damaged : list of (int, str)
         Lines (1-based number, text) that are not records, the torn last line excluded.
     torn : bytes or None
@@ -65,6 +70,7 @@ class Contents:
     """
 
     records: List[dict] = field(default_factory=list)
+    numbers: List[int] = field(default_factory=list)
     damaged: List[Tuple[int, str]] = field(default_factory=list)
     torn: Optional[bytes] = None
     missing_newline: bool = False
@@ -147,6 +153,7 @@ def read_results(path: str) -> Contents:
             value = None
         if is_record(value):
             contents.records.append(value)
+            contents.numbers.append(number)
             contents.missing_newline = last
         elif last:
             contents.torn = raw
@@ -158,11 +165,18 @@ def read_results(path: str) -> Contents:
                                f"of format {FORMAT}); it was left as it is. Choose another file")
     if not contents.records:  # only a first record cut short by a kill: ours, and empty
         return contents
+    for number, r in zip(contents.numbers, contents.records):  # a hand-edited record: named by its line
+        if not isinstance(r.get("params"), dict) or not isinstance(r.get("key"), str):
+            what = "params" if not isinstance(r.get("params"), dict) else "key"
+            wanted = "a table of parameter values" if what == "params" else "a text"
+            raise ResultsFileError(f"{path} line {number}: {what} is {type(r.get(what)).__name__} "
+                                   f"({json.dumps(r.get(what))[:40]}), {wanted} is required; it was left as it "
+                                   "is. Repair or remove the line")
     first = identity_of(contents.records[0])
-    for number, r in enumerate(contents.records[1:], start=2):
+    for number, r in zip(contents.numbers[1:], contents.records[1:]):
         other = identity_of(r)
         if other != first:
-            raise ResultsFileError(f"{path} mixes experiments (record {number}: "
+            raise ResultsFileError(f"{path} mixes experiments (line {number}: "
                                    f"{describe_difference(other, first)}); split it before using it")
     return contents
 
@@ -194,32 +208,65 @@ class ResultsWriter:
 
     def __init__(self, path: str, identity: dict, set_aside_damaged: bool = False):
         self.path = path
+        self.real = os.path.realpath(path)  # a symbolic link's file: locked, read and written there
         self.identity = identity
         self.set_aside_damaged = bool(set_aside_damaged)
         self.contents: Optional[Contents] = None
         self._lock: Optional[_Lock] = None
+        self._held: Optional[int] = None
         self._newline_needed = False
 
     def __enter__(self) -> "ResultsWriter":
-        directory = os.path.dirname(os.path.abspath(self.path))
+        directory = os.path.dirname(self.real)
         try:
             os.makedirs(directory, exist_ok=True)
         except OSError as error:
             raise ResultsFileError(f"{self.path}: its folder cannot be made ({error.strerror or error})") from None
-        if os.path.isdir(self.path):
+        if os.path.isdir(self.real):
             raise ResultsFileError(f"{self.path} is a folder; a results file is required")
-        self._lock = _Lock(self.path + ".lock")
+        self._lock = _Lock(self.real + ".lock")
         self._lock.acquire()
         try:
+            self._hold_file()
             self._prepare()
         except BaseException:
-            self._lock.release()
-            self._lock = None
+            self._release()
             raise
         return self
 
+    def _hold_file(self) -> None:
+        """Lock the results file itself (when it exists): a writer through another hard link is refused."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
+        try:
+            fd = os.open(self.real, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise ResultsFileError(f"{self.path}: cannot be read ({error.strerror or error})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ResultsFileError(f"{self.path} is being written by another sweep through another name of the "
+                                   "same file (a hard link); wait for it to finish or choose another --out") from None
+        self._held = fd
+
+    def _release(self) -> None:
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
     def _prepare(self) -> None:
-        contents = read_results(self.path)
+        contents = read_results(self.real)
         if contents.records and contents.experiment() != self.identity:
             raise ResultsFileError(f"{self.path} holds another experiment "
                                    f"({describe_difference(self.identity, contents.experiment())}); "
@@ -229,21 +276,22 @@ class ResultsWriter:
                                    "Repair them, or pass --set-aside-damaged to move them into "
                                    f"{self.path}.damaged")
         # writable before anything is computed (the file itself is made by the first record)
-        exists = os.path.exists(self.path)
-        target = self.path if exists else os.path.dirname(os.path.abspath(self.path))
+        exists = os.path.exists(self.real)
+        target = self.real if exists else os.path.dirname(self.real)
         if not os.access(target, os.W_OK):
             raise ResultsFileError(f"{self.path}: cannot be written (no write permission on "
                                    f"{'the file' if exists else 'its folder'})")
         if contents.damaged:
             self._set_aside(contents)
+            self._hold_file()  # the records were written into a new file: lock that one
         elif contents.torn is not None:
             self._cut_torn(contents)
-        self.contents = read_results(self.path)
+        self.contents = read_results(self.real)
         self._newline_needed = self.contents.missing_newline
 
     def _set_aside(self, contents: Contents) -> None:
         """Move the damaged lines (and a torn last line) into ``.damaged``; rewrite the records atomically."""
-        with open(self.path, "rb") as f:
+        with open(self.real, "rb") as f:
             data = f.read()
         keep, aside = [], []
         damaged = {n for n, _ in contents.damaged}
@@ -253,14 +301,14 @@ class ResultsWriter:
         for number, raw in enumerate(lines, start=1):
             is_torn = contents.torn is not None and number == len(lines)
             (aside if (number in damaged or is_torn) else keep).append(raw)
-        append_durably(self.path + ".damaged", b"".join(line + b"\n" for line in aside))
+        append_durably(self.real + ".damaged", b"".join(line + b"\n" for line in aside))
         kept = b"".join(line + b"\n" for line in keep if line.strip())
-        write_atomically(self.path, lambda f: f.write(kept))
+        write_atomically(self.real, lambda f: f.write(kept))
 
     def _cut_torn(self, contents: Contents) -> None:
         """Save a torn last line into ``.damaged`` and cut it off the file (it was never a whole record)."""
-        append_durably(self.path + ".damaged", contents.torn + b"\n")
-        with open(self.path, "r+b") as f:
+        append_durably(self.real + ".damaged", contents.torn + b"\n")
+        with open(self.real, "r+b") as f:
             f.truncate(contents.size - len(contents.torn))
             f.flush()
             os.fsync(f.fileno())
@@ -273,12 +321,12 @@ class ResultsWriter:
         if self._newline_needed:
             line = b"\n" + line
             self._newline_needed = False
-        append_durably(self.path, line)
+        append_durably(self.real, line)
+        if self._held is None:  # the first record made the file: hold it from now on
+            self._hold_file()
 
     def __exit__(self, *exc) -> None:
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        self._release()
 
 
 class _Lock:

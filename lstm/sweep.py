@@ -28,6 +28,16 @@ from crossbar.validation import check_int
 from .experiment import Experiment, li2019, parameter
 from .results import FORMAT, ResultsWriter, read_results
 
+MAX_POINTS = 100_000
+"""The most points (values times seeds) a sweep may have; more is refused before any is made."""
+
+
+def _check_count(count: int, what: str) -> None:
+    if count > MAX_POINTS:
+        raise ValueError(f"{what} make(s) {count:.6g} points; a sweep may have at most {MAX_POINTS} "
+                         "(split it into several sweeps, or use fewer values)")
+
+
 def parse_values(text: str) -> List[float]:
     """Values of one ``--vary`` right-hand side.
 
@@ -35,23 +45,25 @@ def parse_values(text: str) -> List[float]:
     values evenly spaced in log10; ``a,b,c`` is a list; a single number is one value.
     """
     text = text.strip()
-    try:
-        if text.startswith("log:"):
-            a, b, n = text[4:].split(":")
+    bad = ValueError(f"range {text!r} is not understood; use start:stop:count, log:start:stop:count "
+                     "(positive), or a,b,c")
+    if ":" in text:
+        log = text.startswith("log:")
+        try:
+            a, b, n = text[4:].split(":") if log else text.split(":")
             a, b, n = float(a), float(b), int(n)
-            if a <= 0 or b <= 0 or n < 1:
-                raise ValueError
+        except ValueError:
+            raise bad from None
+        if n < 1 or (log and (a <= 0 or b <= 0)):
+            raise bad
+        _check_count(n, f"range {text!r}")  # before any value is made
+        if log:
             return [float(v) for v in np.logspace(math.log10(a), math.log10(b), n)]
-        if ":" in text:
-            a, b, n = text.split(":")
-            a, b, n = float(a), float(b), int(n)
-            if n < 1:
-                raise ValueError
-            return [float(v) for v in np.linspace(a, b, n)]
+        return [float(v) for v in np.linspace(a, b, n)]
+    try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise ValueError(f"range {text!r} is not understood; use start:stop:count, log:start:stop:count "
-                         "(positive), or a,b,c") from None
+        raise bad from None
     if not values or not all(math.isfinite(v) for v in values):
         raise ValueError(f"range {text!r} holds a value that is not finite")
     return values
@@ -69,6 +81,9 @@ def parse_vary(items: Sequence[str], experiment: Optional[Experiment] = None) ->
             raise ValueError(f"--vary {item!r}: write NAME=VALUES, e.g. device.program_noise_sigma=0:6e-6:7")
         name, text = item.split("=", 1)
         name = name.strip()
+        if name in out:
+            raise ValueError(f"--vary {name} is given twice; give all its values once "
+                             f"({name}=a,b,c)")
         out[name] = parameter(name, experiment).parse(text)
     return out
 
@@ -77,17 +92,20 @@ def load_sweep_file(path: str) -> Tuple[Experiment, Dict[str, list], Optional[in
     """A sweep file: an experiment's sections (or the short ``[experiment]`` table: task, way, preset,
     epochs), ``[vary]`` (name = "range" or a list) and ``seeds`` (in ``[experiment]`` or ``[sweep]``).
 
+    A relative ``data.path`` is taken from the file's folder (as :func:`lstm.experiment.load_experiment`
+    does). A table of the wrong type, an unknown key or a bad value is a ``ValueError`` naming the file.
+
     Returns (base experiment, vary, seeds or None).
     """
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ValueError(f"sweep file {path!r} could not be read: {error}") from None
+    from .experiment import experiment_from_table, read_table_file, toml_type
+
+    data = read_table_file(path, "sweep file")
+    for key in ("experiment", "sweep", "vary"):
+        if key in data and not isinstance(data[key], dict):
+            value = data[key]
+            raise ValueError(f"sweep file {path}: [{key}] is {toml_type(value)} ({value!r:.40}); a table is "
+                             f"required ([{key}] and its keys on the lines below)")
+    vary_table = data.pop("vary", {})
     seeds = None
     if "experiment" in data:  # the short form: Li et al.'s experiment of a task
         short = dict(data.pop("experiment"))
@@ -96,17 +114,45 @@ def load_sweep_file(path: str) -> Tuple[Experiment, Dict[str, list], Optional[in
         if unknown:
             raise ValueError(f"sweep file {path}: [experiment] keys {sorted(unknown)} are not known; "
                              "use task, way, preset, epochs, seeds (or the full sections of an experiment)")
-        experiment = base_experiment(**short)
+        if data:
+            raise ValueError(f"sweep file {path}: [{sorted(data)[0]}] beside the short [experiment] table; give "
+                             "[experiment] and [vary] only, or an experiment's sections and [vary]")
+        for key, wanted in (("task", str), ("way", str), ("preset", str), ("epochs", int)):
+            if key in short and (not isinstance(short[key], wanted) or isinstance(short[key], bool)):
+                raise ValueError(f"sweep file {path}: [experiment] {key} is {toml_type(short[key])} "
+                                 f"({short[key]!r:.40}); {'a string' if wanted is str else 'an integer'} is required")
+        try:
+            experiment = base_experiment(**short)
+        except ValueError as error:
+            raise ValueError(f"sweep file {path}: {error}") from None
     else:
         seeds = dict(data.pop("sweep", {})).get("seeds")
-        vary_table = data.pop("vary", {})
-        experiment = Experiment.from_dict(data, f"sweep file {path}")
-        data["vary"] = vary_table
+        experiment, _ = experiment_from_table(data, path, "sweep file")
     vary_items = []
-    for name, value in dict(data.get("vary", {})).items():
-        text = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    for name, value in vary_table.items():
+        if isinstance(value, dict):
+            raise ValueError(f"sweep file {path}: [vary] {name} is a table; a string of values "
+                             "(\"0:6e-6:7\") or an array ([4, 6, 8]) is required")
+        if name == "data.path":  # files named relative to the sweep file, as its [data] path is
+            folder = os.path.dirname(os.path.abspath(path))
+            value = [v if not isinstance(v, str) or os.path.isabs(v) else os.path.normpath(os.path.join(folder, v))
+                     for v in (value if isinstance(value, list) else str(value).split(","))]
+        text = ",".join(_vary_text(v) for v in value) if isinstance(value, list) else _vary_text(value)
         vary_items.append(f"{name}={text}")
-    return experiment, parse_vary(vary_items, experiment), seeds
+    try:
+        vary = parse_vary(vary_items, experiment)
+    except ValueError as error:
+        raise ValueError(f"sweep file {path}: [vary] {error}") from None
+    return experiment, vary, seeds
+
+
+def _vary_text(value) -> str:
+    """One value of a ``[vary]`` array as ``--vary`` text (lists in brackets, booleans as true/false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ",".join(_vary_text(v) for v in value) + "]"
+    return str(value)
 
 
 def base_experiment(task: Optional[str] = None, way: Optional[str] = None, preset: Optional[str] = None,
@@ -156,20 +202,56 @@ class Point:
 def points(experiment: Experiment, vary: Dict[str, list], seeds: int, base_seed: int = 0) -> List[Point]:
     """Every combination of the varied values, each with seeds ``base_seed .. base_seed + seeds - 1``.
 
-    Values are checked and stored as their parameter's type (whole numbers as integers, never truncated).
+    Values are checked and stored as their parameter's type (whole numbers as integers, never truncated);
+    a value given twice is refused, and so is a sweep of more than :data:`MAX_POINTS` points, before any
+    point is made. A varied ``training.seed`` is each point's seed (then ``seeds`` is 1 and ``base_seed``
+    0: the seeds are those varied).
     """
     check_int("seeds", seeds, 1)
     check_int("seed", base_seed, 0)
     names = sorted(vary)
-    values = {n: [parameter(n, experiment).coerce(v) for v in vary[n]] for n in names}
+    values = {}
+    for n in names:
+        spec = parameter(n, experiment)
+        values[n] = [spec.coerce(v) for v in vary[n]]
+        seen = set()
+        for v in values[n]:
+            if v in seen:
+                raise ValueError(f"--vary {n}: the value {v:g} is given twice; give each value once"
+                                 if isinstance(v, float) else f"--vary {n}: the value {v} is given twice; "
+                                 "give each value once")
+            seen.add(v)
+    count = seeds
+    for n in names:
+        count *= len(values[n])
+    _check_count(count, " x ".join([f"{len(values[n])} values of {n}" for n in names] + [f"{seeds} seed(s)"]))
     combos = itertools.product(*(values[n] for n in names)) if names else [()]
+    if "training.seed" in values:
+        if seeds != 1 or base_seed != 0:
+            raise ValueError("training.seed is varied: each point runs with its varied seed; leave out --seeds "
+                             "and --seed (or give --seeds N --seed S without varying training.seed)")
+        at = names.index("training.seed")
+        return [Point(experiment, tuple(zip(names, combo)), combo[at]) for combo in combos]
     return [Point(experiment, tuple(zip(names, combo)), base_seed + s) for combo in combos for s in range(seeds)]
 
 
 def validate(todo: Sequence[Point]) -> None:
-    """Build and check every point's experiment before anything runs; the first bad one raises."""
+    """Build and check every point's experiment, and read its data, before anything runs; the first bad
+    one raises ``ValueError`` naming the point (a missing data file, a headroom too small for a split)."""
+    from . import runner
+
+    loaded = set()
     for p in todo:
-        p.resolved()
+        exp = p.resolved()
+        key = json.dumps([exp.to_dict()["data"], exp.network.mode, exp.training.seed], sort_keys=True)
+        if key in loaded:
+            continue
+        try:
+            runner.problem_of(exp)
+        except (ValueError, OSError) as error:
+            text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(f"point {p.describe()}: {text}") from None
+        loaded.add(key)
 
 
 _interrupt_requested = False
@@ -281,6 +363,10 @@ def run_sweep(todo: Sequence[Point], path: str, workers: int = 1, scheduler: Opt
     from tqdm.auto import tqdm
 
     check_int("workers", workers, 1)
+    if workers > 1 and scheduler is None and cluster is None:
+        from .workers import check_worker_count
+
+        check_worker_count(workers)
     if not todo:
         raise ValueError("no points to run")
     identities = {json.dumps(p.identity, sort_keys=True) for p in todo}
@@ -398,24 +484,34 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
     """Each metric against a varied parameter, mean and spread over seeds, the software baseline as a
     line, one curve per value of a second parameter. Writes ``out`` as PNG and PDF.
 
+    Axes carry the parameters' meaning and units (:func:`lstm.experiment.parameters`; SI values in friendly
+    units, µS rather than 1e-6 S), accuracies are in percent, whole-number parameters get whole-number
+    ticks, and the legend says what the error bars are and over how many seeds the means are taken. A
+    sweep that varies only the seed is drawn against the seed.
+
     Reads ``path`` without changing it (damaged lines are left in place and skipped; see
-    :func:`lstm.results.read_results`), and checks every choice before drawing.
+    :func:`lstm.results.read_results`), and checks every choice and record before drawing: a missing file,
+    or a record edited into something else, is a ``ValueError`` naming the file and the line.
     """
-    import matplotlib
+    from .figures import plt as pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
+    if not os.path.exists(path):
+        raise ValueError(f"{path} does not exist; give a results file of xbar sweep (its --out)")
     contents = read_results(path)
-    records = [r for r in contents.latest().values() if r.get("status") == "ok"]
-    if not records:
-        raise ValueError(f"{path} holds no finished point to plot")
+    latest = {}
+    for number, r in zip(contents.numbers, contents.records):
+        latest[r["key"]] = (number, r)
+    rows = [(n, r) for n, r in latest.values() if r.get("status") == "ok"]
+    if not rows:
+        raise ValueError(f"{path} holds no finished point to plot ({len(latest)} point(s), none ok)")
+    for number, r in rows:
+        _check_plotted(path, number, r)
+    records = [r for _, r in rows]
     varied = sorted({k for r in records for k in r["params"]})
-    if not varied:
-        raise ValueError(f"{path}: no parameter was varied")
-    x = x or varied[0]
-    if x not in varied:
-        raise ValueError(f"--x {x!r} was not varied; varied: {', '.join(varied)}")
+    x = x or (varied[0] if varied else "seed")
+    if x not in varied and not (x == "seed" and not varied):
+        raise ValueError(f"--x {x!r} was not varied; varied: {', '.join(varied) or 'nothing (only the seed)'}")
     others = [v for v in varied if v != x]
     if by is not None and by not in others:
         raise ValueError(f"--by {by!r} is not another varied parameter; choose one of {', '.join(others) or 'none'}")
@@ -424,22 +520,50 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
     metric = metric or metrics[0]
     if metric not in metrics:
         raise ValueError(f"--metric {metric!r} is not in {path}; its metrics: {', '.join(metrics)}")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    groups = sorted({r["params"].get(by) for r in records}, key=lambda v: (v is None, v)) if by else [None]
+    for number, r in rows:
+        if metric not in r["metrics"]:
+            raise ValueError(f"{path} line {number}: the record has no metric {metric!r} (its metrics: "
+                             f"{', '.join(r['metrics'])}); repair or remove the line")
+
+    def value_of(r, name):
+        return r["seed"] if name == "seed" and not varied else r["params"][name]
+
+    x_axis = _Axis(x, [value_of(r, x) for r in records], records[0].get("experiment"))
+    by_axis = _Axis(by, [r["params"][by] for r in records], records[0].get("experiment")) if by else None
+    percent = metric.endswith("accuracy")
+    scale = 100.0 if percent else 1.0
+    fig, ax = plt.subplots(figsize=(8.4, 4.2))
+    groups = sorted({_hashable(r["params"].get(by)) for r in records}, key=_order) if by else [None]
+    counts = []
     for g in groups:
-        rows = [r for r in records if by is None or r["params"].get(by) == g]
-        xs = sorted({r["params"][x] for r in rows})
-        values = [[r["metrics"][metric] for r in rows if r["params"][x] == v] for v in xs]
-        label = f"{by} = {g:g}" if by and isinstance(g, float) else (f"{by} = {g}" if by else "hardware")
-        ax.errorbar(xs, [np.mean(v) for v in values], yerr=[np.std(v) for v in values], marker="o", capsize=3,
-                    label=label)
+        chosen = [r for r in records if by is None or _hashable(r["params"].get(by)) == g]
+        xs = sorted({_hashable(value_of(r, x)) for r in chosen}, key=_order)
+        values = [[scale * r["metrics"][metric] for r in chosen if _hashable(value_of(r, x)) == v] for v in xs]
+        counts += [len(v) for v in values]
+        label = f"{by_axis.short} = {by_axis.show(g)}" if by else "hardware"
+        positions = [x_axis.position(v) for v in xs]
+        if x == "seed" and not varied:
+            ax.plot(positions, [v[0] for v in values], "o", label=f"{label}, one point per seed")
+        else:
+            ax.errorbar(positions, [np.mean(v) for v in values], yerr=[np.std(v) for v in values], marker="o",
+                        capsize=3, label=label)
     baseline = [r["metrics"].get(f"software_{metric}") for r in records]
-    baseline = [b for b in baseline if b is not None]
+    baseline = [scale * b for b in baseline if b is not None]
+    n_seeds = len({r["seed"] for r in records})
     if baseline:
-        ax.axhline(float(np.mean(baseline)), color="k", linestyle="--", label="software")
-    ax.set_xlabel(x)
-    ax.set_ylabel(metric)
-    ax.legend(fontsize=8)
+        ax.axhline(float(np.mean(baseline)), color="k", linestyle="--",
+                   label=f"software twin, mean over {n_seeds} seeds" if n_seeds > 1 else "software twin")
+    x_axis.apply(ax)
+    ax.set_ylabel(_metric_label(metric, percent))
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    low, high = min(counts), max(counts)
+    title = None
+    if not (x == "seed" and not varied):
+        spread = (f"{low}" if low == high else f"{low} to {high}")
+        title = (f"hardware: mean \N{PLUS-MINUS SIGN} std over {spread} seeds" if high > 1
+                 else "hardware: one seed a point (no error bars)")
+    ax.legend(fontsize=8, title=title, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              borderaxespad=0.0)
     fig.tight_layout()
     stem = os.path.splitext(out)[0]
     paths = [stem + ".png", stem + ".pdf"]
@@ -447,3 +571,123 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
         fig.savefig(p, dpi=130)
     plt.close(fig)
     return paths
+
+
+def _check_plotted(path: str, number: int, record: dict) -> None:
+    """A finished record's parameters and metrics as :func:`plot_results` reads them, or ``ValueError`` naming
+    the file and line (a hand-edited record)."""
+    where = f"{path} line {number}"
+    params, metrics = record.get("params"), record.get("metrics")
+    if not isinstance(params, dict):
+        raise ValueError(f"{where}: params is {type(params).__name__}, a table of parameter values is required; "
+                         "repair or remove the line")
+    for name, value in params.items():
+        if not isinstance(value, (int, float, str, bool, list)) or (
+                isinstance(value, float) and not math.isfinite(value)):
+            raise ValueError(f"{where}: params {name}={value!r} is not a value of a parameter; repair or "
+                             "remove the line")
+    if not isinstance(metrics, dict) or not metrics:
+        raise ValueError(f"{where}: metrics is {metrics!r:.40}, a table of metric values is required; repair "
+                         "or remove the line")
+    for name, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{where}: metric {name}={value!r:.40} is not a finite number; repair or remove "
+                             "the line")
+    if isinstance(record.get("seed"), bool) or not isinstance(record.get("seed"), int):
+        raise ValueError(f"{where}: seed={record.get('seed')!r:.40} is not a whole number; repair or remove "
+                         "the line")
+    if "training.seed" in params and params["training.seed"] != record["seed"]:
+        raise ValueError(f"{where}: a point of training.seed={params['training.seed']!r} that ran with seed "
+                         f"{record['seed']} (written before a varied seed was the seed run); remove the line "
+                         "and run the sweep again")
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _order(value):
+    """Sort numbers by value, then everything else by its text (None last)."""
+    if value is None:
+        return (2, 0.0, "")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
+
+
+_PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "\N{MICRO SIGN}"),
+             (1e-9, "n"), (1e-12, "p"))
+_SI_UNITS = ("S", "V", "s", "ohm", "Hz", "S/V", "J", "A")
+
+
+class _Axis:
+    """How a parameter is drawn: its words and unit from its metadata, SI values in friendly units,
+    whole-number ticks for whole numbers, words and lists as categories."""
+
+    def __init__(self, name: str, values: list, experiment: Optional[dict]):
+        from .experiment import parameter
+
+        self.name = name
+        if name == "seed":
+            unit, doc, kind = "", "seed", "int"
+        else:
+            try:
+                spec = parameter(name, _experiment_of(experiment))
+                unit, doc, kind = spec.unit, spec.doc, spec.kind
+            except ValueError:  # a name of an older version: drawn as it is
+                unit, doc, kind = "", "", "float"
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        self.numeric = len(numbers) == len(values) and kind in ("int", "float")
+        self.integer = self.numeric and all(float(v).is_integer() for v in numbers) and kind == "int"
+        self.factor, self.unit = 1.0, unit
+        if self.numeric and unit in _SI_UNITS:
+            largest = max((abs(v) for v in numbers if v != 0), default=1.0)
+            self.factor, prefix = next(((f, p) for f, p in _PREFIXES if largest >= f * 0.999), _PREFIXES[-1])
+            self.unit = prefix + ("\N{GREEK CAPITAL LETTER OMEGA}" if unit == "ohm" else unit)
+        words = doc.split(" (omit")[0].split(" (")[0] if doc else name
+        self.short = words.split(",")[0] if len(words.split(",")[0]) <= 40 else name
+        shown_unit = "" if self.unit in ("", "1") else f" ({self.unit})"
+        self.label = f"{words}{shown_unit}" + (f"\n{name}" if name != "seed" else "")
+        self.short = f"{self.short}{shown_unit}"
+        self.categories = None if self.numeric else sorted({_hashable(v) for v in values}, key=_order)
+
+    def position(self, value):
+        if self.categories is not None:
+            return self.categories.index(_hashable(value))
+        return value / self.factor
+
+    def show(self, value) -> str:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and self.numeric:
+            return f"{value / self.factor:g}"
+        if isinstance(value, tuple):
+            return "[" + ", ".join(str(v) for v in value) + "]"
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    def apply(self, ax) -> None:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.set_xlabel(self.label)
+        if self.categories is not None:
+            ax.set_xticks(range(len(self.categories)))
+            ax.set_xticklabels([self.show(v) for v in self.categories])
+            return
+        ax.ticklabel_format(axis="x", useOffset=False, style="plain")
+        if self.integer:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _experiment_of(table: Optional[dict]):
+    """The experiment of a record (for its device's parameter names), or None."""
+    try:
+        return Experiment.from_dict(table) if isinstance(table, dict) else None
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _metric_label(metric: str, percent: bool) -> str:
+    words = metric.replace("_", " ").replace("rmse", "RMSE")
+    if percent:
+        return f"{words} (%)"
+    if metric.endswith("rmse"):
+        return f"{words} (the targets' units)"
+    return words

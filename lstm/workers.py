@@ -195,3 +195,46 @@ class WorkerPool:
     def __exit__(self, *exc) -> None:
         self.close()
 
+
+
+WORKER_MEMORY_BYTES = 150 * 2 ** 20
+"""About what one sweep worker holds (an interpreter, the project, its compiled kernels and a point)."""
+
+
+def _available_memory() -> int:
+    """Bytes of memory available to new processes (``MemAvailable``), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def max_workers() -> Tuple[int, str]:
+    """``(most local workers worth starting, why)``: one per core this process may run on, and no more
+    than the available memory holds at :data:`WORKER_MEMORY_BYTES` each (at least 1)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    memory = _available_memory()
+    by_memory = None if memory is None else max(1, int(memory // WORKER_MEMORY_BYTES))
+    limit = cores if by_memory is None else min(cores, by_memory)
+    why = f"{cores} core(s)" + ("" if memory is None else
+                                f", {memory / 2 ** 30:.1f} GiB of memory available at about "
+                                f"{WORKER_MEMORY_BYTES // 2 ** 20} MB a worker")
+    return max(1, limit), why
+
+
+def check_worker_count(n: int) -> int:
+    """``n`` local workers, or ``ValueError`` saying the most this machine holds and why."""
+    limit, why = max_workers()
+    if n > limit:
+        raise ValueError(f"--workers={n} is more than this machine holds ({why}); at most {limit}")
+    return n

@@ -78,7 +78,7 @@ def test_plot_refuses_unknown_names_in_one_line(tmp_path, capsys):
         assert cli.main(["plot", str(out), "--out", str(tmp_path / "f.png"), *argv]) == 2
         assert message in _one_line(capsys)
     assert cli.main(["plot", str(tmp_path / "missing.jsonl")]) == 2
-    assert "no finished point" in _one_line(capsys)
+    assert "missing.jsonl does not exist" in _one_line(capsys)
     assert out.read_bytes() == before
 
 

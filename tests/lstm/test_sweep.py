@@ -195,7 +195,7 @@ def test_workers_die_with_a_killed_parent(tmp_path):
     (["--vary", "device.program_noise_sigm=0:1e-6:2"], "not known"),
     (["--vary", "device.program_noise_sigma=0:1e-6"], "not understood"),
     (["--vary", "device.program_noise_sigma=log:0:1:3"], "not understood"),
-    (["--file", "missing.toml"], "could not be read"),
+    (["--file", "missing.toml"], "missing.toml: cannot be read"),
     (["--vary", "device.program_noise_sigma=-1e-6,1e-6"], "program_noise_sigma=-1e-06 is out of range"),
     (["--vary", "adc.range=0,1"], "adc.range=0.0 is out of range"),
     (["--vary", "device.g_min=0,500e-6"], "g_max=0.0004 is not above g_min=0.0005"),
