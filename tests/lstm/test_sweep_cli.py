@@ -179,9 +179,11 @@ SET_TEXT = {"data.task": "vowels", "data.target": "a", "data.features": "a,b", "
             "dac.conversion": "accumulate", "dac.bits_per_cycle": "2", "slicing.weight_bits": "8",
             "training.clip_norm": "5",
             "training.optimizer": "sgd", "encoding.scheme": "column_pairs", "encoding.scale": "percentile",
-            "network.reduction": "sum", "network.cell": "gru", "array.read_scheme": "floating"}
+            "network.reduction": "sum", "network.cell": "gru", "array.read_scheme": "floating",
+            "training.validation": "0.25", "training.patience": "3", "training.keep": "best"}
 """A value (as typed after --set) for keys whose default is absent or whose default would prove nothing."""
-WITH = {"dac.bits_per_cycle": {"dac.inputs": "bit_serial"}, "dac.conversion": {"dac.inputs": "bit_serial"}}
+WITH = {"dac.bits_per_cycle": {"dac.inputs": "bit_serial"}, "dac.conversion": {"dac.inputs": "bit_serial"},
+        "training.patience": {"training.validation": 0.25}, "training.keep": {"training.validation": 0.25}}
 """Keys that need another key set first."""
 
 
