@@ -443,6 +443,8 @@ def _cmd_run(args) -> int:
     from .experiment import load_experiment
 
     experiment = with_settings(load_experiment(args.experiment), args.set)
+    if args.chip:
+        return _evaluate_chip(args, experiment)
     _check_save_chip(args, experiment)
     if args.out:
         _check_output_folder(args.out, "--out")
@@ -480,6 +482,26 @@ def with_settings(experiment, settings):
             raise ValueError(f"--set {name} is given twice ({changes[name]!r} and {value!r}); give it once")
         changes[name] = value
     return experiment.with_values(changes) if changes else experiment
+
+
+def _evaluate_chip(args, experiment) -> int:
+    """``xbar run EXP --chip CHIP``: the saved chip scored on the experiment's test data, nothing trained."""
+    from . import runner
+
+    if args.save_chip:
+        raise ValueError("--chip scores a saved chip and trains nothing: leave --save-chip out")
+    if not os.path.isfile(args.chip):
+        raise ValueError(f"--chip {args.chip}: no such file (a chip.npz of xbar run --save-chip)")
+    result = runner.evaluate_chip(experiment, args.chip)
+    if args.json:
+        print(json.dumps(result, default=float))
+        return 0
+    metric = result["metric"]
+    show = (lambda v: f"{100 * v:.1f} %") if metric == "test_accuracy" else (lambda v: f"{v:.4g}")
+    hw, base = result["hardware"], result["baseline"]
+    print(f"{result['data']}: {metric.replace('_', ' ')} of the chip in {args.chip} {show(hw[metric])} "
+          f"({hw['arrays']} array(s)); {base['name']} {show(base[metric])}")
+    return 0
 
 
 def _check_save_chip(args, experiment) -> None:
@@ -717,7 +739,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the data behind them (result.json, history.csv, predictions.csv, "
                                    "confusion_*.csv, conductances) into --out. See docs/guide.md for the file.",
                        epilog="example:\n  xbar run experiment.toml --out results\n"
-                              "  xbar run experiment.toml --set device.program_noise_sigma 2e-6 --json")
+                              "  xbar run experiment.toml --set device.program_noise_sigma 2e-6 --json\n"
+                              "  xbar run results/experiment.toml --chip results/chip.npz")
     p.add_argument("experiment", help="a TOML or JSON experiment file")
     p.add_argument("--out", default="out", help="folder for the figures and data (default ./out; '' for none)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -727,6 +750,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", nargs=2, action="append", metavar=("NAME", "VALUE"),
                    help="change one dotted parameter, NAME VALUE or NAME=VALUE (repeatable; stored in "
                         "result.json's experiment; lists as 12,8)")
+    p.add_argument("--chip", metavar="CHIP", help="train nothing: score a chip saved by --save-chip (OUT/chip.npz) "
+                                                  "on the experiment's test data (the run's metric, bit for bit)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("plot", help="plot a sweep's results", formatter_class=_Formatter,

@@ -284,6 +284,42 @@ def resolved_settings(exp: Experiment, problem: Problem) -> dict:
     return {"network": config_to_dict(network_config(exp, problem)), "parameters": values}
 
 
+def evaluate_chip(exp: Experiment, path: str) -> dict:
+    """Score a chip saved by ``xbar run --save-chip`` (:meth:`HardwareNetwork.save`) on the experiment's
+    test data, as it is in the file: no training, no programming, no time passing (the file holds the chip
+    just before the run's test, ``hardware.seconds_before_test`` already spent), so the metric is the run's,
+    bit for bit.
+
+    The chip's network must be the one the experiment builds for its data (inputs, hidden sizes, outputs,
+    cell, head, mode, loss); ``ValueError`` naming the file and the first differences otherwise.
+
+    Returns
+    -------
+    dict
+        ``{"data", "metric", "chip", "hardware": {metric, "energy_J", "programming_pulses",
+        "adc_saturations", "arrays"}, "baseline"}``: the chip's counters and energy include all work done
+        on it before it was saved and the test read.
+    """
+    from crossbar.validation import config_to_dict
+
+    problem = problem_of(exp)
+    hw = HardwareNetwork.load(path)
+    wanted = config_to_dict(network_config(exp, problem))
+    held = config_to_dict(hw.network.config)
+    differences = [f"{k}: chip {held.get(k)!r}, experiment {wanted.get(k)!r}"
+                   for k in sorted(set(wanted) | set(held)) if wanted.get(k) != held.get(k)]
+    if differences:
+        raise ValueError(f"{path}: the saved chip holds another network than the experiment builds for its data "
+                         f"({'; '.join(differences[:3])})")
+    outputs = hw.predict(problem.test_x, problem.test_mask)
+    counts = hw.counters()
+    return {"data": problem.name, "metric": problem.metric, "chip": path,
+            "hardware": {problem.metric: problem.score(outputs), "energy_J": hw.energy(),
+                         "programming_pulses": int(counts.programming_pulses),
+                         "adc_saturations": int(counts.adc_saturations), "arrays": len(hw.chip.arrays)},
+            "baseline": baseline(problem)}
+
+
 def run(exp: Experiment, out: Optional[str] = None, progress: bool = True, save_chip: bool = False,
         checkpoint: Optional[str] = None) -> dict:
     """Train the software twin and the experiment's way, score both, and write what a reader needs.
@@ -291,7 +327,9 @@ def run(exp: Experiment, out: Optional[str] = None, progress: bool = True, save_
     The metrics are those :func:`train` gives without watching (``xbar sweep`` of the same experiment and
     seed gives the same bits): the test curve watched here reads a snapshot of the chip.
 
-    Writes into ``out`` (if given): ``result.json`` (the metrics, the baseline, the experiment, every
+    Writes into ``out`` (if given): ``experiment.toml`` (the experiment as run, ``--set`` values in: what
+    ``xbar run OUT/experiment.toml --chip OUT/chip.npz`` scores a saved chip against); ``result.json`` (the
+    metrics, the baseline, the experiment, every
     resolved setting and what each training did: validation size, epochs run, epoch kept, why it stopped);
     ``history.csv`` (per epoch of both runs: training loss, validation metric with ``training.validation``,
     and the test metric watched, which chooses nothing); ``predictions.csv`` (truth, software, hardware per
@@ -343,6 +381,10 @@ def run(exp: Experiment, out: Optional[str] = None, progress: bool = True, save_
         os.makedirs(out, exist_ok=True)
         files += _write_data(out, problem, sw, hw_run)
         files += _write_figures(out, problem, sw, hw_run, exp, result["baseline"])
+        path = os.path.join(out, "experiment.toml")  # the experiment as run (--set values in), for --chip
+        with open(path, "w") as f:
+            f.write(exp.to_toml())
+        files.append(path)
         if save_chip and hw_run is not None:
             files.append(os.path.join(out, "chip.npz"))
     result["seconds"] = time.perf_counter() - began

@@ -64,8 +64,8 @@ seed = 0
 def _experiment(tmp_path, epochs=4, extra="", name="exp.toml", **ramps):
     _ramps(tmp_path / "ramps.csv", **ramps)
     path = tmp_path / name
-    # an absolute data path: a sweep file's relative one is not taken from its folder (left to the sweep's owner)
-    path.write_text(TOML.format(data=tmp_path / "ramps.csv", epochs=epochs, extra=extra))
+    # a relative data path: xbar run, xbar sweep and load_experiment all take it from the file's folder
+    path.write_text(TOML.format(data="ramps.csv", epochs=epochs, extra=extra))
     return path
 
 
@@ -334,3 +334,24 @@ def test_keep_best_and_early_stopping_resume_from_a_checkpoint_as_uninterrupted(
     assert stopped.stopped == "patience" and len(stopped.epoch) < 30
     again, _ = _fit_best(30, str(tmp_path / "stop.npz"), patience=2)  # a stopped run stays stopped
     assert again.epoch == stopped.epoch and again.kept == stopped.kept
+
+
+def test_xbar_run_chip_scores_a_saved_chip_as_the_run_did(tmp_path, capsys):
+    """``xbar run OUT/experiment.toml --chip OUT/chip.npz`` gives the run's hardware metric bit for bit, with
+    the run's --set values taken from the experiment the run wrote; another network is refused by name."""
+    path = _experiment(tmp_path)
+    out = tmp_path / "o"
+    assert cli.main(["run", str(path), "--out", str(out), "--save-chip", "--quiet", "--json",
+                     "--set", "adc.bits=6"]) == 0
+    ran = json.loads(capsys.readouterr().out)
+    metric = ran["metric"]
+    assert load_experiment(str(out / "experiment.toml")).value_of("adc.bits") == 6
+    assert cli.main(["run", str(out / "experiment.toml"), "--chip", str(out / "chip.npz"), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert scored["hardware"][metric] == ran["hardware"][metric]
+    assert cli.main(["run", str(out / "experiment.toml"), "--chip", str(out / "chip.npz"),
+                     "--set", "network.hidden=5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "chip.npz" in err[0] and "another network" in err[0], err
+    assert cli.main(["run", str(path), "--chip", str(tmp_path / "none.npz")]) == 2
+    assert "no such file" in capsys.readouterr().err
