@@ -88,8 +88,8 @@ def number(value):
         return bool(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
-    if value is None:
-        return None
+    if value is None or isinstance(value, str):
+        return value
     return repr(float(value))
 
 
@@ -249,7 +249,11 @@ def put_result(prefix: str, result: dict) -> None:
                 json.dumps(value, sort_keys=True).encode()).hexdigest())
         elif isinstance(value, dict):
             for k, v in sorted(value.items()):
-                FP.put(f"{prefix}/{key}/{k}", number(v))
+                if isinstance(v, (dict, list)):  # resolved settings, what each training did
+                    FP.put(f"{prefix}/{key}/{k}", "sha256:" + hashlib.sha256(
+                        json.dumps(v, sort_keys=True, default=repr).encode()).hexdigest())
+                else:
+                    FP.put(f"{prefix}/{key}/{k}", number(v))
         else:
             FP.put(f"{prefix}/{key}", value if isinstance(value, str) else number(value))
 
