@@ -267,7 +267,13 @@ class FluctuationState:
             if prefix + name not in state:
                 raise ValueError(f"{source}: no {prefix + name!r} entry; saved without this device's "
                                  "time-correlated read noise")
-        flicker = as_float_array(f"{source}.{prefix}flicker", state[prefix + "flicker"], shape=self.flicker.shape)
+        if self.flicker.size:
+            flicker = as_float_array(f"{source}.{prefix}flicker", state[prefix + "flicker"], shape=self.flicker.shape)
+        else:  # telegraph traps without 1/f sources: nothing to check but the (empty) shape
+            flicker = np.asarray(state[prefix + "flicker"], dtype=np.float64)
+            if flicker.shape != self.flicker.shape:
+                raise ValueError(f"{source}.{prefix}flicker has shape {flicker.shape}; shape {self.flicker.shape} "
+                                 "required (no 1/f sources)")
         occupied = np.asarray(state[prefix + "occupied"])
         if occupied.shape != self.occupied.shape or occupied.dtype != bool:
             raise ValueError(f"{source}.{prefix}occupied: booleans of shape {self.occupied.shape} are required")

@@ -213,3 +213,22 @@ def test_source_kernel_equals_its_numpy_twin():
     advance_sources_reference(twin, rho, innovation, seeds)
     np.testing.assert_array_equal(compiled, twin)
     assert not np.array_equal(compiled, flicker * rho)  # the innovation is there
+
+
+def test_traps_alone_save_and_continue_bit_for_bit():
+    """Telegraph traps without 1/f sources (an empty set of sources) save, reload and continue: the empty
+    sources are no damage (a scoring snapshot of such a chip failed to put the chip back)."""
+    traps = TemporalReadNoise(flicker_density_relative=0.0, telegraph_traps=2, telegraph_amplitude_relative=0.05)
+    a = _array(read_noise_sigma_relative=0.01, noise=traps)
+    a.program(np.full((16, 8), 40e-6))
+    x = np.full((2, 16), 0.1)
+    a.mvm(x)
+    assert a.fluctuation.flicker.size == 0
+    b = _array(read_noise_sigma_relative=0.01, noise=traps)
+    b.load_state(a.state())
+    for _ in range(3):
+        np.testing.assert_array_equal(a.mvm(x), b.mvm(x))
+    state = a.state()
+    state["fluctuation.flicker"] = np.zeros((1, 16, 8))
+    with pytest.raises(ValueError, match="fluctuation.flicker"):
+        b.load_state(state)
