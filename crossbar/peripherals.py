@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from .adc_circuits import ADCCircuit
-from .kernels import quantize_grid
+from .kernels import adc_reference, dac_reference
 from .validation import as_float_array, check_choice, check_int, check_range
 
 INPUT_CONVERSIONS = ("per_bit", "accumulate")
@@ -109,10 +109,11 @@ class DAC:
                              f"v_max={self.v_max:g} V; scale the inputs or build the DAC with clip=True")
 
     def convert(self, voltages) -> np.ndarray:
-        """Quantized row voltages (V), same shape as ``voltages`` (V)."""
+        """Quantized row voltages (V), same shape as ``voltages`` (V): the read's DAC
+        (:func:`crossbar.kernels.dac_reference`, the twin of the kernel a read runs)."""
         v = as_float_array("voltages", voltages)
         self.check_range(v)
-        out, _ = quantize_grid(v, 0.0, self.step, -self.max_code, self.max_code)
+        out, _, _ = dac_reference(v, np.inf, self.step, float(self.max_code))
         return out
 
 
@@ -165,7 +166,8 @@ class ADC:
             raise ValueError(f"adc.kind={self.circuit.kind!r}: each built converter has its own mismatch; "
                              "convert on an array's converters (CrossbarArray.converters(adc).convert)")
         i = as_float_array("currents", currents)
-        return quantize_grid(i, 0.0, self.step, -self.max_code, self.max_code)
+        out, saturated = adc_reference(i, self.step, float(self.max_code))  # the twin of the read's kernel
+        return out, int(np.count_nonzero(saturated))
 
     @classmethod
     def calibrated(cls, sample_currents, bits: int = 8, percentile: float = 100.0,

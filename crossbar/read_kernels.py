@@ -54,8 +54,8 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from .adc_circuits import circuit_codes_reference
-from .kernels import convert_one, dac_one
+from .adc_circuits import circuit_convert_reference, circuit_end_one, circuit_signal_one, sar_decision
+from .kernels import adc_reference, convert_one, dac_one, dac_reference, noisy_current, noisy_current_reference
 from .rng import fill_normals_by_counter, padded_length, row_seed, standard_normals
 from .simd import paired_products
 from .vecmath import fma, fma32_reference
@@ -450,7 +450,7 @@ def _dac_parallel(inputs, plan, voltages_all, squares_all, power, batch, n_logic
         for b in range(batch):
             for i in range(n_logical):
                 x = inputs[b, i] if i < plan.n_inputs else plan.constant_input
-                v, out_of_range = dac_one(x * v_scale, v_limit, dac_step, dac_top)
+                v, _, out_of_range = dac_one(x * v_scale, v_limit, dac_step, dac_top)
                 bad += out_of_range
                 u = np.sinh(k * v) / k
                 voltages_all[i * batch + b] = u
@@ -460,13 +460,13 @@ def _dac_parallel(inputs, plan, voltages_all, squares_all, power, batch, n_logic
     for b in range(batch):
         # two loops, so that neither holds a conditional load (which would keep it scalar)
         for i in range(min(plan.n_inputs, n_logical)):
-            v, out_of_range = dac_one(inputs[b, i] * v_scale, v_limit, dac_step, dac_top)
+            v, _, out_of_range = dac_one(inputs[b, i] * v_scale, v_limit, dac_step, dac_top)
             bad += out_of_range
             voltages_all[i * batch + b] = v
             squares_all[i * batch + b] = v * v  # squared in float64, then stored
             power[b, i] += v * v
         for i in range(plan.n_inputs, n_logical):
-            v, out_of_range = dac_one(plan.constant_input * v_scale, v_limit, dac_step, dac_top)
+            v, _, out_of_range = dac_one(plan.constant_input * v_scale, v_limit, dac_step, dac_top)
             bad += out_of_range
             voltages_all[i * batch + b] = v
             squares_all[i * batch + b] = v * v
@@ -495,9 +495,9 @@ def _dac_bit_serial(inputs, plan, voltages_all, squares_all, power, batch, n_log
     for b in range(batch):
         for i in range(n_logical):
             x = inputs[b, i] if i < plan.n_inputs else plan.constant_input
-            v, out_of_range = dac_one(x * v_scale, v_limit, dac_step, dac_top)
+            v, code, out_of_range = dac_one(x * v_scale, v_limit, dac_step, dac_top)
             bad += out_of_range
-            magnitude = int(abs(v) / dac_step + 0.5) if out_of_range == 0 else 0
+            magnitude = int(abs(code)) if out_of_range == 0 else 0
             if plan.input_accumulate and k_cell != 0.0:
                 signal, noise_weight, dissipated = 0.0, 0.0, 0.0
                 for k in range(plan.input_planes):
@@ -546,9 +546,9 @@ def _convert_columns(plan, current, variance, normals, first_column, total, weig
     noise and each column's converter circuit, added into their outputs of ``total`` with their signs and
     ``weight``; returns the saturations.
 
-    The arithmetic of :func:`crossbar.adc_circuits.circuit_code_one`, its bits
-    outside and the batch inside; a signal saturates when it reaches half an LSB beyond an end
-    code (as ``rint`` does).
+    :func:`crossbar.adc_circuits.circuit_code_one` with its bits outside and the batch inside (each bit
+    one :func:`crossbar.adc_circuits.sar_decision`); a signal saturates when it reaches half an LSB beyond
+    an end code (:func:`crossbar.adc_circuits.circuit_end_one`).
     """
     batch = current.shape[1]
     # rows of its own: LLVM vectorises the loops over them better when they can alias nothing
@@ -562,30 +562,22 @@ def _convert_columns(plan, current, variance, normals, first_column, total, weig
         weights = plan.converter_weights[converter]
         offset = plan.converter_offsets[converter]
         for b in range(batch):
-            i = np.float64(current[q, b])
-            if plan.noise:
-                i += np.float64(np.sqrt(variance[q, b])) * np.float64(normals[q, b])
-            signal = i / adc_step
-            if gain != 1.0:
-                signal = signal * gain
-            x[b] = signal + offset
+            i = noisy_current(current[q, b], variance[q, b], normals[q, b], plan.noise)
+            x[b] = circuit_signal_one(i, adc_step, gain, offset)
             accumulated[b] = 0.0
             code[b] = 0.0
         place = half
         for bit in range(weights.shape[0] - 1, -1, -1):
             level = weights[bit]
             for b in range(batch):
-                trial = accumulated[b] + level
-                keep = x[b] >= trial - half - 0.5
-                accumulated[b] = trial if keep else accumulated[b]
-                code[b] = code[b] + place if keep else code[b]
+                accumulated[b], code[b] = sar_decision(x[b], accumulated[b], code[b], level, place, half)
             place *= 0.5
         sums = total[plan.column_output[column]]
         sign = plan.column_sign[column]
         for b in range(batch):
-            hits += x[b] >= adc_top + 0.5 or x[b] <= -(adc_top + 0.5)
-            value = min(max(code[b] - half, -adc_top), adc_top) * adc_step
-            sums[b] += sign * (weight * value)
+            value, hit = circuit_end_one(x[b], code[b] - half, adc_top)
+            hits += hit
+            sums[b] += sign * (weight * (value * adc_step))
     return hits
 
 
@@ -702,11 +694,8 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
     n_logical = int(plan.band_starts[-1])
     drive = np.full((batch, n_logical), plan.constant_input)
     drive[:, :plan.n_inputs] = inputs[:, :plan.n_inputs]
-    v = drive * plan.volts_per_input
-    within = np.abs(v) <= plan.v_limit
-    bad = int(np.count_nonzero(~within))
-    if plan.dac_step > 0.0:
-        v = np.clip(np.rint(v / plan.dac_step), -plan.dac_top, plan.dac_top) * plan.dac_step
+    v, codes, beyond = dac_reference(drive * plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top)
+    bad = int(np.count_nonzero(beyond))
     total = np.zeros((plan.n_out, batch))
     saturated = np.zeros(plan.runs.shape[0], dtype=np.int64)
     planes = int(plan.input_planes)
@@ -723,7 +712,7 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
         digit_bits = int(plan.input_cycle_bits)
         digit_mask = (1 << digit_bits) - 1
         cycle_step = plan.dac_top * plan.dac_step / digit_mask
-        magnitude = np.where(within, np.floor(np.abs(v) / plan.dac_step + 0.5), 0).astype(np.int64)
+        magnitude = np.where(beyond, 0, np.abs(codes)).astype(np.int64)
         digits = [(magnitude >> (digit_bits * k)) & digit_mask for k in range(planes)]
         power = np.zeros(v.shape)
         if plan.input_accumulate and k_cell != 0.0:
@@ -790,27 +779,24 @@ def _reference_cycle(plan, v, squares, seeds, first_row, weight, total, saturate
         current = current.astype(np.float64)
         for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
             _, p0, p1, col0 = plan.runs[k]
-            i = current[p0:p1]
+            normals = None
             if plan.noise:
                 streams = np.array([row_seed(np.uint64(seeds[k]), first_row + b) for b in range(batch)],
                                    dtype=np.uint64)
                 normals = standard_normals(streams, p1 - p0, col0).T
-                i = i + np.sqrt(variance[p0:p1]).astype(np.float64) * normals
+            i = noisy_current_reference(current[p0:p1], variance[p0:p1], normals, plan.noise)
             columns = plan.band_columns[a]
             if plan.adc_circuit:
-                x = i / plan.adc_step
-                if plan.adc_gain != 1.0:
-                    x = x * plan.adc_gain
                 converters = plan.column_converter[columns + p0:columns + p1]
-                x = x + plan.converter_offsets[converters][:, None]
-                top = plan.adc_top
-                saturated[k] += int(np.count_nonzero((x >= top + 0.5) | (x <= -(top + 0.5))))
-                code = circuit_codes_reference(x, plan.converter_weights[converters][:, None, :], top + 1.0)
-                i = np.clip(code, -top, top) * plan.adc_step
-            elif plan.adc_step > 0.0:
-                code = np.rint(i / plan.adc_step)
-                saturated[k] += int(np.count_nonzero(np.abs(code) > plan.adc_top))
-                i = np.clip(code, -plan.adc_top, plan.adc_top) * plan.adc_step
+                code, hit = circuit_convert_reference(i, plan.adc_step, plan.adc_gain,
+                                                      plan.converter_offsets[converters][:, None],
+                                                      plan.converter_weights[converters][:, None, :],
+                                                      plan.adc_top + 1.0)
+                saturated[k] += int(np.count_nonzero(hit))
+                i = code * plan.adc_step
+            else:
+                i, hit = adc_reference(i, plan.adc_step, plan.adc_top)
+                saturated[k] += int(np.count_nonzero(hit))
             for p in range(p0, p1):
                 total[plan.column_output[columns + p]] += plan.column_sign[columns + p] * (weight * i[p - p0])
     if plan.bias:  # the held lines' known current, taken off as the kernel does after each cycle
