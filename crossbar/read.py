@@ -45,7 +45,8 @@ import numpy as np
 from . import array as _array_module
 from .array import CrossbarArray
 from .energy import OperationCounts
-from .kernels import float32_is_enough
+from .device_reads import cell_current_per_siemens
+from .kernels import dac_reference, float32_is_enough
 from .peripherals import ADC, DAC
 from .read_kernels import (PARALLEL_WORK, ReadArrays, fill_read_values, product_buffers, read_product,
                            read_product_reference)
@@ -623,6 +624,58 @@ class ReadPlan:
         total = self.record(1, batch, saturated, power.sum(axis=0))
         if counts is not None:
             counts.accumulate(total)
+        return out
+
+    def ideal_read(self, x, held_lines: bool = True) -> List[np.ndarray]:
+        """Each read's column currents for inputs ``x`` as its converters would take them in, without read
+        noise and before the ADC: what an ADC's range is calibrated on.
+
+        The physics of :meth:`read` up to the sensed columns: each logical
+        input's drive ``x volts_per_input`` (the constant inputs at
+        ``constant_input``) through the DAC (:func:`crossbar.kernels.dac_reference`,
+        every bit at once: a bit-serial DAC's full code), on each drive's rows
+        with its sign; the cells' I-V, ``u(V) = sinh(k V) / k`` per siemens
+        (:func:`crossbar.device_reads.cell_current_per_siemens`); the read's own
+        transfer (wires, floating lines, switched-off rows:
+        :meth:`crossbar.CrossbarArray.read_effective_conductance`); with
+        ``held_lines``, the current that the lines a ``v_half`` read holds at
+        V/2 add (:meth:`crossbar.CrossbarArray.read_bias_current`). No read noise,
+        no ADC, no digital combine; nothing is counted and no generator draws.
+        Drives beyond the DAC's range raise ``ValueError`` as :meth:`read` does.
+
+        Parameters
+        ----------
+        x : array_like, shape (batch, >= n_inputs)
+            Inputs, dimensionless.
+        held_lines : bool
+            Add the held lines' current (``v_half`` reads; nothing for the others).
+
+        Returns
+        -------
+        list of ndarray
+            For each read of :attr:`reads` (in that order, band-major), its
+            column currents, shape (batch, sensed columns), amperes.
+        """
+        self.current()
+        x = as_float_array("x", x, shape=(None, None))
+        if x.shape[1] < self.n_inputs:
+            raise ValueError(f"x has shape {x.shape}; (batch, >= {self.n_inputs}) is required")
+        batch = x.shape[0]
+        drive = np.full((batch, self.n_logical), self.constant_input)
+        drive[:, :self.n_inputs] = x[:, :self.n_inputs]
+        pa = self.arrays
+        volts, _, bad = dac_reference(drive * self.volts_per_input, pa.v_limit, pa.dac_step, pa.dac_top)
+        self.check_bad(int(np.count_nonzero(bad)), x)
+        per_siemens = cell_current_per_siemens(volts, self.device.iv_nonlinearity_per_volt)
+        out = []
+        for r, (drive_rows, _, _), runs in zip(self.reads, self._drives, self._drive_runs):
+            rows = np.zeros((batch, r.array.rows))
+            for (r0, r1, first), d in zip(runs, r.drives):
+                rows[:, r0:r1] = d.sign * per_siemens[:, first:first + r1 - r0]
+            currents = rows @ self._read_signal(r, drive_rows)[:, r.cols[0]:r.cols[1]]
+            if held_lines and pa.bias:
+                currents = currents + r.array.read_bias_current(drive_rows, r.cols)[0]
+            out.append(currents)
         return out
 
     def check_bad(self, n_bad: int, x: Optional[np.ndarray] = None) -> None:
