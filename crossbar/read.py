@@ -48,7 +48,7 @@ from .energy import OperationCounts
 from .device_reads import cell_current_per_siemens
 from .kernels import dac_reference, float32_is_enough
 from .peripherals import ADC, DAC
-from .read_kernels import (PARALLEL_WORK, ReadArrays, fill_read_values, product_buffers, read_product,
+from .read_kernels import (PARALLEL_WORK, CompiledReads, ReadArrays, fill_read_values, product_buffers, read_product,
                            read_product_reference)
 from .rng import draw_words, word_sources
 from .validation import as_float_array, check_int, check_range
@@ -206,7 +206,8 @@ class ReadPlan:
         arrays = self._take_arrays(reads)
         layout = self._lay_out(reads, arrays)
         self.arrays = self._kernel_tables(layout, arrays)
-        """The kernel's tables (:class:`crossbar.read_kernels.ReadArrays`)."""
+        """The kernel's tables (:class:`crossbar.read_kernels.ReadArrays`): the plan's own, for this package
+        and its kernels; a caller's compiled loop gets them through :meth:`session`."""
         self._plan_seeds(arrays)
         self._plan_fills()
         self._plan_counting(arrays)
@@ -609,9 +610,9 @@ class ReadPlan:
         -------
         ndarray, shape (batch, n_outputs), in units of ``output_unit``
         """
-        self.current()
+        session = self.session(1)
         batch = x.shape[0]
-        seeds = self.draw_seeds(1)[0]
+        seeds = session.compiled.seeds[0]
         if reference:
             out, saturated, bad, power = read_product_reference(x, self.arrays, seeds)
         else:
@@ -620,11 +621,14 @@ class ReadPlan:
             out = np.empty((batch, self.n_outputs))
             bad = read_product(x, self.arrays, seeds, self.buffers(batch), power, saturated, out, 0,
                                numba.get_num_threads() > 1)
-        self.check_bad(bad, x)
-        total = self.record(1, batch, saturated, power.sum(axis=0))
-        if counts is not None:
-            counts.accumulate(total)
+        session.finish(batch, saturated, power.sum(axis=0), bad, x=x, counts=counts)
         return out
+
+    def session(self, calls: int) -> "ReadSession":
+        """``calls`` consecutive reads of this plan made by a caller's compiled loop (a network layer's whole
+        sequence, one read a step): the plan refreshed if an array changed, the calls' noise seeds drawn, and
+        what the compiled loop needs (:class:`ReadSession`). :meth:`read` is a session of one call."""
+        return ReadSession(self, calls)
 
     def ideal_read(self, x, held_lines: bool = True) -> List[np.ndarray]:
         """Each read's column currents for inputs ``x`` as its converters would take them in, without read
@@ -762,3 +766,69 @@ class ReadPlan:
         arrays += [self._energy_index, self._energy_conductance]
         return int(sum(v.nbytes for v in arrays))
 
+
+class ReadSession:
+    """Consecutive reads of a :class:`ReadPlan` made by a caller's compiled loop (:meth:`ReadPlan.session`).
+
+    The plan is refreshed first if an array changed, and the calls' noise
+    seeds are drawn at once (the words :meth:`ReadPlan.draw_seeds` gives, so a
+    session of ``n`` calls reads as ``n`` calls of :meth:`ReadPlan.read` do).
+    The compiled loop takes :attr:`compiled` and runs, for each call ``c``,
+    :func:`crossbar.read_kernels.session_read` with the scratch of
+    :func:`crossbar.read_kernels.session_scratch`; then :meth:`finish` refuses
+    bad drives and counts the work on the arrays (and on a caller's tally).
+
+    Attributes
+    ----------
+    plan : ReadPlan
+    calls : int
+    compiled : crossbar.read_kernels.CompiledReads
+        The kernel's tables, the seeds, shape (calls, n_reads), uint64, and the plan's sizes.
+    """
+
+    def __init__(self, plan: ReadPlan, calls: int):
+        if not isinstance(plan, ReadPlan):
+            raise ValueError(f"plan={plan!r} is not allowed; a crossbar.ReadPlan is required")
+        self.calls = check_int("calls", calls, 0)
+        self.plan = plan.current()
+        self.compiled = CompiledReads(tables=plan.arrays, seeds=plan.draw_seeds(self.calls),
+                                      n_outputs=plan.n_outputs, n_logical=plan.n_logical, n_reads=plan.n_reads)
+
+    @property
+    def parallel_chunks(self) -> bool:
+        """Whether each read is cut into more than one column chunk (which Numba's threads can share)."""
+        return len(self.plan.arrays.chunks) > 2
+
+    def multiply_adds(self, batch: int) -> int:
+        """Multiply-adds of one call's products for ``batch`` vectors (for planning threads)."""
+        return self.plan.multiply_adds(batch)
+
+    def finish(self, batch: int, saturated, power, n_bad: int, x: Optional[np.ndarray] = None,
+               counts: Optional[OperationCounts] = None) -> OperationCounts:
+        """End the session: refuse bad drives, then count the calls' work on the arrays.
+
+        Parameters
+        ----------
+        batch : int
+            Input vectors of each call.
+        saturated : ndarray of int64, shape (n_reads,)
+            Each read's ADC saturations over the calls.
+        power : ndarray, shape (n_logical,)
+            ``sum V u(V)`` of each logical input over the calls, V^2 (see :meth:`ReadPlan.record`).
+        n_bad : int
+            Drives beyond the DAC's range or not finite (``ValueError`` when any).
+        x : ndarray, optional
+            The inputs, to name NaN in the error.
+        counts : OperationCounts, optional
+            Also receives the work (a layer above's own tally).
+
+        Returns
+        -------
+        OperationCounts
+            The session's work.
+        """
+        self.plan.check_bad(n_bad, x)
+        total = self.plan.record(self.calls, batch, saturated, power)
+        if counts is not None:
+            counts.accumulate(total)
+        return total

@@ -105,6 +105,23 @@ ReadArrays = namedtuple("ReadArrays", [
     "output_bias",      # float64 (n_out,): each output's share of the held-line currents, A, taken off digitally
 ])
 
+CompiledReads = namedtuple("CompiledReads", [
+    "tables",           # ReadArrays: the plan's kernel tables
+    "seeds",            # uint64 (calls, n_reads): each call's noise seed of each read
+    "n_outputs",        # int: outputs of a read
+    "n_logical",        # int: logical inputs (those of x, then the constant ones)
+    "n_reads",          # int: reads of the plan
+])
+"""Consecutive reads of a plan in a caller's compiled loop (:meth:`crossbar.ReadPlan.session`): what
+:func:`session_scratch` and :func:`session_read` take."""
+
+ReadScratch = namedtuple("ReadScratch", [
+    "buffers",          # tuple: the kernel's scratch for the batch (product_buffers)
+    "power",            # float64 (batch, n_logical): accumulates sum V u(V) of each row and logical input, V^2
+    "saturated",        # int64 (n_reads,): accumulates each read's ADC saturations
+])
+"""A session's scratch and tallies at one batch size (:func:`session_scratch`)."""
+
 PLANE_STRIDE = 1 << 40
 """Noise streams of bit-serial cycle ``k`` are those of batch rows ``first_row + b + k * PLANE_STRIDE``."""
 
@@ -426,6 +443,52 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
             for j in range(plan.n_out):
                 out[b, j] -= plan.input_sum_weights[j] * volts
     return bad
+
+
+@numba.njit(cache=True)
+def session_scratch(session, batch):
+    """The scratch and zero tallies of a session's reads of ``batch`` input vectors (reused call after call).
+
+    Parameters
+    ----------
+    session : CompiledReads
+    batch : int
+
+    Returns
+    -------
+    ReadScratch
+    """
+    return ReadScratch(product_buffers(session.tables, batch), np.zeros((batch, session.n_logical)),
+                       np.zeros(session.n_reads, dtype=np.int64))
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def session_read(session, call, inputs, scratch, out, first_row, parallel_chunks):
+    """Call ``call`` of a session: :func:`read_product` of ``inputs`` with that call's seeds.
+
+    Parameters
+    ----------
+    session : CompiledReads
+    call : int
+        Which call (``0 .. calls - 1``): its row of ``session.seeds``.
+    inputs : ndarray, shape (batch, >= n_inputs)
+        Inputs, dimensionless.
+    scratch : ReadScratch
+        From :func:`session_scratch` at this batch; its ``power`` and ``saturated`` accumulate.
+    out : ndarray, shape (batch, n_outputs)
+        Receives the outputs, in units of the plan's ``output_unit``.
+    first_row : int
+        Row ``b`` of ``inputs`` draws the noise streams of row ``first_row + b`` of the whole batch.
+    parallel_chunks : bool
+        The read's column chunks on Numba's threads (the same numbers).
+
+    Returns
+    -------
+    int
+        Drive voltages beyond the DAC's range or NaN.
+    """
+    return read_product(inputs, session.tables, session.seeds[call], scratch.buffers, scratch.power,
+                        scratch.saturated, out, first_row, parallel_chunks)
 
 
 @numba.njit(cache=True, inline="always")
