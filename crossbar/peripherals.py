@@ -21,8 +21,24 @@ INPUT_CONVERSIONS = ("per_bit", "accumulate")
 """How the cycles of bit-serial inputs are converted (see :class:`DAC`)."""
 
 
+class _SignedCodes:
+    """The code range of a signed, symmetric converter of ``bits`` bits (the sign included): codes from
+    ``-max_code`` to ``max_code``, each ``step`` of the full range (:meth:`_full_range`: a DAC's ``v_max``,
+    volts; an ADC's ``full_scale``, amperes) apart. Written once for both converters."""
+
+    @property
+    def max_code(self) -> int:
+        """Largest code magnitude, ``2**(bits-1) - 1``."""
+        return 2 ** (self.bits - 1) - 1
+
+    @property
+    def step(self) -> float:
+        """One code step: volts for a DAC, amperes (the LSB) for an ADC."""
+        return self._full_range() / self.max_code
+
+
 @dataclass(frozen=True)
-class DAC:
+class DAC(_SignedCodes):
     """Row driver: quantizes each row voltage to ``bits`` signed levels.
 
     Codes run from ``-(2**(bits-1) - 1)`` to ``2**(bits-1) - 1``; code ``k``
@@ -87,15 +103,8 @@ class DAC:
         """Largest digit of one bit-serial cycle, ``2**bits_per_cycle - 1``."""
         return 2 ** self.bits_per_cycle - 1
 
-    @property
-    def max_code(self) -> int:
-        """Largest code magnitude."""
-        return 2 ** (self.bits - 1) - 1
-
-    @property
-    def step(self) -> float:
-        """Voltage of one code step, volts."""
-        return self.v_max / self.max_code
+    def _full_range(self) -> float:
+        return self.v_max
 
     def check_range(self, voltages: np.ndarray) -> None:
         """Raise ``ValueError`` if a voltage exceeds ``v_max`` and clipping is off."""
@@ -118,7 +127,7 @@ class DAC:
 
 
 @dataclass(frozen=True)
-class ADC:
+class ADC(_SignedCodes):
     """Column converter: quantizes each current to ``bits`` signed levels.
 
     Currents beyond ``full_scale`` saturate at the end codes, as a real ADC
@@ -146,15 +155,8 @@ class ADC:
         if not isinstance(self.circuit, ADCCircuit):
             raise ValueError(f"adc.circuit={self.circuit!r} is not allowed; a crossbar.ADCCircuit is required")
 
-    @property
-    def max_code(self) -> int:
-        """Largest code magnitude."""
-        return 2 ** (self.bits - 1) - 1
-
-    @property
-    def step(self) -> float:
-        """Current of one code step (LSB), amperes."""
-        return self.full_scale / self.max_code
+    def _full_range(self) -> float:
+        return self.full_scale
 
     def convert(self, currents):
         """Quantized currents (A) and the number of saturated outputs, through the ideal quantizer.
