@@ -132,14 +132,12 @@ def circuit_signal_one(current, lsb, gain, offset):
     return x + offset
 
 
-@numba.njit(cache=True, error_model="numpy", inline="always")
-def sar_decision(x, accumulated, code, level, place, half_codes):
-    """One bit of a successive approximation: the bit at ``level`` (LSB) is kept when ``x`` (LSB) reaches the
-    trial level less ``half_codes`` and half an LSB; returns the new (accumulated level, offset-binary code),
-    the code raised by ``place`` when kept. Selects, not branches: a loop over a batch's inputs vectorises."""
-    trial = accumulated + level
-    keep = x >= trial - half_codes - 0.5
-    return (trial if keep else accumulated), (code + place if keep else code)
+@numba.njit(cache=True, error_model="numpy")
+def sar_keeps(x, trial, half_codes):
+    """One bit of a successive approximation: whether the bit whose trial level (the levels kept so far
+    plus its own, LSB, offset binary) is ``trial`` is kept for input ``x`` (LSB): ``x`` reaches the trial
+    level less ``half_codes`` and half an LSB (mid-tread, as ``rint``)."""
+    return x >= trial - half_codes - 0.5
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -154,14 +152,18 @@ def circuit_code_one(x, weights, half_codes):
     """The code of one converter for input ``x`` (LSB, after gain and offset), signed.
 
     A successive approximation, MSB first, against the levels of the bit
-    ``weights`` (LSB, bit 0 first), one :func:`sar_decision` a bit. Returns an
+    ``weights`` (LSB, bit 0 first), each bit decided by :func:`sar_keeps`. Returns an
     integer-valued float from ``-half_codes`` to ``half_codes - 1``.
     """
     accumulated = 0.0
     code = 0.0
     place = float(half_codes)
     for b in range(weights.shape[0] - 1, -1, -1):
-        accumulated, code = sar_decision(x, accumulated, code, weights[b], place, half_codes)
+        trial = accumulated + weights[b]
+        keep = sar_keeps(x, trial, half_codes)
+        # selects, not branches: the loop over a batch's inputs vectorises
+        accumulated = trial if keep else accumulated
+        code = code + place if keep else code
         place *= 0.5
     return code - half_codes
 

@@ -54,7 +54,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from .adc_circuits import circuit_convert_reference, circuit_end_one, circuit_signal_one, sar_decision
+from .adc_circuits import circuit_convert_reference, circuit_end_one, circuit_signal_one, sar_keeps
 from .kernels import adc_reference, convert_one, dac_one, dac_reference, noisy_current, noisy_current_reference
 from .rng import fill_normals_by_counter, padded_length, row_seed, standard_normals
 from .simd import paired_products
@@ -391,11 +391,8 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
     voltages_all, squares_all, total, current, variance, normals, row_seeds, keys, rows, hits = buffers
     batch = inputs.shape[0]
     n_logical = plan.band_starts[plan.band_starts.shape[0] - 1]
-    v_scale, v_limit, dac_step, dac_top = plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top
     bad = 0
-    total_flat = total.ravel()
-    for e in range(total_flat.shape[0]):
-        total_flat[e] = 0.0
+    total[:, :] = 0.0
     n_chunks = plan.chunks.shape[0] - 1
     work = 0
     for a in range(plan.band_widths.shape[0]):
@@ -427,12 +424,22 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
             for j in range(plan.n_out):
                 for b in range(batch):
                     total[j, b] = total[j, b] - weight * plan.output_bias[j]
+    _digital_outputs(inputs, plan, total, out, batch, n_logical)
+    return bad
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def _digital_outputs(inputs, plan, total, out, batch, n_logical):
+    """The digital side's last steps: the sums ``total`` (n_out, batch), amperes, over ``output_unit`` into
+    ``out`` (batch, n_out), less each output's share of ``sum_i V_i`` (offset encodings)."""
+    total_flat = total.ravel()
     for e in range(total_flat.shape[0]):  # divided in place first: a contiguous loop vectorises, a strided one not
         total_flat[e] = total_flat[e] / plan.output_unit
     for b in range(batch):
         for j in range(plan.n_out):
             out[b, j] = total[j, b]
-    if plan.input_sum:  # the digital side takes off each output's share of sum_i V_i (offset encodings)
+    if plan.input_sum:
+        v_scale, v_limit, dac_step, dac_top = plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top
         for b in range(batch):
             volts = 0.0
             for i in range(min(plan.n_inputs, n_logical)):
@@ -442,7 +449,6 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
                 volts += constant
             for j in range(plan.n_out):
                 out[b, j] -= plan.input_sum_weights[j] * volts
-    return bad
 
 
 @numba.njit(cache=True)
@@ -610,7 +616,7 @@ def _convert_columns(plan, current, variance, normals, first_column, total, weig
     ``weight``; returns the saturations.
 
     :func:`crossbar.adc_circuits.circuit_code_one` with its bits outside and the batch inside (each bit
-    one :func:`crossbar.adc_circuits.sar_decision`); a signal saturates when it reaches half an LSB beyond
+    decided by :func:`crossbar.adc_circuits.sar_keeps`); a signal saturates when it reaches half an LSB beyond
     an end code (:func:`crossbar.adc_circuits.circuit_end_one`).
     """
     batch = current.shape[1]
@@ -633,7 +639,10 @@ def _convert_columns(plan, current, variance, normals, first_column, total, weig
         for bit in range(weights.shape[0] - 1, -1, -1):
             level = weights[bit]
             for b in range(batch):
-                accumulated[b], code[b] = sar_decision(x[b], accumulated[b], code[b], level, place, half)
+                trial = accumulated[b] + level
+                keep = sar_keeps(x[b], trial, half)
+                accumulated[b] = trial if keep else accumulated[b]
+                code[b] = code[b] + place if keep else code[b]
             place *= 0.5
         sums = total[plan.column_output[column]]
         sign = plan.column_sign[column]
@@ -642,6 +651,37 @@ def _convert_columns(plan, current, variance, normals, first_column, total, weig
             hits += hit
             sums[b] += sign * (weight * (value * adc_step))
     return hits
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def _chunk_products(plan, a, c0, hi, voltages_all, squares_all, cur, var, batch):
+    """Band ``a``'s currents and read-noise variances of its columns ``c0..hi`` into ``cur`` and ``var``,
+    each (hi - c0, batch), from the drives ``voltages_all`` and their ``squares_all``; the held lines'
+    current and variance added (``v_half`` reads)."""
+    r0 = plan.band_starts[a]
+    rows = plan.band_starts[a + 1] - r0
+    m = hi - c0
+    off = plan.band_offsets[a]
+    voltages = voltages_all[r0 * batch:(r0 + rows) * batch].reshape((rows, batch))
+    squares = squares_all[r0 * batch:(r0 + rows) * batch].reshape((rows, batch))
+    if batch == 1:  # a vector times the band, row by row (G^T V^T would run its inner loops one turn each)
+        block = off + rows * c0  # this chunk's contiguous (rows, m) block
+        vector_products(voltages.ravel(), squares.ravel(),
+                        plan.signal_rows[block:block + rows * m].reshape((rows, m)),
+                        plan.variance_rows[block:block + rows * m].reshape((rows, m)),
+                        cur.ravel(), var.ravel(), plan.noise)
+    else:
+        band_products(plan.signal[off + c0 * rows:off + hi * rows].reshape((m, rows)),
+                      plan.variance[off + c0 * rows:off + hi * rows].reshape((m, rows)),
+                      voltages, squares, cur, var, plan.noise)
+    if plan.bias:  # the held lines' current reaches the converters with the products
+        columns = plan.band_columns[a]
+        for q in range(m):
+            held = plan.column_bias[columns + c0 + q]
+            held_variance = plan.column_bias_variance[columns + c0 + q]
+            for b in range(batch):
+                cur[q, b] = cur[q, b] + held
+                var[q, b] = var[q, b] + held_variance
 
 
 @numba.njit(cache=True)
@@ -675,35 +715,12 @@ def _read_chunk(plan, seeds, voltages_all, squares_all, total, current_all, vari
     for k in range(hits.shape[0]):
         hits[k] = 0
     for a in range(plan.band_starts.shape[0] - 1):
-        r0 = plan.band_starts[a]
-        rows = plan.band_starts[a + 1] - r0
         width = plan.band_widths[a]
         if c0 >= width:
             continue
         hi = min(c1, width)
-        m = hi - c0
-        off = plan.band_offsets[a]
-        voltages = voltages_all[r0 * batch:(r0 + rows) * batch].reshape((rows, batch))
-        squares = squares_all[r0 * batch:(r0 + rows) * batch].reshape((rows, batch))
-        cur, var = current[:m], variance[:m]
-        if batch == 1:  # a vector times the band, row by row (G^T V^T would run its inner loops one turn each)
-            block = off + rows * c0  # this chunk's contiguous (rows, m) block
-            vector_products(voltages.ravel(), squares.ravel(),
-                            plan.signal_rows[block:block + rows * m].reshape((rows, m)),
-                            plan.variance_rows[block:block + rows * m].reshape((rows, m)),
-                            cur.ravel(), var.ravel(), noise)
-        else:
-            band_products(plan.signal[off + c0 * rows:off + hi * rows].reshape((m, rows)),
-                          plan.variance[off + c0 * rows:off + hi * rows].reshape((m, rows)),
-                          voltages, squares, cur, var, noise)
+        _chunk_products(plan, a, c0, hi, voltages_all, squares_all, current[:hi - c0], variance[:hi - c0], batch)
         columns = plan.band_columns[a]
-        if plan.bias:  # the held lines' current reaches the converters with the products
-            for q in range(m):
-                held = plan.column_bias[columns + c0 + q]
-                held_variance = plan.column_bias_variance[columns + c0 + q]
-                for b in range(batch):
-                    cur[q, b] = cur[q, b] + held
-                    var[q, b] = var[q, b] + held_variance
         for k in range(_first_run(plan.runs, plan.band_runs[a], plan.band_runs[a + 1], c0), plan.band_runs[a + 1]):
             p0, p1 = plan.runs[k, 1], plan.runs[k, 2]
             if p0 >= hi:  # the band's runs tile its columns in order: none further reaches this chunk
