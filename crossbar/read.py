@@ -27,7 +27,15 @@ The plan owns everything a read needs and nothing above it does:
   ADC saturations and the cells' read energy (``read_time sum_i V_i^2 sum_j
   G_ij``: a driven row dissipates in every cell it touches), held on the plan
   and written onto the arrays' counters when they are next read (the same
-  counts, the energy to the bit, as writing them at every call).
+  counts, the energy to the bit, as writing them at every call);
+- the ideal read (:meth:`ReadPlan.ideal_read`): each read's column currents
+  as its converters take them in, without read noise, for the calibration
+  of an ADC's range (the DAC, the cells' I-V, wires and held lines of the
+  read itself);
+- sessions (:meth:`ReadPlan.session`, :class:`ReadSession`): consecutive
+  reads made by a caller's compiled loop (a network layer's whole sequence)
+  through :func:`crossbar.read_kernels.session_read`, counted as
+  :meth:`ReadPlan.read` counts (which is a session of one call).
 
 Conductances in siemens, voltages in volts, currents in amperes, inputs and
 outputs in the units the plan is given (``volts_per_input``, ``output_unit``).
