@@ -120,21 +120,47 @@ class ADCCircuit:
 
 
 # ------------------------------------------------------------------ conversion
+# A circuit converter's arithmetic, written once: scalar kernels (inlined into the read's loops,
+# crossbar.read_kernels) and their numpy twins for arrays (ConverterBank.convert and the read's twin), which
+# give the same bits (tested).
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def circuit_signal_one(current, lsb, gain, offset):
+    """What a converter's comparators see for one current (A), LSB: ``gain I / LSB + offset``."""
+    x = current / lsb
+    if gain != 1.0:
+        x = x * gain
+    return x + offset
+
+
+@numba.njit(cache=True, error_model="numpy")
+def sar_keeps(x, trial, half_codes):
+    """One bit of a successive approximation: whether the bit whose trial level (the levels kept so far
+    plus its own, LSB, offset binary) is ``trial`` is kept for input ``x`` (LSB): ``x`` reaches the trial
+    level less ``half_codes`` and half an LSB (mid-tread, as ``rint``)."""
+    return x >= trial - half_codes - 0.5
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def circuit_end_one(x, code, top):
+    """A converter's signed ``code`` clipped to ``+-top`` and whether its input ``x`` (LSB) saturates: it
+    reaches half an LSB beyond an end code (as ``rint`` does)."""
+    return min(max(code, -top), top), (x >= top + 0.5 or x <= -(top + 0.5))
+
+
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def circuit_code_one(x, weights, half_codes):
     """The code of one converter for input ``x`` (LSB, after gain and offset), signed.
 
     A successive approximation, MSB first, against the levels of the bit
-    ``weights`` (LSB, bit 0 first): bit ``b`` is kept when ``x`` reaches the
-    trial level less ``half_codes`` and half an LSB. Returns an integer-valued
-    float from ``-half_codes`` to ``half_codes - 1``.
+    ``weights`` (LSB, bit 0 first), each bit decided by :func:`sar_keeps`. Returns an
+    integer-valued float from ``-half_codes`` to ``half_codes - 1``.
     """
     accumulated = 0.0
     code = 0.0
     place = float(half_codes)
     for b in range(weights.shape[0] - 1, -1, -1):
         trial = accumulated + weights[b]
-        keep = x >= trial - half_codes - 0.5
+        keep = sar_keeps(x, trial, half_codes)
         # selects, not branches: the loop over a batch's inputs vectorises
         accumulated = trial if keep else accumulated
         code = code + place if keep else code
@@ -157,6 +183,38 @@ def circuit_codes_reference(x, weights, half_codes):
         code = np.where(keep, code + place, code)
         place *= 0.5
     return code - half_codes
+
+
+def circuit_convert_reference(currents, lsb, gain, offsets, weights, half_codes):
+    """numpy twin of a whole circuit conversion (:func:`circuit_signal_one`, :func:`circuit_code_one`,
+    :func:`circuit_end_one`) for many currents (A) on their converters.
+
+    Parameters
+    ----------
+    currents : ndarray
+    lsb : float
+        Amperes per code.
+    gain : float
+        Closed-loop gain of the sense amplifiers.
+    offsets : ndarray, broadcastable to ``currents``
+        Each current's converter's comparator offset, LSB.
+    weights : ndarray, shape ``currents.shape + (bits,)`` or broadcastable to it
+        Each current's converter's bit levels, LSB.
+    half_codes : float
+        ``2**(bits-1)``.
+
+    Returns
+    -------
+    codes : ndarray, signed integer values clipped to ``+-(half_codes - 1)``
+    saturated : ndarray of bool
+    """
+    x = np.asarray(currents, dtype=np.float64) / lsb
+    if gain != 1.0:
+        x = x * gain
+    x = x + offsets
+    top = half_codes - 1.0
+    saturated = (x >= top + 0.5) | (x <= -(top + 0.5))
+    return np.clip(circuit_codes_reference(x, weights, half_codes), -top, top), saturated
 
 
 class ConverterBank:
@@ -232,13 +290,6 @@ class ConverterBank:
     def max_code(self) -> int:
         return self.half_codes - 1
 
-    def signal_lsb(self, currents, lsb_amperes: float, converters) -> np.ndarray:
-        """What the comparators see, LSB: ``gain I / LSB + offset`` of each current's converter."""
-        x = np.asarray(currents, dtype=np.float64) / lsb_amperes
-        gain = self.circuit.gain_factor
-        if gain != 1.0:
-            x = x * gain
-        return x + self.offsets_lsb[converters]
 
     def convert(self, currents, lsb_amperes: float, columns=None):
         """Codes of currents (A) on the converters of ``columns`` (default: currents (..., cols)).
@@ -255,11 +306,8 @@ class ConverterBank:
                 raise ValueError(f"currents has shape {currents.shape}; (..., {self.cols}) is required")
             columns = np.arange(self.cols)
         converters = self.column_converter[np.asarray(columns)]
-        x = self.signal_lsb(currents, lsb_amperes, converters)
-        top = float(self.max_code)
-        saturated = (x >= top + 0.5) | (x <= -(top + 0.5))
-        codes = circuit_codes_reference(x, self.weights[converters], self.half_codes)
-        return np.clip(codes, -top, top), saturated
+        return circuit_convert_reference(currents, lsb_amperes, self.circuit.gain_factor,
+                                         self.offsets_lsb[converters], self.weights[converters], self.half_codes)
 
     # ------------------------------------------------------------ saved state
     def state(self, prefix: str) -> Dict[str, np.ndarray]:

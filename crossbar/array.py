@@ -698,19 +698,27 @@ class CrossbarArray:
         n = int(np.count_nonzero(mask))
         if n == 0:
             return out
-        self.counters.device_reads += n
-        sigma = self.device.read_noise_sigma_relative
-        g = self._conductance
-        passive = self.peripherals.device_read_scheme != "grounded"
-        sensed = self._device_read_values()
+        out[mask] = self._measure(self._conductance, self._device_read_values(), n)[mask]
+        return out
+
+    def _measure(self, g: np.ndarray, sensed: np.ndarray, n_reads: int) -> np.ndarray:
+        """Device reads of a block: what each reports, siemens, same shape as ``g``; counts ``n_reads`` reads.
+
+        ``g`` are the block's true conductances and ``sensed`` what their reads
+        sense before read noise (:meth:`sensed_conductance`). Row ``i`` of the
+        block draws a fresh stream, its normals indexed by the block's column,
+        so a device's noise does not depend on which others are read. The noise
+        is each cell's own, from its own G (a grounded read of relative noise:
+        ``G (1 + s z)``).
+        """
+        self.counters.device_reads += n_reads
         if not self.device.has_read_noise:
-            out[mask] = sensed[mask]
+            out = sensed.copy()
         else:
-            z = standard_normals(stream_seeds(self.rng, self.rows), self.cols)
-            # the noise is each cell's own, from its own G (a grounded read of relative noise: G (1 + s z))
-            grounded_relative = not passive and self.device.read_noise_is_relative
-            out[mask] = (g * (1.0 + sigma * z) if grounded_relative
-                         else sensed + self.device.read_noise_sigma_at(g) * z)[mask]
+            z = standard_normals(stream_seeds(self.rng, g.shape[0]), g.shape[1])
+            grounded_relative = self.peripherals.device_read_scheme == "grounded" and self.device.read_noise_is_relative
+            out = (g * (1.0 + self.device.read_noise_sigma_relative * z) if grounded_relative
+                   else sensed + self.device.read_noise_sigma_at(g) * z)
         self._after_reads()
         return out
 
@@ -983,19 +991,7 @@ class CrossbarArray:
         g = self._conductance[rows, cols]
         if g.size == 0:
             raise ValueError(f"rows={rows!r}, cols={cols!r} select no device of a {self.rows}x{self.cols} array")
-        self.counters.device_reads += g.size
-        sigma = self.device.read_noise_sigma_relative
-        passive = self.peripherals.device_read_scheme != "grounded"
-        sensed = self._device_read_values()[rows, cols] if passive else g
-        if not self.device.has_read_noise:
-            out = sensed.copy()
-        else:
-            z = standard_normals(stream_seeds(self.rng, g.shape[0]), g.shape[1])
-            # the noise is the selected cell's, from its own G (a grounded read of relative noise: G (1 + s z))
-            grounded_relative = not passive and self.device.read_noise_is_relative
-            out = g * (1.0 + sigma * z) if grounded_relative else sensed + self.device.read_noise_sigma_at(g) * z
-        self._after_reads()
-        return out
+        return self._measure(g, self._device_read_values()[rows, cols], g.size)
 
     def mvm(self, voltages, reference: bool = False) -> np.ndarray:
         """Column currents of a batch of row-voltage vectors, ``I = V @ G``.

@@ -14,15 +14,31 @@ from typing import Optional
 import numpy as np
 
 from .adc_circuits import ADCCircuit
-from .kernels import quantize_grid
+from .kernels import adc_reference, dac_reference
 from .validation import as_float_array, check_choice, check_int, check_range
 
 INPUT_CONVERSIONS = ("per_bit", "accumulate")
 """How the cycles of bit-serial inputs are converted (see :class:`DAC`)."""
 
 
+class _SignedCodes:
+    """The code range of a signed, symmetric converter of ``bits`` bits (the sign included): codes from
+    ``-max_code`` to ``max_code``, each ``step`` of the full range (:meth:`_full_range`: a DAC's ``v_max``,
+    volts; an ADC's ``full_scale``, amperes) apart. Written once for both converters."""
+
+    @property
+    def max_code(self) -> int:
+        """Largest code magnitude, ``2**(bits-1) - 1``."""
+        return 2 ** (self.bits - 1) - 1
+
+    @property
+    def step(self) -> float:
+        """One code step: volts for a DAC, amperes (the LSB) for an ADC."""
+        return self._full_range() / self.max_code
+
+
 @dataclass(frozen=True)
-class DAC:
+class DAC(_SignedCodes):
     """Row driver: quantizes each row voltage to ``bits`` signed levels.
 
     Codes run from ``-(2**(bits-1) - 1)`` to ``2**(bits-1) - 1``; code ``k``
@@ -87,15 +103,8 @@ class DAC:
         """Largest digit of one bit-serial cycle, ``2**bits_per_cycle - 1``."""
         return 2 ** self.bits_per_cycle - 1
 
-    @property
-    def max_code(self) -> int:
-        """Largest code magnitude."""
-        return 2 ** (self.bits - 1) - 1
-
-    @property
-    def step(self) -> float:
-        """Voltage of one code step, volts."""
-        return self.v_max / self.max_code
+    def _full_range(self) -> float:
+        return self.v_max
 
     def check_range(self, voltages: np.ndarray) -> None:
         """Raise ``ValueError`` if a voltage exceeds ``v_max`` and clipping is off."""
@@ -109,15 +118,16 @@ class DAC:
                              f"v_max={self.v_max:g} V; scale the inputs or build the DAC with clip=True")
 
     def convert(self, voltages) -> np.ndarray:
-        """Quantized row voltages (V), same shape as ``voltages`` (V)."""
+        """Quantized row voltages (V), same shape as ``voltages`` (V): the read's DAC
+        (:func:`crossbar.kernels.dac_reference`, the twin of the kernel a read runs)."""
         v = as_float_array("voltages", voltages)
         self.check_range(v)
-        out, _ = quantize_grid(v, 0.0, self.step, -self.max_code, self.max_code)
+        out, _, _ = dac_reference(v, np.inf, self.step, float(self.max_code))
         return out
 
 
 @dataclass(frozen=True)
-class ADC:
+class ADC(_SignedCodes):
     """Column converter: quantizes each current to ``bits`` signed levels.
 
     Currents beyond ``full_scale`` saturate at the end codes, as a real ADC
@@ -145,15 +155,8 @@ class ADC:
         if not isinstance(self.circuit, ADCCircuit):
             raise ValueError(f"adc.circuit={self.circuit!r} is not allowed; a crossbar.ADCCircuit is required")
 
-    @property
-    def max_code(self) -> int:
-        """Largest code magnitude."""
-        return 2 ** (self.bits - 1) - 1
-
-    @property
-    def step(self) -> float:
-        """Current of one code step (LSB), amperes."""
-        return self.full_scale / self.max_code
+    def _full_range(self) -> float:
+        return self.full_scale
 
     def convert(self, currents):
         """Quantized currents (A) and the number of saturated outputs, through the ideal quantizer.
@@ -165,7 +168,8 @@ class ADC:
             raise ValueError(f"adc.kind={self.circuit.kind!r}: each built converter has its own mismatch; "
                              "convert on an array's converters (CrossbarArray.converters(adc).convert)")
         i = as_float_array("currents", currents)
-        return quantize_grid(i, 0.0, self.step, -self.max_code, self.max_code)
+        out, saturated = adc_reference(i, self.step, float(self.max_code))  # the twin of the read's kernel
+        return out, int(np.count_nonzero(saturated))
 
     @classmethod
     def calibrated(cls, sample_currents, bits: int = 8, percentile: float = 100.0,

@@ -27,7 +27,15 @@ The plan owns everything a read needs and nothing above it does:
   ADC saturations and the cells' read energy (``read_time sum_i V_i^2 sum_j
   G_ij``: a driven row dissipates in every cell it touches), held on the plan
   and written onto the arrays' counters when they are next read (the same
-  counts, the energy to the bit, as writing them at every call).
+  counts, the energy to the bit, as writing them at every call);
+- the ideal read (:meth:`ReadPlan.ideal_read`): each read's column currents
+  as its converters take them in, without read noise, for the calibration
+  of an ADC's range (the DAC, the cells' I-V, wires and held lines of the
+  read itself);
+- sessions (:meth:`ReadPlan.session`, :class:`ReadSession`): consecutive
+  reads made by a caller's compiled loop (a network layer's whole sequence)
+  through :func:`crossbar.read_kernels.session_read`, counted as
+  :meth:`ReadPlan.read` counts (which is a session of one call).
 
 Conductances in siemens, voltages in volts, currents in amperes, inputs and
 outputs in the units the plan is given (``volts_per_input``, ``output_unit``).
@@ -45,9 +53,10 @@ import numpy as np
 from . import array as _array_module
 from .array import CrossbarArray
 from .energy import OperationCounts
-from .kernels import float32_is_enough
+from .device_reads import cell_current_per_siemens
+from .kernels import dac_reference, float32_is_enough
 from .peripherals import ADC, DAC
-from .read_kernels import (PARALLEL_WORK, ReadArrays, fill_read_values, product_buffers, read_product,
+from .read_kernels import (PARALLEL_WORK, CompiledReads, ReadArrays, fill_read_values, product_buffers, read_product,
                            read_product_reference)
 from .rng import draw_words, word_sources
 from .validation import as_float_array, check_int, check_range
@@ -200,6 +209,22 @@ class ReadPlan:
                  adc: Optional[ADC] = None, input_sum_weights=None):
         if not reads:
             raise ValueError("reads is empty: a plan needs at least one read")
+        self._take_settings(n_inputs, n_outputs, volts_per_input, constant_input, output_unit, dac, adc,
+                            input_sum_weights)
+        arrays = self._take_arrays(reads)
+        layout = self._lay_out(reads, arrays)
+        self.arrays = self._kernel_tables(layout, arrays)
+        """The kernel's tables (:class:`crossbar.read_kernels.ReadArrays`): the plan's own, for this package
+        and its kernels; a caller's compiled loop gets them through :meth:`session`."""
+        self._plan_seeds(arrays)
+        self._plan_fills()
+        self._plan_counting(arrays)
+        self.versions: Tuple[int, ...] = ()
+        self.refresh()
+
+    def _take_settings(self, n_inputs, n_outputs, volts_per_input, constant_input, output_unit, dac, adc,
+                       input_sum_weights) -> None:
+        """Validate and keep the plan's scalar settings and converters (see the class text)."""
         self.n_inputs = check_int("n_inputs", n_inputs, 0)
         self.n_outputs = check_int("n_outputs", n_outputs, 1)
         self.volts_per_input = check_range("volts_per_input", volts_per_input, 0.0, low_open=True, unit="V")
@@ -217,8 +242,13 @@ class ReadPlan:
         """Read cycles of one input vector (bit-serial DACs take one per ``bits_per_cycle`` magnitude bits)."""
         self.conversions = 1 if dac is None or dac.conversion == "accumulate" else dac.cycles
         """ADC conversions of each sensed column per input vector."""
+
+    def _take_arrays(self, reads) -> list:
+        """Check every read; return the reads' arrays, each once, in order of first use (by id: a test of
+        every array against every other is quadratic in thousands). Sets the device and refuses what its
+        cells cannot read."""
         arrays: List[object] = []
-        seen = set()  # by id: a test of every array against every other is quadratic in thousands
+        seen = set()
         for k, r in enumerate(reads):
             self._check_read(k, r)
             if id(r.array) not in seen:
@@ -230,16 +260,13 @@ class ReadPlan:
             raise ValueError("the reads' arrays have different device models; a plan reads one technology")
         self.device = arrays[0].device
         if self.device.iv_nonlinearity_per_volt != 0.0:
-            self._check_nonlinear_cells(arrays, input_sum_weights)
-        sigma = self.device.read_noise_sigma_relative
-        noise = self.device.has_read_noise
-        # float32 only where its rounding hides under the noise (the most rows summed in one column); a floor
-        # or a table of the noise against G may leave some devices with little of it: float64
-        tallest = max(a.rows for a in arrays)
-        dtype = (np.float32 if noise and self.device.read_noise_is_relative and float32_is_enough(sigma, tallest)
-                 else np.float64)
+            self._check_nonlinear_cells(arrays, self.input_sum_weights)
+        return arrays
 
-        # bands: the reads of the same logical inputs, by their first input; reads keep their order within
+    def _lay_out(self, reads, arrays) -> dict:
+        """The bands (the reads of the same logical inputs, by their first input; reads keep their order
+        within) and where each read's columns go: the lists :meth:`_kernel_tables` turns into arrays. Sets
+        :attr:`reads` (band-major) and :attr:`n_logical`."""
         bands = {}
         for r in reads:
             bands.setdefault(r.inputs, []).append(r)
@@ -249,58 +276,70 @@ class ReadPlan:
                 raise ValueError(f"reads cover overlapping logical inputs {a0}..{a1} and {b0}..{b1} without being "
                                  "the same band; reads of one band cover the same inputs")
         # each array's converters when they are circuits, numbered array after array in the plan
-        circuit = adc is not None and not adc.circuit.is_uniform
+        circuit = self.adc is not None and not self.adc.circuit.is_uniform
         banks, converter_base, base = {}, {}, 0
         if circuit:
             for a in arrays:
-                banks[id(a)] = a.converters(adc)
+                banks[id(a)] = a.converters(self.adc)
                 converter_base[id(a)] = base
                 base += banks[id(a)].n_converters
-        column_converter = []
+        out = {"circuit": circuit, "banks": banks, "column_converter": [], "band_starts": [], "band_widths": [],
+               "band_runs": [0], "band_offsets": [0], "band_columns": [0], "runs": [], "run_output": [],
+               "column_output": [], "column_sign": []}
         self.reads: List[Read] = []
-        band_starts, band_widths, band_runs, band_offsets, band_columns = [], [], [0], [0], [0]
-        runs, run_output, column_output, column_sign = [], [], [], []
         for first, end in starts:
-            members = bands[(first, end)]
             p = 0
-            for r in members:
+            for r in bands[(first, end)]:
                 c0, c1 = r.cols
-                runs.append((len(band_starts), p, p + c1 - c0, c0))
+                out["runs"].append((len(out["band_starts"]), p, p + c1 - c0, c0))
                 outputs = [o for o, _ in r.outputs]
                 signs = [s for _, s in r.outputs]
                 consecutive = (all(s == 1 for s in signs)
                                and outputs == list(range(outputs[0], outputs[0] + len(outputs))))
-                run_output.append(outputs[0] if consecutive else -1)
-                column_output += outputs
-                column_sign += signs
+                out["run_output"].append(outputs[0] if consecutive else -1)
+                out["column_output"] += outputs
+                out["column_sign"] += signs
                 if circuit:
-                    column_converter += (converter_base[id(r.array)]
-                                         + banks[id(r.array)].column_converter[c0:c1]).tolist()
+                    out["column_converter"] += (converter_base[id(r.array)]
+                                                + banks[id(r.array)].column_converter[c0:c1]).tolist()
                 p += c1 - c0
                 self.reads.append(r)
-            band_starts.append(first)
-            band_widths.append(p)
-            band_runs.append(len(runs))
-            band_offsets.append(band_offsets[-1] + (end - first) * p)
-            band_columns.append(band_columns[-1] + p)
-        if band_starts[0] != 0 or any(e != s for (_, e), (s, _) in zip(starts[:-1], starts[1:])):
+            out["band_starts"].append(first)
+            out["band_widths"].append(p)
+            out["band_runs"].append(len(out["runs"]))
+            out["band_offsets"].append(out["band_offsets"][-1] + (end - first) * p)
+            out["band_columns"].append(out["band_columns"][-1] + p)
+        if out["band_starts"][0] != 0 or any(e != s for (_, e), (s, _) in zip(starts[:-1], starts[1:])):
             raise ValueError(f"the reads' logical inputs {starts} do not cover 0..{starts[-1][1]} without gaps")
         self.n_logical = starts[-1][1]
         if self.n_inputs > self.n_logical:
-            raise ValueError(f"n_inputs={n_inputs} is more than the {self.n_logical} logical inputs the reads drive")
-        band_starts.append(self.n_logical)
-        size = band_offsets[-1]
-        self.arrays = ReadArrays(
-            band_starts=np.array(band_starts, dtype=np.int64), band_widths=np.array(band_widths, dtype=np.int64),
+            raise ValueError(f"n_inputs={self.n_inputs} is more than the {self.n_logical} logical inputs the "
+                             "reads drive")
+        out["band_starts"].append(self.n_logical)
+        return out
+
+    def _kernel_tables(self, layout: dict, arrays) -> ReadArrays:
+        """The kernel's tables from :meth:`_lay_out`'s lists: the bands' storage (float32 only where its
+        rounding hides under the read noise, see :func:`crossbar.kernels.float32_is_enough`; a floor or a
+        table of the noise against G may leave some devices with little of it: float64), the settings and
+        the converters."""
+        dac, adc, device = self.dac, self.adc, self.device
+        noise = device.has_read_noise
+        tallest = max(a.rows for a in arrays)
+        dtype = (np.float32 if noise and device.read_noise_is_relative
+                 and float32_is_enough(device.read_noise_sigma_relative, tallest) else np.float64)
+        size, circuit, banks = layout["band_offsets"][-1], layout["circuit"], layout["banks"]
+        band_starts, band_widths = layout["band_starts"], layout["band_widths"]
+        columns = layout["band_columns"][-1]
+        ints = {name: np.array(layout[name], dtype=np.int64) for name in (
+            "band_starts", "band_widths", "band_offsets", "band_runs", "run_output", "column_output",
+            "band_columns", "column_converter")}
+        return ReadArrays(
             signal=np.empty(size, dtype=dtype), variance=np.empty(size, dtype=np.float32),
             signal_rows=np.empty(size, dtype=dtype), variance_rows=np.empty(size, dtype=np.float32),
-            band_offsets=np.array(band_offsets, dtype=np.int64),
-            runs=np.array(runs, dtype=np.int64).reshape(-1, 4), band_runs=np.array(band_runs, dtype=np.int64),
-            run_output=np.array(run_output, dtype=np.int64),
-            column_output=np.array(column_output, dtype=np.int64),
-            column_sign=np.array(column_sign, dtype=np.float64),
-            band_columns=np.array(band_columns, dtype=np.int64),
-            chunks=_chunks(band_widths, column_output, column_sign, band_columns,
+            runs=np.array(layout["runs"], dtype=np.int64).reshape(-1, 4),
+            column_sign=np.array(layout["column_sign"], dtype=np.float64),
+            chunks=_chunks(band_widths, layout["column_output"], layout["column_sign"], layout["band_columns"],
                            int(np.sum(np.diff(band_starts) * np.array(band_widths)))),
             n_out=self.n_outputs, n_inputs=self.n_inputs, constant_input=float(self.constant_input),
             volts_per_input=float(self.volts_per_input),
@@ -308,7 +347,6 @@ class ReadPlan:
             v_limit=float(dac.v_max + 0.5 * dac.step) if (dac is not None and not dac.clip) else _LARGEST,
             adc_step=0.0 if adc is None else float(adc.step), adc_top=0.0 if adc is None else float(adc.max_code),
             noise=noise, output_unit=float(self.output_unit), adc_circuit=circuit,
-            column_converter=np.array(column_converter, dtype=np.int64),
             converter_weights=(np.concatenate([banks[id(a)].weights for a in arrays]) if circuit
                                else np.ones((0, 1))),
             converter_offsets=(np.concatenate([banks[id(a)].offsets_lsb for a in arrays]) if circuit
@@ -317,26 +355,32 @@ class ReadPlan:
             input_planes=dac.cycles if dac is not None and dac.bit_serial else 0,
             input_cycle_bits=1 if dac is None else dac.bits_per_cycle,
             input_accumulate=dac is not None and dac.bit_serial and dac.conversion == "accumulate",
-            input_sum_weights=np.zeros(self.n_outputs) if input_sum_weights is None else input_sum_weights,
-            input_sum=input_sum_weights is not None, cell_nonlinearity=float(self.device.iv_nonlinearity_per_volt),
+            input_sum_weights=(np.zeros(self.n_outputs) if self.input_sum_weights is None
+                               else self.input_sum_weights),
+            input_sum=self.input_sum_weights is not None, cell_nonlinearity=float(device.iv_nonlinearity_per_volt),
             cycle_gain=self._cycle_gain(dac),
             bias=any(a.peripherals.read_scheme == "v_half" for a in arrays),
-            column_bias=np.zeros(band_columns[-1]), column_bias_variance=np.zeros(band_columns[-1], dtype=np.float32),
-            output_bias=np.zeros(self.n_outputs))
-        self._drives = [(np.array([d.rows for d in r.drives], dtype=np.int64).reshape(-1, 2),
-                         np.array([d.first_input for d in r.drives], dtype=np.int64),
-                         np.array([float(d.sign) for d in r.drives])) for r in self.reads]
-        # each array's reads in read order, for draw_seeds
+            column_bias=np.zeros(columns), column_bias_variance=np.zeros(columns, dtype=np.float32),
+            output_bias=np.zeros(self.n_outputs), **ints)
+
+    def _plan_seeds(self, arrays) -> None:
+        """Each array's reads in read order, for :meth:`draw_seeds`."""
         groups = {id(a): [] for a in arrays}
         for k, r in enumerate(self.reads):
             groups[id(r.array)].append(k)
         self._seed_groups = [(a, groups[id(a)]) for a in arrays]
         self._seed_counts = np.array([len(mine) for _, mine in self._seed_groups], dtype=np.int64)
         self._seed_gathers = {}  # calls -> where each array's block of words goes in (calls, n_reads)
-        self._driven = [sum(d.rows[1] - d.rows[0] for d in r.drives) for r in self.reads]
+
+    def _plan_fills(self) -> None:
+        """What :meth:`refresh` fills each read's band from: its drives, and the four views of its band the
+        fill writes (views stay valid)."""
+        self._drives = [(np.array([d.rows for d in r.drives], dtype=np.int64).reshape(-1, 2),
+                         np.array([d.first_input for d in r.drives], dtype=np.int64),
+                         np.array([float(d.sign) for d in r.drives])) for r in self.reads]
         self._drive_runs = [[(d.rows[0], d.rows[1], d.first_input) for d in r.drives] for r in self.reads]
         pa = self.arrays
-        self._fill_views = []  # each read's band, as the four views the fill writes (views stay valid)
+        self._fill_views = []
         for k in range(self.n_reads):
             band, p0 = int(pa.runs[k, 0]), int(pa.runs[k, 1])
             rows, width = int(pa.band_starts[band + 1] - pa.band_starts[band]), int(pa.band_widths[band])
@@ -344,9 +388,13 @@ class ReadPlan:
             self._fill_views.append((int(pa.band_starts[band]), p0, (
                 pa.signal[start:stop].reshape(width, rows), pa.variance[start:stop].reshape(width, rows),
                 pa.signal_rows[start:stop], pa.variance_rows[start:stop], pa.chunks)))
+        self._scratch = np.empty(2 * max((r.inputs[1] - r.inputs[0]) * (r.cols[1] - r.cols[0]) for r in self.reads))
+
+    def _plan_counting(self, arrays) -> None:
+        """Each read's share of a call's counts, and each array's (as an index into :attr:`source_arrays`)."""
+        self._driven = [sum(d.rows[1] - d.rows[0] for d in r.drives) for r in self.reads]
         self._columns = [r.cols[1] - r.cols[0] for r in self.reads]
         self._read_times = np.array([r.array.costs.read_time for r in self.reads])  # s
-        # counting: each read's array (as an index into source_arrays) and each array's share of a call
         position = {id(a): i for i, a in enumerate(arrays)}
         self._read_array = np.array([position[id(r.array)] for r in self.reads], dtype=np.int64)
         self._array_reads = np.bincount(self._read_array, minlength=len(arrays)).tolist()
@@ -357,9 +405,6 @@ class ReadPlan:
         self._pending = None
         self._clocked = [a for a in arrays if a.peripherals.seconds_per_read > 0.0]
         self._multiply_adds = int(np.sum(np.diff(self.arrays.band_starts) * self.arrays.band_widths))
-        self._scratch = np.empty(2 * max((r.inputs[1] - r.inputs[0]) * (r.cols[1] - r.cols[0]) for r in self.reads))
-        self.versions: Tuple[int, ...] = ()
-        self.refresh()
 
     def _check_read(self, k: int, r: Read) -> None:
         a = r.array
@@ -412,9 +457,7 @@ class ReadPlan:
         sigma_of_g = {}
         for k, (r, (drive_rows, drive_inputs, drive_signs), (band_start, p0, views), runs) in enumerate(zip(
                 self.reads, self._drives, self._fill_views, self._drive_runs)):
-            # the arrays' own buffers, not read-only views: the plan only reads them (and is of this package)
-            signal = (r.array._signal_conductance() if r.array.peripherals.read_scheme in ("grounded", "v_half")
-                      else r.array.read_effective_conductance(drive_rows, r.cols))
+            signal = self._read_signal(r, drive_rows)
             if self.arrays.bias:
                 self._fill_bias(k, r, drive_rows)
             if self.device.read_noise_is_relative:
@@ -439,6 +482,17 @@ class ReadPlan:
         self._generators_seen = _array_module.changes()
         self.versions = self._versions()
         self._changes_seen = _array_module.changes()
+
+    @staticmethod
+    def _read_signal(read: Read, drive_rows) -> np.ndarray:
+        """The conductances, S, shape (array rows, array columns), whose product with the drives gives
+        ``read``'s column currents (its array's :meth:`crossbar.CrossbarArray.read_effective_conductance`;
+        for ``grounded`` and ``v_half`` reads the array's own buffer, not a read-only view: the plan only
+        reads it, and is of this package)."""
+        array = read.array
+        if array.peripherals.read_scheme in ("grounded", "v_half"):
+            return array._signal_conductance()
+        return array.read_effective_conductance(drive_rows, read.cols)
 
     def _fill_bias(self, k: int, read: Read, drive_rows) -> None:
         """Read ``k``'s held-line currents into the plan (its columns, their outputs' digital share) and the
@@ -564,9 +618,9 @@ class ReadPlan:
         -------
         ndarray, shape (batch, n_outputs), in units of ``output_unit``
         """
-        self.current()
+        session = self.session(1)
         batch = x.shape[0]
-        seeds = self.draw_seeds(1)[0]
+        seeds = session.compiled.seeds[0]
         if reference:
             out, saturated, bad, power = read_product_reference(x, self.arrays, seeds)
         else:
@@ -575,10 +629,65 @@ class ReadPlan:
             out = np.empty((batch, self.n_outputs))
             bad = read_product(x, self.arrays, seeds, self.buffers(batch), power, saturated, out, 0,
                                numba.get_num_threads() > 1)
-        self.check_bad(bad, x)
-        total = self.record(1, batch, saturated, power.sum(axis=0))
-        if counts is not None:
-            counts.accumulate(total)
+        session.finish(batch, saturated, power.sum(axis=0), bad, x=x, counts=counts)
+        return out
+
+    def session(self, calls: int) -> "ReadSession":
+        """``calls`` consecutive reads of this plan made by a caller's compiled loop (a network layer's whole
+        sequence, one read a step): the plan refreshed if an array changed, the calls' noise seeds drawn, and
+        what the compiled loop needs (:class:`ReadSession`). :meth:`read` is a session of one call."""
+        return ReadSession(self, calls)
+
+    def ideal_read(self, x, held_lines: bool = True) -> List[np.ndarray]:
+        """Each read's column currents for inputs ``x`` as its converters would take them in, without read
+        noise and before the ADC: what an ADC's range is calibrated on.
+
+        The physics of :meth:`read` up to the sensed columns: each logical
+        input's drive ``x volts_per_input`` (the constant inputs at
+        ``constant_input``) through the DAC (:func:`crossbar.kernels.dac_reference`,
+        every bit at once: a bit-serial DAC's full code), on each drive's rows
+        with its sign; the cells' I-V, ``u(V) = sinh(k V) / k`` per siemens
+        (:func:`crossbar.device_reads.cell_current_per_siemens`); the read's own
+        transfer (wires, floating lines, switched-off rows:
+        :meth:`crossbar.CrossbarArray.read_effective_conductance`); with
+        ``held_lines``, the current that the lines a ``v_half`` read holds at
+        V/2 add (:meth:`crossbar.CrossbarArray.read_bias_current`). No read noise,
+        no ADC, no digital combine; nothing is counted and no generator draws.
+        Drives beyond the DAC's range raise ``ValueError`` as :meth:`read` does.
+
+        Parameters
+        ----------
+        x : array_like, shape (batch, >= n_inputs)
+            Inputs, dimensionless.
+        held_lines : bool
+            Add the held lines' current (``v_half`` reads; nothing for the others).
+
+        Returns
+        -------
+        list of ndarray
+            For each read of :attr:`reads` (in that order, band-major), its
+            column currents, shape (batch, sensed columns), amperes.
+        """
+        self.current()
+        x = as_float_array("x", x, shape=(None, None))
+        if x.shape[1] < self.n_inputs:
+            raise ValueError(f"x has shape {x.shape}; (batch, >= {self.n_inputs}) is required")
+        batch = x.shape[0]
+        drive = np.full((batch, self.n_logical), self.constant_input)
+        drive[:, :self.n_inputs] = x[:, :self.n_inputs]
+        pa = self.arrays
+        volts, _, bad = dac_reference(drive * self.volts_per_input, pa.v_limit, pa.dac_step, pa.dac_top)
+        self.check_bad(int(np.count_nonzero(bad)), x)
+        per_siemens = cell_current_per_siemens(volts, self.device.iv_nonlinearity_per_volt)
+        out = []
+        for r, (drive_rows, _, _), runs in zip(self.reads, self._drives, self._drive_runs):
+            rows = np.zeros((batch, r.array.rows))
+            for (r0, r1, first), d in zip(runs, r.drives):
+                rows[:, r0:r1] = d.sign * per_siemens[:, first:first + r1 - r0]
+            currents = rows @ self._read_signal(r, drive_rows)[:, r.cols[0]:r.cols[1]]
+            if held_lines and pa.bias:
+                currents = currents + r.array.read_bias_current(drive_rows, r.cols)[0]
+            out.append(currents)
         return out
 
     def check_bad(self, n_bad: int, x: Optional[np.ndarray] = None) -> None:
@@ -664,3 +773,73 @@ class ReadPlan:
         arrays = [v for v in self.arrays if isinstance(v, np.ndarray)]
         arrays += [self._energy_index, self._energy_conductance]
         return int(sum(v.nbytes for v in arrays))
+
+
+class ReadSession:
+    """Consecutive reads of a :class:`ReadPlan` made by a caller's compiled loop (:meth:`ReadPlan.session`).
+
+    The plan is refreshed first if an array changed, and the calls' noise
+    seeds are drawn at once (the words :meth:`ReadPlan.draw_seeds` gives, so a
+    session of ``n`` calls reads as ``n`` calls of :meth:`ReadPlan.read` do).
+    The compiled loop takes :attr:`compiled` and runs, for each call ``c``,
+    :func:`crossbar.read_kernels.session_read` with the scratch of
+    :func:`crossbar.read_kernels.session_scratch`; then :meth:`finish` refuses
+    bad drives and counts the work on the arrays (and on a caller's tally).
+
+    Attributes
+    ----------
+    plan : ReadPlan
+    calls : int
+    compiled : crossbar.read_kernels.CompiledReads
+        The kernel's tables, the seeds, shape (calls, n_reads), uint64, and the plan's sizes.
+    """
+
+    __slots__ = ("plan", "calls", "compiled")
+
+    def __init__(self, plan: ReadPlan, calls: int):
+        if not isinstance(plan, ReadPlan):
+            raise ValueError(f"plan={plan!r} is not allowed; a crossbar.ReadPlan is required")
+        self.calls = calls if type(calls) is int and calls >= 0 else check_int("calls", calls, 0)  # (a read's cost)
+        self.plan = plan.current()
+        # (tables, seeds, n_outputs, n_logical, n_reads), by position: keywords cost a read half a microsecond
+        self.compiled = CompiledReads(plan.arrays, plan.draw_seeds(self.calls), plan.n_outputs, plan.n_logical,
+                                      len(plan.reads))
+
+    @property
+    def parallel_chunks(self) -> bool:
+        """Whether each read is cut into more than one column chunk (which Numba's threads can share)."""
+        return len(self.plan.arrays.chunks) > 2
+
+    def multiply_adds(self, batch: int) -> int:
+        """Multiply-adds of one call's products for ``batch`` vectors (for planning threads)."""
+        return self.plan.multiply_adds(batch)
+
+    def finish(self, batch: int, saturated, power, n_bad: int, x: Optional[np.ndarray] = None,
+               counts: Optional[OperationCounts] = None) -> OperationCounts:
+        """End the session: refuse bad drives, then count the calls' work on the arrays.
+
+        Parameters
+        ----------
+        batch : int
+            Input vectors of each call.
+        saturated : ndarray of int64, shape (n_reads,)
+            Each read's ADC saturations over the calls.
+        power : ndarray, shape (n_logical,)
+            ``sum V u(V)`` of each logical input over the calls, V^2 (see :meth:`ReadPlan.record`).
+        n_bad : int
+            Drives beyond the DAC's range or not finite (``ValueError`` when any).
+        x : ndarray, optional
+            The inputs, to name NaN in the error.
+        counts : OperationCounts, optional
+            Also receives the work (a layer above's own tally).
+
+        Returns
+        -------
+        OperationCounts
+            The session's work.
+        """
+        self.plan.check_bad(n_bad, x)
+        total = self.plan.record(self.calls, batch, saturated, power)
+        if counts is not None:
+            counts.accumulate(total)
+        return total

@@ -54,8 +54,8 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from .adc_circuits import circuit_codes_reference
-from .kernels import convert_one, dac_one
+from .adc_circuits import circuit_convert_reference, circuit_end_one, circuit_signal_one, sar_keeps
+from .kernels import adc_reference, convert_one, dac_one, dac_reference, noisy_current, noisy_current_reference
 from .rng import fill_normals_by_counter, padded_length, row_seed, standard_normals
 from .simd import paired_products
 from .vecmath import fma, fma32_reference
@@ -104,6 +104,23 @@ ReadArrays = namedtuple("ReadArrays", [
     "column_bias_variance",  # float32 (sum of band widths,): its read-noise variance, A^2
     "output_bias",      # float64 (n_out,): each output's share of the held-line currents, A, taken off digitally
 ])
+
+CompiledReads = namedtuple("CompiledReads", [
+    "tables",           # ReadArrays: the plan's kernel tables
+    "seeds",            # uint64 (calls, n_reads): each call's noise seed of each read
+    "n_outputs",        # int: outputs of a read
+    "n_logical",        # int: logical inputs (those of x, then the constant ones)
+    "n_reads",          # int: reads of the plan
+])
+"""Consecutive reads of a plan in a caller's compiled loop (:meth:`crossbar.ReadPlan.session`): what
+:func:`session_scratch` and :func:`session_read` take."""
+
+ReadScratch = namedtuple("ReadScratch", [
+    "buffers",          # tuple: the kernel's scratch for the batch (product_buffers)
+    "power",            # float64 (batch, n_logical): accumulates sum V u(V) of each row and logical input, V^2
+    "saturated",        # int64 (n_reads,): accumulates each read's ADC saturations
+])
+"""A session's scratch and tallies at one batch size (:func:`session_scratch`)."""
 
 PLANE_STRIDE = 1 << 40
 """Noise streams of bit-serial cycle ``k`` are those of batch rows ``first_row + b + k * PLANE_STRIDE``."""
@@ -374,11 +391,8 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
     voltages_all, squares_all, total, current, variance, normals, row_seeds, keys, rows, hits = buffers
     batch = inputs.shape[0]
     n_logical = plan.band_starts[plan.band_starts.shape[0] - 1]
-    v_scale, v_limit, dac_step, dac_top = plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top
     bad = 0
-    total_flat = total.ravel()
-    for e in range(total_flat.shape[0]):
-        total_flat[e] = 0.0
+    total[:, :] = 0.0
     n_chunks = plan.chunks.shape[0] - 1
     work = 0
     for a in range(plan.band_widths.shape[0]):
@@ -410,12 +424,22 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
             for j in range(plan.n_out):
                 for b in range(batch):
                     total[j, b] = total[j, b] - weight * plan.output_bias[j]
+    _digital_outputs(inputs, plan, total, out, batch, n_logical)
+    return bad
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def _digital_outputs(inputs, plan, total, out, batch, n_logical):
+    """The digital side's last steps: the sums ``total`` (n_out, batch), amperes, over ``output_unit`` into
+    ``out`` (batch, n_out), less each output's share of ``sum_i V_i`` (offset encodings)."""
+    total_flat = total.ravel()
     for e in range(total_flat.shape[0]):  # divided in place first: a contiguous loop vectorises, a strided one not
         total_flat[e] = total_flat[e] / plan.output_unit
     for b in range(batch):
         for j in range(plan.n_out):
             out[b, j] = total[j, b]
-    if plan.input_sum:  # the digital side takes off each output's share of sum_i V_i (offset encodings)
+    if plan.input_sum:
+        v_scale, v_limit, dac_step, dac_top = plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top
         for b in range(batch):
             volts = 0.0
             for i in range(min(plan.n_inputs, n_logical)):
@@ -425,7 +449,52 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
                 volts += constant
             for j in range(plan.n_out):
                 out[b, j] -= plan.input_sum_weights[j] * volts
-    return bad
+
+
+@numba.njit(cache=True)
+def session_scratch(session, batch):
+    """The scratch and zero tallies of a session's reads of ``batch`` input vectors (reused call after call).
+
+    Parameters
+    ----------
+    session : CompiledReads
+    batch : int
+
+    Returns
+    -------
+    ReadScratch
+    """
+    return ReadScratch(product_buffers(session.tables, batch), np.zeros((batch, session.n_logical)),
+                       np.zeros(session.n_reads, dtype=np.int64))
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def session_read(session, call, inputs, scratch, out, first_row, parallel_chunks):
+    """Call ``call`` of a session: :func:`read_product` of ``inputs`` with that call's seeds.
+
+    Parameters
+    ----------
+    session : CompiledReads
+    call : int
+        Which call (``0 .. calls - 1``): its row of ``session.seeds``.
+    inputs : ndarray, shape (batch, >= n_inputs)
+        Inputs, dimensionless.
+    scratch : ReadScratch
+        From :func:`session_scratch` at this batch; its ``power`` and ``saturated`` accumulate.
+    out : ndarray, shape (batch, n_outputs)
+        Receives the outputs, in units of the plan's ``output_unit``.
+    first_row : int
+        Row ``b`` of ``inputs`` draws the noise streams of row ``first_row + b`` of the whole batch.
+    parallel_chunks : bool
+        The read's column chunks on Numba's threads (the same numbers).
+
+    Returns
+    -------
+    int
+        Drive voltages beyond the DAC's range or NaN.
+    """
+    return read_product(inputs, session.tables, session.seeds[call], scratch.buffers, scratch.power,
+                        scratch.saturated, out, first_row, parallel_chunks)
 
 
 @numba.njit(cache=True, inline="always")
@@ -450,7 +519,7 @@ def _dac_parallel(inputs, plan, voltages_all, squares_all, power, batch, n_logic
         for b in range(batch):
             for i in range(n_logical):
                 x = inputs[b, i] if i < plan.n_inputs else plan.constant_input
-                v, out_of_range = dac_one(x * v_scale, v_limit, dac_step, dac_top)
+                v, _, out_of_range = dac_one(x * v_scale, v_limit, dac_step, dac_top)
                 bad += out_of_range
                 u = np.sinh(k * v) / k
                 voltages_all[i * batch + b] = u
@@ -460,13 +529,13 @@ def _dac_parallel(inputs, plan, voltages_all, squares_all, power, batch, n_logic
     for b in range(batch):
         # two loops, so that neither holds a conditional load (which would keep it scalar)
         for i in range(min(plan.n_inputs, n_logical)):
-            v, out_of_range = dac_one(inputs[b, i] * v_scale, v_limit, dac_step, dac_top)
+            v, _, out_of_range = dac_one(inputs[b, i] * v_scale, v_limit, dac_step, dac_top)
             bad += out_of_range
             voltages_all[i * batch + b] = v
             squares_all[i * batch + b] = v * v  # squared in float64, then stored
             power[b, i] += v * v
         for i in range(plan.n_inputs, n_logical):
-            v, out_of_range = dac_one(plan.constant_input * v_scale, v_limit, dac_step, dac_top)
+            v, _, out_of_range = dac_one(plan.constant_input * v_scale, v_limit, dac_step, dac_top)
             bad += out_of_range
             voltages_all[i * batch + b] = v
             squares_all[i * batch + b] = v * v
@@ -495,9 +564,9 @@ def _dac_bit_serial(inputs, plan, voltages_all, squares_all, power, batch, n_log
     for b in range(batch):
         for i in range(n_logical):
             x = inputs[b, i] if i < plan.n_inputs else plan.constant_input
-            v, out_of_range = dac_one(x * v_scale, v_limit, dac_step, dac_top)
+            v, code, out_of_range = dac_one(x * v_scale, v_limit, dac_step, dac_top)
             bad += out_of_range
-            magnitude = int(abs(v) / dac_step + 0.5) if out_of_range == 0 else 0
+            magnitude = int(abs(code)) if out_of_range == 0 else 0
             if plan.input_accumulate and k_cell != 0.0:
                 signal, noise_weight, dissipated = 0.0, 0.0, 0.0
                 for k in range(plan.input_planes):
@@ -546,9 +615,9 @@ def _convert_columns(plan, current, variance, normals, first_column, total, weig
     noise and each column's converter circuit, added into their outputs of ``total`` with their signs and
     ``weight``; returns the saturations.
 
-    The arithmetic of :func:`crossbar.adc_circuits.circuit_code_one`, its bits
-    outside and the batch inside; a signal saturates when it reaches half an LSB beyond an end
-    code (as ``rint`` does).
+    :func:`crossbar.adc_circuits.circuit_code_one` with its bits outside and the batch inside (each bit
+    decided by :func:`crossbar.adc_circuits.sar_keeps`); a signal saturates when it reaches half an LSB beyond
+    an end code (:func:`crossbar.adc_circuits.circuit_end_one`).
     """
     batch = current.shape[1]
     # rows of its own: LLVM vectorises the loops over them better when they can alias nothing
@@ -562,13 +631,8 @@ def _convert_columns(plan, current, variance, normals, first_column, total, weig
         weights = plan.converter_weights[converter]
         offset = plan.converter_offsets[converter]
         for b in range(batch):
-            i = np.float64(current[q, b])
-            if plan.noise:
-                i += np.float64(np.sqrt(variance[q, b])) * np.float64(normals[q, b])
-            signal = i / adc_step
-            if gain != 1.0:
-                signal = signal * gain
-            x[b] = signal + offset
+            i = noisy_current(current[q, b], variance[q, b], normals[q, b], plan.noise)
+            x[b] = circuit_signal_one(i, adc_step, gain, offset)
             accumulated[b] = 0.0
             code[b] = 0.0
         place = half
@@ -576,17 +640,48 @@ def _convert_columns(plan, current, variance, normals, first_column, total, weig
             level = weights[bit]
             for b in range(batch):
                 trial = accumulated[b] + level
-                keep = x[b] >= trial - half - 0.5
+                keep = sar_keeps(x[b], trial, half)
                 accumulated[b] = trial if keep else accumulated[b]
                 code[b] = code[b] + place if keep else code[b]
             place *= 0.5
         sums = total[plan.column_output[column]]
         sign = plan.column_sign[column]
         for b in range(batch):
-            hits += x[b] >= adc_top + 0.5 or x[b] <= -(adc_top + 0.5)
-            value = min(max(code[b] - half, -adc_top), adc_top) * adc_step
-            sums[b] += sign * (weight * value)
+            value, hit = circuit_end_one(x[b], code[b] - half, adc_top)
+            hits += hit
+            sums[b] += sign * (weight * (value * adc_step))
     return hits
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def _chunk_products(plan, a, c0, hi, voltages_all, squares_all, cur, var, batch):
+    """Band ``a``'s currents and read-noise variances of its columns ``c0..hi`` into ``cur`` and ``var``,
+    each (hi - c0, batch), from the drives ``voltages_all`` and their ``squares_all``; the held lines'
+    current and variance added (``v_half`` reads)."""
+    r0 = plan.band_starts[a]
+    rows = plan.band_starts[a + 1] - r0
+    m = hi - c0
+    off = plan.band_offsets[a]
+    voltages = voltages_all[r0 * batch:(r0 + rows) * batch].reshape((rows, batch))
+    squares = squares_all[r0 * batch:(r0 + rows) * batch].reshape((rows, batch))
+    if batch == 1:  # a vector times the band, row by row (G^T V^T would run its inner loops one turn each)
+        block = off + rows * c0  # this chunk's contiguous (rows, m) block
+        vector_products(voltages.ravel(), squares.ravel(),
+                        plan.signal_rows[block:block + rows * m].reshape((rows, m)),
+                        plan.variance_rows[block:block + rows * m].reshape((rows, m)),
+                        cur.ravel(), var.ravel(), plan.noise)
+    else:
+        band_products(plan.signal[off + c0 * rows:off + hi * rows].reshape((m, rows)),
+                      plan.variance[off + c0 * rows:off + hi * rows].reshape((m, rows)),
+                      voltages, squares, cur, var, plan.noise)
+    if plan.bias:  # the held lines' current reaches the converters with the products
+        columns = plan.band_columns[a]
+        for q in range(m):
+            held = plan.column_bias[columns + c0 + q]
+            held_variance = plan.column_bias_variance[columns + c0 + q]
+            for b in range(batch):
+                cur[q, b] = cur[q, b] + held
+                var[q, b] = var[q, b] + held_variance
 
 
 @numba.njit(cache=True)
@@ -620,35 +715,12 @@ def _read_chunk(plan, seeds, voltages_all, squares_all, total, current_all, vari
     for k in range(hits.shape[0]):
         hits[k] = 0
     for a in range(plan.band_starts.shape[0] - 1):
-        r0 = plan.band_starts[a]
-        rows = plan.band_starts[a + 1] - r0
         width = plan.band_widths[a]
         if c0 >= width:
             continue
         hi = min(c1, width)
-        m = hi - c0
-        off = plan.band_offsets[a]
-        voltages = voltages_all[r0 * batch:(r0 + rows) * batch].reshape((rows, batch))
-        squares = squares_all[r0 * batch:(r0 + rows) * batch].reshape((rows, batch))
-        cur, var = current[:m], variance[:m]
-        if batch == 1:  # a vector times the band, row by row (G^T V^T would run its inner loops one turn each)
-            block = off + rows * c0  # this chunk's contiguous (rows, m) block
-            vector_products(voltages.ravel(), squares.ravel(),
-                            plan.signal_rows[block:block + rows * m].reshape((rows, m)),
-                            plan.variance_rows[block:block + rows * m].reshape((rows, m)),
-                            cur.ravel(), var.ravel(), noise)
-        else:
-            band_products(plan.signal[off + c0 * rows:off + hi * rows].reshape((m, rows)),
-                          plan.variance[off + c0 * rows:off + hi * rows].reshape((m, rows)),
-                          voltages, squares, cur, var, noise)
+        _chunk_products(plan, a, c0, hi, voltages_all, squares_all, current[:hi - c0], variance[:hi - c0], batch)
         columns = plan.band_columns[a]
-        if plan.bias:  # the held lines' current reaches the converters with the products
-            for q in range(m):
-                held = plan.column_bias[columns + c0 + q]
-                held_variance = plan.column_bias_variance[columns + c0 + q]
-                for b in range(batch):
-                    cur[q, b] = cur[q, b] + held
-                    var[q, b] = var[q, b] + held_variance
         for k in range(_first_run(plan.runs, plan.band_runs[a], plan.band_runs[a + 1], c0), plan.band_runs[a + 1]):
             p0, p1 = plan.runs[k, 1], plan.runs[k, 2]
             if p0 >= hi:  # the band's runs tile its columns in order: none further reaches this chunk
@@ -702,11 +774,8 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
     n_logical = int(plan.band_starts[-1])
     drive = np.full((batch, n_logical), plan.constant_input)
     drive[:, :plan.n_inputs] = inputs[:, :plan.n_inputs]
-    v = drive * plan.volts_per_input
-    within = np.abs(v) <= plan.v_limit
-    bad = int(np.count_nonzero(~within))
-    if plan.dac_step > 0.0:
-        v = np.clip(np.rint(v / plan.dac_step), -plan.dac_top, plan.dac_top) * plan.dac_step
+    v, codes, beyond = dac_reference(drive * plan.volts_per_input, plan.v_limit, plan.dac_step, plan.dac_top)
+    bad = int(np.count_nonzero(beyond))
     total = np.zeros((plan.n_out, batch))
     saturated = np.zeros(plan.runs.shape[0], dtype=np.int64)
     planes = int(plan.input_planes)
@@ -723,7 +792,7 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
         digit_bits = int(plan.input_cycle_bits)
         digit_mask = (1 << digit_bits) - 1
         cycle_step = plan.dac_top * plan.dac_step / digit_mask
-        magnitude = np.where(within, np.floor(np.abs(v) / plan.dac_step + 0.5), 0).astype(np.int64)
+        magnitude = np.where(beyond, 0, np.abs(codes)).astype(np.int64)
         digits = [(magnitude >> (digit_bits * k)) & digit_mask for k in range(planes)]
         power = np.zeros(v.shape)
         if plan.input_accumulate and k_cell != 0.0:
@@ -790,27 +859,24 @@ def _reference_cycle(plan, v, squares, seeds, first_row, weight, total, saturate
         current = current.astype(np.float64)
         for k in range(plan.band_runs[a], plan.band_runs[a + 1]):
             _, p0, p1, col0 = plan.runs[k]
-            i = current[p0:p1]
+            normals = None
             if plan.noise:
                 streams = np.array([row_seed(np.uint64(seeds[k]), first_row + b) for b in range(batch)],
                                    dtype=np.uint64)
                 normals = standard_normals(streams, p1 - p0, col0).T
-                i = i + np.sqrt(variance[p0:p1]).astype(np.float64) * normals
+            i = noisy_current_reference(current[p0:p1], variance[p0:p1], normals, plan.noise)
             columns = plan.band_columns[a]
             if plan.adc_circuit:
-                x = i / plan.adc_step
-                if plan.adc_gain != 1.0:
-                    x = x * plan.adc_gain
                 converters = plan.column_converter[columns + p0:columns + p1]
-                x = x + plan.converter_offsets[converters][:, None]
-                top = plan.adc_top
-                saturated[k] += int(np.count_nonzero((x >= top + 0.5) | (x <= -(top + 0.5))))
-                code = circuit_codes_reference(x, plan.converter_weights[converters][:, None, :], top + 1.0)
-                i = np.clip(code, -top, top) * plan.adc_step
-            elif plan.adc_step > 0.0:
-                code = np.rint(i / plan.adc_step)
-                saturated[k] += int(np.count_nonzero(np.abs(code) > plan.adc_top))
-                i = np.clip(code, -plan.adc_top, plan.adc_top) * plan.adc_step
+                code, hit = circuit_convert_reference(i, plan.adc_step, plan.adc_gain,
+                                                      plan.converter_offsets[converters][:, None],
+                                                      plan.converter_weights[converters][:, None, :],
+                                                      plan.adc_top + 1.0)
+                saturated[k] += int(np.count_nonzero(hit))
+                i = code * plan.adc_step
+            else:
+                i, hit = adc_reference(i, plan.adc_step, plan.adc_top)
+                saturated[k] += int(np.count_nonzero(hit))
             for p in range(p0, p1):
                 total[plan.column_output[columns + p]] += plan.column_sign[columns + p] * (weight * i[p - p0])
     if plan.bias:  # the held lines' known current, taken off as the kernel does after each cycle

@@ -464,17 +464,17 @@ class HardwareNetwork:
             return None  # step by step: the devices move between the steps' reads (drift, 1/f noise on the clock)
         time, batch, _ = inputs.shape
         mm.check_input_range(inputs)
-        seeds = plan.draw_seeds(time)
+        session = plan.session(time)  # one read a step, its seeds drawn now
 
         inputs, mask, keep = np.ascontiguousarray(inputs), np.ascontiguousarray(mask), bool(keep)
 
         def part(rows, chunks=False):
             b0, b1 = rows  # each part's rows draw their own noise streams (those of rows b0..b1 of the batch)
             # every argument given: an omitted default sends Numba's dispatcher down its slow path each call
-            return hardware_lstm_forward(inputs, mask, plan.arrays, seeds, keep, b0, b1 - b0, chunks)
+            return hardware_lstm_forward(inputs, mask, session.compiled, keep, b0, b1 - b0, chunks)
 
-        parts = parallel.batch_parts(batch, time * plan.multiply_adds(1), self.threads)
-        if len(parts) == 1 and self.threads > 1 and len(plan.arrays.chunks) > 2:
+        parts = parallel.batch_parts(batch, time * session.multiply_adds(1), self.threads)
+        if len(parts) == 1 and self.threads > 1 and session.parallel_chunks:
             with parallel.numba_threads(self.threads):  # one call: its reads' column chunks fill the cores
                 results = [part(parts[0], True)]
         elif len(parts) == 1:
@@ -487,8 +487,7 @@ class HardwareNetwork:
             caches = tuple(np.concatenate([r[i] for r in results], axis=1) for i in range(5))
         # summed over the whole batch's rows in one order, whatever the parts
         power = np.concatenate([r[5] for r in results]).sum(axis=0)
-        plan.check_bad(sum(r[7] for r in results))
-        mm.record_reads(time, batch, sum(r[6] for r in results), power)
+        session.finish(batch, sum(r[6] for r in results), power, sum(r[7] for r in results), counts=mm.counters)
         return tuple(caches)
 
     def predict(self, x, mask=None) -> np.ndarray:

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from crossbar.vecmath import bits_float64
-from crossbar.read_kernels import product_buffers, read_product
+from crossbar.read_kernels import session_read, session_scratch
 
 
 # ---------------------------------------------------------- activations
@@ -175,22 +175,22 @@ def lstm_forward(x, mask, w, keep=True):
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
-def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0, n_rows=-1, parallel_chunks=False):
+def hardware_lstm_forward(x, mask, session, keep=True, first_row=0, n_rows=-1, parallel_chunks=False):
     """:func:`lstm_forward` with every step's product on the crossbar arrays.
 
-    Each step's ``[x_t; h; 1] @ W`` is one :func:`crossbar.read_kernels.read_product`
-    of the matrix's read plan (DAC, arrays with read noise and wires, ADC, the
-    digital sums), the rest as in :func:`lstm_forward`, the whole time loop compiled.
+    Each step's ``[x_t; h; 1] @ W`` is one call of the matrix's read session
+    (:func:`crossbar.read_kernels.session_read`: DAC, arrays with read noise
+    and wires, ADC, the digital sums), the rest as in :func:`lstm_forward`,
+    the whole time loop compiled.
 
     Parameters
     ----------
     x : (T, B, F)
         Layer inputs, dimensionless.
     mask : (B, T)
-    plan : crossbar.read_kernels.ReadArrays
-        The layer's matrix (F + H inputs and the bias rows, 4H outputs).
-    seeds : (T, n_reads) uint64
-        Each step's noise seed of each read (``crossbar.ReadPlan.draw_seeds``).
+    session : crossbar.read_kernels.CompiledReads
+        ``compiled`` of the layer's matrix's :meth:`crossbar.ReadPlan.session` of T calls (F + H inputs and the
+        bias rows, 4H outputs): step ``t`` is call ``t``.
     keep : bool
         Keep every step's caches (training); else only the last (inference).
     first_row, n_rows : int
@@ -201,7 +201,7 @@ def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0, n_rows=-
         arrays without copies.
     parallel_chunks : bool
         Each read's column chunks on Numba's threads (see
-        :func:`crossbar.read_kernels.read_product`); the same numbers.
+        :func:`crossbar.read_kernels.session_read`); the same numbers.
 
     Returns
     -------
@@ -218,19 +218,17 @@ def hardware_lstm_forward(x, mask, plan, seeds, keep=True, first_row=0, n_rows=-
     time, features = x.shape[0], x.shape[2]
     batch = x.shape[1] - first_row if n_rows < 0 else n_rows
     mask = mask[first_row:first_row + batch]
-    hidden = plan.n_out // 4
+    hidden = session.n_outputs // 4
     stacked, gates, c_prev_all, tanh_all, states, h, c = _layer_arrays(time, batch, features, hidden, keep)
     z = np.empty((batch, 4 * hidden))
-    power = np.zeros((batch, plan.band_starts[-1]))
-    buffers = product_buffers(plan, batch)
-    saturated = np.zeros(plan.runs.shape[0], dtype=np.int64)
+    scratch = session_scratch(session, batch)
     bad = 0
     for t in range(time):
         slot = t if keep else 0
         _stack(t, slot, x, first_row, h, stacked)
-        bad += read_product(stacked[slot], plan, seeds[t], buffers, power, saturated, z, first_row, parallel_chunks)
+        bad += session_read(session, t, stacked[slot], scratch, z, first_row, parallel_chunks)
         _cell_step(t, slot, z, mask, h, c, gates, c_prev_all, tanh_all, states)
-    return stacked, gates, c_prev_all, tanh_all, states, power, saturated, bad
+    return stacked, gates, c_prev_all, tanh_all, states, scratch.power, scratch.saturated, bad
 
 
 @numba.njit(cache=True)

@@ -385,6 +385,12 @@ class MappedMatrix:
     def calibrate_adc(self, x_samples, percentile: float = 100.0, margin: float = 1.0) -> ADC:
         """Choose the ADC full scale from the currents that sample inputs give now.
 
+        The currents are the read engine's ideal read of this matrix
+        (:meth:`crossbar.ReadPlan.ideal_read`: the DAC, the cells' I-V, the
+        wires and the read scheme's lines, without read noise or ADC); the
+        largest current that lines held at V/2 put into a column
+        (:meth:`held_current`) is added to the full scale.
+
         Parameters
         ----------
         x_samples : array_like, shape (batch, n_in)
@@ -395,7 +401,9 @@ class MappedMatrix:
         if self.chip.adc_bits is None:
             raise ValueError(f"{self.name}: the chip has no ADCs (adc_bits=None)")
         x = self._check_inputs(x_samples)
-        currents = [self._ideal_currents(t, x) for t in self.tiles]
+        # any plan of this matrix reads the same currents before its ADC: the one made already, else one
+        plan = self._plan if self._plan is not None else self._ideal_plan()
+        currents = plan.ideal_read(x, held_lines=False)
         self.adc = ADC.calibrated(np.concatenate([c.ravel() for c in currents]), bits=self.chip.adc_bits,
                                   percentile=percentile, margin=margin, circuit=self.chip.adc_circuit)
         held = self.held_current()
@@ -416,26 +424,6 @@ class MappedMatrix:
             raise ValueError(f"x: {int(np.count_nonzero(np.abs(x) > limit))} input(s) beyond +-{limit:g} "
                              f"(largest {np.max(np.abs(x)):.4g}); the DAC drives at most {limit:g} x v_read. "
                              "Scale the inputs")
-
-    def _ideal_currents(self, t: Tile, x: np.ndarray) -> np.ndarray:
-        """Column currents (A) of one tile for inputs ``x`` (batch, n_in) through the DAC, without noise or ADC."""
-        e = self.encoding
-        array = self.chip.arrays[t.array]
-        batch = x.shape[0]
-        inputs = np.empty((batch, t.n_inputs))
-        n_x = max(0, min(t.inputs[1], self.n_in) - t.inputs[0])
-        inputs[:, :n_x] = x[:, t.inputs[0]:t.inputs[0] + n_x]
-        inputs[:, n_x:] = e.bias_input
-        voltages = np.zeros((batch, array.rows))
-        if self._row_pairs:
-            voltages[:, t.row0:t.row0 + t.n_inputs] = inputs * e.v_read
-            voltages[:, t.row0 + t.n_inputs:t.row0 + 2 * t.n_inputs] = -inputs * e.v_read
-        else:
-            voltages[:, t.row0:t.row0 + t.n_inputs] = inputs * e.v_read
-        if array.peripherals.dac is not None:
-            voltages = array.peripherals.dac.convert(voltages)
-        _, cols = self._region(t)
-        return voltages @ array.effective_conductance()[:, cols]
 
     def _check_ready(self) -> float:
         scale = self._scale()
@@ -479,6 +467,14 @@ class MappedMatrix:
                                   adc=self.adc, **self._plan_options())
             self._plan_scale = scale
         return self._plan.current()
+
+    def _ideal_plan(self) -> ReadPlan:
+        """A read plan of this matrix without ADC, for its ideal read (:meth:`crossbar.ReadPlan.ideal_read`)
+        before the ADC's range is set."""
+        e = self.encoding
+        return ReadPlan(self.reads(), self.n_in, self.n_out, volts_per_input=e.v_read, constant_input=e.bias_input,
+                        output_unit=e.v_read * (self.scale or 1.0), dac=self.chip.dac, adc=None,
+                        **self._plan_options())
 
     def _plan_options(self) -> dict:
         """More arguments of the plan's :class:`crossbar.ReadPlan` (a subclass's digital corrections)."""

@@ -62,17 +62,45 @@ def test_the_private_name_list_sees_crossbar_state():
     assert {"_g0", "_conductance", "_row_conductance", "_write_start", "_plan"} <= names
 
 
+_REFLECTION = ("getattr", "setattr", "hasattr", "delattr")
+
+
+def _private_uses(tree, private, where):
+    """Uses in ``tree`` of crossbar's private names: attributes (``obj._name``), names reached by reflection
+    with a string (``getattr(obj, "_name")``) and imports (``from crossbar... import _name``)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in private:
+            if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                found.append(f"{where}:{node.lineno}: .{node.attr}")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _REFLECTION
+              and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
+              and isinstance(node.args[1].value, str) and node.args[1].value in private
+              and not (isinstance(node.args[0], ast.Name) and node.args[0].id in ("self", "cls"))):
+            found.append(f"{where}:{node.lineno}: {node.func.id}(..., {node.args[1].value!r})")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("crossbar"):
+            found += [f"{where}:{node.lineno}: import {a.name}" for a in node.names
+                      if a.name.startswith("_") and not a.name.startswith("__")]
+    return found
+
+
+def test_the_check_sees_private_names_reached_every_way():
+    source = ("import crossbar\n"
+              "from crossbar.read import _chunks\n"
+              "a = crossbar.CrossbarArray\n"
+              "g = a._conductance\n"
+              "h = getattr(a, '_signal_conductance')()\n"
+              "hasattr(a, '_plan')\n"
+              "getattr(a, 'conductance')\n")
+    found = _private_uses(ast.parse(source), _crossbar_private_names(), "snippet")
+    assert sorted(f.split(": ", 1)[1] for f in found) == sorted([
+        "import _chunks", "._conductance", "getattr(..., '_signal_conductance')", "hasattr(..., '_plan')"])
+
+
 @pytest.mark.parametrize("package", ["mapping", "lstm", "benchmarks"])
 def test_no_private_name_of_crossbar_is_used_outside_it(package):
     private = _crossbar_private_names()
     found = []
     for path in _python_files(package):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and node.attr in private:
-                if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
-                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: .{node.attr}")
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("crossbar"):
-                found += [f"{path.relative_to(ROOT)}:{node.lineno}: import {a.name}" for a in node.names
-                          if a.name.startswith("_") and not a.name.startswith("__")]
+        found += _private_uses(ast.parse(path.read_text()), private, path.relative_to(ROOT))
     assert not found, "private names of crossbar used outside it:\n" + "\n".join(found)

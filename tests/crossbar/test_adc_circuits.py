@@ -193,3 +193,28 @@ def test_mismatch_changes_the_read_by_about_its_size():
     shift = (skewed.mvm(v) - ideal.mvm(v)) / lsb
     offsets = skewed.converters(crossbar.ADC(8, 1e-4, ADCCircuit("sar", comparator_offset_sigma_lsb=2.0))).offsets_lsb
     assert np.all(np.abs(shift.mean(axis=0) - offsets) < 0.51)
+
+
+@pytest.mark.parametrize("gain", [None, 50.0])
+def test_a_circuit_conversion_by_its_scalar_kernels_equals_its_numpy_twin(gain):
+    from crossbar.adc_circuits import circuit_convert_reference, circuit_end_one, circuit_signal_one
+
+    circuit = ADCCircuit("sar", 0.02, 0.4, amplifier_gain=gain, columns_per_converter=2)
+    bank = ConverterBank.draw(circuit, 6, 8, np.random.default_rng(3))
+    lsb = 1e-6
+    rng = np.random.default_rng(4)
+    currents = np.concatenate([rng.uniform(-40, 40, (50, 8)), (np.arange(-34, 34)[:, None] + 0.5)
+                               * np.ones((1, 8))]) * lsb
+    converters = bank.column_converter[None, :].repeat(currents.shape[0], axis=0)
+    codes, saturated = circuit_convert_reference(currents, lsb, circuit.gain_factor, bank.offsets_lsb[converters],
+                                                 bank.weights[converters], bank.half_codes)
+    top = float(bank.max_code)
+    for (r, c), i in np.ndenumerate(currents):
+        k = converters[r, c]
+        x = circuit_signal_one(i, lsb, circuit.gain_factor, bank.offsets_lsb[k])
+        code, hit = circuit_end_one(x, circuit_code_one(x, bank.weights[k], bank.half_codes), top)
+        assert code == codes[r, c] and hit == saturated[r, c]
+    assert saturated.any() and not saturated.all()
+    bank_codes, bank_saturated = bank.convert(currents, lsb)  # the bank converts with the same twin
+    np.testing.assert_array_equal(bank_codes, codes)
+    np.testing.assert_array_equal(bank_saturated, saturated)

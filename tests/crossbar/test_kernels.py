@@ -137,3 +137,69 @@ def test_two_pulse_step_matches_reference(rng):
     before = a.copy()
     assert kernels.two_pulse_step(a, vg_a, step, *args) == (-1, 0)
     np.testing.assert_array_equal(a, before)
+
+
+# ------------------------------------------------------- the converters: each scalar kernel and its twin
+def _bits(values):
+    """Each float64's bits (so that -0.0 and 0.0 differ)."""
+    return np.asarray(values, dtype=np.float64).view(np.int64)
+
+
+def _converter_inputs(rng, step):
+    """Voltages or currents around a converter's codes: random, exact ties, near zero of both signs, ends."""
+    return np.concatenate([rng.uniform(-1.2, 1.2, 400) * 127 * step, (np.arange(-130, 131) + 0.5) * step,
+                           [0.0, -0.0, 0.3 * step, -0.3 * step, -0.5 * step, 126.5 * step, -127.6 * step]])
+
+
+@pytest.mark.parametrize("dac_step, v_limit", [(0.2 / 127, 0.2 + 0.1 / 127), (0.2 / 127, np.inf), (0.0, 0.25)])
+def test_the_dac_kernel_and_its_numpy_twin_give_the_same_bits(rng, dac_step, v_limit):
+    v = np.append(_converter_inputs(rng, 0.2 / 127), [np.nan, np.inf, -np.inf])
+    volts, codes, bad = kernels.dac_reference(v, v_limit, dac_step, 127.0)
+    for k in range(v.size):
+        one_volts, one_code, one_bad = kernels.dac_one(v[k], v_limit, dac_step, 127.0)
+        assert one_bad == bad[k]
+        if not one_bad:
+            assert _bits(one_volts) == _bits(volts[k]) and _bits(one_code) == _bits(codes[k]), v[k]
+    assert np.array_equal(bad, ~(np.abs(v) <= v_limit))
+    if dac_step > 0.0:  # the driven voltage is its code's, and the code is the rounded one
+        within = ~bad
+        np.testing.assert_array_equal(volts[within], codes[within] * dac_step)
+        np.testing.assert_array_equal(codes[within], np.clip(np.rint(v[within] / dac_step), -127, 127))
+
+
+@pytest.mark.parametrize("adc_step", [1e-4 / 127, 0.0])
+def test_the_adc_kernel_and_its_numpy_twin_give_the_same_bits(rng, adc_step):
+    i = _converter_inputs(rng, 1e-4 / 127)
+    values, saturated = kernels.adc_reference(i, adc_step, 127.0)
+    for k in range(i.size):
+        value, hit = kernels.adc_one(i[k], adc_step, 127.0)
+        assert hit == saturated[k] and _bits(value) == _bits(values[k]), i[k]
+    assert saturated.any() == (adc_step > 0.0)
+
+
+@pytest.mark.parametrize("use_noise", [True, False])
+def test_the_noise_kernel_and_its_numpy_twin_give_the_same_bits(rng, use_noise):
+    current = rng.uniform(-1e-4, 1e-4, 300)
+    variance = rng.uniform(0.0, 1e-12, 300).astype(np.float32)
+    normals = rng.standard_normal(300).astype(np.float32)
+    twin = kernels.noisy_current_reference(current, variance, normals, use_noise)
+    one = [kernels.noisy_current(current[k], variance[k], normals[k], use_noise) for k in range(300)]
+    np.testing.assert_array_equal(_bits(one), _bits(twin))
+    pair = [kernels.convert_one(current[k], variance[k], normals[k], use_noise, 1e-6, 127.0) for k in range(300)]
+    values, saturated = kernels.adc_reference(twin, 1e-6, 127.0)
+    np.testing.assert_array_equal(_bits([p[0] for p in pair]), _bits(values))
+    np.testing.assert_array_equal([p[1] for p in pair], saturated)
+
+
+def test_the_converters_convert_with_the_read_kernels_twins(rng):
+    import crossbar
+
+    dac, adc = crossbar.DAC(8, 0.2, clip=True), crossbar.ADC(8, 1e-4)
+    v = _converter_inputs(rng, dac.step)
+    expected = [kernels.dac_one(x, np.inf, dac.step, float(dac.max_code))[0] for x in v]
+    np.testing.assert_array_equal(_bits(dac.convert(v)), _bits(expected))
+    i = _converter_inputs(rng, adc.step)
+    out, n = adc.convert(i)
+    pairs = [kernels.adc_one(x, adc.step, float(adc.max_code)) for x in i]
+    np.testing.assert_array_equal(_bits(out), _bits([p[0] for p in pairs]))
+    assert n == sum(p[1] for p in pairs) > 0

@@ -6,7 +6,7 @@ import pytest
 
 import crossbar
 from crossbar.read_kernels import read_product_reference
-from mapping import Chip, SlicedMatrix, WeightSlicing
+from mapping import Chip, MappedMatrix, SlicedMatrix, WeightSlicing
 
 K = 4.0  # 1/V: at 0.2 V a cell passes 5 % more than a linear one, at 0.5 V 35 % more
 
@@ -120,3 +120,38 @@ def test_the_numpy_twin_of_a_plan_takes_the_cell_too():
     out, _, _, _ = read_product_reference(v, plan.arrays, plan.draw_seeds(1)[0])
     expected = (np.sinh(K * crossbar.DAC(7, 0.5).convert(v)) / K) @ a.conductance
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("read_scheme", ["grounded", "v_half"])
+def test_an_adc_calibrated_on_bending_cells_covers_their_currents(read_scheme):
+    # k = 8 /V: at 0.2 V a cell passes 22 % more than G V; the passive solve is the independent judge
+    k = 8.0
+    device = crossbar.preset("ideal").replace(iv_nonlinearity_per_volt=k, read_noise_sigma_relative=0.0)
+    chip = Chip(device, 64, 16, dac=crossbar.DAC(8, 0.4), adc_bits=8, seed=0, read_scheme=read_scheme)
+    m = MappedMatrix(chip, "m", 20, 6)
+    other = MappedMatrix(chip, "other", 9, 6)  # below m on its array: rows that m's reads hold
+    rng = np.random.default_rng(0)
+    m.program(rng.normal(0.0, 0.5, (20, 6)), rng.normal(0.0, 0.5, 6))
+    other.program(rng.normal(0.0, 0.5, (9, 6)), rng.normal(0.0, 0.5, 6))
+    x = rng.uniform(-1.0, 1.0, (40, 20))
+    adc = m.calibrate_adc(x)
+    drives = np.hstack([x, np.full((40, m.n_bias), m.encoding.bias_input)]) * m.encoding.v_read
+    solved, linear, held = [], [], 0.0
+    for read in m.reads():
+        a = read.array
+        v = np.zeros((40, a.rows))
+        for d in read.drives:
+            v[:, d.rows[0]:d.rows[1]] = d.sign * chip.dac.convert(drives[:, d.first_input:d.first_input + d.rows[1]
+                                                                         - d.rows[0]])
+        # the products alone: the undriven rows at 0 V (the held lines' current is added to the range apart)
+        out = crossbar.solve_passive(a.conductance, v, 0.0, 0.0, cell=crossbar.SinhCell(k)).output_currents
+        solved.append(out[:, read.cols[0]:read.cols[1]])
+        linear.append((v @ a.conductance)[:, read.cols[0]:read.cols[1]])
+        held = max(held, float(np.abs(a.read_bias_current([d.rows for d in read.drives], read.cols)[0]).max()))
+    largest = max(float(np.abs(c).max()) for c in solved)
+    assert max(float(np.abs(c).max()) for c in linear) < 0.9 * largest  # what calibration used to take
+    assert adc.full_scale == pytest.approx(largest + held, rel=1e-9)
+    assert (held > 0.0) == (read_scheme == "v_half")
+    before = m.counters.adc_saturations
+    m.matvec(x)
+    assert m.counters.adc_saturations == before  # no current of the calibration data saturates

@@ -312,3 +312,46 @@ def test_refused_reads_and_plans(rng):
         plan.read(np.array([[0.1, np.nan, 0.0, 0.0]]))
     with pytest.raises(ValueError, match="beyond the DAC's range"):
         plan.read(np.array([[1.5, 0.0, 0.0, 0.0]]))
+
+
+def test_a_session_reads_as_calls_of_read_do(rng):
+    from crossbar.read_kernels import session_read, session_scratch
+
+    one, other = _plan(LI2019), _plan(LI2019)  # the same arrays, seeds and conductances
+    x = rng.uniform(-1, 1, (3, 5, 13))
+    expected = [one.read(x[t]) for t in range(3)]
+    session = other.session(3)
+    assert session.compiled.seeds.shape == (3, other.n_reads) and session.compiled.n_outputs == 13
+    scratch = session_scratch(session.compiled, 5)
+    out, bad = np.empty((5, 13)), 0
+    for t in range(3):
+        bad += session_read(session.compiled, t, x[t], scratch, out, 0, False)
+        np.testing.assert_array_equal(out, expected[t])
+    total = session.finish(5, scratch.saturated, scratch.power.sum(axis=0), bad)
+    assert total.products == 3 * other.n_reads
+    for a, b in zip(one.source_arrays, other.source_arrays):  # the energy summed over the calls first
+        counts, session_counts = a.counters.to_dict(), b.counters.to_dict()
+        assert session_counts.pop("cell_energy") == pytest.approx(counts.pop("cell_energy"), rel=1e-12)
+        assert counts == session_counts
+    with pytest.raises(ValueError, match="beyond the DAC"):
+        other.session(1).finish(5, scratch.saturated, scratch.power.sum(axis=0), 2)
+
+
+def test_the_ideal_read_is_the_noise_free_read_before_the_adc(rng):
+    plan = _plan(IDEAL, adc=False)  # no read noise, no ADC: the read is the digital combine of the ideal read
+    x = rng.uniform(-1, 1, (4, 13))
+    ideal = plan.ideal_read(x)
+    assert [c.shape for c in ideal] == [(4, r.cols[1] - r.cols[0]) for r in plan.reads]
+    total = np.zeros((4, 13))
+    for r, currents in zip(plan.reads, ideal):
+        for q, (o, sign) in enumerate(r.outputs):
+            total[:, o] += sign * currents[:, q]
+    out = plan.read(x)
+    np.testing.assert_allclose(out, total / plan.output_unit, rtol=0, atol=1e-12 * np.abs(out).max())
+    before = [a.counters.to_dict() for a in plan.source_arrays]
+    state = [a.rng.bit_generator.state for a in plan.source_arrays]
+    plan.ideal_read(x)
+    assert [a.counters.to_dict() for a in plan.source_arrays] == before  # counts nothing, draws nothing
+    assert [a.rng.bit_generator.state for a in plan.source_arrays] == state
+    with pytest.raises(ValueError, match="beyond the DAC"):
+        plan.ideal_read(np.full((1, 13), 2.0))

@@ -163,7 +163,7 @@ def test_adcs_calibrated_on_sample_sequences_cover_their_currents():
     _, cache = net.forward(x, mask, keep=True)
     layer = hw.matrices["layer0.W"]
     samples = cache.inputs[0][cache.mask.T.astype(bool)][:, :-1]
-    currents = np.concatenate([layer._ideal_currents(t, samples).ravel() for t in layer.tiles])
+    currents = np.concatenate([c.ravel() for c in layer.plan().ideal_read(samples, held_lines=False)])
     assert scales["layer0.W"] == pytest.approx(np.percentile(np.abs(currents), 99.9), rel=1e-12)
     hw.program()  # programming again calibrates again on the same samples
     assert {n: mm.adc.full_scale for n, mm in hw.matrices.items()} == pytest.approx(scales, rel=0.05)
