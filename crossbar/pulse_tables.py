@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import math
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Dict, Tuple
@@ -162,8 +164,9 @@ def _load_file(path: str, mtime: float) -> PulseTable:
             own_range = bool(data["own_range"]) if "own_range" in data.files else False
             return PulseTable(data["g_bins"], data["quantiles"], data["dg_up"], data["dg_down"], str(data["source"]),
                               own_range)
-    except (OSError, KeyError, ValueError) as error:
-        raise ValueError(f"{path}: not a pulse table ({error})") from None
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        # a truncated or corrupted file: numpy's reader raises zip and zlib errors of its own
+        raise ValueError(f"{path}: not a pulse table, or a damaged one ({type(error).__name__}: {error})") from None
 
 
 # ------------------------------------------------------------------ shipped tables

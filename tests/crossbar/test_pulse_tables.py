@@ -336,3 +336,22 @@ def test_the_fitter_refuses_what_it_cannot_fit():
     assert fit_table(short, n_bins=2).n_tables == 1  # two bins hold them
     with pytest.raises(ValueError, match="rate_window_bins"):
         fit_table(short, n_bins=2, rate_window_bins=-1)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad_crc"])
+def test_a_damaged_table_file_is_one_line_naming_it(tmp_path, damage):
+    """A truncated or corrupted pulse-table NPZ is refused as a ValueError naming the file (it raised
+    zipfile's BadZipFile or an EOFError before)."""
+    from crossbar.pulse_tables import load_table, shipped_table
+
+    whole = tmp_path / "whole.npz"
+    shipped_table("taox_lut").save(str(whole))
+    data = whole.read_bytes()
+    bad = tmp_path / "bad.npz"
+    if damage == "truncated":
+        bad.write_bytes(data[:3000])
+    else:  # flip bytes inside the first member's compressed data
+        middle = len(data) // 3
+        bad.write_bytes(data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 64]) + data[middle + 64:])
+    with pytest.raises(ValueError, match="bad.npz"):
+        load_table(str(bad))
