@@ -1015,6 +1015,12 @@ class CrossbarArray:
         -------
         ndarray, shape (batch, cols)
             Column currents, amperes.
+
+        Raises
+        ------
+        ValueError
+            For NaN or infinite voltages, voltages beyond the DAC's range, or finite voltages so large that
+            the currents leave float64's range (nothing is returned as infinite or NaN).
         """
         v = np.asarray(voltages)
         if v.ndim != 2 or v.shape[1] != self.rows or v.shape[0] == 0:
@@ -1029,12 +1035,18 @@ class CrossbarArray:
             self._plan = ReadPlan([whole], self.rows, self.cols, volts_per_input=1.0, output_unit=1.0,
                                   dac=self.peripherals.dac, adc=self.peripherals.adc)
         try:
-            return self._plan.read(v, reference=reference)
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, in one line
+                currents = self._plan.read(v, reference=reference)
         except ValueError:
             as_float_array("voltages", v)  # names NaN first
             if self.peripherals.dac is not None:
                 self.peripherals.dac.check_range(v)
             raise
+        if not np.all(np.isfinite(currents)):  # finite volts whose currents (or their noise) pass float64's range
+            raise ValueError(f"voltages up to {float(np.max(np.abs(v))):.3g} V give column currents beyond the range "
+                             "of float64 (infinite or NaN): drive the array with physical read voltages (a few "
+                             "volts at most)")
+        return currents
 
     # ------------------------------------------------------------ snapshot
     def state(self) -> Dict[str, np.ndarray]:

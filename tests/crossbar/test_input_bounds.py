@@ -170,6 +170,21 @@ def test_a_read_of_infinite_voltages_is_refused_like_nan(dac, reference, value):
     assert np.isfinite(array.mvm(np.full((1, 4), 1e300 if dac else 0.2), reference=reference)).all()
 
 
+@pytest.mark.parametrize("preset", ["li2019"])  # its read noise squares the volts
+@pytest.mark.parametrize("reference", [False, True])
+@pytest.mark.parametrize("volts", [1e20, 1e300])
+def test_a_read_whose_currents_overflow_is_refused(preset, reference, volts):
+    """Was: finite voltages of 1e20 V returned -inf currents and 1e300 V NaN, without a word."""
+    array = crossbar.CrossbarArray(4, 4, crossbar.preset(preset), seed=0)
+    low, high = array.device.programmable_range
+    array.program(np.full((4, 4), 0.5 * (low + high)))
+    v = np.zeros((1, 4))
+    v[0, 0] = volts
+    with pytest.raises(ValueError, match=r"voltages up to .* V give column currents beyond the range of float64"):
+        array.mvm(v, reference=reference)
+    assert np.isfinite(array.mvm(np.full((1, 4), 1e3), reference=reference)).all()  # large but finite: read
+
+
 # ------------------------------------------------------------------ sizes against memory
 @pytest.fixture
 def sixteen_gigabytes(monkeypatch):
