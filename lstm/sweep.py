@@ -291,7 +291,8 @@ def run_point(point: Point) -> dict:
             raise FloatingPointError(f"a metric is not finite: {metrics}")
         resolved = {n: exp.value_of(n) for n, _ in point.params}
         resolved.update({"training.epochs": exp.training.epochs, "training.seed": exp.training.seed})
-        record.update(status="ok", metrics=metrics, resolved=resolved)
+        record.update(status="ok", metrics=metrics, resolved=resolved,
+                      baseline={**runner.baseline(problem), "data": problem.name})
     except Exception as error:  # a failed point is recorded and the sweep goes on
         if _interrupted(error):
             raise KeyboardInterrupt from error
@@ -508,7 +509,7 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
     for number, r in rows:
         _check_plotted(path, number, r)
     records = [r for _, r in rows]
-    varied = sorted({k for r in records for k in r["params"]})
+    varied = list(dict.fromkeys(k for r in records for k in r["params"]))  # in the order they were varied
     x = x or (varied[0] if varied else "seed")
     if x not in varied and not (x == "seed" and not varied):
         raise ValueError(f"--x {x!r} was not varied; varied: {', '.join(varied) or 'nothing (only the seed)'}")
@@ -553,8 +554,12 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
     if baseline:
         ax.axhline(float(np.mean(baseline)), color="k", linestyle="--",
                    label=f"software twin, mean over {n_seeds} seeds" if n_seeds > 1 else "software twin")
+    reference = _reference_line(records, metric)
+    if reference is not None:
+        name, what, value = reference
+        ax.axhline(scale * value, color="tab:gray", linestyle=":", label=f"{name} ({what})")
     x_axis.apply(ax)
-    ax.set_ylabel(_metric_label(metric, percent))
+    ax.set_ylabel(_metric_label(metric, percent, records[0].get("baseline", {}).get("data")))
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     low, high = min(counts), max(counts)
     title = None
@@ -684,10 +689,24 @@ def _experiment_of(table: Optional[dict]):
         return None
 
 
-def _metric_label(metric: str, percent: bool) -> str:
+def _metric_label(metric: str, percent: bool, data: Optional[str] = None) -> str:
     words = metric.replace("_", " ").replace("rmse", "RMSE")
     if percent:
         return f"{words} (%)"
     if metric.endswith("rmse"):
-        return f"{words} (the targets' units)"
+        return f"{words} ({'thousand passengers' if data == 'airline' else 'the targets' + chr(39) + ' units'})"
     return words
+
+
+def _reference_line(records, metric: str):
+    """``(name, what, value)`` of the baseline every record scored alike (chance, persistence, mean: the
+    data decide it, not the varied parameters), or None where the records hold none (older files) or
+    disagree (the data were varied)."""
+    seen = set()
+    for r in records:
+        base = r.get("baseline")
+        value = base.get(metric) if isinstance(base, dict) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return None
+        seen.add((str(base.get("name")), str(base.get("what")), float(value)))
+    return seen.pop() if len(seen) == 1 else None

@@ -500,3 +500,37 @@ def test_plot_says_what_it_draws_in_friendly_units(tmp_path, monkeypatch):
     ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
     assert ticks and all(float(t).is_integer() for t in ticks), ticks
     assert "bits" in ax.get_xlabel()
+
+
+def test_plot_draws_the_records_baseline_and_takes_the_first_varied_as_x(tmp_path, monkeypatch):
+    """Each point records the data's baseline (chance here); the plot draws it, the x axis defaults to the
+    first parameter varied (not the first in alphabetical order), and the other one splits the lines."""
+    experiment = sweep.base_experiment("vowels").to_dict()
+    records = []
+    for sigma in (0.0, 4e-6):
+        for bits in (4, 8):
+            records.append({"format": "xbar-sweep/1", "key": f"{sigma}-{bits}", "experiment": experiment,
+                            "params": {"device.program_noise_sigma": sigma, "adc.bits": bits}, "seed": 0,
+                            "status": "ok", "metrics": {"test_accuracy": 0.8, "software_test_accuracy": 0.9},
+                            "baseline": {"name": "chance", "what": "always the most frequent training class (1)",
+                                         "test_accuracy": 0.2, "data": "vowels"}})
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    ax = _drawn(monkeypatch, path, tmp_path / "a.png")
+    assert "programming noise" in ax.get_xlabel()
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("chance (always the most frequent") for t in texts), texts
+    assert any(list(line.get_ydata()) == [20.0, 20.0] for line in ax.get_lines())  # percent, as the metric
+    records[1]["baseline"]["test_accuracy"] = 0.3  # the records disagree (the data were varied): no line
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    ax = _drawn(monkeypatch, path, tmp_path / "b.png")
+    assert not any(t.get_text().startswith("chance") for t in ax.get_legend().get_texts())
+
+
+def test_a_sweep_point_records_its_baseline(tmp_path):
+    exp = sweep.base_experiment("airline").with_values({"training.epochs": 1, "hardware.way": "software"})
+    point = sweep.points(exp, [], seeds=1)[0]
+    record = sweep.run_point(point)
+    assert record["status"] == "ok", record.get("error")
+    assert record["baseline"]["name"] == "persistence" and record["baseline"]["data"] == "airline"
+    assert abs(record["baseline"]["test_rmse"] - 48.0) < 0.5
