@@ -391,9 +391,10 @@ def _cmd_sweep(args) -> int:
         raise ValueError(f"--vary {twice[0]}: {args.file} varies it too ([vary]); give its values once")
     vary.update(extra)
     seeds = check_int("seeds", file_seeds if (file_seeds is not None and args.seeds is None) else (args.seeds or 1), 1)
-    if not vary and seeds < 2:
-        raise ValueError("nothing to vary: give --vary NAME=VALUES, a sweep file's [vary], or --seeds N (2 or "
-                         "more) to run the experiment with N seeds (xbar sweep --list-params lists the names)")
+    if not vary and seeds < 2 and not args.file:  # a file alone is one point: its experiment as it is
+        raise ValueError("nothing to vary: give --vary NAME=VALUES, a sweep file's [vary], --seeds N (2 or "
+                         "more) to run the experiment with N seeds, or --file EXPERIMENT to run it once "
+                         "(xbar sweep --list-params lists the names)")
     check_int("--workers", args.workers, 1)
     if args.scheduler is None:
         from .workers import check_worker_count

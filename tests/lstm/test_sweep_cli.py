@@ -98,9 +98,15 @@ def test_seeds_alone_are_a_sweep_and_relative_data_paths_come_from_the_file(tmp_
     assert records[0]["experiment"]["data"]["path"] == str(folder / "waves.csv")
     assert cli.main(["plot", out, "--out", str(tmp_path / "seeds.png")]) == 0  # drawn against the seed
     assert (tmp_path / "seeds.png").stat().st_size > 1000
-    # one seed and nothing varied: still nothing to vary
-    assert cli.main(["sweep", "--file", str(folder / "exp.toml"), "--out", str(tmp_path / "one.jsonl")]) == 2
-    assert "nothing to vary" in _one_line(capsys) and not (tmp_path / "one.jsonl").exists()
+    # a file alone, one seed: one point, the experiment as it is (its record the first seed's, bit for bit)
+    one = str(tmp_path / "one.jsonl")
+    assert cli.main(["sweep", "--file", str(folder / "exp.toml"), "--out", one, "--quiet"]) == 0
+    (single,) = read_results(one).records
+    assert single["seed"] == 0 and single["metrics"] == next(r for r in records if r["seed"] == 0)["metrics"]
+    # no file and nothing varied: nothing to vary
+    capsys.readouterr()
+    assert cli.main(["sweep", "--out", str(tmp_path / "none.jsonl")]) == 2
+    assert "nothing to vary" in _one_line(capsys) and not (tmp_path / "none.jsonl").exists()
 
 
 @pytest.mark.parametrize("text, words", [
