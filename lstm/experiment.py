@@ -334,6 +334,10 @@ class WiresSection:
         return crossbar.WireResistance(self.row_segment_ohms, self.col_segment_ohms)
 
 
+MAX_LEARNING_RATE = 1e3
+"""The largest ``training.learning_rate`` taken: a step of a thousand times the gradient diverges for any
+network and optimizer here, and in situ it asks for pulse counts no device can take (1e18 asked for more
+than an int64 holds)."""
 KEEPS = ("last", "best")
 """What a training ends with (``training.keep``): its last epoch's weights, or its best epoch's by validation."""
 
@@ -371,7 +375,7 @@ class TrainingSection:
     def __post_init__(self):
         check_int("training.epochs", self.epochs, 1)
         check_choice("training.optimizer", self.optimizer, OPTIMIZERS)
-        check_range("training.learning_rate", self.learning_rate, 0.0, low_open=True)
+        check_range("training.learning_rate", self.learning_rate, 0.0, MAX_LEARNING_RATE, low_open=True)
         check_range("training.momentum", self.momentum, 0.0, 1.0, high_open=True)
         if self.clip_norm is not None:
             check_range("training.clip_norm", self.clip_norm, 0.0, low_open=True)

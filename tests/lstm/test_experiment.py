@@ -122,6 +122,7 @@ def test_round_trips_to_toml_and_json():
     ({"hardware.way": "sideways"}, "hardware.way='sideways' is not allowed"),
     ({"wires.row_segment_ohms": 1.0}, "give both segment resistances"),
     ({"training.epochs": 0}, "training.epochs=0 is out of range"),
+    ({"training.learning_rate": 1e18}, "training.learning_rate=1e.18 is out of range; allowed (0, 1000]"),  # was: a segfault in situ
 ])
 def test_bad_values_name_the_field(values, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
