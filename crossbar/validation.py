@@ -203,7 +203,7 @@ def check_pulse_counts(name: str, counts, shape: tuple):
         bad = None
     if bad is not None and bad.any():
         where = tuple(int(k) for k in np.argwhere(bad)[0])
-        value = n[where]
+        value = n[where].item()  # a plain number in the message (1e+20, not np.float64(1e+20))
         position = ", ".join(f"{k + 1}" for k in where)
         raise ValueError(f"{name}[{position}] (counted from 1) = {value!r}: whole numbers of pulses within "
                          f"+-{INT64_MAX} (2^63 - 1) are required ({int(bad.sum())} such count(s))")

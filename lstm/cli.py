@@ -468,7 +468,8 @@ def _cmd_run(args) -> int:
         for name, t in result["training"].items():
             if t.get("epochs_run"):
                 print(f"{name}: {t['validation_sequences']} validation sequences, {t['epochs_run']} epochs run "
-                      f"({'early stop' if t['stopped'] == 'patience' else 'all'}), epoch {t['epoch_kept']} kept")
+                      f"({'early stop' if t['epochs_run'] < experiment.training.epochs else 'all'}), epoch "
+                      f"{t['epoch_kept']} kept")
     print(f"{result['seconds']:.0f} s; files in {args.out}" if args.out else f"{result['seconds']:.0f} s")
     return 0
 
