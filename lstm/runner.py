@@ -454,11 +454,15 @@ def _write_data(out: str, problem: Problem, sw: TrainResult, hw: Optional[TrainR
                 rows.append([m + 2, truth[m]] + [float(p[0, m, 0]) for p in preds])
             header = ["month", "truth"] + [name for name, _ in runs]
         else:
+            targets = problem.extra.get("targets") or [f"y{k}" for k in range(truth.shape[-1])]
             for index in np.ndindex(*truth.shape):
                 if truth.ndim == 3 and problem.test_mask[index[0], index[1]] != 1:
                     continue  # padding past the sequence's end
-                rows.append([ids[index[0]]] + list(index[1:]) + [truth[index]] + [float(p[index]) for p in preds])
-            dims = ["sequence", "step", "output"] if truth.ndim == 3 else ["sequence", "output"]
+                # steps counted from 1 as the figures count them, outputs by the target's own name
+                place = [index[1] + 1] if truth.ndim == 3 else []
+                rows.append([ids[index[0]]] + place + [targets[index[-1]], truth[index]]
+                            + [float(p[index]) for p in preds])
+            dims = ["sequence", "step", "target"] if truth.ndim == 3 else ["sequence", "target"]
             header = dims + ["truth"] + [name for name, _ in runs]
         files.append(_write_csv(os.path.join(out, "predictions.csv"), header, rows))
     if hw is not None:

@@ -99,7 +99,13 @@ def test_npz_regression_per_step_and_per_sequence(tmp_path):
         truth_spread = float(np.std(problem.test_truth))
         assert result["software"]["test_rmse"] < truth_spread  # learned something, in the targets' units
         assert result["hardware"]["test_rmse"] > 0
-        assert (tmp_path / mode / "predictions.csv").exists()
+        rows = list(csv.reader(open(tmp_path / mode / "predictions.csv")))
+        dims = ["sequence", "step", "target"] if mode == "seq2seq" else ["sequence", "target"]
+        assert rows[0] == dims + ["truth", "software", "hardware"]
+        assert {r[len(dims) - 1] for r in rows[1:]} == {"y0"}  # an NPZ's one target, by name
+        if mode == "seq2seq":  # steps counted from 1, as the figures count them, each sequence to its length
+            steps = [int(r[1]) for r in rows[1:]]
+            assert min(steps) == 1 and len(rows) - 1 == int(problem.test_mask.sum())
 
 
 def test_round_trips_to_toml_and_json():
