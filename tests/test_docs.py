@@ -17,7 +17,11 @@ def _blocks(path):
 PAGES = [path for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))] if _blocks(path)]
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+SLOW_PAGES = ("README.md", "guide.md")  # their blocks train networks
+
+
+@pytest.mark.parametrize("page", [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW_PAGES else p
+                                  for p in PAGES], ids=[p.name for p in PAGES])
 def test_python_blocks_run(tmp_path, monkeypatch, page):
     """A page's blocks run in order in one namespace, as a reader would run them one after the other."""
     import matplotlib
@@ -48,6 +52,7 @@ def test_the_cli_page_lists_every_command_and_option():
                     assert f"`{option}" in page, (name, option)
 
 
+@pytest.mark.slow
 def test_the_docs_build_without_warnings(tmp_path):
     """Sphinx, the Markdown pages and the API reference from the numpydoc docstrings, warnings as errors."""
     import subprocess

@@ -14,6 +14,7 @@ SMALL = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_notebook_runs(name, tmp_path):
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)

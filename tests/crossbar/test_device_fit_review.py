@@ -205,6 +205,7 @@ class _no_warnings:
         return self._catch.__exit__(*exc)
 
 
+@pytest.mark.slow
 def test_long_ramps_fit_and_report_in_seconds(tmp_path):
     """Two ramps of 30 000 reads (the issue: 2 minutes): the fit and its report in well under a minute."""
     import time

@@ -10,6 +10,7 @@ from crossbar.rng import (FEW_STREAMS, TAIL_LIMIT, counter_normal, derive_seeds,
 from crossbar.vecmath import log32_array, sincos_turns32_array
 
 
+@pytest.mark.slow
 def test_normals_are_standard_gaussian():
     z = standard_normals(stream_seeds(np.random.default_rng(0), 64), 50_000).ravel()
     reference = np.random.default_rng(1).standard_normal(z.size)  # numpy's own generator

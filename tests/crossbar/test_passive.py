@@ -157,7 +157,7 @@ def test_sinh_cell_alone_is_its_closed_form():
     assert s.output_currents[0, 0] == pytest.approx(low, rel=1e-12)
 
 
-@pytest.mark.parametrize("shape", [(16, 8), (128, 64)])
+@pytest.mark.parametrize("shape", [(16, 8), pytest.param((128, 64), marks=pytest.mark.slow)])
 def test_newton_converges_and_agrees_with_the_damped_iteration(rng, shape):
     from crossbar.passive import SinhCell
 

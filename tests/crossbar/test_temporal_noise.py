@@ -23,6 +23,7 @@ def _sequence(state, steps, seconds, value):
     return out
 
 
+@pytest.mark.slow
 def test_flicker_periodogram_has_slope_minus_one_over_three_decades():
     config = TemporalReadNoise(flicker_density_relative=1e-4, flicker_corner_min_hz=1e-4,
                                flicker_corner_max_hz=100.0)
@@ -37,6 +38,7 @@ def test_flicker_periodogram_has_slope_minus_one_over_three_decades():
     assert np.median(density[band] * f[band, None]) == pytest.approx(1.0, rel=0.2)
 
 
+@pytest.mark.slow
 def test_flicker_variance_grows_as_ln_window():
     config = TemporalReadNoise(flicker_density_relative=1e-4, flicker_corner_min_hz=1e-4,
                                flicker_corner_max_hz=100.0)
@@ -59,6 +61,7 @@ def test_flicker_variance_grows_as_ln_window():
     assert slope == pytest.approx(1.0, rel=0.1)
 
 
+@pytest.mark.slow
 def test_telegraph_dwell_times_are_exponential():
     config = TemporalReadNoise(telegraph_traps=1, telegraph_amplitude_relative=0.01, telegraph_dwell_min_s=0.5,
                                telegraph_dwell_max_s=0.5)

@@ -134,6 +134,7 @@ def test_version_and_python_m_xbar():
     assert out.stdout.strip() == f"xbar {__version__}"
 
 
+@pytest.mark.slow
 def test_device_fit_writes_a_table_device_that_show_and_an_experiment_read(tmp_path, capsys):
     from crossbar.pulse_tables import DATA_DIR
     from lstm.experiment import read_experiment_file

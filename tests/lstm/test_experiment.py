@@ -57,6 +57,7 @@ seed = 2
 """
 
 
+@pytest.mark.slow
 def test_user_csv_with_a_two_layer_gru_runs_and_its_chip_reloads_to_the_same_metric(tmp_path, capsys):
     _waves(tmp_path / "waves.csv")
     (tmp_path / "gru.toml").write_text(GRU_TOML)
@@ -82,6 +83,7 @@ def test_user_csv_with_a_two_layer_gru_runs_and_its_chip_reloads_to_the_same_met
     assert predictions[0] == ["sequence", "truth", "software", "hardware"] and len(predictions) == 16
 
 
+@pytest.mark.slow
 def test_npz_regression_per_step_and_per_sequence(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.uniform(-3, 3, (40, 7, 2))

@@ -42,6 +42,7 @@ def test_ideal_hardware_equals_software(rng, cell, bias):
         np.testing.assert_allclose(g_hw[name], g_sw[name], rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_airline_in_situ_close_to_software(capsys):
     task = tasks.airline()
     optimizer = OptimizerConfig("sgd", 0.01, momentum=0.9)
@@ -64,6 +65,7 @@ def test_airline_in_situ_close_to_software(capsys):
     assert 800 * devices < pulses < 2 * 800 * devices
 
 
+@pytest.mark.slow
 def test_vowels_in_situ_within_5_points(capsys):
     # 10 seeds, not the 5 the criterion names at least: one seed's accuracy at 50 epochs spreads
     # over 81-97 %, so a 5-seed mean moves by 1.5 points with any change to the noise streams
@@ -78,6 +80,7 @@ def test_vowels_in_situ_within_5_points(capsys):
     assert np.mean(software) - np.mean(in_situ) <= 0.05
 
 
+@pytest.mark.slow
 def test_write_verify_beats_one_shot_ex_situ(capsys):
     problem = problem_of(li2019("vowels"))
     software, one_shot, verified = [], [], []
@@ -92,6 +95,7 @@ def test_write_verify_beats_one_shot_ex_situ(capsys):
     assert loss_verified < loss_one
 
 
+@pytest.mark.slow
 def test_reproduce_json_and_figures(tmp_path, capsys):
     assert cli.main(["reproduce", "airline", "--epochs", "2", "--seed", "3", "--out", str(tmp_path), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

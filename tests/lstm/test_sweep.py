@@ -24,6 +24,7 @@ def _metrics(path):
     return {r["key"]: r["metrics"] for r in read_results(path).records}
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_workers(tmp_path):
     from dask.distributed import LocalCluster
 
@@ -46,6 +47,7 @@ def test_results_do_not_depend_on_workers(tmp_path):
     assert all(os.path.getsize(f) > 1000 for f in figures) and figures[1].endswith(".pdf")
 
 
+@pytest.mark.slow
 def test_sweep_on_a_real_dask_cluster(tmp_path):
     """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (as a user starts them), reached by
     ``xbar sweep --scheduler``: the numbers of local workers, and the cluster is stopped after."""
@@ -125,6 +127,7 @@ def _alive(pid):
         return False
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_without_recomputing(tmp_path):
     results = tmp_path / "killed.jsonl"
     command = _sweep_command(results)
@@ -144,6 +147,7 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path):
             assert r == finished[r["key"]]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process parents from /proc")
 @pytest.mark.parametrize("workers", [1, 2])
 def test_ctrl_c_stops_at_once_keeps_records_and_fails_nothing(tmp_path, workers):
@@ -175,6 +179,7 @@ def test_ctrl_c_stops_at_once_keeps_records_and_fails_nothing(tmp_path, workers)
     assert all(after[r["key"]] == r for r in stored)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process parents from /proc")
 def test_workers_die_with_a_killed_parent(tmp_path):
     results = tmp_path / "r.jsonl"
@@ -257,6 +262,7 @@ def test_failed_points_stay_failed_until_retried(tmp_path, monkeypatch, capsys):
     assert len(read_results(out).records) == 6  # the failures are kept, superseded
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_refused_quickly_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "r.jsonl"
     began = time.time()

@@ -25,6 +25,7 @@ def test_airline_beats_persistence_bound(capsys):
     assert rmse < 1.3 * persistence
 
 
+@pytest.mark.slow
 def test_vowels_accuracy(capsys):
     task = tasks.vowels()
     assert task.train.x.shape == (270, 29, 12) and task.test.x.shape == (370, 29, 12)
