@@ -566,8 +566,9 @@ def _check_output_folder(folder: str, option: str) -> None:
 def _cmd_map(args) -> int:
     from .experiment import li2019
     from crossbar.validation import CHECKED_BYTES, check_memory
+    from mapping import ChipSpec
 
-    from .hardware import LAYOUT_BYTES_PER_ARRAY, HardwareConfig, build_chip, estimated_arrays, place_network
+    from .hardware import LAYOUT_BYTES_PER_ARRAY, estimated_arrays, place_network
     from .network import Network, NetworkConfig
     from .runner import corners as li2019_placement, network_config, problem_of
 
@@ -582,8 +583,8 @@ def _cmd_map(args) -> int:
         corners = None
     stem = os.path.splitext(args.out)[0]
     _check_figure_path(args.out, "--out")
-    hardware = HardwareConfig(preset="ideal", corners=corners, array_rows=args.rows, array_cols=args.cols,
-                              n_arrays=1 if corners else None)
+    hardware = ChipSpec(preset="ideal", corners=corners,
+                        array=crossbar.ArraySpec(rows=args.rows, cols=args.cols, count=1 if corners else None))
     arrays = estimated_arrays(config, hardware)
     if arrays > MAX_MAP_ARRAYS:
         count = f"{arrays:,.0f}" if arrays < 1e12 else f"{arrays:.3g}"
@@ -592,7 +593,7 @@ def _cmd_map(args) -> int:
                          "smaller network")
     if arrays * LAYOUT_BYTES_PER_ARRAY > CHECKED_BYTES:
         check_memory(f"the layout of about {arrays:,.0f} arrays", arrays * LAYOUT_BYTES_PER_ARRAY)
-    chip = build_chip(hardware)
+    chip = hardware.build()
     try:
         place_network(chip, config, hardware)  # shapes only: no weights, no devices
     except MemoryError:

@@ -48,7 +48,7 @@ from typing import Any, ClassVar, List, Mapping, Optional, Tuple
 import crossbar
 from crossbar.settings import check_settings, described, kind_of, left_out_at_default, listed_fields, setting
 from crossbar.validation import check_choice, check_finite, check_int, config_from_dict, config_to_dict
-from mapping import Encoding, SlicingSpec, periphery_names, periphery_preset
+from mapping import ChipSpec, Encoding, SlicingSpec, periphery_names, periphery_preset
 
 from .cells import CELLS
 from .network import HEADS, LOSSES, MODES, REDUCTIONS
@@ -356,6 +356,17 @@ class Experiment:
         way = self.hardware.way if way is None else way
         base = {"scale": "fits" if way == "in_situ" else "max_abs"}
         return config_from_dict(Encoding, {**base, **dict(self.encoding)}, "encoding")
+
+    def chip_spec(self, way: Optional[str] = None, corners: Optional[Mapping[str, Tuple[int, int, int]]] = None
+                  ) -> ChipSpec:
+        """The chip of this experiment for a way (default its own): the description tree's specs as they
+        are (``[array]``, ``[adc]``, ``[dac]``, ``[wires]``, ``[slicing]``, with the periphery's values filled
+        in), the device with its overrides, the way's encoding and the placement's ``corners``."""
+        h = self.hardware
+        return ChipSpec(preset=h.preset, device=self.device_model(), ideal_converters=h.ideal_converters,
+                        periphery=None if h.periphery == "none" else h.periphery, array=self.array, adc=self.adc,
+                        dac=self.dac, wires=self.wires, slicing=self.slicing, encoding=self.encoding_config(way),
+                        corners=None if corners is None else dict(corners))
 
     def optimizer_config(self):
         from .optim import OptimizerConfig
