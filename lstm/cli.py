@@ -565,6 +565,7 @@ def _check_output_folder(folder: str, option: str) -> None:
 
 def _cmd_map(args) -> int:
     from .experiment import li2019
+    from crossbar import ArraySpec
     from crossbar.validation import CHECKED_BYTES, check_memory
     from mapping import ChipSpec
 
@@ -584,7 +585,7 @@ def _cmd_map(args) -> int:
     stem = os.path.splitext(args.out)[0]
     _check_figure_path(args.out, "--out")
     hardware = ChipSpec(preset="ideal", corners=corners,
-                        array=crossbar.ArraySpec(rows=args.rows, cols=args.cols, count=1 if corners else None))
+                        array=ArraySpec(rows=args.rows, cols=args.cols, count=1 if corners else None))
     arrays = estimated_arrays(config, hardware)
     if arrays > MAX_MAP_ARRAYS:
         count = f"{arrays:,.0f}" if arrays < 1e12 else f"{arrays:.3g}"
