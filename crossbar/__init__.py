@@ -25,13 +25,15 @@ from .temporal_noise import FLICKER_DENSITY_MODELS, TemporalReadNoise
 from .wires import WireResistance, effective_conductance, solve_iterative, solve_sparse
 
 __all__ = [
-    "ADC", "ADC_KINDS", "ADC_RANGE_MODES", "ADCCircuit", "AdcSpec", "ArraySpec", "ConverterBank", "DAC", "DacSpec", "CrossbarArray", "DEVICE_READ_SCHEMES", "DeviceModel",
+    "ADC", "ADC_KINDS", "ADC_RANGE_MODES", "ADCCircuit", "AdcSpec", "ArraySpec", "ConverterBank", "DAC", "DacSpec",
+    "CrossbarArray", "DEVICE_READ_SCHEMES", "DeviceModel",
     "Drive", "INPUT_MODES",
     "EnergyCosts", "FLICKER_DENSITY_MODELS", "OperationCounts", "PassiveSolution", "RELAXATION_MODELS",
     "Peripherals", "ProgramReport", "PulseUpdateLaw", "Read", "ReadPlan", "SelectorCell", "Setting", "SinhCell",
     "TemporalReadNoise", "TwoPulseScheme",
     "WireResistance", "WiresSpec", "WRITE_SCHEMES", "WriteScheme",
-    "all_presets", "check_settings", "effective_conductance", "preset", "preset_doc", "preset_names", "preset_peripherals", "setting",
+    "all_presets", "check_settings", "effective_conductance", "preset", "preset_doc", "preset_names",
+    "preset_peripherals", "setting",
     "solve_iterative", "solve_passive", "solve_sparse",
 ]
 

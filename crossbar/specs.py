@@ -45,20 +45,27 @@ class ArraySpec:
     rows: int = setting(128, unit="devices", doc="word lines per array", low=2)
     cols: int = setting(64, unit="devices", doc="bit lines per array", low=2)
     count: Optional[int] = setting(None, unit="arrays", doc="arrays available (omit: as many as needed)", low=1)
-    read_scheme: str = setting("grounded", choices=READ_SCHEMES,
-                               doc="lines a read neither drives nor senses: grounded, floating, 1T1R cells off, "
-                                   "or at V/2", written_at_default=False)
-    write_scheme: Optional[str] = setting(None, choices=WRITE_SCHEMES,
-                                          doc="passive writes that disturb half-selected cells (omit: none)", written_at_default=False)
-    write_voltage: float = setting(2.0, unit="V", doc="pulse amplitude across a written cell", written_at_default=False)
-    switching_voltage: float = setting(0.25, unit="V", doc="V0 of the switching kinetics sinh(V/V0)", written_at_default=False)
-    device_read_scheme: str = setting("grounded", choices=DEVICE_READ_SCHEMES,
-                                      doc="lines a read of one device holds: grounded, at V/2, or floating", written_at_default=False)
-    device_read_voltage: float = setting(0.2, unit="V", doc="read voltage of a device read (verify, read-back)", written_at_default=False)
-    seconds_per_read: float = setting(0.0, unit="s",
-                                      doc="simulated time each read (a time step) lets pass on the arrays' clocks", written_at_default=False)
-    seconds_per_write: float = setting(0.0, unit="s",
-                                       doc="simulated time each write (an update) lets pass on the arrays' clocks", written_at_default=False)
+    read_scheme: str = setting(
+        "grounded", choices=READ_SCHEMES, written_at_default=False,
+        doc="lines a read neither drives nor senses: grounded, floating, 1T1R cells off, or at V/2")
+    write_scheme: Optional[str] = setting(
+        None, choices=WRITE_SCHEMES, written_at_default=False,
+        doc="passive writes that disturb half-selected cells (omit: none)")
+    write_voltage: float = setting(2.0, unit="V", written_at_default=False,
+                                   doc="pulse amplitude across a written cell")
+    switching_voltage: float = setting(0.25, unit="V", written_at_default=False,
+                                       doc="V0 of the switching kinetics sinh(V/V0)")
+    device_read_scheme: str = setting(
+        "grounded", choices=DEVICE_READ_SCHEMES, written_at_default=False,
+        doc="lines a read of one device holds: grounded, at V/2, or floating")
+    device_read_voltage: float = setting(0.2, unit="V", written_at_default=False,
+                                         doc="read voltage of a device read (verify, read-back)")
+    seconds_per_read: float = setting(
+        0.0, unit="s", written_at_default=False,
+        doc="simulated time each read (a time step) lets pass on the arrays' clocks")
+    seconds_per_write: float = setting(
+        0.0, unit="s", written_at_default=False,
+        doc="simulated time each write (an update) lets pass on the arrays' clocks")
 
     def __post_init__(self):
         check_settings(self)
@@ -89,14 +96,18 @@ class AdcSpec:
     bits: Optional[int] = setting(None, unit="bits", doc="ADC resolution including the sign", low=2, high=24)
     range: float = setting(6.0, unit="output units", doc="ADC full scale in units of each matrix's outputs",
                            low=0.0, low_open=True)
-    range_by: str = setting("outputs", choices=ADC_RANGE_MODES, doc="how each matrix's ADC full scale is set", written_at_default=False)
-    kind: str = setting("uniform", choices=ADC_KINDS, doc="ADC architecture", written_at_default=False)
-    capacitor_mismatch_sigma: float = setting(0.0, unit="1", doc="SAR unit-capacitor mismatch, relative sigma", written_at_default=False)
+    range_by: str = setting("outputs", choices=ADC_RANGE_MODES, written_at_default=False,
+                            doc="how each matrix's ADC full scale is set")
+    kind: str = setting("uniform", choices=ADC_KINDS, written_at_default=False, doc="ADC architecture")
+    capacitor_mismatch_sigma: float = setting(0.0, unit="1", written_at_default=False,
+                                              doc="SAR unit-capacitor mismatch, relative sigma")
     comparator_offset_sigma_lsb: float = setting(
-        0.0, unit="LSB", doc="comparator offset sigma (SAR per converter, ramp per column)", written_at_default=False)
-    amplifier_gain: Optional[float] = setting(None, unit="1",
-                                              doc="open-loop gain of the sense amplifier (omit: ideal)", written_at_default=False)
-    columns_per_converter: int = setting(1, unit="columns", doc="columns multiplexed onto one SAR converter", written_at_default=False)
+        0.0, unit="LSB", written_at_default=False,
+        doc="comparator offset sigma (SAR per converter, ramp per column)")
+    amplifier_gain: Optional[float] = setting(None, unit="1", written_at_default=False,
+                                              doc="open-loop gain of the sense amplifier (omit: ideal)")
+    columns_per_converter: int = setting(1, unit="columns", written_at_default=False,
+                                         doc="columns multiplexed onto one SAR converter")
 
     def __post_init__(self):
         check_settings(self)
@@ -117,10 +128,12 @@ class DacSpec:
     SECTION: ClassVar[str] = "dac"
 
     bits: Optional[int] = setting(None, unit="bits", doc="DAC resolution including the sign", low=2, high=24)
-    inputs: str = setting("parallel", choices=INPUT_MODES, doc="inputs all at once or bit by bit", written_at_default=False)
-    conversion: str = setting("per_bit", choices=INPUT_CONVERSIONS,
-                              doc="bit-serial cycles converted per bit or accumulated", written_at_default=False)
-    bits_per_cycle: int = setting(1, unit="bits", doc="magnitude bits a bit-serial cycle drives", low=1, high=23, written_at_default=False)
+    inputs: str = setting("parallel", choices=INPUT_MODES, written_at_default=False,
+                          doc="inputs all at once or bit by bit")
+    conversion: str = setting("per_bit", choices=INPUT_CONVERSIONS, written_at_default=False,
+                              doc="bit-serial cycles converted per bit or accumulated")
+    bits_per_cycle: int = setting(1, unit="bits", low=1, high=23, written_at_default=False,
+                                  doc="magnitude bits a bit-serial cycle drives")
 
     def __post_init__(self):
         check_settings(self)
@@ -147,8 +160,8 @@ class WiresSpec:
     def __post_init__(self):
         check_settings(self)
         if (self.row_segment_ohms == 0.0) != (self.col_segment_ohms == 0.0):
-            raise ValueError("wires: give both segment resistances (> 0), or both 0 for ideal wires; "
-                             f"got row_segment_ohms={self.row_segment_ohms!r}, col_segment_ohms={self.col_segment_ohms!r}")
+            raise ValueError("wires: give both segment resistances (> 0), or both 0 for ideal wires; got "
+                             f"row_segment_ohms={self.row_segment_ohms!r}, col_segment_ohms={self.col_segment_ohms!r}")
 
     def resistance(self) -> Optional[WireResistance]:
         """The :class:`crossbar.WireResistance` (None: ideal wires)."""

@@ -182,8 +182,8 @@ class HardwareSection:
         False, doc="leave out the DACs and ADCs even when the preset has them (true or false)")
     placement: str = setting("first_fit", choices=PLACEMENTS, doc="where the blocks go on the arrays")
     start: str = setting("programmed", choices=STARTS, doc="in-situ starting weights")
-    periphery: str = setting("none", choices=lambda: ("none", *periphery_names()),
-                             doc="an accelerator's arrays, converters, slices and energy (none: the sections')", written_at_default=False)
+    periphery: str = setting("none", choices=lambda: ("none", *periphery_names()), written_at_default=False,
+                             doc="an accelerator's arrays, converters, slices and energy (none: the sections')")
     seconds_before_test: float = setting(
         0.0, unit="s", doc="simulated time between the end of training or programming and the test",
         low=0.0, high=1e10, written_at_default=False)

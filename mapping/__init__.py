@@ -17,7 +17,8 @@ from .specs import SlicingSpec
 from .chip_spec import ChipSpec
 from .periphery import PeripheryPreset, all_peripheries, periphery_doc, periphery_names, periphery_preset
 
-__all__ = ["ADC_RANGE_MODES", "Block", "Chip", "ChipSpec", "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport",
+__all__ = ["ADC_RANGE_MODES", "Block", "Chip", "ChipSpec",
+           "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport",
            "SLICE_ENCODINGS", "SliceTile", "SlicedMatrix", "SlicingSpec", "Tile", "UpdateReport", "WeightSlicing",
            "PeripheryPreset", "all_peripheries", "periphery_doc", "periphery_names", "periphery_preset"]
 

@@ -233,7 +233,8 @@ class ChipSpec:
                             "encoding": slicing.get("encoding", "differential")},
             }
         except AttributeError:
-            raise ValueError(f"{source}: a table is required for write_scheme, wires, adc_circuit and slicing") from None
+            raise ValueError(f"{source}: a table is required for write_scheme, wires, adc_circuit and "
+                             "slicing") from None
         tree = {k: {n: v for n, v in table.items() if v is not None} for k, table in tree.items()}
         for name in ("preset", "device", "ideal_converters", "periphery", "encoding", "corners"):
             if r.get(name) is not None:

@@ -19,10 +19,12 @@ class SlicingSpec:
 
     SECTION: ClassVar[str] = "slicing"
 
-    weight_bits: Optional[int] = setting(None, unit="bits", low=2, high=16,
-                                         doc="weight resolution including the sign (omit: analog pairs)", written_at_default=False)
-    bits_per_slice: int = setting(2, unit="bits", doc="bits one device holds", low=1, high=8, written_at_default=False)
-    encoding: str = setting("differential", choices=SLICE_ENCODINGS, doc="how a slice holds signed digits", written_at_default=False)
+    weight_bits: Optional[int] = setting(None, unit="bits", low=2, high=16, written_at_default=False,
+                                         doc="weight resolution including the sign (omit: analog pairs)")
+    bits_per_slice: int = setting(2, unit="bits", doc="bits one device holds", low=1, high=8,
+                                  written_at_default=False)
+    encoding: str = setting("differential", choices=SLICE_ENCODINGS, written_at_default=False,
+                            doc="how a slice holds signed digits")
 
     def __post_init__(self):
         check_settings(self)
