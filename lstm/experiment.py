@@ -48,7 +48,7 @@ from typing import Any, ClassVar, List, Mapping, Optional, Tuple
 import crossbar
 from crossbar.settings import check_settings, described, kind_of, left_out_at_default, listed_fields, setting
 from crossbar.validation import check_choice, check_finite, check_int, config_from_dict, config_to_dict
-from mapping import ChipSpec, Encoding, SlicingSpec, periphery_names, periphery_preset
+from mapping import ChipSpec, Encoding, SlicingSpec, periphery_names
 
 from .cells import CELLS
 from .network import HEADS, LOSSES, MODES, REDUCTIONS
@@ -263,18 +263,16 @@ _PERIPHERY_SECTIONS = ("array", "adc", "dac", "slicing")
 
 
 def periphery_values(name: str) -> dict:
-    """The dotted names a periphery preset (:func:`mapping.periphery_preset`) sets, with its values."""
-    p = periphery_preset(name)
-    c = p.adc_circuit
-    return {"array.rows": p.array_rows, "array.cols": p.array_cols,
-            "adc.bits": p.adc_bits, "adc.range_by": p.adc_range_by, "adc.kind": c.kind,
-            "adc.capacitor_mismatch_sigma": c.capacitor_mismatch_sigma,
-            "adc.comparator_offset_sigma_lsb": c.comparator_offset_sigma_lsb,
-            "adc.amplifier_gain": c.amplifier_gain, "adc.columns_per_converter": c.columns_per_converter,
-            "dac.bits": p.dac.bits, "dac.inputs": "bit_serial" if p.dac.bit_serial else "parallel",
-            "dac.conversion": p.dac.conversion, "dac.bits_per_cycle": p.dac.bits_per_cycle,
-            "slicing.weight_bits": p.slicing.weight_bits, "slicing.bits_per_slice": p.slicing.bits_per_slice,
-            "slicing.encoding": p.slicing.encoding}
+    """The dotted names a periphery preset (:func:`mapping.periphery_preset`) sets to other than their
+    defaults, with its values: those of its specs (:meth:`mapping.ChipSpec.for_periphery`)."""
+    chip = ChipSpec.for_periphery(name)
+    out = {}
+    for section in _PERIPHERY_SECTIONS:
+        spec, default = getattr(chip, section), SECTIONS[section]()
+        for f in dataclasses.fields(spec):
+            if getattr(spec, f.name) != getattr(default, f.name):
+                out[f"{section}.{f.name}"] = getattr(spec, f.name)
+    return out
 
 
 def periphery_sections(name: str, given: Mapping[str, Any]) -> dict:
