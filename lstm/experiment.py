@@ -41,9 +41,17 @@ import difflib
 import json
 import math
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, List, Mapping, Optional, Tuple
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+import numpy as np
 
 import crossbar
 from crossbar.settings import check_settings, described, kind_of, left_out_at_default, listed_fields, setting
@@ -52,7 +60,7 @@ from mapping import ChipSpec, Encoding, SlicingSpec, periphery_names
 
 from .cells import CELLS
 from .network import HEADS, LOSSES, MODES, REDUCTIONS
-from .optim import OPTIMIZERS
+from .optim import OPTIMIZERS, OptimizerConfig
 
 TASKS = ("airline", "vowels")
 """The tasks shipped with the package (``lstm/data``)."""
@@ -367,8 +375,6 @@ class Experiment:
                         corners=None if corners is None else dict(corners))
 
     def optimizer_config(self):
-        from .optim import OptimizerConfig
-
         t = self.training
         return OptimizerConfig(t.optimizer, t.learning_rate, momentum=t.momentum, clip_norm=t.clip_norm)
 
@@ -485,6 +491,48 @@ def _set_path(table: dict, path: List[str], value) -> None:
 
 
 # --------------------------------------------------------------------------- parameters
+MAX_POINTS = 100_000
+"""The most points (values times seeds) a sweep may have; more is refused before any is made."""
+
+
+def check_point_count(count: int, what: str) -> None:
+    """Refuse more than :data:`MAX_POINTS` points (values times seeds) before any is made."""
+    if count > MAX_POINTS:
+        raise ValueError(f"{what} make(s) {count:.6g} points; a sweep may have at most {MAX_POINTS} "
+                         "(split it into several sweeps, or use fewer values)")
+
+
+def parse_values(text: str) -> List[float]:
+    """Values of one ``--vary`` right-hand side.
+
+    ``a:b:n`` is ``n`` evenly spaced values from a to b; ``log:a:b:n`` is ``n``
+    values evenly spaced in log10; ``a,b,c`` is a list; a single number is one value.
+    """
+    text = text.strip()
+    bad = ValueError(f"range {text!r} is not understood; use start:stop:count, log:start:stop:count "
+                     "(positive), or a,b,c")
+    if ":" in text:
+        log = text.startswith("log:")
+        try:
+            a, b, n = text[4:].split(":") if log else text.split(":")
+            a, b, n = float(a), float(b), int(n)
+        except ValueError:
+            raise bad from None
+        if n < 1 or (log and (a <= 0 or b <= 0)):
+            raise bad
+        check_point_count(n, f"range {text!r}")  # before any value is made
+        if log:
+            return [float(v) for v in np.logspace(math.log10(a), math.log10(b), n)]
+        return [float(v) for v in np.linspace(a, b, n)]
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise bad from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"range {text!r} holds a value that is not finite")
+    return values
+
+
 @dataclass(frozen=True)
 class Parameter:
     """A dotted name that can be set and swept: its kind, unit and meaning."""
@@ -543,14 +591,10 @@ class Parameter:
                              f"e.g. {'[12, 8]' if self.kind == 'ints' else '[a, b]'}") from None
 
     def parse(self, text: str) -> list:
-        """Values of a ``--vary`` right-hand side for this parameter (see :func:`lstm.sweep.parse_values`):
+        """Values of a ``--vary`` right-hand side for this parameter (see :func:`parse_values`):
         numbers as ranges or ``a,b,c``; words for a choice, text or true/false as ``a,b``; lists in brackets,
         ``[12,8],[16]`` (a bare ``8,16`` is the one-element lists ``[8]`` and ``[16]``)."""
-        from .sweep import parse_values
-
         if self.kind in ("ints", "texts"):
-            import re
-
             text = text.strip()
             groups = re.findall(r"\[([^\[\]]*)\]", text) if text.startswith("[") else text.split(",")
             if text.startswith("[") and re.sub(r"\[[^\[\]]*\]", "", text).replace(",", "").strip():
@@ -658,10 +702,6 @@ def read_experiment_file(path: str) -> Tuple[Experiment, dict]:
 def read_table_file(path: str, what: str = "experiment file") -> dict:
     """The top-level table of a TOML (or ``.json``) file; ``ValueError`` naming the file otherwise (a missing,
     binary or malformed file, or one whose top level is not a table)."""
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
     try:
         with open(path, "rb") as f:
             raw = f.read()
