@@ -46,13 +46,13 @@ import crossbar  # first: its thread settings must precede numpy's BLAS (crossba
 import numpy as np
 
 from lstm import tasks
-from lstm.hardware import HardwareConfig, HardwareNetwork
+from lstm.hardware import HardwareNetwork
 from lstm.network import make_network
 from lstm.experiment import li2019
 from lstm.runner import build_trainer, problem_of
 from lstm.optim import Optimizer
 from lstm.train import train_epoch
-from mapping import Encoding
+from mapping import ChipSpec, Encoding
 
 INFERENCE_SHAPES = [(1, 15, 1, 12), (1, 15, 32, 12), (50, 14, 32, 50), (128, 256, 64, 100), (64, 64, 256, 50)]
 
@@ -136,7 +136,7 @@ def inference_rows(repeats: int):
     rows = []
     for n_in, hidden, batch, steps in INFERENCE_SHAPES:
         net = make_network(n_in, [hidden], 1, seed=0)
-        hw = HardwareNetwork(net, HardwareConfig(preset="li2019", encoding=Encoding(scale="max_abs")), seed=0)
+        hw = HardwareNetwork(net, ChipSpec(preset="li2019", encoding=Encoding(scale="max_abs")), seed=0)
         hw.program()
         x = np.random.default_rng(0).uniform(-1.0, 1.0, (steps, batch, n_in))
         mask = np.ones((batch, steps))
@@ -192,9 +192,9 @@ def wires_rows(repeats: int):
     x = np.random.default_rng(0).uniform(-1.0, 1.0, (steps, batch, n_in))
     mask = np.ones((batch, steps))
     layers = []
-    for wires in (crossbar.WireResistance(1.0, 1.0), None):
+    for wires in (crossbar.WiresSpec(1.0, 1.0), crossbar.WiresSpec()):
         hw = HardwareNetwork(make_network(n_in, [hidden], 1, seed=0),
-                             HardwareConfig(encoding=Encoding(scale="max_abs"), wires=wires), seed=0)
+                             ChipSpec(encoding=Encoding(scale="max_abs"), wires=wires), seed=0)
         hw.program()
         layers.append(lambda hw=hw: hw.layer(0, x, mask, keep=False))
     t, f = interleaved(layers[0], layers[1], max(3, repeats // 3))
@@ -207,7 +207,7 @@ CONVERTER_SHAPE = (128, 256, 64, 20)
 def converter_rows(repeats: int):
     """The compiled layer with SAR converters (mismatch, offsets), bit-serial inputs, or 8-bit weights in
     2-bit slices, each against the same layer with the uniform ADC and parallel inputs."""
-    from mapping import WeightSlicing
+    from mapping import SlicingSpec
 
     n_in, hidden, batch, steps = CONVERTER_SHAPE
     x = np.random.default_rng(0).uniform(-1.0, 1.0, (steps, batch, n_in))
@@ -215,7 +215,7 @@ def converter_rows(repeats: int):
 
     def layer(**options):
         hw = HardwareNetwork(make_network(n_in, [hidden], 1, seed=0),
-                             HardwareConfig(encoding=Encoding(scale="max_abs"), **options), seed=0)
+                             ChipSpec(encoding=Encoding(scale="max_abs"), **options), seed=0)
         hw.program()
         return lambda: hw.layer(0, x, mask, keep=False)
 
@@ -223,9 +223,9 @@ def converter_rows(repeats: int):
     rows = []
     for name, options in [
             ("SAR ADCs (2 % capacitor mismatch, 0.5 LSB offsets)",
-             dict(adc_circuit=crossbar.ADCCircuit("sar", 0.02, 0.5))),
-            ("bit-serial inputs, 7 cycles converted per bit", dict(dac_bit_serial=True)),
-            ("8-bit weights in 4 differential 2-bit slices", dict(slicing=WeightSlicing(8, 2)))]:
+             dict(adc=crossbar.AdcSpec(kind="sar", capacitor_mismatch_sigma=0.02, comparator_offset_sigma_lsb=0.5))),
+            ("bit-serial inputs, 7 cycles converted per bit", dict(dac=crossbar.DacSpec(inputs="bit_serial"))),
+            ("8-bit weights in 4 differential 2-bit slices", dict(slicing=SlicingSpec(8, 2)))]:
         t, f = interleaved(layer(**options), floor, max(3, repeats // 3))
         rows.append(_row(f"LSTM layer, {name}, vs uniform ADC and analog pairs (li2019)", CONVERTER_SHAPE, t, f))
     return rows
@@ -238,7 +238,7 @@ THREAD_SHAPES = [(128, 256, 64, 100), (64, 64, 256, 50), (1024, 1024, 1, 10), (1
 def _layer(n_in: int, hidden: int, batch: int, steps: int, threads=None):
     """A programmed li2019 layer and its inputs: (hardware network, x, mask)."""
     hw = HardwareNetwork(make_network(n_in, [hidden], 1, seed=0),
-                         HardwareConfig(preset="li2019", encoding=Encoding(scale="max_abs")), seed=0, threads=threads)
+                         ChipSpec(preset="li2019", encoding=Encoding(scale="max_abs")), seed=0, threads=threads)
     hw.program()
     x = np.random.default_rng(0).uniform(-1.0, 1.0, (steps, batch, n_in))
     return hw, x, np.ones((batch, steps))
@@ -263,7 +263,7 @@ def build_rows(large: bool = False):
     rows = []
     for n in (1024, 2048) if large else (1024,):
         t0 = time.perf_counter()
-        hw = HardwareNetwork(make_network(n, [n], 1, seed=0), HardwareConfig(preset="li2019"), seed=0)
+        hw = HardwareNetwork(make_network(n, [n], 1, seed=0), ChipSpec(preset="li2019"), seed=0)
         arrays = hw.chip.arrays
         hw.program()
         t = time.perf_counter() - t0

@@ -26,10 +26,11 @@ import time
 import crossbar  # first: its thread settings must precede numpy's BLAS (crossbar.thread_environment)
 import numpy as np
 
-from lstm.hardware import HardwareConfig, HardwareNetwork, InSituTrainer
+from lstm.hardware import HardwareNetwork, InSituTrainer
 from lstm.network import make_network
 from lstm.optim import Optimizer, OptimizerConfig
 from lstm.train import Dataset
+from mapping import ChipSpec
 
 CASES = {"1024": (1024, [1024]), "1024x2": (1024, [1024, 1024]), "2048": (2048, [2048])}
 STEPS = 10
@@ -39,7 +40,7 @@ def run_case(n_in: int, hidden, wires: bool) -> dict:
     """Times and memory of one network; see the module."""
     t0 = time.perf_counter()
     net = make_network(n_in, hidden, 1, seed=0)
-    config = HardwareConfig(preset="li2019", wires=crossbar.WireResistance(1.0, 1.0) if wires else None)
+    config = ChipSpec(preset="li2019", wires=crossbar.WiresSpec(1.0, 1.0) if wires else crossbar.WiresSpec())
     hw = HardwareNetwork(net, config, seed=0)
     t1 = time.perf_counter()
     arrays = hw.chip.arrays

@@ -19,17 +19,21 @@ from .peripherals import ADC, DAC, Peripherals
 from .presets import all_presets, preset, preset_doc, preset_names, preset_peripherals
 from .read import Drive, Read, ReadPlan
 from .relaxation import RELAXATION_MODELS
+from .settings import Setting, check_settings, setting
+from .specs import ADC_RANGE_MODES, INPUT_MODES, AdcSpec, ArraySpec, DacSpec, WiresSpec
 from .temporal_noise import FLICKER_DENSITY_MODELS, TemporalReadNoise
 from .wires import WireResistance, effective_conductance, solve_iterative, solve_sparse
 
 __all__ = [
-    "ADC", "ADC_KINDS", "ADCCircuit", "ConverterBank", "DAC", "CrossbarArray", "DEVICE_READ_SCHEMES", "DeviceModel",
-    "Drive",
+    "ADC", "ADC_KINDS", "ADC_RANGE_MODES", "ADCCircuit", "AdcSpec", "ArraySpec", "ConverterBank", "DAC", "DacSpec",
+    "CrossbarArray", "DEVICE_READ_SCHEMES", "DeviceModel",
+    "Drive", "INPUT_MODES",
     "EnergyCosts", "FLICKER_DENSITY_MODELS", "OperationCounts", "PassiveSolution", "RELAXATION_MODELS",
-    "Peripherals", "ProgramReport", "PulseUpdateLaw", "Read", "ReadPlan", "SelectorCell", "SinhCell",
+    "Peripherals", "ProgramReport", "PulseUpdateLaw", "Read", "ReadPlan", "SelectorCell", "Setting", "SinhCell",
     "TemporalReadNoise", "TwoPulseScheme",
-    "WireResistance", "WRITE_SCHEMES", "WriteScheme",
-    "all_presets", "effective_conductance", "preset", "preset_doc", "preset_names", "preset_peripherals",
+    "WireResistance", "WiresSpec", "WRITE_SCHEMES", "WriteScheme",
+    "all_presets", "check_settings", "effective_conductance", "preset", "preset_doc", "preset_names",
+    "preset_peripherals", "setting",
     "solve_iterative", "solve_passive", "solve_sparse",
 ]
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from dataclasses import dataclass
+from typing import ClassVar, Optional, Tuple
 
 import numpy as np
 
 from .relaxation import RELAXATION_MODELS
+from .settings import setting
 from .temporal_noise import TemporalReadNoise
 from .validation import check_choice, check_finite, check_int, check_range, config_from_dict, config_to_dict
 
@@ -86,12 +87,13 @@ class PulseUpdateLaw:
         or the path of a table's ``.npz`` (:meth:`crossbar.pulse_tables.PulseTable.save`).
     """
 
-    kind: str = "linear"
-    step_up: float = 1e-6
-    step_down: float = 1e-6
-    nonlinearity: float = 0.0
-    cycle_noise_sigma_relative: float = 0.0
-    table: Optional[str] = None
+    kind: str = setting("linear", choices=PULSE_LAW_KINDS, doc="pulse law")
+    step_up: float = setting(1e-6, unit="S", doc="potentiation step per pulse")
+    step_down: float = setting(1e-6, unit="S", doc="depression step per pulse")
+    nonlinearity: float = setting(0.0, unit="1", doc="exponent of the exponential pulse law")
+    cycle_noise_sigma_relative: float = setting(0.0, unit="1", doc="pulse-to-pulse spread relative to the step")
+    table: Optional[str] = setting(None, kind="text",
+                                   doc="the table of a table device: a shipped name or an .npz path")
 
     def __post_init__(self):
         check_choice("pulse_law.kind", self.kind, PULSE_LAW_KINDS)
@@ -200,15 +202,15 @@ class TwoPulseScheme:
         Gate voltage of the RESET+SET that initialises an array, V (Li: 1.0 V).
     """
 
-    gate_slope: float = 98e-6
-    gate_intercept: float = 120e-6
-    gate_voltage_min: float = 0.7
-    gate_voltage_max: float = 1.6
-    set_voltage: float = 2.5
-    reset_voltage: float = 1.7
-    reset_gate_voltage: float = 5.0
-    reset_conductance: float = 0.0
-    initial_gate_voltage: float = 1.0
+    gate_slope: float = setting(98e-6, unit="S/V", doc="SET conductance per volt of gate voltage")
+    gate_intercept: float = setting(120e-6, unit="S", doc="SET conductance at 0 V gate voltage")
+    gate_voltage_min: float = setting(0.7, unit="V", doc="lowest SET gate voltage")
+    gate_voltage_max: float = setting(1.6, unit="V", doc="highest SET gate voltage")
+    set_voltage: float = setting(2.5, unit="V", doc="SET pulse amplitude")
+    reset_voltage: float = setting(1.7, unit="V", doc="RESET pulse amplitude")
+    reset_gate_voltage: float = setting(5.0, unit="V", doc="gate voltage during RESET")
+    reset_conductance: float = setting(0.0, unit="S", doc="conductance after a RESET")
+    initial_gate_voltage: float = setting(1.0, unit="V", doc="gate voltage of the in-situ start")
 
     def __post_init__(self):
         check_range("two_pulse.gate_slope", self.gate_slope, 0.0, low_open=True, unit="S/V")
@@ -347,28 +349,36 @@ class DeviceModel:
         ``falcone2025_cmo_hfox``); None: none. Adds to drift.
     """
 
-    name: str = "custom"
-    g_min: float = 0.0
-    g_max: float = 100e-6
-    n_levels: Optional[int] = None
-    program_noise_sigma: float = 0.0
-    program_noise_sigma_relative: float = 0.0
-    read_noise_sigma_relative: float = 0.0
-    read_noise_sigma: float = 0.0
-    read_noise_table: Optional[Tuple[Tuple[float, float], ...]] = None
-    stuck_at_gmin_fraction: float = 0.0
-    stuck_at_gmax_fraction: float = 0.0
-    window_spread_sigma_relative: float = 0.0
-    drift_nu: float = 0.0
-    drift_nu_sigma: float = 0.0
-    drift_t0: float = 1.0
-    pulse_law: PulseUpdateLaw = field(default_factory=PulseUpdateLaw)
-    two_pulse: Optional[TwoPulseScheme] = None
-    initial_conductance_range: Optional[Tuple[float, float]] = None
-    iv_nonlinearity_per_volt: float = 0.0
-    program_noise_model: Optional[str] = None
-    temporal_noise: TemporalReadNoise = field(default_factory=TemporalReadNoise)
-    relaxation_model: Optional[str] = None
+    SECTION: ClassVar[str] = "device"
+
+    name: str = setting("custom", doc="the device's name", listed=False)
+    g_min: float = setting(0.0, unit="S", doc="lower end of the nominal conductance window")
+    g_max: float = setting(100e-6, unit="S", doc="upper end of the nominal conductance window")
+    n_levels: Optional[int] = setting(None, unit="levels", doc="programmable conductance levels (omit for continuous)")
+    program_noise_sigma: float = setting(0.0, unit="S", doc="programming noise, absolute standard deviation")
+    program_noise_sigma_relative: float = setting(0.0, unit="1", doc="programming noise relative to the target")
+    read_noise_sigma_relative: float = setting(0.0, unit="1", doc="read noise relative to G, at every read")
+    read_noise_sigma: float = setting(0.0, unit="S", doc="read noise floor (absolute), at every read")
+    read_noise_table: Optional[Tuple[Tuple[float, float], ...]] = setting(
+        None, unit="S", doc="read noise sigma against G, (G, sigma) pairs", listed=False)
+    stuck_at_gmin_fraction: float = setting(0.0, unit="1", doc="fraction of devices stuck at g_min")
+    stuck_at_gmax_fraction: float = setting(0.0, unit="1", doc="fraction of devices stuck at g_max")
+    window_spread_sigma_relative: float = setting(
+        0.0, unit="1", doc="device-to-device spread of the window (log-normal sigma)")
+    drift_nu: float = setting(0.0, unit="1", doc="drift exponent, G = G0 (t/t0)^-nu")
+    drift_nu_sigma: float = setting(0.0, unit="1", doc="device-to-device spread of nu")
+    drift_t0: float = setting(1.0, unit="s", doc="drift reference time")
+    pulse_law: PulseUpdateLaw = setting(default_factory=PulseUpdateLaw, doc="the change per programming pulse")
+    two_pulse: Optional[TwoPulseScheme] = setting(None, doc="the SET/RESET of a 1T1R two-pulse device")
+    initial_conductance_range: Optional[Tuple[float, float]] = setting(
+        None, unit="S", doc="range of the as-fabricated conductances", listed=False)
+    iv_nonlinearity_per_volt: float = setting(
+        0.0, unit="1/V", doc="k of the cells' read current G sinh(kV)/k (0: linear)")
+    program_noise_model: Optional[str] = setting(
+        None, choices=PROGRAM_NOISE_MODELS, doc="a published fit of the programming error against G (omit: none)")
+    temporal_noise: TemporalReadNoise = setting(default_factory=TemporalReadNoise, doc="read noise with memory")
+    relaxation_model: Optional[str] = setting(
+        None, choices=RELAXATION_MODELS, doc="a published fit of the relaxation after each write (omit: none)")
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:

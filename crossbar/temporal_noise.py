@@ -57,6 +57,7 @@ from typing import Dict, Optional
 import numba
 import numpy as np
 
+from .settings import setting
 from .rng import fill_normals, standard_normals, stream_seeds
 from .validation import as_float_array, check_choice, check_int, check_range
 
@@ -103,15 +104,17 @@ class TemporalReadNoise:
         Range of the traps' mean dwell times, seconds (``0 < min <= max``).
     """
 
-    flicker_density_relative: float = 0.0
-    flicker_density_model: Optional[str] = None
-    flicker_sources: int = 12
-    flicker_corner_min_hz: float = 1e-4
-    flicker_corner_max_hz: float = 1e6
-    telegraph_traps: int = 0
-    telegraph_amplitude_relative: float = 0.0
-    telegraph_dwell_min_s: float = 1e-4
-    telegraph_dwell_max_s: float = 1.0
+    flicker_density_relative: float = setting(0.0, unit="1", doc="1/f read noise: A of S(f) = A G^2 / f (0: none)")
+    flicker_density_model: Optional[str] = setting(
+        None, choices=FLICKER_DENSITY_MODELS, doc="a published fit of the 1/f density against G (omit: none)")
+    flicker_sources: int = setting(12, unit="sources", doc="Lorentzian sources per device of the 1/f noise")
+    flicker_corner_min_hz: float = setting(1e-4, unit="Hz", doc="lowest corner frequency of the 1/f noise")
+    flicker_corner_max_hz: float = setting(1e6, unit="Hz", doc="highest corner frequency of the 1/f noise")
+    telegraph_traps: int = setting(0, unit="traps", doc="random telegraph traps per device")
+    telegraph_amplitude_relative: float = setting(
+        0.0, unit="1", doc="conductance change of an occupied trap, relative to G")
+    telegraph_dwell_min_s: float = setting(1e-4, unit="s", doc="shortest mean dwell time of a trap")
+    telegraph_dwell_max_s: float = setting(1.0, unit="s", doc="longest mean dwell time of a trap")
 
     def __post_init__(self):
         check_range("temporal_noise.flicker_density_relative", self.flicker_density_relative, 0.0, 1.0)

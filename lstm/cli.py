@@ -567,9 +567,11 @@ def _check_output_folder(folder: str, option: str) -> None:
 
 def _cmd_map(args) -> int:
     from .experiment import li2019
+    from crossbar import ArraySpec
     from crossbar.validation import CHECKED_BYTES, check_memory
+    from mapping import ChipSpec
 
-    from .hardware import LAYOUT_BYTES_PER_ARRAY, HardwareConfig, build_chip, estimated_arrays, place_network
+    from .hardware import LAYOUT_BYTES_PER_ARRAY, estimated_arrays, place_network
     from .network import Network, NetworkConfig
     from .runner import corners as li2019_placement, network_config, problem_of
 
@@ -584,8 +586,8 @@ def _cmd_map(args) -> int:
         corners = None
     stem = os.path.splitext(args.out)[0]
     _check_figure_path(args.out, "--out")
-    hardware = HardwareConfig(preset="ideal", corners=corners, array_rows=args.rows, array_cols=args.cols,
-                              n_arrays=1 if corners else None)
+    hardware = ChipSpec(preset="ideal", corners=corners,
+                        array=ArraySpec(rows=args.rows, cols=args.cols, count=1 if corners else None))
     arrays = estimated_arrays(config, hardware)
     if arrays > MAX_MAP_ARRAYS:
         count = f"{arrays:,.0f}" if arrays < 1e12 else f"{arrays:.3g}"
@@ -594,7 +596,7 @@ def _cmd_map(args) -> int:
                          "smaller network")
     if arrays * LAYOUT_BYTES_PER_ARRAY > CHECKED_BYTES:
         check_memory(f"the layout of about {arrays:,.0f} arrays", arrays * LAYOUT_BYTES_PER_ARRAY)
-    chip = build_chip(hardware)
+    chip = hardware.build()
     try:
         place_network(chip, config, hardware)  # shapes only: no weights, no devices
     except MemoryError:
@@ -649,9 +651,13 @@ def _at_least_two(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .experiment import CELL_NAMES, TASKS, WAYS
+    """The argument parser of ``xbar`` and its commands (choices from the description's fields,
+    :func:`crossbar.settings.allowed`)."""
+    from crossbar import AdcSpec
+    from crossbar.settings import allowed
 
-    """The argument parser of ``xbar`` and its commands."""
+    from .experiment import DataSection, HardwareSection, NetworkSection
+
     parser = _Parser(
         prog="xbar", formatter_class=_Formatter,
         description="Memristor-crossbar simulator for LSTM networks.",
@@ -681,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "  vowels:  LSTM 14 + dense 9 (softmax), RMSprop 0.01, batch 50, 50 epochs\n"
                                    "  noise:   in-situ vowels accuracy against programming noise 0..12 uS",
                        epilog="example:\n  xbar reproduce airline --out out\n  xbar reproduce vowels --seed 3 --json")
-    p.add_argument("task", choices=list(TASKS) + ["noise"])
+    p.add_argument("task", choices=list(allowed(DataSection, "task")) + ["noise"])
     p.add_argument("--seed", type=_non_negative, default=0,
                    help="network initialisation, chip and data order (default 0)")
     p.add_argument("--epochs", type=_positive, default=None, help="override the paper's epoch count")
@@ -693,7 +699,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(an interrupted run loses at most one epoch; the numbers are those of an "
                         "uninterrupted run)")
     p.add_argument("--preset", default="li2019", help="device preset of the array (default li2019, the paper's)")
-    p.add_argument("--start", choices=["programmed", "li2019"], default="programmed",
+    p.add_argument("--start", choices=list(allowed(HardwareSection, "start")), default="programmed",
                    help="in-situ starting weights: the software twin's initial weights programmed one-shot "
                         "(default), or every device RESET and SET at 1.0 V as Li et al.")
     p.set_defaults(func=_cmd_reproduce)
@@ -713,9 +719,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   "form [experiment] task, way, preset, epochs, seeds")
     p.add_argument("--list-params", action="store_true",
                    help="print every parameter that can be varied, with its unit and value, and stop")
-    p.add_argument("--task", choices=list(TASKS), default=None, help="a shipped task, Li et al.'s settings "
+    p.add_argument("--task", choices=list(allowed(DataSection, "task")), default=None, help="a shipped task, Li et al.'s settings "
                                                                       "(default airline)")
-    p.add_argument("--way", choices=list(WAYS), default=None, help="default ex_situ_one_shot")
+    p.add_argument("--way", choices=list(allowed(HardwareSection, "way")), default=None, help="default ex_situ_one_shot")
     p.add_argument("--preset", default=None, help="device preset (default li2019)")
     p.add_argument("--epochs", type=_positive, default=None, help="training epochs (default the paper's)")
     p.add_argument("--seeds", type=_positive, default=None, help="seeds per point (default 1); with nothing "
@@ -777,7 +783,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inputs", type=_positive)
     p.add_argument("--hidden", type=_positive, nargs="+")
     p.add_argument("--outputs", type=_positive)
-    p.add_argument("--cell", default="lstm", choices=list(CELL_NAMES))
+    p.add_argument("--cell", default="lstm", choices=list(allowed(NetworkSection, "cell")))
     p.add_argument("--no-bias", action="store_true")
     p.add_argument("--rows", type=_at_least_two, default=128, help="rows of an array (default 128)")
     p.add_argument("--cols", type=_at_least_two, default=64, help="columns of an array (default 64)")
@@ -791,7 +797,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "from the transition levels, missing codes; draw the transfer curves.",
                        epilog="example:\n  xbar adc --kind sar --bits 8 --capacitor-mismatch-sigma 0.05 "
                               "--out sar.png\n  xbar adc --kind ramp --comparator-offset-sigma-lsb 0.5")
-    p.add_argument("--kind", default="sar", choices=["uniform", "sar", "ramp"])
+    p.add_argument("--kind", default="sar", choices=list(allowed(AdcSpec, "kind")))
     p.add_argument("--bits", type=int, default=8, help=f"{ADC_BITS[0]}..{ADC_BITS[1]}")
     p.add_argument("--capacitor-mismatch-sigma", type=float, default=0.0, help="SAR unit capacitor, relative")
     p.add_argument("--comparator-offset-sigma-lsb", type=float, default=0.0, help="LSB")

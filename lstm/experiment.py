@@ -37,19 +37,30 @@ SI units throughout (siemens, volts, ohms, seconds).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 import os
+import re
+import typing
 from dataclasses import dataclass, field
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, ClassVar, List, Mapping, Optional, Tuple
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+import numpy as np
 
 import crossbar
-from crossbar.validation import check_choice, check_finite, check_int, check_range, config_to_dict
-from mapping import ADC_RANGE_MODES, SLICE_ENCODINGS, Encoding, WeightSlicing, periphery_names, periphery_preset
+from crossbar.settings import check_settings, described, kind_of, left_out_at_default, listed_fields, setting
+from crossbar.validation import check_choice, check_finite, check_int, config_from_dict, config_to_dict
+from mapping import ChipSpec, Encoding, SlicingSpec, periphery_names
 
 from .cells import CELLS
 from .network import HEADS, LOSSES, MODES, REDUCTIONS
-from .optim import OPTIMIZERS
+from .optim import OPTIMIZERS, OptimizerConfig
 
 TASKS = ("airline", "vowels")
 """The tasks shipped with the package (``lstm/data``)."""
@@ -61,16 +72,6 @@ PLACEMENTS = ("first_fit", "li2019")
 STARTS = ("programmed", "li2019")
 """In-situ starting weights: the software twin's initial weights programmed, or Li's RESET and SET at 1.0 V."""
 CELL_NAMES = tuple(sorted(CELLS))
-
-
-def _check_optional_int(name, value, low=None, high=None):
-    return None if value is None else check_int(name, value, low, high)
-
-
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise ValueError(f"{name}={value!r} is not allowed; true or false")
-    return value
 
 
 def _names(name, value) -> Optional[Tuple[str, ...]]:
@@ -115,22 +116,24 @@ class DataSection:
         training sequences, so that they stay within the DAC's +-1 (>= 1).
     """
 
-    task: Optional[str] = None
-    path: Optional[str] = None
-    sequence: str = "sequence"
-    time: Optional[str] = None
-    split: Optional[str] = None
-    label: Optional[str] = None
-    target: Optional[Tuple[str, ...]] = None
-    features: Optional[Tuple[str, ...]] = None
-    test_fraction: float = 0.25
-    headroom: float = 1.25
+    SECTION: ClassVar[str] = "data"
+
+    task: Optional[str] = setting(None, choices=TASKS, doc="a shipped task (or give data.path)")
+    path: Optional[str] = setting(None, doc="a CSV or NPZ file of sequences")
+    sequence: str = setting("sequence", doc="CSV column naming each row's sequence")
+    time: Optional[str] = setting(None, doc="CSV column ordering a sequence's steps")
+    split: Optional[str] = setting(None, doc="CSV column saying train or test")
+    label: Optional[str] = setting(None, doc="CSV column of each sequence's class")
+    target: Optional[Tuple[str, ...]] = setting(None, doc="CSV column(s) of the values to predict")
+    features: Optional[Tuple[str, ...]] = setting(None, doc="CSV columns of the inputs (omit: every other column)")
+    test_fraction: float = setting(0.25, unit="1", doc="held-out fraction without a split column",
+                                   low=0.0, high=1.0, low_open=True, high_open=True)
+    headroom: float = setting(1.25, unit="1", doc="inputs divided by headroom x their largest training magnitude",
+                              low=1.0)
 
     def __post_init__(self):
         if (self.task is None) == (self.path is None):
             raise ValueError(f"data: give task (one of {list(TASKS)}) or path, not {'both' if self.task else 'neither'}")
-        if self.task is not None:
-            check_choice("data.task", self.task, TASKS)
         if self.path is not None and (not isinstance(self.path, str) or not self.path):
             raise ValueError(f"data.path={self.path!r} is not allowed; a file path")
         object.__setattr__(self, "target", _names("data.target", self.target))
@@ -141,8 +144,7 @@ class DataSection:
                 raise ValueError(f"data.{name}={value!r} is not allowed; a column name")
         if self.label is not None and self.target is not None:
             raise ValueError("data: give label (classification) or target (regression), not both")
-        check_range("data.test_fraction", self.test_fraction, 0.0, 1.0, low_open=True, high_open=True)
-        check_range("data.headroom", self.headroom, 1.0)
+        check_settings(self)
 
 
 @dataclass(frozen=True)
@@ -150,29 +152,26 @@ class NetworkSection:
     """The network; ``head``, ``mode``, ``loss`` default from the data (softmax and cross-entropy for
     classes, identity and MSE for values; seq2vec for one label or target per sequence)."""
 
-    cell: str = "lstm"
-    hidden: Tuple[int, ...] = (16,)
-    head: Optional[str] = None
-    mode: Optional[str] = None
-    loss: Optional[str] = None
-    reduction: str = "mean"
-    bias: bool = True
-    forget_bias: float = 1.0
+    SECTION: ClassVar[str] = "network"
+
+    cell: str = setting("lstm", choices=CELL_NAMES, doc="recurrent cell")
+    hidden: Tuple[int, ...] = setting((16,), unit="units", doc="recurrent layers' sizes, a list ([12, 8])")
+    head: Optional[str] = setting(None, choices=HEADS, doc="output head")
+    mode: Optional[str] = setting(None, choices=MODES, doc="loss at every step or at the last")
+    loss: Optional[str] = setting(None, choices=LOSSES,
+                                  doc="loss (omit: cross_entropy for classes, mse for values)")
+    reduction: str = setting("mean", choices=REDUCTIONS, doc="loss over a batch: mean, or Li's half sum of squares")
+    bias: bool = setting(True, doc="bias rows in every matrix (true or false)")
+    forget_bias: float = setting(1.0, unit="1", doc="starting forget-gate bias", low=-10.0, high=10.0)
 
     def __post_init__(self):
-        check_choice("network.cell", self.cell, CELL_NAMES)
         hidden = (self.hidden,) if isinstance(self.hidden, int) else tuple(self.hidden)
+        check_settings(self)
         if not hidden:
             raise ValueError("network.hidden=[] is not allowed; at least one recurrent layer")
         for k, h in enumerate(hidden):
             check_int(f"network.hidden[{k}]", h, 1)
         object.__setattr__(self, "hidden", hidden)
-        for name, choices in (("head", HEADS), ("mode", MODES), ("loss", LOSSES)):
-            if getattr(self, name) is not None:
-                check_choice(f"network.{name}", getattr(self, name), choices)
-        check_choice("network.reduction", self.reduction, REDUCTIONS)
-        _check_bool("network.bias", self.bias)
-        check_range("network.forget_bias", self.forget_bias, -10.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -183,155 +182,22 @@ class HardwareSection:
     array's clock between the end of training or programming and the test (drift, relaxation, read noise
     with memory), 0..1e10 s."""
 
-    preset: str = "li2019"
-    way: str = "in_situ"
-    ideal_converters: bool = False
-    placement: str = "first_fit"
-    start: str = "programmed"
-    periphery: str = "none"
-    seconds_before_test: float = 0.0
+    SECTION: ClassVar[str] = "hardware"
+
+    preset: str = setting("li2019", choices=crossbar.preset_names, doc="device technology")
+    way: str = setting("in_situ", choices=WAYS, doc="way onto hardware")
+    ideal_converters: bool = setting(
+        False, doc="leave out the DACs and ADCs even when the preset has them (true or false)")
+    placement: str = setting("first_fit", choices=PLACEMENTS, doc="where the blocks go on the arrays")
+    start: str = setting("programmed", choices=STARTS, doc="in-situ starting weights")
+    periphery: str = setting("none", choices=lambda: ("none", *periphery_names()), written_at_default=False,
+                             doc="an accelerator's arrays, converters, slices and energy (none: the sections')")
+    seconds_before_test: float = setting(
+        0.0, unit="s", doc="simulated time between the end of training or programming and the test",
+        low=0.0, high=1e10, written_at_default=False)
 
     def __post_init__(self):
-        check_choice("hardware.preset", self.preset, crossbar.preset_names())
-        check_range("hardware.seconds_before_test", self.seconds_before_test, 0.0, 1e10, unit="s")
-        check_choice("hardware.periphery", self.periphery, ("none", *periphery_names()))
-        check_choice("hardware.way", self.way, WAYS)
-        _check_bool("hardware.ideal_converters", self.ideal_converters)
-        check_choice("hardware.placement", self.placement, PLACEMENTS)
-        check_choice("hardware.start", self.start, STARTS)
-
-
-@dataclass(frozen=True)
-class ArraySection:
-    """Array size (word lines x bit lines), how many arrays the chip has (None: as many as needed), and
-    what a read does with the lines it neither drives nor senses (``read_scheme``, see
-    :class:`crossbar.Peripherals`); ``write_scheme`` (``v_half`` or ``v_third``, None: no disturb) writes
-    in-situ pulses cell by cell with their disturb (:class:`crossbar.WriteScheme`); ``device_read_scheme``
-    (``grounded``, ``v_half`` or ``floating``) says what a read of one device does with the other lines, at
-    ``device_read_voltage`` volts (:mod:`crossbar.device_reads`); ``seconds_per_read`` and
-    ``seconds_per_write`` let simulated time pass on every array's clock at each read (a network's time
-    step) and each write (an update), so drift and read noise with memory evolve as the network runs."""
-
-    rows: int = 128
-    cols: int = 64
-    count: Optional[int] = None
-    read_scheme: str = "grounded"
-    write_scheme: Optional[str] = None
-    write_voltage: float = 2.0
-    switching_voltage: float = 0.25
-    device_read_scheme: str = "grounded"
-    device_read_voltage: float = 0.2
-    seconds_per_read: float = 0.0
-    seconds_per_write: float = 0.0
-
-    def __post_init__(self):
-        check_int("array.rows", self.rows, 2)
-        check_int("array.cols", self.cols, 2)
-        _check_optional_int("array.count", self.count, 1)
-        check_choice("array.read_scheme", self.read_scheme, crossbar.peripherals.READ_SCHEMES)
-        if self.write_scheme is not None:
-            check_choice("array.write_scheme", self.write_scheme, crossbar.WRITE_SCHEMES)
-        crossbar.Peripherals(read_scheme=self.read_scheme, write_scheme=self.writes(),
-                             device_read_scheme=self.device_read_scheme, device_read_voltage=self.device_read_voltage,
-                             seconds_per_read=self.seconds_per_read, seconds_per_write=self.seconds_per_write)
-
-    def writes(self) -> Optional[crossbar.WriteScheme]:
-        """The :class:`crossbar.WriteScheme` of ``write_scheme`` (None: writes disturb nothing)."""
-        if self.write_scheme is None:
-            return None
-        return crossbar.WriteScheme(self.write_scheme, self.write_voltage, self.switching_voltage)
-
-
-@dataclass(frozen=True)
-class AdcSection:
-    """Column converters: resolution (None: the preset's), full scale in output units or by another
-    rule (``range_by``), and the circuit (``kind`` and its non-idealities, see
-    :class:`crossbar.ADCCircuit`)."""
-
-    bits: Optional[int] = None
-    range: float = 6.0
-    range_by: str = "outputs"
-    kind: str = "uniform"
-    capacitor_mismatch_sigma: float = 0.0
-    comparator_offset_sigma_lsb: float = 0.0
-    amplifier_gain: Optional[float] = None
-    columns_per_converter: int = 1
-
-    def __post_init__(self):
-        _check_optional_int("adc.bits", self.bits, 2, 24)
-        check_range("adc.range", self.range, 0.0, low_open=True)
-        check_choice("adc.range_by", self.range_by, ADC_RANGE_MODES)
-        self.circuit()
-
-    def circuit(self) -> crossbar.ADCCircuit:
-        """The :class:`crossbar.ADCCircuit` of these fields (validated there)."""
-        return crossbar.ADCCircuit(self.kind, self.capacitor_mismatch_sigma, self.comparator_offset_sigma_lsb,
-                                   self.amplifier_gain, self.columns_per_converter)
-
-
-@dataclass(frozen=True)
-class SlicingSection:
-    """Bit slicing of the weights: ``weight_bits`` integers over slices of ``bits_per_slice`` (None: analog
-    pairs), each slice ``differential`` or ``offset`` (:class:`mapping.WeightSlicing`). The inputs' bits are
-    the DAC's (``[dac] inputs``)."""
-
-    weight_bits: Optional[int] = None
-    bits_per_slice: int = 2
-    encoding: str = "differential"
-
-    def __post_init__(self):
-        _check_optional_int("slicing.weight_bits", self.weight_bits, 2, 16)
-        check_int("slicing.bits_per_slice", self.bits_per_slice, 1, 8)
-        check_choice("slicing.encoding", self.encoding, SLICE_ENCODINGS)
-        self.weights()
-
-    def weights(self) -> Optional[WeightSlicing]:
-        """The :class:`mapping.WeightSlicing`, or None for analog weights."""
-        if self.weight_bits is None:
-            return None
-        return WeightSlicing(self.weight_bits, self.bits_per_slice, self.encoding)
-
-
-@dataclass(frozen=True)
-class DacSection:
-    """Row drivers: resolution (None: the preset's), and inputs driven all at once (``parallel``) or bit by
-    bit (``bit_serial``), each bit's cycle converted (``per_bit``) or the cycles accumulated in the analog
-    (``accumulate``), ``bits_per_cycle`` magnitude bits a cycle (:class:`crossbar.DAC`)."""
-
-    bits: Optional[int] = None
-    inputs: str = "parallel"
-    conversion: str = "per_bit"
-    bits_per_cycle: int = 1
-
-    def __post_init__(self):
-        _check_optional_int("dac.bits", self.bits, 2, 24)
-        check_choice("dac.inputs", self.inputs, INPUT_MODES)
-        check_choice("dac.conversion", self.conversion, crossbar.peripherals.INPUT_CONVERSIONS)
-        if self.conversion != "per_bit" and self.inputs != "bit_serial":
-            raise ValueError(f"dac.conversion={self.conversion!r} needs dac.inputs='bit_serial'")
-        check_int("dac.bits_per_cycle", self.bits_per_cycle, 1, 23)
-        if self.bits_per_cycle != 1 and self.inputs != "bit_serial":
-            raise ValueError(f"dac.bits_per_cycle={self.bits_per_cycle!r} needs dac.inputs='bit_serial'")
-
-
-@dataclass(frozen=True)
-class WiresSection:
-    """Wire resistance per segment, ohms; both 0: ideal wires."""
-
-    row_segment_ohms: float = 0.0
-    col_segment_ohms: float = 0.0
-
-    def __post_init__(self):
-        check_range("wires.row_segment_ohms", self.row_segment_ohms, 0.0, unit="ohm")
-        check_range("wires.col_segment_ohms", self.col_segment_ohms, 0.0, unit="ohm")
-        if (self.row_segment_ohms == 0.0) != (self.col_segment_ohms == 0.0):
-            raise ValueError("wires: give both segment resistances (> 0), or both 0 for ideal wires; "
-                             f"got row_segment_ohms={self.row_segment_ohms!r}, col_segment_ohms={self.col_segment_ohms!r}")
-
-    def resistance(self) -> Optional[crossbar.WireResistance]:
-        if self.row_segment_ohms == 0.0:
-            return None
-        return crossbar.WireResistance(self.row_segment_ohms, self.col_segment_ohms)
+        check_settings(self)
 
 
 MAX_LEARNING_RATE = 1e3
@@ -361,30 +227,27 @@ class TrainingSection:
         back (see :func:`lstm.train.fit` and the user guide).
     """
 
-    epochs: int = 50
-    optimizer: str = "rmsprop"
-    learning_rate: float = 0.01
-    momentum: float = 0.0
-    clip_norm: Optional[float] = None
-    batch_size: int = 32
-    seed: int = 0
-    validation: float = 0.0
-    patience: Optional[int] = None
-    keep: str = "last"
+    SECTION: ClassVar[str] = "training"
+
+    epochs: int = setting(50, unit="epochs", doc="passes over the training set", low=1)
+    optimizer: str = setting("rmsprop", choices=OPTIMIZERS, doc="optimizer")
+    learning_rate: float = setting(0.01, unit="1", doc="optimizer learning rate", low=0.0, low_open=True,
+                                   high=MAX_LEARNING_RATE)
+    momentum: float = setting(0.0, unit="1", doc="SGD momentum", low=0.0, high=1.0, high_open=True)
+    clip_norm: Optional[float] = setting(None, unit="1", doc="gradient clipping by global norm",
+                                         low=0.0, low_open=True)
+    batch_size: int = setting(32, unit="sequences", doc="sequences per update", low=1)
+    seed: int = setting(0, doc="seed of the network, chip and data order", low=0)
+    validation: float = setting(0.0, unit="1", low=0.0, high=1.0, high_open=True, written_at_default=False,
+                                doc="fraction of the training sequences held out to validate on (0: none)")
+    patience: Optional[int] = setting(
+        None, unit="epochs", low=1, written_at_default=False,
+        doc="epochs without a better validation metric before stopping (omit: none)")
+    keep: str = setting("last", choices=KEEPS, written_at_default=False,
+                        doc="weights kept: the last epoch's or the best by validation")
 
     def __post_init__(self):
-        check_int("training.epochs", self.epochs, 1)
-        check_choice("training.optimizer", self.optimizer, OPTIMIZERS)
-        check_range("training.learning_rate", self.learning_rate, 0.0, MAX_LEARNING_RATE, low_open=True)
-        check_range("training.momentum", self.momentum, 0.0, 1.0, high_open=True)
-        if self.clip_norm is not None:
-            check_range("training.clip_norm", self.clip_norm, 0.0, low_open=True)
-        check_int("training.batch_size", self.batch_size, 1)
-        check_int("training.seed", self.seed, 0)
-        check_range("training.validation", self.validation, 0.0, 1.0, high_open=True)
-        if self.patience is not None:
-            check_int("training.patience", self.patience, 1)
-        check_choice("training.keep", self.keep, KEEPS)
+        check_settings(self)
         if self.validation == 0.0 and (self.keep == "best" or self.patience is not None):
             what = (f"training.keep={self.keep!r}" if self.keep == "best" else f"training.patience={self.patience}")
             raise ValueError(f"{what} needs a validation split to choose by: set training.validation to a fraction "
@@ -392,26 +255,20 @@ class TrainingSection:
                              + (", or keep = 'last'" if self.keep == "best" else ", or leave patience out"))
 
 
-_LEFT_OUT_AT_DEFAULT = {
-    "array": ("read_scheme", "write_scheme", "write_voltage", "switching_voltage", "device_read_scheme",
-              "device_read_voltage", "seconds_per_read", "seconds_per_write"),
-    "adc": ("range_by", "kind", "capacitor_mismatch_sigma", "comparator_offset_sigma_lsb", "amplifier_gain",
-            "columns_per_converter"),
-    "slicing": ("weight_bits", "bits_per_slice", "encoding"),
-    "dac": ("inputs", "conversion", "bits_per_cycle"),
-    "hardware": ("periphery", "seconds_before_test"),
-    "training": ("validation", "patience", "keep"),
-}
-"""Fields left out of :meth:`Experiment.to_dict` at their defaults: those added after results files were
-first written, so that an experiment that does not use them keeps its identity (a sweep's point keys)."""
+SECTIONS = {"data": DataSection, "network": NetworkSection, "hardware": HardwareSection,
+            "array": crossbar.ArraySpec, "adc": crossbar.AdcSpec, "dac": crossbar.DacSpec,
+            "slicing": SlicingSpec, "wires": crossbar.WiresSpec, "training": TrainingSection}
+"""The sections that are specs, in the file's order: the experiment's own (data, network, hardware,
+training) and the physical layer's and the mapping's (``crossbar.ArraySpec``, ``AdcSpec``, ``DacSpec``,
+``WiresSpec``, ``mapping.SlicingSpec``); ``device`` (:class:`crossbar.DeviceModel`) and ``encoding``
+(:class:`mapping.Encoding`) hold overrides of a preset and of a way's default."""
 
-INPUT_MODES = ("parallel", "bit_serial")
-"""How inputs are driven (``dac.inputs``)."""
+OVERRIDE_SECTIONS = {"device": crossbar.DeviceModel, "encoding": Encoding}
+"""The sections that hold overrides, and the spec whose fields they override."""
 
-SECTIONS = {"data": DataSection, "network": NetworkSection, "hardware": HardwareSection, "array": ArraySection,
-            "adc": AdcSection, "dac": DacSection, "slicing": SlicingSection, "wires": WiresSection,
-            "training": TrainingSection}
-"""The sections that are dataclasses; ``device`` and ``encoding`` hold overrides."""
+FILE_ORDER = ("data", "network", "hardware", "device", "encoding", "array", "adc", "dac", "slicing", "wires",
+              "training")
+"""The sections of an experiment file, in the order they are written."""
 
 
 _PERIPHERY_SECTIONS = ("array", "adc", "dac", "slicing")
@@ -419,18 +276,16 @@ _PERIPHERY_SECTIONS = ("array", "adc", "dac", "slicing")
 
 
 def periphery_values(name: str) -> dict:
-    """The dotted names a periphery preset (:func:`mapping.periphery_preset`) sets, with its values."""
-    p = periphery_preset(name)
-    c = p.adc_circuit
-    return {"array.rows": p.array_rows, "array.cols": p.array_cols,
-            "adc.bits": p.adc_bits, "adc.range_by": p.adc_range_by, "adc.kind": c.kind,
-            "adc.capacitor_mismatch_sigma": c.capacitor_mismatch_sigma,
-            "adc.comparator_offset_sigma_lsb": c.comparator_offset_sigma_lsb,
-            "adc.amplifier_gain": c.amplifier_gain, "adc.columns_per_converter": c.columns_per_converter,
-            "dac.bits": p.dac.bits, "dac.inputs": "bit_serial" if p.dac.bit_serial else "parallel",
-            "dac.conversion": p.dac.conversion, "dac.bits_per_cycle": p.dac.bits_per_cycle,
-            "slicing.weight_bits": p.slicing.weight_bits, "slicing.bits_per_slice": p.slicing.bits_per_slice,
-            "slicing.encoding": p.slicing.encoding}
+    """The dotted names a periphery preset (:func:`mapping.periphery_preset`) sets to other than their
+    defaults, with its values: those of its specs (:meth:`mapping.ChipSpec.for_periphery`)."""
+    chip = ChipSpec.for_periphery(name)
+    out = {}
+    for section in _PERIPHERY_SECTIONS:
+        spec, default = getattr(chip, section), SECTIONS[section]()
+        for f in dataclasses.fields(spec):
+            if getattr(spec, f.name) != getattr(default, f.name):
+                out[f"{section}.{f.name}"] = getattr(spec, f.name)
+    return out
 
 
 def periphery_sections(name: str, given: Mapping[str, Any]) -> dict:
@@ -461,18 +316,18 @@ class Experiment:
     hardware: HardwareSection = field(default_factory=HardwareSection)
     device: Mapping[str, Any] = field(default_factory=dict)
     encoding: Mapping[str, Any] = field(default_factory=dict)
-    array: ArraySection = field(default_factory=ArraySection)
-    adc: AdcSection = field(default_factory=AdcSection)
-    dac: DacSection = field(default_factory=DacSection)
-    slicing: SlicingSection = field(default_factory=SlicingSection)
-    wires: WiresSection = field(default_factory=WiresSection)
+    array: crossbar.ArraySpec = field(default_factory=crossbar.ArraySpec)
+    adc: crossbar.AdcSpec = field(default_factory=crossbar.AdcSpec)
+    dac: crossbar.DacSpec = field(default_factory=crossbar.DacSpec)
+    slicing: SlicingSpec = field(default_factory=SlicingSpec)
+    wires: crossbar.WiresSpec = field(default_factory=crossbar.WiresSpec)
     training: TrainingSection = field(default_factory=TrainingSection)
 
     def __post_init__(self):
         for name, cls in SECTIONS.items():
             if not isinstance(getattr(self, name), cls):
                 raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; a {cls.__name__}")
-        for name in ("device", "encoding"):
+        for name in OVERRIDE_SECTIONS:
             if not isinstance(getattr(self, name), Mapping):
                 raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; a table of fields to override")
             object.__setattr__(self, name, _frozen_copy(getattr(self, name)))
@@ -509,15 +364,22 @@ class Experiment:
     def encoding_config(self, way: Optional[str] = None) -> Encoding:
         """The encoding of a way with the overrides of ``[encoding]``: in situ Li et al.'s 100 uS per unit
         weight when the starting weights fit it (``fits``), ex situ the scale from the trained weights."""
-        from crossbar.validation import config_from_dict
-
         way = self.hardware.way if way is None else way
         base = {"scale": "fits" if way == "in_situ" else "max_abs"}
         return config_from_dict(Encoding, {**base, **dict(self.encoding)}, "encoding")
 
-    def optimizer_config(self):
-        from .optim import OptimizerConfig
+    def chip_spec(self, way: Optional[str] = None, corners: Optional[Mapping[str, Tuple[int, int, int]]] = None
+                  ) -> ChipSpec:
+        """The chip of this experiment for a way (default its own): the description tree's specs as they
+        are (``[array]``, ``[adc]``, ``[dac]``, ``[wires]``, ``[slicing]``, with the periphery's values filled
+        in), the device with its overrides, the way's encoding and the placement's ``corners``."""
+        h = self.hardware
+        return ChipSpec(preset=h.preset, device=self.device_model(), ideal_converters=h.ideal_converters,
+                        periphery=None if h.periphery == "none" else h.periphery, array=self.array, adc=self.adc,
+                        dac=self.dac, wires=self.wires, slicing=self.slicing, encoding=self.encoding_config(way),
+                        corners=None if corners is None else dict(corners))
 
+    def optimizer_config(self):
         t = self.training
         return OptimizerConfig(t.optimizer, t.learning_rate, momentum=t.momentum, clip_norm=t.clip_norm)
 
@@ -525,26 +387,24 @@ class Experiment:
     def to_dict(self) -> dict:
         """Every section as plain values (None left out), the form of the TOML and JSON files."""
         out = {}
-        for name in ("data", "network", "hardware", "device", "encoding", "array", "adc", "dac", "slicing", "wires",
-                     "training"):
+        for name in FILE_ORDER:
             value = self._given.get(name, getattr(self, name))
             table = config_to_dict(value) if dataclasses.is_dataclass(value) else _plain(value)
-            for field_name in _LEFT_OUT_AT_DEFAULT.get(name, ()):
+            optional = left_out_at_default(SECTIONS[name]) if name in SECTIONS else ()
+            for field_name in optional:
                 if table.get(field_name) == getattr(SECTIONS[name](), field_name):
                     del table[field_name]
             table = _drop_none(table)
-            if table or name not in _LEFT_OUT_AT_DEFAULT:
+            if table or not optional:
                 out[name] = table
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping, source: str = "experiment") -> "Experiment":
         """An experiment from :meth:`to_dict`'s form; ``ValueError`` naming ``source`` and the key or value."""
-        from crossbar.validation import config_from_dict
-
         if not isinstance(data, Mapping):
             raise ValueError(f"{source}: a table of sections is required")
-        known = set(SECTIONS) | {"device", "encoding"}
+        known = set(SECTIONS) | set(OVERRIDE_SECTIONS)
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"{source}: section(s) {', '.join(unknown)} not known; sections: {', '.join(sorted(known))}")
@@ -558,7 +418,7 @@ class Experiment:
         for name, section in SECTIONS.items():
             if name in data:
                 kwargs[name] = config_from_dict(section, dict(data[name]), f"{source}: [{name}]")
-        for name in ("device", "encoding"):
+        for name in OVERRIDE_SECTIONS:
             if name in data:
                 kwargs[name] = dict(data[name])
         try:
@@ -636,6 +496,48 @@ def _set_path(table: dict, path: List[str], value) -> None:
 
 
 # --------------------------------------------------------------------------- parameters
+MAX_POINTS = 100_000
+"""The most points (values times seeds) a sweep may have; more is refused before any is made."""
+
+
+def check_point_count(count: int, what: str) -> None:
+    """Refuse more than :data:`MAX_POINTS` points (values times seeds) before any is made."""
+    if count > MAX_POINTS:
+        raise ValueError(f"{what} make(s) {count:.6g} points; a sweep may have at most {MAX_POINTS} "
+                         "(split it into several sweeps, or use fewer values)")
+
+
+def parse_values(text: str) -> List[float]:
+    """Values of one ``--vary`` right-hand side.
+
+    ``a:b:n`` is ``n`` evenly spaced values from a to b; ``log:a:b:n`` is ``n``
+    values evenly spaced in log10; ``a,b,c`` is a list; a single number is one value.
+    """
+    text = text.strip()
+    bad = ValueError(f"range {text!r} is not understood; use start:stop:count, log:start:stop:count "
+                     "(positive), or a,b,c")
+    if ":" in text:
+        log = text.startswith("log:")
+        try:
+            a, b, n = text[4:].split(":") if log else text.split(":")
+            a, b, n = float(a), float(b), int(n)
+        except ValueError:
+            raise bad from None
+        if n < 1 or (log and (a <= 0 or b <= 0)):
+            raise bad
+        check_point_count(n, f"range {text!r}")  # before any value is made
+        if log:
+            return [float(v) for v in np.logspace(math.log10(a), math.log10(b), n)]
+        return [float(v) for v in np.linspace(a, b, n)]
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise bad from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"range {text!r} holds a value that is not finite")
+    return values
+
+
 @dataclass(frozen=True)
 class Parameter:
     """A dotted name that can be set and swept: its kind, unit and meaning."""
@@ -694,14 +596,10 @@ class Parameter:
                              f"e.g. {'[12, 8]' if self.kind == 'ints' else '[a, b]'}") from None
 
     def parse(self, text: str) -> list:
-        """Values of a ``--vary`` right-hand side for this parameter (see :func:`lstm.sweep.parse_values`):
+        """Values of a ``--vary`` right-hand side for this parameter (see :func:`parse_values`):
         numbers as ranges or ``a,b,c``; words for a choice, text or true/false as ``a,b``; lists in brackets,
         ``[12,8],[16]`` (a bare ``8,16`` is the one-element lists ``[8]`` and ``[16]``)."""
-        from .sweep import parse_values
-
         if self.kind in ("ints", "texts"):
-            import re
-
             text = text.strip()
             groups = re.findall(r"\[([^\[\]]*)\]", text) if text.startswith("[") else text.split(",")
             if text.startswith("[") and re.sub(r"\[[^\[\]]*\]", "", text).replace(",", "").strip():
@@ -718,219 +616,49 @@ class Parameter:
         return [self.coerce(v) for v in parse_values(text)]
 
 
-_UNITS = {
-    "g_min": ("S", "lower end of the nominal conductance window"),
-    "g_max": ("S", "upper end of the nominal conductance window"),
-    "n_levels": ("levels", "programmable conductance levels (omit for continuous)"),
-    "program_noise_sigma": ("S", "programming noise, absolute standard deviation"),
-    "program_noise_sigma_relative": ("1", "programming noise relative to the target"),
-    "read_noise_sigma_relative": ("1", "read noise relative to G, at every read"),
-    "read_noise_sigma": ("S", "read noise floor (absolute), at every read"),
-    "stuck_at_gmin_fraction": ("1", "fraction of devices stuck at g_min"),
-    "stuck_at_gmax_fraction": ("1", "fraction of devices stuck at g_max"),
-    "window_spread_sigma_relative": ("1", "device-to-device spread of the window (log-normal sigma)"),
-    "drift_nu": ("1", "drift exponent, G = G0 (t/t0)^-nu"),
-    "drift_nu_sigma": ("1", "device-to-device spread of nu"),
-    "drift_t0": ("s", "drift reference time"),
-    "iv_nonlinearity_per_volt": ("1/V", "k of the cells' read current G sinh(kV)/k (0: linear)"),
-    "program_noise_model": ("", "a published fit of the programming error against G (omit: none)"),
-    "relaxation_model": ("", "a published fit of the relaxation after each write (omit: none)"),
-    "pulse_law.table": ("", "the table of a table device: a shipped name or an .npz path"),
-    "pulse_law.step_up": ("S", "potentiation step per pulse"),
-    "pulse_law.step_down": ("S", "depression step per pulse"),
-    "pulse_law.nonlinearity": ("1", "exponent of the exponential pulse law"),
-    "pulse_law.cycle_noise_sigma_relative": ("1", "pulse-to-pulse spread relative to the step"),
-    "pulse_law.kind": ("", "pulse law"),
-    "two_pulse.gate_slope": ("S/V", "SET conductance per volt of gate voltage"),
-    "two_pulse.gate_intercept": ("S", "SET conductance at 0 V gate voltage"),
-    "two_pulse.gate_voltage_min": ("V", "lowest SET gate voltage"),
-    "two_pulse.gate_voltage_max": ("V", "highest SET gate voltage"),
-    "two_pulse.set_voltage": ("V", "SET pulse amplitude"),
-    "two_pulse.reset_voltage": ("V", "RESET pulse amplitude"),
-    "two_pulse.reset_gate_voltage": ("V", "gate voltage during RESET"),
-    "two_pulse.reset_conductance": ("S", "conductance after a RESET"),
-    "two_pulse.initial_gate_voltage": ("V", "gate voltage of the in-situ start"),
-    "encoding.siemens_per_weight": ("S", "conductance per unit weight of the fixed scale"),
-    "encoding.percentile": ("%", "percentile of |w| that sets the percentile scale"),
-    "encoding.v_read": ("V", "read voltage of an input of 1"),
-    "encoding.input_limit": ("1", "largest |input| accepted"),
-    "encoding.bias_input": ("1", "drive of the bias rows"),
-    "encoding.bias_rows": ("rows", "rows given to a bias"),
-    "encoding.scheme": ("", "where the two devices of a pair sit"),
-    "encoding.scale": ("", "how the scale is chosen"),
-    "data.test_fraction": ("1", "held-out fraction without a split column"),
-    "data.headroom": ("1", "inputs divided by headroom x their largest training magnitude"),
-    "network.forget_bias": ("1", "starting forget-gate bias"),
-    "network.hidden": ("units", "recurrent layers' sizes, a list ([12, 8])"),
-    "network.loss": ("", "loss (omit: cross_entropy for classes, mse for values)"),
-    "network.reduction": ("", "loss over a batch: mean, or Li's half sum of squares"),
-    "network.bias": ("", "bias rows in every matrix (true or false)"),
-    "hardware.ideal_converters": ("", "leave out the DACs and ADCs even when the preset has them (true or false)"),
-    "hardware.placement": ("", "where the blocks go on the arrays"),
-    "data.task": ("", "a shipped task (or give data.path)"),
-    "data.path": ("", "a CSV or NPZ file of sequences"),
-    "data.sequence": ("", "CSV column naming each row's sequence"),
-    "data.time": ("", "CSV column ordering a sequence's steps"),
-    "data.split": ("", "CSV column saying train or test"),
-    "data.label": ("", "CSV column of each sequence's class"),
-    "data.target": ("", "CSV column(s) of the values to predict"),
-    "data.features": ("", "CSV columns of the inputs (omit: every other column)"),
-    "network.cell": ("", "recurrent cell"),
-    "network.head": ("", "output head"),
-    "network.mode": ("", "loss at every step or at the last"),
-    "hardware.preset": ("", "device technology"),
-    "hardware.way": ("", "way onto hardware"),
-    "hardware.start": ("", "in-situ starting weights"),
-    "array.rows": ("devices", "word lines per array"),
-    "array.cols": ("devices", "bit lines per array"),
-    "array.count": ("arrays", "arrays available (omit: as many as needed)"),
-    "array.read_scheme": ("", "lines a read neither drives nor senses: grounded, floating, 1T1R cells off, or at V/2"),
-    "array.write_scheme": ("", "passive writes that disturb half-selected cells (omit: none)"),
-    "array.write_voltage": ("V", "pulse amplitude across a written cell"),
-    "array.switching_voltage": ("V", "V0 of the switching kinetics sinh(V/V0)"),
-    "array.device_read_scheme": ("", "lines a read of one device holds: grounded, at V/2, or floating"),
-    "array.device_read_voltage": ("V", "read voltage of a device read (verify, read-back)"),
-    "array.seconds_per_read": ("s", "simulated time each read (a time step) lets pass on the arrays' clocks"),
-    "array.seconds_per_write": ("s", "simulated time each write (an update) lets pass on the arrays' clocks"),
-    "temporal_noise.flicker_density_relative": ("1", "1/f read noise: A of S(f) = A G^2 / f (0: none)"),
-    "temporal_noise.flicker_density_model": ("", "a published fit of the 1/f density against G (omit: none)"),
-    "temporal_noise.flicker_sources": ("sources", "Lorentzian sources per device of the 1/f noise"),
-    "temporal_noise.flicker_corner_min_hz": ("Hz", "lowest corner frequency of the 1/f noise"),
-    "temporal_noise.flicker_corner_max_hz": ("Hz", "highest corner frequency of the 1/f noise"),
-    "temporal_noise.telegraph_traps": ("traps", "random telegraph traps per device"),
-    "temporal_noise.telegraph_amplitude_relative": ("1", "conductance change of an occupied trap, relative to G"),
-    "temporal_noise.telegraph_dwell_min_s": ("s", "shortest mean dwell time of a trap"),
-    "temporal_noise.telegraph_dwell_max_s": ("s", "longest mean dwell time of a trap"),
-    "adc.bits": ("bits", "ADC resolution including the sign"),
-    "adc.range": ("output units", "ADC full scale in units of each matrix's outputs"),
-    "adc.range_by": ("", "how each matrix's ADC full scale is set"),
-    "adc.kind": ("", "ADC architecture"),
-    "adc.capacitor_mismatch_sigma": ("1", "SAR unit-capacitor mismatch, relative sigma"),
-    "adc.comparator_offset_sigma_lsb": ("LSB", "comparator offset sigma (SAR per converter, ramp per column)"),
-    "adc.amplifier_gain": ("1", "open-loop gain of the sense amplifier (omit: ideal)"),
-    "adc.columns_per_converter": ("columns", "columns multiplexed onto one SAR converter"),
-    "dac.bits": ("bits", "DAC resolution including the sign"),
-    "slicing.weight_bits": ("bits", "weight resolution including the sign (omit: analog pairs)"),
-    "slicing.bits_per_slice": ("bits", "bits one device holds"),
-    "slicing.encoding": ("", "how a slice holds signed digits"),
-    "dac.inputs": ("", "inputs all at once or bit by bit"),
-    "dac.bits_per_cycle": ("bits", "magnitude bits a bit-serial cycle drives"),
-    "hardware.periphery": ("", "an accelerator's arrays, converters, slices and energy (none: the sections')"),
-    "hardware.seconds_before_test": ("s", "simulated time between the end of training or programming and the test"),
-    "dac.conversion": ("", "bit-serial cycles converted per bit or accumulated"),
-    "wires.row_segment_ohms": ("ohm", "word-line resistance per segment"),
-    "wires.col_segment_ohms": ("ohm", "bit-line resistance per segment"),
-    "training.epochs": ("epochs", "passes over the training set"),
-    "training.learning_rate": ("1", "optimizer learning rate"),
-    "training.momentum": ("1", "SGD momentum"),
-    "training.clip_norm": ("1", "gradient clipping by global norm"),
-    "training.batch_size": ("sequences", "sequences per update"),
-    "training.seed": ("", "seed of the network, chip and data order"),
-    "training.optimizer": ("", "optimizer"),
-    "training.validation": ("1", "fraction of the training sequences held out to validate on (0: none)"),
-    "training.patience": ("epochs", "epochs without a better validation metric before stopping (omit: none)"),
-    "training.keep": ("", "weights kept: the last epoch's or the best by validation"),
-}
-_CHOICES = {"pulse_law.kind": crossbar.device.PULSE_LAW_KINDS,
-            "program_noise_model": crossbar.device.PROGRAM_NOISE_MODELS,
-            "temporal_noise.flicker_density_model": crossbar.temporal_noise.FLICKER_DENSITY_MODELS,
-            "relaxation_model": crossbar.relaxation.RELAXATION_MODELS,
-            "encoding.scheme": ("row_pairs", "column_pairs"),
-            "encoding.scale": ("fixed", "fits", "max_abs", "percentile"), "network.cell": CELL_NAMES,
-            "network.head": HEADS, "network.mode": MODES, "hardware.preset": None, "hardware.way": WAYS,
-            "hardware.start": STARTS, "training.optimizer": OPTIMIZERS, "training.keep": KEEPS, "adc.kind": crossbar.ADC_KINDS,
-            "adc.range_by": ADC_RANGE_MODES, "array.read_scheme": crossbar.peripherals.READ_SCHEMES,
-            "array.write_scheme": crossbar.WRITE_SCHEMES,
-            "array.device_read_scheme": crossbar.DEVICE_READ_SCHEMES,
-            "slicing.encoding": SLICE_ENCODINGS,
-            "dac.inputs": INPUT_MODES, "dac.conversion": crossbar.peripherals.INPUT_CONVERSIONS,
-            "hardware.periphery": ("none", *periphery_names()), "data.task": TASKS, "network.loss": LOSSES,
-            "network.reduction": REDUCTIONS, "hardware.placement": PLACEMENTS}
-_TEXTS = {"pulse_law.table"}
-"""Names whose values are names or paths (a table device's table), not numbers."""
-_INTS = {"n_levels", "encoding.bias_rows", "array.rows", "array.cols", "array.count", "adc.bits", "dac.bits",
-         "adc.columns_per_converter", "slicing.weight_bits", "temporal_noise.flicker_sources",
-         "temporal_noise.telegraph_traps", "slicing.bits_per_slice", "dac.bits_per_cycle",
-         "training.epochs", "training.batch_size", "training.seed", "training.patience"}
-
-
 def parameters(experiment: Optional[Experiment] = None) -> List[Parameter]:
-    """Every dotted name that can be set and swept, with its kind and unit: every field of the preset's
-    device (``device.*``), of ``mapping.Encoding`` (``encoding.*``) and of every section.
+    """Every dotted name that can be set and swept, with its kind, unit and meaning, from the fields' settings
+    (:func:`crossbar.settings.setting`): every field of the preset's device (``device.*``, its pulse law,
+    two-pulse scheme and read noise with memory as ``device.pulse_law.*`` and so on), of
+    :class:`mapping.Encoding` (``encoding.*``) and of every section (:data:`SECTIONS`).
 
     The device's names depend on its preset (``device.two_pulse.*`` exist for
     a two-pulse device only); without an experiment, those of ``li2019``.
     """
     preset = experiment.hardware.preset if experiment is not None else "li2019"
-    device = crossbar.preset(preset).to_dict()
-    names = []
-    for key, value in device.items():
-        if key in ("name", "initial_conductance_range", "read_noise_table"):
-            continue
-        if isinstance(value, dict):
-            names += [f"{key}.{k}" for k in value]
-        elif key == "two_pulse" and value is None:
-            continue
-        else:
-            names.append(key)
-    out = [_parameter(f"device.{n}", n) for n in names]
-    out += [_parameter(n, n) for n in _UNITS if n.startswith("encoding.")]
-    out += _section_parameters()
-    return out
-
-
-def _section_parameters() -> List[Parameter]:
-    """A parameter for every field of every section, its kind from the field's type."""
-    import typing
-
-    out = []
+    out = spec_parameters(crossbar.preset(preset), "device")
+    out += spec_parameters(Encoding, "encoding")
     for section, cls in SECTIONS.items():
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            name = f"{section}.{f.name}"
-            kind = _kind_of(hints[f.name])
-            if name in _CHOICES:
-                out.append(_parameter(name, name))
-            else:
-                unit, doc = _UNITS.get(name, ("", ""))
-                out.append(Parameter(name, kind, unit, doc))
+        out += spec_parameters(cls, section)
     return out
 
 
-def _kind_of(hint) -> str:
-    """A parameter kind of a section field's type (``Optional[X]`` as ``X``)."""
-    import typing
-
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) is typing.Union and len(args) == 1:
-        hint = args[0]
-    if hint is bool:
-        return "bool"
-    if hint is int:
-        return "int"
-    if hint is float:
-        return "float"
-    if hint is str:
-        return "text"
-    if typing.get_origin(hint) is tuple:
-        return "ints" if typing.get_args(hint)[0] is int else "texts"
-    return "float"
+def spec_parameters(spec, prefix: str) -> List[Parameter]:
+    """A :class:`Parameter` for every listed field of a spec (a class, or an instance whose nested specs are
+    listed as ``prefix.field.sub``; a nested spec that is None has none)."""
+    cls = spec if isinstance(spec, type) else type(spec)
+    out = []
+    for f in listed_fields(cls):
+        name = f"{prefix}.{f.name}"
+        nested = None if isinstance(spec, type) else getattr(spec, f.name)
+        if dataclasses.is_dataclass(nested):
+            out += spec_parameters(nested, name)
+            continue
+        if nested is None and not isinstance(spec, type) and _is_spec_field(cls, f):
+            continue
+        info = described(f)
+        out.append(Parameter(name, kind_of(cls, f), info.unit, info.doc, info.allowed()))
+    return out
 
 
-def _parameter(name: str, key: str) -> Parameter:
-    unit, doc = _UNITS.get(key, ("", ""))
-    if key in _CHOICES:
-        choices = _CHOICES[key] if _CHOICES[key] is not None else tuple(crossbar.preset_names())
-        return Parameter(name, "choice", unit, doc, tuple(choices))
-    if key in _TEXTS:
-        return Parameter(name, "text", unit, doc)
-    return Parameter(name, "int" if key in _INTS else "float", unit, doc)
+def _is_spec_field(cls, f: dataclasses.Field) -> bool:
+    """Whether a field holds a nested spec (``Optional[TwoPulseScheme]``): a dataclass type."""
+    hint = typing.get_type_hints(cls)[f.name]
+    return any(dataclasses.is_dataclass(a) for a in (hint, *typing.get_args(hint)))
 
 
 def parameter(name: str, experiment: Optional[Experiment] = None) -> Parameter:
     """The :class:`Parameter` of a dotted name; ``ValueError`` naming the closest known names otherwise."""
-    import difflib
-
     known = parameters(experiment)
     for p in known:
         if p.name == name:
@@ -979,10 +707,6 @@ def read_experiment_file(path: str) -> Tuple[Experiment, dict]:
 def read_table_file(path: str, what: str = "experiment file") -> dict:
     """The top-level table of a TOML (or ``.json``) file; ``ValueError`` naming the file otherwise (a missing,
     binary or malformed file, or one whose top level is not a table)."""
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -1111,4 +835,4 @@ def li2019(task: str, seed: int = 0, epochs: Optional[int] = None, start: str = 
     device = {} if noise_sigma is None else {"program_noise_sigma": noise_sigma}
     return Experiment(DataSection(task=task), network, HardwareSection(preset, way, placement="li2019",
                                                                         start=start),
-                      device=device, array=ArraySection(128, 64, 1), training=training)
+                      device=device, array=crossbar.ArraySpec(128, 64, 1), training=training)

@@ -8,26 +8,24 @@ hardware number has its software twin.
 
 A layer's matrix (rows ``[x; h; 1]``) is placed as weights for ``[x; h]`` and
 bias rows for the ``1``; without biases, no bias rows. The column ADCs of a
-matrix cover ``+-adc_range`` in units of its outputs (gate pre-activations:
+matrix cover ``+-adc.range`` in units of its outputs (gate pre-activations:
 sigmoid and tanh are saturated beyond about 4, so little is lost by clipping
 there).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 import crossbar
 from crossbar.array import estimated_array_bytes
-from crossbar.validation import (CHECKED_BYTES, as_float_array, check_choice, check_int, check_memory, check_range,
-                                 config_from_dict, config_to_dict, make_generator)
-from mapping import (ADC_RANGE_MODES, Chip, Encoding, MappedMatrix, SlicedMatrix, WeightSlicing, periphery_names,
-                     periphery_preset)
+from crossbar.validation import (CHECKED_BYTES, as_float_array, check_memory, check_range, config_from_dict,
+                                 config_to_dict, make_generator)
+from mapping import Chip, ChipSpec, MappedMatrix, SlicedMatrix
 from mapping.chip import named
 
 from . import parallel
@@ -45,228 +43,7 @@ reaches (rarer currents saturate)."""
 """Format of :meth:`HardwareNetwork.save` files."""
 
 
-@dataclass(frozen=True)
-class HardwareConfig:
-    """How the network goes onto the chip. Validated when built.
-
-    Parameters
-    ----------
-    preset : str
-        Device technology (``crossbar.preset_names()``).
-    device : crossbar.DeviceModel, optional
-        Overrides the preset's device (e.g. another programming noise).
-    ideal_converters : bool
-        Leave out the DAC and ADC even when the preset has them.
-    array_rows, array_cols : int
-        Size of each array (Li et al.: 128 x 64).
-    n_arrays : int, optional
-        Arrays available (Li et al.: 1).
-    corners : dict, optional
-        Matrix name -> (array, row, col) corner; default first fit.
-    encoding : mapping.Encoding
-        Default ``Encoding()``: row pairs, Li et al.'s 100 uS per unit weight
-        when the weights fit it, else the scale from the weights (``fits``),
-        so that any network programs; ``Encoding(scale="fixed")`` refuses
-        weights beyond the pairs' range instead.
-    adc_range : float
-        ADC full scale in output units of each matrix (> 0), with ``adc_range_by="outputs"``.
-    adc_range_by : str
-        How each matrix's ADC full scale is set (:data:`mapping.ADC_RANGE_MODES`): ``"outputs"``
-        (``adc_range`` output units), ``"array_max"`` (the largest current a
-        column of its tiles can carry), ``"cell_step"`` (one LSB is one
-        device step at an input of 1) or ``"calibration"`` (the 99.9th
-        percentile of the currents that sample sequences give,
-        :meth:`HardwareNetwork.calibrate_adcs`; ``outputs`` until then).
-    adc_circuit : crossbar.ADCCircuit
-        Architecture and non-idealities of the column ADCs (default the uniform quantizer).
-    slicing : mapping.WeightSlicing, optional
-        Weights as integers held in bit slices (:class:`mapping.SlicedMatrix`); ``None``: analog pairs.
-        Sliced weights are programmed ex situ (in-situ updates are refused).
-    dac_bit_serial : bool
-        Inputs driven bit by bit (:class:`crossbar.DAC` ``bit_serial``).
-    dac_conversion : str
-        ``"per_bit"`` or ``"accumulate"`` (with ``dac_bit_serial``).
-    read_scheme : str
-        What a read does with the lines of an array it neither drives nor senses
-        (:data:`crossbar.peripherals.READ_SCHEMES`: ``grounded``, ``floating``, ``1t1r`` or ``v_half``).
-    write_scheme : crossbar.WriteScheme, optional
-        Passive in-situ writes, cell by cell, that disturb half-selected cells; ``None``: no disturb.
-    device_read_scheme : str
-        What a read of one device (verify, read-back) does with the other lines: ``grounded``, ``v_half``
-        or ``floating`` (:mod:`crossbar.device_reads`).
-    device_read_voltage : float
-        Read voltage of a device read, volts.
-    seconds_per_read, seconds_per_write : float
-        Simulated seconds each read (a network's time step) and each write (an update) let pass on every
-        array's clock (:class:`crossbar.Peripherals`), so drift and read noise with memory evolve during
-        inference and training as one mechanism. 0: the clock moves only by ``advance_time``.
-    dac_bits_per_cycle : int
-        Magnitude bits a bit-serial cycle drives (:class:`crossbar.DAC` ``bits_per_cycle``).
-    periphery : str, optional
-        A periphery preset (:func:`mapping.periphery_names`) whose converter energy and time the chip
-        counts with (:meth:`crossbar.EnergyCosts.for_adc` scales them to this configuration's ADC);
-        ``None``: :class:`crossbar.EnergyCosts` defaults. The preset's arrays, converters and slices are
-        set by :meth:`for_periphery` (or an experiment's ``hardware.periphery``), not by this field.
-    dac_bits, adc_bits : int, optional
-        Converter resolutions including the sign (2..24); default the preset's (8 and 8 for li2019).
-    wires : crossbar.WireResistance, optional
-    """
-
-    preset: str = "li2019"
-    device: Optional[crossbar.DeviceModel] = None
-    ideal_converters: bool = False
-    array_rows: int = 128
-    array_cols: int = 64
-    n_arrays: Optional[int] = None
-    corners: Optional[Dict[str, Tuple[int, int, int]]] = None
-    encoding: Encoding = field(default_factory=Encoding)
-    adc_range: float = 6.0
-    wires: Optional[crossbar.WireResistance] = None
-    dac_bits: Optional[int] = None
-    adc_bits: Optional[int] = None
-    adc_range_by: str = "outputs"
-    adc_circuit: crossbar.ADCCircuit = field(default_factory=crossbar.ADCCircuit)
-    slicing: Optional[WeightSlicing] = None
-    dac_bit_serial: bool = False
-    dac_conversion: str = "per_bit"
-    read_scheme: str = "grounded"
-    write_scheme: Optional[crossbar.WriteScheme] = None
-    dac_bits_per_cycle: int = 1
-    periphery: Optional[str] = None
-    device_read_scheme: str = "grounded"
-    device_read_voltage: float = 0.2
-    seconds_per_read: float = 0.0
-    seconds_per_write: float = 0.0
-
-    def __post_init__(self):
-        crossbar.preset(self.preset)
-        if self.device is not None and not isinstance(self.device, crossbar.DeviceModel):
-            raise ValueError(f"device={self.device!r} is not allowed; a crossbar.DeviceModel or None")
-        check_range("adc_range", self.adc_range, 0.0, low_open=True)
-        for name in ("dac_bits", "adc_bits"):
-            if getattr(self, name) is not None:
-                check_int(name, getattr(self, name), 2, 24)
-        if self.wires is not None and not isinstance(self.wires, crossbar.WireResistance):
-            raise ValueError(f"wires={self.wires!r} is not allowed; a crossbar.WireResistance or None")
-        if not isinstance(self.encoding, Encoding):
-            raise ValueError(f"encoding={self.encoding!r} is not allowed; a mapping.Encoding")
-        check_choice("adc_range_by", self.adc_range_by, ADC_RANGE_MODES)
-        if self.slicing is not None and not isinstance(self.slicing, WeightSlicing):
-            raise ValueError(f"slicing={self.slicing!r} is not allowed; a mapping.WeightSlicing or None")
-        if self.slicing is not None and self.adc_range_by == "calibration":
-            raise ValueError("adc_range_by='calibration' with sliced weights: choose outputs, array_max or cell_step")
-        if self.slicing is not None and self.corners:
-            raise ValueError("corners are not allowed with sliced weights (a tile set per slice); leave them out")
-        if not isinstance(self.dac_bit_serial, bool):
-            raise ValueError(f"dac_bit_serial={self.dac_bit_serial!r} is not allowed; True or False is required")
-        check_choice("dac_conversion", self.dac_conversion, crossbar.peripherals.INPUT_CONVERSIONS)
-        if self.periphery is not None:
-            check_choice("periphery", self.periphery, periphery_names())
-        check_int("dac_bits_per_cycle", self.dac_bits_per_cycle, 1, 23)
-        if self.dac_bits_per_cycle != 1 and not self.dac_bit_serial:
-            raise ValueError(f"dac_bits_per_cycle={self.dac_bits_per_cycle!r} needs bit-serial row DACs "
-                             "(dac_bit_serial=True); leave it 1")
-        check_choice("read_scheme", self.read_scheme, crossbar.peripherals.READ_SCHEMES)
-        crossbar.Peripherals(read_scheme=self.read_scheme, write_scheme=self.write_scheme,
-                             device_read_scheme=self.device_read_scheme,
-                             device_read_voltage=self.device_read_voltage, seconds_per_read=self.seconds_per_read,
-                             seconds_per_write=self.seconds_per_write)  # the combination is checked
-        if self.device_read_scheme != "grounded" and self.device_model().two_pulse is not None:
-            raise ValueError(f"device_read_scheme={self.device_read_scheme!r} with device "
-                             f"{self.device_model().name!r}: two-pulse cells sit behind access transistors, which "
-                             "shut out the unselected cells of a device read; leave it 'grounded'")
-        if self.write_scheme is not None and self.device_model().two_pulse is not None:
-            raise ValueError(f"write_scheme with device {self.device_model().name!r}: two-pulse writes go through "
-                             "access transistors (1T1R); leave it out")
-        bend = self.device_model().iv_nonlinearity_per_volt
-        if bend != 0.0 and (self.wires is not None or self.read_scheme == "floating"):
-            path = "through wires" if self.wires else "through floating lines"
-            raise ValueError(f"device {self.device_model().name!r} has cells that bend (iv_nonlinearity_per_volt="
-                             f"{bend:g} /V) and the reads go {path}: each cell's voltage would depend on the "
-                             "others, a solve per input vector; use "
-                             "ideal wires and a grounded, 1t1r or v_half read scheme, or linear cells")
-        if self.read_scheme == "v_half" and self.peripherals().dac is None:
-            raise ValueError(f"read_scheme='v_half' holds the unused lines at half the DAC's v_max, and this chip "
-                             f"has no DAC (ideal_converters={self.ideal_converters}, preset {self.preset!r}); give "
-                             "dac_bits or choose another read scheme")
-        if self.dac_bit_serial and self.peripherals().dac is None:
-            raise ValueError(f"dac_bit_serial=True needs row DACs, and this chip has none (ideal_converters="
-                             f"{self.ideal_converters}, preset {self.preset!r}); give dac_bits")
-        if not isinstance(self.adc_circuit, crossbar.ADCCircuit):
-            raise ValueError(f"adc_circuit={self.adc_circuit!r} is not allowed; a crossbar.ADCCircuit")
-        if not self.adc_circuit.is_uniform and self.peripherals().adc is None:
-            raise ValueError(f"adc_circuit kind={self.adc_circuit.kind!r} needs column ADCs, and this chip has "
-                             f"none (ideal_converters={self.ideal_converters}, preset {self.preset!r} without "
-                             "ADC and no adc_bits); give adc_bits or leave the kind 'uniform'")
-
-    def peripherals(self) -> crossbar.Peripherals:
-        """The DAC and ADC of the chip: none with ``ideal_converters``, else the preset's with these bits."""
-        if self.ideal_converters:
-            return crossbar.Peripherals()
-        found = crossbar.preset_peripherals(self.preset)
-        dac, adc = found.dac, found.adc
-        if self.dac_bits is not None or (dac is not None and self.dac_bit_serial):
-            dac = crossbar.DAC(bits=self.dac_bits if self.dac_bits is not None else dac.bits,
-                               v_max=dac.v_max if dac else 0.2, clip=dac.clip if dac else False,
-                               bit_serial=self.dac_bit_serial, conversion=self.dac_conversion,
-                               bits_per_cycle=self.dac_bits_per_cycle)
-
-        if self.adc_bits is not None or adc is not None:
-            adc = crossbar.ADC(bits=self.adc_bits if self.adc_bits is not None else adc.bits,
-                               full_scale=adc.full_scale if adc else 1e-4, circuit=self.adc_circuit)
-        return crossbar.Peripherals(dac=dac, adc=adc)
-
-    def device_model(self) -> crossbar.DeviceModel:
-        return self.device if self.device is not None else crossbar.preset(self.preset)
-
-    def energy_costs(self) -> crossbar.EnergyCosts:
-        """Per-operation costs of this chip: the periphery preset's (or the defaults) for its ADC."""
-        costs = crossbar.EnergyCosts() if self.periphery is None else periphery_preset(self.periphery).costs
-        adc = self.peripherals().adc
-        return costs if adc is None else costs.for_adc(adc.circuit, adc.bits, self.array_cols)
-
-    @classmethod
-    def for_periphery(cls, name: str, **changes) -> "HardwareConfig":
-        """A configuration with a periphery preset's arrays, converters, slices and costs
-        (:mod:`mapping.periphery`); ``changes`` set any field after them."""
-        p = periphery_preset(name)
-        fields = dict(periphery=name, array_rows=p.array_rows, array_cols=p.array_cols, dac_bits=p.dac.bits,
-                      dac_bit_serial=p.dac.bit_serial, dac_conversion=p.dac.conversion,
-                      dac_bits_per_cycle=p.dac.bits_per_cycle, adc_bits=p.adc_bits, adc_circuit=p.adc_circuit,
-                      adc_range_by=p.adc_range_by, slicing=p.slicing)
-        return cls(**{**fields, **changes})
-
-    def to_dict(self) -> dict:
-        """Every field as JSON-ready values (SI units; the device in full)."""
-        return config_to_dict(dataclasses.replace(self, device=self.device_model()))
-
-    @classmethod
-    def from_dict(cls, data: dict, source: str = "hardware") -> "HardwareConfig":
-        """A configuration from :meth:`to_dict`'s values, validated; ``ValueError`` naming ``source`` otherwise."""
-        return config_from_dict(cls, data, source, nested={
-            "device": crossbar.DeviceModel.from_dict,
-            "encoding": lambda d, s: config_from_dict(Encoding, d, s),
-            "wires": lambda d, s: config_from_dict(crossbar.WireResistance, d, s),
-            "adc_circuit": lambda d, s: config_from_dict(crossbar.ADCCircuit, d, s),
-            "slicing": lambda d, s: config_from_dict(WeightSlicing, d, s),
-            "write_scheme": lambda d, s: config_from_dict(crossbar.WriteScheme, d, s),
-            "corners": lambda d, s: {str(k): tuple(int(x) for x in v) for k, v in d.items()}})
-
-
-def build_chip(config: HardwareConfig, seed=0) -> Chip:
-    """An empty chip of the configuration's technology, converters and wires (arrays come as blocks need them)."""
-    peripherals = config.peripherals()
-    adc = peripherals.adc
-    costs = config.energy_costs()
-    return Chip(config.device_model(), config.array_rows, config.array_cols, n_arrays=config.n_arrays,
-                dac=peripherals.dac, adc_bits=None if adc is None else adc.bits, wires=config.wires, seed=seed,
-                adc_circuit=None if adc is None else adc.circuit, costs=costs, read_scheme=config.read_scheme,
-                write_scheme=config.write_scheme, device_read_scheme=config.device_read_scheme,
-                device_read_voltage=config.device_read_voltage, seconds_per_read=config.seconds_per_read,
-                seconds_per_write=config.seconds_per_write)
-
-
-def place_network(chip: Chip, network: NetworkConfig, config: HardwareConfig) -> Dict[str, MappedMatrix]:
+def place_network(chip: Chip, network: NetworkConfig, config: ChipSpec) -> Dict[str, MappedMatrix]:
     """Place every matrix of a network of this shape on ``chip`` (corners from ``config``, else first fit).
 
     Only the shapes matter: no weights are needed, so ``xbar map`` lays out networks of any size.
@@ -280,8 +57,9 @@ def place_network(chip: Chip, network: NetworkConfig, config: HardwareConfig) ->
         if name.startswith("layer"):
             hidden = network.hidden[int(name[5:].split(".")[0])]
             groups = [(g, hidden) for g in cell.gate_names]
-        if config.slicing is not None:
-            matrices[name] = SlicedMatrix(chip, name.replace(".W", ""), rows - 1, cols, config.slicing,
+        slicing = config.slicing.weights()
+        if slicing is not None:
+            matrices[name] = SlicedMatrix(chip, name.replace(".W", ""), rows - 1, cols, slicing,
                                           bias=network.bias, encoding=config.encoding, column_groups=groups)
         else:
             matrices[name] = MappedMatrix(chip, name.replace(".W", ""), rows - 1, cols, bias=network.bias,
@@ -289,13 +67,14 @@ def place_network(chip: Chip, network: NetworkConfig, config: HardwareConfig) ->
     return matrices
 
 
-def estimated_arrays(network: NetworkConfig, config: HardwareConfig) -> float:
+def estimated_arrays(network: NetworkConfig, config: ChipSpec) -> float:
     """Arrays a network of this shape takes, estimated before placing it: two devices a weight (a pair),
     times the slices of a sliced design, over the devices of an array (bias rows and half-filled arrays
     not counted: a lower bound)."""
     weights = sum(float(rows) * float(cols) for rows, cols in network.matrix_shapes().values())
-    slices = config.slicing.n_slices if config.slicing is not None else 1
-    return 2.0 * slices * weights / (float(config.array_rows) * float(config.array_cols))
+    slicing = config.slicing.weights()
+    slices = slicing.n_slices if slicing is not None else 1
+    return 2.0 * slices * weights / (float(config.array.rows) * float(config.array.cols))
 
 
 LAYOUT_BYTES_PER_ARRAY = 24e3
@@ -303,16 +82,16 @@ LAYOUT_BYTES_PER_ARRAY = 24e3
 measured by ``xbar map`` of 8 814 arrays of 128 x 64 devices."""
 
 
-def check_chip_memory(network: NetworkConfig, config: HardwareConfig) -> None:
+def check_chip_memory(network: NetworkConfig, config: ChipSpec) -> None:
     """Refuse a chip whose arrays (:func:`estimated_arrays`, each :func:`crossbar.array.estimated_array_bytes`)
     would not fit the memory available, before anything is placed: one line with the size, the estimate
     and the memory."""
     arrays = estimated_arrays(network, config)
-    per_array = estimated_array_bytes(config.array_rows, config.array_cols, config.device_model())
+    per_array = estimated_array_bytes(config.array.rows, config.array.cols, config.device_model())
     needed = arrays * (per_array + LAYOUT_BYTES_PER_ARRAY)
     if needed > CHECKED_BYTES:
         check_memory(f"a chip for hidden={list(network.hidden)} (about {arrays:,.0f} arrays of "
-                     f"{config.array_rows} x {config.array_cols} devices)", needed)
+                     f"{config.array.rows} x {config.array.cols} devices)", needed)
 
 
 def li2019_corners(network: Network) -> Dict[str, Tuple[int, int, int]]:
@@ -331,7 +110,8 @@ class HardwareNetwork:
     network : Network
         Its parameters are the software twin; digital parameters (peepholes)
         are used from it directly.
-    config : HardwareConfig
+    config : mapping.ChipSpec
+        The chip's description (an experiment's: :meth:`lstm.experiment.Experiment.chip_spec`).
     seed : int or None
         The chip (device spread, faults, every noise draw).
     compiled : bool
@@ -345,7 +125,7 @@ class HardwareNetwork:
         ``XBAR_THREADS`` or the usable cores. The numbers do not depend on it.
     """
 
-    def __init__(self, network: Network, config: HardwareConfig = HardwareConfig(), seed=0,
+    def __init__(self, network: Network, config: ChipSpec = ChipSpec(), seed=0,
                  compiled: bool = True, threads: Optional[int] = None):
         if not isinstance(network, Network):
             raise ValueError(f"network={network!r} is not allowed; an lstm.Network is required")
@@ -354,7 +134,7 @@ class HardwareNetwork:
         self.compiled = bool(compiled)
         self.threads = parallel.default_threads() if threads is None else parallel.check_threads(threads)
         check_chip_memory(network.config, config)
-        self.chip = build_chip(config, seed)
+        self.chip = config.build(seed)
         self.matrices: Dict[str, MappedMatrix] = place_network(self.chip, network.config, config)
         self._read_back: Optional[Dict[str, np.ndarray]] = None
         self._calibration: Optional[Dict[str, np.ndarray]] = None  # each matrix's sample inputs
@@ -373,21 +153,21 @@ class HardwareNetwork:
         return reports
 
     def _set_adcs(self) -> None:
-        """ADC full scale of each matrix, once its scale is known, as ``adc_range_by`` says
+        """ADC full scale of each matrix, once its scale is known, as ``adc.range_by`` says
         (:meth:`mapping.MappedMatrix.adc_full_scale_by`)."""
         if self.chip.adc_bits is None:
             return
         for name, mm in self.matrices.items():
-            if self.config.adc_range_by != "calibration":
-                mm.set_adc_full_scale(mm.adc_full_scale_by(self.config.adc_range_by, self.config.adc_range))
+            if self.config.adc.range_by != "calibration":
+                mm.set_adc_full_scale(mm.adc_full_scale_by(self.config.adc.range_by, self.config.adc.range))
             elif self._calibration is None:  # no samples yet: the outputs' range meanwhile
-                mm.set_adc_full_scale(mm.adc_full_scale_by("outputs", self.config.adc_range))
+                mm.set_adc_full_scale(mm.adc_full_scale_by("outputs", self.config.adc.range))
             else:
                 mm.calibrate_adc(self._calibration[name], percentile=CALIBRATION_PERCENTILE)
 
     def calibrate_adcs(self, x, mask=None) -> Dict[str, float]:
         """Set every matrix's ADC full scale from the currents that sample sequences give
-        (``adc_range_by="calibration"``): the :data:`CALIBRATION_PERCENTILE` of ``|I|`` over the inputs each
+        (``adc.range_by="calibration"``): the :data:`CALIBRATION_PERCENTILE` of ``|I|`` over the inputs each
         matrix sees when the network (its software twin, the weights it holds now) runs ``x``.
 
         The samples are kept: a later :meth:`program` or :meth:`initialize` calibrates again on them.
@@ -402,9 +182,9 @@ class HardwareNetwork:
         dict
             Each matrix's full scale, amperes.
         """
-        if self.config.adc_range_by != "calibration":
-            raise ValueError(f"adc_range_by={self.config.adc_range_by!r}: calibrate_adcs needs "
-                             "adc_range_by='calibration'")
+        if self.config.adc.range_by != "calibration":
+            raise ValueError(f"adc.range_by={self.config.adc.range_by!r}: calibrate_adcs needs "
+                             "adc.range_by='calibration'")
         if self.chip.adc_bits is None:
             raise ValueError("the chip has no ADCs to calibrate")
         _, cache = self.network.forward(x, mask, keep=True)
@@ -554,7 +334,7 @@ class HardwareNetwork:
         """
         meta, arrays = load_arrays(path, CHIP_FORMAT, path, "a saved chip")
         try:
-            config = HardwareConfig.from_dict(meta["config"], f"{path}: config")
+            config = ChipSpec.from_dict(meta["config"], f"{path}: config")
             net_config = config_from_dict(NetworkConfig, meta["network"], f"{path}: network")
             network = Network(net_config, seed=0)
             network.set_params(SoftwareTrainer(network).check_state(
@@ -694,7 +474,7 @@ class HardwareAwareTrainer(SoftwareTrainer):
         return net.gradients(batch.x, batch.y, batch.mask, product=product, weights=noisy)
 
 
-def programming_weight_noise(config: HardwareConfig) -> float:
+def programming_weight_noise(config: ChipSpec) -> float:
     """Weight noise of one-shot programming, ``sqrt(2) * sigma / k`` (dimensionless)."""
     device = config.device_model()
     low, high = device.programmable_range
@@ -720,7 +500,7 @@ class Spread:
         return f"{self.mean:.4g} +- {self.std:.2g} over {len(self.values)} chips"
 
 
-def evaluate_over_chips(network: Network, config: HardwareConfig, seeds: Sequence[int], metric,
+def evaluate_over_chips(network: Network, config: ChipSpec, seeds: Sequence[int], metric,
                         method: str = "one_shot", **options) -> Spread:
     """Program the network ex situ on one simulated chip per seed and evaluate each.
 

@@ -27,9 +27,10 @@ from typing import Optional
 
 import numpy as np
 
+from mapping import ChipSpec
+
 from .experiment import Experiment
-from .hardware import (HardwareAwareTrainer, HardwareConfig, HardwareNetwork, InSituTrainer, li2019_corners,
-                       programming_weight_noise)
+from .hardware import HardwareAwareTrainer, HardwareNetwork, InSituTrainer, li2019_corners, programming_weight_noise
 from .network import Network, NetworkConfig
 from .problems import Problem, load_problem
 from .train import Dataset, History, SoftwareTrainer, fit
@@ -65,22 +66,10 @@ def corners(exp: Experiment, network: Network):
     return {"layer0.W": (0, 0, 0), "head.W": (0, lstm_rows, 0)}
 
 
-def hardware_config(exp: Experiment, network: Network, way: Optional[str] = None) -> HardwareConfig:
-    """The chip of the experiment for a way (its encoding differs between in situ and ex situ)."""
-    way = exp.hardware.way if way is None else way
-    return HardwareConfig(preset=exp.hardware.preset, device=exp.device_model(),
-                          ideal_converters=exp.hardware.ideal_converters, array_rows=exp.array.rows,
-                          array_cols=exp.array.cols, n_arrays=exp.array.count, corners=corners(exp, network),
-                          encoding=exp.encoding_config(way), adc_range=exp.adc.range, wires=exp.wires.resistance(),
-                          dac_bits=exp.dac.bits, adc_bits=exp.adc.bits, adc_range_by=exp.adc.range_by,
-                          adc_circuit=exp.adc.circuit(), slicing=exp.slicing.weights(),
-                          dac_bit_serial=exp.dac.inputs == "bit_serial", dac_conversion=exp.dac.conversion,
-                          read_scheme=exp.array.read_scheme,
-                          write_scheme=exp.array.writes(), dac_bits_per_cycle=exp.dac.bits_per_cycle,
-                          device_read_scheme=exp.array.device_read_scheme,
-                          device_read_voltage=exp.array.device_read_voltage,
-                          seconds_per_read=exp.array.seconds_per_read, seconds_per_write=exp.array.seconds_per_write,
-                          periphery=None if exp.hardware.periphery == "none" else exp.hardware.periphery)
+def chip_spec(exp: Experiment, network: Network, way: Optional[str] = None) -> ChipSpec:
+    """The chip of the experiment for a way (its encoding differs between in situ and ex situ), with the
+    corners of its placement (:func:`corners`)."""
+    return exp.chip_spec(way, corners(exp, network))
 
 
 def start(hw: HardwareNetwork, how: str) -> None:
@@ -145,8 +134,8 @@ CALIBRATION_SEQUENCES = 256
 def calibrate(hw: HardwareNetwork, train) -> None:
     """Calibrate the chip's ADCs on the first :data:`CALIBRATION_SEQUENCES` training sequences (a
     :class:`~lstm.train.Dataset`, or a :class:`~lstm.problems.Problem`'s) when its configuration asks for
-    it (``adc_range_by="calibration"``); otherwise nothing."""
-    if hw.config.adc_range_by != "calibration" or hw.chip.adc_bits is None:
+    it (``adc.range_by="calibration"``); otherwise nothing."""
+    if hw.config.adc.range_by != "calibration" or hw.chip.adc_bits is None:
         return
     train = train.train if isinstance(train, Problem) else train
     n = min(CALIBRATION_SEQUENCES, len(train.x))
@@ -158,11 +147,11 @@ def build_trainer(exp: Experiment, problem: Problem, way: Optional[str]):
     way = None if way == "software" else way
     net = Network(network_config(exp, problem), seed=exp.training.seed)
     if way == "in_situ":
-        hw = HardwareNetwork(net, hardware_config(exp, net, way), seed=exp.training.seed)
+        hw = HardwareNetwork(net, chip_spec(exp, net, way), seed=exp.training.seed)
         start(hw, exp.hardware.start)
         return InSituTrainer(hw), net, hw
     if way == "hardware_aware":
-        noise = programming_weight_noise(hardware_config(exp, net, way))
+        noise = programming_weight_noise(chip_spec(exp, net, way))
         return HardwareAwareTrainer(net, noise, seed=exp.training.seed), net, None
     return SoftwareTrainer(net), net, None
 
@@ -217,7 +206,7 @@ def train(exp: Experiment, problem: Optional[Problem] = None, way: Optional[str]
                       keep=t.keep, watch=watch, progress=progress,
                       description=f"{way} ({exp.hardware.preset})" if way else "software", checkpoint=checkpoint)
     if way in ("ex_situ_one_shot", "ex_situ_write_verify", "hardware_aware"):
-        hw = HardwareNetwork(net, hardware_config(exp, net, way), seed=t.seed)
+        hw = HardwareNetwork(net, chip_spec(exp, net, way), seed=t.seed)
         method = "write_verify" if way == "ex_situ_write_verify" else "one_shot"
         device = exp.device_model()
         tolerance = max(device.program_noise_sigma / 2, 1e-3 * device.g_max)

@@ -25,49 +25,9 @@ import numpy as np
 
 from crossbar.validation import check_int
 
-from .experiment import Experiment, li2019, parameter
+from .experiment import (MAX_POINTS, Experiment, check_point_count, experiment_from_table, li2019,  # noqa: F401
+                         parameter, parse_values, read_table_file, toml_type)  # (MAX_POINTS, parse_values: sweep's)
 from .results import FORMAT, ResultsWriter, read_results
-
-MAX_POINTS = 100_000
-"""The most points (values times seeds) a sweep may have; more is refused before any is made."""
-
-
-def _check_count(count: int, what: str) -> None:
-    if count > MAX_POINTS:
-        raise ValueError(f"{what} make(s) {count:.6g} points; a sweep may have at most {MAX_POINTS} "
-                         "(split it into several sweeps, or use fewer values)")
-
-
-def parse_values(text: str) -> List[float]:
-    """Values of one ``--vary`` right-hand side.
-
-    ``a:b:n`` is ``n`` evenly spaced values from a to b; ``log:a:b:n`` is ``n``
-    values evenly spaced in log10; ``a,b,c`` is a list; a single number is one value.
-    """
-    text = text.strip()
-    bad = ValueError(f"range {text!r} is not understood; use start:stop:count, log:start:stop:count "
-                     "(positive), or a,b,c")
-    if ":" in text:
-        log = text.startswith("log:")
-        try:
-            a, b, n = text[4:].split(":") if log else text.split(":")
-            a, b, n = float(a), float(b), int(n)
-        except ValueError:
-            raise bad from None
-        if n < 1 or (log and (a <= 0 or b <= 0)):
-            raise bad
-        _check_count(n, f"range {text!r}")  # before any value is made
-        if log:
-            return [float(v) for v in np.logspace(math.log10(a), math.log10(b), n)]
-        return [float(v) for v in np.linspace(a, b, n)]
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise bad from None
-    if not values or not all(math.isfinite(v) for v in values):
-        raise ValueError(f"range {text!r} holds a value that is not finite")
-    return values
-
 
 def parse_vary(items: Sequence[str], experiment: Optional[Experiment] = None) -> Dict[str, list]:
     """``["device.program_noise_sigma=0:6e-6:7", "hardware.way=in_situ,ex_situ_one_shot"]`` -> {name: values}.
@@ -97,8 +57,6 @@ def load_sweep_file(path: str) -> Tuple[Experiment, Dict[str, list], Optional[in
 
     Returns (base experiment, vary, seeds or None).
     """
-    from .experiment import experiment_from_table, read_table_file, toml_type
-
     data = read_table_file(path, "sweep file")
     for key in ("experiment", "sweep", "vary"):
         if key in data and not isinstance(data[key], dict):
@@ -224,7 +182,7 @@ def points(experiment: Experiment, vary: Dict[str, list], seeds: int, base_seed:
     count = seeds
     for n in names:
         count *= len(values[n])
-    _check_count(count, " x ".join([f"{len(values[n])} values of {n}" for n in names] + [f"{seeds} seed(s)"]))
+    check_point_count(count, " x ".join([f"{len(values[n])} values of {n}" for n in names] + [f"{seeds} seed(s)"]))
     combos = itertools.product(*(values[n] for n in names)) if names else [()]
     if "training.seed" in values:
         if seeds != 1 or base_seed != 0:
@@ -630,8 +588,6 @@ class _Axis:
     whole-number ticks for whole numbers, words and lists as categories."""
 
     def __init__(self, name: str, values: list, experiment: Optional[dict]):
-        from .experiment import parameter
-
         self.name = name
         if name == "seed":
             unit, doc, kind = "", "seed", "int"

@@ -35,7 +35,10 @@ def warm_up() -> None:
     global _WARM
     if _WARM:
         return
-    from .hardware import HardwareConfig, HardwareNetwork, InSituTrainer
+    import crossbar
+    from mapping import ChipSpec
+
+    from .hardware import HardwareNetwork, InSituTrainer
     from .network import make_network
     from .train import Dataset
 
@@ -46,7 +49,7 @@ def warm_up() -> None:
     for batch in (data, data.subset([0])):  # a batch and a single vector take different products
         net = make_network(2, [3], 1, seed=0, head="sigmoid")
         net.gradients(batch.x, batch.y, batch.mask)
-        hw = HardwareNetwork(net, HardwareConfig(array_rows=16, array_cols=16), seed=0)
+        hw = HardwareNetwork(net, ChipSpec(array=crossbar.ArraySpec(rows=16, cols=16)), seed=0)
         hw.program()
         trainer = InSituTrainer(hw)
         _, grads = trainer.gradients(batch)

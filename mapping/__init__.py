@@ -13,10 +13,13 @@ from .encoding import Encoding, RangeReport
 from .layout import Block, Layout
 from .mapped import ADC_RANGE_MODES, MappedMatrix, MappingReport, Tile, UpdateReport
 from .sliced import SLICE_ENCODINGS, SlicedMatrix, SliceTile, WeightSlicing
+from .specs import SlicingSpec
+from .chip_spec import ChipSpec
 from .periphery import PeripheryPreset, all_peripheries, periphery_doc, periphery_names, periphery_preset
 
-__all__ = ["ADC_RANGE_MODES", "Block", "Chip", "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport",
-           "SLICE_ENCODINGS", "SliceTile", "SlicedMatrix", "Tile", "UpdateReport", "WeightSlicing",
+__all__ = ["ADC_RANGE_MODES", "Block", "Chip", "ChipSpec",
+           "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport",
+           "SLICE_ENCODINGS", "SliceTile", "SlicedMatrix", "SlicingSpec", "Tile", "UpdateReport", "WeightSlicing",
            "PeripheryPreset", "all_peripheries", "periphery_doc", "periphery_names", "periphery_preset"]
 
 from crossbar import __version__  # one version for the three packages

@@ -21,10 +21,11 @@ outputs come back as ``y = I / (v_read * k)``. Bias rows are driven at
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Optional, Tuple
+from typing import ClassVar, Optional, Tuple
 
 import numpy as np
 
+from crossbar.settings import setting
 from crossbar.validation import check_choice, check_int, check_range
 
 SCHEMES = ("row_pairs", "column_pairs")
@@ -63,15 +64,17 @@ class Encoding:
         Rows given to a bias; the bias is shared evenly among them.
     """
 
-    scheme: str = "row_pairs"
-    scale: str = "fits"
-    siemens_per_weight: float = 100e-6
-    percentile: float = 99.0
-    clip_weights: bool = False
-    v_read: float = 0.2
-    input_limit: float = 1.0
-    bias_input: float = 1.0
-    bias_rows: int = 1
+    SECTION: ClassVar[str] = "encoding"
+
+    scheme: str = setting("row_pairs", choices=SCHEMES, doc="where the two devices of a pair sit")
+    scale: str = setting("fits", choices=SCALE_MODES, doc="how the scale is chosen")
+    siemens_per_weight: float = setting(100e-6, unit="S", doc="conductance per unit weight of the fixed scale")
+    percentile: float = setting(99.0, unit="%", doc="percentile of |w| that sets the percentile scale")
+    clip_weights: bool = setting(False, doc="clip weights the pairs cannot hold", listed=False)
+    v_read: float = setting(0.2, unit="V", doc="read voltage of an input of 1")
+    input_limit: float = setting(1.0, unit="1", doc="largest |input| accepted")
+    bias_input: float = setting(1.0, unit="1", doc="drive of the bias rows")
+    bias_rows: int = setting(1, unit="rows", doc="rows given to a bias")
 
     def __post_init__(self):
         check_choice("encoding.scheme", self.scheme, SCHEMES)

@@ -15,7 +15,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from crossbar import ADC, Drive, OperationCounts, ProgramReport, Read, ReadPlan
+from crossbar import ADC, ADC_RANGE_MODES, Drive, OperationCounts, ProgramReport, Read, ReadPlan
 from crossbar.validation import as_float_array, check_choice, check_int, check_range
 
 from .chip import Chip
@@ -78,11 +78,6 @@ class UpdateReport:
 
     pulses: int
     n_limited: int
-
-
-ADC_RANGE_MODES = ("outputs", "array_max", "cell_step", "calibration")
-"""How a matrix's ADC full scale is set (see :meth:`MappedMatrix.adc_full_scale_by`; ``calibration`` from
-sample inputs, :meth:`MappedMatrix.calibrate_adc`)."""
 
 
 class MappedMatrix:

@@ -242,13 +242,15 @@ def test_solve_passive_beyond_memory_is_refused_and_superlu_failures_name_the_si
 
 
 def test_a_network_and_a_chip_beyond_memory_are_refused_before_their_weights(sixteen_gigabytes):
-    from lstm.hardware import HardwareConfig, HardwareNetwork
+    import crossbar
+    from lstm.hardware import HardwareNetwork
+    from mapping import ChipSpec
     from lstm.network import Network, NetworkConfig
 
     with pytest.raises(ValueError, match=r"a network of hidden=\[30000\] \(3.6e\+09 weights\) needs about 230 GB"):
         Network(NetworkConfig(4, (30000,), 1))
     small = Network(NetworkConfig(4, (8,), 1))
-    big = HardwareConfig(array_rows=128, array_cols=64)
+    big = ChipSpec(array=crossbar.ArraySpec(rows=128, cols=64))
     object.__setattr__(small.config, "hidden", (5000,))  # a chip of 24 440 arrays, without its 100 M weights
     with pytest.raises(ValueError, match=r"a chip for hidden=\[5000\] \(about 24,440 arrays of 128 x 64 devices\) "
                                          r"needs about 39 GB of memory; 16 GB is available"):

@@ -103,12 +103,12 @@ def test_reads_that_need_a_solve_per_vector_are_refused():
         m.matvec(np.zeros((1, 10)))
     with pytest.raises(ValueError, match="iv_nonlinearity_per_volt"):
         device.replace(iv_nonlinearity_per_volt=-1.0)
-    from lstm.hardware import HardwareConfig
+    from mapping import ChipSpec
 
     with pytest.raises(ValueError, match="through floating lines"):
-        HardwareConfig(preset="ideal", device=device, read_scheme="floating")
+        ChipSpec(preset="ideal", device=device, array=crossbar.ArraySpec(read_scheme="floating"))
     with pytest.raises(ValueError, match="through wires"):
-        HardwareConfig(preset="ideal", device=device, wires=crossbar.WireResistance(1.0, 1.0))
+        ChipSpec(preset="ideal", device=device, wires=crossbar.WiresSpec(1.0, 1.0))
 
 
 def test_the_numpy_twin_of_a_plan_takes_the_cell_too():

@@ -5,14 +5,14 @@ import pytest
 
 import crossbar
 from lstm.experiment import li2019, parameter
-from lstm.hardware import HardwareConfig, HardwareNetwork, build_chip
+from lstm.hardware import HardwareNetwork
 from lstm.network import make_network
 from lstm.runner import build_trainer, problem_of
 from lstm.train import fit
-from mapping import Chip
+from mapping import Chip, ChipSpec
 
-SAR = crossbar.ADCCircuit("sar", capacitor_mismatch_sigma=0.05, comparator_offset_sigma_lsb=0.5,
-                          columns_per_converter=4)
+SAR_FIELDS = dict(kind="sar", capacitor_mismatch_sigma=0.05, comparator_offset_sigma_lsb=0.5, columns_per_converter=4)
+SAR = crossbar.ADCCircuit(**SAR_FIELDS)
 
 
 def vowels_network():
@@ -32,7 +32,7 @@ def test_experiment_names_reach_the_chip():
     with pytest.raises(ValueError, match="adc.capacitor_mismatch_sigma"):
         li2019("vowels").with_values({"adc.capacitor_mismatch_sigma": 0.05})  # with the uniform kind
     with pytest.raises(ValueError, match="needs column ADCs"):
-        HardwareConfig(ideal_converters=True, adc_circuit=SAR)
+        ChipSpec(ideal_converters=True, adc=crossbar.AdcSpec(**SAR_FIELDS))
 
 
 def test_converters_are_built_with_the_chip_and_saved(tmp_path):
@@ -50,7 +50,7 @@ def test_converters_are_built_with_the_chip_and_saved(tmp_path):
 
 
 def test_a_network_on_mismatched_converters_continues_after_a_reload(tmp_path):
-    config = HardwareConfig(adc_circuit=SAR, adc_bits=6)
+    config = ChipSpec(adc=crossbar.AdcSpec(**SAR_FIELDS, bits=6))
     net = vowels_network()
     hw = HardwareNetwork(net, config, seed=2)
     hw.program()
@@ -60,7 +60,7 @@ def test_a_network_on_mismatched_converters_continues_after_a_reload(tmp_path):
     loaded = HardwareNetwork.load(str(path))
     for _ in range(3):
         np.testing.assert_array_equal(hw.predict(x), loaded.predict(x))
-    ideal = HardwareNetwork(net, HardwareConfig(adc_bits=6), seed=2)
+    ideal = HardwareNetwork(net, ChipSpec(adc=crossbar.AdcSpec(bits=6)), seed=2)
     ideal.program()
     assert not np.array_equal(ideal.predict(x), hw.predict(x))  # the mismatch is there
 
@@ -76,29 +76,29 @@ def test_converter_energy_and_time_follow_the_circuit():
     ramp = base.for_adc(crossbar.ADCCircuit("ramp"), 8, 64)
     assert ramp.adc_energy == pytest.approx(256 * 20e-15) and ramp.adc_time == pytest.approx(256e-9)
     assert base.for_adc(crossbar.ADCCircuit(), 4, 64) is base
-    chip = build_chip(HardwareConfig(adc_circuit=crossbar.ADCCircuit("ramp"), adc_bits=6))
+    chip = ChipSpec(adc=crossbar.AdcSpec(kind="ramp", bits=6)).build()
     assert chip.costs.adc_energy == pytest.approx(64 * 20e-15)
 
 
 def test_range_by_array_max_never_saturates_and_cell_step_sets_the_lsb():
     net = vowels_network()
     x = np.random.default_rng(0).uniform(-1, 1, (20, 7, 12))
-    hw = HardwareNetwork(net, HardwareConfig(adc_range_by="array_max"), seed=0)
+    hw = HardwareNetwork(net, ChipSpec(adc=crossbar.AdcSpec(range_by="array_max")), seed=0)
     hw.program()
     hw.predict(x)
     assert hw.counters().adc_saturations == 0
-    tight = HardwareNetwork(net, HardwareConfig(adc_range=0.5), seed=0)
+    tight = HardwareNetwork(net, ChipSpec(adc=crossbar.AdcSpec(range=0.5)), seed=0)
     tight.program()
     tight.predict(x)
     assert tight.counters().adc_saturations > 0
-    stepped = HardwareNetwork(net, HardwareConfig(adc_range_by="cell_step"), seed=0)
+    stepped = HardwareNetwork(net, ChipSpec(adc=crossbar.AdcSpec(range_by="cell_step")), seed=0)
     stepped.program()
     device = crossbar.preset("li2019")
     for mm in stepped.matrices.values():
         lsb = mm.adc.full_scale / 127
         assert lsb == pytest.approx(mm.encoding.v_read * device.pulse_law.step_up)
-    with pytest.raises(ValueError, match="adc_range_by"):
-        HardwareConfig(adc_range_by="guess")
+    with pytest.raises(ValueError, match="adc.range_by"):
+        ChipSpec(adc=crossbar.AdcSpec(range_by="guess"))
 
 
 def test_in_situ_training_runs_on_sar_converters():
@@ -114,7 +114,7 @@ def test_read_scheme_reaches_the_chip_and_is_saved(tmp_path):
     _, net, hw = build_trainer(exp, problem_of(exp), "in_situ")
     assert hw.chip.peripherals.read_scheme == "floating"
     hw.program()
-    grounded = HardwareNetwork(net, HardwareConfig(corners=hw.config.corners, n_arrays=1), seed=0)
+    grounded = HardwareNetwork(net, ChipSpec(corners=hw.config.corners, array=crossbar.ArraySpec(count=1)), seed=0)
     grounded.program()
     x = np.random.default_rng(0).uniform(-1, 1, (3, 5, 12))
     # Li et al.'s placement puts both matrices on one array: each read leaves the other's rows floating
@@ -153,7 +153,7 @@ def test_adcs_calibrated_on_sample_sequences_cover_their_currents():
     exp = li2019("vowels", way="ex_situ_one_shot").with_values({"adc.range_by": "calibration"})
     problem = problem_of(exp)
     net = make_network(12, [14], 9, head="softmax", mode="seq2vec", loss="cross_entropy", seed=0, bias=False)
-    config = HardwareConfig(adc_range_by="calibration")
+    config = ChipSpec(adc=crossbar.AdcSpec(range_by="calibration"))
     hw = HardwareNetwork(net, config, seed=0)
     hw.program()
     provisional = {n: mm.adc.full_scale for n, mm in hw.matrices.items()}
@@ -170,16 +170,15 @@ def test_adcs_calibrated_on_sample_sequences_cover_their_currents():
     with pytest.raises(ValueError, match="in_situ"):
         li2019("vowels").with_values({"adc.range_by": "calibration"})
     with pytest.raises(ValueError, match="calibrate_adcs needs"):
-        HardwareNetwork(net, HardwareConfig(), seed=0).calibrate_adcs(x, mask)
+        HardwareNetwork(net, ChipSpec(), seed=0).calibrate_adcs(x, mask)
 
 
 def test_dac_names_drive_inputs_bit_by_bit():
     exp = li2019("vowels", way="ex_situ_one_shot").with_values({"dac.inputs": "bit_serial",
                                                                 "dac.conversion": "accumulate"})
     _, net, _ = build_trainer(exp, problem_of(exp), None)
-    from lstm.runner import hardware_config
 
-    dac = hardware_config(exp, net).peripherals().dac
+    dac = exp.chip_spec().converters().dac
     assert dac.bit_serial and dac.conversion == "accumulate" and dac.cycles == 7
     assert parameter("dac.inputs").choices == ("parallel", "bit_serial")
     with pytest.raises(ValueError, match="dac.conversion"):

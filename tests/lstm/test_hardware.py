@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
+import crossbar
 from lstm import cli, tasks
-from mapping import Encoding
-from lstm.hardware import HardwareConfig, HardwareNetwork, InSituTrainer, li2019_corners
+from mapping import ChipSpec, Encoding
+from lstm.hardware import HardwareNetwork, InSituTrainer, li2019_corners
 from lstm.network import make_network
 from lstm.optim import OptimizerConfig
 from lstm.experiment import li2019
@@ -27,7 +28,7 @@ from lstm.train import SoftwareTrainer, fit
 @pytest.mark.parametrize("bias", [True, False])
 def test_ideal_hardware_equals_software(rng, cell, bias):
     net = make_network(3, [5, 4], 2, seed=1, cell=cell, head="sigmoid", bias=bias)
-    hw = HardwareNetwork(net, HardwareConfig(preset="ideal"), seed=0)
+    hw = HardwareNetwork(net, ChipSpec(preset="ideal"), seed=0)
     hw.program()
     x = rng.uniform(-1, 1, (4, 6, 3))
     mask = np.ones((4, 6))
@@ -50,8 +51,8 @@ def test_airline_in_situ_close_to_software(capsys):
     fit(SoftwareTrainer(software), task.train, 800, 1, optimizer, seed=0, progress=False)
     sw = task.test_rmse(software.predict(task.full.x)[0, :, 0])
     net = airline_network(0)
-    config = HardwareConfig(preset="li2019", n_arrays=1, corners=li2019_corners(net),
-                            encoding=Encoding(scale="fixed"))  # Li et al.'s 100 uS per unit weight
+    config = ChipSpec(preset="li2019", corners=li2019_corners(net), encoding=Encoding(scale="fixed"),
+                      array=crossbar.ArraySpec(count=1))  # Li et al.'s 100 uS per unit weight
     hw = HardwareNetwork(net, config, seed=0)
     _start(hw, "programmed")
     fit(InSituTrainer(hw), task.train, 800, 1, optimizer, seed=0, progress=False)
@@ -123,11 +124,11 @@ def test_chips_and_drift(rng):
     error = lambda hw: float(np.sqrt(np.mean((hw.predict(x) - truth) ** 2)))  # noqa: E731
     from mapping import Encoding
 
-    config = HardwareConfig(preset="li2019", ideal_converters=True, encoding=Encoding(scale="max_abs"))
+    config = ChipSpec(preset="li2019", ideal_converters=True, encoding=Encoding(scale="max_abs"))
     spread = evaluate_over_chips(net, config, [0, 1, 2, 3], error)
     assert len(set(spread.values)) == 4 and spread.std > 0 and spread.mean > 0
     assert evaluate_over_chips(net, config, [5], error).values == evaluate_over_chips(net, config, [5], error).values
-    drifting = HardwareConfig(preset="ideal", device=crossbar.preset("ideal").replace(drift_nu=0.05, drift_nu_sigma=0.02))
+    drifting = ChipSpec(preset="ideal", device=crossbar.preset("ideal").replace(drift_nu=0.05, drift_nu_sigma=0.02))
     hw = HardwareNetwork(net, drifting, seed=0)
     hw.program()
     errors = evaluate_over_time(hw, [0.0, 10.0, 1e3, 1e5], error)
@@ -140,7 +141,8 @@ def test_in_situ_checkpoint_resume_equals_uninterrupted(tmp_path):
 
     def chip():
         net = airline_network(2)
-        hw = HardwareNetwork(net, HardwareConfig(preset="li2019", n_arrays=1, corners=li2019_corners(net)), seed=2)
+        config = ChipSpec(preset="li2019", corners=li2019_corners(net), array=crossbar.ArraySpec(count=1))
+        hw = HardwareNetwork(net, config, seed=2)
         _start(hw, "programmed")
         return hw
 
@@ -163,7 +165,8 @@ def test_compiled_lstm_equals_step_by_step(rng):
     layers over several tiles, variable lengths: the same bits, gradients,
     counts and generator states.
     """
-    config = HardwareConfig(array_rows=32, array_cols=16, adc_range=4.0, encoding=Encoding(scale="max_abs"))
+    config = ChipSpec(encoding=Encoding(scale="max_abs"), array=crossbar.ArraySpec(rows=32, cols=16),
+                      adc=crossbar.AdcSpec(range=4.0))
     x = rng.uniform(-1, 1, (5, 7, 3))
     y = rng.uniform(0, 1, (5, 7, 2))
     mask = np.ones((5, 7))
@@ -193,10 +196,11 @@ def test_lstm_with_wires_runs_compiled_and_equals_the_nodal_solve(rng):
     without converters equal to an LSTM whose every product is a nodal solve of each tile's drive."""
     import crossbar
 
-    wires = crossbar.WireResistance(2.0, 2.0)
+    wires = crossbar.WiresSpec(2.0, 2.0)
     x = rng.uniform(-1, 1, (4, 5, 3))
     mask = np.ones((4, 5))
-    li = HardwareConfig(array_rows=16, array_cols=16, adc_range=4.0, wires=wires, encoding=Encoding(scale="max_abs"))
+    li = ChipSpec(wires=wires, encoding=Encoding(scale="max_abs"), array=crossbar.ArraySpec(rows=16, cols=16),
+                  adc=crossbar.AdcSpec(range=4.0))
     runs = []
     for compiled in (True, False):
         hw = HardwareNetwork(make_network(3, [6], 2, seed=2, head="sigmoid"), li, seed=4, compiled=compiled)
@@ -205,8 +209,8 @@ def test_lstm_with_wires_runs_compiled_and_equals_the_nodal_solve(rng):
     np.testing.assert_array_equal(runs[0], runs[1])
 
     device = crossbar.preset("ideal").replace(g_min=0.0, g_max=400e-6)
-    config = HardwareConfig(device=device, array_rows=16, array_cols=16, wires=wires, ideal_converters=True,
-                            encoding=Encoding(scale="max_abs"))
+    config = ChipSpec(device=device, wires=wires, ideal_converters=True, encoding=Encoding(scale="max_abs"),
+                      array=crossbar.ArraySpec(rows=16, cols=16))
     net = make_network(3, [6], 2, seed=2, head="identity")
     hw = HardwareNetwork(net, config, seed=4)
     hw.program()
@@ -316,4 +320,4 @@ def test_defaults_fit_together():
     hw.predict(np.random.default_rng(0).uniform(-1, 1, (4, 5, 3)))
     assert hw.counters().adc_conversions > counts.adc_conversions
     with pytest.raises(ValueError, match=r"beyond \+-0.882"):
-        HardwareNetwork(net, HardwareConfig(encoding=Encoding(scale="fixed"))).program()
+        HardwareNetwork(net, ChipSpec(encoding=Encoding(scale="fixed"))).program()

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import crossbar
-from lstm.hardware import HardwareConfig, HardwareNetwork
+from lstm.hardware import HardwareNetwork
+from mapping import ChipSpec
 from lstm.network import make_network
 
 
@@ -14,7 +15,8 @@ def test_drift_evolves_read_by_read_during_inference(rng, mode):
     net = make_network(2, [4], 2, seed=0, head="identity", mode=mode)
     x = rng.uniform(-1, 1, (3, 6, 2))
     device = crossbar.preset("ideal").replace(drift_nu=nu, drift_t0=t0)
-    hw = HardwareNetwork(net, HardwareConfig(preset="ideal", device=device, seconds_per_read=dt), seed=0)
+    config = ChipSpec(preset="ideal", device=device, array=crossbar.ArraySpec(seconds_per_read=dt))
+    hw = HardwareNetwork(net, config, seed=0)
     hw.program()
     assert all(mm.plan().varies_between_reads for mm in hw.matrices.values())
     arrays = {name: mm.arrays_used for name, mm in hw.matrices.items()}
@@ -33,7 +35,7 @@ def test_drift_evolves_read_by_read_during_inference(rng, mode):
     for k, a in enumerate(hw.chip.arrays):
         assert a.time == pytest.approx(clocks[k])
     # with a still clock the compiled layer reads the whole sequence at once and sees no drift
-    still = HardwareNetwork(net, HardwareConfig(preset="ideal", device=device), seed=0)
+    still = HardwareNetwork(net, ChipSpec(preset="ideal", device=device), seed=0)
     still.program()
     np.testing.assert_allclose(still.predict(x), net.predict(x), rtol=1e-10, atol=1e-12)
 

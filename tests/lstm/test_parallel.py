@@ -6,9 +6,9 @@ import pytest
 
 import crossbar
 from lstm import parallel
-from lstm.hardware import HardwareConfig, HardwareNetwork
+from lstm.hardware import HardwareNetwork
 from lstm.network import make_network
-from mapping import Encoding
+from mapping import ChipSpec, Encoding
 
 
 @pytest.mark.parametrize("ideal_converters", [False, True], ids=["converters", "ideal-converters"])
@@ -17,8 +17,8 @@ def test_compiled_layer_equals_the_step_by_step_reference(rng, ideal_converters,
     """li2019 (read noise: float32 bands), in column chunks on 1 to 4 threads, against the step-by-step numpy
     twin of the read (``compiled=False``): the same bits, the same counts. Each chunk takes every band in
     order and every product element is one chain, whatever the chunk or the thread."""
-    config = HardwareConfig(array_rows=32, array_cols=16, adc_range=4.0, ideal_converters=ideal_converters,
-                            encoding=Encoding(scale="max_abs"))
+    config = ChipSpec(ideal_converters=ideal_converters, encoding=Encoding(scale="max_abs"),
+                      array=crossbar.ArraySpec(rows=32, cols=16), adc=crossbar.AdcSpec(range=4.0))
     x = rng.uniform(-1, 1, (batch, 6, 3))
     mask = np.ones((batch, 6))
     mask[batch // 2, 3:] = 0
@@ -44,7 +44,7 @@ def test_thread_count_does_not_change_the_numbers(rng, shape):
     x = rng.uniform(-1, 1, (batch, time, features))
     mask = np.ones((batch, time))
     net = make_network(features, [hidden], 1, seed=0)
-    hw = HardwareNetwork(net, HardwareConfig(encoding=Encoding(scale="max_abs")), seed=3)
+    hw = HardwareNetwork(net, ChipSpec(encoding=Encoding(scale="max_abs")), seed=3)
     hw.program()
     plan = hw.matrices["layer0.W"].plan()
     if batch == 1:  # the read is cut into chunks, and its work is above the kernel's parallel threshold
@@ -54,7 +54,7 @@ def test_thread_count_does_not_change_the_numbers(rng, shape):
         assert len(parallel.batch_parts(batch, time * plan.multiply_adds(1), 2)) == 2
     results = []
     for threads in (1, 2, 3):
-        hw = HardwareNetwork(net, HardwareConfig(encoding=Encoding(scale="max_abs")), seed=3, threads=threads)
+        hw = HardwareNetwork(net, ChipSpec(encoding=Encoding(scale="max_abs")), seed=3, threads=threads)
         hw.program()
         out = hw.predict(x, mask)
         results.append((out, hw.counters()))
@@ -104,7 +104,7 @@ def test_chunks_do_not_change_the_numbers(rng, monkeypatch):
         monkeypatch.setattr(read, "CHUNKS_PER_THREAD", count)
         monkeypatch.setattr(read, "CHUNK_WORK", 0)
         net = make_network(69, [11], 1, seed=0)
-        hw = HardwareNetwork(net, HardwareConfig(array_rows=32, array_cols=16), seed=3)
+        hw = HardwareNetwork(net, ChipSpec(array=crossbar.ArraySpec(rows=32, cols=16)), seed=3)
         hw.program()
         plan = hw.matrices["layer0.W"].plan()
         results.append((len(plan.arrays.chunks) - 1, hw.matrices["layer0.W"].matvec(x)))
@@ -130,7 +130,7 @@ def test_blas_thread_count_does_not_change_the_numbers(rng, read_noise):
     results = []
     for blas_threads in (1, 2):
         net = make_network(64, [128], 1, seed=0)
-        config = HardwareConfig(device=device, encoding=Encoding(scale="max_abs"), ideal_converters=True)
+        config = ChipSpec(device=device, encoding=Encoding(scale="max_abs"), ideal_converters=True)
         hw = HardwareNetwork(net, config, seed=3, threads=2)
         hw.program()
         plan = hw.matrices["layer0.W"].plan()

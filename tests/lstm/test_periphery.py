@@ -8,9 +8,10 @@ import pytest
 import crossbar
 import mapping
 from lstm.experiment import Experiment, li2019, parameter, periphery_values
-from lstm.hardware import HardwareConfig, HardwareNetwork
+from lstm.hardware import HardwareNetwork
 from lstm.network import make_network
-from lstm.runner import hardware_config
+from lstm.runner import chip_spec
+from mapping import ChipSpec
 
 
 def test_the_presets_hold_their_papers_numbers():
@@ -51,7 +52,7 @@ def test_the_sar_energy_scales_from_the_papers_converter():
 def test_the_isaac_periphery_on_ideal_devices_is_the_software_network_to_its_precision():
     net = make_network(12, [14], 9, head="softmax", mode="seq2vec", loss="cross_entropy", seed=0)
     x = np.random.default_rng(0).uniform(-1, 1, (4, 5, 12))
-    config = HardwareConfig.for_periphery("isaac", preset="ideal")
+    config = ChipSpec.for_periphery("isaac", preset="ideal")
     assert config.energy_costs().adc_energy == pytest.approx(3.125e-12, rel=1e-12)
     hw = HardwareNetwork(net, config, seed=1)
     hw.program()
@@ -60,7 +61,7 @@ def test_the_isaac_periphery_on_ideal_devices_is_the_software_network_to_its_pre
     assert np.abs(out - net.predict(x)).max() < 1e-5
     counts = hw.chip.counters()
     assert counts.adc_saturations == 0
-    parallel = HardwareNetwork(net, dataclasses.replace(config, dac_bit_serial=False), seed=1)
+    parallel = HardwareNetwork(net, dataclasses.replace(config, dac=crossbar.DacSpec(config.dac.bits)), seed=1)
     parallel.program()
     parallel.predict(x)
     assert counts.input_vectors == 16 * parallel.chip.counters().input_vectors  # a cycle a bit
@@ -82,10 +83,10 @@ def test_an_experiment_takes_the_periphery_where_it_left_the_defaults():
     assert six.adc.bits == 6 and six.slicing.weight_bits == 16
     prime = six.with_values({"hardware.periphery": "prime"})
     assert (prime.array.rows, prime.dac.bits_per_cycle, prime.adc.kind, prime.adc.bits) == (256, 3, "ramp", 6)
-    config = hardware_config(prime, make_network(12, [14], 9, head="softmax", mode="seq2vec",
-                                                 loss="cross_entropy", seed=0))
-    assert (config.periphery, config.array_rows, config.slicing.bits_per_slice) == ("prime", 256, 4)
-    assert config.peripherals().dac.cycles == 2
+    config = chip_spec(prime, make_network(12, [14], 9, head="softmax", mode="seq2vec",
+                                           loss="cross_entropy", seed=0))
+    assert (config.periphery, config.array.rows, config.slicing.bits_per_slice) == ("prime", 256, 4)
+    assert config.converters().dac.cycles == 2
     assert parameter("hardware.periphery").choices == ("none", "isaac", "prime")
     with pytest.raises(ValueError, match=r"set by hardware.periphery='isaac'.*in_situ"):
         isaac.with_values({"hardware.way": "in_situ"})
@@ -95,9 +96,9 @@ def test_an_experiment_takes_the_periphery_where_it_left_the_defaults():
 
 def test_hardware_configs_refuse_a_bad_periphery_or_cycle_width():
     with pytest.raises(ValueError, match="periphery"):
-        HardwareConfig(periphery="tpu")
-    with pytest.raises(ValueError, match="dac_bits_per_cycle=2 needs bit-serial"):
-        HardwareConfig(dac_bits_per_cycle=2)
-    config = HardwareConfig(dac_bit_serial=True, dac_bits_per_cycle=3)
-    assert config.peripherals().dac.cycles == 3  # li2019's 8-bit DAC: 7 magnitude bits in digits of 3, 3, 1
+        ChipSpec(periphery="tpu")
+    with pytest.raises(ValueError, match="dac.bits_per_cycle=2 needs dac.inputs='bit_serial'"):
+        ChipSpec(dac=crossbar.DacSpec(bits_per_cycle=2))
+    config = ChipSpec(dac=crossbar.DacSpec(inputs="bit_serial", bits_per_cycle=3))
+    assert config.converters().dac.cycles == 3  # li2019's 8-bit DAC: 7 magnitude bits in digits of 3, 3, 1
     assert dataclasses.replace(config, periphery=None).energy_costs() == crossbar.EnergyCosts()

@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
+from crossbar import AdcSpec
 from lstm import cli, runner, sweep
-from lstm.experiment import (AdcSection, DataSection, Experiment, HardwareSection, NetworkSection, TrainingSection,
+from lstm.experiment import (DataSection, Experiment, HardwareSection, NetworkSection, TrainingSection,
                              li2019, parameters)
 from lstm.results import ResultsWriter, read_results
 
@@ -197,7 +198,7 @@ def _bases(folder):
     _waves(folder / "waves.csv", n=12, test_from=9)
     data = dict(path=str(folder / "waves.csv"), sequence="run", time="step", split="split", features=("a", "b"))
     training = TrainingSection(epochs=1, batch_size=9)
-    sar = AdcSection(kind="sar")
+    sar = AdcSpec(kind="sar")
     way = HardwareSection(way="ex_situ_one_shot")
     return [Experiment(DataSection(label="kind", **data), NetworkSection(hidden=(3,)), way, adc=sar,
                        training=training),

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import crossbar
-from lstm.hardware import HardwareConfig, HardwareNetwork
+from lstm.hardware import HardwareNetwork
+from mapping import ChipSpec
 from lstm.network import Network, NetworkConfig
 from mapping import Chip
 
@@ -19,7 +20,7 @@ def saved(tmp_path_factory):
     chip.allocate("m", [(4, 4)])
     chip.arrays[0].program(np.full((8, 8), 50e-6))
     chip.save(str(folder / "chip.npz"))
-    hw = HardwareNetwork(Network(NetworkConfig(3, (4,), 2), seed=0), HardwareConfig(preset="hfo2_soft_bounds"))
+    hw = HardwareNetwork(Network(NetworkConfig(3, (4,), 2), seed=0), ChipSpec(preset="hfo2_soft_bounds"))
     hw.program()
     hw.save(str(folder / "hw.npz"))
     return folder

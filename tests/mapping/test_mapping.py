@@ -252,12 +252,13 @@ def test_fast_first_fit_agrees_with_the_plain_loop():
 def test_placing_thousands_of_arrays_builds_no_devices_and_gives_up_whole():
     import time
 
-    from lstm.hardware import HardwareConfig, build_chip, place_network
+    from lstm.hardware import place_network
+    from mapping import ChipSpec
     from lstm.network import NetworkConfig
 
     began = time.time()
-    config = HardwareConfig(preset="ideal")
-    chip = build_chip(config)
+    config = ChipSpec(preset="ideal")
+    chip = config.build()
     place_network(chip, NetworkConfig(1024, (1024,), 10), config)
     # 32 x 64 full tiles of the LSTM, its bias rows in one more array, the dense head in a few
     assert 2048 < chip.n_allocated < 2060

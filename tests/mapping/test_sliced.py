@@ -194,17 +194,20 @@ def test_bit_serial_counts_cycles_and_conversions():
 
 
 def test_a_network_of_sliced_weights_and_serial_inputs_continues_after_a_reload(tmp_path):
-    from lstm.hardware import HardwareConfig, HardwareNetwork
+    import crossbar
+    from lstm.hardware import HardwareNetwork
+    from mapping import ChipSpec, SlicingSpec
     from lstm.network import make_network
 
     net = make_network(12, [14], 9, head="softmax", mode="seq2vec", loss="cross_entropy", seed=0)
-    config = HardwareConfig(slicing=WeightSlicing(8, 2, "offset"), dac_bit_serial=True, adc_range_by="array_max")
+    config = ChipSpec(slicing=SlicingSpec(8, 2, "offset"), adc=crossbar.AdcSpec(range_by="array_max"),
+                      dac=crossbar.DacSpec(inputs="bit_serial"))
     hw = HardwareNetwork(net, config, seed=1)
     hw.program()
     x = np.random.default_rng(0).uniform(-1, 1, (4, 6, 12))
     hw.save(str(tmp_path / "chip.npz"))
     loaded = HardwareNetwork.load(str(tmp_path / "chip.npz"))
-    assert (loaded.config.slicing, loaded.config.dac_bit_serial) == (config.slicing, True)
+    assert (loaded.config.slicing, loaded.config.dac.bit_serial) == (config.slicing, True)
     for _ in range(2):
         np.testing.assert_array_equal(hw.predict(x), loaded.predict(x))
     with pytest.raises(ValueError, match="in-situ initial state"):
