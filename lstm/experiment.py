@@ -547,9 +547,15 @@ class Parameter:
     unit: str
     doc: str
     choices: Tuple[str, ...] = ()
+    optional: bool = False  # None is a value of it (``none`` or ``null`` as text): the field left unset
+
+    NONE_WORDS: ClassVar[Tuple[str, ...]] = ("none", "null")
 
     def coerce(self, value):
-        """``value`` as this parameter's type; ``ValueError`` naming it otherwise (never truncated)."""
+        """``value`` as this parameter's type; ``ValueError`` naming it otherwise (never truncated). An
+        optional parameter also takes None (``none`` or ``null`` as text): the field unset."""
+        if self.optional and (value is None or (isinstance(value, str) and value.strip().lower() in self.NONE_WORDS)):
+            return None
         if self.kind == "text":
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{self.name}={value!r} is not allowed; a non-empty name or path is required")
@@ -566,8 +572,14 @@ class Parameter:
             return value
         if self.kind in ("ints", "texts"):
             return self._coerce_list(value)
+        unset = " (or none to leave it unset)" if self.optional else ""
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            value = check_finite(self.name, value)  # a number from text, or the error naming the parameter
+            try:
+                value = check_finite(self.name, value)  # a number from text, or the error naming the parameter
+            except ValueError as error:
+                if self.kind == "int":
+                    raise ValueError(f"{self.name}={value!r} is not allowed; a whole number is required{unset}") from None
+                raise ValueError(f"{error}{unset}") from None
         if self.kind == "int":
             if float(value) != int(value):
                 raise ValueError(f"{self.name}={value!r} is not allowed; a whole number is required "
@@ -647,8 +659,14 @@ def spec_parameters(spec, prefix: str) -> List[Parameter]:
         if nested is None and not isinstance(spec, type) and _is_spec_field(cls, f):
             continue
         info = described(f)
-        out.append(Parameter(name, kind_of(cls, f), info.unit, info.doc, info.allowed()))
+        out.append(Parameter(name, kind_of(cls, f), info.unit, info.doc, info.allowed(), _is_optional(cls, f)))
     return out
+
+
+def _is_optional(cls, f: dataclasses.Field) -> bool:
+    """Whether a field takes None (``Optional[int]``: ``training.patience``, ``training.clip_norm``)."""
+    hint = typing.get_type_hints(cls)[f.name]
+    return type(None) in typing.get_args(hint)
 
 
 def _is_spec_field(cls, f: dataclasses.Field) -> bool:

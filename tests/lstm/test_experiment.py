@@ -191,3 +191,22 @@ def test_li2019_experiments_are_the_papers():
     assert net.matrices["layer0.W"].scale == 100e-6  # Li et al.'s network fits their 100 uS per unit weight
     vowels = li2019("vowels")
     assert vowels.training.batch_size == 50 and not vowels.network.bias and vowels.training.epochs == 50
+
+
+def test_optional_settings_are_unset_by_none(tmp_path):
+    """An optional key (training.patience, training.clip_norm, array.write_scheme, ...) is set back to unset
+    by ``none`` (or ``null``), so a file with early stopping runs without it from the command line; a
+    required one refuses ``none``; an integer's refusal says a whole number is wanted."""
+    exp = li2019("airline", epochs=3).with_values({"training.validation": 0.2, "training.patience": 2,
+                                                   "training.clip_norm": 5.0})
+    plain = exp.with_values({"training.patience": "none", "training.validation": 0, "training.clip_norm": "null"})
+    assert plain.training.patience is None and plain.training.clip_norm is None
+    assert plain.to_dict() == li2019("airline", epochs=3).to_dict()  # the same experiment, the same sweep key
+    args = cli.build_parser().parse_args(cli._split_settings(
+        ["run", "e.toml", "--set", "training.patience=none", "--set", "training.validation", "0"]))
+    assert cli.with_settings(exp, args.set).training.patience is None
+    with pytest.raises(ValueError, match="training.epochs='none'"):
+        exp.with_values({"training.epochs": "none"})
+    with pytest.raises(ValueError, match="training.patience='x' is not allowed; a whole number is required "
+                                         r"\(or none to leave it unset\)"):
+        exp.with_values({"training.patience": "x"})
