@@ -625,6 +625,9 @@ class Parameter:
             if not values:
                 raise ValueError(f"{self.name}: no values in {text!r}")
             return [self.coerce(v) for v in values]
+        parts = [v.strip() for v in text.split(",")]
+        if self.optional and any(v.lower() in self.NONE_WORDS for v in parts):  # none,2: a list, no ranges
+            return [self.coerce(v) for v in parts if v]
         return [self.coerce(v) for v in parse_values(text)]
 
 

@@ -205,6 +205,10 @@ def test_optional_settings_are_unset_by_none(tmp_path):
     args = cli.build_parser().parse_args(cli._split_settings(
         ["run", "e.toml", "--set", "training.patience=none", "--set", "training.validation", "0"]))
     assert cli.with_settings(exp, args.set).training.patience is None
+    vary = sweep.parse_vary(["adc.bits=none,6", "training.clip_norm=null,5"], exp)  # swept too
+    todo = sweep.points(exp, vary, seeds=1)
+    assert sorted((p.resolved().adc.bits is None, p.resolved().training.clip_norm is None) for p in todo) == [
+        (False, False), (False, True), (True, False), (True, True)]
     with pytest.raises(ValueError, match="training.epochs='none'"):
         exp.with_values({"training.epochs": "none"})
     with pytest.raises(ValueError, match="training.patience='x' is not allowed; a whole number is required "
