@@ -19,7 +19,7 @@ from .device_reads import DEVICE_READ_SCHEMES
 from .disturb import WRITE_SCHEMES, WriteScheme
 from .peripherals import DAC, INPUT_CONVERSIONS, READ_SCHEMES, Peripherals
 from .settings import check_settings, setting
-from .wires import WireResistance
+from .wires import WIRE_SOLVERS, WireResistance
 
 ADC_RANGE_MODES = ("outputs", "array_max", "cell_step", "calibration")
 """How a matrix's ADC full scale is set (see :meth:`mapping.MappedMatrix.adc_full_scale_by`; ``calibration``
@@ -156,6 +156,12 @@ class WiresSpec:
 
     row_segment_ohms: float = setting(0.0, unit="ohm", doc="word-line resistance per segment", low=0.0)
     col_segment_ohms: float = setting(0.0, unit="ohm", doc="bit-line resistance per segment", low=0.0)
+    solver: str = setting("iterative", choices=WIRE_SOLVERS, written_at_default=False,
+                          doc="how the wire network is solved: block Gauss-Seidel (iterative) or sparse LU")
+    tolerance: float = setting(1e-13, unit="1", low=0.0, high=1e-3, low_open=True, written_at_default=False,
+                               doc="iterative solver: largest node-voltage move of a sweep, relative to max|V|")
+    max_iterations: int = setting(10000, unit="sweeps", low=1, written_at_default=False,
+                                  doc="iterative solver: sweeps before it refuses to go on")
 
     def __post_init__(self):
         check_settings(self)
@@ -167,4 +173,5 @@ class WiresSpec:
         """The :class:`crossbar.WireResistance` (None: ideal wires)."""
         if self.row_segment_ohms == 0.0:
             return None
-        return WireResistance(self.row_segment_ohms, self.col_segment_ohms)
+        return WireResistance(self.row_segment_ohms, self.col_segment_ohms, self.solver, self.tolerance,
+                              self.max_iterations)

@@ -29,6 +29,10 @@ import scipy.sparse.linalg as spla
 from .validation import check_choice, check_int, check_range
 
 
+WIRE_SOLVERS = ("iterative", "sparse")
+"""How a wire network is solved: block Gauss-Seidel or sparse LU (:class:`WireResistance`)."""
+
+
 @dataclass(frozen=True)
 class WireResistance:
     """Resistive wires of an array.
@@ -57,7 +61,7 @@ class WireResistance:
     def __post_init__(self):
         check_range("wires.row_segment_ohms", self.row_segment_ohms, 0.0, low_open=True, unit="ohm")
         check_range("wires.col_segment_ohms", self.col_segment_ohms, 0.0, low_open=True, unit="ohm")
-        check_choice("wires.solver", self.solver, ("iterative", "sparse"))
+        check_choice("wires.solver", self.solver, WIRE_SOLVERS)
         check_range("wires.tolerance", self.tolerance, 0.0, 1e-3, low_open=True)
         check_int("wires.max_iterations", self.max_iterations, 1)
 

@@ -206,10 +206,6 @@ class ChipSpec:
             raise ValueError(f"{source}: key(s) {', '.join(unknown)} not known in a chip record")
         write = r.get("write_scheme") or {}
         wires = r.get("wires") or {}
-        plain_wires = {"solver": "iterative", "tolerance": 1e-13, "max_iterations": 10000}
-        if any(wires.get(k, v) != v for k, v in plain_wires.items()):
-            raise ValueError(f"{source}: wires {wires} use a solver setting other than the default's; a chip "
-                             "description holds the segment resistances only")
         slicing = r.get("slicing") or {}
         try:
             tree = {
@@ -227,7 +223,8 @@ class ChipSpec:
                         "conversion": r.get("dac_conversion", "per_bit"),
                         "bits_per_cycle": r.get("dac_bits_per_cycle", 1)},
                 "wires": {"row_segment_ohms": wires.get("row_segment_ohms", 0.0),
-                          "col_segment_ohms": wires.get("col_segment_ohms", 0.0)},
+                          "col_segment_ohms": wires.get("col_segment_ohms", 0.0),
+                          **{k: wires[k] for k in ("solver", "tolerance", "max_iterations") if k in wires}},
                 "slicing": {"weight_bits": slicing.get("weight_bits"),
                             "bits_per_slice": slicing.get("bits_per_slice", 2),
                             "encoding": slicing.get("encoding", "differential")},

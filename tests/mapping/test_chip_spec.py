@@ -37,8 +37,12 @@ def test_an_old_flat_record_reads_as_the_same_chip():
     assert ChipSpec.from_dict(spec.to_dict()) == dataclasses.replace(spec, device=spec.device_model())
     with pytest.raises(ValueError, match="old chip: key\\(s\\) gain_stage not known"):
         ChipSpec.from_dict({**OLD_RECORD, "gain_stage": 1}, "old chip")
-    with pytest.raises(ValueError, match="solver setting"):
-        ChipSpec.from_dict({**OLD_RECORD, "wires": {**OLD_RECORD["wires"], "solver": "sparse"}}, "old chip")
+    # an old chip of the sparse wire solver (HardwareConfig took any WireResistance) reads with its solver
+    sparse = ChipSpec.from_dict({**OLD_RECORD, "wires": {**OLD_RECORD["wires"], "solver": "sparse"}}, "old chip")
+    assert sparse.wires.resistance() == crossbar.WireResistance(1.0, 2.0, solver="sparse")
+    assert ChipSpec.from_dict(sparse.to_dict()).wires == sparse.wires
+    with pytest.raises(ValueError, match="wires.solver='lu' is not allowed"):
+        ChipSpec.from_dict({**OLD_RECORD, "wires": {**OLD_RECORD["wires"], "solver": "lu"}}, "old chip")
 
 
 def test_an_experiment_hands_its_specs_to_the_chip_unchanged():
