@@ -19,7 +19,7 @@ import typing
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional, Tuple, Union
 
-from .validation import check_choice, check_int, check_range
+from .validation import check_choice, check_finite, check_int, check_range
 
 SI_UNITS = ("S", "V", "s", "ohm", "Hz", "S/V", "J", "A")
 """Units a bound's message names (a ratio's ``1`` or a count's noun is left out)."""
@@ -151,6 +151,10 @@ def check_settings(spec, prefix: Optional[str] = None) -> None:
                 raise ValueError(f"{name}={value!r} is not allowed; true or false")
         elif kind == "int":
             check_int(name, value, info.low, info.high)
-        elif kind == "float" and (info.low is not None or info.high is not None):
-            check_range(name, value, info.low, info.high, low_open=info.low_open, high_open=info.high_open,
-                        unit=info.unit if info.unit in SI_UNITS else "")
+        elif kind == "float":
+            if isinstance(value, bool) or isinstance(value, str):  # float(True) and float("1") would pass
+                raise ValueError(f"{name}={value!r} is not allowed; a finite real number is required")
+            check_finite(name, value)
+            if info.low is not None or info.high is not None:
+                check_range(name, value, info.low, info.high, low_open=info.low_open, high_open=info.high_open,
+                            unit=info.unit if info.unit in SI_UNITS else "")

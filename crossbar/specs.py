@@ -51,10 +51,10 @@ class ArraySpec:
     write_scheme: Optional[str] = setting(
         None, choices=WRITE_SCHEMES, written_at_default=False,
         doc="passive writes that disturb half-selected cells (omit: none)")
-    write_voltage: float = setting(2.0, unit="V", written_at_default=False,
+    write_voltage: float = setting(2.0, unit="V", written_at_default=False, low=0.0, high=20.0, low_open=True,
                                    doc="pulse amplitude across a written cell")
-    switching_voltage: float = setting(0.25, unit="V", written_at_default=False,
-                                       doc="V0 of the switching kinetics sinh(V/V0)")
+    switching_voltage: float = setting(0.25, unit="V", written_at_default=False, low=0.0, high=20.0,
+                                       low_open=True, doc="V0 of the switching kinetics sinh(V/V0)")
     device_read_scheme: str = setting(
         "grounded", choices=DEVICE_READ_SCHEMES, written_at_default=False,
         doc="lines a read of one device holds: grounded, at V/2, or floating")

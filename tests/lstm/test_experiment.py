@@ -214,3 +214,18 @@ def test_optional_settings_are_unset_by_none(tmp_path):
     with pytest.raises(ValueError, match="training.patience='x' is not allowed; a whole number is required "
                                          r"\(or none to leave it unset\)"):
         exp.with_values({"training.patience": "x"})
+
+
+@pytest.mark.parametrize("section, key, value, words", [
+    ("training", "learning_rate", True, "training.learning_rate=True is not allowed; a finite real number"),
+    ("data", "headroom", True, "data.headroom=True is not allowed"),
+    ("adc", "range", True, "adc.range=True is not allowed"),
+    ("array", "switching_voltage", "x", "array.switching_voltage='x' is not allowed"),
+    ("array", "write_voltage", -3.0, r"array.write_voltage=-3.0 is out of range; allowed \(0, 20\] V"),
+])
+def test_a_file_value_of_the_wrong_type_is_refused_by_its_name(section, key, value, words):
+    """A TOML file's true or text where a number belongs (float(True) is 1.0) is refused, not written back."""
+    table = li2019("vowels").to_dict()
+    table[section] = {**table.get(section, {}), key: value}
+    with pytest.raises(ValueError, match=words):
+        Experiment.from_dict(table)
