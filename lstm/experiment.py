@@ -755,16 +755,23 @@ def experiment_from_table(data: dict, path: str, what: str = "experiment file") 
     if not isinstance(vary, Mapping):
         raise ValueError(f"{what} {path}: [vary] is {toml_type(vary)} ({_short(vary)}); a table is required "
                          "(NAME = \"VALUES\" or NAME = [values])")
-    folder = os.path.dirname(os.path.abspath(path))
-    law = data.get("device", {}).get("pulse_law") if isinstance(data.get("device"), dict) else None
-    if isinstance(law, dict) and isinstance(law.get("table"), str) and law["table"].endswith(".npz") \
-            and not os.path.isabs(law["table"]):  # a fitted device's table, from the file's folder
-        law["table"] = os.path.normpath(os.path.join(folder, law["table"]))
+    device = data.get("device")
+    law = device.get("pulse_law") if isinstance(device, dict) else None
+    if isinstance(law, dict) and isinstance(law.get("table"), str) and law["table"].endswith(".npz"):
+        # a fitted device's table, from the file's folder (copies: the caller's table stays as it was)
+        data["device"] = {**device, "pulse_law": {**law, "table": beside_file(path, law["table"])}}
     data_section = data.get("data")
-    if isinstance(data_section, dict) and isinstance(data_section.get("path"), str):
-        if data_section["path"] and not os.path.isabs(data_section["path"]):
-            data_section["path"] = os.path.normpath(os.path.join(folder, data_section["path"]))
+    if isinstance(data_section, dict) and isinstance(data_section.get("path"), str) and data_section["path"]:
+        data["data"] = {**data_section, "path": beside_file(path, data_section["path"])}
     return Experiment.from_dict(data, f"{what} {path}"), dict(vary)
+
+
+def beside_file(path: str, name: str) -> str:
+    """``name`` as a file named in the file ``path``: an absolute name as it is, a relative one taken from
+    ``path``'s folder (whichever folder the command runs in)."""
+    if os.path.isabs(name):
+        return name
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), name))
 
 
 def toml_type(value) -> str:

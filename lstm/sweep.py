@@ -25,8 +25,9 @@ import numpy as np
 
 from crossbar.validation import check_int
 
-from .experiment import (MAX_POINTS, Experiment, check_point_count, experiment_from_table, li2019,  # noqa: F401
-                         parameter, parse_values, read_table_file, toml_type)  # (MAX_POINTS, parse_values: sweep's)
+from .experiment import (MAX_POINTS, Experiment, beside_file, check_point_count,  # noqa: F401
+                         experiment_from_table, li2019, parameter, parse_values, read_table_file,
+                         toml_type)  # (MAX_POINTS, parse_values: sweep's)
 from .results import FORMAT, ResultsWriter, read_results
 
 def parse_vary(items: Sequence[str], experiment: Optional[Experiment] = None) -> Dict[str, list]:
@@ -92,8 +93,7 @@ def load_sweep_file(path: str) -> Tuple[Experiment, Dict[str, list], Optional[in
             raise ValueError(f"sweep file {path}: [vary] {name} is a table; a string of values "
                              "(\"0:6e-6:7\") or an array ([4, 6, 8]) is required")
         if name == "data.path":  # files named relative to the sweep file, as its [data] path is
-            folder = os.path.dirname(os.path.abspath(path))
-            value = [v if not isinstance(v, str) or os.path.isabs(v) else os.path.normpath(os.path.join(folder, v))
+            value = [beside_file(path, v) if isinstance(v, str) else v
                      for v in (value if isinstance(value, list) else str(value).split(","))]
         text = ",".join(_vary_text(v) for v in value) if isinstance(value, list) else _vary_text(value)
         vary_items.append(f"{name}={text}")
