@@ -15,6 +15,7 @@ iteration); ohms, siemens, volts, amperes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -304,7 +305,6 @@ def passive_bytes(rows: int, cols: int, batch: int, word_wires: bool, bit_wires:
     arrays of ``batch x rows x cols``), the network's node numbers and voltages (``batch`` per node), and the
     sparse factors, ``8 log2(N)`` entries a node (N unknown nodes; measured 3 to 6.3 on arrays of 32 x 32 to
     400 x 400 with wires) at 16 bytes an entry."""
-    import math
 
     cells = float(rows) * float(cols)
     nodes = (cells if word_wires else rows) + (cells if bit_wires else cols)

@@ -7,6 +7,7 @@ allowed. Nothing is clipped or coerced silently.
 from __future__ import annotations
 
 import math
+import os
 from typing import Optional
 
 import numpy as np
@@ -224,8 +225,6 @@ def check_pulse_counts(name: str, counts, shape: tuple):
 def available_memory_bytes() -> Optional[int]:
     """Memory this process can still take, bytes: the system's ``MemAvailable`` (``/proc/meminfo``, else
     ``os.sysconf``), less what a cgroup limit leaves (``/sys/fs/cgroup/memory.max``); None if unknown."""
-    import os
-
     available = None
     try:
         with open("/proc/meminfo") as handle:

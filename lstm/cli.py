@@ -832,7 +832,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="fit: the device's name (default the file's)")
     p.add_argument("--traces", nargs="+", default=None, help="show: measured trace CSVs to draw beside it")
     p.add_argument("--seeds", type=int, default=20, help="simulated runs of each ramp for the goodness of fit, "
-                   "1..1000 (5 drawn)")
+                   "1..1000 (up to 10 drawn)")
     p.add_argument("--pulses", type=int, default=200, help="show without traces: pulses up, then down (>= 1)")
     p.add_argument("--max-pulses", type=int, default=20000, help="pulses of each ramp simulated for the goodness "
                    "of fit (longer ramps are cut, and it says so)")

@@ -12,12 +12,13 @@ sections, each a frozen, validated dataclass, and round-trips to TOML and JSON
     [device]      any field of the preset's DeviceModel to override ([device.pulse_law], [device.two_pulse])
     [encoding]    any field of mapping.Encoding to override
     [array]       rows, cols, count, read_scheme, write_scheme, write_voltage, switching_voltage,
-                  device_read_scheme, device_read_voltage
+                  device_read_scheme, device_read_voltage, seconds_per_read, seconds_per_write
     [adc]         bits, range, range_by, kind, capacitor_mismatch_sigma, comparator_offset_sigma_lsb,
                   amplifier_gain, columns_per_converter
     [dac]         bits, inputs, conversion, bits_per_cycle
     [slicing]     weight_bits, bits_per_slice, encoding
-    [wires]       row_segment_ohms, col_segment_ohms (0 and 0: ideal wires)
+    [wires]       row_segment_ohms, col_segment_ohms (0 and 0: ideal wires), solver, tolerance,
+                  max_iterations
     [training]    epochs, optimizer, learning_rate, momentum, clip_norm, batch_size, seed, validation,
                   patience, keep
 

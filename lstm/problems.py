@@ -33,6 +33,7 @@ the test RMSE is given back in the targets' own units.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import zipfile
 import zlib
@@ -380,7 +381,6 @@ def _user_problem(name, x, y, lengths, split, classes, data, seed, feature_names
 def _headroom_needed(headroom: float, largest: float) -> str:
     """The smallest ``data.headroom``, rounded up to 3 significant digits, under which every test input
     stays within the DAC's range (the largest is ``largest`` times the range at ``headroom``)."""
-    import math
 
     needed = headroom * largest
     step = 10.0 ** (math.floor(math.log10(needed)) - 2)

@@ -27,9 +27,10 @@ from typing import Optional
 
 import numpy as np
 
+from crossbar.validation import config_to_dict
 from mapping import ChipSpec
 
-from .experiment import Experiment
+from .experiment import Experiment, parameters
 from .hardware import HardwareAwareTrainer, HardwareNetwork, InSituTrainer, li2019_corners, programming_weight_noise
 from .network import Network, NetworkConfig
 from .problems import Problem, load_problem
@@ -260,15 +261,9 @@ def resolved_settings(exp: Experiment, problem: Problem) -> dict:
     """Every setting as the run used it: the network resolved for the data (inputs, outputs, mode, head,
     loss) and every dotted parameter's value (periphery and device presets filled in; a converter left to
     its preset shows as None here, and :func:`run` adds the chip's own under ``"chip"``)."""
-    from crossbar.validation import config_to_dict
-    from .experiment import parameters
-
     values = {}
     for p in parameters(exp):
-        try:
-            value = exp.value_of(p.name)
-        except (KeyError, AttributeError, TypeError):
-            continue
+        value = exp.value_of(p.name)
         values[p.name] = list(value) if isinstance(value, tuple) else value
     return {"network": config_to_dict(network_config(exp, problem)), "parameters": values}
 
@@ -289,8 +284,6 @@ def evaluate_chip(exp: Experiment, path: str) -> dict:
         "adc_saturations", "arrays"}, "baseline"}``: the chip's counters and energy include all work done
         on it before it was saved and the test read.
     """
-    from crossbar.validation import config_to_dict
-
     problem = problem_of(exp)
     hw = HardwareNetwork.load(path)
     wanted = config_to_dict(network_config(exp, problem))
