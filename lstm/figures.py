@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import List
+from typing import List, Optional
 
 
 def plt():
@@ -29,3 +29,16 @@ def save_figure(fig, out: str, name: str, dpi: int = 130) -> List[str]:
         fig.savefig(path, dpi=dpi)
     plt().close(fig)
     return paths
+
+
+def metric_label(metric: str, data: Optional[str] = None, what: str = "") -> str:
+    """A metric's axis label with its unit: accuracy in percent, RMSE in thousand passengers for the airline
+    series and in the targets' own units otherwise (``what`` goes before it: "validation or test")."""
+    words = metric.replace("_", " ").replace("rmse", "RMSE")
+    if what:
+        words = f"{what} {words.replace('test ', '')}"
+    if metric.endswith("accuracy"):
+        return f"{words} (%)"
+    if metric.endswith("rmse"):
+        return f"{words} ({'thousand passengers' if data == 'airline' else 'target units'})"
+    return words

@@ -465,15 +465,9 @@ def _shown(problem: Problem, value: float) -> float:
     return 100.0 * value if problem.metric == "test_accuracy" else value
 
 
-def _metric_label(problem: Problem, what: str) -> str:
-    unit = " (%)" if problem.metric == "test_accuracy" else (
-        " (thousand passengers)" if problem.name == "airline" else " (target units)")
-    return f"{what} {'accuracy' if problem.metric == 'test_accuracy' else 'RMSE'}{unit}"
-
-
 def _write_figures(out: str, problem: Problem, sw: TrainResult, hw: Optional[TrainResult], exp: Experiment,
                    base: Optional[dict] = None) -> list:
-    from .figures import save_figure, plt, microsiemens
+    from .figures import metric_label, microsiemens, plt, save_figure
 
     files = []
     base = base or baseline(problem)
@@ -502,7 +496,7 @@ def _write_figures(out: str, problem: Problem, sw: TrainResult, hw: Optional[Tra
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("training loss")
     ax_metric.set_xlabel("epoch")
-    ax_metric.set_ylabel(_metric_label(problem, "validation or test"))
+    ax_metric.set_ylabel(metric_label(problem.metric, problem.name, "validation or test"))
     for ax in (ax_loss, ax_metric):
         ax.xaxis.get_major_locator().set_params(integer=True)
         if ax.get_legend_handles_labels()[0]:

@@ -452,7 +452,7 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
     :func:`lstm.results.read_results`), and checks every choice and record before drawing: a missing file,
     or a record edited into something else, is a ``ValueError`` naming the file and the line.
     """
-    from .figures import plt as pyplot
+    from .figures import metric_label, plt as pyplot
 
     plt = pyplot()
     if not os.path.exists(path):
@@ -517,7 +517,7 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
         name, what, value = reference
         ax.axhline(scale * value, color="tab:gray", linestyle=":", label=f"{name} ({what})")
     x_axis.apply(ax)
-    ax.set_ylabel(_metric_label(metric, percent, records[0].get("baseline", {}).get("data")))
+    ax.set_ylabel(metric_label(metric, records[0].get("baseline", {}).get("data")))
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     low, high = min(counts), max(counts)
     title = None
@@ -643,15 +643,6 @@ def _experiment_of(table: Optional[dict]):
         return Experiment.from_dict(table) if isinstance(table, dict) else None
     except (ValueError, TypeError, KeyError):
         return None
-
-
-def _metric_label(metric: str, percent: bool, data: Optional[str] = None) -> str:
-    words = metric.replace("_", " ").replace("rmse", "RMSE")
-    if percent:
-        return f"{words} (%)"
-    if metric.endswith("rmse"):
-        return f"{words} ({'thousand passengers' if data == 'airline' else 'the targets' + chr(39) + ' units'})"
-    return words
 
 
 def _reference_line(records, metric: str):
