@@ -113,9 +113,6 @@ KNOWN_CYCLES = {
     # issue 29 (the array split by concern): CrossbarArray.mvm builds a one-read ReadPlan (a function-local
     # import of crossbar.read), while the read engine takes arrays, their change count and their counts' lock.
     "crossbar.array -> crossbar.read -> crossbar.array": ("crossbar.array", "crossbar.read"),
-    # issue 29: the programming schemes name CrossbarArray in their signatures (an import under
-    # TYPE_CHECKING) and call back into it, while the array picks its scheme from crossbar.programming.
-    "crossbar.programming -> crossbar.array -> crossbar.programming": ("crossbar.programming", "crossbar.array"),
 }
 """Cycles not yet broken: the first module's import of the second closes each. They are left out of the graph
 :func:`test_no_import_cycles` checks (so any other cycle fails it), and each is an expected failure of
