@@ -330,7 +330,8 @@ def non_accumulating_variance(traces: Sequence[Trace], edges: np.ndarray, means:
 def fit_table_arrays(traces: Sequence[Trace], n_bins: int = 20, quantiles=DEFAULT_QUANTILES,
                      min_per_bin: int = 5, source: str = "fitted from traces",
                      read_noise: Optional[float] = None, noise_memory_pulses: int = 10,
-                     rate_window_bins: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+                     rate_window_bins: Optional[int] = None
+                     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
     """A one-table device from ramps of both directions (see the module text), as the arguments of a
     :class:`crossbar.pulse_tables.PulseTable`: bin centres, quantiles, steps up and down (one table each)
     and the source (:func:`crossbar.device_fit.fit_table` builds the table).
