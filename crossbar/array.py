@@ -22,6 +22,7 @@ from .device_reads import cell_current_per_siemens, sensed_conductance
 from .energy import EnergyCosts, OperationCounts
 from .peripherals import ADC, Peripherals
 from .programming import scheme_for
+from .pulse_tables import draw_table_index, table_arrays, table_pulse_update
 from .rng import standard_normals, stream_seeds
 from .validation import (CHECKED_BYTES, as_float_array, check_choice, check_int, check_memory, check_pulse_counts,
                          check_range, make_generator)
@@ -248,8 +249,6 @@ class CrossbarArray:
         law = self.device.pulse_law
         if law.kind != "table" or self.device.two_pulse is not None:
             return None
-        from .pulse_tables import draw_table_index
-
         return draw_table_index(_stream_sequence(self._converter_seed, TABLE_STREAM), self.shape,
                                 law.pulse_table().n_tables)
 
@@ -782,8 +781,6 @@ class CrossbarArray:
         moved = n != 0
         g = self._write_start(moved)
         if law.kind == "table":
-            from .pulse_tables import table_arrays, table_pulse_update
-
             table_pulse_update(g, simulated, self.g_low, self.g_high, self.stuck, self.table_index,
                                **table_arrays(law.pulse_table()), seeds=stream_seeds(self.rng, self.rows))
         else:

@@ -15,6 +15,7 @@ from typing import ClassVar, Optional, Tuple
 
 import numpy as np
 
+from .pulse_tables import load_table
 from .relaxation import RELAXATION_MODELS
 from .settings import setting
 from .temporal_noise import TemporalReadNoise
@@ -115,8 +116,6 @@ class PulseUpdateLaw:
 
     def pulse_table(self):
         """The :class:`crossbar.pulse_tables.PulseTable` of a ``table`` law (``ValueError`` for other kinds)."""
-        from .pulse_tables import load_table
-
         if self.kind != "table":
             raise ValueError(f"pulse_law.kind={self.kind!r} has no table")
         return load_table(self.table)

@@ -13,6 +13,7 @@ from typing import Dict, Optional
 
 from .device import DeviceModel, PulseUpdateLaw, TwoPulseScheme
 from .peripherals import ADC, DAC, Peripherals
+from .pulse_tables import GONG_WINDOW, gong_read_noise
 from .temporal_noise import TemporalReadNoise
 
 
@@ -106,8 +107,6 @@ def _gong2018_hfo2() -> DeviceModel:
       range's windows: one noisy ramp a direction is one realisation, not a
       spread across ramps.
     """
-    from .pulse_tables import GONG_WINDOW, gong_read_noise
-
     middle = 0.5 * (GONG_WINDOW[0] + GONG_WINDOW[1])
     return DeviceModel(name="gong2018_hfo2", g_min=GONG_WINDOW[0], g_max=GONG_WINDOW[1],
                        read_noise_sigma_relative=round(gong_read_noise() / middle, 4),

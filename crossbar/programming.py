@@ -25,15 +25,43 @@ Conductances in siemens, gate voltages in volts.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Tuple
+from typing import Any, Protocol, Tuple
 
 import numpy as np
 
 from . import kernels
 from .rng import stream_seeds
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .array import CrossbarArray
+
+class WritableArray(Protocol):
+    """What a scheme asks of the array it writes (:class:`crossbar.CrossbarArray` is the one): its state, the
+    write paths it calls back and the start and keeping of a write. Named here so that the schemes need not
+    import the array that picks them (the array imports :func:`scheme_for`)."""
+
+    rows: int
+    shape: Tuple[int, int]
+    device: Any
+    peripherals: Any
+    rng: np.random.Generator
+    gain: np.ndarray
+    g_low: np.ndarray
+    g_high: np.ndarray
+    stuck: np.ndarray
+    gate_voltage: np.ndarray
+    table_index: Any
+
+    @property
+    def conductance(self) -> np.ndarray: ...
+
+    def apply_pulses(self, n_pulses) -> int: ...
+
+    def step_gate_voltages(self, gate_step, rows: slice = ..., cols: slice = ...) -> Tuple[int, int]: ...
+
+    def write_passive(self, n_pulses, scheme) -> Tuple[int, int]: ...
+
+    def _write_start(self, written) -> np.ndarray: ...
+
+    def _store_write(self, g: np.ndarray, written, pulses: int, row_steps: int, stuck_kept: bool = ...) -> None: ...
 
 
 class ProgrammingScheme(ABC):
@@ -42,11 +70,11 @@ class ProgrammingScheme(ABC):
     name = "scheme"
 
     @abstractmethod
-    def program_once(self, array: "CrossbarArray", target: np.ndarray, mask: np.ndarray) -> int:
+    def program_once(self, array: WritableArray, target: np.ndarray, mask: np.ndarray) -> int:
         """One open-loop write of the devices in ``mask`` towards ``target`` (both (rows, cols)); return pulses."""
 
     @abstractmethod
-    def move(self, array: "CrossbarArray", delta: np.ndarray, rows: slice, cols: slice) -> Tuple[int, int]:
+    def move(self, array: WritableArray, delta: np.ndarray, rows: slice, cols: slice) -> Tuple[int, int]:
         """Change the devices of a region by ``delta`` (S, the region's shape); return (pulses, n_limited)."""
 
 

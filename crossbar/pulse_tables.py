@@ -34,6 +34,7 @@ import numpy as np
 
 from .kernels import row_pulse_normals
 from .rng import standard_normals
+from .trace_fit import estimate_read_noise, fit_table_arrays, read_traces
 from .validation import check_int
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "devices")
@@ -186,24 +187,18 @@ GONG_WINDOW = (10e-6, 100e-6)
 
 
 def _gong_traces():
-    from .device_fit import read_traces
-
     return read_traces(os.path.join(DATA_DIR, "gong2018_hfo2_pulses.csv"), window=GONG_WINDOW)
 
 
 @lru_cache(maxsize=None)
 def gong_read_noise() -> float:
     """The read noise of Gong et al.'s traces on :data:`GONG_WINDOW`, siemens (from their steps' lag-1
-    anti-correlation, :func:`crossbar.device_fit.estimate_read_noise`)."""
-    from .device_fit import estimate_read_noise
-
+    anti-correlation, :func:`crossbar.trace_fit.estimate_read_noise`)."""
     return estimate_read_noise(_gong_traces())
 
 
 def _gong2018_hfo2() -> PulseTable:
-    from .device_fit import fit_table
-
-    table = fit_table(_gong_traces(), n_bins=20)
+    table = PulseTable(*fit_table_arrays(_gong_traces(), n_bins=20))
     return PulseTable(table.g_bins, table.quantiles, table.dg_up, table.dg_down,
                       "HfO2 ReRAM, 1000 up and 1000 down pulses (Gong et al., Nat. Commun. 9, 2102 (2018)), "
                       f"normalised conductance mapped onto {GONG_WINDOW[0] * 1e6:g}..{GONG_WINDOW[1] * 1e6:g} uS, "
