@@ -478,7 +478,10 @@ def _write_figures(out: str, problem: Problem, sw: TrainResult, hw: Optional[Tra
         if not r.history.loss:
             continue
         epochs = np.arange(1, len(r.history.loss) + 1)
-        ax_loss.semilogy(epochs, r.history.loss, color=color, label=name)
+        loss = np.asarray(r.history.loss)
+        # a log axis over less than a decade labels only minor ticks (1.175x10^0): linear there
+        wide = loss.min() > 0 and loss.max() / loss.min() >= 10
+        (ax_loss.semilogy if wide else ax_loss.plot)(epochs, loss, color=color, label=name)
         validation = np.array(r.history.metric)
         if not np.all(np.isnan(validation)):
             ax_metric.plot(epochs, [_shown(problem, problem.error(m)) for m in validation], color=color,
@@ -500,7 +503,7 @@ def _write_figures(out: str, problem: Problem, sw: TrainResult, hw: Optional[Tra
     for ax in (ax_loss, ax_metric):
         ax.xaxis.get_major_locator().set_params(integer=True)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, framealpha=0.6)  # the kept epoch's marker shows through
     files += save_figure(fig, out, "history")
     if problem.kind == "classification":
         k = len(problem.classes)
