@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
@@ -23,49 +22,13 @@ from .energy import EnergyCosts, OperationCounts
 from .peripherals import ADC, Peripherals
 from .programming import scheme_for
 from .pulse_tables import draw_table_index, table_arrays, table_pulse_update
+from . import read_state as _state
+from .read import Drive, Read, ReadPlan  # noqa: F401  (CrossbarArray.mvm is a plan of one read)
+from .read_state import changes, counts_lock, flush_counts, hold_counts  # noqa: F401  (their home before)
 from .rng import standard_normals, stream_seeds
 from .validation import (CHECKED_BYTES, as_float_array, check_choice, check_int, check_memory, check_pulse_counts,
                          check_range, make_generator)
 from .wires import effective_conductance
-
-_changes = 0
-"""Changes of conductance or generator of all arrays in this process so far (a read plan checks it before
-the arrays' versions and generators)."""
-
-_unflushed = None
-"""The read plan, at most one, whose latest counts are not on its arrays' counters yet (see
-:meth:`crossbar.ReadPlan.record`): reading an array's counters writes them first."""
-
-
-def changes() -> int:
-    """How many changes of conductance or generator all arrays of this process have had (nothing changed
-    while it is the number a plan saw)."""
-    return _changes
-
-
-counts_lock = threading.RLock()
-"""Held while counts are pending or written (plans of several threads count on shared arrays)."""
-
-
-def flush_counts() -> None:
-    """Write the pending counts of the last read plan onto its arrays' counters."""
-    global _unflushed
-    with counts_lock:
-        plan, _unflushed = _unflushed, None
-        if plan is not None:
-            plan._write_counts()
-
-
-def hold_counts(plan) -> bool:
-    """Make ``plan`` the one whose counts are pending (call with :data:`counts_lock` held); True if it was
-    not already: the caller then starts its tally from the counters as they are, after any other plan's
-    counts were written."""
-    global _unflushed
-    if _unflushed is plan:
-        return False
-    flush_counts()
-    _unflushed = plan
-    return True
 
 FAULT_NONE, FAULT_STUCK_LOW, FAULT_STUCK_HIGH = 0, 1, 2
 
@@ -259,14 +222,13 @@ class CrossbarArray:
 
     @rng.setter
     def rng(self, value: np.random.Generator) -> None:
-        global _changes
         self._rng = value
-        _changes += 1  # read plans that took this array's generator look again
+        _state.note_change()  # read plans that took this array's generator look again
 
     @property
     def counters(self) -> OperationCounts:
         """The work counted on this array so far (a read plan's pending counts written first)."""
-        if _unflushed is not None:
+        if _state.counts_pending():
             flush_counts()
         return self._counters
 
@@ -288,9 +250,8 @@ class CrossbarArray:
 
     def _refresh(self) -> None:
         """Recompute the effective conductance after a change (and mark plans made from it stale)."""
-        global _changes
         self.version += 1
-        _changes += 1
+        _state.note_change()
         if self.drift_nu is None:
             g = self._g0
         else:
@@ -1025,8 +986,6 @@ class CrossbarArray:
         if v.dtype != np.float64 or not v.flags.c_contiguous:
             v = as_float_array("voltages", v, shape=(None, self.rows))
         if self._plan is None:
-            from .read import Drive, Read, ReadPlan
-
             whole = Read(self, (Drive((0, self.rows), 0, 1),), (0, self.cols),
                          tuple((j, 1) for j in range(self.cols)))
             self._plan = ReadPlan([whole], self.rows, self.cols, volts_per_input=1.0, output_unit=1.0,

@@ -50,8 +50,8 @@ from typing import List, Optional, Sequence, Tuple
 import numba
 import numpy as np
 
-from . import array as _array_module
-from .array import CrossbarArray
+from . import read_state as _state
+from .read_state import ReadableArray
 from .energy import OperationCounts
 from .device_reads import cell_current_per_siemens
 from .kernels import dac_reference, float32_is_enough
@@ -108,7 +108,7 @@ class Read:
         nonzero factor (the shift of a weight slice, ``+-2**(bits * s)``).
     """
 
-    array: "CrossbarArray"
+    array: "ReadableArray"
     drives: Tuple[Drive, ...]
     cols: Tuple[int, int]
     outputs: Tuple[Tuple[int, int], ...]
@@ -408,7 +408,7 @@ class ReadPlan:
 
     def _check_read(self, k: int, r: Read) -> None:
         a = r.array
-        if not isinstance(a, CrossbarArray):
+        if not isinstance(a, ReadableArray):
             raise ValueError(f"read {k}: array={a!r} is not a crossbar.CrossbarArray")
         if not r.drives or not all(isinstance(d, Drive) for d in r.drives):
             raise ValueError(f"read {k}: drives must be a non-empty tuple of crossbar.Drive")
@@ -450,7 +450,7 @@ class ReadPlan:
         threads = min(len(unsolved), numba.get_num_threads())
         if threads > 1:
             with ThreadPoolExecutor(threads, thread_name_prefix="xbar-wires") as pool:
-                list(pool.map(CrossbarArray._signal_conductance, unsolved))
+                list(pool.map(lambda a: a._signal_conductance(), unsolved))
         if self.arrays.bias:  # the held lines' shares are summed read by read below
             self.arrays.output_bias[:] = 0.0
             self._bias_power = np.zeros(self.n_reads)
@@ -479,9 +479,9 @@ class ReadPlan:
         # the generators' words in one compiled call (kept alive here: the call reads their states)
         self._seed_bit_generators = [a.rng.bit_generator for a, _ in self._seed_groups]
         self._seed_sources = word_sources(self._seed_bit_generators)
-        self._generators_seen = _array_module.changes()
+        self._generators_seen = _state.changes()
         self.versions = self._versions()
-        self._changes_seen = _array_module.changes()
+        self._changes_seen = _state.changes()
 
     @staticmethod
     def _read_signal(read: Read, drive_rows) -> np.ndarray:
@@ -544,7 +544,7 @@ class ReadPlan:
 
     def is_current(self) -> bool:
         """Whether the arrays are as they were when the plan last took their conductances."""
-        changes = _array_module.changes()
+        changes = _state.changes()
         if changes == self._changes_seen:  # no array of the process has changed since: no need to ask each
             return True
         current = self._versions() == self.versions
@@ -595,7 +595,7 @@ class ReadPlan:
 
     def _same_generators(self) -> bool:
         """Whether the arrays still hold the generators the plan took (asked of each only after a change)."""
-        changes = _array_module.changes()
+        changes = _state.changes()
         if changes == self._generators_seen:
             return True
         same = all(a.rng.bit_generator is g for (a, _), g in zip(self._seed_groups, self._seed_bit_generators))
@@ -723,8 +723,8 @@ class ReadPlan:
         # the arrays' counters take this call when they are next read (a loop over thousands of arrays at
         # every call cost more than the read): the tally starts from the counters as they are, and the
         # energy adds in the same order as read by read, so the counters hold the same bits
-        with _array_module.counts_lock:
-            if _array_module.hold_counts(self) or self._pending is None:
+        with _state.counts_lock:
+            if _state.hold_counts(self) or self._pending is None:
                 self._pending = {"calls": 0, "vectors": 0, "converted": 0,
                                  "saturated": np.zeros(len(self.source_arrays), np.int64),
                                  "energy": np.array([a._counters.cell_energy for a in self.source_arrays])}
@@ -745,7 +745,7 @@ class ReadPlan:
 
     def _write_counts(self) -> None:
         """Write the counts pending since the last write onto the arrays' counters (see :meth:`record`;
-        called by :func:`crossbar.array.flush_counts` with the lock held)."""
+        called by :func:`crossbar.read_state.flush_counts` with the lock held)."""
         pending, self._pending = self._pending, None
         if pending is None:
             return

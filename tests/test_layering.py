@@ -109,14 +109,11 @@ def test_no_private_name_of_crossbar_is_used_outside_it(package):
 # ------------------------------------------------------------------ no import cycles between modules
 PACKAGES = ("crossbar", "mapping", "lstm")
 
-KNOWN_CYCLES = {
-    # issue 29 (the array split by concern): CrossbarArray.mvm builds a one-read ReadPlan (a function-local
-    # import of crossbar.read), while the read engine takes arrays, their change count and their counts' lock.
-    "crossbar.array -> crossbar.read -> crossbar.array": ("crossbar.array", "crossbar.read"),
-}
-"""Cycles not yet broken: the first module's import of the second closes each. They are left out of the graph
-:func:`test_no_import_cycles` checks (so any other cycle fails it), and each is an expected failure of
-:func:`test_a_known_cycle_is_still_there` (strict: once broken, its entry here must go)."""
+KNOWN_CYCLES = {}
+"""Cycles not yet broken, ``{name: (first module, second module)}``: the first module's import of the second
+closes each, and they are left out of the graph :func:`test_no_import_cycles` checks. None now: issue 29 broke
+the last (``crossbar.array -> crossbar.read -> crossbar.array``: the state both share is in
+:mod:`crossbar.read_state`)."""
 
 
 def _modules(root, packages):
@@ -182,15 +179,6 @@ def _a_cycle(graph):
     return None
 
 
-def _reaches(graph, source, target):
-    seen, frontier = {source}, [source]
-    while frontier:
-        frontier = [t for m in frontier for t, _ in graph[m] if t not in seen and not seen.add(t)]
-        if target in seen:
-            return True
-    return False
-
-
 def _name_steps(graph, path):
     steps = []
     for a, b in zip(path, path[1:]):
@@ -208,15 +196,6 @@ def _without_known(graph):
 def test_no_import_cycles():
     cycle = _a_cycle(_without_known(_import_graph()))
     assert cycle is None, "an import cycle between modules:\n  " + "\n  ".join(cycle)
-
-
-@pytest.mark.parametrize("name", sorted(KNOWN_CYCLES))
-@pytest.mark.xfail(strict=True, reason="issue 29: a known import cycle, not yet broken")
-def test_a_known_cycle_is_still_there(name):
-    first, second = KNOWN_CYCLES[name]
-    graph = _import_graph()
-    still = any(t == second for t, _ in graph[first]) and _reaches(graph, second, first)
-    assert not still, f"{name}: still there"
 
 
 def test_the_cycle_check_sees_local_and_relative_imports(tmp_path):
