@@ -455,6 +455,47 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
     from .figures import metric_label, plt as pyplot
 
     plt = pyplot()
+    rows = _plotted_rows(path)
+    records = [r for _, r in rows]
+    varied, x, by, metric = _plot_choices(path, rows, metric, x, by)
+    x_axis = _Axis(x, [_x_value(r, x, varied) for r in records], records[0].get("experiment"))
+    by_axis = _Axis(by, [r["params"][by] for r in records], records[0].get("experiment")) if by else None
+    percent = metric.endswith("accuracy")
+    scale = 100.0 if percent else 1.0
+    fig, ax = plt.subplots(figsize=(8.4, 4.2))
+    counts = _draw_groups(ax, records, metric, scale, varied, x, x_axis, by, by_axis)
+    _draw_baselines(ax, records, metric, scale)
+    x_axis.apply(ax)
+    ax.set_ylabel(metric_label(metric, records[0].get("baseline", {}).get("data")))
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    _draw_legend(ax, counts, x == "seed" and not varied)
+    fig.tight_layout()
+    stem = os.path.splitext(out)[0]
+    paths = [stem + ".png", stem + ".pdf"]
+    for p in paths:
+        fig.savefig(p, dpi=130)
+    plt.close(fig)
+    return paths
+
+
+def _plotted_rows(path: str) -> List[Tuple[int, dict]]:
+    """The finished points of a results file, each its latest record, checked for drawing.
+
+    Parameters
+    ----------
+    path : str
+        A results file of ``xbar sweep``.
+
+    Returns
+    -------
+    list of (int, dict)
+        The line number and record of each point whose latest record is ``ok``.
+
+    Raises
+    ------
+    ValueError
+        A missing file, one with no finished point, or a record edited into something else.
+    """
     if not os.path.exists(path):
         raise ValueError(f"{path} does not exist; give a results file of xbar sweep (its --out)")
     contents = read_results(path)
@@ -466,6 +507,33 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
         raise ValueError(f"{path} holds no finished point to plot ({len(latest)} point(s), none ok)")
     for number, r in rows:
         _check_plotted(path, number, r)
+    return rows
+
+
+def _plot_choices(path: str, rows: List[Tuple[int, dict]], metric: Optional[str], x: Optional[str],
+                  by: Optional[str]) -> Tuple[List[str], str, Optional[str], str]:
+    """The parameters and metric to draw: those asked for, checked, or the first of each.
+
+    Parameters
+    ----------
+    path : str
+        The results file (named in errors).
+    rows : list of (int, dict)
+        Line numbers and records (:func:`_plotted_rows`).
+    metric, x, by : str, optional
+        The choices asked for.
+
+    Returns
+    -------
+    tuple
+        ``(varied, x, by, metric)``: the varied parameters in the order they were varied, the one along
+        the x axis (``"seed"`` when only the seed was), the one a curve each (or None), and the metric.
+
+    Raises
+    ------
+    ValueError
+        A choice that was not varied or measured, or a record without the metric.
+    """
     records = [r for _, r in rows]
     varied = list(dict.fromkeys(k for r in records for k in r["params"]))  # in the order they were varied
     x = x or (varied[0] if varied else "seed")
@@ -483,29 +551,66 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
         if metric not in r["metrics"]:
             raise ValueError(f"{path} line {number}: the record has no metric {metric!r} (its metrics: "
                              f"{', '.join(r['metrics'])}); repair or remove the line")
+    return varied, x, by, metric
 
-    def value_of(r, name):
-        return r["seed"] if name == "seed" and not varied else r["params"][name]
 
-    x_axis = _Axis(x, [value_of(r, x) for r in records], records[0].get("experiment"))
-    by_axis = _Axis(by, [r["params"][by] for r in records], records[0].get("experiment")) if by else None
-    percent = metric.endswith("accuracy")
-    scale = 100.0 if percent else 1.0
-    fig, ax = plt.subplots(figsize=(8.4, 4.2))
+def _x_value(record: dict, name: str, varied: List[str]):
+    """A record's value of ``name``: its seed where only the seed was varied, else its parameter."""
+    return record["seed"] if name == "seed" and not varied else record["params"][name]
+
+
+def _draw_groups(ax, records: List[dict], metric: str, scale: float, varied: List[str], x: str,
+                 x_axis: "_Axis", by: Optional[str], by_axis: Optional["_Axis"]) -> List[int]:
+    """Draw one curve per value of ``by``: the metric's mean and std over seeds at each ``x``.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    records : list of dict
+    metric : str
+    scale : float
+        100 for accuracies (percent), else 1.
+    varied : list of str
+    x : str
+    x_axis : _Axis
+    by : str, optional
+    by_axis : _Axis, optional
+
+    Returns
+    -------
+    list of int
+        The number of seeds at each point drawn.
+    """
+    seeds_only = x == "seed" and not varied
     groups = sorted({_hashable(r["params"].get(by)) for r in records}, key=_order) if by else [None]
     counts = []
     for g in groups:
         chosen = [r for r in records if by is None or _hashable(r["params"].get(by)) == g]
-        xs = sorted({_hashable(value_of(r, x)) for r in chosen}, key=_order)
-        values = [[scale * r["metrics"][metric] for r in chosen if _hashable(value_of(r, x)) == v] for v in xs]
+        xs = sorted({_hashable(_x_value(r, x, varied)) for r in chosen}, key=_order)
+        values = [[scale * r["metrics"][metric] for r in chosen if _hashable(_x_value(r, x, varied)) == v]
+                  for v in xs]
         counts += [len(v) for v in values]
         label = f"{by_axis.short} = {by_axis.show(g)}" if by else "hardware"
         positions = [x_axis.position(v) for v in xs]
-        if x == "seed" and not varied:
+        if seeds_only:
             ax.plot(positions, [v[0] for v in values], "o", label=f"{label}, one point per seed")
         else:
             ax.errorbar(positions, [np.mean(v) for v in values], yerr=[np.std(v) for v in values], marker="o",
                         capsize=3, label=label)
+    return counts
+
+
+def _draw_baselines(ax, records: List[dict], metric: str, scale: float) -> None:
+    """Draw the software twin's mean and the data's reference baseline as horizontal lines, where known.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    records : list of dict
+    metric : str
+    scale : float
+        100 for accuracies (percent), else 1.
+    """
     baseline = [r["metrics"].get(f"software_{metric}") for r in records]
     baseline = [scale * b for b in baseline if b is not None]
     n_seeds = len({r["seed"] for r in records})
@@ -516,24 +621,27 @@ def plot_results(path: str, out: str, metric: Optional[str] = None, x: Optional[
     if reference is not None:
         name, what, value = reference
         ax.axhline(scale * value, color="tab:gray", linestyle=":", label=f"{name} ({what})")
-    x_axis.apply(ax)
-    ax.set_ylabel(metric_label(metric, records[0].get("baseline", {}).get("data")))
-    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+
+
+def _draw_legend(ax, counts: List[int], seeds_only: bool) -> None:
+    """Place the legend beside the axes, titled with what the error bars are and over how many seeds.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    counts : list of int
+        The number of seeds at each point drawn.
+    seeds_only : bool
+        Only the seed was varied (one point per seed, no title).
+    """
     low, high = min(counts), max(counts)
     title = None
-    if not (x == "seed" and not varied):
+    if not seeds_only:
         spread = (f"{low}" if low == high else f"{low} to {high}")
         title = (f"hardware: mean \N{PLUS-MINUS SIGN} std over {spread} seeds" if high > 1
                  else "hardware: one seed a point (no error bars)")
     ax.legend(fontsize=8, title=title, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
               borderaxespad=0.0)
-    fig.tight_layout()
-    stem = os.path.splitext(out)[0]
-    paths = [stem + ".png", stem + ".pdf"]
-    for p in paths:
-        fig.savefig(p, dpi=130)
-    plt.close(fig)
-    return paths
 
 
 def _check_plotted(path: str, number: int, record: dict) -> None:

@@ -250,6 +250,57 @@ def fit(trainer, train: Dataset, epochs: int, batch_size: int, optimizer: Optimi
     History
         With ``kept`` (the epoch ended with) and ``stopped`` (``"epochs"`` or ``"patience"``).
     """
+    _check_fit(train, epochs, batch_size, keep, patience, metric)
+    opt = Optimizer(optimizer)
+    rng = make_generator(seed)
+    identity = _run_identity(trainer, train, batch_size, optimizer, seed) if checkpoint else None
+    if identity is not None:
+        identity.update({**({"keep": keep} if keep != "last" else {}),
+                         **({"patience": patience} if patience is not None else {})})
+    history, best, waited, start, best_state = _resume(trainer, checkpoint, identity, epochs, opt, rng, keep)
+    best_epoch = history.kept
+    stop = history.stopped == "patience"
+    bar = tqdm(range(start, epochs), desc=description, disable=not progress or stop, initial=start,
+               total=epochs, leave=False)
+    for epoch in (() if stop else bar):
+        t0 = time.perf_counter()
+        losses = train_epoch(trainer, train, batch_size, opt, rng, epoch)
+        _record_epoch(history, bar, epoch, losses, t0, metric, watch)
+        if metric is not None:
+            best, waited, best_epoch, best_state, stop = _choose_epoch(
+                trainer, history, epoch, keep, patience, best, waited, best_epoch, best_state, stop)
+        history.kept = best_epoch if keep == "best" else epoch
+        history.stopped = "patience" if stop else ("epochs" if epoch == epochs - 1 else "")
+        if checkpoint:
+            _save_epoch(checkpoint, trainer, opt, rng, identity, epoch, history, best, waited, best_state)
+        if stop:
+            break
+    bar.close()
+    if keep == "best" and best_state is not None and history.kept != history.epoch[-1]:
+        _restore(trainer, best_state, f"the state of epoch {history.kept + 1}")
+    if not history.stopped:
+        history.stopped = "epochs"
+    return history
+
+
+def _check_fit(train: Dataset, epochs: int, batch_size: int, keep: str, patience: Optional[int],
+               metric: Optional[Callable[[], float]]) -> None:
+    """Check the choices of :func:`fit` before it trains.
+
+    Parameters
+    ----------
+    train : Dataset
+    epochs, batch_size : int
+    keep : {"last", "best"}
+    patience : int, optional
+    metric : callable, optional
+
+    Raises
+    ------
+    ValueError
+        A count out of range, an unknown ``keep``, ``keep="best"`` or ``patience`` without a
+        ``metric``, or an empty ``train``.
+    """
     check_int("epochs", epochs, 1)
     check_int("batch_size", batch_size, 1)
     if keep not in KEEPS:
@@ -261,77 +312,157 @@ def fit(trainer, train: Dataset, epochs: int, batch_size: int, optimizer: Optimi
         raise ValueError(f"{what} needs a metric to choose by (a validation split); none was given")
     if len(train) == 0:
         raise ValueError("train is empty: no sequences to learn from")
-    opt = Optimizer(optimizer)
-    rng = make_generator(seed)
+
+
+def _resume(trainer, checkpoint: Optional[str], identity: Optional[dict], epochs: int, opt: Optimizer,
+            rng: np.random.Generator, keep: str) -> tuple:
+    """Where :func:`fit` starts: afresh, or from the checkpoint of this run if there is one.
+
+    Parameters
+    ----------
+    trainer : SoftwareTrainer or a hardware trainer
+        Given the checkpoint's state.
+    checkpoint : str, optional
+        Its path; a ``.partial`` beside it (a write that a kill cut short) is removed.
+    identity : dict, optional
+        The run's identity, which the checkpoint must match.
+    epochs : int
+        The epochs asked for; a checkpoint that holds more is refused.
+    opt : Optimizer
+        Given the checkpoint's optimizer state.
+    rng : numpy.random.Generator
+        Given the checkpoint's generator state.
+    keep : {"last", "best"}
+
+    Returns
+    -------
+    tuple
+        ``(history, best, waited, start, best_state)``: the history so far, the best metric, the
+        epochs waited since it, the first epoch to run, and the best epoch's state (``keep="best"``).
+
+    Raises
+    ------
+    ValueError
+        A checkpoint of another run, of more epochs, or damaged.
+    """
     history = History()
     best, waited, start, best_state = np.inf, 0, 0, None
-    identity = _run_identity(trainer, train, batch_size, optimizer, seed) if checkpoint else None
-    if identity is not None:
-        identity.update({**({"keep": keep} if keep != "last" else {}),
-                         **({"patience": patience} if patience is not None else {})})
     if checkpoint and os.path.exists(checkpoint + ".partial"):
         os.remove(checkpoint + ".partial")  # a write that a kill cut short; the checkpoint itself is whole
-    if checkpoint and os.path.exists(checkpoint):
-        meta, arrays = _load_checkpoint(checkpoint, identity)
-        held = meta["epoch"] + 1 if isinstance(meta["epoch"], int) else None
-        if held is not None and held > epochs:
-            raise ValueError(f"checkpoint {checkpoint} holds {held} epochs; this run asks for {epochs}: ask for "
-                             f"{held} or more, or start without that checkpoint")
-        network = getattr(trainer, "network", None)
-        opt.load_state({k[4:]: v for k, v in arrays.items() if k.startswith("opt:")},
-                       None if network is None else {k: v.shape for k, v in network.params.items()},
+    if not (checkpoint and os.path.exists(checkpoint)):
+        return history, best, waited, start, best_state
+    meta, arrays = _load_checkpoint(checkpoint, identity)
+    held = meta["epoch"] + 1 if isinstance(meta["epoch"], int) else None
+    if held is not None and held > epochs:
+        raise ValueError(f"checkpoint {checkpoint} holds {held} epochs; this run asks for {epochs}: ask for "
+                         f"{held} or more, or start without that checkpoint")
+    network = getattr(trainer, "network", None)
+    opt.load_state({k[4:]: v for k, v in arrays.items() if k.startswith("opt:")},
+                   None if network is None else {k: v.shape for k, v in network.params.items()},
+                   f"checkpoint {checkpoint}")
+    trainer.load_state({k: v for k, v in arrays.items() if not k.startswith(("opt:", "best:"))},
                        f"checkpoint {checkpoint}")
-        trainer.load_state({k: v for k, v in arrays.items() if not k.startswith(("opt:", "best:"))},
-                           f"checkpoint {checkpoint}")
+    if keep == "best":
+        best_state = {k[5:]: v for k, v in arrays.items() if k.startswith("best:")}
+        if not best_state:
+            raise ValueError(f"checkpoint {checkpoint}: no best epoch's state in it; damaged")
+    try:
+        rng.bit_generator.state = meta["rng"]
+        history = History.from_dict(meta["history"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"checkpoint {checkpoint}: damaged record ({error})") from None
+    best, waited, start = meta["best"], meta["waited"], meta["epoch"] + 1
+    return history, best, waited, start, best_state
+
+
+def _record_epoch(history: History, bar, epoch: int, losses, t0: float,
+                  metric: Optional[Callable[[], float]], watch: Optional[Callable[[], float]]) -> None:
+    """Append an epoch to the history (``metric`` and ``watch`` are called here) and to the progress bar.
+
+    Parameters
+    ----------
+    history : History
+        Appended to.
+    bar : tqdm
+        Its postfix shows the loss (and metric).
+    epoch : int
+    losses : sequence of float
+        The batches' losses; their mean is recorded.
+    t0 : float
+        ``time.perf_counter()`` at the epoch's start.
+    metric, watch : callable, optional
+        Called once each, in that order; NaN is recorded for one not given.
+    """
+    history.epoch.append(epoch)
+    history.loss.append(float(np.mean(losses)))
+    history.metric.append(float(metric()) if metric is not None else float("nan"))
+    history.watch.append(float(watch()) if watch is not None else float("nan"))
+    history.seconds.append(time.perf_counter() - t0)
+    postfix = {"loss": f"{history.loss[-1]:.4g}"}
+    if metric is not None:
+        postfix["metric"] = f"{history.metric[-1]:.4g}"
+    bar.set_postfix(postfix, refresh=False)  # the bar redraws at its own pace, not every epoch
+
+
+def _choose_epoch(trainer, history: History, epoch: int, keep: str, patience: Optional[int], best: float,
+                  waited: int, best_epoch: Optional[int], best_state, stop: bool) -> tuple:
+    """Weigh the epoch just recorded by its metric: the new best, or one more epoch waited.
+
+    Parameters
+    ----------
+    trainer : SoftwareTrainer or a hardware trainer
+        Its state is copied when the epoch is the best and ``keep="best"``.
+    history : History
+        Its last metric is the epoch's.
+    epoch : int
+    keep : {"last", "best"}
+    patience : int, optional
+    best, waited, best_epoch, best_state, stop
+        The choice so far.
+
+    Returns
+    -------
+    tuple
+        ``(best, waited, best_epoch, best_state, stop)`` after this epoch; ``stop`` when ``patience``
+        epochs have passed without improvement.
+    """
+    if history.metric[-1] < best:
+        best, waited, best_epoch = history.metric[-1], 0, epoch
         if keep == "best":
-            best_state = {k[5:]: v for k, v in arrays.items() if k.startswith("best:")}
-            if not best_state:
-                raise ValueError(f"checkpoint {checkpoint}: no best epoch's state in it; damaged")
-        try:
-            rng.bit_generator.state = meta["rng"]
-            history = History.from_dict(meta["history"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"checkpoint {checkpoint}: damaged record ({error})") from None
-        best, waited, start = meta["best"], meta["waited"], meta["epoch"] + 1
-    best_epoch = history.kept
-    stop = history.stopped == "patience"
-    bar = tqdm(range(start, epochs), desc=description, disable=not progress or stop, initial=start,
-               total=epochs, leave=False)
-    for epoch in (() if stop else bar):
-        t0 = time.perf_counter()
-        losses = train_epoch(trainer, train, batch_size, opt, rng, epoch)
-        history.epoch.append(epoch)
-        history.loss.append(float(np.mean(losses)))
-        history.metric.append(float(metric()) if metric is not None else float("nan"))
-        history.watch.append(float(watch()) if watch is not None else float("nan"))
-        history.seconds.append(time.perf_counter() - t0)
-        postfix = {"loss": f"{history.loss[-1]:.4g}"}
-        if metric is not None:
-            postfix["metric"] = f"{history.metric[-1]:.4g}"
-        bar.set_postfix(postfix, refresh=False)  # the bar redraws at its own pace, not every epoch
-        if metric is not None:
-            if history.metric[-1] < best:
-                best, waited, best_epoch = history.metric[-1], 0, epoch
-                if keep == "best":
-                    best_state = _copy_state(trainer.state())
-            else:
-                waited += 1
-                stop = patience is not None and waited >= patience
-        history.kept = best_epoch if keep == "best" else epoch
-        history.stopped = "patience" if stop else ("epochs" if epoch == epochs - 1 else "")
-        if checkpoint:
-            arrays = dict(trainer.state())
-            arrays.update({f"opt:{k}": v for k, v in opt.state().items()})
-            if best_state is not None:
-                arrays.update({f"best:{k}": v for k, v in best_state.items()})
-            _save_checkpoint(checkpoint, arrays, {"format": CHECKPOINT_FORMAT, "run": identity, "epoch": epoch,
-                                                  "rng": rng.bit_generator.state, "history": history.to_dict(),
-                                                  "best": best, "waited": waited})
-        if stop:
-            break
-    bar.close()
-    if keep == "best" and best_state is not None and history.kept != history.epoch[-1]:
-        _restore(trainer, best_state, f"the state of epoch {history.kept + 1}")
-    if not history.stopped:
-        history.stopped = "epochs"
-    return history
+            best_state = _copy_state(trainer.state())
+    else:
+        waited += 1
+        stop = patience is not None and waited >= patience
+    return best, waited, best_epoch, best_state, stop
+
+
+def _save_epoch(checkpoint: str, trainer, opt: Optimizer, rng: np.random.Generator, identity: Optional[dict],
+                epoch: int, history: History, best: float, waited: int, best_state) -> None:
+    """Write the checkpoint of an epoch: the trainer's, optimizer's and best epoch's states and the record.
+
+    Parameters
+    ----------
+    checkpoint : str
+        Its path.
+    trainer : SoftwareTrainer or a hardware trainer
+    opt : Optimizer
+    rng : numpy.random.Generator
+        Its state is recorded, for a resumed run to shuffle alike.
+    identity : dict, optional
+        The run's identity.
+    epoch : int
+    history : History
+    best : float
+        The best metric so far.
+    waited : int
+        Epochs since it.
+    best_state : dict of ndarray, optional
+        The best epoch's state (``keep="best"``).
+    """
+    arrays = dict(trainer.state())
+    arrays.update({f"opt:{k}": v for k, v in opt.state().items()})
+    if best_state is not None:
+        arrays.update({f"best:{k}": v for k, v in best_state.items()})
+    _save_checkpoint(checkpoint, arrays, {"format": CHECKPOINT_FORMAT, "run": identity, "epoch": epoch,
+                                          "rng": rng.bit_generator.state, "history": history.to_dict(),
+                                          "best": best, "waited": waited})
