@@ -990,15 +990,19 @@ class CrossbarArray:
                          tuple((j, 1) for j in range(self.cols)))
             self._plan = ReadPlan([whole], self.rows, self.cols, volts_per_input=1.0, output_unit=1.0,
                                   dac=self.peripherals.dac, adc=self.peripherals.adc)
+        unbounded = self.peripherals.dac is None  # a DAC refuses or clips what it cannot drive: no overflow
         try:
-            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, in one line
+            if unbounded:
+                with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, in one line
+                    currents = self._plan.read(v, reference=reference)
+            else:
                 currents = self._plan.read(v, reference=reference)
         except ValueError:
             as_float_array("voltages", v)  # names NaN first
             if self.peripherals.dac is not None:
                 self.peripherals.dac.check_range(v)
             raise
-        if not np.all(np.isfinite(currents)):  # finite volts whose currents (or their noise) pass float64's range
+        if unbounded and not np.all(np.isfinite(currents)):  # finite volts whose currents pass float64's range
             raise ValueError(f"voltages up to {float(np.max(np.abs(v))):.3g} V give column currents beyond the range "
                              "of float64 (infinite or NaN): drive the array with physical read voltages (a few "
                              "volts at most)")

@@ -16,7 +16,7 @@ from typing import ClassVar, Optional, Tuple
 import numpy as np
 
 from .pulse_tables import load_table
-from .relaxation import RELAXATION_MODELS
+from .relaxation import FALCONE_PROGRAM_NOISE_AT_02PCT, RELAXATION_MODELS
 from .settings import setting
 from .temporal_noise import TemporalReadNoise
 from .validation import check_choice, check_finite, check_int, check_range, config_from_dict, config_to_dict
@@ -40,7 +40,8 @@ def program_noise_model_sigma(model: str, conductance) -> np.ndarray:
     elif model == "falcone2025_cmo_hfox":
         sigma = 0.01121854 + 0.01129027 * np.maximum(g, 0.0)
     elif model == "falcone2025_cmo_hfox_0.2pct":
-        sigma = 0.00081107 + 0.00106879 * np.maximum(g, 0.0)
+        intercept, slope = FALCONE_PROGRAM_NOISE_AT_02PCT
+        sigma = intercept + slope * np.maximum(g, 0.0)
     else:
         raise ValueError(f"program_noise_model={model!r} is not known; choose one of {list(PROGRAM_NOISE_MODELS)}")
     return sigma * 1e-6

@@ -31,6 +31,7 @@ import numpy as np
 
 from . import kernels
 from .rng import stream_seeds
+from .validation import LARGEST_FLOAT_COUNT
 
 
 class WritableArray(Protocol):
@@ -154,7 +155,7 @@ class PulseLawProgramming(ProgrammingScheme):
 def _whole_counts(delta: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """``counts`` (whole floats) as int64, or ``ValueError`` naming the first change ``delta`` (S) whose count
     an int64 cannot hold (a conversion would wrap it)."""
-    bad = ~(np.abs(counts) <= float(2 ** 63 - 1024))
+    bad = ~(np.abs(counts) <= LARGEST_FLOAT_COUNT)
     if bad.any():
         where = tuple(int(k) for k in np.argwhere(bad)[0])
         raise ValueError(f"a change of {delta[where]:.3g} S (device {', '.join(str(k + 1) for k in where)} of the "

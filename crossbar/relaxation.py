@@ -51,7 +51,10 @@ FALCONE_SPREAD_PER_LN_T = 0.04201137
 """uS per ln(t / 1 s): the slope of the standard deviation of that state."""
 FALCONE_SPREAD_AT_1S = 0.41183342
 """uS: that standard deviation at 1 s."""
-FALCONE_PROGRAMMED_SPREAD = 0.00081107 + 0.00106879 * 50.0
+FALCONE_PROGRAM_NOISE_AT_02PCT = (0.00081107, 0.00106879)
+"""(uS, uS per uS): Falcone et al.'s programming error at 0.2 % acceptance, ``sigma = a + b G`` (the
+``falcone2025_cmo_hfox_0.2pct`` program-noise model of :func:`crossbar.device.program_noise_model_sigma`)."""
+FALCONE_PROGRAMMED_SPREAD = FALCONE_PROGRAM_NOISE_AT_02PCT[0] + FALCONE_PROGRAM_NOISE_AT_02PCT[1] * 50.0
 """uS: the programming error at 0.2 % acceptance of the 50 uS state, part of the fitted spread."""
 
 RELAXATION_STREAM = 0x2E1

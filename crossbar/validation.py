@@ -172,6 +172,10 @@ INT64_MAX = 2 ** 63 - 1
 """The most pulses a count can hold (one device's, or a write's in all): numpy's int64."""
 
 
+LARGEST_FLOAT_COUNT = float(2 ** 63 - 1024)
+"""The largest whole float a pulse count may be: the largest double an int64 holds (a larger one would wrap)."""
+
+
 def check_pulse_counts(name: str, counts, shape: tuple):
     """Check signed pulse counts of shape ``shape``; return them as C-contiguous int64 and their total.
 
@@ -195,7 +199,7 @@ def check_pulse_counts(name: str, counts, shape: tuple):
         return np.ascontiguousarray(n, dtype=np.int64), 0
     if np.issubdtype(n.dtype, np.floating):
         with np.errstate(invalid="ignore"):
-            bad = ~np.isfinite(n) | (n != np.round(n)) | (np.abs(n) > float(2 ** 63 - 1024))
+            bad = ~np.isfinite(n) | (n != np.round(n)) | (np.abs(n) > LARGEST_FLOAT_COUNT)
     elif np.issubdtype(n.dtype, np.unsignedinteger):
         bad = n > np.uint64(INT64_MAX)
     elif n.dtype == np.int64 and n.min() == -INT64_MAX - 1:  # its magnitude is no int64

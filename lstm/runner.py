@@ -294,12 +294,16 @@ def evaluate_chip(exp: Experiment, path: str) -> dict:
         raise ValueError(f"{path}: the saved chip holds another network than the experiment builds for its data "
                          f"({'; '.join(differences[:3])})")
     outputs = hw.predict(problem.test_x, problem.test_mask)
-    counts = hw.counters()
     return {"data": problem.name, "metric": problem.metric, "chip": path,
-            "hardware": {problem.metric: problem.score(outputs), "energy_J": hw.energy(),
-                         "programming_pulses": int(counts.programming_pulses),
-                         "adc_saturations": int(counts.adc_saturations), "arrays": len(hw.chip.arrays)},
-            "baseline": baseline(problem)}
+            "hardware": chip_summary(hw, problem.metric, problem.score(outputs)), "baseline": baseline(problem)}
+
+
+def chip_summary(hw: HardwareNetwork, metric: str, value: float) -> dict:
+    """A chip's line of a result: its test metric, energy (J) of all work on it, programming pulses, ADC
+    saturations and arrays."""
+    counts = hw.counters()
+    return {metric: value, "energy_J": hw.energy(), "programming_pulses": int(counts.programming_pulses),
+            "adc_saturations": int(counts.adc_saturations), "arrays": len(hw.chip.arrays)}
 
 
 def run(exp: Experiment, out: Optional[str] = None, progress: bool = True, save_chip: bool = False,
@@ -332,7 +336,6 @@ def run(exp: Experiment, out: Optional[str] = None, progress: bool = True, save_
     began = time.perf_counter()
     problem = problem_of(exp)
     way = exp.hardware.way
-    split_validation(exp, problem.train)  # refused before any training
     sw = train(exp, problem, None, progress=progress, track=True,
                checkpoint=None if checkpoint is None else os.path.join(checkpoint, "software.npz"))
     result = {"experiment": exp.to_dict(), "data": problem.name, "way": way, "metric": problem.metric,
@@ -348,11 +351,7 @@ def run(exp: Experiment, out: Optional[str] = None, progress: bool = True, save_
             checkpoint=None if checkpoint is None or way != "in_situ" else os.path.join(checkpoint, f"{way}.npz"),
             save_chip=chip_path)
         hw = hw_run.hardware
-        counts = hw.counters()
-        result["hardware"] = {problem.metric: hw_run.metric, "energy_J": hw.energy(),
-                              "programming_pulses": int(counts.programming_pulses),
-                              "adc_saturations": int(counts.adc_saturations),
-                              "arrays": len(hw.chip.arrays)}
+        result["hardware"] = chip_summary(hw, problem.metric, hw_run.metric)
         result["training"]["hardware"] = hw_run.training
         result["settings"]["chip"] = {"adc_bits": hw.chip.adc_bits,
                                       "dac_bits": None if hw.chip.dac is None else hw.chip.dac.bits,
@@ -574,6 +573,7 @@ def _regression_figure(out: str, problem: Problem, runs, base: dict) -> list:
     target = (problem.extra.get("targets") or ["target"])[0]
     if truth.ndim == 3:
         drawn = min(REGRESSION_SEQUENCES_DRAWN, truth.shape[0])
+        preds = [np.asarray(problem.predictions(r.outputs)) for _, r in runs]  # unscaled once, not a panel
         fig, axes = plt().subplots(drawn, 1, figsize=(7, 1.9 * drawn + 0.6), sharex=True, squeeze=False)
         for s, ax in enumerate(axes[:, 0]):
             steps = np.flatnonzero(problem.test_mask[s] == 1)
@@ -581,8 +581,7 @@ def _regression_figure(out: str, problem: Problem, runs, base: dict) -> list:
             ax.plot(t, truth[s, steps, 0], "k-", linewidth=1.2, label="truth")
             if base["name"] == "persistence" and len(steps) > 1:
                 ax.plot(t[1:], truth[s, steps[:-1], 0], color="0.5", linestyle="--", linewidth=0.9, label=label)
-            for (name, r), color in zip(runs, colors):
-                pred = np.asarray(problem.predictions(r.outputs))
+            for (name, r), pred, color in zip(runs, preds, colors):
                 ax.plot(t, pred[s, steps, 0], color=color, label=f"{name} (RMSE {r.metric:.3g})")
             ax.set_ylabel(f"{target}\nsequence {ids[s]}", fontsize=8)
         axes[-1, 0].set_xlabel("time step")
