@@ -3,14 +3,14 @@
 Runs a broad, fast set of configurations (1 to 3 epochs, small arrays) through
 the public entry points only and records, for each, what a reader could see:
 
-- training and testing through :func:`lstm.runner.run` and :func:`lstm.runner.train`
+- training and testing through :func:`xbar.runner.run` and :func:`xbar.runner.train`
   (Li et al.'s airline and vowels in situ; vowels in software, ex situ one-shot,
   ex situ write-and-verify and hardware-aware): metrics and per-epoch losses
   (``repr`` of the floats, full precision), energy, every operation counter,
   and the SHA-256 of the test outputs' bytes, of the trained parameters and of
   every array's conductances;
 - variations of the hardware description through
-  :meth:`lstm.experiment.Experiment.with_values` (ADC kinds and ranging, DAC
+  :meth:`xbar.experiment.Experiment.with_values` (ADC kinds and ranging, DAC
   bit-serial inputs, slicing, periphery presets, read schemes, device read
   schemes, bending cells, wires, 1/f and telegraph noise, drift, relaxation,
   time before the test, every device preset, ...);
@@ -64,12 +64,12 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # runner.run writes figures: headles
 import crossbar  # first: its thread settings precede numpy's BLAS
 import numpy as np
 
-from crossbar import (ADC, ADCCircuit, DAC, CrossbarArray, Peripherals, SinhCell, WireResistance,
-                      preset, preset_names, solve_passive)
-from lstm import runner
-from lstm.cli import main as xbar_main
-from lstm.experiment import Experiment, li2019, parameters
+from crossbar import (ADC, ADCCircuit, DAC, CrossbarArray, Peripherals, SinhCell, WireResistance, preset, preset_names,
+                      solve_passive)
 from lstm.hardware import HardwareNetwork
+from xbar import runner
+from xbar.cli import main as xbar_main
+from xbar.experiment import Experiment, li2019, parameters
 
 # --------------------------------------------------------------------------- settings
 EPOCHS = 2
@@ -164,7 +164,7 @@ def check_names(exp: Experiment, values: dict) -> None:
     known = {p.name: p for p in parameters(exp)}
     for name, value in values.items():
         if name not in known:
-            raise Unavailable(f"parameter {name!r} is not known (lstm.experiment.parameters)")
+            raise Unavailable(f"parameter {name!r} is not known (xbar.experiment.parameters)")
         choices = known[name].choices
         if choices and value not in choices:
             raise Unavailable(f"{name}={value!r} is not one of {list(choices)}")
@@ -199,7 +199,7 @@ def counters_of(hw) -> dict:
 
 
 def put_run(prefix: str, result, problem, hardware: bool) -> None:
-    """The fingerprints of one :class:`lstm.runner.TrainResult`."""
+    """The fingerprints of one :class:`xbar.runner.TrainResult`."""
     FP.put(f"{prefix}/metric", number(result.metric))
     FP.put(f"{prefix}/history/loss", [number(v) for v in result.history.loss])
     FP.put(f"{prefix}/history/metric", [number(v) for v in result.history.metric])
@@ -218,7 +218,7 @@ def put_run(prefix: str, result, problem, hardware: bool) -> None:
 
 
 def train_both(prefix: str, exp: Experiment, save_chip=None):
-    """What :func:`lstm.runner.run` does, through :func:`lstm.runner.train`: the software twin (tracked),
+    """What :func:`xbar.runner.run` does, through :func:`xbar.runner.train`: the software twin (tracked),
     then the experiment's way (ex situ programmed from the twin's weights)."""
     problem = runner.problem_of(exp)
     way = exp.hardware.way
@@ -240,7 +240,7 @@ def config(prefix: str, exp_factory) -> None:
 
 
 def put_result(prefix: str, result: dict) -> None:
-    """:func:`lstm.runner.run`'s result, less its seconds and file names."""
+    """:func:`xbar.runner.run`'s result, less its seconds and file names."""
     for key, value in sorted(result.items()):
         if key in ("seconds", "files"):
             continue

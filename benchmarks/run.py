@@ -45,14 +45,14 @@ import time
 import crossbar  # first: its thread settings must precede numpy's BLAS (crossbar.thread_environment)
 import numpy as np
 
+from mapping import ChipSpec, Encoding
 from lstm import tasks
 from lstm.hardware import HardwareNetwork
 from lstm.network import make_network
-from lstm.experiment import li2019
-from lstm.runner import build_trainer, problem_of
 from lstm.optim import Optimizer
 from lstm.train import train_epoch
-from mapping import ChipSpec, Encoding
+from xbar.experiment import li2019
+from xbar.runner import build_trainer, problem_of
 
 INFERENCE_SHAPES = [(1, 15, 1, 12), (1, 15, 32, 12), (50, 14, 32, 50), (128, 256, 64, 100), (64, 64, 256, 50)]
 

@@ -7,22 +7,22 @@ arrays (:class:`ReadPlan`), and counters turned into energy and latency. It know
 volts, amperes, seconds.
 """
 
-from . import thread_environment  # noqa: F401  (first: it must run before numpy and Numba load their threads)
-from .adc_circuits import ADC_KINDS, ADCCircuit, ConverterBank
-from .array import CrossbarArray, ProgramReport
-from .device import DeviceModel, PulseUpdateLaw, TwoPulseScheme
-from .device_reads import DEVICE_READ_SCHEMES
-from .disturb import WRITE_SCHEMES, WriteScheme
-from .energy import EnergyCosts, OperationCounts
-from .passive import PassiveSolution, SelectorCell, SinhCell, solve_passive
-from .peripherals import ADC, DAC, Peripherals
-from .presets import all_presets, preset, preset_doc, preset_names, preset_peripherals
-from .read import Drive, Read, ReadPlan
-from .relaxation import RELAXATION_MODELS
-from .settings import Setting, check_settings, setting
-from .specs import ADC_RANGE_MODES, INPUT_MODES, AdcSpec, ArraySpec, DacSpec, WiresSpec
-from .temporal_noise import FLICKER_DENSITY_MODELS, TemporalReadNoise
-from .wires import WireResistance, effective_conductance, solve_iterative, solve_sparse
+from crossbar import thread_environment  # noqa: F401  (first: it must run before numpy and Numba load their threads)
+from crossbar.array.crossbar_array import CrossbarArray, ProgramReport
+from crossbar.circuits.adc import ADC_KINDS, ADCCircuit, ConverterBank
+from crossbar.circuits.device_reads import DEVICE_READ_SCHEMES
+from crossbar.circuits.energy import EnergyCosts, OperationCounts
+from crossbar.circuits.passive import PassiveSolution, SelectorCell, SinhCell, solve_passive
+from crossbar.circuits.peripherals import ADC, DAC, Peripherals
+from crossbar.circuits.wires import WireResistance, effective_conductance, solve_iterative, solve_sparse
+from crossbar.devices.disturb import WRITE_SCHEMES, WriteScheme
+from crossbar.devices.models import DeviceModel, PulseUpdateLaw, TwoPulseScheme
+from crossbar.devices.relaxation import RELAXATION_MODELS
+from crossbar.devices.temporal_noise import FLICKER_DENSITY_MODELS, TemporalReadNoise
+from crossbar.presets import all_presets, preset, preset_doc, preset_names, preset_peripherals
+from crossbar.read.plan import Drive, Read, ReadPlan
+from crossbar.settings import Setting, check_settings, setting
+from crossbar.specs import ADC_RANGE_MODES, INPUT_MODES, AdcSpec, ArraySpec, DacSpec, WiresSpec
 
 __all__ = [
     "ADC", "ADC_KINDS", "ADC_RANGE_MODES", "ADCCircuit", "AdcSpec", "ArraySpec", "ConverterBank", "DAC", "DacSpec",

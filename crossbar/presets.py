@@ -1,6 +1,6 @@
 """Named device technologies and the peripherals that usually go with them.
 
-``preset(name)`` returns a :class:`~crossbar.device.DeviceModel`;
+``preset(name)`` returns a :class:`~crossbar.devices.models.DeviceModel`;
 ``preset_peripherals(name)`` the DAC, ADC and wires to pair it with.
 Change any field with ``preset(name).replace(field=value)``.
 """
@@ -11,10 +11,10 @@ import inspect
 import math
 from typing import Dict, Optional
 
-from .device import DeviceModel, PulseUpdateLaw, TwoPulseScheme
-from .peripherals import ADC, DAC, Peripherals
-from .pulse_tables import GONG_WINDOW, gong_read_noise
-from .temporal_noise import TemporalReadNoise
+from crossbar.circuits.peripherals import ADC, DAC, Peripherals
+from crossbar.devices.models import DeviceModel, PulseUpdateLaw, TwoPulseScheme
+from crossbar.devices.pulse_tables import GONG_WINDOW, gong_read_noise
+from crossbar.devices.temporal_noise import TemporalReadNoise
 
 
 def _ideal() -> DeviceModel:
@@ -80,21 +80,21 @@ def _gong2018_hfo2() -> DeviceModel:
     - The change of each pulse is drawn from a table fitted to the paper's
       1000 potentiating and 1000 depressing pulses (as shipped in IBM aihwkit,
       MIT licence): 20 conductance bins, 21 quantiles of the step, up and down
-      (``crossbar.pulse_tables``, ``crossbar.device_fit``).
+      (``crossbar.devices.pulse_tables``, ``crossbar.fitting.device_fit``).
     - The data are normalised; this preset maps their range onto 10..100 uS
       (a stated window, not a measurement): change it by fitting the file
       again with another window (``xbar device fit ... --window``).
     - The reads of the traces are noisy (about 5 uS of fluctuation beside a
       mean step of 0.06 uS): each bin's mean step is the rate at which the
       ramp's monotone path crosses it, not the mean of steps binned by noisy
-      reads (``crossbar.device_fit.mean_steps``), and the table holds the
+      reads (``crossbar.fitting.device_fit.mean_steps``), and the table holds the
       pulses' own spread: the observed one (its 0 and 1 quantiles from the
       tails' means, not single extremes) less the reads' share
-      (``crossbar.device_fit.reads_variance``: here the part that does not
+      (``crossbar.fitting.device_fit.reads_variance``: here the part that does not
       add up over 10 pulses, 27.5 uS^2, larger than the white noise's 25.4).
     - Read noise: consecutive steps anti-correlate; their lag-1 covariance,
       each step less the mean step where the ramp's monotone path stands
-      (``crossbar.device_fit.estimate_read_noise``, unbiased for white noise),
+      (``crossbar.fitting.device_fit.estimate_read_noise``, unbiased for white noise),
       gives 3.56 uS on that window (3.20 uS before, from steps binned by
       their noisy reads, which reads low): the preset's read noise is that
       relative to the window's middle, 55 uS: 6.48 % (5.82 % before). No
@@ -139,7 +139,7 @@ def _taox_lut() -> DeviceModel:
       tables (+0.05 to +1.73 uS): a device at its floor cannot go lower, and
       a table binned by noisy reads puts a read that came out low at the
       floor, so the next read comes out higher (the errors-in-variables
-      effect ``crossbar.device_fit.monotone_path`` describes). Kept as
+      effect ``crossbar.fitting.device_fit.monotone_path`` describes). Kept as
       measured: a down pulse at the floor moves a device by at most a few uS
       above it, and the next bins' medians are negative again.
     - Read noise 0.5 % (an assumption); no faults or drift.
@@ -163,7 +163,7 @@ def _falcone2025_cmo_hfox() -> DeviceModel:
       The 2 % fit (``0.01121854 + 0.01129027 G``, aihwkit's default) stays
       available as ``program_noise_model = "falcone2025_cmo_hfox"``.
     - Relaxation after each write (``relaxation_model``,
-      :mod:`crossbar.relaxation`): the fitted spread ``0.04201 ln(t/1 s) +
+      :mod:`crossbar.devices.relaxation`): the fitted spread ``0.04201 ln(t/1 s) +
       0.41183`` is the whole spread at time ``t`` of the paper's 50 uS state,
       its programming error included, so relaxation adds what the spread
       grows beyond the programming error: 0.412 uS at 1 s and 0.509 uS at

@@ -19,7 +19,7 @@ import typing
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional, Tuple, Union
 
-from .validation import check_choice, check_finite, check_int, check_range
+from crossbar.validation import check_choice, check_finite, check_int, check_range
 
 SI_UNITS = ("S", "V", "s", "ohm", "Hz", "S/V", "J", "A")
 """Units a bound's message names (a ratio's ``1`` or a count's noun is left out)."""

@@ -14,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Optional
 
-from .adc_circuits import ADC_KINDS, ADCCircuit
-from .device_reads import DEVICE_READ_SCHEMES
-from .disturb import WRITE_SCHEMES, WriteScheme
-from .peripherals import DAC, INPUT_CONVERSIONS, READ_SCHEMES, Peripherals
-from .settings import check_settings, setting
-from .wires import WIRE_SOLVERS, WireResistance
+from crossbar.circuits.adc import ADC_KINDS, ADCCircuit
+from crossbar.circuits.device_reads import DEVICE_READ_SCHEMES
+from crossbar.circuits.peripherals import DAC, INPUT_CONVERSIONS, READ_SCHEMES, Peripherals
+from crossbar.circuits.wires import WIRE_SOLVERS, WireResistance
+from crossbar.devices.disturb import WRITE_SCHEMES, WriteScheme
+from crossbar.settings import check_settings, setting
 
 ADC_RANGE_MODES = ("outputs", "array_max", "cell_step", "calibration")
 """How a matrix's ADC full scale is set (see :meth:`mapping.MappedMatrix.adc_full_scale_by`; ``calibration``
@@ -36,7 +36,7 @@ class ArraySpec:
     :class:`crossbar.Peripherals`); ``write_scheme`` (``v_half`` or ``v_third``, None: no disturb) writes
     in-situ pulses cell by cell with their disturb (:class:`crossbar.WriteScheme`); ``device_read_scheme``
     (``grounded``, ``v_half`` or ``floating``) says what a read of one device does with the other lines, at
-    ``device_read_voltage`` volts (:mod:`crossbar.device_reads`); ``seconds_per_read`` and
+    ``device_read_voltage`` volts (:mod:`crossbar.circuits.device_reads`); ``seconds_per_read`` and
     ``seconds_per_write`` let simulated time pass on every array's clock at each read (a network's time
     step) and each write (an update), so drift and read noise with memory evolve as the network runs."""
 

@@ -22,18 +22,18 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 import crossbar
-from crossbar.array import estimated_array_bytes
+from crossbar.array.crossbar_array import estimated_array_bytes
 from crossbar.validation import (CHECKED_BYTES, as_float_array, check_memory, check_range, config_from_dict,
                                  config_to_dict, make_generator)
 from mapping import Chip, ChipSpec, MappedMatrix, SlicedMatrix
 from mapping.chip import named
 
-from . import parallel
-from .kernels import hardware_lstm_forward
-from .cells import get_cell
-from .network import Network, NetworkConfig
 from crossbar.files import load_arrays, save_arrays
-from .train import Dataset, SoftwareTrainer
+from lstm import parallel
+from lstm.cells import get_cell
+from lstm.kernels import hardware_lstm_forward
+from lstm.network import Network, NetworkConfig
+from lstm.train import Dataset, SoftwareTrainer
 
 CHIP_FORMAT = "xbar-chip/1"
 
@@ -83,7 +83,7 @@ measured by ``xbar map`` of 8 814 arrays of 128 x 64 devices."""
 
 
 def check_chip_memory(network: NetworkConfig, config: ChipSpec) -> None:
-    """Refuse a chip whose arrays (:func:`estimated_arrays`, each :func:`crossbar.array.estimated_array_bytes`)
+    """Refuse a chip whose arrays (:func:`estimated_arrays`, each :func:`crossbar.array.crossbar_array.estimated_array_bytes`)
     would not fit the memory available, before anything is placed: one line with the size, the estimate
     and the memory."""
     arrays = estimated_arrays(network, config)
@@ -111,7 +111,7 @@ class HardwareNetwork:
         Its parameters are the software twin; digital parameters (peepholes)
         are used from it directly.
     config : mapping.ChipSpec
-        The chip's description (an experiment's: :meth:`lstm.experiment.Experiment.chip_spec`).
+        The chip's description (an experiment's: :meth:`xbar.experiment.Experiment.chip_spec`).
     seed : int or None
         The chip (device spread, faults, every noise draw).
     compiled : bool

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from crossbar.vecmath import bits_float64
-from crossbar.read_kernels import session_read, session_scratch
+from crossbar.numerics.vecmath import bits_float64
+from crossbar.read.kernels import session_read, session_scratch
 
 
 # ---------------------------------------------------------- activations
@@ -179,7 +179,7 @@ def hardware_lstm_forward(x, mask, session, keep=True, first_row=0, n_rows=-1, p
     """:func:`lstm_forward` with every step's product on the crossbar arrays.
 
     Each step's ``[x_t; h; 1] @ W`` is one call of the matrix's read session
-    (:func:`crossbar.read_kernels.session_read`: DAC, arrays with read noise
+    (:func:`crossbar.read.kernels.session_read`: DAC, arrays with read noise
     and wires, ADC, the digital sums), the rest as in :func:`lstm_forward`,
     the whole time loop compiled.
 
@@ -188,7 +188,7 @@ def hardware_lstm_forward(x, mask, session, keep=True, first_row=0, n_rows=-1, p
     x : (T, B, F)
         Layer inputs, dimensionless.
     mask : (B, T)
-    session : crossbar.read_kernels.CompiledReads
+    session : crossbar.read.kernels.CompiledReads
         ``compiled`` of the layer's matrix's :meth:`crossbar.ReadPlan.session` of T calls (F + H inputs and the
         bias rows, 4H outputs): step ``t`` is call ``t``.
     keep : bool
@@ -201,7 +201,7 @@ def hardware_lstm_forward(x, mask, session, keep=True, first_row=0, n_rows=-1, p
         arrays without copies.
     parallel_chunks : bool
         Each read's column chunks on Numba's threads (see
-        :func:`crossbar.read_kernels.session_read`); the same numbers.
+        :func:`crossbar.read.kernels.session_read`); the same numbers.
 
     Returns
     -------

@@ -24,8 +24,8 @@ import numpy as np
 from crossbar.validation import (CHECKED_BYTES, as_float_array, check_choice, check_int, check_memory, check_range,
                                  make_generator)
 
-from .cells import get_cell, sigmoid
-from .kernels import lstm_backward, lstm_forward
+from lstm.cells import get_cell, sigmoid
+from lstm.kernels import lstm_backward, lstm_forward
 
 HEADS = ("identity", "sigmoid", "softmax")
 MODES = ("seq2seq", "seq2vec")

@@ -7,7 +7,7 @@ Two ways to fill the cores, chosen by the work:
   (:func:`lstm.kernels.hardware_lstm_forward`, which releases the GIL) on its
   own Python thread: no step waits for another thread;
 - a smaller batch (one sequence, say) runs in one call whose reads are cut
-  into column chunks on Numba's threads (:func:`crossbar.read_kernels.read_product`).
+  into column chunks on Numba's threads (:func:`crossbar.read.kernels.read_product`).
 
 The numbers depend on neither: each batch row draws its noise from its own
 streams, each chunk takes every band in band order, and each product element is

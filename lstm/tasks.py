@@ -26,7 +26,7 @@ from typing import Optional
 
 import numpy as np
 
-from .train import Dataset
+from lstm.train import Dataset
 
 
 def _data_file(name: str):

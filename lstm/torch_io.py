@@ -18,7 +18,7 @@ from typing import Dict, Optional, Union
 
 import numpy as np
 
-from .network import Network, NetworkConfig
+from lstm.network import Network, NetworkConfig
 
 StateDict = Dict[str, np.ndarray]
 

@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 from crossbar.validation import as_float_array, check_int, make_generator
 
 from crossbar.files import load_arrays, save_arrays
-from .network import Network
-from .optim import Optimizer, OptimizerConfig
+from lstm.network import Network
+from lstm.optim import Optimizer, OptimizerConfig
 
 
 @dataclass

@@ -19,15 +19,15 @@ _WARM = False
 
 def kernels_cached() -> bool:
     """Whether Numba's cache holds the main kernels (else the next run compiles them, about a minute)."""
-    import crossbar
+    import crossbar.read
     import lstm
 
-    folders = [os.path.join(os.path.dirname(m.__file__), "__pycache__") for m in (crossbar, lstm)]
-    names = ["read_kernels.read_product-*.nbi", "kernels.hardware_lstm_forward-*.nbi", "kernels.lstm_backward-*.nbi"]
     cache_dir = os.environ.get("NUMBA_CACHE_DIR")
     if cache_dir:
         return bool(glob.glob(os.path.join(cache_dir, "**", "*.nbi"), recursive=True))
-    return all(any(glob.glob(os.path.join(f, n)) for f in folders) for n in names)
+    kernels = [(crossbar.read, "kernels.read_product-*.nbi"), (lstm, "kernels.hardware_lstm_forward-*.nbi"),
+               (lstm, "kernels.lstm_backward-*.nbi")]
+    return all(glob.glob(os.path.join(os.path.dirname(m.__file__), "__pycache__", n)) for m, n in kernels)
 
 
 def warm_up() -> None:
@@ -38,9 +38,9 @@ def warm_up() -> None:
     import crossbar
     from mapping import ChipSpec
 
-    from .hardware import HardwareNetwork, InSituTrainer
-    from .network import make_network
-    from .train import Dataset
+    from lstm.hardware import HardwareNetwork, InSituTrainer
+    from lstm.network import make_network
+    from lstm.train import Dataset
 
     rng = np.random.default_rng(0)
     x = rng.uniform(-0.5, 0.5, (2, 3, 2))

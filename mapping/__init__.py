@@ -8,14 +8,14 @@ accelerators (:mod:`mapping.periphery`). Imports ``crossbar`` only.
 """
 
 import crossbar  # noqa: F401  (first: its thread settings precede numpy's, see crossbar.thread_environment)
-from .chip import Chip
-from .encoding import Encoding, RangeReport
-from .layout import Block, Layout
-from .mapped import ADC_RANGE_MODES, MappedMatrix, MappingReport, Tile, UpdateReport
-from .sliced import SLICE_ENCODINGS, SlicedMatrix, SliceTile, WeightSlicing
-from .specs import SlicingSpec
-from .chip_spec import ChipSpec
-from .periphery import PeripheryPreset, all_peripheries, periphery_doc, periphery_names, periphery_preset
+from mapping.chip import Chip
+from mapping.chip_spec import ChipSpec
+from mapping.encoding import Encoding, RangeReport
+from mapping.layout import Block, Layout
+from mapping.mapped import ADC_RANGE_MODES, MappedMatrix, MappingReport, Tile, UpdateReport
+from mapping.periphery import PeripheryPreset, all_peripheries, periphery_doc, periphery_names, periphery_preset
+from mapping.sliced import SLICE_ENCODINGS, SlicedMatrix, SliceTile, WeightSlicing
+from mapping.specs import SlicingSpec
 
 __all__ = ["ADC_RANGE_MODES", "Block", "Chip", "ChipSpec",
            "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport",

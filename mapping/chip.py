@@ -9,11 +9,11 @@ import numpy as np
 
 import crossbar
 from crossbar import CrossbarArray, DeviceModel, EnergyCosts, Peripherals
-from crossbar.array import check_array_memory
+from crossbar.array.crossbar_array import check_array_memory
 from crossbar.validation import check_int, config_from_dict, config_to_dict
 
-from .layout import Block, Layout
-from .occupancy import Occupancy
+from mapping.layout import Block, Layout
+from mapping.occupancy import Occupancy
 
 CHIP_FORMAT = "xbar-mapping-chip/1"
 """Format of :meth:`Chip.save` files."""
@@ -44,7 +44,7 @@ class Chip:
     device_read_scheme : str
         What a read of one device does with the other lines (``grounded``, ``v_half`` or ``floating``), and
     device_read_voltage : float
-        its read voltage, volts (:class:`crossbar.Peripherals`, :mod:`crossbar.device_reads`).
+        its read voltage, volts (:class:`crossbar.Peripherals`, :mod:`crossbar.circuits.device_reads`).
     seconds_per_read, seconds_per_write : float
         Simulated seconds each read and each write lets pass on an array's
         clock (:class:`crossbar.Peripherals`): drift and read noise with memory

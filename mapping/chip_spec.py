@@ -5,7 +5,7 @@ weights go onto it (encoding, slicing, placement, the ADCs' ranging).
 :class:`crossbar.AdcSpec`, :class:`crossbar.DacSpec`, :class:`crossbar.WiresSpec`,
 :class:`mapping.SlicingSpec`, :class:`mapping.Encoding`, the device), not copies of their fields, and builds
 the chip from them (:meth:`ChipSpec.build`). An experiment gives its own with
-:meth:`lstm.experiment.Experiment.chip_spec`. Saved chips written before the tree stored a flat record of
+:meth:`xbar.experiment.Experiment.chip_spec`. Saved chips written before the tree stored a flat record of
 25 fields; :meth:`ChipSpec.from_record` reads those too.
 """
 
@@ -18,10 +18,10 @@ from typing import Dict, Optional, Tuple
 import crossbar
 from crossbar.validation import check_choice, config_from_dict, config_to_dict
 
-from .chip import Chip
-from .encoding import Encoding
-from .periphery import periphery_names, periphery_preset
-from .specs import SlicingSpec
+from mapping.chip import Chip
+from mapping.encoding import Encoding
+from mapping.periphery import periphery_names, periphery_preset
+from mapping.specs import SlicingSpec
 
 
 @dataclass(frozen=True)

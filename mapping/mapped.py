@@ -18,10 +18,9 @@ import numpy as np
 from crossbar import ADC, ADC_RANGE_MODES, Drive, OperationCounts, ProgramReport, Read, ReadPlan
 from crossbar.validation import as_float_array, check_choice, check_int, check_range
 
-from .chip import Chip
-from .encoding import (Encoding, RangeReport, bias_to_rows, choose_scale, pairs_to_weights,
-                       weights_to_pairs)
-from .layout import Block
+from mapping.chip import Chip
+from mapping.encoding import (Encoding, RangeReport, bias_to_rows, choose_scale, pairs_to_weights, weights_to_pairs)
+from mapping.layout import Block
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,8 @@ from typing import Dict, Optional
 import crossbar
 from crossbar.validation import check_choice, check_int
 
-from .mapped import ADC_RANGE_MODES
-from .sliced import WeightSlicing
+from mapping.mapped import ADC_RANGE_MODES
+from mapping.sliced import WeightSlicing
 
 
 @dataclass(frozen=True)

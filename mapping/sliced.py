@@ -35,9 +35,9 @@ import numpy as np
 from crossbar import Drive, Read
 from crossbar.validation import check_choice, check_int, check_range
 
-from .encoding import RangeReport, choose_scale
-from .layout import Block
-from .mapped import ADC_RANGE_MODES, MappedMatrix, MappingReport, Tile
+from mapping.encoding import RangeReport, choose_scale
+from mapping.layout import Block
+from mapping.mapped import ADC_RANGE_MODES, MappedMatrix, MappingReport, Tile
 
 SLICE_ENCODINGS = ("differential", "offset")
 """How a slice holds its signed digits (see the module text)."""

@@ -8,7 +8,7 @@ from typing import ClassVar, Optional
 
 from crossbar.settings import check_settings, setting
 
-from .sliced import SLICE_ENCODINGS, WeightSlicing
+from mapping.sliced import SLICE_ENCODINGS, WeightSlicing
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def test_there_are_blocks_to_run():
 def test_the_cli_page_lists_every_command_and_option():
     import argparse
 
-    from lstm.cli import build_parser
+    from xbar.cli import build_parser
 
     page = (ROOT / "docs" / "cli.md").read_text()
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))

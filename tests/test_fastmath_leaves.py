@@ -14,7 +14,7 @@ import importlib
 import pytest
 from numba.core.registry import CPUDispatcher
 
-MODULES = ["crossbar.vecmath", "crossbar.rng", "crossbar.kernels", "crossbar.wires", "crossbar.read_kernels",
+MODULES = ["crossbar.numerics.vecmath", "crossbar.numerics.random_streams", "crossbar.numerics.rounding", "crossbar.circuits.conversion", "crossbar.devices.pulse_kernels", "crossbar.circuits.wires", "crossbar.read.kernels",
            "lstm.kernels"]
 
 
@@ -43,5 +43,5 @@ def test_fast_math_kernels_call_only_inlined_or_same_flagged(module_name):
                 f"{module_name}.{kernel.__name__} has fastmath and calls {callee.__name__}, "
                 "which is neither inlined nor flagged the same")
             stack += _callees(callee)
-    if module_name in ("crossbar.rng", "lstm.kernels"):
+    if module_name in ("crossbar.numerics.random_streams", "lstm.kernels"):
         assert flagged, "the check must see the flagged kernels"

@@ -1,5 +1,7 @@
-"""The layers' rules, read from the source: imports point lstm -> mapping -> crossbar, and nothing outside
-crossbar touches a private name of a crossbar object (it asks crossbar through a public method)."""
+"""The layers' rules, read from the source: imports point xbar -> lstm -> mapping -> crossbar, inside
+crossbar from the physics' upper layers to its lower ones (numerics <- devices <- circuits <- read <- array
+<- the fitting tool), with no cycle between modules; and nothing outside crossbar touches a private name of a
+crossbar object (it asks crossbar through a public method)."""
 
 import ast
 import pathlib
@@ -7,7 +9,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FORBIDDEN = {"crossbar": ("mapping", "lstm"), "mapping": ("lstm",)}
+FORBIDDEN = {"crossbar": ("mapping", "lstm", "xbar"), "mapping": ("lstm", "xbar"), "lstm": ("xbar",)}
 
 
 def _python_files(package):
@@ -86,7 +88,7 @@ def _private_uses(tree, private, where):
 
 def test_the_check_sees_private_names_reached_every_way():
     source = ("import crossbar\n"
-              "from crossbar.read import _chunks\n"
+              "from crossbar.read.plan import _chunks\n"
               "a = crossbar.CrossbarArray\n"
               "g = a._conductance\n"
               "h = getattr(a, '_signal_conductance')()\n"
@@ -97,7 +99,7 @@ def test_the_check_sees_private_names_reached_every_way():
         "import _chunks", "._conductance", "getattr(..., '_signal_conductance')", "hasattr(..., '_plan')"])
 
 
-@pytest.mark.parametrize("package", ["mapping", "lstm", "benchmarks"])
+@pytest.mark.parametrize("package", ["mapping", "lstm", "xbar", "benchmarks"])
 def test_no_private_name_of_crossbar_is_used_outside_it(package):
     private = _crossbar_private_names()
     found = []
@@ -107,13 +109,13 @@ def test_no_private_name_of_crossbar_is_used_outside_it(package):
 
 
 # ------------------------------------------------------------------ no import cycles between modules
-PACKAGES = ("crossbar", "mapping", "lstm")
+PACKAGES = ("crossbar", "mapping", "lstm", "xbar")
 
 KNOWN_CYCLES = {}
 """Cycles not yet broken, ``{name: (first module, second module)}``: the first module's import of the second
 closes each, and they are left out of the graph :func:`test_no_import_cycles` checks. None now: issue 29 broke
-the last (``crossbar.array -> crossbar.read -> crossbar.array``: the state both share is in
-:mod:`crossbar.read_state`)."""
+the last (``crossbar.array.crossbar_array -> crossbar.read.plan -> crossbar.array.crossbar_array``: the state both share is in
+:mod:`crossbar.read.state`)."""
 
 
 def _modules(root, packages):
@@ -213,3 +215,42 @@ def test_the_cycle_check_sees_local_and_relative_imports(tmp_path):
     assert cycle == ["pkg.a (line 2) -> pkg.b", "pkg.b (line 2) -> pkg.sub.c", "pkg.sub.c (line 3) -> pkg.a"]
     (package / "sub" / "c.py").write_text("import numpy\n")
     assert _a_cycle(_import_graph(tmp_path, ("pkg",))) is None
+
+
+# ------------------------------------------------------------------ the layers inside crossbar
+CROSSBAR_LAYERS = (
+    ("crossbar.thread_environment", "crossbar.validation", "crossbar.settings", "crossbar.files"),
+    ("crossbar.numerics",),
+    ("crossbar.devices",),
+    ("crossbar.circuits",),
+    ("crossbar.read",),
+    ("crossbar.array",),
+    ("crossbar.specs", "crossbar.presets", "crossbar"),
+    ("crossbar.fitting",),
+)
+"""crossbar's parts from the lowest to the highest; a module imports only from its own layer or lower ones."""
+
+
+def _layer_of(module):
+    best, layer = -1, None
+    for k, prefixes in enumerate(CROSSBAR_LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+                best, layer = len(prefix), k
+    return layer
+
+
+def test_crossbar_layers_import_downwards():
+    graph = _import_graph(ROOT, ("crossbar",))
+    unplaced = sorted(m for m in graph if _layer_of(m) is None)
+    assert not unplaced, f"modules of crossbar in no layer: {unplaced}"
+    upward = [f"{m} (line {line}) -> {t}" for m, targets in graph.items() for t, line in sorted(targets)
+              if _layer_of(t) > _layer_of(m)]
+    assert not upward, "crossbar modules importing a higher layer:\n  " + "\n  ".join(sorted(upward))
+
+
+def test_the_layer_check_sees_an_upward_import():
+    graph = _import_graph(ROOT, ("crossbar",))
+    graph["crossbar.numerics.rounding"].add(("crossbar.read.plan", 1))
+    upward = [m for m, targets in graph.items() for t, _ in targets if _layer_of(t) > _layer_of(m)]
+    assert upward == ["crossbar.numerics.rounding"]

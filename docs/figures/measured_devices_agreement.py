@@ -15,10 +15,10 @@ import os
 import tempfile
 
 import crossbar
-from crossbar.device_fit import (device_ramps, estimate_read_noise, fit_report, fit_table, format_fit_report,
-                                 plot_agreement, plot_fit_report)
-from crossbar.pulse_tables import DATA_DIR, GONG_WINDOW
-from crossbar.device_fit import read_traces
+from crossbar.devices.pulse_tables import DATA_DIR, GONG_WINDOW
+from crossbar.fitting.device_fit import (device_ramps, estimate_read_noise, fit_report, fit_table, format_fit_report,
+                                         plot_agreement, plot_fit_report)
+from crossbar.fitting.device_fit import read_traces
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

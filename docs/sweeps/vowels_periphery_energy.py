@@ -12,8 +12,8 @@ the latency per sequence if nothing overlaps (us).
 import os
 import sys
 
-from lstm import runner
-from lstm.sweep import load_sweep_file
+from xbar import runner
+from xbar.sweep import load_sweep_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

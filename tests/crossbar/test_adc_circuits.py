@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import crossbar
-from crossbar.adc_circuits import ADCCircuit, ConverterBank, circuit_code_one, circuit_codes_reference, ideal_bank
-from crossbar.adc_metrics import enob, linearity, plot_transfer, transitions
+from crossbar.circuits.adc import ADCCircuit, ConverterBank, circuit_code_one, circuit_codes_reference, ideal_bank
+from crossbar.circuits.adc_metrics import enob, linearity, plot_transfer, transitions
 
 
 def noisy_device():
@@ -197,7 +197,7 @@ def test_mismatch_changes_the_read_by_about_its_size():
 
 @pytest.mark.parametrize("gain", [None, 50.0])
 def test_a_circuit_conversion_by_its_scalar_kernels_equals_its_numpy_twin(gain):
-    from crossbar.adc_circuits import circuit_convert_reference, circuit_end_one, circuit_signal_one
+    from crossbar.circuits.adc import circuit_convert_reference, circuit_end_one, circuit_signal_one
 
     circuit = ADCCircuit("sar", 0.02, 0.4, amplifier_gain=gain, columns_per_converter=2)
     bank = ConverterBank.draw(circuit, 6, 8, np.random.default_rng(3))

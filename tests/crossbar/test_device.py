@@ -100,7 +100,7 @@ def test_program_sigma_combines_in_quadrature():
 
 @pytest.mark.parametrize("model", ["milo2021_hfo2", "wan2022_reram", "falcone2025_cmo_hfox"])
 def test_published_programming_errors_have_their_sigma_against_g(model):
-    from crossbar.device import program_noise_model_sigma
+    from crossbar.devices.models import program_noise_model_sigma
 
     device = crossbar.DeviceModel(name="fit", g_min=0.0, g_max=300e-6, program_noise_model=model)
     for target in (20e-6, 100e-6):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from crossbar.device_fit import Trace, estimate_read_noise, fit_table, simulate_like
-from crossbar.pulse_tables import DATA_DIR, PulseTable
-from lstm import cli
+from crossbar.devices.pulse_tables import DATA_DIR, PulseTable
+from crossbar.fitting.device_fit import Trace, estimate_read_noise, fit_table, simulate_like
+from xbar import cli
 
 SET, RESET = (os.path.join(DATA_DIR, f"crosssim_{k}_ramps.csv") for k in ("set", "reset"))
 
@@ -160,7 +160,7 @@ def test_device_show_prints_the_goodness_of_fit(fitted, tmp_path, capsys):
 
 
 def test_a_byte_order_mark_keeps_every_first_read(tmp_path):
-    from crossbar.device_fit import read_traces
+    from crossbar.fitting.device_fit import read_traces
 
     text = "\n".join(f"{0.1 + 0.01 * k},{0.9 - 0.01 * k}" for k in range(8))
     plain, marked = tmp_path / "plain.csv", tmp_path / "bom.csv"
@@ -224,7 +224,7 @@ def test_the_gong_preset_reads_with_its_unbiased_read_noise():
     """Gong et al.'s ramps: a reviewer's lag-1 estimate on steps less a running mean of 50 (one ramp each
     way, no pulse-by-pulse mean) agrees with the preset's read noise within 5 % (3.56 uS of 55 uS)."""
     import crossbar
-    from crossbar.device_fit import read_traces
+    from crossbar.fitting.device_fit import read_traces
 
     traces = read_traces(os.path.join(DATA_DIR, "gong2018_hfo2_pulses.csv"), window=(10e-6, 100e-6))
     products, count = 0.0, 0
@@ -260,8 +260,8 @@ def test_taox_devices_stay_within_their_own_measured_range():
     """The issue: 66 % of devices above their own highest bin after one up pulse from the bottom, 43 % after
     20 down pulses; now none, and none below its lowest; the kernel's numpy twin agrees."""
     import crossbar
-    from crossbar.pulse_tables import (shipped_table, table_arrays, table_pulse_update,
-                                       table_pulse_update_reference)
+    from crossbar.devices.pulse_tables import (shipped_table, table_arrays, table_pulse_update,
+                                               table_pulse_update_reference)
 
     table = shipped_table("taox_lut")
     array = crossbar.CrossbarArray(1000, 2, crossbar.preset("taox_lut"), seed=3)

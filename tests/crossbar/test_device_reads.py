@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import crossbar
-from crossbar.device_reads import floating_two_point_conductance, sensed_conductance
+from crossbar.circuits.device_reads import floating_two_point_conductance, sensed_conductance
 from mapping import Chip
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import crossbar
-from crossbar.disturb import disturb_update, disturb_update_reference
+from crossbar.devices.disturb import disturb_update, disturb_update_reference
 
 
 def fresh(seed=0, device="hfo2_soft_bounds", **changes):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import crossbar
-from crossbar import kernels
-from crossbar.rng import derive_seeds
+from crossbar.devices import pulse_kernels
+from crossbar.numerics.random_streams import derive_seeds
 from crossbar.validation import INT64_MAX, check_memory, check_pulse_counts
 
 
@@ -67,9 +67,9 @@ def test_counts_up_to_the_limit_give_every_pulse_bit_for_bit_and_beyond_it_the_s
     twin = crossbar.CrossbarArray(3, 4, array.device, seed=4)
     twin.initialize()
     g, law = twin._write_start(n != 0), array.device.pulse_law
-    kernels.pulse_update(g, n, twin.g_low, twin.g_high, twin.stuck, law.kind_code, law.step_up, law.step_down,
+    pulse_kernels.pulse_update(g, n, twin.g_low, twin.g_high, twin.stuck, law.kind_code, law.step_up, law.step_down,
                          law.nonlinearity, law.cycle_noise_sigma_relative,
-                         crossbar.rng.stream_seeds(twin.rng, twin.rows))
+                         crossbar.numerics.random_streams.stream_seeds(twin.rng, twin.rows))
     array.apply_pulses(n)
     np.testing.assert_array_equal(array.settled_conductance[n != 0], g[n != 0])  # every pulse, bit for bit
     more = soft_array(seed=4)
@@ -90,7 +90,7 @@ def test_past_the_limit_a_noise_free_device_is_exactly_where_every_pulse_would_l
     assert up == int(np.ceil(2 * 90e-6 / 2e-6 * (np.exp(1.5) if kind == "exponential" else 1.0)))
     n = np.array([[3 * up, -3 * down], [10 ** 15, -(10 ** 15)]])
     g = array._write_start(n != 0)
-    kernels.pulse_update(g, n[:1].repeat(2, axis=0), array.g_low, array.g_high, array.stuck, law.kind_code,
+    pulse_kernels.pulse_update(g, n[:1].repeat(2, axis=0), array.g_low, array.g_high, array.stuck, law.kind_code,
                          law.step_up, law.step_down, law.nonlinearity, 0.0, np.zeros(2, dtype=np.uint64))
     array.apply_pulses(n)
     np.testing.assert_array_equal(array.conductance, g)  # every pulse of 3x the limit simulated: the same
@@ -104,18 +104,18 @@ def test_the_kernel_and_its_twin_agree_at_the_limit_and_refuse_a_row_beyond_2_to
     shape = (3, 5)
     g0 = rng.uniform(20e-6, 80e-6, shape)
     low, high = np.full(shape, 10e-6), np.full(shape, 100e-6)
-    law = crossbar.PulseUpdateLaw(kind=crossbar.device.PULSE_LAW_KINDS[kind], step_up=2e-6, step_down=3e-6,
+    law = crossbar.PulseUpdateLaw(kind=crossbar.devices.models.PULSE_LAW_KINDS[kind], step_up=2e-6, step_down=3e-6,
                                   nonlinearity=2.0, cycle_noise_sigma_relative=0.3)
     up, down = law.saturating_pulses(90e-6)
     n = rng.choice([up, -down, 0, 7], size=shape).astype(np.int64)
     frozen = np.zeros(shape, dtype=bool)
     seeds = derive_seeds(np.uint64(9), shape[0])
     a, b = g0.copy(), g0.copy()
-    assert (kernels.pulse_update(a, n, low, high, frozen, kind, 2e-6, 3e-6, 2.0, 0.3, seeds)
-            == kernels.pulse_update_reference(b, n, low, high, frozen, kind, 2e-6, 3e-6, 2.0, 0.3, seeds))
+    assert (pulse_kernels.pulse_update(a, n, low, high, frozen, kind, 2e-6, 3e-6, 2.0, 0.3, seeds)
+            == pulse_kernels.pulse_update_reference(b, n, low, high, frozen, kind, 2e-6, 3e-6, 2.0, 0.3, seeds))
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
     huge = np.full(shape, 2 ** 40, dtype=np.int64)
-    for update in (kernels.pulse_update, kernels.pulse_update_reference):
+    for update in (pulse_kernels.pulse_update, pulse_kernels.pulse_update_reference):
         with pytest.raises(ValueError, match="more than 2\\^31 normals"):
             update(g0.copy(), huge, low, high, frozen, kind, 2e-6, 3e-6, 2.0, 0.3, seeds)
 
@@ -123,15 +123,15 @@ def test_the_kernel_and_its_twin_agree_at_the_limit_and_refuse_a_row_beyond_2_to
 def test_table_devices_are_bounded_too():
     array = crossbar.CrossbarArray(2, 3, crossbar.preset("gong2018_hfo2"), seed=1)
     array.initialize()
-    assert array.pulse_limits() == (crossbar.device.TABLE_SATURATING_PULSES,) * 2
+    assert array.pulse_limits() == (crossbar.devices.models.TABLE_SATURATING_PULSES,) * 2
     assert array.apply_pulses(np.full(array.shape, 10 ** 17)) == 6 * 10 ** 17
     np.testing.assert_allclose(array.conductance, array.g_high, rtol=1e-6)
 
 
 def test_an_in_situ_update_whose_pulses_cannot_be_counted_is_refused_naming_the_learning_rate():
     """Was: learning_rate 1e18 killed ``xbar run`` with a segmentation fault (1e9, 1e15: MemoryError)."""
-    from lstm.experiment import li2019
-    from lstm.runner import build_trainer, problem_of
+    from xbar.experiment import li2019
+    from xbar.runner import build_trainer, problem_of
 
     exp = li2019("vowels", 1).with_values({"hardware.preset": "hfo2_soft_bounds"})
     _, _, hw = build_trainer(exp, problem_of(exp), "in_situ")

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from crossbar import kernels
-from crossbar.rng import (FEW_STREAMS, TAIL_LIMIT, counter_normal, derive_seeds, fill_normals_by_counter,
-                          padded_length, standard_normals, stream_seeds)
-from crossbar.vecmath import log32_array, sincos_turns32_array
+from crossbar.circuits import conversion
+from crossbar.devices import pulse_kernels
+from crossbar.numerics import rounding
+from crossbar.numerics.random_streams import (FEW_STREAMS, TAIL_LIMIT, counter_normal, derive_seeds,
+                                              fill_normals_by_counter, padded_length, standard_normals, stream_seeds)
+from crossbar.numerics.vecmath import log32_array, sincos_turns32_array
 
 
 @pytest.mark.slow
@@ -74,12 +76,12 @@ def test_normals_across_streams_are_the_streams_own(streams, start, n):
 
 def test_quantize_grid_matches_reference(rng):
     x = rng.uniform(-2, 2, (50, 7))
-    got, n = kernels.quantize_grid(x, 0.1, 0.05, -20, 20)
-    ref, n_ref = kernels.quantize_grid_reference(x, 0.1, 0.05, -20, 20)
+    got, n = rounding.quantize_grid(x, 0.1, 0.05, -20, 20)
+    ref, n_ref = rounding.quantize_grid_reference(x, 0.1, 0.05, -20, 20)
     np.testing.assert_array_equal(got, ref)
     assert n == n_ref > 0
     ties = np.array([0.5, 1.5, 2.5, -0.5])
-    np.testing.assert_array_equal(kernels.quantize_grid(ties, 0.0, 1.0, -10, 10)[0], np.rint(ties))
+    np.testing.assert_array_equal(rounding.quantize_grid(ties, 0.0, 1.0, -10, 10)[0], np.rint(ties))
 
 
 @pytest.mark.parametrize("kind", [0, 1, 2])
@@ -93,8 +95,8 @@ def test_pulse_update_matches_reference(rng, kind, cycle_noise):
     frozen = rng.random(shape) < 0.1
     seeds = derive_seeds(np.uint64(5), shape[0])
     a, b = g0.copy(), g0.copy()
-    pulses = kernels.pulse_update(a, n, low, high, frozen, kind, 2e-6, 3e-6, 2.0, cycle_noise, seeds)
-    pulses_ref = kernels.pulse_update_reference(b, n, low, high, frozen, kind, 2e-6, 3e-6, 2.0, cycle_noise, seeds)
+    pulses = pulse_kernels.pulse_update(a, n, low, high, frozen, kind, 2e-6, 3e-6, 2.0, cycle_noise, seeds)
+    pulses_ref = pulse_kernels.pulse_update_reference(b, n, low, high, frozen, kind, 2e-6, 3e-6, 2.0, cycle_noise, seeds)
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
     assert pulses == pulses_ref == np.abs(n).sum()
     np.testing.assert_array_equal(a[frozen], g0[frozen])
@@ -110,8 +112,8 @@ def test_two_pulse_update_matches_reference(rng):
     frozen = rng.random(shape) < 0.1
     seeds = derive_seeds(np.uint64(8), shape[0])
     a, b = g0.copy(), g0.copy()
-    kernels.two_pulse_update(a, reset, vg, 98e-6, 120e-6, 0.0, 4e-6, gain, frozen, seeds)
-    kernels.two_pulse_update_reference(b, reset, vg, 98e-6, 120e-6, 0.0, 4e-6, gain, frozen, seeds)
+    pulse_kernels.two_pulse_update(a, reset, vg, 98e-6, 120e-6, 0.0, 4e-6, gain, frozen, seeds)
+    pulse_kernels.two_pulse_update_reference(b, reset, vg, 98e-6, 120e-6, 0.0, 4e-6, gain, frozen, seeds)
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
     np.testing.assert_array_equal(a[frozen], g0[frozen])
 
@@ -126,8 +128,8 @@ def test_two_pulse_step_matches_reference(rng):
     seeds = derive_seeds(np.uint64(5), shape[0])
     a, b, vg_a, vg_b = g0.copy(), g0.copy(), vg0.copy(), vg0.copy()
     args = (0.7, 1.6, 98e-6, 120e-6, 0.0, 4e-6, gain, frozen, seeds)
-    counts = kernels.two_pulse_step(a, vg_a, step, *args)
-    assert counts == kernels.two_pulse_step_reference(b, vg_b, step, *args)
+    counts = pulse_kernels.two_pulse_step(a, vg_a, step, *args)
+    assert counts == pulse_kernels.two_pulse_step_reference(b, vg_b, step, *args)
     wanted = vg0 + step
     assert counts == (np.count_nonzero((wanted < 0.7) | (wanted > 1.6)),
                       np.count_nonzero(np.clip(wanted, 0.7, 1.6) < vg0))
@@ -136,7 +138,7 @@ def test_two_pulse_step_matches_reference(rng):
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
     vg_a[3, 4] = np.nan  # never programmed: nothing moves
     before = a.copy()
-    assert kernels.two_pulse_step(a, vg_a, step, *args) == (-1, 0)
+    assert pulse_kernels.two_pulse_step(a, vg_a, step, *args) == (-1, 0)
     np.testing.assert_array_equal(a, before)
 
 
@@ -155,9 +157,9 @@ def _converter_inputs(rng, step):
 @pytest.mark.parametrize("dac_step, v_limit", [(0.2 / 127, 0.2 + 0.1 / 127), (0.2 / 127, np.inf), (0.0, 0.25)])
 def test_the_dac_kernel_and_its_numpy_twin_give_the_same_bits(rng, dac_step, v_limit):
     v = np.append(_converter_inputs(rng, 0.2 / 127), [np.nan, np.inf, -np.inf])
-    volts, codes, bad = kernels.dac_reference(v, v_limit, dac_step, 127.0)
+    volts, codes, bad = conversion.dac_reference(v, v_limit, dac_step, 127.0)
     for k in range(v.size):
-        one_volts, one_code, one_bad = kernels.dac_one(v[k], v_limit, dac_step, 127.0)
+        one_volts, one_code, one_bad = conversion.dac_one(v[k], v_limit, dac_step, 127.0)
         assert one_bad == bad[k]
         if not one_bad:
             assert _bits(one_volts) == _bits(volts[k]) and _bits(one_code) == _bits(codes[k]), v[k]
@@ -171,9 +173,9 @@ def test_the_dac_kernel_and_its_numpy_twin_give_the_same_bits(rng, dac_step, v_l
 @pytest.mark.parametrize("adc_step", [1e-4 / 127, 0.0])
 def test_the_adc_kernel_and_its_numpy_twin_give_the_same_bits(rng, adc_step):
     i = _converter_inputs(rng, 1e-4 / 127)
-    values, saturated = kernels.adc_reference(i, adc_step, 127.0)
+    values, saturated = conversion.adc_reference(i, adc_step, 127.0)
     for k in range(i.size):
-        value, hit = kernels.adc_one(i[k], adc_step, 127.0)
+        value, hit = conversion.adc_one(i[k], adc_step, 127.0)
         assert hit == saturated[k] and _bits(value) == _bits(values[k]), i[k]
     assert saturated.any() == (adc_step > 0.0)
 
@@ -183,11 +185,11 @@ def test_the_noise_kernel_and_its_numpy_twin_give_the_same_bits(rng, use_noise):
     current = rng.uniform(-1e-4, 1e-4, 300)
     variance = rng.uniform(0.0, 1e-12, 300).astype(np.float32)
     normals = rng.standard_normal(300).astype(np.float32)
-    twin = kernels.noisy_current_reference(current, variance, normals, use_noise)
-    one = [kernels.noisy_current(current[k], variance[k], normals[k], use_noise) for k in range(300)]
+    twin = conversion.noisy_current_reference(current, variance, normals, use_noise)
+    one = [conversion.noisy_current(current[k], variance[k], normals[k], use_noise) for k in range(300)]
     np.testing.assert_array_equal(_bits(one), _bits(twin))
-    pair = [kernels.convert_one(current[k], variance[k], normals[k], use_noise, 1e-6, 127.0) for k in range(300)]
-    values, saturated = kernels.adc_reference(twin, 1e-6, 127.0)
+    pair = [conversion.convert_one(current[k], variance[k], normals[k], use_noise, 1e-6, 127.0) for k in range(300)]
+    values, saturated = conversion.adc_reference(twin, 1e-6, 127.0)
     np.testing.assert_array_equal(_bits([p[0] for p in pair]), _bits(values))
     np.testing.assert_array_equal([p[1] for p in pair], saturated)
 
@@ -197,10 +199,10 @@ def test_the_converters_convert_with_the_read_kernels_twins(rng):
 
     dac, adc = crossbar.DAC(8, 0.2, clip=True), crossbar.ADC(8, 1e-4)
     v = _converter_inputs(rng, dac.step)
-    expected = [kernels.dac_one(x, np.inf, dac.step, float(dac.max_code))[0] for x in v]
+    expected = [conversion.dac_one(x, np.inf, dac.step, float(dac.max_code))[0] for x in v]
     np.testing.assert_array_equal(_bits(dac.convert(v)), _bits(expected))
     i = _converter_inputs(rng, adc.step)
     out, n = adc.convert(i)
-    pairs = [kernels.adc_one(x, adc.step, float(adc.max_code)) for x in i]
+    pairs = [conversion.adc_one(x, adc.step, float(adc.max_code)) for x in i]
     np.testing.assert_array_equal(_bits(out), _bits([p[0] for p in pairs]))
     assert n == sum(p[1] for p in pairs) > 0

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import crossbar
-from crossbar.read_kernels import read_product_reference
+from crossbar.read.kernels import read_product_reference
 from mapping import Chip, MappedMatrix, SlicedMatrix, WeightSlicing
 
 K = 4.0  # 1/V: at 0.2 V a cell passes 5 % more than a linear one, at 0.5 V 35 % more

@@ -142,7 +142,7 @@ def _kirchhoff_residual(s, voltages, r_word_line, r_bit_line):
 
 
 def test_sinh_cell_alone_is_its_closed_form():
-    from crossbar.passive import SinhCell
+    from crossbar.circuits.passive import SinhCell
 
     cell = SinhCell(3.0)
     s = solve_passive([[1e-4]], [[0.5], [-0.2]], 0.0, 0.0, cell=cell)
@@ -159,7 +159,7 @@ def test_sinh_cell_alone_is_its_closed_form():
 
 @pytest.mark.parametrize("shape", [(16, 8), pytest.param((128, 64), marks=pytest.mark.slow)])
 def test_newton_converges_and_agrees_with_the_damped_iteration(rng, shape):
-    from crossbar.passive import SinhCell
+    from crossbar.circuits.passive import SinhCell
 
     g = rng.uniform(1e-6, 1e-4, shape)
     v = rng.uniform(-0.5, 0.5, (1, shape[0]))
@@ -179,7 +179,7 @@ def test_newton_converges_and_agrees_with_the_damped_iteration(rng, shape):
 def test_a_bending_cell_shrinks_the_sneak_current():
     """Through floating lines the sneak loop's three cells each see about a third of the read voltage, so a
     cell that bends upwards passes relatively less there than in the selected cell."""
-    from crossbar.passive import SinhCell
+    from crossbar.circuits.passive import SinhCell
 
     g = np.full((4, 4), 1e-4)
     unselected = np.arange(4) > 0
@@ -193,7 +193,7 @@ def test_a_bending_cell_shrinks_the_sneak_current():
 
 
 def test_nonlinear_refusals(rng):
-    from crossbar.passive import SinhCell
+    from crossbar.circuits.passive import SinhCell
 
     g = rng.uniform(1e-6, 1e-4, (8, 4))
     v = rng.uniform(-1, 1, (1, 8))

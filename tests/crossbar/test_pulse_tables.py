@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import crossbar
-from crossbar.device_fit import device_ramps, fit_parametric, fit_table, parse_traces, read_traces, steps
-from crossbar.pulse_tables import (DATA_DIR, PulseTable, table_arrays, table_pulse_update,
-                                   table_pulse_update_reference)
-from crossbar.rng import stream_seeds
+from crossbar.devices.pulse_tables import (DATA_DIR, PulseTable, table_arrays, table_pulse_update,
+                                           table_pulse_update_reference)
+from crossbar.fitting.device_fit import device_ramps, fit_parametric, fit_table, parse_traces, read_traces, steps
+from crossbar.numerics.random_streams import stream_seeds
 
 LOW, HIGH = 10e-6, 100e-6
 QUANTILES = np.linspace(0.0, 1.0, 41)
@@ -102,7 +102,7 @@ def test_the_fitter_takes_the_reads_noise_out_of_the_steps_spread():
     """Ramps with a known pulse spread (1 uS) read with a known noise (1.5 uS): the read noise is found
     from the steps' lag-1 anti-correlation within 10 %, and the table keeps the pulses' spread (within 35 %
     a bin, bins of 1500 steps), not the observed 2.3 uS."""
-    from crossbar.device_fit import Trace, estimate_read_noise
+    from crossbar.fitting.device_fit import Trace, estimate_read_noise
 
     rng = np.random.default_rng(0)
     up = [20e-6 + np.cumsum(0.5e-6 + 1e-6 * rng.standard_normal(300)) for _ in range(20)]
@@ -168,7 +168,7 @@ def test_the_exponential_law_with_cycle_noise_is_found_back():
     """50 devices of a known exponential law (2 / 3 uS at the bottom / top, nonlinearity 3, cycle noise 30 %)
     pulsed 300 times up and down: the exponential law is the best fit, its steps and nonlinearity within 5 %,
     its cycle noise within 15 %; the soft-bounds law misses the mean steps by 30 % and more."""
-    from crossbar.device_fit import best_parametric
+    from crossbar.fitting.device_fit import best_parametric
 
     law = crossbar.PulseUpdateLaw("exponential", step_up=2e-6, step_down=3e-6, nonlinearity=3.0,
                                   cycle_noise_sigma_relative=0.3)
@@ -249,7 +249,7 @@ def test_table_laws_are_validated(tmp_path):
 
 
 def test_a_sweep_can_vary_the_table_of_a_table_device():
-    from lstm.experiment import li2019, parameter
+    from xbar.experiment import li2019, parameter
 
     exp = li2019("vowels").with_values({"hardware.preset": "taox_lut"})
     spec = parameter("device.pulse_law.table", exp)
@@ -267,7 +267,7 @@ def test_the_fitted_mean_step_is_not_pulled_by_noisy_reads():
     by the noisy reads would give mean steps of +-2 uS at the window's ends (a read that came out high is
     followed by a step down); the monotone path's crossing rate gives the true step within 20 % in every
     bin the ramp crosses, and the table's own mean (what a pulse draws) is that mean step."""
-    from crossbar.device_fit import Trace, mean_steps
+    from crossbar.fitting.device_fit import Trace, mean_steps
 
     rng = np.random.default_rng(4)
     true_up = 20e-6 + 0.06e-6 * np.arange(1000)
@@ -297,7 +297,7 @@ def test_the_gong_device_holds_against_its_one_measured_ramp(tmp_path):
     the draw: 20 ramps gave 16..20 up and 13..19 down over seeds) lies inside the 2.5..97.5 % band of the
     measured reads in 16 of 20 windows or more (measured: 20 up, 17 down), and every measured window's mean
     inside the 2.5..97.5 % band of the simulated ramps. The figure is drawn."""
-    from crossbar.device_fit import plot_agreement, ramp_agreement
+    from crossbar.fitting.device_fit import plot_agreement, ramp_agreement
 
     traces = read_traces(os.path.join(DATA_DIR, "gong2018_hfo2_pulses.csv"), window=(10e-6, 100e-6))
     gong = crossbar.preset("gong2018_hfo2")
@@ -315,7 +315,7 @@ def test_a_device_fitted_to_ramps_of_the_ten_taox_devices_stays_within_their_spr
     ``taox_lut`` tables, each up 40 pulses from the bottom and back down) fitted by the fitter into one
     table; the mean of 20 simulated ramps of the fitted device lies inside the measured ramps' 2.5..97.5 %
     band at every pulse, up and down."""
-    from crossbar.device_fit import band_agreement
+    from crossbar.fitting.device_fit import band_agreement
 
     traces = device_ramps(crossbar.preset("taox_lut"), 100, 40, seed=1, settle_pulses=60)
     fit_table(traces).save(tmp_path / "taox.npz")
@@ -343,7 +343,7 @@ def test_the_fitter_refuses_what_it_cannot_fit():
 def test_a_damaged_table_file_is_one_line_naming_it(tmp_path, damage):
     """A truncated or corrupted pulse-table NPZ is refused as a ValueError naming the file (it raised
     zipfile's BadZipFile or an EOFError before)."""
-    from crossbar.pulse_tables import load_table, shipped_table
+    from crossbar.devices.pulse_tables import load_table, shipped_table
 
     whole = tmp_path / "whole.npz"
     shipped_table("taox_lut").save(str(whole))

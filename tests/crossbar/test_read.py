@@ -8,9 +8,8 @@ import pytest
 
 import crossbar
 from crossbar import CrossbarArray, Drive, Read, ReadPlan
-from crossbar.read_kernels import (fill_read_values, read_product, read_product_reference,
-                                   read_values_reference)
-from crossbar.vecmath import fma, fma32_reference
+from crossbar.numerics.vecmath import fma, fma32_reference
+from crossbar.read.kernels import (fill_read_values, read_product, read_product_reference, read_values_reference)
 
 LI2019 = crossbar.preset("li2019")
 LOW_NOISE = LI2019.replace(read_noise_sigma_relative=1e-4)  # float64 bands with read noise
@@ -116,7 +115,7 @@ def test_seeds_are_drawn_per_array_in_read_order():
 def test_seed_words_kernel_equals_random_raw():
     """The compiled words of many PCG64 generators are numpy's random_raw, and leave each generator where
     random_raw would (the numpy twin of draw_words)."""
-    from crossbar.rng import draw_words, word_sources
+    from crossbar.numerics.random_streams import draw_words, word_sources
 
     counts = np.array([3, 0, 1, 7, 2], dtype=np.int64)
     mine = [np.random.default_rng(s).bit_generator for s in range(5)]
@@ -315,7 +314,7 @@ def test_refused_reads_and_plans(rng):
 
 
 def test_a_session_reads_as_calls_of_read_do(rng):
-    from crossbar.read_kernels import session_read, session_scratch
+    from crossbar.read.kernels import session_read, session_scratch
 
     one, other = _plan(LI2019), _plan(LI2019)  # the same arrays, seeds and conductances
     x = rng.uniform(-1, 1, (3, 5, 13))

@@ -98,7 +98,7 @@ def test_bad_read_noise_tables_are_refused(table, message):
 
 
 def test_an_experiment_sets_the_noise_table_from_toml(tmp_path):
-    from lstm.experiment import Experiment, parameter, read_experiment_file
+    from xbar.experiment import Experiment, parameter, read_experiment_file
 
     path = tmp_path / "e.toml"
     path.write_text('[data]\ntask = "vowels"\n\n[device]\nread_noise_sigma = 2e-7\n'

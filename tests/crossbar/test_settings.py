@@ -8,7 +8,7 @@ import pytest
 
 import crossbar
 from crossbar.settings import allowed, check_settings, described, kind_of, left_out_at_default, setting
-from lstm.experiment import SECTIONS, parameters
+from xbar.experiment import SECTIONS, parameters
 
 
 @dataclass(frozen=True)

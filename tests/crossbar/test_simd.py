@@ -4,7 +4,7 @@ import numba
 import numpy as np
 import pytest
 
-from crossbar.simd import BLOCK_COLUMNS, BLOCK_ROWS, paired_products, paired_products_reference
+from crossbar.numerics.simd import BLOCK_COLUMNS, BLOCK_ROWS, paired_products, paired_products_reference
 
 
 def _operands(rng, n_out, inner, batch):
@@ -73,7 +73,7 @@ def test_bad_shapes_and_types_are_refused(rng):
 
 def test_block_shapes_and_vector_widths_give_the_same_bits(rng):
     """What makes the numbers the same on every machine: AVX2's blocks, AVX-512's and SSE's agree bit for bit."""
-    from crossbar.simd import _paired_block
+    from crossbar.numerics.simd import _paired_block
 
     gt, st, v, q = _operands(rng, 30, 70, 40)
     expected = _run(gt, st, v, q)
@@ -99,7 +99,7 @@ def test_target_features_are_read_from_numba_config(monkeypatch):
     """FMA and 512-bit vectors as Numba will compile: the host, or NUMBA_CPU_NAME / NUMBA_CPU_FEATURES."""
     import numba
 
-    from crossbar import simd
+    from crossbar.numerics import simd
 
     monkeypatch.setattr(numba.config, "CPU_FEATURES", "+avx,+avx2,-avx512f,+fma")
     assert simd._host_has_fma() and not simd._host_has_wide_vectors()

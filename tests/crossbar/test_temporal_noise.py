@@ -5,8 +5,8 @@ import pytest
 from scipy import signal, stats
 
 import crossbar
-from crossbar.temporal_noise import (NOISE_STREAM, FluctuationState, TemporalReadNoise, flicker_density_model,
-                                     window_variance)
+from crossbar.devices.temporal_noise import (NOISE_STREAM, FluctuationState, TemporalReadNoise, flicker_density_model,
+                                             window_variance)
 
 
 def _seed(entropy):
@@ -203,8 +203,8 @@ def test_reads_of_one_plan_refresh_between_calls_and_match_the_twin():
 
 
 def test_source_kernel_equals_its_numpy_twin():
-    from crossbar.rng import stream_seeds
-    from crossbar.temporal_noise import advance_sources, advance_sources_reference
+    from crossbar.numerics.random_streams import stream_seeds
+    from crossbar.devices.temporal_noise import advance_sources, advance_sources_reference
 
     rng = np.random.default_rng(8)
     flicker = rng.standard_normal((30, 17))

@@ -28,7 +28,7 @@ def _first_numpy_import(module, **environment):
     return out.split()
 
 
-@pytest.mark.parametrize("module", ["crossbar", "mapping", "lstm", "lstm.cli"])
+@pytest.mark.parametrize("module", ["crossbar", "mapping", "lstm", "xbar.cli"])
 def test_settings_precede_numpy(module):
     assert _first_numpy_import(module) == ["20", "PASSIVE"]
 

@@ -72,7 +72,7 @@ def test_wire_config_and_nonconvergence(rng):
 @pytest.mark.parametrize("ohms", [(1.0, 1.0), (2.5, 0.5), (0.1, 10.0)])
 def test_block_elimination_matches_the_sparse_lu(rng, shape, ohms):
     """G_eff by block elimination along the column wires against one sparse LU of the whole network."""
-    from crossbar.wires import effective_conductance_sparse
+    from crossbar.circuits.wires import effective_conductance_sparse
 
     g = rng.uniform(1e-6, 1e-4, shape)
     reference = effective_conductance_sparse(g, *ohms)
@@ -86,7 +86,7 @@ def test_block_elimination_matches_the_sparse_lu(rng, shape, ohms):
 
 
 def test_row_wire_inverses_kernel_equals_numpy_twin(rng):
-    from crossbar.wires import row_wire_inverses, row_wire_inverses_reference
+    from crossbar.circuits.wires import row_wire_inverses, row_wire_inverses_reference
 
     for shape in [(5, 1), (3, 2), (7, 33)]:
         g = rng.uniform(1e-6, 1e-4, shape)

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 import crossbar
-from lstm.experiment import li2019, parameter
+from mapping import Chip, ChipSpec
 from lstm.hardware import HardwareNetwork
 from lstm.network import make_network
-from lstm.runner import build_trainer, problem_of
 from lstm.train import fit
-from mapping import Chip, ChipSpec
+from xbar.experiment import li2019, parameter
+from xbar.runner import build_trainer, problem_of
 
 SAR_FIELDS = dict(kind="sar", capacitor_mismatch_sigma=0.05, comparator_offset_sigma_lsb=0.5, columns_per_converter=4)
 SAR = crossbar.ADCCircuit(**SAR_FIELDS)

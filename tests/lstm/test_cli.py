@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from lstm import cli
+from xbar import cli
 
 
 def test_help_of_every_command_ends_with_an_example(capsys):
@@ -35,7 +35,7 @@ def test_presets_lists_the_peripheries_with_their_sources(capsys):
 
 
 def test_console_script_runs():
-    out = subprocess.run([sys.executable, "-m", "lstm.cli", "info"], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "xbar.cli", "info"], capture_output=True, text=True, check=True)
     assert "numba" in out.stdout
 
 
@@ -136,8 +136,8 @@ def test_version_and_python_m_xbar():
 
 @pytest.mark.slow
 def test_device_fit_writes_a_table_device_that_show_and_an_experiment_read(tmp_path, capsys):
-    from crossbar.pulse_tables import DATA_DIR
-    from lstm.experiment import read_experiment_file
+    from crossbar.devices.pulse_tables import DATA_DIR
+    from xbar.experiment import read_experiment_file
 
     ramps = [os.path.join(DATA_DIR, "crosssim_set_ramps.csv"), os.path.join(DATA_DIR, "crosssim_reset_ramps.csv")]
     out = str(tmp_path / "mine.toml")

@@ -6,7 +6,7 @@ import time
 import pytest
 
 import crossbar
-from lstm import cli
+from xbar import cli
 
 
 def _one_line(capsys) -> str:

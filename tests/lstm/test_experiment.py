@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from lstm import cli, runner, sweep
-from lstm.experiment import (DataSection, Experiment, NetworkSection, TrainingSection, li2019, load_experiment,
-                             parameter, parameters)
 from lstm.hardware import HardwareNetwork
-from lstm.results import read_results
+from xbar import cli, runner, sweep
+from xbar.experiment import (DataSection, Experiment, NetworkSection, TrainingSection, li2019, load_experiment,
+                             parameter, parameters)
+from xbar.results import read_results
 
 
 def _waves(path, n=60, test_from=45, seed=1):
@@ -233,7 +233,7 @@ def test_a_file_value_of_the_wrong_type_is_refused_by_its_name(section, key, val
 
 def test_reading_a_file_leaves_its_table_as_it_was(tmp_path):
     """Relative paths are resolved into the experiment, not into the caller's table."""
-    from lstm.experiment import experiment_from_table
+    from xbar.experiment import experiment_from_table
 
     table = {"data": {"path": "waves.csv", "sequence": "run", "label": "kind"},
              "device": {"pulse_law": {"kind": "table", "table": "fit.npz"}}}

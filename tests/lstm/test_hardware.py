@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 
 import crossbar
-from lstm import cli, tasks
 from mapping import ChipSpec, Encoding
+from lstm import tasks
 from lstm.hardware import HardwareNetwork, InSituTrainer, li2019_corners
 from lstm.network import make_network
 from lstm.optim import OptimizerConfig
-from lstm.experiment import li2019
-from lstm.reproduce import train_vowels
-from lstm.runner import network_config, problem_of, start as _start
+from xbar import cli
+from xbar.experiment import li2019
+from xbar.reproduce import train_vowels
+from xbar.runner import network_config, problem_of, start as _start
 
 
 def airline_network(seed):
@@ -236,7 +237,7 @@ def test_lstm_with_wires_runs_compiled_and_equals_the_nodal_solve(rng):
 
 
 def _trained_chip():
-    from lstm.runner import build_trainer
+    from xbar.runner import build_trainer
 
     exp = li2019("vowels", 1).with_values({"device.drift_nu": 0.01})
     trainer, net, hw = build_trainer(exp, problem_of(exp), "in_situ")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import crossbar
-from lstm.hardware import HardwareNetwork
 from mapping import ChipSpec
+from lstm.hardware import HardwareNetwork
 from lstm.network import make_network
 
 
@@ -44,8 +44,8 @@ def test_an_experiments_test_runs_after_its_time_on_the_chip(tmp_path):
     """``hardware.seconds_before_test`` lets time pass between programming and the test: the run's hardware
     outputs are those of the chip saved at the end of programming, reloaded, and read after the same time;
     CMO/HfOx devices (relaxation, 1/f noise) read a day later differ from the same chip read at once."""
-    from lstm import runner
-    from lstm.experiment import li2019
+    from xbar import runner
+    from xbar.experiment import li2019
 
     exp = li2019("vowels").with_values({"hardware.preset": "falcone2025_cmo_hfox", "hardware.way": "ex_situ_one_shot",
                                         "training.epochs": 2})

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from lstm import cli, runner
-from lstm.experiment import load_experiment
-from lstm.results import read_results
-from lstm.train import SoftwareTrainer, fit
 from lstm.network import make_network
 from lstm.optim import OptimizerConfig
+from lstm.train import SoftwareTrainer, fit
+from xbar import cli, runner
+from xbar.experiment import load_experiment
+from xbar.results import read_results
 
 
 def _ramps(path, n=24, test_from=18, seed=4, test_target=None):
@@ -217,8 +217,8 @@ def _sequences(n=8, label=lambda s: "ab"[s % 2], feature=lambda s, t: 0.1 * s + 
 
 
 def _load(path, **data):
-    from lstm.experiment import DataSection
-    from lstm.problems import load_problem
+    from xbar.experiment import DataSection
+    from xbar.problems import load_problem
 
     return load_problem(DataSection(path=str(path), **data), seed=0)
 

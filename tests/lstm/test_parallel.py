@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import crossbar
+from mapping import ChipSpec, Encoding
 from lstm import parallel
 from lstm.hardware import HardwareNetwork
 from lstm.network import make_network
-from mapping import ChipSpec, Encoding
 
 
 @pytest.mark.parametrize("ideal_converters", [False, True], ids=["converters", "ideal-converters"])
@@ -48,7 +48,7 @@ def test_thread_count_does_not_change_the_numbers(rng, shape):
     hw.program()
     plan = hw.matrices["layer0.W"].plan()
     if batch == 1:  # the read is cut into chunks, and its work is above the kernel's parallel threshold
-        from crossbar.read_kernels import PARALLEL_WORK
+        from crossbar.read.kernels import PARALLEL_WORK
         assert len(plan.arrays.chunks) > 3 and 2 * plan.multiply_adds(1) >= PARALLEL_WORK
     else:
         assert len(parallel.batch_parts(batch, time * plan.multiply_adds(1), 2)) == 2
@@ -94,7 +94,7 @@ def test_default_threads(monkeypatch):
 
 def test_chunks_do_not_change_the_numbers(rng, monkeypatch):
     """The same read cut into one chunk, the default chunks, or chunks of one block: the same bits."""
-    import crossbar.read as read
+    import crossbar.read.plan as read
 
     x = rng.uniform(-1, 1, (9, 80))  # x and h of the layer
     results = []

@@ -7,11 +7,11 @@ import pytest
 
 import crossbar
 import mapping
-from lstm.experiment import Experiment, li2019, parameter, periphery_values
+from mapping import ChipSpec
 from lstm.hardware import HardwareNetwork
 from lstm.network import make_network
-from lstm.runner import chip_spec
-from mapping import ChipSpec
+from xbar.experiment import Experiment, li2019, parameter, periphery_values
+from xbar.runner import chip_spec
 
 
 def test_the_presets_hold_their_papers_numbers():

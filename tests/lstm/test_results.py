@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from lstm import cli, sweep
-from lstm.results import FORMAT, ResultsFileError, ResultsWriter, read_results
+from xbar import cli, sweep
+from xbar.results import FORMAT, ResultsFileError, ResultsWriter, read_results
 
 IDENTITY = {"experiment": {"task": "airline", "way": "ex_situ_one_shot", "preset": "li2019", "epochs": 2},
             "varied": ["device.program_noise_sigma"]}

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from lstm import cli, runner, sweep
-from lstm.results import read_results
+from xbar import cli, runner, sweep
+from xbar.results import read_results
 
 VARY = ["device.program_noise_sigma=0:6e-6:3"]
 
@@ -91,7 +91,7 @@ def test_sweep_on_a_real_dask_cluster(tmp_path):
 
 def _sweep_command(results, *extra, points=8):
     # an in-situ vowels point of 5 epochs takes about half a second: long against the 20 ms polls below
-    return [sys.executable, "-m", "lstm.cli", "sweep", "--task", "vowels", "--way", "in_situ", "--epochs", "5",
+    return [sys.executable, "-m", "xbar.cli", "sweep", "--task", "vowels", "--way", "in_situ", "--epochs", "5",
             "--vary", f"device.program_noise_sigma=0:1e-6:{points}", "--out", str(results), "--quiet", *extra]
 
 
@@ -301,7 +301,7 @@ def _thread_settings(_):
 
 def test_workers_run_on_one_thread_from_their_start():
     """A local worker's BLAS and Numba pool have one thread: set before numpy loaded, not after."""
-    from lstm.workers import WorkerPool
+    from xbar.workers import WorkerPool
 
     before = {name: os.environ.get(name) for name in sweep.WORKER_ENVIRONMENT}
     with WorkerPool(1, environment=sweep.WORKER_ENVIRONMENT) as pool:

@@ -11,10 +11,10 @@ import sys
 import pytest
 
 from crossbar import AdcSpec
-from lstm import cli, runner, sweep
-from lstm.experiment import (DataSection, Experiment, HardwareSection, NetworkSection, TrainingSection,
-                             li2019, parameters)
-from lstm.results import ResultsWriter, read_results
+from xbar import cli, runner, sweep
+from xbar.experiment import (DataSection, Experiment, HardwareSection, NetworkSection, TrainingSection, li2019,
+                             parameters)
+from xbar.results import ResultsWriter, read_results
 
 from .test_experiment import _waves
 
@@ -152,11 +152,11 @@ def test_an_experiment_file_with_a_section_of_the_wrong_type_is_one_line(tmp_pat
 def _documented_keys():
     """``section.key`` of every key the experiment module's text and the guide's table of sections name
     (``[device]`` and the guide's ``[encoding]`` row name any field of another class: left out here)."""
-    import lstm.experiment
+    import xbar.experiment
 
     keys = set()
     for section, rest in re.findall(r"^\s*\[(\w+)\]\s+(.+?)(?=^\s*\[|\Z)",
-                                    lstm.experiment.__doc__.split("::")[1].split("``hardware.periphery``")[0],
+                                    xbar.experiment.__doc__.split("::")[1].split("``hardware.periphery``")[0],
                                     re.M | re.S):
         if rest.startswith("any field"):
             continue
@@ -298,7 +298,7 @@ def test_save_chip_that_would_keep_nothing_is_refused_before_running(tmp_path, c
 def test_the_headroom_refusal_says_the_value_that_works(tmp_path):
     import numpy as np
 
-    from lstm.problems import load_problem
+    from xbar.problems import load_problem
 
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (20, 5, 2))
@@ -399,7 +399,7 @@ def test_too_many_points_are_refused_before_any_is_made(tmp_path, capsys):
 
 
 def test_workers_beyond_the_machine_are_refused(tmp_path, capsys, monkeypatch):
-    from lstm import workers
+    from xbar import workers
 
     monkeypatch.setattr(workers, "_available_memory", lambda: 200 * 2 ** 20)  # one worker's worth
     assert cli.main(["sweep", "--epochs", "2", "--vary", "adc.range=1", "--workers", "2",
@@ -455,7 +455,7 @@ def test_plot_refuses_a_record_of_a_varied_seed_that_ran_another(tmp_path, capsy
 
 
 def test_reproduce_refuses_an_unknown_preset_before_training(capsys, monkeypatch):
-    from lstm import reproduce
+    from xbar import reproduce
 
     for name in ("reproduce_vowels", "reproduce_airline", "noise_study"):
         monkeypatch.setattr(reproduce, name, lambda *a, **k: pytest.fail("trained before the refusal"))

@@ -97,8 +97,8 @@ def _vowels_subset(n=100):
 
 
 def _in_situ_run(epochs, checkpoint=None, seed=3):
-    from lstm.experiment import li2019
-    from lstm.runner import build_trainer, problem_of
+    from xbar.experiment import li2019
+    from xbar.runner import build_trainer, problem_of
 
     exp = li2019("vowels", seed)
     trainer, net, hw = build_trainer(exp, problem_of(exp), "in_situ")
@@ -160,8 +160,8 @@ def test_checkpoint_of_another_run_is_refused(tmp_path, change, message):
 
 
 def test_in_situ_checkpoint_is_refused_by_a_software_run(tmp_path):
-    from lstm.experiment import li2019
-    from lstm.runner import build_trainer, problem_of
+    from xbar.experiment import li2019
+    from xbar.runner import build_trainer, problem_of
 
     path = str(tmp_path / "in_situ.npz")
     _in_situ_run(1, path, seed=3)

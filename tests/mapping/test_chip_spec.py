@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 
 import crossbar
-from lstm.experiment import li2019
 from mapping import ChipSpec, Encoding, SlicingSpec
+from xbar.experiment import li2019
 
 OLD_RECORD = {
     "preset": "ideal", "ideal_converters": False, "array_rows": 64, "array_cols": 32, "n_arrays": 3, "corners": None,
