@@ -176,8 +176,8 @@ class HardwareNetwork:
         dict
             Each matrix's full scale, amperes.
         """
-        if self.config.adc.range_by != "calibration":
-            raise ValueError(f"adc.range_by={self.config.adc.range_by!r}: calibrate_adcs needs "
+        if self.config.mapping.adc_range_by != "calibration":
+            raise ValueError(f"adc.range_by={self.config.mapping.adc_range_by!r}: calibrate_adcs needs "
                              "adc.range_by='calibration'")
         if self.chip.adc_bits is None:
             raise ValueError("the chip has no ADCs to calibrate")

@@ -4,7 +4,10 @@ weights go onto it (encoding, slicing, placement, the ADCs' ranging).
 :class:`ChipSpec` holds the description tree's specs themselves (:class:`crossbar.ArraySpec`,
 :class:`crossbar.AdcSpec`, :class:`crossbar.DacSpec`, :class:`crossbar.WiresSpec`,
 :class:`mapping.SlicingSpec`, :class:`mapping.Encoding`, the device), not copies of their fields, and builds
-the chip from them (:meth:`ChipSpec.build`). An experiment gives its own with
+the chip from them (:meth:`ChipSpec.build`, the one way from a description to a :class:`mapping.Chip`, which
+takes the parts themselves). How the weights go on, :attr:`ChipSpec.mapping`, is one
+:class:`mapping.MappingSpec` gathered from the encoding, the slicing, the corners and the ``[adc]`` section's
+ranging (``range``, ``range_by``). An experiment gives its own with
 :meth:`xbar.experiment.Experiment.chip_spec`. Saved chips written before the tree stored a flat record of
 25 fields; :meth:`ChipSpec.from_record` reads those too.
 """
