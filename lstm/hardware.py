@@ -25,7 +25,7 @@ import crossbar
 from crossbar.array.crossbar_array import estimated_array_bytes
 from crossbar.validation import (CHECKED_BYTES, as_float_array, check_memory, check_range, config_from_dict,
                                  config_to_dict, make_generator)
-from mapping import Chip, ChipSpec, MappedMatrix, SlicedMatrix
+from mapping import Chip, ChipSpec, MappedMatrix
 from mapping.chip import named
 
 from crossbar.files import load_arrays, save_arrays
@@ -50,20 +50,15 @@ def place_network(chip: Chip, network: NetworkConfig, config: ChipSpec) -> Dict[
     A layer's rows ``[x; h; 1]`` become weight rows for ``[x; h]`` and bias rows for the ``1``.
     """
     cell = get_cell(network.cell)
-    corners = config.corners or {}
+    mapping = config.mapping
     matrices = {}
     for name, (rows, cols) in network.matrix_shapes().items():
         groups = None
         if name.startswith("layer"):
             hidden = network.hidden[int(name[5:].split(".")[0])]
             groups = [(g, hidden) for g in cell.gate_names]
-        slicing = config.slicing.weights()
-        if slicing is not None:
-            matrices[name] = SlicedMatrix(chip, name.replace(".W", ""), rows - 1, cols, slicing,
-                                          bias=network.bias, encoding=config.encoding, column_groups=groups)
-        else:
-            matrices[name] = MappedMatrix(chip, name.replace(".W", ""), rows - 1, cols, bias=network.bias,
-                                          encoding=config.encoding, corner=corners.get(name), column_groups=groups)
+        matrices[name] = mapping.place(chip, name.replace(".W", ""), rows - 1, cols, bias=network.bias,
+                                       column_groups=groups, corner_of=name)
     return matrices
 
 
@@ -72,7 +67,7 @@ def estimated_arrays(network: NetworkConfig, config: ChipSpec) -> float:
     times the slices of a sliced design, over the devices of an array (bias rows and half-filled arrays
     not counted: a lower bound)."""
     weights = sum(float(rows) * float(cols) for rows, cols in network.matrix_shapes().values())
-    slicing = config.slicing.weights()
+    slicing = config.mapping.weights()
     slices = slicing.n_slices if slicing is not None else 1
     return 2.0 * slices * weights / (float(config.array.rows) * float(config.array.cols))
 
@@ -157,11 +152,10 @@ class HardwareNetwork:
         (:meth:`mapping.MappedMatrix.adc_full_scale_by`)."""
         if self.chip.adc_bits is None:
             return
+        mapping = self.config.mapping
         for name, mm in self.matrices.items():
-            if self.config.adc.range_by != "calibration":
-                mm.set_adc_full_scale(mm.adc_full_scale_by(self.config.adc.range_by, self.config.adc.range))
-            elif self._calibration is None:  # no samples yet: the outputs' range meanwhile
-                mm.set_adc_full_scale(mm.adc_full_scale_by("outputs", self.config.adc.range))
+            if mapping.adc_range_by != "calibration" or self._calibration is None:  # (no samples yet: the
+                mm.set_adc_full_scale(mapping.adc_full_scale(mm))                    # outputs' range meanwhile)
             else:
                 mm.calibrate_adc(self._calibration[name], percentile=CALIBRATION_PERCENTILE)
 
@@ -182,8 +176,8 @@ class HardwareNetwork:
         dict
             Each matrix's full scale, amperes.
         """
-        if self.config.adc.range_by != "calibration":
-            raise ValueError(f"adc.range_by={self.config.adc.range_by!r}: calibrate_adcs needs "
+        if self.config.mapping.adc_range_by != "calibration":
+            raise ValueError(f"adc.range_by={self.config.mapping.adc_range_by!r}: calibrate_adcs needs "
                              "adc.range_by='calibration'")
         if self.chip.adc_bits is None:
             raise ValueError("the chip has no ADCs to calibrate")

@@ -15,9 +15,9 @@ from mapping.layout import Block, Layout
 from mapping.mapped import ADC_RANGE_MODES, MappedMatrix, MappingReport, Tile, UpdateReport
 from mapping.periphery import PeripheryPreset, all_peripheries, periphery_doc, periphery_names, periphery_preset
 from mapping.sliced import SLICE_ENCODINGS, SlicedMatrix, SliceTile, WeightSlicing
-from mapping.specs import SlicingSpec
+from mapping.specs import MappingSpec, SlicingSpec
 
-__all__ = ["ADC_RANGE_MODES", "Block", "Chip", "ChipSpec",
+__all__ = ["ADC_RANGE_MODES", "Block", "Chip", "ChipSpec", "MappingSpec",
            "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport",
            "SLICE_ENCODINGS", "SliceTile", "SlicedMatrix", "SlicingSpec", "Tile", "UpdateReport", "WeightSlicing",
            "PeripheryPreset", "all_peripheries", "periphery_doc", "periphery_names", "periphery_preset"]

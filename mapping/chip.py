@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 import crossbar
-from crossbar import CrossbarArray, DeviceModel, EnergyCosts, Peripherals
+from crossbar import AdcSpec, ArraySpec, CrossbarArray, DeviceModel, EnergyCosts, WiresSpec
 from crossbar.array.crossbar_array import check_array_memory
 from crossbar.validation import check_int, config_from_dict, config_to_dict
 
@@ -20,70 +20,55 @@ CHIP_FORMAT = "xbar-mapping-chip/1"
 
 
 class Chip:
-    """Arrays of ``array_rows x array_cols`` devices, created as blocks need them.
+    """Arrays of ``array.rows x array.cols`` devices, created as blocks need them.
+
+    A chip is built from the description tree's parts: :meth:`mapping.ChipSpec.build` gives an experiment's
+    (the preset's converters resolved there); :meth:`from_preset` a preset technology's.
 
     Parameters
     ----------
     device : DeviceModel
         The technology of every array.
-    array_rows, array_cols : int
-        Size of each array (Li et al.: 128 x 64).
-    n_arrays : int, optional
-        Arrays available; a placement that needs more raises ``ValueError``
-        saying how many it needs. ``None``: as many as needed.
+    array : crossbar.ArraySpec, optional
+        Size of each array (Li et al.: 128 x 64), how many there are (``count`` None: as many as needed; a
+        placement that needs more raises ``ValueError`` saying how many it needs), the read, write and
+        device-read schemes and the simulated seconds each read and write lets pass on an array's clock
+        (:class:`crossbar.Peripherals`). Default ``ArraySpec()``.
     dac : crossbar.DAC, optional
         Row drivers (shared by all arrays); ``None`` for ideal sources.
-    adc_bits : int, optional
-        Resolution of the column ADCs; ``None`` for ideal sensing. The full
-        scale is set per mapped matrix (see ``MappedMatrix.calibrate_adc``).
-    read_scheme : str
-        What a read does with the lines of an array it neither drives nor
-        senses (:class:`crossbar.Peripherals`): ``grounded``, ``floating``, ``1t1r`` or ``v_half``.
-    write_scheme : crossbar.WriteScheme, optional
-        Passive writes that disturb half-selected cells (:class:`crossbar.Peripherals`).
-    device_read_scheme : str
-        What a read of one device does with the other lines (``grounded``, ``v_half`` or ``floating``), and
-    device_read_voltage : float
-        its read voltage, volts (:class:`crossbar.Peripherals`, :mod:`crossbar.circuits.device_reads`).
-    seconds_per_read, seconds_per_write : float
-        Simulated seconds each read and each write lets pass on an array's
-        clock (:class:`crossbar.Peripherals`): drift and read noise with memory
-        then evolve as a network reads and trains. 0: the clock moves only by
-        ``advance_time``.
-    adc_circuit : crossbar.ADCCircuit, optional
-        The column converters' architecture and non-idealities (default the
-        uniform quantizer). Each array's converters are built with the array,
-        their mismatch drawn from its seed (:meth:`crossbar.CrossbarArray.converters`).
-    wires : crossbar.WireResistance, optional
+    adc : crossbar.AdcSpec, optional
+        The column ADCs' resolution and circuit (kind and non-idealities, :meth:`crossbar.AdcSpec.circuit`);
+        ``None``, or ``bits`` None, for ideal sensing. The chip designs its converter once
+        (:meth:`adc_design`); each matrix sets its full scale (``MappedMatrix.set_adc_full_scale``,
+        ``MappedMatrix.calibrate_adc``: the ranging is the mapping's, :class:`mapping.MappingSpec`, so the
+        spec's ``range`` and ``range_by`` are not the chip's). Each array's converters are built with the
+        array, their mismatch drawn from its seed (:meth:`crossbar.CrossbarArray.converters`).
+    wires : crossbar.WiresSpec, optional
+        Wire resistance per segment, ohms (default ideal wires).
     seed : int or None
         Root of every array's random numbers: array ``k`` gets the ``k``-th
         child of ``SeedSequence(seed)``, so the chip is the same on every run.
     costs : crossbar.EnergyCosts, optional
     """
 
-    def __init__(self, device: DeviceModel, array_rows: int = 128, array_cols: int = 64,
-                 n_arrays: Optional[int] = None, dac: Optional[crossbar.DAC] = None,
-                 adc_bits: Optional[int] = None, wires: Optional[crossbar.WireResistance] = None,
-                 seed=None, costs: Optional[EnergyCosts] = None,
-                 adc_circuit: Optional[crossbar.ADCCircuit] = None, read_scheme: str = "grounded",
-                 write_scheme: Optional[crossbar.WriteScheme] = None, device_read_scheme: str = "grounded",
-                 device_read_voltage: float = 0.2, seconds_per_read: float = 0.0, seconds_per_write: float = 0.0):
-        if not isinstance(device, DeviceModel):
-            raise ValueError(f"device={device!r} is not allowed; a crossbar.DeviceModel is required")
+    def __init__(self, device: DeviceModel, array: Optional[ArraySpec] = None, dac: Optional[crossbar.DAC] = None,
+                 adc: Optional[AdcSpec] = None, wires: Optional[WiresSpec] = None, seed=None,
+                 costs: Optional[EnergyCosts] = None):
+        array = ArraySpec() if array is None else array
+        wires = WiresSpec() if wires is None else wires
+        for name, value, cls in (("device", device, DeviceModel), ("array", array, ArraySpec),
+                                 ("wires", wires, WiresSpec)):
+            if not isinstance(value, cls):
+                raise ValueError(f"{name}={value!r} is not allowed; a crossbar.{cls.__name__} is required")
+        if adc is not None and not isinstance(adc, AdcSpec):
+            raise ValueError(f"adc={adc!r} is not allowed; a crossbar.AdcSpec or None")
+        if adc is not None and adc.bits is None and adc.kind != "uniform":
+            raise ValueError(f"adc.kind={adc.kind!r} needs ADCs; give adc.bits")
         self.device = device
-        self.array_rows = check_int("array_rows", array_rows, 2)
-        self.array_cols = check_int("array_cols", array_cols, 2)
-        self.n_arrays = None if n_arrays is None else check_int("n_arrays", n_arrays, 1)
-        self.adc_bits = None if adc_bits is None else check_int("adc_bits", adc_bits, 2, 24)
-        self.adc_circuit = crossbar.ADCCircuit() if adc_circuit is None else adc_circuit
-        if not isinstance(self.adc_circuit, crossbar.ADCCircuit):
-            raise ValueError(f"adc_circuit={adc_circuit!r} is not allowed; a crossbar.ADCCircuit or None")
-        if self.adc_bits is None and not self.adc_circuit.is_uniform:
-            raise ValueError(f"adc_circuit kind={self.adc_circuit.kind!r} needs ADCs; give adc_bits")
-        self.peripherals = Peripherals(dac=dac, wires=wires, read_scheme=read_scheme, write_scheme=write_scheme,
-                                       device_read_scheme=device_read_scheme,
-                                       device_read_voltage=device_read_voltage, seconds_per_read=seconds_per_read,
-                                       seconds_per_write=seconds_per_write)  # validates them
+        self.array_rows, self.array_cols, self.n_arrays = array.rows, array.cols, array.count
+        self.adc_bits = None if adc is None else adc.bits
+        self.adc_circuit = crossbar.ADCCircuit() if adc is None else adc.circuit()
+        self.peripherals = array.peripherals(dac=dac, wires=wires.resistance())  # validates them together
         self.costs = EnergyCosts() if costs is None else costs
         self._seeds = np.random.SeedSequence(seed)
         self._arrays: List[CrossbarArray] = []
@@ -91,12 +76,13 @@ class Chip:
         self.layout = Layout(self.array_rows, self.array_cols)
 
     @classmethod
-    def from_preset(cls, name: str, **kwargs) -> "Chip":
-        """A chip of a preset technology with that preset's DAC and ADC resolution."""
+    def from_preset(cls, name: str, array: Optional[ArraySpec] = None, **kwargs) -> "Chip":
+        """A chip of a preset technology with that preset's DAC and ADC resolution (``kwargs``: the other
+        parameters of :class:`Chip`, ``dac`` and ``adc`` to replace the preset's)."""
         peripherals = crossbar.preset_peripherals(name)
         kwargs.setdefault("dac", peripherals.dac)
-        kwargs.setdefault("adc_bits", None if peripherals.adc is None else peripherals.adc.bits)
-        return cls(crossbar.preset(name), **kwargs)
+        kwargs.setdefault("adc", None if peripherals.adc is None else AdcSpec(bits=peripherals.adc.bits))
+        return cls(crossbar.preset(name), array, **kwargs)
 
     @property
     def dac(self) -> Optional[crossbar.DAC]:
@@ -284,22 +270,7 @@ class Chip:
             raise ValueError(f"{path}: not a chip saved by mapping.Chip.save (no 'taken' entry)")
         taken = arrays.pop("taken")
         try:
-            chip = cls(DeviceModel.from_dict(meta["device"], f"{path}: device"), meta["array_rows"],
-                       meta["array_cols"], n_arrays=meta["n_arrays"], adc_bits=meta["adc_bits"],
-                       dac=None if meta["dac"] is None else config_from_dict(crossbar.DAC, meta["dac"], f"{path}: dac"),
-                       wires=None if meta["wires"] is None else config_from_dict(crossbar.WireResistance,
-                                                                                 meta["wires"], f"{path}: wires"),
-                       costs=config_from_dict(EnergyCosts, meta["costs"], f"{path}: costs"),
-                       adc_circuit=config_from_dict(crossbar.ADCCircuit, meta.get("adc_circuit", {}),
-                                                    f"{path}: adc_circuit"),
-                       read_scheme=meta.get("read_scheme", "grounded"),
-                       write_scheme=(None if meta.get("write_scheme") is None else
-                                     config_from_dict(crossbar.WriteScheme, meta["write_scheme"],
-                                                      f"{path}: write_scheme")),
-                       device_read_scheme=meta.get("device_read_scheme", "grounded"),
-                       device_read_voltage=meta.get("device_read_voltage", 0.2),
-                       seconds_per_read=meta.get("seconds_per_read", 0.0),
-                       seconds_per_write=meta.get("seconds_per_write", 0.0))
+            chip = cls(**_saved_parts(meta, path))
             n = _saved_count(arrays.get("chip.arrays"), f"{path}: chip.arrays")
             devices = n * chip.array_rows * chip.array_cols
             if taken.dtype != np.uint8 or taken.ndim != 1 or taken.size != -(-devices // 8):
@@ -334,6 +305,30 @@ def named(path: str, error: ValueError) -> ValueError:
     """``error`` as a ``ValueError`` whose message starts with the file ``path`` (as it is when it does)."""
     text = str(error)
     return ValueError(text if text.startswith(str(path)) else f"{path}: {text}")
+
+
+def _saved_parts(meta: dict, path: str) -> dict:
+    """The arguments of :class:`Chip` from a saved record's flat fields (:meth:`Chip.save`; the fields added
+    later at their defaults when an older record lacks them)."""
+    write = meta.get("write_scheme") or {}
+    array = ArraySpec(rows=check_int("array_rows", meta["array_rows"], 2),
+                      cols=check_int("array_cols", meta["array_cols"], 2), count=meta["n_arrays"],
+                      read_scheme=meta.get("read_scheme", "grounded"), write_scheme=write.get("kind"),
+                      write_voltage=write.get("write_voltage", 2.0),
+                      switching_voltage=write.get("switching_voltage", 0.25),
+                      device_read_scheme=meta.get("device_read_scheme", "grounded"),
+                      device_read_voltage=meta.get("device_read_voltage", 0.2),
+                      seconds_per_read=meta.get("seconds_per_read", 0.0),
+                      seconds_per_write=meta.get("seconds_per_write", 0.0))
+    circuit = config_from_dict(crossbar.ADCCircuit, meta.get("adc_circuit", {}), f"{path}: adc_circuit")
+    adc = None if meta["adc_bits"] is None else AdcSpec(
+        bits=meta["adc_bits"], kind=circuit.kind, capacitor_mismatch_sigma=circuit.capacitor_mismatch_sigma,
+        comparator_offset_sigma_lsb=circuit.comparator_offset_sigma_lsb, amplifier_gain=circuit.amplifier_gain,
+        columns_per_converter=circuit.columns_per_converter)
+    return {"device": DeviceModel.from_dict(meta["device"], f"{path}: device"), "array": array, "adc": adc,
+            "dac": None if meta["dac"] is None else config_from_dict(crossbar.DAC, meta["dac"], f"{path}: dac"),
+            "wires": None if meta["wires"] is None else config_from_dict(WiresSpec, meta["wires"], f"{path}: wires"),
+            "costs": config_from_dict(EnergyCosts, meta["costs"], f"{path}: costs")}
 
 
 def _saved_count(value, name: str) -> int:

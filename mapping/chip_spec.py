@@ -4,7 +4,10 @@ weights go onto it (encoding, slicing, placement, the ADCs' ranging).
 :class:`ChipSpec` holds the description tree's specs themselves (:class:`crossbar.ArraySpec`,
 :class:`crossbar.AdcSpec`, :class:`crossbar.DacSpec`, :class:`crossbar.WiresSpec`,
 :class:`mapping.SlicingSpec`, :class:`mapping.Encoding`, the device), not copies of their fields, and builds
-the chip from them (:meth:`ChipSpec.build`). An experiment gives its own with
+the chip from them (:meth:`ChipSpec.build`, the one way from a description to a :class:`mapping.Chip`, which
+takes the parts themselves). How the weights go on, :attr:`ChipSpec.mapping`, is one
+:class:`mapping.MappingSpec` gathered from the encoding, the slicing, the corners and the ``[adc]`` section's
+ranging (``range``, ``range_by``). An experiment gives its own with
 :meth:`xbar.experiment.Experiment.chip_spec`. Saved chips written before the tree stored a flat record of
 25 fields; :meth:`ChipSpec.from_record` reads those too.
 """
@@ -21,7 +24,7 @@ from crossbar.validation import check_choice, config_from_dict, config_to_dict
 from mapping.chip import Chip
 from mapping.encoding import Encoding
 from mapping.periphery import periphery_names, periphery_preset
-from mapping.specs import SlicingSpec
+from mapping.specs import MappingSpec, SlicingSpec
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,7 @@ class ChipSpec:
     def _check_together(self) -> None:
         """The checks that span specs: the slicing with the ADC's ranging and the corners, the device with the
         schemes and wires, the converters the schemes and circuits need."""
-        sliced = self.slicing.weight_bits is not None
-        if sliced and self.adc.range_by == "calibration":
-            raise ValueError("adc.range_by='calibration' with sliced weights: choose outputs, array_max or "
-                             "cell_step")
-        if sliced and self.corners:
-            raise ValueError("corners are not allowed with sliced weights (a tile set per slice); leave them out")
+        self.mapping  # validates the encoding, slicing, corners and ranging together
         device = self.device_model()
         if self.array.device_read_scheme != "grounded" and device.two_pulse is not None:
             raise ValueError(f"array.device_read_scheme={self.array.device_read_scheme!r} with device "
@@ -104,16 +102,16 @@ class ChipSpec:
                              f"{bend:g} /V) and the reads go {path}: each cell's voltage would depend on the "
                              "others, a solve per input vector; use "
                              "ideal wires and a grounded, 1t1r or v_half read scheme, or linear cells")
-        converters = self.converters()
-        if self.array.read_scheme == "v_half" and converters.dac is None:
+        dac = self.dac_design()
+        if self.array.read_scheme == "v_half" and dac is None:
             raise ValueError(f"array.read_scheme='v_half' holds the unused lines at half the DAC's v_max, and this "
                              f"chip has no DAC (hardware.ideal_converters={self.ideal_converters}, preset "
                              f"{self.preset!r}); give dac.bits or choose another read scheme")
-        if self.dac.bit_serial and converters.dac is None:
+        if self.dac.bit_serial and dac is None:
             raise ValueError(f"dac.inputs='bit_serial' needs row DACs, and this chip has none "
                              f"(hardware.ideal_converters={self.ideal_converters}, preset {self.preset!r}); "
                              "give dac.bits")
-        if self.adc.kind != "uniform" and converters.adc is None:
+        if self.adc.kind != "uniform" and self.chip_adc() is None:
             raise ValueError(f"adc.kind={self.adc.kind!r} needs column ADCs, and this chip has "
                              f"none (hardware.ideal_converters={self.ideal_converters}, preset {self.preset!r} "
                              "without ADC and no adc.bits); give adc.bits or leave the kind 'uniform'")
@@ -123,39 +121,46 @@ class ChipSpec:
         """The device: the given one, else the preset's."""
         return self.device if self.device is not None else crossbar.preset(self.preset)
 
-    def converters(self) -> crossbar.Peripherals:
-        """The DAC and ADC of the chip (no schemes): none with ``ideal_converters``, else the preset's with the
-        bits, inputs and circuit of ``dac`` and ``adc``."""
+    def dac_design(self) -> Optional[crossbar.DAC]:
+        """The row DAC: none with ``ideal_converters``, else the preset's with the bits, inputs and
+        conversion of ``dac`` (its ``v_max`` and clipping the preset's; 0.2 V, no clipping without one)."""
         if self.ideal_converters:
-            return crossbar.Peripherals()
-        found = crossbar.preset_peripherals(self.preset)
-        dac, adc = found.dac, found.adc
+            return None
+        dac = crossbar.preset_peripherals(self.preset).dac
         if self.dac.bits is not None or (dac is not None and self.dac.bit_serial):
             dac = crossbar.DAC(bits=self.dac.bits if self.dac.bits is not None else dac.bits,
                                v_max=dac.v_max if dac else 0.2, clip=dac.clip if dac else False,
                                bit_serial=self.dac.bit_serial, conversion=self.dac.conversion,
                                bits_per_cycle=self.dac.bits_per_cycle)
-        if self.adc.bits is not None or adc is not None:
-            adc = crossbar.ADC(bits=self.adc.bits if self.adc.bits is not None else adc.bits,
-                               full_scale=adc.full_scale if adc else 1e-4, circuit=self.adc.circuit())
-        return crossbar.Peripherals(dac=dac, adc=adc)
+        return dac
+
+    def chip_adc(self) -> Optional[crossbar.AdcSpec]:
+        """The column ADCs the chip has (:class:`mapping.Chip`'s ``adc``): ``adc`` with its bits, the preset's
+        where it gives none; None with ``ideal_converters`` or when neither the preset nor ``adc`` has bits."""
+        if self.ideal_converters:
+            return None
+        found = crossbar.preset_peripherals(self.preset).adc
+        if self.adc.bits is not None:
+            return self.adc
+        return None if found is None else dataclasses.replace(self.adc, bits=found.bits)
+
+    @property
+    def mapping(self) -> MappingSpec:
+        """How the weights go onto the chip: encoding, slicing, the placement's corners and the ADCs' ranging
+        (``adc.range`` and ``adc.range_by``), in one spec (:class:`mapping.MappingSpec`)."""
+        return MappingSpec(encoding=self.encoding, slicing=self.slicing, corners=self.corners,
+                           adc_range=self.adc.range, adc_range_by=self.adc.range_by)
 
     def energy_costs(self) -> crossbar.EnergyCosts:
         """Per-operation costs of this chip: the periphery preset's (or the defaults) for its ADC."""
         costs = crossbar.EnergyCosts() if self.periphery is None else periphery_preset(self.periphery).costs
-        adc = self.converters().adc
-        return costs if adc is None else costs.for_adc(adc.circuit, adc.bits, self.array.cols)
+        adc = self.chip_adc()
+        return costs if adc is None else costs.for_adc(adc.circuit(), adc.bits, self.array.cols)
 
     def build(self, seed=0) -> Chip:
         """An empty chip of this technology, converters, arrays and wires (arrays come as blocks need them)."""
-        converters = self.converters()
-        adc, a = converters.adc, self.array
-        return Chip(self.device_model(), a.rows, a.cols, n_arrays=a.count, dac=converters.dac,
-                    adc_bits=None if adc is None else adc.bits, wires=self.wires.resistance(), seed=seed,
-                    adc_circuit=None if adc is None else adc.circuit, costs=self.energy_costs(),
-                    read_scheme=a.read_scheme, write_scheme=a.writes(), device_read_scheme=a.device_read_scheme,
-                    device_read_voltage=a.device_read_voltage, seconds_per_read=a.seconds_per_read,
-                    seconds_per_write=a.seconds_per_write)
+        return Chip(self.device_model(), self.array, dac=self.dac_design(), adc=self.chip_adc(), wires=self.wires,
+                    seed=seed, costs=self.energy_costs())
 
     @classmethod
     def for_periphery(cls, name: str, **changes) -> "ChipSpec":

@@ -2,7 +2,9 @@
 
 ``matvec(x)`` returns what the hardware computes for ``x @ W + b``:
 inputs to read voltages, through the DAC, the arrays (read noise, IR drop),
-the column ADCs, the digital sum of row tiles and the rescale. Shapes: ``W``
+the column ADCs, the digital sum of row tiles and the rescale. Its placement
+on the arrays is :class:`mapping.tiles.TilePlacement`'s, its ADCs' full scale
+:class:`mapping.adc_ranging.AdcRanging`'s. Shapes: ``W``
 is (n_in, n_out), ``x`` is (batch, n_in). Conductances in siemens, voltages
 in volts, currents in amperes; weights and inputs are dimensionless.
 """
@@ -18,32 +20,12 @@ import numpy as np
 from crossbar import ADC, ADC_RANGE_MODES, Drive, OperationCounts, ProgramReport, Read, ReadPlan
 from crossbar.validation import as_float_array, check_choice, check_int, check_range
 
+from mapping.adc_ranging import AdcRanging
 from mapping.chip import Chip
 from mapping.encoding import (Encoding, RangeReport, bias_to_rows, choose_scale, pairs_to_weights, weights_to_pairs)
-from mapping.layout import Block
+from mapping.tiles import Tile, TilePlacement
 
-
-@dataclass(frozen=True)
-class Tile:
-    """One piece of a matrix on one array.
-
-    ``inputs`` and ``outputs`` are half-open ranges of the logical matrix
-    (rows ``[x; bias]``, columns outputs); ``row0``, ``col0`` the 0-based corner.
-    """
-
-    array: int
-    row0: int
-    col0: int
-    inputs: Tuple[int, int]
-    outputs: Tuple[int, int]
-
-    @property
-    def n_inputs(self) -> int:
-        return self.inputs[1] - self.inputs[0]
-
-    @property
-    def n_outputs(self) -> int:
-        return self.outputs[1] - self.outputs[0]
+__all__ = ["ADC_RANGE_MODES", "MappedMatrix", "MappingReport", "Tile", "UpdateReport"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +61,7 @@ class UpdateReport:
     n_limited: int
 
 
-class MappedMatrix:
+class MappedMatrix(TilePlacement, AdcRanging):
     """A weight matrix (and optional bias) placed on a chip's arrays.
 
     Parameters
@@ -128,82 +110,6 @@ class MappedMatrix:
         self._arrays_used = tuple(sorted({t.array for t in self.tiles}))
         self._plan: Optional[ReadPlan] = None
         self._plan_scale: Optional[float] = None
-
-    # ------------------------------------------------------------- placement
-    @property
-    def _row_pairs(self) -> bool:
-        return self.encoding.scheme == "row_pairs"
-
-    def _physical(self, n_inputs: int, n_outputs: int) -> Tuple[int, int]:
-        return (2 * n_inputs, n_outputs) if self._row_pairs else (n_inputs, 2 * n_outputs)
-
-    def _place(self, corner, column_groups) -> List[Tile]:
-        chip = self.chip
-        per_rows = chip.array_rows // 2 if self._row_pairs else chip.array_rows
-        per_cols = chip.array_cols if self._row_pairs else chip.array_cols // 2
-        row_cuts = list(range(0, self.n_logical, per_rows)) + [self.n_logical]
-        col_cuts = list(range(0, self.n_out, per_cols)) + [self.n_out]
-        pieces = [((row_cuts[a], row_cuts[a + 1]), (col_cuts[b], col_cuts[b + 1]))
-                  for a in range(len(row_cuts) - 1) for b in range(len(col_cuts) - 1)]
-        shapes = [self._physical(i[1] - i[0], o[1] - o[0]) for i, o in pieces]
-        where = chip.allocate(self.name, shapes, corner)
-        tiles = [Tile(k, r, c, i, o) for (k, r, c), (i, o) in zip(where, pieces)]
-        groups = self._groups(column_groups)
-        for t in tiles:
-            for part, rows, cols in self._parts(t, groups):
-                chip.add_block(Block(self.name, part, t.array, rows, cols))
-        return tiles
-
-    def _groups(self, column_groups):
-        if column_groups is None:
-            return [("", 0, self.n_out)]
-        groups, start = [], 0
-        for label, width in column_groups:
-            groups.append((f" [{label}]", start, start + int(width)))
-            start += int(width)
-        if start != self.n_out:
-            raise ValueError(f"column_groups cover {start} outputs; n_out={self.n_out} required")
-        return groups
-
-    def _parts(self, t: Tile, groups):
-        """(part name, row range, col range) of every block of a tile."""
-        weights = (t.inputs[0], min(t.inputs[1], self.n_in))
-        biases = (max(t.inputs[0], self.n_in), t.inputs[1])
-        for suffix, g0, g1 in groups:
-            lo, hi = max(g0, t.outputs[0]), min(g1, t.outputs[1])
-            if lo >= hi:
-                continue
-            c0, c1 = lo - t.outputs[0], hi - t.outputs[0]
-            if self._row_pairs:
-                cols = (t.col0 + c0, t.col0 + c1)
-                for sign, offset in (("+", 0), ("-", t.n_inputs)):
-                    for kind, (a, b) in (("W", weights), ("b", biases)):
-                        if a < b:
-                            rows = (t.row0 + offset + a - t.inputs[0], t.row0 + offset + b - t.inputs[0])
-                            yield f"{kind}{sign}{suffix}", rows, cols
-            else:
-                cols = (t.col0 + 2 * c0, t.col0 + 2 * c1)
-                for kind, (a, b) in (("W", weights), ("b", biases)):
-                    if a < b:
-                        yield f"{kind}+-{suffix}", (t.row0 + a - t.inputs[0], t.row0 + b - t.inputs[0]), cols
-
-    def _region(self, t: Tile) -> Tuple[slice, slice]:
-        h, w = self._physical(t.n_inputs, t.n_outputs)
-        return slice(t.row0, t.row0 + h), slice(t.col0, t.col0 + w)
-
-    def _split(self, g: np.ndarray, t: Tile) -> Tuple[np.ndarray, np.ndarray]:
-        """(G+, G-) of a tile's region, each (n_inputs, n_outputs)."""
-        if self._row_pairs:
-            return g[:t.n_inputs], g[t.n_inputs:]
-        return g[:, 0::2], g[:, 1::2]
-
-    def _join(self, g_plus: np.ndarray, g_minus: np.ndarray) -> np.ndarray:
-        """A tile's region from its (G+, G-)."""
-        if self._row_pairs:
-            return np.concatenate((g_plus, g_minus))
-        region = np.empty((g_plus.shape[0], 2 * g_plus.shape[1]))
-        region[:, 0::2], region[:, 1::2] = g_plus, g_minus
-        return region
 
     @contextmanager
     def _counting(self):
@@ -295,116 +201,6 @@ class MappedMatrix:
         return self.scale
 
     # ------------------------------------------------------------- product
-    def set_adc_full_scale(self, full_scale: float) -> None:
-        """Set the full scale (A) of this matrix's column ADCs (chip with ADCs only)."""
-        if self.chip.adc_bits is None:
-            raise ValueError(f"{self.name}: the chip has no ADCs (adc_bits=None)")
-        self.adc = self.chip.adc_design(full_scale)
-
-    def adc_full_scale_for(self, output_range: float) -> float:
-        """The ADC full scale (A) that converts outputs up to ``+-output_range`` (weight units) without
-        saturating, for the currents this encoding really produces.
-
-        Row pairs: the plus and minus rows cancel the common current, so a
-        column carries ``v_read k y``: ``output_range * v_read * k``. Column pairs:
-        each column is converted alone and carries, besides its half of the
-        difference, the common current ``g_mid * sum_i V_i`` of every row it
-        holds (``g_mid`` the middle of the programmable range): the largest
-        the DAC can drive on the tallest tile, plus ``output_range * v_read * k / 2``.
-        """
-        check_range("output_range", output_range, 0.0, low_open=True)
-        e = self.encoding
-        scale = self._scale()
-        if self._row_pairs:
-            return output_range * e.v_read * scale
-        low, high = self.chip.device.programmable_range
-        return e.v_read * (0.5 * (low + high) * self._largest_drive() + 0.5 * output_range * scale)
-
-    def adc_full_scale_by(self, mode: str, output_range: float = 6.0) -> float:
-        """The ADC full scale (A) of this matrix by one of :data:`ADC_RANGE_MODES`.
-
-        - ``"outputs"``: :meth:`adc_full_scale_for` ``(output_range)``;
-        - ``"array_max"``: the largest current one column of the tallest tile
-          can carry, every driven row at its largest drive (``input_limit``,
-          bias rows at ``bias_input``) with the widest conductance swing
-          (row pairs ``G_high - G_low``, columns alone ``G_high``): nothing can
-          saturate, at the price of coarse steps;
-        - ``"cell_step"``: one LSB is the current of one device step (the
-          level spacing, or the pulse law's up step without levels) at an
-          input of 1: ``max_code * v_read * step``.
-
-        Arrays whose reads hold the unused lines at V/2 (``read_scheme="v_half"``)
-        add the largest current those lines put into a sensed column
-        (:meth:`held_current`): the converters must take it in with the products.
-        """
-        return self._range_by(mode, output_range) + self.held_current()
-
-    def held_current(self) -> float:
-        """The largest current the lines a read holds at V/2 put into one of its sensed columns, amperes
-        (:meth:`crossbar.CrossbarArray.read_bias_current`); 0 for the other read schemes."""
-        largest = 0.0
-        for t in self.tiles:
-            array = self.chip.arrays[t.array]
-            if array.peripherals.read_scheme == "v_half":
-                rows, cols = self._region(t)
-                current, _ = array.read_bias_current([(rows.start, rows.stop)], (cols.start, cols.stop))
-                largest = max(largest, float(np.max(np.abs(current))))
-        return largest
-
-    def _range_by(self, mode: str, output_range: float) -> float:
-        """:meth:`adc_full_scale_by` without the held lines' current."""
-        check_choice("adc_range_by", mode, ADC_RANGE_MODES)
-        if mode == "calibration":
-            raise ValueError(f"{self.name}: adc_range_by='calibration' needs sample inputs; call "
-                             "calibrate_adc(x_samples)")
-        if mode == "outputs":
-            return self.adc_full_scale_for(output_range)
-        e = self.encoding
-        low, high = self.chip.device.programmable_range
-        if mode == "array_max":
-            return e.v_read * self._largest_drive() * ((high - low) if self._row_pairs else high)
-        if self.chip.adc_bits is None:
-            raise ValueError(f"{self.name}: the chip has no ADCs (adc_bits=None)")
-        device = self.chip.device
-        step = ((high - low) / (device.n_levels - 1)) if device.n_levels else device.pulse_law.step_up
-        return (2 ** (self.chip.adc_bits - 1) - 1) * e.v_read * step
-
-    def _largest_drive(self) -> float:
-        """Largest ``sum_i |x_i|`` a tile's rows can be driven with (inputs at the limit, bias rows at
-        ``bias_input``), dimensionless."""
-        e = self.encoding
-        return max(e.input_limit * max(0, min(t.inputs[1], self.n_in) - t.inputs[0])
-                   + abs(e.bias_input) * max(0, t.inputs[1] - max(t.inputs[0], self.n_in)) for t in self.tiles)
-
-    def calibrate_adc(self, x_samples, percentile: float = 100.0, margin: float = 1.0) -> ADC:
-        """Choose the ADC full scale from the currents that sample inputs give now.
-
-        The currents are the read engine's ideal read of this matrix
-        (:meth:`crossbar.ReadPlan.ideal_read`: the DAC, the cells' I-V, the
-        wires and the read scheme's lines, without read noise or ADC); the
-        largest current that lines held at V/2 put into a column
-        (:meth:`held_current`) is added to the full scale.
-
-        Parameters
-        ----------
-        x_samples : array_like, shape (batch, n_in)
-            Representative inputs.
-        percentile, margin : float
-            See :meth:`crossbar.ADC.calibrated`.
-        """
-        if self.chip.adc_bits is None:
-            raise ValueError(f"{self.name}: the chip has no ADCs (adc_bits=None)")
-        x = self._check_inputs(x_samples)
-        # any plan of this matrix reads the same currents before its ADC: the one made already, else one
-        plan = self._plan if self._plan is not None else self._ideal_plan()
-        currents = plan.ideal_read(x, held_lines=False)
-        self.adc = ADC.calibrated(np.concatenate([c.ravel() for c in currents]), bits=self.chip.adc_bits,
-                                  percentile=percentile, margin=margin, circuit=self.chip.adc_circuit)
-        held = self.held_current()
-        if held > 0.0:  # the products' currents come with the held lines' (see adc_full_scale_by)
-            self.adc = ADC(self.chip.adc_bits, self.adc.full_scale + held, self.chip.adc_circuit)
-        return self.adc
-
     def _check_inputs(self, x) -> np.ndarray:
         x = as_float_array("x", x, shape=(None, self.n_in))
         self.check_input_range(x)

@@ -113,7 +113,7 @@ def test_passive_device_reads_are_refused_where_they_cannot_be():
 
 def test_a_chip_keeps_its_device_read_scheme_through_save_and_load(tmp_path):
     device = crossbar.preset("hfo2_soft_bounds")
-    chip = Chip(device, 16, 8, seed=0, device_read_scheme="v_half", device_read_voltage=0.5)
+    chip = Chip(device, crossbar.ArraySpec(16, 8, device_read_scheme="v_half", device_read_voltage=0.5), seed=0)
     chip.arrays  # noqa: B018 (none built yet)
     path = str(tmp_path / "chip.npz")
     chip.save(path)

@@ -211,7 +211,7 @@ def test_an_array_beyond_memory_is_refused_before_anything_is_allocated(sixteen_
 def test_a_chip_checks_all_its_arrays_before_building_the_first(sixteen_gigabytes):
     from mapping import Chip
 
-    chip = Chip(crossbar.preset("ideal"), 1024, 1024)
+    chip = Chip(crossbar.preset("ideal"), crossbar.ArraySpec(1024, 1024))
     for k in range(100):
         chip.allocate(f"m{k}", [(1024, 1024)])  # a block a whole array
     with pytest.raises(ValueError, match=r"100 array\(s\) of 1024 x 1024 devices .* needs about 20.1 GB"):
@@ -222,7 +222,7 @@ def test_a_chip_checks_all_its_arrays_before_building_the_first(sixteen_gigabyte
 def test_a_placement_grid_beyond_memory_is_refused(sixteen_gigabytes):
     from mapping import Chip
 
-    chip = Chip(crossbar.preset("ideal"), 100_000, 100_000)
+    chip = Chip(crossbar.preset("ideal"), crossbar.ArraySpec(100_000, 100_000))
     with pytest.raises(ValueError, match=r"placing blocks on an array of 100000 x 100000 devices needs about 140 GB"):
         chip.allocate("m", [(10, 10)])
 

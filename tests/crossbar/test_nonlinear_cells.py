@@ -97,7 +97,7 @@ def test_reads_that_need_a_solve_per_vector_are_refused():
         array(read_scheme="floating").mvm(v)
     array(read_scheme="1t1r").mvm(v)  # no wires: every cell sees its row's drive
     device = crossbar.preset("ideal").replace(iv_nonlinearity_per_volt=K)
-    m = SlicedMatrix(Chip(device, 64, 32, seed=0), "m", 10, 4, WeightSlicing(6, 2, "offset"))
+    m = SlicedMatrix(Chip(device, crossbar.ArraySpec(64, 32), seed=0), "m", 10, 4, WeightSlicing(6, 2, "offset"))
     m.program(np.random.default_rng(0).normal(0, 0.5, (10, 4)), np.zeros(4))
     with pytest.raises(ValueError, match="input sum"):
         m.matvec(np.zeros((1, 10)))
@@ -127,7 +127,8 @@ def test_an_adc_calibrated_on_bending_cells_covers_their_currents(read_scheme):
     # k = 8 /V: at 0.2 V a cell passes 22 % more than G V; the passive solve is the independent judge
     k = 8.0
     device = crossbar.preset("ideal").replace(iv_nonlinearity_per_volt=k, read_noise_sigma_relative=0.0)
-    chip = Chip(device, 64, 16, dac=crossbar.DAC(8, 0.4), adc_bits=8, seed=0, read_scheme=read_scheme)
+    chip = Chip(device, crossbar.ArraySpec(64, 16, read_scheme=read_scheme), dac=crossbar.DAC(8, 0.4),
+                adc=crossbar.AdcSpec(bits=8), seed=0)
     m = MappedMatrix(chip, "m", 20, 6)
     other = MappedMatrix(chip, "other", 9, 6)  # below m on its array: rows that m's reads hold
     rng = np.random.default_rng(0)

@@ -185,8 +185,8 @@ def test_a_mapped_matrix_ranges_its_converters_over_the_held_lines_current_too()
     from mapping import Chip, MappedMatrix
 
     def matrix(scheme):
-        chip = Chip(crossbar.preset("ideal"), 32, 16, dac=crossbar.DAC(8, 0.2), adc_bits=10, seed=0,
-                    read_scheme=scheme)
+        chip = Chip(crossbar.preset("ideal"), crossbar.ArraySpec(32, 16, read_scheme=scheme), dac=crossbar.DAC(8, 0.2),
+                    adc=crossbar.AdcSpec(bits=10), seed=0)
         first = MappedMatrix(chip, "first", 6, 5, bias=False, corner=(0, 0, 0))
         second = MappedMatrix(chip, "second", 6, 5, bias=False, corner=(0, 12, 0))  # below it, same columns
         rng = np.random.default_rng(7)

@@ -36,7 +36,7 @@ def test_experiment_names_reach_the_chip():
 
 
 def test_converters_are_built_with_the_chip_and_saved(tmp_path):
-    chip = Chip(crossbar.preset("li2019"), 32, 16, adc_bits=6, adc_circuit=SAR, seed=3)
+    chip = Chip(crossbar.preset("li2019"), crossbar.ArraySpec(32, 16), adc=crossbar.AdcSpec(bits=6, **SAR_FIELDS), seed=3)
     chip.allocate("m", [(32, 16), (32, 16)])
     banks = [a.converters(chip.adc_design(1e-5)) for a in chip.arrays]
     assert banks[0].n_converters == 4 and not np.array_equal(banks[0].weights, banks[1].weights)
@@ -178,7 +178,7 @@ def test_dac_names_drive_inputs_bit_by_bit():
                                                                 "dac.conversion": "accumulate"})
     _, net, _ = build_trainer(exp, problem_of(exp), None)
 
-    dac = exp.chip_spec().converters().dac
+    dac = exp.chip_spec().dac_design()
     assert dac.bit_serial and dac.conversion == "accumulate" and dac.cycles == 7
     assert parameter("dac.inputs").choices == ("parallel", "bit_serial")
     with pytest.raises(ValueError, match="dac.conversion"):

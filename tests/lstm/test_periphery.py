@@ -86,7 +86,7 @@ def test_an_experiment_takes_the_periphery_where_it_left_the_defaults():
     config = chip_spec(prime, make_network(12, [14], 9, head="softmax", mode="seq2vec",
                                            loss="cross_entropy", seed=0))
     assert (config.periphery, config.array.rows, config.slicing.bits_per_slice) == ("prime", 256, 4)
-    assert config.converters().dac.cycles == 2
+    assert config.dac_design().cycles == 2
     assert parameter("hardware.periphery").choices == ("none", "isaac", "prime")
     with pytest.raises(ValueError, match=r"set by hardware.periphery='isaac'.*in_situ"):
         isaac.with_values({"hardware.way": "in_situ"})
@@ -100,5 +100,5 @@ def test_hardware_configs_refuse_a_bad_periphery_or_cycle_width():
     with pytest.raises(ValueError, match="dac.bits_per_cycle=2 needs dac.inputs='bit_serial'"):
         ChipSpec(dac=crossbar.DacSpec(bits_per_cycle=2))
     config = ChipSpec(dac=crossbar.DacSpec(inputs="bit_serial", bits_per_cycle=3))
-    assert config.converters().dac.cycles == 3  # li2019's 8-bit DAC: 7 magnitude bits in digits of 3, 3, 1
+    assert config.dac_design().cycles == 3  # li2019's 8-bit DAC: 7 magnitude bits in digits of 3, 3, 1
     assert dataclasses.replace(config, periphery=None).energy_costs() == crossbar.EnergyCosts()

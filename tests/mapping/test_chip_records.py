@@ -16,7 +16,7 @@ from mapping import Chip
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     folder = tmp_path_factory.mktemp("chips")
-    chip = Chip(crossbar.preset("ideal"), 8, 8, seed=0)
+    chip = Chip(crossbar.preset("ideal"), crossbar.ArraySpec(8, 8), seed=0)
     chip.allocate("m", [(4, 4)])
     chip.arrays[0].program(np.full((8, 8), 50e-6))
     chip.save(str(folder / "chip.npz"))

@@ -53,7 +53,7 @@ def test_an_experiment_hands_its_specs_to_the_chip_unchanged():
     assert (spec.array, spec.adc, spec.dac, spec.wires, spec.slicing) == (
         exp.array, exp.adc, exp.dac, exp.wires, exp.slicing)
     assert spec.array is exp.array and spec.adc is exp.adc  # the same objects, not copies
-    assert spec.converters().adc.circuit == crossbar.ADCCircuit("ramp")
+    assert spec.chip_adc().circuit() == crossbar.ADCCircuit("ramp")
     assert spec.slicing == SlicingSpec(8) and spec.encoding.scale == "max_abs"
 
 

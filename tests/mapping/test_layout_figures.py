@@ -14,7 +14,7 @@ from mapping import Chip, MappedMatrix  # noqa: E402
 def _chip():
     device = crossbar.DeviceModel(name="faulty", g_min=10e-6, g_max=100e-6, stuck_at_gmin_fraction=0.02,
                                   stuck_at_gmax_fraction=0.03)
-    chip = Chip(device, 16, 8, seed=3)
+    chip = Chip(device, crossbar.ArraySpec(16, 8), seed=3)
     MappedMatrix(chip, "m", 12, 6)  # 12 x 6 weights in pairs: two arrays of 16 x 8
     return chip
 

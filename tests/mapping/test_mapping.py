@@ -111,7 +111,7 @@ def test_pulse_device_update_moves_weights():
 
 def test_li_networks_share_one_array(tmp_path):
     # airline: LSTM 1 -> 15 with bias at column 1, dense 15 -> 1 with bias at column 61
-    chip = Chip.from_preset("li2019", n_arrays=1, seed=0)
+    chip = Chip.from_preset("li2019", crossbar.ArraySpec(count=1), seed=0)
     lstm = MappedMatrix(chip, "lstm", 1 + 15, 60, bias=True, corner=(0, 0, 0),
                         column_groups=[(g, 15) for g in "ifgo"])
     dense = MappedMatrix(chip, "dense", 15, 1, bias=True, corner=(0, 0, 60))
@@ -125,7 +125,7 @@ def test_li_networks_share_one_array(tmp_path):
     chip.save_layout(tmp_path / "airline.png")
     assert (tmp_path / "airline.png").stat().st_size > 10_000
     # gait: LSTM 50 -> 14 without bias fills all 128 rows; the dense layer sits at columns 57..64
-    chip = Chip.from_preset("li2019", n_arrays=1, seed=0)
+    chip = Chip.from_preset("li2019", crossbar.ArraySpec(count=1), seed=0)
     MappedMatrix(chip, "lstm", 50 + 14, 56, bias=False, corner=(0, 0, 0))
     MappedMatrix(chip, "dense", 14, 8, bias=False, corner=(0, 0, 56))
     blocks = chip.layout.blocks
@@ -139,10 +139,10 @@ def test_li_networks_share_one_array(tmp_path):
 
 
 def test_too_big_for_the_arrays_says_how_many():
-    chip = Chip(crossbar.preset("ideal"), n_arrays=2)
+    chip = Chip(crossbar.preset("ideal"), crossbar.ArraySpec(count=2))
     with pytest.raises(ValueError, match="needs 5 arrays"):
         MappedMatrix(chip, "w", 100, 150, bias=True)
-    chip = Chip(crossbar.preset("ideal"), n_arrays=1)
+    chip = Chip(crossbar.preset("ideal"), crossbar.ArraySpec(count=1))
     MappedMatrix(chip, "a", 10, 10, corner=(0, 0, 0))
     with pytest.raises(ValueError, match="overlaps"):
         MappedMatrix(chip, "b", 10, 10, corner=(0, 5, 5))
@@ -264,7 +264,7 @@ def test_placing_thousands_of_arrays_builds_no_devices_and_gives_up_whole():
     assert 2048 < chip.n_allocated < 2060
     assert time.time() - began < 10
     assert chip.arrays_built == 0  # nothing built until used
-    small = Chip(crossbar.preset("ideal"), 16, 8, n_arrays=2)
+    small = Chip(crossbar.preset("ideal"), crossbar.ArraySpec(16, 8, count=2))
     with pytest.raises(ValueError, match="needs 3 arrays"):
         small.allocate("m", [(16, 8), (16, 8), (16, 8)])
     assert small.n_allocated == 0  # all or nothing
@@ -273,7 +273,7 @@ def test_placing_thousands_of_arrays_builds_no_devices_and_gives_up_whole():
 
 
 def test_saved_chip_continues_and_keeps_its_space(tmp_path):
-    chip = Chip.from_preset("li2019", array_rows=32, array_cols=16, seed=3)
+    chip = Chip.from_preset("li2019", crossbar.ArraySpec(32, 16), seed=3)
     m = MappedMatrix(chip, "w", 20, 10, encoding=Encoding(scale="max_abs"))
     m.program(np.random.default_rng(0).uniform(-1, 1, (20, 10)), np.zeros(10))
     path = str(tmp_path / "chip.npz")
@@ -303,7 +303,7 @@ def test_li2019_updates_move_more_than_asked():
 
     moved, spread = [], []
     for seed in range(3):
-        chip = Chip.from_preset("li2019", n_arrays=1, seed=seed)
+        chip = Chip.from_preset("li2019", crossbar.ArraySpec(count=1), seed=seed)
         m = MappedMatrix(chip, "w", 32, 60, bias=False, encoding=Encoding(scale="fixed"))
         w0 = np.random.default_rng(seed).uniform(-0.3, 0.3, (32, 60))
         m.program(w0)

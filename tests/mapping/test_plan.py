@@ -14,8 +14,8 @@ LOW_NOISE = LI2019.replace(read_noise_sigma_relative=1e-4)  # float64 bands
 
 
 def _matrix(device, scheme, seed=3, adc=True, shape=(70, 45), array=(32, 16), wires=None):
-    chip = Chip(device, array_rows=array[0], array_cols=array[1], dac=crossbar.DAC(8, 0.2),
-                adc_bits=8 if adc else None, wires=wires, seed=seed)
+    chip = Chip(device, crossbar.ArraySpec(*array), dac=crossbar.DAC(8, 0.2),
+                adc=crossbar.AdcSpec(bits=8) if adc else None, wires=wires, seed=seed)
     m = MappedMatrix(chip, "w", *shape, encoding=Encoding(scheme=scheme, scale="max_abs"))
     rng = np.random.default_rng(seed)
     m.program(rng.uniform(-1, 1, shape), rng.uniform(-1, 1, shape[1]))
@@ -101,7 +101,7 @@ def test_refreshed_plan_equals_a_new_plan(scheme, device):
 def test_wires_run_compiled_and_match_the_nodal_solve(rng):
     """With wire resistance the matrix reads through each array's G_eff: the same as solving the nodal
     network of each tile's drive, to 1e-12."""
-    wires = crossbar.WireResistance(1.0, 1.0)
+    wires = crossbar.WiresSpec(1.0, 1.0)
     device = crossbar.preset("ideal").replace(g_min=0.0, g_max=400e-6)
     m = _matrix(device, "row_pairs", adc=False, shape=(10, 6), array=(16, 8), wires=wires)
     x = rng.uniform(-1, 1, (4, 10))

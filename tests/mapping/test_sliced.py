@@ -7,9 +7,9 @@ import crossbar
 from mapping import Chip, Encoding, SlicedMatrix, WeightSlicing
 
 
-def ideal_chip(rows=64, cols=32, read_noise=0.0, dac=None, adc_bits=None, **kwargs):
+def ideal_chip(rows=64, cols=32, read_noise=0.0, dac=None, adc=None):
     device = crossbar.preset("ideal").replace(read_noise_sigma_relative=read_noise)
-    return Chip(device, rows, cols, dac=dac, adc_bits=adc_bits, seed=0, **kwargs)
+    return Chip(device, crossbar.ArraySpec(rows, cols), dac=dac, adc=adc, seed=0)
 
 
 def weights(seed=0, n_in=30, n_out=20):
@@ -64,8 +64,8 @@ def test_sliced_product_is_the_product_of_the_levels(encoding, bits_per_slice):
                                  crossbar.DAC(6, 0.2, bit_serial=True, conversion="accumulate", bits_per_cycle=2)])
 def test_sliced_reads_equal_the_numpy_twin(encoding, dac):
     w, b, x = weights(1)
-    chip = ideal_chip(read_noise=0.03, dac=dac, adc_bits=7,
-                      adc_circuit=crossbar.ADCCircuit("sar", 0.03, 0.3, columns_per_converter=2))
+    chip = ideal_chip(read_noise=0.03, dac=dac, adc=crossbar.AdcSpec(
+        bits=7, kind="sar", capacitor_mismatch_sigma=0.03, comparator_offset_sigma_lsb=0.3, columns_per_converter=2))
     m = SlicedMatrix(chip, "m", 30, 20, WeightSlicing(8, 2, encoding))
     m.program(w, b)
     m.set_adc_full_scale(m.adc_full_scale_by("array_max"))
