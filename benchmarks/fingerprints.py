@@ -396,14 +396,28 @@ def passive_physics(prefix: str) -> None:
 
 # --------------------------------------------------------------------------- what is covered
 def configurations():
-    """``(key, experiment factory)`` of every network configuration beyond the headline runs."""
-    one_shot = "ex_situ_one_shot"
+    """``(key, experiment factory)`` of every network configuration beyond the headline runs, group by group."""
+    return [*_way_configurations(), *_converter_configurations(), *_slicing_and_periphery_configurations(),
+            *_scheme_configurations(), *_wire_noise_and_drift_configurations(), *_device_and_cell_configurations(),
+            *_airline_configurations()]
+
+
+def _way_configurations():
+    """``(key, experiment factory)`` of the ways onto hardware, Li et al.'s starting weights and ideal converters."""
     c = []
     # the ways onto hardware
     for way in ("software", "ex_situ_one_shot", "ex_situ_write_verify", "hardware_aware"):
         c.append((f"vowels/{way}", lambda way=way: vowels(way)))
     c.append(("vowels/in_situ/start_li2019", lambda: with_values(li2019("vowels", epochs=EPOCHS, start="li2019"), {})))
     c.append(("vowels/ex_situ_one_shot/ideal_converters", ex_situ_ideal_converters))
+    return c
+
+
+def _converter_configurations():
+    """``(key, experiment factory)`` of the ADC's kinds, ranging and circuits, and the DAC's resolutions and
+    bit-serial inputs."""
+    one_shot = "ex_situ_one_shot"
+    c = []
     # ADC kinds, ranging and circuits (docs/sweeps/vowels_adc_*.toml)
     c.append(("vowels/ex_situ_one_shot/adc_uniform_6bit", lambda: vowels(one_shot, adc__kind="uniform", adc__bits=6)))
     c.append(("vowels/ex_situ_one_shot/adc_sar_6bit", lambda: vowels(
@@ -433,6 +447,13 @@ def configurations():
     c.append(("vowels/ex_situ_one_shot/dac_bit_serial_2_bits_per_cycle_sar", lambda: vowels(
         one_shot, dac__inputs="bit_serial", dac__bits_per_cycle=2, adc__kind="sar", adc__bits=6)))
     c.append(("vowels/in_situ/dac_bit_serial", lambda: vowels("in_situ", dac__inputs="bit_serial")))
+    return c
+
+
+def _slicing_and_periphery_configurations():
+    """``(key, experiment factory)`` of weight slicing and the periphery presets."""
+    one_shot = "ex_situ_one_shot"
+    c = []
     # slicing (docs/sweeps/vowels_slicing.toml)
     for bits, enc, adc in ((1, "differential", 8), (2, "differential", 6), (2, "offset", 8), (4, "offset", 6),
                            (4, "differential", 8)):
@@ -446,6 +467,14 @@ def configurations():
                       with_values(first_fit(vowels(one_shot)), {"hardware.periphery": p, "hardware.preset": d})))
     c.append(("vowels/hardware_aware/periphery_isaac", lambda: with_values(
         first_fit(vowels("hardware_aware")), {"hardware.periphery": "isaac"})))
+    return c
+
+
+def _scheme_configurations():
+    """``(key, experiment factory)`` of read and write schemes of arrays and devices, and cells whose current
+    bends with the voltage."""
+    one_shot = "ex_situ_one_shot"
+    c = []
     # read schemes (docs/sweeps/vowels_read_schemes.toml)
     for scheme in ("floating", "v_half", "1t1r"):
         c.append((f"vowels/ex_situ_one_shot/read_scheme_{scheme}", lambda s=scheme: vowels(
@@ -473,6 +502,13 @@ def configurations():
     for scheme in ("1t1r", "v_half"):  # (bending cells behind wires or floating lines are refused)
         c.append((f"vowels/ex_situ_one_shot/iv_nonlinearity_5_per_volt/read_scheme_{scheme}", lambda s=scheme: vowels(
             one_shot, device__iv_nonlinearity_per_volt=5.0, array__read_scheme=s)))
+    return c
+
+
+def _wire_noise_and_drift_configurations():
+    """``(key, experiment factory)`` of wire resistance, read noise with memory, drift, and time after programming."""
+    one_shot = "ex_situ_one_shot"
+    c = []
     # wires
     c.append(("vowels/ex_situ_one_shot/wires_1ohm", lambda: vowels(
         one_shot, wires__row_segment_ohms=1.0, wires__col_segment_ohms=1.0)))
@@ -509,6 +545,13 @@ def configurations():
     c.append(("vowels/ex_situ_one_shot/hfo2_soft_bounds/relaxation_falcone/seconds_before_test_10", lambda: vowels(
         one_shot, hardware__preset="hfo2_soft_bounds", device__relaxation_model="falcone2025_cmo_hfox",
         hardware__seconds_before_test=10.0)))
+    return c
+
+
+def _device_and_cell_configurations():
+    """``(key, experiment factory)`` of every device preset, device details, encodings and cells."""
+    one_shot = "ex_situ_one_shot"
+    c = []
     # every device preset (docs/sweeps/vowels_measured_devices.toml), in situ and ex situ
     for dev in preset_names():
         for way in ("in_situ", one_shot):
@@ -529,6 +572,12 @@ def configurations():
             first_fit(vowels("in_situ")), {"network.cell": cell})))
     c.append(("vowels/ex_situ_one_shot/cell_coupled", lambda: with_values(
         first_fit(vowels(one_shot)), {"network.cell": "coupled"})))
+    return c
+
+
+def _airline_configurations():
+    """``(key, experiment factory)`` of airline beyond the headline runs."""
+    c = []
     # airline beyond the headline
     c.append(("airline/ex_situ_one_shot", lambda: with_values(li2019("airline", epochs=EPOCHS,
                                                                      way="ex_situ_one_shot"), {})))
@@ -536,7 +585,6 @@ def configurations():
         li2019("airline", epochs=EPOCHS, way="ex_situ_one_shot"), {
             "adc.kind": "sar", "adc.bits": 6, "adc.capacitor_mismatch_sigma": 0.02, "dac.inputs": "bit_serial"})))
     return c
-
 
 def ex_situ_ideal_converters() -> Experiment:
     """Vowels ex situ with ideal converters (``hardware.ideal_converters``, a section field, not a parameter)."""

@@ -126,8 +126,6 @@ class Layout:
             its window, 2 stuck at the top).
         """
         import matplotlib.pyplot as plt
-        from matplotlib.lines import Line2D
-        from matplotlib.patches import Rectangle
         from matplotlib.ticker import MaxNLocator
 
         if self.n_arrays > MAX_ARRAYS_DRAWN:
@@ -150,25 +148,7 @@ class Layout:
                 im = ax.imshow(np.asarray(conductance[k]) * 1e6, cmap="Greys", aspect="auto", interpolation="nearest",
                                extent=(0.5, self.array_cols + 0.5, self.array_rows + 0.5, 0.5))
                 fig.colorbar(im, ax=ax, label="G (\N{MICRO SIGN}S)", shrink=0.8)
-            for b in (b for b in self.blocks if b.array == k):
-                height, width = b.rows[1] - b.rows[0], b.cols[1] - b.cols[0]
-                outlined = conductance is not None
-                ax.add_patch(Rectangle((b.cols[0] + 0.5, b.rows[0] + 0.5), width, height,
-                                       facecolor="none" if outlined else colours[b.matrix],
-                                       alpha=1.0 if outlined else 0.35, edgecolor=colours[b.matrix],
-                                       linewidth=1.6 if outlined else 1.2))
-                # label only where the text fits (a character takes about 1.7 columns of a 64-column array)
-                label = b.part
-                x, y = b.cols[0] + 0.5 + width / 2, b.rows[0] + 0.5 + height / 2
-                style = dict(ha="center", va="center", color=colours[b.matrix] if outlined else "black",
-                             fontweight="bold" if outlined else "normal")
-                if outlined:  # a light box behind: the label reads on dark cells as on light ones
-                    style["bbox"] = dict(boxstyle="round,pad=0.15", facecolor="white", alpha=0.85,
-                                         edgecolor="none")
-                if height >= 6 and width >= 1.7 * len(label) * self.array_cols / 64:
-                    ax.text(x, y, label, fontsize=7, **style)
-                elif height >= 2.2 * len(label) * self.array_rows / 128 and width >= 4:
-                    ax.text(x, y, label, fontsize=6, rotation=90, **style)
+            self._draw_blocks(ax, k, colours, outlined=conductance is not None)
             ax.set_xlim(0.5, self.array_cols + 0.5)
             ax.set_ylim(self.array_rows + 0.5, 0.5)
             for axis in (ax.xaxis, ax.yaxis):
@@ -176,30 +156,34 @@ class Layout:
             ax.set_xlabel("column")
             ax.set_ylabel("row")
             if faults is not None:
-                for code, (marker, colour, _) in STUCK_MARKERS.items():
-                    rows, cols = np.nonzero(np.asarray(faults[k]) == code)
-                    stuck_counts[code] += rows.size
-                    if rows.size:
-                        filled = {"facecolors": "none", "edgecolors": colour} if marker == "o" else {"c": colour}
-                        ax.scatter(cols + 1, rows + 1, s=9, marker=marker, linewidths=0.8, zorder=3, **filled)
+                _draw_stuck(ax, np.asarray(faults[k]), stuck_counts)
             ax.set_title(f"array {k + 1}: {utilisation[k] * 100:.0f} % used")
-        handles = [Rectangle((0, 0), 1, 1, facecolor="none" if conductance is not None else colours[name],
-                             edgecolor=colours[name], linewidth=1.6, alpha=1.0 if conductance is not None else 0.5)
-                   for name in names]
-        labels = list(names)
-        for code, (marker, colour, text) in STUCK_MARKERS.items():
-            if stuck_counts[code]:
-                handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=5, markeredgewidth=0.8,
-                                      markeredgecolor=colour, markerfacecolor="none" if marker == "o" else colour))
-                labels.append(f"{stuck_counts[code]} device(s) {text}")
-        if handles:
-            across = min(len(labels), 2 if columns == 1 else 2 * columns)
-            legend_rows = int(np.ceil(len(labels) / across))
-            fig.legend(handles, labels, loc="lower center", ncol=across, frameon=False)
-            fig.tight_layout(rect=(0, min(0.4, (0.01 + 0.055 * legend_rows) / lines), 1, 1))
-        else:
-            fig.tight_layout()
+        _add_legend(fig, names, colours, conductance is not None, stuck_counts, columns, lines)
         return fig
+
+    def _draw_blocks(self, ax, array: int, colours: dict, outlined: bool) -> None:
+        """Draw the blocks of one array, tinted (or only outlined, over conductances) and labelled where the
+        label fits."""
+        from matplotlib.patches import Rectangle
+
+        for b in (b for b in self.blocks if b.array == array):
+            height, width = b.rows[1] - b.rows[0], b.cols[1] - b.cols[0]
+            ax.add_patch(Rectangle((b.cols[0] + 0.5, b.rows[0] + 0.5), width, height,
+                                   facecolor="none" if outlined else colours[b.matrix],
+                                   alpha=1.0 if outlined else 0.35, edgecolor=colours[b.matrix],
+                                   linewidth=1.6 if outlined else 1.2))
+            # label only where the text fits (a character takes about 1.7 columns of a 64-column array)
+            label = b.part
+            x, y = b.cols[0] + 0.5 + width / 2, b.rows[0] + 0.5 + height / 2
+            style = dict(ha="center", va="center", color=colours[b.matrix] if outlined else "black",
+                         fontweight="bold" if outlined else "normal")
+            if outlined:  # a light box behind: the label reads on dark cells as on light ones
+                style["bbox"] = dict(boxstyle="round,pad=0.15", facecolor="white", alpha=0.85,
+                                     edgecolor="none")
+            if height >= 6 and width >= 1.7 * len(label) * self.array_cols / 64:
+                ax.text(x, y, label, fontsize=7, **style)
+            elif height >= 2.2 * len(label) * self.array_rows / 128 and width >= 4:
+                ax.text(x, y, label, fontsize=6, rotation=90, **style)
 
     def overview_figure(self, pixels_per_array: int = 16):
         """A matplotlib figure of the whole chip for many arrays: each array a small thumbnail, its
@@ -248,3 +232,37 @@ class Layout:
         fig = self.figure(conductance, faults)
         fig.savefig(path, dpi=130)
         plt.close(fig)
+
+
+def _draw_stuck(ax, fault_map: np.ndarray, stuck_counts: dict) -> None:
+    """Mark one array's stuck devices (codes of :data:`STUCK_MARKERS`), adding them to ``stuck_counts``."""
+    for code, (marker, colour, _) in STUCK_MARKERS.items():
+        rows, cols = np.nonzero(fault_map == code)
+        stuck_counts[code] += rows.size
+        if rows.size:
+            filled = {"facecolors": "none", "edgecolors": colour} if marker == "o" else {"c": colour}
+            ax.scatter(cols + 1, rows + 1, s=9, marker=marker, linewidths=0.8, zorder=3, **filled)
+
+
+def _add_legend(fig, names, colours: dict, outlined: bool, stuck_counts: dict, columns: int, lines: int) -> None:
+    """The legend below the arrays: a matrix per colour, and the stuck devices' counts where there are any;
+    the figure laid out to leave it room."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+
+    handles = [Rectangle((0, 0), 1, 1, facecolor="none" if outlined else colours[name],
+                         edgecolor=colours[name], linewidth=1.6, alpha=1.0 if outlined else 0.5)
+               for name in names]
+    labels = list(names)
+    for code, (marker, colour, text) in STUCK_MARKERS.items():
+        if stuck_counts[code]:
+            handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=5, markeredgewidth=0.8,
+                                  markeredgecolor=colour, markerfacecolor="none" if marker == "o" else colour))
+            labels.append(f"{stuck_counts[code]} device(s) {text}")
+    if handles:
+        across = min(len(labels), 2 if columns == 1 else 2 * columns)
+        legend_rows = int(np.ceil(len(labels) / across))
+        fig.legend(handles, labels, loc="lower center", ncol=across, frameon=False)
+        fig.tight_layout(rect=(0, min(0.4, (0.01 + 0.055 * legend_rows) / lines), 1, 1))
+    else:
+        fig.tight_layout()

@@ -200,6 +200,46 @@ def _read_npz(path: str):
 
 
 def _read_csv(path: str, data):
+    columns, rows = _csv_rows(path)
+    features = _feature_columns(path, columns, data)
+    sequences, order = {}, []
+    for line, row in enumerate(rows, start=2):
+        key = row[data.sequence]
+        if key not in sequences:
+            sequences[key] = []
+            order.append(key)
+        step = _number(path, row, data.time, line) if data.time else len(sequences[key])
+        sequences[key].append((step, line, row))
+    steps = max(len(v) for v in sequences.values())
+    n = len(order)
+    x = np.zeros((n, steps, len(features)))
+    lengths = np.zeros(n, dtype=np.int64)
+    split = np.empty(n, dtype=object) if data.split else None
+    labels = []
+    targets = np.zeros((n, steps, len(data.target))) if data.target else None
+    for s, key in enumerate(order):
+        frames = sorted(sequences[key], key=lambda item: item[0])
+        lengths[s] = len(frames)
+        for t, (_, line, row) in enumerate(frames):
+            x[s, t] = [_number(path, row, c, line) for c in features]
+            if targets is not None:
+                targets[s, t] = [_number(path, row, c, line) for c in data.target]
+        if split is not None:
+            split[s] = _sequence_split(path, key, frames, data.split)
+        if data.label is not None:
+            labels.append(_sequence_label(path, frames, data.label))
+    if data.label is not None:
+        classes = sorted(set(labels), key=_natural)
+        y = np.array([classes.index(v) for v in labels], dtype=np.int64)
+    else:
+        classes = []
+        y = targets
+    return x, y, lengths, None if split is None else split.astype(str), classes, features, order
+
+
+def _csv_rows(path: str):
+    """The CSV file's column names and rows (dicts), refused when unreadable, empty, with a column name twice
+    or a row whose field count is not the header's."""
     try:  # utf-8-sig: a byte-order mark (as spreadsheets write) is not part of the first column's name
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
@@ -223,6 +263,12 @@ def _read_csv(path: str, data):
             got = sum(v is not None for v in row.values())
             raise ValueError(f"{path}, line {line}: {got} fields, the header has {len(columns)}; every row must "
                              "have one field a column")
+    return columns, rows
+
+
+def _feature_columns(path: str, columns, data):
+    """The input columns: ``data.features``, or every column the data section does not name otherwise; every
+    named column checked to exist."""
     wanted = [data.sequence, data.time, data.split, data.label] + list(data.target or [])
     for name in [c for c in wanted if c is not None] + list(data.features or []):
         if name not in columns:
@@ -233,56 +279,35 @@ def _read_csv(path: str, data):
     features = list(data.features) if data.features else [c for c in columns if c not in reserved]
     if not features:
         raise ValueError(f"{path}: no input columns left")
+    return features
 
-    def number(row, name, line):
-        try:
-            value = float(row[name])
-        except (TypeError, ValueError):
-            raise ValueError(f"{path}, line {line}: {name}={row[name]!r} is not a number") from None
-        if not np.isfinite(value):
-            raise ValueError(f"{path}, line {line}: {name}={row[name]!r} is not finite")
-        return value
 
-    sequences, order = {}, []
-    for line, row in enumerate(rows, start=2):
-        key = row[data.sequence]
-        if key not in sequences:
-            sequences[key] = []
-            order.append(key)
-        step = number(row, data.time, line) if data.time else len(sequences[key])
-        sequences[key].append((step, line, row))
-    steps = max(len(v) for v in sequences.values())
-    n = len(order)
-    x = np.zeros((n, steps, len(features)))
-    lengths = np.zeros(n, dtype=np.int64)
-    split = np.empty(n, dtype=object) if data.split else None
-    labels = []
-    targets = np.zeros((n, steps, len(data.target))) if data.target else None
-    for s, key in enumerate(order):
-        frames = sorted(sequences[key], key=lambda item: item[0])
-        lengths[s] = len(frames)
-        for t, (_, line, row) in enumerate(frames):
-            x[s, t] = [number(row, c, line) for c in features]
-            if targets is not None:
-                targets[s, t] = [number(row, c, line) for c in data.target]
-        if split is not None:
-            values = {row[data.split].strip().lower() for _, _, row in frames}
-            if len(values) != 1 or not values <= {"train", "test"}:
-                raise ValueError(f"{path}: sequence {key!r} has split {sorted(values)}; one of 'train' or 'test'")
-            split[s] = values.pop()
-        if data.label is not None:
-            _, line, row = frames[-1]
-            if not row[data.label].strip():
-                raise ValueError(f"{path}, line {line}: {data.label} (data.label) is empty; every sequence needs a "
-                                 "class at its last step")
-            labels.append(row[data.label])
-    if data.label is not None:
-        classes = sorted(set(labels), key=_natural)
-        y = np.array([classes.index(v) for v in labels], dtype=np.int64)
-    else:
-        classes = []
-        y = targets
-    return x, y, lengths, None if split is None else split.astype(str), classes, features, order
+def _number(path: str, row, name: str, line: int) -> float:
+    """The row's field ``name`` as a finite float, refused with the file's line otherwise."""
+    try:
+        value = float(row[name])
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}, line {line}: {name}={row[name]!r} is not a number") from None
+    if not np.isfinite(value):
+        raise ValueError(f"{path}, line {line}: {name}={row[name]!r} is not finite")
+    return value
+
+
+def _sequence_split(path: str, key, frames, column: str) -> str:
+    """A sequence's split, 'train' or 'test', the same on every one of its rows."""
+    values = {row[column].strip().lower() for _, _, row in frames}
+    if len(values) != 1 or not values <= {"train", "test"}:
+        raise ValueError(f"{path}: sequence {key!r} has split {sorted(values)}; one of 'train' or 'test'")
+    return values.pop()
+
+
+def _sequence_label(path: str, frames, column: str) -> str:
+    """A sequence's class: the label of its last step, which must not be empty."""
+    _, line, row = frames[-1]
+    if not row[column].strip():
+        raise ValueError(f"{path}, line {line}: {column} (data.label) is empty; every sequence needs a "
+                         "class at its last step")
+    return row[column]
 
 
 def _natural(text):
@@ -301,6 +326,28 @@ def _user_problem(name, x, y, lengths, split, classes, data, seed, feature_names
     lengths = np.full(n, steps) if lengths is None else lengths
     for s in range(n):
         mask[s, :lengths[s]] = 1.0
+    test = _test_sequences(name, n, split, data, seed)
+    train_idx, test_idx = np.flatnonzero(~test), np.flatnonzero(test)
+    x, scale = _scaled_inputs(name, x, mask, train_idx, test_idx, data, feature_names)
+    extra = {"scale": scale, "features": feature_names, "test_index": test_idx}
+    test_ids = None if ids is None else [ids[i] for i in test_idx]
+    if classes:
+        if mode == "seq2seq":
+            raise ValueError(f"{name}: a class per sequence is read at its last step; network.mode must be "
+                             "seq2vec for classification")
+        y = np.asarray(y, dtype=np.int64)
+        train = Dataset(x[train_idx], y[train_idx], mask[train_idx])
+        truth = y[test_idx]
+        return Problem(name, "classification", "test_accuracy", train, x[test_idx], mask[test_idx], features,
+                       len(classes), "seq2vec",
+                       lambda out: float(np.mean(np.argmax(out, axis=-1) == truth)), classes=classes,
+                       test_truth=truth, extra=extra, test_ids=test_ids)
+    return _regression_problem(name, x, y, lengths, mask, train_idx, test_idx, data, mode, extra, test_ids)
+
+
+def _test_sequences(name, n: int, split, data, seed) -> np.ndarray:
+    """Which sequences are held out for the test: the file's split, else ``data.test_fraction`` of them drawn
+    from the seed; both sides must keep at least one."""
     if split is None:
         rng = np.random.default_rng(seed)
         test = np.zeros(n, dtype=bool)
@@ -310,7 +357,12 @@ def _user_problem(name, x, y, lengths, split, classes, data, seed, feature_names
     if test.all() or not test.any():
         raise ValueError(f"{name}: the split leaves {int((~test).sum())} training and {int(test.sum())} test "
                          "sequences; both must be at least 1")
-    train_idx, test_idx = np.flatnonzero(~test), np.flatnonzero(test)
+    return test
+
+
+def _scaled_inputs(name, x, mask, train_idx, test_idx, data, feature_names):
+    """The inputs divided by ``data.headroom`` times each feature's training maximum, padding zero, and that
+    scale; refused when the scale overflows or a test value lands beyond +-1 (the DAC's range)."""
     largest = np.abs(x[train_idx][mask[train_idx] == 1]).max(axis=0)
     with np.errstate(over="ignore"):
         scale = data.headroom * largest
@@ -326,20 +378,13 @@ def _user_problem(name, x, y, lengths, split, classes, data, seed, feature_names
         raise ValueError(f"{name}: {int(beyond.sum())} test input value(s) beyond +-1 after scaling by "
                          f"{data.headroom:g} x the training maximum; the DAC cannot drive them. Raise "
                          f"data.headroom to {_headroom_needed(data.headroom, float(test_values.max()))} or more")
-    x = x * mask[:, :, None]  # padding is zero
-    extra = {"scale": scale, "features": feature_names, "test_index": test_idx}
-    test_ids = None if ids is None else [ids[i] for i in test_idx]
-    if classes:
-        if mode == "seq2seq":
-            raise ValueError(f"{name}: a class per sequence is read at its last step; network.mode must be "
-                             "seq2vec for classification")
-        y = np.asarray(y, dtype=np.int64)
-        train = Dataset(x[train_idx], y[train_idx], mask[train_idx])
-        truth = y[test_idx]
-        return Problem(name, "classification", "test_accuracy", train, x[test_idx], mask[test_idx], features,
-                       len(classes), "seq2vec",
-                       lambda out: float(np.mean(np.argmax(out, axis=-1) == truth)), classes=classes,
-                       test_truth=truth, extra=extra, test_ids=test_ids)
+    return x * mask[:, :, None], scale  # padding is zero
+
+
+def _regression_problem(name, x, y, lengths, mask, train_idx, test_idx, data, mode, extra, test_ids) -> Problem:
+    """A regression problem: targets standardised by the training targets' mean and spread, scored by the RMSE
+    of the unscaled predictions (every step's for seq2seq, the last step's for seq2vec)."""
+    n, steps, features = x.shape
     y = np.asarray(y, dtype=np.float64)
     if y.ndim == 1:
         y = y[:, None]

@@ -319,29 +319,11 @@ def run_sweep(todo: Sequence[Point], path: str, workers: int = 1, scheduler: Opt
         ``failed_before`` (stored as failed and not retried), ``failed_left``
         (points of ``todo`` whose latest record is a failure).
     """
-    global _interrupt_requested
     from tqdm.auto import tqdm
 
-    check_int("workers", workers, 1)
-    if workers > 1 and scheduler is None and cluster is None:
-        from xbar.workers import check_worker_count
-
-        check_worker_count(workers)
-    if not todo:
-        raise ValueError("no points to run")
-    identities = {json.dumps(p.identity, sort_keys=True) for p in todo}
-    if len(identities) != 1:
-        raise ValueError("the points belong to more than one experiment; run each in its own results file")
-    validate(todo)
+    _check_sweep(todo, workers, scheduler, cluster)
     with ResultsWriter(path, todo[0].identity, set_aside_damaged=set_aside_damaged) as writer:
-        stored = writer.contents.latest()
-        ok = {k for k, r in stored.items() if r.get("status") == "ok"}
-        failed = {k for k, r in stored.items() if r.get("status") != "ok"}
-        pending = [p for p in todo if p.key not in ok and (retry_failed or p.key not in failed)]
-        counts = {"done": 0, "failed": 0, "skipped": sum(p.key in ok for p in todo),
-                  "failed_before": 0 if retry_failed else sum(p.key in failed for p in todo), "failed_left": 0}
-        pending.sort(key=expected_cost, reverse=True)  # longest first: the last to finish start first
-        outcome = {p.key: ("ok" if p.key in ok else "failed" if p.key in failed else None) for p in todo}
+        pending, counts, outcome = _pending(todo, writer.contents.latest(), retry_failed)
         client = _connect(scheduler, cluster, connect_timeout_s) if (pending and (scheduler or cluster)) else None
         bar = tqdm(total=len(pending), desc="sweep", disable=not progress or not pending)
 
@@ -353,33 +335,71 @@ def run_sweep(todo: Sequence[Point], path: str, workers: int = 1, scheduler: Opt
             bar.update(1)
             bar.set_postfix(done=counts["done"], failed=counts["failed"], left=len(pending) - bar.n, refresh=False)
 
-        previous = signal.getsignal(signal.SIGINT) if _main_thread() else None
-
-        def on_interrupt(signum, frame):
-            global _interrupt_requested
-            _interrupt_requested = True
-            raise KeyboardInterrupt
-
         try:
-            if previous is not None:
-                signal.signal(signal.SIGINT, on_interrupt)
-            if client is not None:
-                _run_dask(client, pending, store)
-            elif workers <= 1 or len(pending) <= 1:
-                for p in pending:
-                    store(run_point(p))
-            else:
-                _run_pool(pending, workers, store)
+            _run_interruptibly(pending, workers, client, store)
         except KeyboardInterrupt:
             raise SweepInterrupted(_finish(counts, outcome)) from None
         finally:
-            _interrupt_requested = False
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
             bar.close()
             if client is not None:
                 client.close()
     return _finish(counts, outcome)
+
+
+def _check_sweep(todo: Sequence[Point], workers: int, scheduler: Optional[str], cluster) -> None:
+    """Refuse a bad worker count, no points, points of several experiments or an invalid point, before the
+    results file is opened."""
+    check_int("workers", workers, 1)
+    if workers > 1 and scheduler is None and cluster is None:
+        from xbar.workers import check_worker_count
+
+        check_worker_count(workers)
+    if not todo:
+        raise ValueError("no points to run")
+    identities = {json.dumps(p.identity, sort_keys=True) for p in todo}
+    if len(identities) != 1:
+        raise ValueError("the points belong to more than one experiment; run each in its own results file")
+    validate(todo)
+
+
+def _pending(todo: Sequence[Point], stored: Dict[str, dict], retry_failed: bool):
+    """The points to run (longest first), the counts so far and each point's outcome so far, from the
+    records already stored."""
+    ok = {k for k, r in stored.items() if r.get("status") == "ok"}
+    failed = {k for k, r in stored.items() if r.get("status") != "ok"}
+    pending = [p for p in todo if p.key not in ok and (retry_failed or p.key not in failed)]
+    counts = {"done": 0, "failed": 0, "skipped": sum(p.key in ok for p in todo),
+              "failed_before": 0 if retry_failed else sum(p.key in failed for p in todo), "failed_left": 0}
+    pending.sort(key=expected_cost, reverse=True)  # longest first: the last to finish start first
+    outcome = {p.key: ("ok" if p.key in ok else "failed" if p.key in failed else None) for p in todo}
+    return pending, counts, outcome
+
+
+def _run_interruptibly(pending: List[Point], workers: int, client, store) -> None:
+    """Run the pending points on the Dask client, in this process or on a pool, passing each result to
+    ``store``; Ctrl-C raises KeyboardInterrupt at once and marks the interruption requested meanwhile."""
+    global _interrupt_requested
+    previous = signal.getsignal(signal.SIGINT) if _main_thread() else None
+
+    def on_interrupt(signum, frame):
+        global _interrupt_requested
+        _interrupt_requested = True
+        raise KeyboardInterrupt
+
+    try:
+        if previous is not None:
+            signal.signal(signal.SIGINT, on_interrupt)
+        if client is not None:
+            _run_dask(client, pending, store)
+        elif workers <= 1 or len(pending) <= 1:
+            for p in pending:
+                store(run_point(p))
+        else:
+            _run_pool(pending, workers, store)
+    finally:
+        _interrupt_requested = False
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _finish(counts: Dict[str, int], outcome: Dict[str, Optional[str]]) -> Dict[str, int]:

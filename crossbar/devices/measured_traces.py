@@ -395,26 +395,32 @@ def fit_table_arrays(traces: Sequence[Trace], n_bins: int = 20, quantiles=DEFAUL
         reads_share = 2.0 * check_range("read_noise", read_noise, 0.0, unit="S") ** 2
     else:
         reads_share = reads_variance(traces, edges, means, noise_memory_pulses)
-    tables = []
-    for up in (True, False):
-        which, dg = _path_binned_steps(traces, edges, up)
-        shapes = np.zeros((q.size, n_bins))
-        filled = np.zeros(n_bins, dtype=bool)
-        for b in range(n_bins):
-            steps_here = dg[which == b]
-            if steps_here.size >= min_per_bin:
-                values = tail_quantiles(steps_here, q)
-                mean, variance = quantile_moments(q, values)
-                shrink = np.sqrt(max(variance - reads_share, 0.0) / variance) if variance > 0.0 else 1.0
-                shapes[:, b] = shrink * (values - mean)
-                filled[b] = True
-        if not filled.any():
-            raise ValueError(f"traces: no conductance bin has {min_per_bin} {'up' if up else 'down'} steps; "
-                             "give longer ramps or fewer bins")
-        shapes = _nearest_filled(shapes, filled)
-        table = shapes + (means[up] - quantile_moments(q, shapes)[0])[None, :]
-        tables.append(table)
+    tables = [_direction_table(traces, edges, up, q, min_per_bin, reads_share, means[up]) for up in (True, False)]
     return centres, q, tables[0][None], tables[1][None], source
+
+
+def _direction_table(traces: Sequence[Trace], edges: np.ndarray, up: bool, q: np.ndarray, min_per_bin: int,
+                     reads_share: float, mean_step: np.ndarray) -> np.ndarray:
+    """One direction's table, (quantiles, bins) in siemens: each bin's tail quantiles of its path-binned
+    steps, drawn in about their mean to the variance less ``reads_share`` (S^2), bins with fewer than
+    ``min_per_bin`` steps taking the nearest filled bin's shape, then moved to the mean step of each bin."""
+    n_bins = edges.size - 1
+    which, dg = _path_binned_steps(traces, edges, up)
+    shapes = np.zeros((q.size, n_bins))
+    filled = np.zeros(n_bins, dtype=bool)
+    for b in range(n_bins):
+        steps_here = dg[which == b]
+        if steps_here.size >= min_per_bin:
+            values = tail_quantiles(steps_here, q)
+            mean, variance = quantile_moments(q, values)
+            shrink = np.sqrt(max(variance - reads_share, 0.0) / variance) if variance > 0.0 else 1.0
+            shapes[:, b] = shrink * (values - mean)
+            filled[b] = True
+    if not filled.any():
+        raise ValueError(f"traces: no conductance bin has {min_per_bin} {'up' if up else 'down'} steps; "
+                         "give longer ramps or fewer bins")
+    shapes = _nearest_filled(shapes, filled)
+    return shapes + (mean_step - quantile_moments(q, shapes)[0])[None, :]
 
 
 def reads_variance(traces: Sequence[Trace], edges: np.ndarray, means: Dict[bool, np.ndarray],

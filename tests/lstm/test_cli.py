@@ -114,16 +114,17 @@ def test_reproduce_resumes_from_its_checkpoints_with_the_same_numbers(tmp_path, 
 
 def test_a_cold_start_says_it_compiles_before_any_progress_bar(tmp_path, monkeypatch, capsys):
     from lstm import warmup
+    from xbar.commands.checks import warm_up_kernels
 
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))  # an empty cache: the next run compiles
     assert not warmup.kernels_cached()
     monkeypatch.setattr(warmup, "_WARM", True)  # (the kernels are loaded in this process already)
-    cli._warm_up(True)
+    warm_up_kernels(True)
     assert "compiling kernels (first run only" in capsys.readouterr().err
     monkeypatch.delenv("NUMBA_CACHE_DIR")
     warmup.warm_up()
     assert warmup.kernels_cached()
-    cli._warm_up(True)
+    warm_up_kernels(True)
     assert capsys.readouterr().err == ""
 
 
