@@ -78,7 +78,9 @@ class PulseUpdateLaw:
 
     Parameters
     ----------
-    kind : {"linear", "soft_bounds", "exponential", "table"}
+    kind : str
+        ``"linear"``, ``"soft_bounds"``, ``"exponential"``, ``"table"`` or a law registered in
+        :data:`crossbar.PULSE_LAWS` (:mod:`crossbar.devices.pulse_laws`), stepped in numpy.
     step_up : float
         Potentiation step at the bottom of the window, siemens per pulse (> 0).
     step_down : float
@@ -359,6 +361,13 @@ class DeviceModel:
         A published fit of the conductance's relaxation after each write, as
         a function of each device's time since it (:mod:`crossbar.devices.relaxation`:
         ``falcone2025_cmo_hfox``); None: none. Adds to drift.
+    cell_iv : str
+        The cells' read I-V law ``I = G f(V)``, a name registered in
+        :data:`crossbar.CELL_IV_MODELS` (``"sinh"``, the default, is ``G sinh(k V) / k``
+        with ``k`` above; a registered law needs ``iv_nonlinearity_per_volt`` 0).
+    programming : str, optional
+        A programming scheme registered in :data:`crossbar.PROGRAMMING_SCHEMES`; ``None``:
+        the two-pulse scheme when ``two_pulse`` is given, else the pulse law's.
     """
 
     SECTION: ClassVar[str] = "device"
@@ -391,9 +400,12 @@ class DeviceModel:
     temporal_noise: TemporalReadNoise = setting(default_factory=TemporalReadNoise, doc="read noise with memory")
     relaxation_model: Optional[str] = setting(
         None, choices=RELAXATION_MODELS, doc="a published fit of the relaxation after each write (omit: none)")
-    cell_iv: str = setting("sinh", choices=cell_iv_names, written_at_default=False,
+    # not dotted parameters (listed=False): a results record carries every listed parameter's value, and
+    # these were added after results were first written; a [device] table names them all the same
+    cell_iv: str = setting("sinh", choices=cell_iv_names, written_at_default=False, listed=False,
                            doc="the cells' read I-V I = G f(V), a registered law (sinh: G sinh(kV)/k)")
     programming: Optional[str] = setting(None, choices=programming_scheme_names, written_at_default=False,
+                                         listed=False,
                                          doc="a registered programming scheme (omit: two_pulse or pulse_law)")
 
     NEW_FIELDS_AT_DEFAULT: ClassVar[dict] = {"cell_iv": "sinh", "programming": None}
