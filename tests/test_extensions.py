@@ -9,7 +9,7 @@ import crossbar
 from lstm.hardware import HardwareNetwork, InSituTrainer
 from lstm.network import make_network
 from mapping import ChipSpec
-from xbar.experiment import li2019
+from xbar.experiment import experiment_from_table, li2019
 from xbar.runner import build_trainer, problem_of
 
 
@@ -135,6 +135,18 @@ def test_the_comparator_runs_in_a_network_from_an_experiment_file(toys, rng):
     # each sensed column converts to one of two levels, so each output is a signed sum of a few of them
     products = matrix.matvec(rng.uniform(-1, 1, (50, 7)))
     assert len(np.unique(np.round(products, 12))) < 50 * products.shape[1] / 4
+
+
+def test_an_experiment_file_names_the_toys(toys):
+    data = li2019("vowels").to_dict()  # the file's tables, then [adc] kind, [device] cell_iv and programming
+    data["adc"] = {**data.get("adc", {}), "kind": "comparator", "bits": 4}
+    data["device"] = {**data.get("device", {}), "cell_iv": "linear_cubic", "programming": "nearest_pulses"}
+    exp, _ = experiment_from_table(data, "toys.toml")
+    device = exp.chip_spec().device
+    assert (exp.adc.kind, device.cell_iv, device.programming) == ("comparator", "linear_cubic", "nearest_pulses")
+    data["device"]["cell_iv"] = "cubic"
+    with pytest.raises(ValueError, match=r"cell_iv='cubic' is not allowed; choose one of \['linear_cubic', 'sinh'\]"):
+        experiment_from_table(data, "toys.toml")[0].chip_spec()
 
 
 def test_a_linear_cubic_cell_reads_its_own_law(toys, rng):
