@@ -113,8 +113,8 @@ def check_read(k: int, r: Read, n_outputs: int) -> None:
 
 def lay_out(plan, reads, arrays) -> dict:
     """The bands (the reads of the same logical inputs, by their first input; reads keep their order
-    within) and where each read's columns go: the lists :meth:`_kernel_tables` turns into arrays. Sets
-    :attr:`reads` (band-major) and :attr:`n_logical`."""
+    within) and where each read's columns go: the lists :func:`kernel_tables` turns into arrays. Sets
+    the plan's ``reads`` (band-major) and ``n_logical``."""
     bands = {}
     for r in reads:
         bands.setdefault(r.inputs, []).append(r)
