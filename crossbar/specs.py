@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Optional
 
-from crossbar.circuits.adc import ADC_KINDS, ADCCircuit
+from crossbar.circuits.adc import ADCCircuit
+from crossbar.circuits.adc_architectures import adc_architecture_names
 from crossbar.circuits.device_reads import DEVICE_READ_SCHEMES
 from crossbar.circuits.peripherals import DAC, INPUT_CONVERSIONS, READ_SCHEMES, Peripherals
 from crossbar.circuits.wires import WIRE_SOLVERS, WireResistance
@@ -98,7 +99,7 @@ class AdcSpec:
                            low=0.0, low_open=True)
     range_by: str = setting("outputs", choices=ADC_RANGE_MODES, written_at_default=False,
                             doc="how each matrix's ADC full scale is set")
-    kind: str = setting("uniform", choices=ADC_KINDS, written_at_default=False, doc="ADC architecture")
+    kind: str = setting("uniform", choices=adc_architecture_names, written_at_default=False, doc="ADC architecture")
     capacitor_mismatch_sigma: float = setting(0.0, unit="1", written_at_default=False,
                                               doc="SAR unit-capacitor mismatch, relative sigma")
     comparator_offset_sigma_lsb: float = setting(

@@ -122,12 +122,16 @@ def make_generator(seed) -> np.random.Generator:
 
 
 def config_to_dict(config) -> dict:
-    """A frozen configuration dataclass as plain JSON-ready values (nested ones as dicts, tuples as lists)."""
+    """A frozen configuration dataclass as plain JSON-ready values (nested ones as dicts, tuples as lists);
+    a class's ``NEW_FIELDS_AT_DEFAULT`` (``{field: default}``) are left out at those defaults."""
     import dataclasses
 
     def plain(value):
         if dataclasses.is_dataclass(value):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            # fields added after files were first written stay out at their defaults (the files keep their bytes)
+            quiet = getattr(type(value), "NEW_FIELDS_AT_DEFAULT", {})
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                    if not (f.name in quiet and getattr(value, f.name) == quiet[f.name])}
         if isinstance(value, (list, tuple)):
             return [plain(v) for v in value]
         if isinstance(value, dict):

@@ -219,7 +219,7 @@ def test_the_cycle_check_sees_local_and_relative_imports(tmp_path):
 
 # ------------------------------------------------------------------ the layers inside crossbar
 CROSSBAR_LAYERS = (
-    ("crossbar.thread_environment", "crossbar.validation", "crossbar.settings", "crossbar.files"),
+    ("crossbar.thread_environment", "crossbar.validation", "crossbar.settings", "crossbar.files", "crossbar.registry"),
     ("crossbar.numerics",),
     ("crossbar.devices",),
     ("crossbar.circuits",),

@@ -358,7 +358,8 @@ class Experiment:
     # ---------------------------------------------------------------- resolved objects
     def device_model(self) -> crossbar.DeviceModel:
         """The preset's device with the overrides of ``[device]``, validated."""
-        base = crossbar.preset(self.hardware.preset).to_dict()
+        # the fields a device file leaves out at their defaults (the registered cell I-V, programming) too
+        base = {**crossbar.DeviceModel.NEW_FIELDS_AT_DEFAULT, **crossbar.preset(self.hardware.preset).to_dict()}
         merged = _merge(base, self.device, "device")
         return crossbar.DeviceModel.from_dict(merged, "device")
 

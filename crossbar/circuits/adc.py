@@ -47,10 +47,11 @@ from typing import Dict, Optional
 import numba
 import numpy as np
 
+from crossbar.circuits.adc_architectures import ADC_ARCHITECTURES, adc_architecture_names, circuit_codes_reference
 from crossbar.validation import check_choice, check_int, check_range
 
 ADC_KINDS = ("uniform", "sar", "ramp")
-"""The ADC architectures."""
+"""The built-in ADC architectures (one of one's own: :func:`crossbar.register_adc_architecture`)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ class ADCCircuit:
     Parameters
     ----------
     kind : str
-        ``"uniform"`` (ideal quantizer), ``"sar"`` or ``"ramp"``.
+        ``"uniform"`` (ideal quantizer), ``"sar"``, ``"ramp"`` or a registered architecture
+        (:mod:`crossbar.circuits.adc_architectures`).
     capacitor_mismatch_sigma : float
         Relative standard deviation of one unit capacitor of a SAR's DAC (0..0.2).
     comparator_offset_sigma_lsb : float
@@ -81,28 +83,19 @@ class ADCCircuit:
     columns_per_converter: int = 1
 
     def __post_init__(self):
-        check_choice("adc.kind", self.kind, ADC_KINDS)
+        check_choice("adc.kind", self.kind, adc_architecture_names())
         check_range("adc.capacitor_mismatch_sigma", self.capacitor_mismatch_sigma, 0.0, 0.2)
         check_range("adc.comparator_offset_sigma_lsb", self.comparator_offset_sigma_lsb, 0.0, 1e3, unit="LSB")
         if self.amplifier_gain is not None:
             check_range("adc.amplifier_gain", self.amplifier_gain, 1.0, low_open=True)
         check_int("adc.columns_per_converter", self.columns_per_converter, 1)
-        if self.kind == "uniform":
-            for name in ("capacitor_mismatch_sigma", "comparator_offset_sigma_lsb"):
-                if getattr(self, name) != 0.0:
-                    raise ValueError(f"adc.{name}={getattr(self, name)!r} is not allowed with adc.kind='uniform' "
-                                     "(an ideal quantizer); choose adc.kind='sar' or 'ramp'")
-            if self.amplifier_gain is not None:
-                raise ValueError(f"adc.amplifier_gain={self.amplifier_gain!r} is not allowed with "
-                                 "adc.kind='uniform' (an ideal quantizer); choose adc.kind='sar' or 'ramp'")
-        if self.kind == "ramp":
-            if self.capacitor_mismatch_sigma != 0.0:
-                raise ValueError(f"adc.capacitor_mismatch_sigma={self.capacitor_mismatch_sigma!r} is not allowed "
-                                 "with adc.kind='ramp': a ramp converter has no capacitor DAC; 0 is required")
-            if self.columns_per_converter != 1:
-                raise ValueError(f"adc.columns_per_converter={self.columns_per_converter!r} is not allowed with "
-                                 "adc.kind='ramp': every column has its own comparator on the shared ramp; "
-                                 "1 is required")
+        self.architecture.check()
+
+    @property
+    def architecture(self):
+        """The registered :class:`crossbar.circuits.adc_architectures.AdcArchitecture` of :attr:`kind`, built
+        on this circuit."""
+        return ADC_ARCHITECTURES.lookup(self.kind)(self)
 
     @property
     def is_uniform(self) -> bool:
@@ -168,24 +161,7 @@ def circuit_code_one(x, weights, half_codes):
     return code - half_codes
 
 
-def circuit_codes_reference(x, weights, half_codes):
-    """numpy twin of :func:`circuit_code_one` for many inputs ``x`` (LSB) and their converters' ``weights``
-    (one row per input, or one row for all): the same codes, the same sums."""
-    x = np.asarray(x, dtype=np.float64)
-    weights = np.broadcast_to(np.asarray(weights, dtype=np.float64), x.shape + (np.shape(weights)[-1],))
-    accumulated = np.zeros(x.shape)
-    code = np.zeros(x.shape)
-    place = float(half_codes)
-    for b in range(weights.shape[-1] - 1, -1, -1):
-        trial = accumulated + weights[..., b]
-        keep = x >= trial - half_codes - 0.5
-        accumulated = np.where(keep, trial, accumulated)
-        code = np.where(keep, code + place, code)
-        place *= 0.5
-    return code - half_codes
-
-
-def circuit_convert_reference(currents, lsb, gain, offsets, weights, half_codes):
+def circuit_convert_reference(currents, lsb, gain, offsets, weights, half_codes, codes=circuit_codes_reference):
     """numpy twin of a whole circuit conversion (:func:`circuit_signal_one`, :func:`circuit_code_one`,
     :func:`circuit_end_one`) for many currents (A) on their converters.
 
@@ -202,6 +178,9 @@ def circuit_convert_reference(currents, lsb, gain, offsets, weights, half_codes)
         Each current's converter's bit levels, LSB.
     half_codes : float
         ``2**(bits-1)``.
+    codes : callable, optional
+        The compute step, ``codes(x, weights, half_codes)``: an architecture's
+        :meth:`~crossbar.circuits.adc_architectures.AdcArchitecture.codes` (default: the built-ins').
 
     Returns
     -------
@@ -214,7 +193,7 @@ def circuit_convert_reference(currents, lsb, gain, offsets, weights, half_codes)
     x = x + offsets
     top = half_codes - 1.0
     saturated = (x >= top + 0.5) | (x <= -(top + 0.5))
-    return np.clip(circuit_codes_reference(x, weights, half_codes), -top, top), saturated
+    return np.clip(codes(x, weights, half_codes), -top, top), saturated
 
 
 class ConverterBank:
@@ -261,19 +240,7 @@ class ConverterBank:
         numbers) and 0 gives the ideal levels exactly.
         """
         n = circuit.n_converters(cols)
-        ideal = 2.0 ** np.arange(bits)
-        sigma = circuit.capacitor_mismatch_sigma
-        if circuit.kind == "sar":
-            z = rng.standard_normal((n, bits + 1))
-            capacitors = ideal + sigma * np.sqrt(ideal) * z[:, :bits]  # sum of 2**b unit capacitors
-            dummy = 1.0 + sigma * z[:, bits]
-            if np.any(capacitors <= 0.0) or np.any(dummy <= 0.0):
-                raise ValueError(f"adc.capacitor_mismatch_sigma={sigma!r} drew a capacitor of no size; "
-                                 "a smaller sigma is required")
-            total = capacitors.sum(axis=1) + dummy
-            weights = 2.0 ** bits * capacitors / total[:, None]
-        else:
-            weights = np.tile(ideal, (n, 1))
+        weights = circuit.architecture.draw_weights(bits, n, rng)  # a SAR's capacitors (the ideal levels else)
         offsets = circuit.comparator_offset_sigma_lsb * rng.standard_normal(n) + 0.0  # + 0.0: no -0.0
         return cls(circuit, bits, cols, weights, offsets)
 
@@ -307,7 +274,8 @@ class ConverterBank:
             columns = np.arange(self.cols)
         converters = self.column_converter[np.asarray(columns)]
         return circuit_convert_reference(currents, lsb_amperes, self.circuit.gain_factor,
-                                         self.offsets_lsb[converters], self.weights[converters], self.half_codes)
+                                         self.offsets_lsb[converters], self.weights[converters], self.half_codes,
+                                         self.circuit.architecture.codes)
 
     # ------------------------------------------------------------ saved state
     def state(self, prefix: str) -> Dict[str, np.ndarray]:

@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from crossbar.devices.cells import CellIV
 from crossbar.validation import CHECKED_BYTES, as_float_array, check_choice, check_int, check_memory, check_range
 
 
@@ -105,6 +106,38 @@ class SinhCell:
         ratio = np.ones_like(kv)
         nonzero = kv != 0
         ratio[nonzero] = np.sinh(kv[nonzero]) / kv[nonzero]
+        return conductance * ratio
+
+
+class LawCell:
+    """A cell of a registered I-V law ``I = G f(V)`` (:class:`crossbar.CellIV`) for :func:`solve_passive`.
+
+    Parameters
+    ----------
+    law : crossbar.CellIV
+        The law, built (``crossbar.CELL_IV_MODELS.lookup(name)(device)``); it must give
+        :meth:`~crossbar.CellIV.slope_per_siemens`, ``f'(V)``, for the solve's Newton steps.
+    """
+
+    def __init__(self, law):
+        if not isinstance(law, CellIV):
+            raise ValueError(f"law={law!r} is not allowed; a crossbar.CellIV (built) is required")
+        self.law = law
+
+    def current(self, conductance, voltage):
+        """``G f(V)``, amperes."""
+        return conductance * self.law.current_per_siemens(voltage)
+
+    def slope(self, conductance, voltage):
+        """``dI/dV = G f'(V)``, siemens."""
+        return conductance * self.law.slope_per_siemens(voltage)
+
+    def secant(self, conductance, voltage):
+        """``I / V`` (``G f'(0)`` at ``V = 0``), siemens."""
+        v = np.asarray(voltage, dtype=float)
+        ratio = np.broadcast_to(self.law.slope_per_siemens(np.zeros(1)), v.shape).copy()
+        nonzero = v != 0
+        ratio[nonzero] = self.law.current_per_siemens(v[nonzero]) / v[nonzero]
         return conductance * ratio
 
 
@@ -312,6 +345,68 @@ def passive_bytes(rows: int, cols: int, batch: int, word_wires: bool, bit_wires:
     return 8.0 * cells * (5.0 * batch + 24.0) + 16.0 * nodes * batch + factors
 
 
+def _checked_inputs(conductance, voltages, r_word_line, r_bit_line, bit_line_voltages, floating_word_lines,
+                    floating_bit_lines, cell, method, tolerance_amperes, max_iterations):
+    """:func:`solve_passive`'s inputs checked (``ValueError`` naming the bad one) and as arrays: the
+    conductances, voltages, bit-line voltages and the floating lines' masks."""
+    g = as_float_array("conductance", conductance, ndim=2)
+    if np.any(g < 0):
+        raise ValueError(f"conductance holds {int(np.count_nonzero(g < 0))} negative value(s); "
+                         "conductances are >= 0 S (0 for an open cell)")
+    rows, cols = g.shape
+    v = as_float_array("voltages", voltages, ndim=2)
+    if v.shape[1] != rows:
+        raise ValueError(f"voltages has shape {v.shape}; (batch, {rows}) is required, one voltage per word line")
+    check_range("r_word_line", r_word_line, 0.0, unit="ohm")
+    check_range("r_bit_line", r_bit_line, 0.0, unit="ohm")
+    bias = np.zeros(cols) if bit_line_voltages is None else as_float_array("bit_line_voltages", bit_line_voltages,
+                                                                             shape=(cols,))
+    if cell is not None and not isinstance(cell, (SinhCell, SelectorCell, LawCell)):
+        raise ValueError(f"cell={cell!r} is not allowed; a crossbar.SinhCell, a crossbar.SelectorCell, a "
+                         "LawCell of a registered cell I-V law, or None (linear)")
+    check_choice("method", method, ("newton", "damped"))
+    check_range("tolerance_amperes", tolerance_amperes, 0.0, low_open=True, unit="A")
+    check_int("max_iterations", max_iterations, 1)
+    float_word = _mask("floating_word_lines", floating_word_lines, rows)
+    float_bit = _mask("floating_bit_lines", floating_bit_lines, cols)
+    batch = v.shape[0]
+    needed = passive_bytes(rows, cols, batch, r_word_line > 0, r_bit_line > 0)
+    if needed > CHECKED_BYTES:
+        check_memory(f"solve_passive of a {rows} x {cols} array for {batch} input(s)", needed)
+    return g, v, bias, float_word, float_bit
+
+
+def _nodes(v, bias, r_word_line, r_bit_line, float_word, float_bit):
+    """The nodes of a passive array's network: each cell's word- and bit-line node ids, their count, the
+    potentials (each word line's source, then each bit line's), the node each 0-ohm line ties to a
+    potential (else -1), the wire segments and the links to the sources."""
+    rows, cols, batch = float_word.size, float_bit.size, v.shape[0]
+    word_ids = (np.arange(rows)[:, None] + np.zeros((1, cols), dtype=np.int64) if r_word_line == 0
+                else np.arange(rows * cols).reshape(rows, cols))
+    first_bit = int(word_ids.max()) + 1
+    bit_ids = first_bit + (np.zeros((rows, 1), dtype=np.int64) + np.arange(cols)[None, :] if r_bit_line == 0
+                           else np.arange(rows * cols).reshape(rows, cols))
+    n_nodes = int(bit_ids.max()) + 1
+    potentials = np.concatenate([v.T, np.repeat(bias[:, None], batch, axis=1)])  # (rows + cols, batch)
+    fixed = np.full(n_nodes, -1)  # the potential a node is tied to by 0 ohms, else -1
+    segments, to_source = [], []  # (node, node, S) and (node, potential, S)
+    if r_word_line > 0:
+        segments.append((word_ids[:, :-1].ravel(), word_ids[:, 1:].ravel(),
+                         np.full(rows * (cols - 1), 1 / r_word_line)))
+        driven = np.flatnonzero(~float_word)
+        to_source.append((word_ids[driven, 0], driven, np.full(driven.size, 1 / r_word_line)))
+    else:
+        fixed[word_ids[~float_word, 0]] = np.flatnonzero(~float_word)
+    if r_bit_line > 0:
+        segments.append((bit_ids[:-1, :].ravel(), bit_ids[1:, :].ravel(),
+                         np.full((rows - 1) * cols, 1 / r_bit_line)))
+        held = np.flatnonzero(~float_bit)
+        to_source.append((bit_ids[-1, held], rows + held, np.full(held.size, 1 / r_bit_line)))
+    else:
+        fixed[bit_ids[0, ~float_bit]] = rows + np.flatnonzero(~float_bit)
+    return word_ids, bit_ids, n_nodes, potentials, fixed, segments, to_source
+
+
 def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
                   bit_line_voltages=None, floating_word_lines=None, floating_bit_lines=None,
                   cell=None, method: str = "newton", tolerance_amperes: float = 1e-12,
@@ -330,7 +425,7 @@ def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
         Voltage each bit line is held at after its last row, volts; default 0 (virtual ground).
     floating_word_lines, floating_bit_lines : array_like of bool, shape (rows,) and (cols,), optional
         Lines connected to nothing but their cells (default: none).
-    cell : SinhCell or SelectorCell, optional
+    cell : SinhCell, SelectorCell or LawCell, optional
         The cells' I-V; default linear (``I = G V``, one sparse solve).
     method : {"newton", "damped"}
         For a nonlinear cell: Newton's method on the sparse Jacobian (a step
@@ -356,55 +451,14 @@ def solve_passive(conductance, voltages, r_word_line: float, r_bit_line: float,
     >>> print(f"{s.output_currents[0, 0] / 0.2 * 1e6:.4f} uS")  # the cell and its sneak loop, 100 + 100 / 3 uS
     133.3333 uS
     """
-    g = as_float_array("conductance", conductance, ndim=2)
-    if np.any(g < 0):
-        raise ValueError(f"conductance holds {int(np.count_nonzero(g < 0))} negative value(s); "
-                         "conductances are >= 0 S (0 for an open cell)")
+    g, v, bias, float_word, float_bit = _checked_inputs(conductance, voltages, r_word_line, r_bit_line,
+                                                         bit_line_voltages, floating_word_lines,
+                                                         floating_bit_lines, cell, method, tolerance_amperes,
+                                                         max_iterations)
     rows, cols = g.shape
-    v = as_float_array("voltages", voltages, ndim=2)
-    if v.shape[1] != rows:
-        raise ValueError(f"voltages has shape {v.shape}; (batch, {rows}) is required, one voltage per word line")
-    check_range("r_word_line", r_word_line, 0.0, unit="ohm")
-    check_range("r_bit_line", r_bit_line, 0.0, unit="ohm")
-    bias = np.zeros(cols) if bit_line_voltages is None else as_float_array("bit_line_voltages", bit_line_voltages,
-                                                                             shape=(cols,))
-    if cell is not None and not isinstance(cell, (SinhCell, SelectorCell)):
-        raise ValueError(f"cell={cell!r} is not allowed; a crossbar.SinhCell, a crossbar.SelectorCell or None "
-                         "(linear)")
-    check_choice("method", method, ("newton", "damped"))
-    check_range("tolerance_amperes", tolerance_amperes, 0.0, low_open=True, unit="A")
-    check_int("max_iterations", max_iterations, 1)
-    float_word = _mask("floating_word_lines", floating_word_lines, rows)
-    float_bit = _mask("floating_bit_lines", floating_bit_lines, cols)
     batch = v.shape[0]
-    needed = passive_bytes(rows, cols, batch, r_word_line > 0, r_bit_line > 0)
-    if needed > CHECKED_BYTES:
-        check_memory(f"solve_passive of a {rows} x {cols} array for {batch} input(s)", needed)
-
-    # node ids: a line of 0 ohms is one node; potentials: each word line's source, then each bit line's
-    word_ids = (np.arange(rows)[:, None] + np.zeros((1, cols), dtype=np.int64) if r_word_line == 0
-                else np.arange(rows * cols).reshape(rows, cols))
-    first_bit = int(word_ids.max()) + 1
-    bit_ids = first_bit + (np.zeros((rows, 1), dtype=np.int64) + np.arange(cols)[None, :] if r_bit_line == 0
-                           else np.arange(rows * cols).reshape(rows, cols))
-    n_nodes = int(bit_ids.max()) + 1
-    potentials = np.concatenate([v.T, np.repeat(bias[:, None], batch, axis=1)])  # (rows + cols, batch)
-    fixed = np.full(n_nodes, -1)  # the potential a node is tied to by 0 ohms, else -1
-    segments, to_source = [], []  # (node, node, S) and (node, potential, S)
-    if r_word_line > 0:
-        segments.append((word_ids[:, :-1].ravel(), word_ids[:, 1:].ravel(),
-                         np.full(rows * (cols - 1), 1 / r_word_line)))
-        driven = np.flatnonzero(~float_word)
-        to_source.append((word_ids[driven, 0], driven, np.full(driven.size, 1 / r_word_line)))
-    else:
-        fixed[word_ids[~float_word, 0]] = np.flatnonzero(~float_word)
-    if r_bit_line > 0:
-        segments.append((bit_ids[:-1, :].ravel(), bit_ids[1:, :].ravel(),
-                         np.full((rows - 1) * cols, 1 / r_bit_line)))
-        held = np.flatnonzero(~float_bit)
-        to_source.append((bit_ids[-1, held], rows + held, np.full(held.size, 1 / r_bit_line)))
-    else:
-        fixed[bit_ids[0, ~float_bit]] = rows + np.flatnonzero(~float_bit)
+    word_ids, bit_ids, n_nodes, potentials, fixed, segments, to_source = _nodes(
+        v, bias, r_word_line, r_bit_line, float_word, float_bit)
     node_voltages = np.zeros((n_nodes, batch))
     node_voltages[fixed >= 0] = potentials[fixed[fixed >= 0]]
 

@@ -15,6 +15,9 @@ from typing import ClassVar, Optional, Tuple
 
 import numpy as np
 
+from crossbar.devices.cells import cell_iv_names
+from crossbar.devices.programming import programming_scheme_names
+from crossbar.devices.pulse_laws import PULSE_LAWS, pulse_law_names
 from crossbar.devices.pulse_tables import load_table
 from crossbar.devices.relaxation import FALCONE_PROGRAM_NOISE_AT_02PCT, RELAXATION_MODELS
 from crossbar.devices.temporal_noise import TemporalReadNoise
@@ -22,6 +25,7 @@ from crossbar.settings import setting
 from crossbar.validation import check_choice, check_finite, check_int, check_range, config_from_dict, config_to_dict
 
 PULSE_LAW_KINDS = ("linear", "soft_bounds", "exponential", "table")
+"""The built-in pulse laws (a law of one's own: :func:`crossbar.register_pulse_law`)."""
 
 PROGRAM_NOISE_MODELS = ("milo2021_hfo2", "wan2022_reram", "falcone2025_cmo_hfox", "falcone2025_cmo_hfox_0.2pct")
 """Published fits of the programming error against G (see :class:`DeviceModel` ``program_noise_model``)."""
@@ -74,7 +78,9 @@ class PulseUpdateLaw:
 
     Parameters
     ----------
-    kind : {"linear", "soft_bounds", "exponential", "table"}
+    kind : str
+        ``"linear"``, ``"soft_bounds"``, ``"exponential"``, ``"table"`` or a law registered in
+        :data:`crossbar.PULSE_LAWS` (:mod:`crossbar.devices.pulse_laws`), stepped in numpy.
     step_up : float
         Potentiation step at the bottom of the window, siemens per pulse (> 0).
     step_down : float
@@ -89,7 +95,7 @@ class PulseUpdateLaw:
         or the path of a table's ``.npz`` (:meth:`crossbar.devices.pulse_tables.PulseTable.save`).
     """
 
-    kind: str = setting("linear", choices=PULSE_LAW_KINDS, doc="pulse law")
+    kind: str = setting("linear", choices=pulse_law_names, doc="pulse law")
     step_up: float = setting(1e-6, unit="S", doc="potentiation step per pulse")
     step_down: float = setting(1e-6, unit="S", doc="depression step per pulse")
     nonlinearity: float = setting(0.0, unit="1", doc="exponent of the exponential pulse law")
@@ -98,7 +104,7 @@ class PulseUpdateLaw:
                                    doc="the table of a table device: a shipped name or an .npz path")
 
     def __post_init__(self):
-        check_choice("pulse_law.kind", self.kind, PULSE_LAW_KINDS)
+        check_choice("pulse_law.kind", self.kind, pulse_law_names())
         check_range("pulse_law.step_up", self.step_up, 0.0, low_open=True, unit="S")
         check_range("pulse_law.step_down", self.step_down, 0.0, low_open=True, unit="S")
         check_range("pulse_law.nonlinearity", self.nonlinearity, 0.0)
@@ -123,8 +129,14 @@ class PulseUpdateLaw:
 
     @property
     def kind_code(self) -> int:
-        """Integer code of ``kind`` used by the Numba kernels."""
-        return PULSE_LAW_KINDS.index(self.kind)
+        """Integer code of ``kind`` used by the Numba kernels (``ValueError`` for a registered law that has
+        none: its pulses go through :func:`crossbar.devices.pulse_laws.apply_law_pulses`)."""
+        code = PULSE_LAWS.lookup(self.kind).kernel_code
+        if code is None:
+            raise ValueError(f"pulse_law.kind={self.kind!r} has no compiled kernel; its pulses are stepped by "
+                             "crossbar.devices.pulse_laws.apply_law_pulses (and write schemes' disturb, which "
+                             "needs a kernel, is not allowed with it)")
+        return code
 
     def saturating_pulses(self, width: float) -> Tuple[int, int]:
         """Pulses up and down after which more pulses of one write leave a device where it is.
@@ -150,6 +162,8 @@ class PulseUpdateLaw:
         width = check_range("width", width, 0.0, low_open=True, unit="S")
         if self.kind == "table":
             return TABLE_SATURATING_PULSES, TABLE_SATURATING_PULSES
+        if not PULSE_LAWS.is_builtin(self.kind):
+            return PULSE_LAWS.lookup(self.kind)(self).saturating_pulses(width)
         out = []
         for step in (self.step_up, self.step_down):
             if self.kind == "linear":
@@ -347,6 +361,13 @@ class DeviceModel:
         A published fit of the conductance's relaxation after each write, as
         a function of each device's time since it (:mod:`crossbar.devices.relaxation`:
         ``falcone2025_cmo_hfox``); None: none. Adds to drift.
+    cell_iv : str
+        The cells' read I-V law ``I = G f(V)``, a name registered in
+        :data:`crossbar.CELL_IV_MODELS` (``"sinh"``, the default, is ``G sinh(k V) / k``
+        with ``k`` above; a registered law needs ``iv_nonlinearity_per_volt`` 0).
+    programming : str, optional
+        A programming scheme registered in :data:`crossbar.PROGRAMMING_SCHEMES`; ``None``:
+        the two-pulse scheme when ``two_pulse`` is given, else the pulse law's.
     """
 
     SECTION: ClassVar[str] = "device"
@@ -379,6 +400,17 @@ class DeviceModel:
     temporal_noise: TemporalReadNoise = setting(default_factory=TemporalReadNoise, doc="read noise with memory")
     relaxation_model: Optional[str] = setting(
         None, choices=RELAXATION_MODELS, doc="a published fit of the relaxation after each write (omit: none)")
+    # not dotted parameters (listed=False): a results record carries every listed parameter's value, and
+    # these were added after results were first written; a [device] table names them all the same
+    cell_iv: str = setting("sinh", choices=cell_iv_names, written_at_default=False, listed=False,
+                           doc="the cells' read I-V I = G f(V), a registered law (sinh: G sinh(kV)/k)")
+    programming: Optional[str] = setting(None, choices=programming_scheme_names, written_at_default=False,
+                                         listed=False,
+                                         doc="a registered programming scheme (omit: two_pulse or pulse_law)")
+
+    NEW_FIELDS_AT_DEFAULT: ClassVar[dict] = {"cell_iv": "sinh", "programming": None}
+    """Fields :meth:`to_dict` (:func:`crossbar.validation.config_to_dict`) leaves out at these defaults: added
+    after device files were first written, so that those files and the identities made of them keep their bytes."""
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -415,6 +447,12 @@ class DeviceModel:
                                  "programming is its pulses' (program_noise_sigma, or the table)")
         if self.relaxation_model is not None:
             check_choice("relaxation_model", self.relaxation_model, RELAXATION_MODELS)
+        check_choice("cell_iv", self.cell_iv, cell_iv_names())
+        if self.cell_iv != "sinh" and self.iv_nonlinearity_per_volt != 0.0:
+            raise ValueError(f"iv_nonlinearity_per_volt={self.iv_nonlinearity_per_volt!r} is not allowed with "
+                             f"cell_iv={self.cell_iv!r}: k belongs to the sinh law; 0 is required")
+        if self.programming is not None:
+            check_choice("programming", self.programming, programming_scheme_names())
         if not isinstance(self.temporal_noise, TemporalReadNoise):
             raise ValueError(f"temporal_noise={self.temporal_noise!r} is not allowed; a "
                              "crossbar.TemporalReadNoise is required")
@@ -504,7 +542,7 @@ class DeviceModel:
                 and self.stuck_at_gmin_fraction == 0.0 and self.stuck_at_gmax_fraction == 0.0
                 and self.window_spread_sigma_relative == 0.0 and self.drift_nu == 0.0
                 and self.drift_nu_sigma == 0.0 and self.pulse_law.cycle_noise_sigma_relative == 0.0
-                and self.iv_nonlinearity_per_volt == 0.0 and not self.temporal_noise.is_on
+                and self.iv_nonlinearity_per_volt == 0.0 and self.cell_iv == "sinh" and not self.temporal_noise.is_on
                 and self.relaxation_model is None)
 
     def replace(self, **changes) -> "DeviceModel":
@@ -512,7 +550,8 @@ class DeviceModel:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        """Every field as JSON-ready values, SI units (nested laws as tables)."""
+        """Every field as JSON-ready values, SI units (nested laws as tables); the fields of
+        :attr:`NEW_FIELDS_AT_DEFAULT` only where they differ from it."""
         return config_to_dict(self)
 
     @classmethod
@@ -545,6 +584,10 @@ class DeviceModel:
             lines.append(f"  read noise with memory: {self.temporal_noise.describe()}")
         if self.iv_nonlinearity_per_volt:
             lines.append(f"  cell I-V G sinh(kV)/k, k = {self.iv_nonlinearity_per_volt:g} /V")
+        if self.cell_iv != "sinh":
+            lines.append(f"  cell I-V: the registered law {self.cell_iv!r}")
+        if self.programming is not None:
+            lines.append(f"  programming: the registered scheme {self.programming!r}")
         if self.program_noise_model:
             middle = 0.5 * (self.g_min + self.g_max)
             lines.append(f"  programming error {self.program_noise_model}: sigma "

@@ -31,6 +31,7 @@ import numpy as np
 
 from crossbar.devices import pulse_kernels
 from crossbar.numerics.random_streams import stream_seeds
+from crossbar.registry import Registry
 from crossbar.validation import LARGEST_FLOAT_COUNT
 
 
@@ -66,9 +67,20 @@ class WritableArray(Protocol):
 
 
 class ProgrammingScheme(ABC):
-    """How a technology is written (see the module text)."""
+    """How a technology is written (see the module text).
+
+    A scheme of one's own is a subclass registered in
+    :data:`PROGRAMMING_SCHEMES`; a device model names it by
+    :attr:`crossbar.DeviceModel.programming`, and :func:`scheme_for` builds it
+    with :meth:`for_device`.
+    """
 
     name = "scheme"
+
+    @classmethod
+    def for_device(cls, device) -> "ProgrammingScheme":
+        """The scheme for ``device`` (a :class:`crossbar.DeviceModel`); by default ``cls(device)``."""
+        return cls(device)
 
     @abstractmethod
     def program_once(self, array: WritableArray, target: np.ndarray, mask: np.ndarray) -> int:
@@ -86,6 +98,13 @@ class TwoPulseProgramming(ProgrammingScheme):
 
     def __init__(self, scheme):
         self.scheme = scheme
+
+    @classmethod
+    def for_device(cls, device):
+        if device.two_pulse is None:
+            raise ValueError(f"device {device.name!r}: programming='two_pulse' needs the device's two_pulse "
+                             "settings (a crossbar.TwoPulseScheme); give them, or another programming scheme")
+        return cls(device.two_pulse)
 
     def program_once(self, array, target, mask):
         s = self.scheme
@@ -111,6 +130,10 @@ class PulseLawProgramming(ProgrammingScheme):
 
     def __init__(self, law):
         self.law = law
+
+    @classmethod
+    def for_device(cls, device):
+        return cls(device.pulse_law)
 
     def program_once(self, array, target, mask):
         d = array.device
@@ -168,8 +191,28 @@ MAX_TABLE_PULSES = 1000
 """Most pulses one write gives a table device (its mean step vanishes towards a bound)."""
 
 
+PROGRAMMING_SCHEMES = Registry("programming scheme", ProgrammingScheme)
+"""The programming schemes by the word :attr:`crossbar.DeviceModel.programming` names them by."""
+PROGRAMMING_SCHEMES.register("two_pulse", TwoPulseProgramming, builtin=True)
+PROGRAMMING_SCHEMES.register("pulse_law", PulseLawProgramming, builtin=True)
+
+
+def register_programming_scheme(name: str, cls: type) -> type:
+    """Register a :class:`ProgrammingScheme` subclass under ``name`` (see
+    :meth:`crossbar.registry.Registry.register`)."""
+    return PROGRAMMING_SCHEMES.register(name, cls)
+
+
+def programming_scheme_names():
+    """The registered programming schemes' names (the allowed words of ``device.programming``)."""
+    return PROGRAMMING_SCHEMES.names()
+
+
 def scheme_for(device) -> ProgrammingScheme:
-    """The programming scheme of a device model: its two-pulse scheme if it has one, else its pulse law."""
+    """The programming scheme of a device model: the one it names (``programming``), else its two-pulse
+    scheme if it has one, else its pulse law."""
+    if getattr(device, "programming", None) is not None:
+        return PROGRAMMING_SCHEMES.lookup(device.programming).for_device(device)
     if device.two_pulse is not None:
         return TwoPulseProgramming(device.two_pulse)
     return PulseLawProgramming(device.pulse_law)

@@ -54,7 +54,8 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from crossbar.circuits.adc import circuit_convert_reference, circuit_end_one, circuit_signal_one, sar_keeps
+from crossbar.circuits.adc import (circuit_codes_reference, circuit_convert_reference, circuit_end_one,
+                                   circuit_signal_one, sar_keeps)
 from crossbar.circuits.conversion import adc_reference, convert_one, dac_one, dac_reference, noisy_current, noisy_current_reference
 from crossbar.numerics.random_streams import fill_normals_by_counter, padded_length, row_seed, standard_normals
 from crossbar.numerics.simd import paired_products
@@ -759,8 +760,15 @@ def _read_chunk(plan, seeds, voltages_all, squares_all, total, current_all, vari
             hits[k] += count
 
 
-def read_product_reference(inputs, plan, seeds, first_row=0):
+def read_product_reference(inputs, plan, seeds, first_row=0, cell=None, adc_codes=None):
     """numpy twin of :func:`read_product`: the same numbers, bit for bit, from the same streams.
+
+    It also reads what the kernel cannot, the registered extensions
+    (:class:`crossbar.read.extensions.ReadExtensions`): ``cell``, a nonlinear
+    cell I-V law's ``f(V)`` (amperes per siemens at ``V`` volts) in place of
+    the tables' ``sinh``, and ``adc_codes``, an ADC architecture's compute step
+    (:meth:`crossbar.circuits.adc_architectures.AdcArchitecture.codes`) in
+    place of the built-ins' levels. Both ``None``: the kernel's physics.
 
     Returns
     -------
@@ -780,14 +788,15 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
     saturated = np.zeros(plan.runs.shape[0], dtype=np.int64)
     planes = int(plan.input_planes)
     k_cell = float(plan.cell_nonlinearity)
-
-    def cell(drive):  # current per siemens of a cell at ``drive`` volts
-        return drive if k_cell == 0.0 else np.sinh(k_cell * drive) / k_cell
+    bends = k_cell != 0.0 or cell is not None
+    if cell is None:
+        def cell(drive):  # current per siemens of a cell at ``drive`` volts
+            return drive if k_cell == 0.0 else np.sinh(k_cell * drive) / k_cell
 
     if planes == 0:
         u = cell(v)
         power = 0.0 + v * u  # from zero, as the kernel accumulates
-        _reference_cycle(plan, u, u * u, seeds, first_row, 1.0, total, saturated)
+        _reference_cycle(plan, u, u * u, seeds, first_row, 1.0, total, saturated, adc_codes)
     else:
         digit_bits = int(plan.input_cycle_bits)
         digit_mask = (1 << digit_bits) - 1
@@ -795,7 +804,7 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
         magnitude = np.where(beyond, 0, np.abs(codes)).astype(np.int64)
         digits = [(magnitude >> (digit_bits * k)) & digit_mask for k in range(planes)]
         power = np.zeros(v.shape)
-        if plan.input_accumulate and k_cell != 0.0:
+        if plan.input_accumulate and bends:
             signal, noise_weight = np.zeros(v.shape), np.zeros(v.shape)
             for k in range(planes):
                 drive = digits[k] * cycle_step
@@ -805,14 +814,14 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
                 noise_weight = noise_weight + (w * u) * (w * u)
                 power = power + drive * u
             _reference_cycle(plan, np.where(v < 0.0, -signal, signal), noise_weight, seeds, first_row,
-                             1.0 / plan.cycle_gain, total, saturated)
+                             1.0 / plan.cycle_gain, total, saturated, adc_codes)
         elif plan.input_accumulate:
             weight = np.zeros(v.shape)
             for k in range(planes):
                 weight = weight + (4.0 ** (digit_bits * k)) * (digits[k] * digits[k])
             power = power + cycle_step * cycle_step * sum(d * d for d in digits)
             _reference_cycle(plan, v, plan.dac_step * plan.dac_step * weight, seeds, first_row, 1.0, total,
-                             saturated)
+                             saturated, adc_codes)
         else:
             for k in range(planes):
                 sign = np.where(v < 0.0, -1.0, 1.0)
@@ -821,7 +830,8 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
                 power = power + drive * u
                 weight = cycle_weight(digit_bits, k, plan.dac_top)
                 _reference_cycle(plan, u, u * u, seeds, first_row + k * PLANE_STRIDE,
-                                 weight if plan.cycle_gain == 1.0 else weight / plan.cycle_gain, total, saturated)
+                                 weight if plan.cycle_gain == 1.0 else weight / plan.cycle_gain, total, saturated,
+                                 adc_codes)
     out = (total / plan.output_unit).T.copy()
     if plan.input_sum:
         volts = np.zeros(batch)
@@ -831,9 +841,10 @@ def read_product_reference(inputs, plan, seeds, first_row=0):
     return out, saturated, bad, power
 
 
-def _reference_cycle(plan, v, squares, seeds, first_row, weight, total, saturated):
+def _reference_cycle(plan, v, squares, seeds, first_row, weight, total, saturated, adc_codes=None):
     """One cycle of :func:`read_product_reference`: drives ``v`` (batch, n_logical), V, and the noise's
-    ``squares``, V^2; adds ``weight`` times each converted current into ``total``."""
+    ``squares``, V^2; adds ``weight`` times each converted current into ``total`` (``adc_codes``: a registered
+    ADC architecture's compute step, else the built-ins')."""
     batch = v.shape[0]
     for a in range(len(plan.band_starts) - 1):
         r0, r1 = plan.band_starts[a], plan.band_starts[a + 1]
@@ -871,7 +882,8 @@ def _reference_cycle(plan, v, squares, seeds, first_row, weight, total, saturate
                 code, hit = circuit_convert_reference(i, plan.adc_step, plan.adc_gain,
                                                       plan.converter_offsets[converters][:, None],
                                                       plan.converter_weights[converters][:, None, :],
-                                                      plan.adc_top + 1.0)
+                                                      plan.adc_top + 1.0,
+                                                      circuit_codes_reference if adc_codes is None else adc_codes)
                 saturated[k] += int(np.count_nonzero(hit))
                 i = code * plan.adc_step
             else:

@@ -37,6 +37,13 @@ The plan owns everything a read needs and nothing above it does:
   through :func:`crossbar.read.kernels.session_read`, counted as
   :meth:`ReadPlan.read` counts (which is a session of one call).
 
+The plan's parts live in modules of their own: the reads and their layout
+(:mod:`crossbar.read.layout`, the column chunks in :mod:`crossbar.read.chunks`),
+the seeds (:mod:`crossbar.read.seeds`), the counting
+(:mod:`crossbar.read.counting`), the sessions (:mod:`crossbar.read.session`)
+and the registered cells and converters the kernels do not compile, read
+through the numpy twin (:mod:`crossbar.read.extensions`).
+
 Conductances in siemens, voltages in volts, currents in amperes, inputs and
 outputs in the units the plan is given (``volts_per_input``, ``output_unit``).
 """
@@ -44,135 +51,24 @@ outputs in the units the plan is given (``volts_per_input``, ``output_unit``).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 import numba
 import numpy as np
 
-from crossbar.circuits.conversion import dac_reference, float32_is_enough
-from crossbar.circuits.device_reads import cell_current_per_siemens
+from crossbar.circuits.conversion import dac_reference
 from crossbar.circuits.energy import OperationCounts
 from crossbar.circuits.peripherals import ADC, DAC
-from crossbar.numerics.random_streams import draw_words, word_sources
 from crossbar.read import state as _state
-from crossbar.read.kernels import (PARALLEL_WORK, CompiledReads, ReadArrays, fill_read_values, product_buffers,
-                                   read_product, read_product_reference)
-from crossbar.read.state import ReadableArray
+from crossbar.read.counting import ReadCounting
+from crossbar.read.extensions import ReadExtensions
+from crossbar.read.kernels import fill_read_values, product_buffers, read_product, read_product_reference
+from crossbar.read.layout import Drive, Read, check_read, kernel_tables, lay_out
+from crossbar.read.seeds import SeedDraws
+from crossbar.read.session import ReadSession
 from crossbar.validation import as_float_array, check_int, check_range
 
-
-@dataclass(frozen=True)
-class Drive:
-    """A run of rows of one array driven by consecutive logical inputs.
-
-    Attributes
-    ----------
-    rows : (int, int)
-        First and end physical row (half-open).
-    first_input : int
-        Logical input that drives ``rows[0]``; row ``rows[0] + i`` is driven by input ``first_input + i``.
-    sign : int
-        ``+1``: driven at ``+V``; ``-1``: at ``-V`` (the minus half of a row pair).
-    """
-
-    rows: Tuple[int, int]
-    first_input: int
-    sign: int = 1
-
-    def __post_init__(self):
-        r0, r1 = (int(v) for v in self.rows)
-        if not 0 <= r0 < r1:
-            raise ValueError(f"drive rows={self.rows!r}: a non-empty range (first, end) of rows is required")
-        object.__setattr__(self, "rows", (r0, r1))
-        check_int("drive first_input", self.first_input, 0)
-        if self.sign not in (1, -1):
-            raise ValueError(f"drive sign={self.sign!r} is not allowed; +1 or -1")
-
-
-@dataclass(frozen=True)
-class Read:
-    """One physical read of one array: its driven rows, its sensed columns and where each column goes.
-
-    Attributes
-    ----------
-    array : CrossbarArray
-    drives : tuple of Drive
-        The driven rows; rows not in a drive are held at 0 V. All drives of a
-        read cover the same logical inputs' range between them (a band).
-    cols : (int, int)
-        First and end sensed column (half-open).
-    outputs : tuple of (int, float)
-        For each sensed column, the output it adds into and its digital weight:
-        the sign (+1 or -1: a pair's minus column), or any other finite
-        nonzero factor (the shift of a weight slice, ``+-2**(bits * s)``).
-    """
-
-    array: "ReadableArray"
-    drives: Tuple[Drive, ...]
-    cols: Tuple[int, int]
-    outputs: Tuple[Tuple[int, int], ...]
-
-    @property
-    def inputs(self) -> Tuple[int, int]:
-        """The logical inputs the read's drives cover, (first, end)."""
-        return (min(d.first_input for d in self.drives),
-                max(d.first_input + d.rows[1] - d.rows[0] for d in self.drives))
-
-
-CHUNK_COLUMNS = 24
-"""Fewest columns a parallel chunk of a read takes (a multiple of the AVX2 and AVX-512 blocks' rows)."""
-CHUNKS = 64
-"""Chunks a read is cut into at most; the numbers do not depend on the count."""
-CHUNKS_PER_THREAD = 4
-"""Chunks a read is cut into for each thread of Numba's pool (``NUMBA_NUM_THREADS``, the cores by
-default): enough to even out the threads, few enough that a chunk's fixed costs (its views of every band,
-the starts of its noise streams) stay small beside its products."""
-CHUNK_WORK = PARALLEL_WORK
-"""Multiply-adds of one input vector (both products) below which a read stays one chunk: it would run its
-chunks on one thread anyway, and each chunk costs a start of its noise streams."""
-
-_LARGEST = float(np.finfo(np.float64).max)
-"""The drive limit of a read without a refusing DAC: every finite voltage passes, infinities do not."""
-
-
-def chunk_count() -> int:
-    """Chunks a large read is cut into on this machine (:data:`CHUNKS_PER_THREAD` a thread, at most
-    :data:`CHUNKS`)."""
-    return max(1, min(CHUNKS, CHUNKS_PER_THREAD * numba.config.NUMBA_NUM_THREADS))
-
-
-def _chunks(band_widths, column_output, column_sign, band_columns, multiply_adds) -> np.ndarray:
-    """Column ranges a read can be computed in, in parallel: cut only where no output spans the cut.
-
-    A chunk takes every band, so the bands must map their columns alike (as the
-    row tiles of a matrix do); otherwise the read is one chunk, as is a read of
-    less than :data:`CHUNK_WORK` multiply-adds a vector.
-    """
-    width = max(band_widths)
-    if 2 * multiply_adds < CHUNK_WORK:
-        return np.array([0, width], dtype=np.int64)
-    outputs = [tuple(column_output[band_columns[a]:band_columns[a + 1]]) for a in range(len(band_widths))]
-    signs = [tuple(column_sign[band_columns[a]:band_columns[a + 1]]) for a in range(len(band_widths))]
-    if len(set(band_widths)) != 1 or len(set(outputs)) != 1 or len(set(signs)) != 1:
-        return np.array([0, width], dtype=np.int64)
-    mapping = outputs[0]
-    # a column may start a chunk where no output of the columns before it comes again
-    last_use = {}
-    for p, o in enumerate(mapping):
-        last_use[o] = p
-    allowed, reach = [], 0
-    for p in range(1, width):
-        reach = max(reach, last_use[mapping[p - 1]])
-        if reach < p:
-            allowed.append(p)
-    size = max(CHUNK_COLUMNS, -(-width // chunk_count()))
-    cuts, last = [0], 0
-    for p in allowed:
-        if p - last >= size and width - p >= size // 2:
-            cuts.append(p)
-            last = p
-    return np.array(cuts + [width], dtype=np.int64)
+__all__ = ["Drive", "Read", "ReadPlan", "ReadSession"]
 
 
 class ReadPlan:
@@ -212,13 +108,14 @@ class ReadPlan:
         self._take_settings(n_inputs, n_outputs, volts_per_input, constant_input, output_unit, dac, adc,
                             input_sum_weights)
         arrays = self._take_arrays(reads)
-        layout = self._lay_out(reads, arrays)
-        self.arrays = self._kernel_tables(layout, arrays)
+        layout = lay_out(self, reads, arrays)
+        self.arrays = kernel_tables(self, layout, arrays)
         """The kernel's tables (:class:`crossbar.read.kernels.ReadArrays`): the plan's own, for this package
         and its kernels; a caller's compiled loop gets them through :meth:`session`."""
-        self._plan_seeds(arrays)
+        self._seeds = SeedDraws(arrays, self.reads)
         self._plan_fills()
-        self._plan_counting(arrays)
+        self._counting = ReadCounting(self, arrays)
+        self._multiply_adds = int(np.sum(np.diff(self.arrays.band_starts) * self.arrays.band_widths))
         self.versions: Tuple[int, ...] = ()
         self.refresh()
 
@@ -250,7 +147,7 @@ class ReadPlan:
         arrays: List[object] = []
         seen = set()
         for k, r in enumerate(reads):
-            self._check_read(k, r)
+            check_read(k, r, self.n_outputs)
             if id(r.array) not in seen:
                 seen.add(id(r.array))
                 arrays.append(r.array)
@@ -259,118 +156,9 @@ class ReadPlan:
         if len(devices) != 1:
             raise ValueError("the reads' arrays have different device models; a plan reads one technology")
         self.device = arrays[0].device
-        if self.device.iv_nonlinearity_per_volt != 0.0:
-            self._check_nonlinear_cells(arrays, self.input_sum_weights)
+        self.extensions = ReadExtensions(self.device, self.adc, arrays, self.input_sum_weights)
+        """The cells' I-V law and the converters' architecture (:class:`crossbar.read.extensions.ReadExtensions`)."""
         return arrays
-
-    def _lay_out(self, reads, arrays) -> dict:
-        """The bands (the reads of the same logical inputs, by their first input; reads keep their order
-        within) and where each read's columns go: the lists :meth:`_kernel_tables` turns into arrays. Sets
-        :attr:`reads` (band-major) and :attr:`n_logical`."""
-        bands = {}
-        for r in reads:
-            bands.setdefault(r.inputs, []).append(r)
-        starts = sorted(bands)
-        for (a0, a1), (b0, b1) in zip(starts[:-1], starts[1:]):
-            if b0 < a1:
-                raise ValueError(f"reads cover overlapping logical inputs {a0}..{a1} and {b0}..{b1} without being "
-                                 "the same band; reads of one band cover the same inputs")
-        # each array's converters when they are circuits, numbered array after array in the plan
-        circuit = self.adc is not None and not self.adc.circuit.is_uniform
-        banks, converter_base, base = {}, {}, 0
-        if circuit:
-            for a in arrays:
-                banks[id(a)] = a.converters(self.adc)
-                converter_base[id(a)] = base
-                base += banks[id(a)].n_converters
-        out = {"circuit": circuit, "banks": banks, "column_converter": [], "band_starts": [], "band_widths": [],
-               "band_runs": [0], "band_offsets": [0], "band_columns": [0], "runs": [], "run_output": [],
-               "column_output": [], "column_sign": []}
-        self.reads: List[Read] = []
-        for first, end in starts:
-            p = 0
-            for r in bands[(first, end)]:
-                c0, c1 = r.cols
-                out["runs"].append((len(out["band_starts"]), p, p + c1 - c0, c0))
-                outputs = [o for o, _ in r.outputs]
-                signs = [s for _, s in r.outputs]
-                consecutive = (all(s == 1 for s in signs)
-                               and outputs == list(range(outputs[0], outputs[0] + len(outputs))))
-                out["run_output"].append(outputs[0] if consecutive else -1)
-                out["column_output"] += outputs
-                out["column_sign"] += signs
-                if circuit:
-                    out["column_converter"] += (converter_base[id(r.array)]
-                                                + banks[id(r.array)].column_converter[c0:c1]).tolist()
-                p += c1 - c0
-                self.reads.append(r)
-            out["band_starts"].append(first)
-            out["band_widths"].append(p)
-            out["band_runs"].append(len(out["runs"]))
-            out["band_offsets"].append(out["band_offsets"][-1] + (end - first) * p)
-            out["band_columns"].append(out["band_columns"][-1] + p)
-        if out["band_starts"][0] != 0 or any(e != s for (_, e), (s, _) in zip(starts[:-1], starts[1:])):
-            raise ValueError(f"the reads' logical inputs {starts} do not cover 0..{starts[-1][1]} without gaps")
-        self.n_logical = starts[-1][1]
-        if self.n_inputs > self.n_logical:
-            raise ValueError(f"n_inputs={self.n_inputs} is more than the {self.n_logical} logical inputs the "
-                             "reads drive")
-        out["band_starts"].append(self.n_logical)
-        return out
-
-    def _kernel_tables(self, layout: dict, arrays) -> ReadArrays:
-        """The kernel's tables from :meth:`_lay_out`'s lists: the bands' storage (float32 only where its
-        rounding hides under the read noise, see :func:`crossbar.circuits.conversion.float32_is_enough`; a floor or a
-        table of the noise against G may leave some devices with little of it: float64), the settings and
-        the converters."""
-        dac, adc, device = self.dac, self.adc, self.device
-        noise = device.has_read_noise
-        tallest = max(a.rows for a in arrays)
-        dtype = (np.float32 if noise and device.read_noise_is_relative
-                 and float32_is_enough(device.read_noise_sigma_relative, tallest) else np.float64)
-        size, circuit, banks = layout["band_offsets"][-1], layout["circuit"], layout["banks"]
-        band_starts, band_widths = layout["band_starts"], layout["band_widths"]
-        columns = layout["band_columns"][-1]
-        ints = {name: np.array(layout[name], dtype=np.int64) for name in (
-            "band_starts", "band_widths", "band_offsets", "band_runs", "run_output", "column_output",
-            "band_columns", "column_converter")}
-        return ReadArrays(
-            signal=np.empty(size, dtype=dtype), variance=np.empty(size, dtype=np.float32),
-            signal_rows=np.empty(size, dtype=dtype), variance_rows=np.empty(size, dtype=np.float32),
-            runs=np.array(layout["runs"], dtype=np.int64).reshape(-1, 4),
-            column_sign=np.array(layout["column_sign"], dtype=np.float64),
-            chunks=_chunks(band_widths, layout["column_output"], layout["column_sign"], layout["band_columns"],
-                           int(np.sum(np.diff(band_starts) * np.array(band_widths)))),
-            n_out=self.n_outputs, n_inputs=self.n_inputs, constant_input=float(self.constant_input),
-            volts_per_input=float(self.volts_per_input),
-            dac_step=0.0 if dac is None else float(dac.step), dac_top=0.0 if dac is None else float(dac.max_code),
-            v_limit=float(dac.v_max + 0.5 * dac.step) if (dac is not None and not dac.clip) else _LARGEST,
-            adc_step=0.0 if adc is None else float(adc.step), adc_top=0.0 if adc is None else float(adc.max_code),
-            noise=noise, output_unit=float(self.output_unit), adc_circuit=circuit,
-            converter_weights=(np.concatenate([banks[id(a)].weights for a in arrays]) if circuit
-                               else np.ones((0, 1))),
-            converter_offsets=(np.concatenate([banks[id(a)].offsets_lsb for a in arrays]) if circuit
-                               else np.zeros(0)),
-            adc_gain=adc.circuit.gain_factor if adc is not None else 1.0,
-            input_planes=dac.cycles if dac is not None and dac.bit_serial else 0,
-            input_cycle_bits=1 if dac is None else dac.bits_per_cycle,
-            input_accumulate=dac is not None and dac.bit_serial and dac.conversion == "accumulate",
-            input_sum_weights=(np.zeros(self.n_outputs) if self.input_sum_weights is None
-                               else self.input_sum_weights),
-            input_sum=self.input_sum_weights is not None, cell_nonlinearity=float(device.iv_nonlinearity_per_volt),
-            cycle_gain=self._cycle_gain(dac),
-            bias=any(a.peripherals.read_scheme == "v_half" for a in arrays),
-            column_bias=np.zeros(columns), column_bias_variance=np.zeros(columns, dtype=np.float32),
-            output_bias=np.zeros(self.n_outputs), **ints)
-
-    def _plan_seeds(self, arrays) -> None:
-        """Each array's reads in read order, for :meth:`draw_seeds`."""
-        groups = {id(a): [] for a in arrays}
-        for k, r in enumerate(self.reads):
-            groups[id(r.array)].append(k)
-        self._seed_groups = [(a, groups[id(a)]) for a in arrays]
-        self._seed_counts = np.array([len(mine) for _, mine in self._seed_groups], dtype=np.int64)
-        self._seed_gathers = {}  # calls -> where each array's block of words goes in (calls, n_reads)
 
     def _plan_fills(self) -> None:
         """What :meth:`refresh` fills each read's band from: its drives, and the four views of its band the
@@ -390,51 +178,6 @@ class ReadPlan:
                 pa.signal_rows[start:stop], pa.variance_rows[start:stop], pa.chunks)))
         self._scratch = np.empty(2 * max((r.inputs[1] - r.inputs[0]) * (r.cols[1] - r.cols[0]) for r in self.reads))
 
-    def _plan_counting(self, arrays) -> None:
-        """Each read's share of a call's counts, and each array's (as an index into :attr:`source_arrays`)."""
-        self._driven = [sum(d.rows[1] - d.rows[0] for d in r.drives) for r in self.reads]
-        self._columns = [r.cols[1] - r.cols[0] for r in self.reads]
-        self._read_times = np.array([r.array.costs.read_time for r in self.reads])  # s
-        position = {id(a): i for i, a in enumerate(arrays)}
-        self._read_array = np.array([position[id(r.array)] for r in self.reads], dtype=np.int64)
-        self._array_reads = np.bincount(self._read_array, minlength=len(arrays)).tolist()
-        self._array_driven = np.bincount(self._read_array, weights=self._driven, minlength=len(arrays)
-                                         ).astype(np.int64).tolist()
-        self._array_columns = np.bincount(self._read_array, weights=self._columns, minlength=len(arrays)
-                                          ).astype(np.int64).tolist()
-        self._pending = None
-        self._clocked = [a for a in arrays if a.peripherals.seconds_per_read > 0.0]
-        self._multiply_adds = int(np.sum(np.diff(self.arrays.band_starts) * self.arrays.band_widths))
-
-    def _check_read(self, k: int, r: Read) -> None:
-        a = r.array
-        if not isinstance(a, ReadableArray):
-            raise ValueError(f"read {k}: array={a!r} is not a crossbar.CrossbarArray")
-        if not r.drives or not all(isinstance(d, Drive) for d in r.drives):
-            raise ValueError(f"read {k}: drives must be a non-empty tuple of crossbar.Drive")
-        c0, c1 = (int(v) for v in r.cols)
-        if not 0 <= c0 < c1 <= a.cols:
-            raise ValueError(f"read {k}: cols={r.cols!r} is not a non-empty range of the array's {a.cols} columns")
-        taken = np.zeros(a.rows, dtype=bool)
-        inputs = set()
-        for d in r.drives:
-            if d.rows[1] > a.rows:
-                raise ValueError(f"read {k}: drive rows {d.rows} beyond the array's {a.rows} rows")
-            if taken[d.rows[0]:d.rows[1]].any():
-                raise ValueError(f"read {k}: two drives share a row")
-            taken[d.rows[0]:d.rows[1]] = True
-            inputs.update(range(d.first_input, d.first_input + d.rows[1] - d.rows[0]))
-        first, end = r.inputs
-        if inputs != set(range(first, end)):
-            raise ValueError(f"read {k}: its drives leave gaps in the logical inputs {first}..{end}")
-        if len(r.outputs) != c1 - c0:
-            raise ValueError(f"read {k}: {len(r.outputs)} outputs given for {c1 - c0} columns")
-        for o, s in r.outputs:
-            if (not 0 <= int(o) < self.n_outputs or isinstance(s, bool) or not isinstance(s, (int, float, np.number))
-                    or not np.isfinite(s) or s == 0):
-                raise ValueError(f"read {k}: output ({o!r}, {s!r}) is not (0..{self.n_outputs - 1}, a finite "
-                                 "nonzero weight such as +1 or -1)")
-
     # ------------------------------------------------------------ snapshot
     def refresh(self) -> None:
         """Take the conductances the arrays hold now (in place; the layout and the converters stay)."""
@@ -453,7 +196,7 @@ class ReadPlan:
                 list(pool.map(lambda a: a._signal_conductance(), unsolved))
         if self.arrays.bias:  # the held lines' shares are summed read by read below
             self.arrays.output_bias[:] = 0.0
-            self._bias_power = np.zeros(self.n_reads)
+            self._counting.bias_power = np.zeros(self.n_reads)
         sigma_of_g = {}
         for k, (r, (drive_rows, drive_inputs, drive_signs), (band_start, p0, views), runs) in enumerate(zip(
                 self.reads, self._drives, self._fill_views, self._drive_runs)):
@@ -475,11 +218,8 @@ class ReadPlan:
             index[k, :end_input - first_input] = np.arange(first_input, end_input)
             for d0, d1, first in runs:
                 conductance[k, first - first_input:first - first_input + d1 - d0] += per_row[d0:d1]
-        self._energy_index, self._energy_conductance = index, conductance
-        # the generators' words in one compiled call (kept alive here: the call reads their states)
-        self._seed_bit_generators = [a.rng.bit_generator for a, _ in self._seed_groups]
-        self._seed_sources = word_sources(self._seed_bit_generators)
-        self._generators_seen = _state.changes()
+        self._counting.energy_index, self._counting.energy_conductance = index, conductance
+        self._seeds.take_generators()
         self.versions = self._versions()
         self._changes_seen = _state.changes()
 
@@ -505,39 +245,14 @@ class ReadPlan:
         pa.column_bias_variance[columns] = variance.astype(np.float32)
         np.add.at(pa.output_bias, pa.column_output[columns], pa.column_sign[columns] * current)
         if read.array.peripherals.read_scheme == "v_half":
-            self._bias_power[k] = read.array.peripherals.dac.v_max / 2.0 * float(np.sum(current))
-
-    def _cycle_gain(self, dac) -> float:
-        """The one gain 1-bit drives see on nonlinear cells, ``sinh(k v_max) / (k v_max)``: their two levels
-        bend to 0 and ``sinh(k v_max) / k``, so the digital side divides it out after the ADC. 1 otherwise
-        (multi-level drives bend each level differently: nothing single to divide)."""
-        k = self.device.iv_nonlinearity_per_volt
-        if k == 0.0 or dac is None or not dac.bit_serial or dac.bits_per_cycle != 1:
-            return 1.0
-        return float(np.sinh(k * dac.v_max) / (k * dac.v_max))
-
-    def _check_nonlinear_cells(self, arrays, input_sum_weights) -> None:
-        """Refuse what a read of cells with a nonlinear I-V cannot do without a solve per input vector."""
-        k = self.device.iv_nonlinearity_per_volt
-        for a in arrays:
-            if a.peripherals.wires is not None or a.peripherals.read_scheme == "floating":
-                raise ValueError(
-                    f"device {self.device.name!r} has nonlinear cells (iv_nonlinearity_per_volt={k:g} /V), read "
-                    f"{'with wire resistance' if a.peripherals.wires is not None else 'through floating lines'}: "
-                    "each cell's voltage then depends on the others, which needs a solve per input vector "
-                    "(crossbar.solve_passive with a SinhCell, one array at a time); read grounded or 1T1R "
-                    "without wires, or give linear cells")
-        if input_sum_weights is not None:
-            raise ValueError(f"device {self.device.name!r} has nonlinear cells (iv_nonlinearity_per_volt={k:g} /V) "
-                             "and the plan takes off a share of the input sum (offset slices): that correction "
-                             "is linear in the drives; use differential slices or linear cells")
+            self._counting.bias_power[k] = read.array.peripherals.dac.v_max / 2.0 * float(np.sum(current))
 
     @property
     def varies_between_reads(self) -> bool:
         """Whether an array's conductances move from one call to the next (its clock advances at every read
         and drift or read noise with memory follow it, :attr:`crossbar.CrossbarArray.varies_between_reads`):
         then reads of several steps must be made one call a step, each after the plan is refreshed."""
-        return any(a.varies_between_reads for a in self._clocked)
+        return any(a.varies_between_reads for a in self._counting.clocked)
 
     def _versions(self) -> Tuple[int, ...]:
         return tuple(a.version for a in self.source_arrays)
@@ -571,37 +286,14 @@ class ReadPlan:
         read it holds, so a plan of many reads and the same reads planned one
         by one draw the same words.
         """
-        n = self.n_reads
-        if not self.arrays.noise:
-            return np.zeros((calls, n), dtype=np.uint64)
-        if len(self._seed_groups) == 1:
-            return self._seed_groups[0][0].rng.bit_generator.random_raw(calls * n).reshape(calls, n)
-        # each array's words in one block (call after call), then one gather
-        gather = self._seed_gathers.get(calls)
-        if gather is None:
-            gather = np.empty((calls, n), dtype=np.int64)
-            start = 0
-            for _, mine in self._seed_groups:
-                gather[:, mine] = start + np.arange(calls * len(mine)).reshape(calls, len(mine))
-                start += calls * len(mine)
-            gather = self._seed_gathers.setdefault(calls, gather)
-        if self._seed_sources is not None and self._same_generators():
-            words = np.empty(calls * n, dtype=np.uint64)
-            draw_words(*self._seed_sources, calls * self._seed_counts, words)
-        else:  # a generator other than PCG64, or one replaced since the plan took them
-            words = np.concatenate([a.rng.bit_generator.random_raw(calls * len(mine))
-                                    for a, mine in self._seed_groups])
-        return words[gather]
+        return self._seeds.draw(calls, self.arrays.noise)
 
-    def _same_generators(self) -> bool:
-        """Whether the arrays still hold the generators the plan took (asked of each only after a change)."""
-        changes = _state.changes()
-        if changes == self._generators_seen:
-            return True
-        same = all(a.rng.bit_generator is g for (a, _), g in zip(self._seed_groups, self._seed_bit_generators))
-        if same:
-            self._generators_seen = changes
-        return same
+    @property
+    def compiled(self) -> bool:
+        """Whether the read's compiled kernels compute this plan's cells and converters (the built-ins): a
+        registered cell I-V law or ADC architecture is read through the numpy twin (:meth:`read` does it by
+        itself; :meth:`session`, for a compiled loop, refuses it)."""
+        return self.extensions.compiled
 
     def buffers(self, batch: int) -> tuple:
         """Scratch of the kernel for ``batch`` input vectors."""
@@ -611,18 +303,19 @@ class ReadPlan:
         """One read of every read of the plan for inputs ``x`` (batch, >= n_inputs); counted on the arrays.
 
         ``reference`` runs the numpy twin instead of the kernel: the same
-        numbers, the same generator draws and the same counts. ``counts``, if
+        numbers, the same generator draws and the same counts (a plan of
+        registered extensions, not :attr:`compiled`, always runs the twin). ``counts``, if
         given, also receives this call's work (a layer above's own tally).
 
         Returns
         -------
         ndarray, shape (batch, n_outputs), in units of ``output_unit``
         """
-        session = self.session(1)
+        session = ReadSession(self, 1)
         batch = x.shape[0]
         seeds = session.compiled.seeds[0]
-        if reference:
-            out, saturated, bad, power = read_product_reference(x, self.arrays, seeds)
+        if reference or not self.extensions.compiled:  # registered extensions: the twin reads them
+            out, saturated, bad, power = read_product_reference(x, self.arrays, seeds, **self.extensions.twin_hooks)
         else:
             power = np.zeros((batch, self.n_logical))
             saturated = np.zeros(self.n_reads, dtype=np.int64)
@@ -635,7 +328,9 @@ class ReadPlan:
     def session(self, calls: int) -> "ReadSession":
         """``calls`` consecutive reads of this plan made by a caller's compiled loop (a network layer's whole
         sequence, one read a step): the plan refreshed if an array changed, the calls' noise seeds drawn, and
-        what the compiled loop needs (:class:`ReadSession`). :meth:`read` is a session of one call."""
+        what the compiled loop needs (:class:`ReadSession`). :meth:`read` is a session of one call.
+        ``ValueError`` for a plan that is not :attr:`compiled`."""
+        self.extensions.refuse_compiled()
         return ReadSession(self, calls)
 
     def ideal_read(self, x, held_lines: bool = True) -> List[np.ndarray]:
@@ -647,7 +342,7 @@ class ReadPlan:
         ``constant_input``) through the DAC (:func:`crossbar.circuits.conversion.dac_reference`,
         every bit at once: a bit-serial DAC's full code), on each drive's rows
         with its sign; the cells' I-V, ``u(V) = sinh(k V) / k`` per siemens
-        (:func:`crossbar.circuits.device_reads.cell_current_per_siemens`); the read's own
+        (:func:`crossbar.circuits.device_reads.cell_current_per_siemens`; a registered law's ``f(V)``); the read's own
         transfer (wires, floating lines, switched-off rows:
         :meth:`crossbar.CrossbarArray.read_effective_conductance`); with
         ``held_lines``, the current that the lines a ``v_half`` read holds at
@@ -678,7 +373,7 @@ class ReadPlan:
         pa = self.arrays
         volts, _, bad = dac_reference(drive * self.volts_per_input, pa.v_limit, pa.dac_step, pa.dac_top)
         self.check_bad(int(np.count_nonzero(bad)), x)
-        per_siemens = cell_current_per_siemens(volts, self.device.iv_nonlinearity_per_volt)
+        per_siemens = self.extensions.current_per_siemens(volts)
         out = []
         for r, (drive_rows, _, _), runs in zip(self.reads, self._drives, self._drive_runs):
             rows = np.zeros((batch, r.array.rows))
@@ -712,55 +407,7 @@ class ReadPlan:
             ``sum V u(V)`` of each logical input over all the calls, V^2 (``V^2`` for linear cells; ``u(V)
             = sinh(k V) / k`` for cells that bend).
         """
-        saturated = np.asarray(saturated, dtype=np.int64)
-        # J of each read: t_read * sum_i G_i V_i u(V_i) over its logical inputs (u(V) = V for linear cells)
-        padded = np.append(np.asarray(power, dtype=np.float64), 0.0)
-        energies = self._read_times * np.einsum("ij,ij->i", padded[self._energy_index], self._energy_conductance)
-        if self.arrays.bias:  # the held lines' cells, every cycle of every vector
-            energies = energies + self._read_times * (calls * batch * self.cycles) * self._bias_power
-        vectors = calls * batch * self.cycles  # a bit-serial vector is a read cycle per bit
-        converted = calls * batch * self.conversions
-        # the arrays' counters take this call when they are next read (a loop over thousands of arrays at
-        # every call cost more than the read): the tally starts from the counters as they are, and the
-        # energy adds in the same order as read by read, so the counters hold the same bits
-        with _state.counts_lock:
-            if _state.hold_counts(self) or self._pending is None:
-                self._pending = {"calls": 0, "vectors": 0, "converted": 0,
-                                 "saturated": np.zeros(len(self.source_arrays), np.int64),
-                                 "energy": np.array([a._counters.cell_energy for a in self.source_arrays])}
-            pending = self._pending
-            pending["calls"] += calls
-            pending["vectors"] += vectors
-            pending["converted"] += converted
-            np.add.at(pending["saturated"], self._read_array, saturated)
-            np.add.at(pending["energy"], self._read_array, energies)  # in read order, like += read by read
-        for a in self._clocked:  # after the reads: the time they took passes on the arrays' clocks
-            a._after_reads(calls)
-        n = self.n_reads
-        return OperationCounts(
-            products=calls * n, input_vectors=vectors * n,
-            dac_conversions=vectors * sum(self._driven) if self.dac is not None else 0,
-            adc_conversions=converted * sum(self._columns) if self.adc is not None else 0,
-            adc_saturations=int(saturated.sum()), cell_energy=sum(energies.tolist()))
-
-    def _write_counts(self) -> None:
-        """Write the counts pending since the last write onto the arrays' counters (see :meth:`record`;
-        called by :func:`crossbar.read.state.flush_counts` with the lock held)."""
-        pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        calls, vectors, converted = pending["calls"], pending["vectors"], pending["converted"]
-        dac, adc = self.dac is not None, self.adc is not None
-        for a, reads, driven, columns, saturated, energy in zip(
-                self.source_arrays, self._array_reads, self._array_driven, self._array_columns,
-                pending["saturated"].tolist(), pending["energy"].tolist()):
-            c = a._counters  # not .counters, which would flush again
-            c.products += calls * reads
-            c.input_vectors += vectors * reads
-            c.dac_conversions += vectors * driven if dac else 0
-            c.adc_conversions += converted * columns if adc else 0
-            c.adc_saturations += saturated
-            c.cell_energy = energy
+        return self._counting.record(calls, batch, saturated, power)
 
     def multiply_adds(self, batch: int) -> int:
         """Multiply-adds of one call's products for ``batch`` vectors (for planning threads)."""
@@ -771,75 +418,5 @@ class ReadPlan:
         """Bytes of the plan's copies of the conductances and its tables (its scratch for a batch not
         included)."""
         arrays = [v for v in self.arrays if isinstance(v, np.ndarray)]
-        arrays += [self._energy_index, self._energy_conductance]
+        arrays += [self._counting.energy_index, self._counting.energy_conductance]
         return int(sum(v.nbytes for v in arrays))
-
-
-class ReadSession:
-    """Consecutive reads of a :class:`ReadPlan` made by a caller's compiled loop (:meth:`ReadPlan.session`).
-
-    The plan is refreshed first if an array changed, and the calls' noise
-    seeds are drawn at once (the words :meth:`ReadPlan.draw_seeds` gives, so a
-    session of ``n`` calls reads as ``n`` calls of :meth:`ReadPlan.read` do).
-    The compiled loop takes :attr:`compiled` and runs, for each call ``c``,
-    :func:`crossbar.read.kernels.session_read` with the scratch of
-    :func:`crossbar.read.kernels.session_scratch`; then :meth:`finish` refuses
-    bad drives and counts the work on the arrays (and on a caller's tally).
-
-    Attributes
-    ----------
-    plan : ReadPlan
-    calls : int
-    compiled : crossbar.read.kernels.CompiledReads
-        The kernel's tables, the seeds, shape (calls, n_reads), uint64, and the plan's sizes.
-    """
-
-    __slots__ = ("plan", "calls", "compiled")
-
-    def __init__(self, plan: ReadPlan, calls: int):
-        if not isinstance(plan, ReadPlan):
-            raise ValueError(f"plan={plan!r} is not allowed; a crossbar.ReadPlan is required")
-        self.calls = calls if type(calls) is int and calls >= 0 else check_int("calls", calls, 0)  # (a read's cost)
-        self.plan = plan.current()
-        # (tables, seeds, n_outputs, n_logical, n_reads), by position: keywords cost a read half a microsecond
-        self.compiled = CompiledReads(plan.arrays, plan.draw_seeds(self.calls), plan.n_outputs, plan.n_logical,
-                                      len(plan.reads))
-
-    @property
-    def parallel_chunks(self) -> bool:
-        """Whether each read is cut into more than one column chunk (which Numba's threads can share)."""
-        return len(self.plan.arrays.chunks) > 2
-
-    def multiply_adds(self, batch: int) -> int:
-        """Multiply-adds of one call's products for ``batch`` vectors (for planning threads)."""
-        return self.plan.multiply_adds(batch)
-
-    def finish(self, batch: int, saturated, power, n_bad: int, x: Optional[np.ndarray] = None,
-               counts: Optional[OperationCounts] = None) -> OperationCounts:
-        """End the session: refuse bad drives, then count the calls' work on the arrays.
-
-        Parameters
-        ----------
-        batch : int
-            Input vectors of each call.
-        saturated : ndarray of int64, shape (n_reads,)
-            Each read's ADC saturations over the calls.
-        power : ndarray, shape (n_logical,)
-            ``sum V u(V)`` of each logical input over the calls, V^2 (see :meth:`ReadPlan.record`).
-        n_bad : int
-            Drives beyond the DAC's range or not finite (``ValueError`` when any).
-        x : ndarray, optional
-            The inputs, to name NaN in the error.
-        counts : OperationCounts, optional
-            Also receives the work (a layer above's own tally).
-
-        Returns
-        -------
-        OperationCounts
-            The session's work.
-        """
-        self.plan.check_bad(n_bad, x)
-        total = self.plan.record(self.calls, batch, saturated, power)
-        if counts is not None:
-            counts.accumulate(total)
-        return total

@@ -94,7 +94,7 @@ def test_default_threads(monkeypatch):
 
 def test_chunks_do_not_change_the_numbers(rng, monkeypatch):
     """The same read cut into one chunk, the default chunks, or chunks of one block: the same bits."""
-    import crossbar.read.plan as read
+    import crossbar.read.chunks as read
 
     x = rng.uniform(-1, 1, (9, 80))  # x and h of the layer
     results = []
