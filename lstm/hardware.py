@@ -234,8 +234,9 @@ class HardwareNetwork:
         """
         mm = self.matrices[f"layer{k}.W"]
         plan = mm.plan()
-        if not (self.compiled and self.network.cell.name == "lstm") or plan.varies_between_reads:
-            return None  # step by step: the devices move between the steps' reads (drift, 1/f noise on the clock)
+        if not (self.compiled and self.network.cell.name == "lstm") or plan.varies_between_reads or not plan.compiled:
+            return None  # step by step: the devices move between the steps' reads (drift, 1/f noise on the clock),
+            #              or a registered cell or ADC has no compiled kernel
         time, batch, _ = inputs.shape
         mm.check_input_range(inputs)
         session = plan.session(time)  # one read a step, its seeds drawn now

@@ -196,7 +196,6 @@ def test_constant_step_pulses_move_by_whole_steps_within_the_window(toys):
                                   np.zeros(2, np.uint64))
 
 
-@pytest.mark.xfail(strict=True, reason="needs the array call-site edit")
 def test_constant_step_pulses_on_an_array_and_in_a_network(toys, rng):
     c = ConstantStep.c
     device = crossbar.DeviceModel(name="steps", g_max=100e-6, pulse_law=crossbar.PulseUpdateLaw(kind="constant_step"))

@@ -19,6 +19,7 @@ import numpy as np
 from crossbar.array.device_draws import apply_faults
 from crossbar.array.regions import region_shape
 from crossbar.devices import pulse_kernels
+from crossbar.devices.pulse_laws import apply_law_pulses
 from crossbar.devices.pulse_tables import table_arrays, table_pulse_update
 from crossbar.numerics.random_streams import stream_seeds
 from crossbar.validation import as_float_array, check_memory, check_pulse_counts
@@ -38,9 +39,7 @@ def pulse_law_update(array, g: np.ndarray, n_simulated: np.ndarray) -> None:
     changed in place) after its ``n_simulated`` pulses (positive potentiate), with cycle noise from the
     array's generator (a stream per row); stuck devices are left as they are."""
     law = array.device.pulse_law
-    pulse_kernels.pulse_update(g, n_simulated, array.g_low, array.g_high, array.stuck, law.kind_code,
-                               law.step_up, law.step_down, law.nonlinearity,
-                               law.cycle_noise_sigma_relative, stream_seeds(array.rng, array.rows))
+    apply_law_pulses(g, n_simulated, array.g_low, array.g_high, array.stuck, law, stream_seeds(array.rng, array.rows))
 
 
 def table_law_update(array, g: np.ndarray, n_simulated: np.ndarray) -> None:
