@@ -23,14 +23,25 @@ SLOW_PAGES = ("README.md", "guide.md")  # their blocks train networks
 @pytest.mark.parametrize("page", [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW_PAGES else p
                                   for p in PAGES], ids=[p.name for p in PAGES])
 def test_python_blocks_run(tmp_path, monkeypatch, page):
-    """A page's blocks run in order in one namespace, as a reader would run them one after the other."""
+    """A page's blocks run in order in one namespace, as a reader would run them one after the other; what
+    they register (the architecture page's worked example) is taken out again for the tests that follow."""
     import matplotlib
+
+    import crossbar
 
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
+    registries = (crossbar.ADC_ARCHITECTURES, crossbar.CELL_IV_MODELS, crossbar.PULSE_LAWS,
+                  crossbar.PROGRAMMING_SCHEMES)
+    before = [set(r.names()) for r in registries]
     namespace = {"__name__": "__docs__"}
-    for k, code in enumerate(_blocks(page)):
-        exec(compile(code, f"{page.name} block {k + 1}", "exec"), namespace)
+    try:
+        for k, code in enumerate(_blocks(page)):
+            exec(compile(code, f"{page.name} block {k + 1}", "exec"), namespace)
+    finally:
+        for registry, names in zip(registries, before):
+            for name in set(registry.names()) - names:
+                registry.unregister(name)
 
 
 def test_there_are_blocks_to_run():
