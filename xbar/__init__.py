@@ -1,8 +1,10 @@
 """xbar: LSTM networks on simulated memristor crossbars.
 
 The packages: :mod:`crossbar` (the physical layer), :mod:`mapping` (weights
-onto arrays) and :mod:`lstm` (networks, training, experiments, the command
-line). ``python -m xbar`` runs the command line, as the ``xbar`` command does.
+onto arrays), :mod:`lstm` (networks, training, hardware backends: the library)
+and :mod:`xbar` itself (the application: experiment files, the runner, sweeps,
+results files, the command line). ``python -m xbar`` runs the command line, as
+the ``xbar`` command does.
 """
 
 from crossbar import __version__
