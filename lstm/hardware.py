@@ -23,17 +23,18 @@ import numpy as np
 
 import crossbar
 from crossbar.array.crossbar_array import estimated_array_bytes
+from crossbar.files import load_arrays, save_arrays
 from crossbar.validation import (CHECKED_BYTES, as_float_array, check_memory, check_range, config_from_dict,
                                  config_to_dict, make_generator)
 from mapping import Chip, ChipSpec, MappedMatrix
 from mapping.chip import named
 
-from crossbar.files import load_arrays, save_arrays
 from lstm import parallel
 from lstm.cells import get_cell
 from lstm.kernels import hardware_lstm_forward
 from lstm.network import Network, NetworkConfig
 from lstm.train import Dataset, SoftwareTrainer
+from lstm.updates import UpdateSpec, make_algorithm
 
 CHIP_FORMAT = "xbar-chip/1"
 
@@ -131,18 +132,43 @@ class HardwareNetwork:
         check_chip_memory(network.config, config)
         self.chip = config.build(seed)
         self.matrices: Dict[str, MappedMatrix] = place_network(self.chip, network.config, config)
+        self.auxiliary: Dict[str, MappedMatrix] = {}  # arrays of an update algorithm's own (fast arrays)
         self._read_back: Optional[Dict[str, np.ndarray]] = None
         self._calibration: Optional[Dict[str, np.ndarray]] = None  # each matrix's sample inputs
 
     # ------------------------------------------------------------ weights
-    def _split(self, w: np.ndarray):
+    def split_bias(self, w: np.ndarray):
+        """A network-shaped matrix (rows ``[x; h; 1]``) as (weights, bias), bias None without one."""
         return (w[:-1], w[-1]) if self.network.config.bias else (w[:-1], None)
+
+    def place_auxiliary(self, name: str, n_rows: int, n_cols: int) -> MappedMatrix:
+        """Place a matrix of an update algorithm's own (a fast array) on the chip, without bias rows, started
+        at weights zero (:meth:`mapping.MappedMatrix.initialize`) with its ADC's full scale set as the
+        network's are. Its reads and pulses count in :meth:`counters`; :meth:`state` and :meth:`save` hold
+        it, and :meth:`load` places it again."""
+        if name in self.matrices or name in self.auxiliary:
+            raise ValueError(f"a matrix named {name!r} is already on the chip")
+        try:
+            mm = self.config.mapping.place(self.chip, name, n_rows, n_cols, bias=False, column_groups=None,
+                                           corner_of=name)
+        except ValueError as error:
+            raise ValueError(f"{error} (an update algorithm's fast arrays need room beside the network's: "
+                             "raise array.count, or leave it out for as many arrays as needed)") from None
+        mm.initialize()
+        if self.chip.adc_bits is not None:
+            mm.set_adc_full_scale(self.config.mapping.adc_full_scale(mm))
+        self.auxiliary[name] = mm
+        return mm
+
+    def all_matrices(self) -> Dict[str, MappedMatrix]:
+        """The network's matrices, then the auxiliary ones (:meth:`place_auxiliary`)."""
+        return {**self.matrices, **self.auxiliary}
 
     def program(self, method: str = "one_shot", **options) -> Dict[str, object]:
         """Ex-situ: write the network's present weights into the arrays."""
         reports = {}
         for name, mm in self.matrices.items():
-            reports[name] = mm.program(*self._split(self.network.params[name]), method=method, **options)
+            reports[name] = mm.program(*self.split_bias(self.network.params[name]), method=method, **options)
         self._set_adcs()
         self._read_back = None
         return reports
@@ -279,6 +305,8 @@ class HardwareNetwork:
         weights last read back, as named arrays (no objects)."""
         out = {f"chip.{k}": v for k, v in self.chip.state().items()}
         out["matrices"] = np.array(json.dumps({name: mm.state() for name, mm in self.matrices.items()}))
+        if self.auxiliary:
+            out["auxiliary"] = np.array(json.dumps({name: mm.state() for name, mm in self.auxiliary.items()}))
         for name, w in (self._read_back or {}).items():
             out[f"read_back.{name}"] = w.copy()
         return out
@@ -301,8 +329,12 @@ class HardwareNetwork:
         read_back = {name: as_float_array(f"{source}: read_back.{name}", w, shape=self.network.params[name].shape)
                      for name, w in read_back.items()}
         self.chip.load_state({k[len("chip."):]: v for k, v in state.items() if k.startswith("chip.")}, source)
-        for name, mm in self.matrices.items():
-            mm.load_state(matrices[name], f"{source}: matrix {name}")
+        auxiliary = json.loads(str(state["auxiliary"])) if "auxiliary" in state else {}
+        if not isinstance(auxiliary, dict) or sorted(auxiliary) != sorted(self.auxiliary):
+            raise ValueError(f"{source}: auxiliary matrices {sorted(auxiliary) if isinstance(auxiliary, dict) else auxiliary}"
+                             f" saved; this chip has {sorted(self.auxiliary)} (an update algorithm's fast arrays)")
+        for name, mm in self.all_matrices().items():
+            mm.load_state({**matrices, **auxiliary}[name], f"{source}: matrix {name}")
         self._read_back = read_back or None
 
     # ------------------------------------------------------------ save and load
@@ -319,6 +351,8 @@ class HardwareNetwork:
         arrays.update({f"param:{k}": v for k, v in self.network.params.items()})
         meta = {"format": CHIP_FORMAT, "config": self.config.to_dict(),
                 "network": config_to_dict(self.network.config)}
+        if self.auxiliary:
+            meta["auxiliary"] = {name: [mm.n_in, mm.n_out] for name, mm in self.auxiliary.items()}
         save_arrays(path, meta, arrays)
 
     @classmethod
@@ -335,6 +369,8 @@ class HardwareNetwork:
             network.set_params(SoftwareTrainer(network).check_state(
                 {k: v for k, v in arrays.items() if k.startswith("param:")}, path))
             hw = cls(network, config, seed=0, compiled=compiled, threads=threads)
+            for name, (rows, cols) in meta.get("auxiliary", {}).items():
+                hw.place_auxiliary(name, rows, cols)
             hw.load_state({k[len("hardware:"):]: v for k, v in arrays.items() if k.startswith("hardware:")}, path)
         except KeyError as error:
             raise ValueError(f"{path}: no {error} in its record; damaged") from None
@@ -345,7 +381,7 @@ class HardwareNetwork:
     def counters(self) -> crossbar.OperationCounts:
         """All work done through the matrices so far: the arrays' and the column ADCs' (a matrix's own)."""
         total = crossbar.OperationCounts()
-        for mm in self.matrices.values():
+        for mm in self.all_matrices().values():
             total.accumulate(mm.counters)
         return total
 
@@ -354,19 +390,37 @@ class HardwareNetwork:
         return self.counters().energy(self.chip.costs)
 
 
+UPDATE_STREAM = 0x7570
+"""Key of the update algorithm's random stream (its choppers) beside the run's seed."""
+
+
 class InSituTrainer:
-    """Li et al.'s in-situ training, one batch at a time.
+    """In-situ training, one batch at a time (Li et al.'s, and the update algorithms of :mod:`lstm.updates`).
 
     Forward pass on the arrays with the activations recorded; backward pass in
     software from those activations and the weights read back after the last
-    update; the change written with the device's scheme (li2019: RESET/SET
-    with gate voltages); read back. Digital parameters (peepholes) are
-    updated in software.
+    update; the change written onto the devices by the update algorithm
+    (``sgd``: at once with the device's scheme, li2019: RESET/SET with gate
+    voltages); read back. Digital parameters (peepholes) are updated in
+    software.
+
+    Parameters
+    ----------
+    hardware : HardwareNetwork
+    update : lstm.updates.UpdateSpec
+        The update algorithm and its settings (default ``sgd``).
+    seed : int
+        Seed of the algorithm's own draws (choppers), beside the chip's.
     """
 
-    def __init__(self, hardware: HardwareNetwork):
+    def __init__(self, hardware: HardwareNetwork, update: Optional[UpdateSpec] = None, seed: int = 0):
         self.hardware = hardware
         self.network = hardware.network
+        self.update = UpdateSpec() if update is None else update
+        if not isinstance(self.update, UpdateSpec):
+            raise ValueError(f"update={update!r} is not allowed; an lstm.updates.UpdateSpec is required")
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), UPDATE_STREAM]))
+        self.algorithm = make_algorithm(self.update, hardware, rng)
 
     def gradients(self, batch: Dataset):
         hw = self.hardware
@@ -375,10 +429,9 @@ class InSituTrainer:
 
     def apply(self, delta: Dict[str, np.ndarray]) -> None:
         hw = self.hardware
+        self.algorithm.apply({name: d for name, d in delta.items() if name in hw.matrices})
         for name, d in delta.items():
-            if name in hw.matrices:
-                hw.matrices[name].apply_update(*hw._split(d))
-            else:
+            if name not in hw.matrices:
                 self.network.params[name] += d
         # the software twin follows what the hardware holds (structural zeros stay zero)
         for name, w in hw.read_weights().items():
@@ -387,14 +440,18 @@ class InSituTrainer:
     def identity(self) -> dict:
         """What a checkpoint of this trainer must match: the kind, the parameters and the chip."""
         hw = self.hardware
-        return {**SoftwareTrainer(self.network).identity(), "trainer": "in_situ",
-                "chip": {"device": hw.chip.device.name, "arrays": len(hw.chip.arrays),
-                         "array_shape": [hw.chip.array_rows, hw.chip.array_cols]}}
+        out = {**SoftwareTrainer(self.network).identity(), "trainer": "in_situ",
+               "chip": {"device": hw.chip.device.name, "arrays": len(hw.chip.arrays),
+                        "array_shape": [hw.chip.array_rows, hw.chip.array_cols]}}
+        if self.update != UpdateSpec():  # (sgd's checkpoints keep the identity they always had)
+            out["update"] = config_to_dict(self.update)
+        return out
 
     def state(self) -> Dict[str, np.ndarray]:
         """The software twin's parameters and the whole chip (:meth:`HardwareNetwork.state`)."""
         out = SoftwareTrainer(self.network).state()
         out.update({f"hardware:{k}": v for k, v in self.hardware.state().items()})
+        out.update({f"update:{k}": v for k, v in self.algorithm.state().items()})
         return out
 
     def load_state(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
@@ -403,9 +460,11 @@ class InSituTrainer:
         hardware = {k[len("hardware:"):]: v for k, v in state.items() if k.startswith("hardware:")}
         if not hardware:
             raise ValueError(f"{source}: no chip in it (not saved by an in-situ run)")
-        params = {k: v for k, v in state.items() if not k.startswith("hardware:")}
+        update = {k[len("update:"):]: v for k, v in state.items() if k.startswith("update:")}
+        params = {k: v for k, v in state.items() if not k.startswith(("hardware:", "update:"))}
         SoftwareTrainer(self.network).check_state(params, source)
         self.hardware.load_state(hardware, source)
+        self.algorithm.load_state(update, source)
         SoftwareTrainer(self.network).load_state(params, source)
         if self.hardware._read_back is None:  # the twin holds the last read-back: a new read would draw noise
             self.hardware._read_back = {name: self.network.params[name].copy() for name in self.hardware.matrices}
@@ -417,11 +476,11 @@ class InSituTrainer:
         everything done since: the later epochs' reads and pulses were spent."""
         hw = self.hardware
         arrays = [a.counters for a in hw.chip.arrays]
-        matrices = {name: mm.counters for name, mm in hw.matrices.items()}
+        matrices = {name: mm.counters for name, mm in hw.all_matrices().items()}
         self.load_state(state, source)
         for a, counts in zip(hw.chip.arrays, arrays):
             a.counters = counts
-        for name, mm in hw.matrices.items():
+        for name, mm in hw.all_matrices().items():
             mm.counters = matrices[name]
 
 

@@ -62,6 +62,7 @@ from mapping import ChipSpec, Encoding, SlicingSpec, periphery_names
 from lstm.cells import CELLS
 from lstm.network import HEADS, LOSSES, MODES, REDUCTIONS
 from lstm.optim import OPTIMIZERS, OptimizerConfig
+from lstm.updates import UpdateSpec
 
 TASKS = ("airline", "vowels")
 """The tasks shipped with the package (``lstm/data``)."""
@@ -258,17 +259,17 @@ class TrainingSection:
 
 SECTIONS = {"data": DataSection, "network": NetworkSection, "hardware": HardwareSection,
             "array": crossbar.ArraySpec, "adc": crossbar.AdcSpec, "dac": crossbar.DacSpec,
-            "slicing": SlicingSpec, "wires": crossbar.WiresSpec, "training": TrainingSection}
+            "slicing": SlicingSpec, "wires": crossbar.WiresSpec, "training": TrainingSection, "update": UpdateSpec}
 """The sections that are specs, in the file's order: the experiment's own (data, network, hardware,
-training) and the physical layer's and the mapping's (``crossbar.ArraySpec``, ``AdcSpec``, ``DacSpec``,
-``WiresSpec``, ``mapping.SlicingSpec``); ``device`` (:class:`crossbar.DeviceModel`) and ``encoding``
+training), the physical layer's and the mapping's (``crossbar.ArraySpec``, ``AdcSpec``, ``DacSpec``,
+``WiresSpec``, ``mapping.SlicingSpec``) and the in-situ update algorithm's (``lstm.updates.UpdateSpec``); ``device`` (:class:`crossbar.DeviceModel`) and ``encoding``
 (:class:`mapping.Encoding`) hold overrides of a preset and of a way's default."""
 
 OVERRIDE_SECTIONS = {"device": crossbar.DeviceModel, "encoding": Encoding}
 """The sections that hold overrides, and the spec whose fields they override."""
 
 FILE_ORDER = ("data", "network", "hardware", "device", "encoding", "array", "adc", "dac", "slicing", "wires",
-              "training")
+              "training", "update")
 """The sections of an experiment file, in the order they are written."""
 
 
@@ -323,6 +324,7 @@ class Experiment:
     slicing: SlicingSpec = field(default_factory=SlicingSpec)
     wires: crossbar.WiresSpec = field(default_factory=crossbar.WiresSpec)
     training: TrainingSection = field(default_factory=TrainingSection)
+    update: UpdateSpec = field(default_factory=UpdateSpec)
 
     def __post_init__(self):
         for name, cls in SECTIONS.items():
@@ -348,6 +350,10 @@ class Experiment:
                   and self._given["slicing"].weight_bits is None else "")
             raise ValueError(f"slicing.weight_bits{by} with hardware.way='in_situ': sliced weights are programmed, "
                              "not trained by pulses; choose way ex_situ or hardware_aware, or leave weight_bits out")
+        if self.update.algorithm != "sgd" and self.hardware.way != "in_situ":
+            raise ValueError(f"update.algorithm={self.update.algorithm!r} with hardware.way={self.hardware.way!r}: "
+                             "an update algorithm writes in-situ training's changes; choose hardware.way "
+                             "'in_situ' or leave update.algorithm out")
         if self.slicing.weight_bits is not None and self.hardware.placement == "li2019":
             raise ValueError("slicing.weight_bits with hardware.placement='li2019': Li et al.'s corners hold "
                              "analog pairs; use placement first_fit")

@@ -150,7 +150,7 @@ def build_trainer(exp: Experiment, problem: Problem, way: Optional[str]):
     if way == "in_situ":
         hw = HardwareNetwork(net, chip_spec(exp, net, way), seed=exp.training.seed)
         start(hw, exp.hardware.start)
-        return InSituTrainer(hw), net, hw
+        return InSituTrainer(hw, exp.update, seed=exp.training.seed), net, hw
     if way == "hardware_aware":
         noise = programming_weight_noise(chip_spec(exp, net, way))
         return HardwareAwareTrainer(net, noise, seed=exp.training.seed), net, None

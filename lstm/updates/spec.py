@@ -1,0 +1,77 @@
+"""The experiment file's ``[update]``: which algorithm writes in-situ updates, and its settings."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar, Optional
+
+from crossbar.settings import check_settings, setting
+
+
+def _algorithm_names():
+    from lstm.updates.registry import UPDATE_ALGORITHMS  # (the registry imports the algorithms, which import this)
+
+    return UPDATE_ALGORITHMS.names()
+
+
+@dataclass(frozen=True)
+class UpdateSpec:
+    """How in-situ training writes each mini-batch's change onto the devices (validated when built).
+
+    Parameters
+    ----------
+    algorithm : str
+        ``sgd`` (at once, as conductance changes: Li et al.), ``mixed_precision`` (Nandakumar et al. 2020),
+        ``tiki_taka_v2`` (Gokmen 2021), ``chopped_tiki_taka_v2`` or ``agad`` (Rasch et al. 2024), or a
+        registered one (:func:`lstm.updates.register_update_algorithm`).
+    threshold_steps : float
+        A digital accumulator (mixed precision) or transfer buffer (Tiki-Taka) sends pulses to a weight once
+        it holds this many of the weight's nominal pulse steps (:meth:`mapping.MappedMatrix.pulse_step`),
+        > 0; then ``trunc`` of what it holds, at least one.
+    max_pulses : int, optional
+        Most pulses a device gets at one transfer (>= 1); None: no limit.
+    transfer_every : int
+        Mini-batch updates between two transfers (mixed precision: of the whole accumulator; Tiki-Taka:
+        of one row of the fast array), >= 1.
+    rows_per_transfer : int
+        Rows of each fast array read and transferred at one transfer, in turn (Tiki-Taka), >= 1; more than
+        a matrix has: each row once.
+    fast_lr : float
+        The fast array's change per unit of the optimizer's change (Tiki-Taka), > 0.
+    transfer_lr : float
+        Fraction of a fast-array read that goes into the transfer buffer (Tiki-Taka), > 0.
+    chop_probability : float
+        Chopped Tiki-Taka: chance that a row's chopper flips after the row is read; AGAD: the chopper flips
+        regularly, every ``round(1 / chop_probability)`` reads of the row. In (0, 1].
+    """
+
+    SECTION: ClassVar[str] = "update"
+
+    algorithm: str = setting("sgd", choices=_algorithm_names, written_at_default=False,
+                             doc="how in-situ training writes an update onto the devices")
+    threshold_steps: float = setting(1.0, unit="steps", low=0.0, low_open=True, high=1e6, written_at_default=False,
+                                     doc="accumulated change, in pulse steps, at which pulses are sent")
+    max_pulses: Optional[int] = setting(None, unit="pulses", low=1, written_at_default=False,
+                                        doc="most pulses a device gets at one transfer (omit: no limit)")
+    transfer_every: int = setting(1, unit="updates", low=1, written_at_default=False,
+                                  doc="mini-batch updates between two transfers")
+    rows_per_transfer: int = setting(1, unit="rows", low=1, written_at_default=False,
+                                     doc="fast-array rows read and transferred at each transfer (Tiki-Taka)")
+    fast_lr: float = setting(1.0, unit="1", low=0.0, low_open=True, high=1e6, written_at_default=False,
+                             doc="fast array's change per unit of the optimizer's change (Tiki-Taka)")
+    transfer_lr: float = setting(1.0, unit="1", low=0.0, low_open=True, high=1e6, written_at_default=False,
+                                 doc="fraction of a fast-array read the transfer buffer takes (Tiki-Taka)")
+    chop_probability: float = setting(0.1, unit="1", low=0.0, low_open=True, high=1.0, written_at_default=False,
+                                      doc="chance a row's chopper flips after its read (chopped Tiki-Taka, AGAD)")
+
+    def __post_init__(self):
+        check_settings(self)
+        from lstm.updates.registry import UPDATE_ALGORITHMS
+
+        used = UPDATE_ALGORITHMS.lookup(self.algorithm).settings_used
+        for f in dataclasses.fields(self):
+            if f.name != "algorithm" and f.name not in used and getattr(self, f.name) != f.default:
+                raise ValueError(f"update.{f.name}={getattr(self, f.name)!r} is not allowed with update.algorithm="
+                                 f"{self.algorithm!r}, which does not use it; it uses "
+                                 f"{list(used) or 'no setting'}")

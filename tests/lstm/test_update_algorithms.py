@@ -1,0 +1,256 @@
+"""In-situ update algorithms (issue 30): each one's arithmetic against a plain numpy version of the same steps
+on ideal devices, its pulses and reads against hand counts, a resume equal to never stopping, the settings'
+validation, and the published ordering on soft-bounds devices with symmetry-point offsets."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import crossbar
+from lstm import make_network
+from lstm.hardware import UPDATE_STREAM, HardwareNetwork, InSituTrainer
+from lstm.updates import UPDATE_ALGORITHMS, UpdateSpec
+from lstm.updates.mixed_precision import pulse_counts
+from mapping import ChipSpec, Encoding
+
+ALGORITHMS = ("mixed_precision", "tiki_taka_v2", "chopped_tiki_taka_v2", "agad")
+
+
+def _ideal_trainer(algorithm, seed=0, **settings):
+    net = make_network(3, [4], 2, seed=0)
+    hw = HardwareNetwork(net, ChipSpec(preset="ideal", ideal_converters=True, encoding=Encoding(scale="fixed")),
+                         seed=0)
+    hw.initialize()
+    return InSituTrainer(hw, UpdateSpec(algorithm=algorithm, **settings), seed=seed)
+
+
+def _deltas(hw, rng, n, size):
+    """``n`` mini-batches' changes, network-shaped (rows [x; h; 1]), weight units."""
+    shapes = {name: hw.network.params[name].shape for name in hw.matrices}
+    return [{name: size * rng.standard_normal(shape) for name, shape in shapes.items()} for _ in range(n)]
+
+
+def _weights(hw, matrices):
+    """Logical weights a matrix holds now (ideal devices: exact up to rounding)."""
+    out = {}
+    for name, mm in matrices.items():
+        w, b = mm.read_weights()
+        out[name] = mm.logical_change(w, b) if b is not None else w
+    return out
+
+
+def _pulses(hw):
+    return hw.counters().programming_pulses
+
+
+class NumpyTikiTaka:
+    """The Tiki-Taka family's steps in plain numpy on ideal linear devices (step s up and down, scale k)."""
+
+    def __init__(self, hw, spec, seed, reads):
+        self.spec = spec
+        self.hardware_reads = reads  # what the chip's reads of the fast rows gave, in order
+        self.k = {n: mm.scale for n, mm in hw.matrices.items()}
+        self.step = crossbar.preset("ideal").pulse_law.step_up
+        self.eps = {n: mm.pulse_step() for n, mm in hw.matrices.items()}
+        shapes = {n: (mm.n_logical, mm.n_out) for n, mm in hw.matrices.items()}
+        self.fast = {n: np.zeros(s) for n, s in shapes.items()}
+        self.slow = {n: np.zeros(s) for n, s in shapes.items()}
+        self.buffer = {n: np.zeros(s) for n, s in shapes.items()}
+        self.chopper = {n: np.ones(s[0]) for n, s in shapes.items()}
+        self.row = {n: 0 for n in shapes}
+        self.rng = np.random.default_rng(np.random.SeedSequence([seed, UPDATE_STREAM]))
+        self.period = max(1, int(round(1.0 / spec.chop_probability)))
+        self.reference = {n: np.zeros(s) for n, s in shapes.items()}
+        self.sums = {n: np.zeros(s) for n, s in shapes.items()}
+        self.reads = {n: np.zeros(s[0], int) for n, s in shapes.items()}
+        self.has_reference = {n: np.zeros(s[0], bool) for n, s in shapes.items()}
+        self.updates = self.pulses = self.row_reads = self.flips = 0
+
+    def apply(self, delta):
+        for n, d in delta.items():
+            asked = 0.5 * self.k[n] * self.spec.fast_lr * self.chopper[n][:, None] * d  # S, per device of a pair
+            count = np.rint(asked / self.step)
+            self.fast[n] += 2.0 * count * self.step / self.k[n]
+            self.pulses += 2 * int(np.abs(count).sum())
+        self.updates += 1
+        if self.updates % self.spec.transfer_every == 0:
+            for n in self.fast:
+                for _ in range(min(self.spec.rows_per_transfer, self.fast[n].shape[0])):
+                    self._transfer(n)
+
+    def _transfer(self, n):
+        r = self.row[n]
+        read = self.hardware_reads[self.row_reads]
+        # the chip read the row it holds (to rounding); the steps below take what it read, as the chip does,
+        # since the fast weights are whole steps and a buffer can land on a whole number of steps exactly
+        np.testing.assert_allclose(read, self.fast[n][r], rtol=0, atol=1e-12)
+        self.row_reads += 1
+        algorithm = self.spec.algorithm
+        if algorithm == "agad":
+            self.sums[n][r] += read
+            self.reads[n][r] += 1
+            signal = (self.chopper[n][r] * (read - self.reference[n][r]) if self.has_reference[n][r]
+                      else np.zeros_like(read))
+        else:
+            signal = self.chopper[n][r] * read
+        held = self.buffer[n][r] + self.spec.transfer_lr * signal / self.eps[n]
+        count = pulse_counts(held, self.spec.threshold_steps, self.spec.max_pulses)
+        self.slow[n][r] += count * self.eps[n]
+        self.pulses += 2 * int(np.abs(count).sum())
+        self.buffer[n][r] = held - count
+        if algorithm == "chopped_tiki_taka_v2" and self.rng.random() < self.spec.chop_probability:
+            self.chopper[n][r] *= -1
+            self.flips += 1
+        if algorithm == "agad" and self.reads[n][r] >= self.period:
+            self.reference[n][r] = self.sums[n][r] / self.reads[n][r]
+            self.sums[n][r], self.reads[n][r] = 0.0, 0
+            self.has_reference[n][r] = True
+            self.chopper[n][r] *= -1
+            self.flips += 1
+        self.row[n] = (r + 1) % self.fast[n].shape[0]
+
+
+def test_mixed_precision_is_its_numpy_steps_on_ideal_devices(rng):
+    trainer = _ideal_trainer("mixed_precision", threshold_steps=1.0, max_pulses=3, transfer_every=2)
+    hw = trainer.hardware
+    eps = {n: mm.pulse_step() for n, mm in hw.matrices.items()}
+    chi = {n: np.zeros((mm.n_logical, mm.n_out)) for n, mm in hw.matrices.items()}
+    held = {n: np.zeros_like(c) for n, c in chi.items()}
+    pulses, before = 0, _pulses(hw)
+    for k, delta in enumerate(_deltas(hw, rng, 9, 0.004)):
+        trainer.apply(delta)
+        for n, d in delta.items():
+            chi[n] += d
+            if k % 2 == 1:  # every second update
+                count = pulse_counts(chi[n] / eps[n], 1.0, 3)
+                held[n] += count * eps[n]
+                chi[n] -= count * eps[n]
+                pulses += 2 * int(np.abs(count).sum())
+    got = _weights(hw, hw.matrices)
+    for n in held:
+        np.testing.assert_allclose(got[n], held[n], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(trainer.algorithm.accumulated[n], chi[n], rtol=0, atol=1e-15)
+    assert _pulses(hw) - before == pulses > 0
+    assert trainer.algorithm.counts() == {"updates": 9, "transfers": 4}
+
+
+@pytest.mark.parametrize("algorithm", ["tiki_taka_v2", "chopped_tiki_taka_v2", "agad"])
+def test_tiki_taka_family_is_its_numpy_steps_on_ideal_devices(algorithm, rng):
+    settings = dict(threshold_steps=0.8, max_pulses=2, transfer_every=2, rows_per_transfer=3, fast_lr=0.7,
+                    transfer_lr=0.37)
+    if algorithm != "tiki_taka_v2":
+        settings["chop_probability"] = 0.34
+    trainer = _ideal_trainer(algorithm, seed=3, **settings)
+    hw = trainer.hardware
+    reads = []
+    for fast in hw.auxiliary.values():
+        def logged(x, reference=False, read=fast.matvec):
+            out = read(x, reference)
+            reads.append(out[0].copy())
+            return out
+        fast.matvec = logged
+    reference = NumpyTikiTaka(hw, trainer.update, seed=3, reads=reads)
+    before, products_before = _pulses(hw), hw.counters().products
+    for delta in _deltas(hw, rng, 40, 0.01):
+        trainer.apply(delta)
+        reference.apply(delta)
+    fast = _weights(hw, {n: hw.auxiliary[n + "~fast"] for n in hw.matrices})
+    slow = _weights(hw, hw.matrices)
+    for n in hw.matrices:
+        np.testing.assert_allclose(fast[n], reference.fast[n], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(slow[n], reference.slow[n], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(trainer.algorithm.buffer[n], reference.buffer[n], rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(trainer.algorithm.chopper[n], reference.chopper[n])
+        assert np.abs(reference.slow[n]).max() > 0  # something was transferred
+    assert _pulses(hw) - before == reference.pulses
+    # one read (a product of one input vector) per fast row transferred, and the weight read-backs are
+    # device reads, not products
+    assert hw.counters().products - products_before == reference.row_reads == 20 * 3 * len(hw.matrices)
+    if algorithm != "tiki_taka_v2":
+        assert reference.flips > 10  # the choppers did flip
+
+
+def test_sgd_is_the_direct_update_and_keeps_the_old_checkpoint_identity():
+    trainer = _ideal_trainer("sgd")
+    assert "update" not in trainer.identity() and trainer.algorithm.state() == {}
+    assert "update" in _ideal_trainer("mixed_precision").identity()
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_resume_equals_never_stopping(algorithm, rng):
+    device = crossbar.preset("hfo2_soft_bounds")
+    settings = {"chop_probability": 0.3} if algorithm in ("chopped_tiki_taka_v2", "agad") else {}
+
+    def trainer():
+        net = make_network(3, [4], 2, seed=0)
+        hw = HardwareNetwork(net, ChipSpec(preset="hfo2_soft_bounds", device=device,
+                                           encoding=Encoding(scale="fixed")), seed=5)
+        hw.initialize()
+        return InSituTrainer(hw, UpdateSpec(algorithm=algorithm, **settings), seed=5)
+
+    straight, stopped = trainer(), trainer()
+    deltas = _deltas(straight.hardware, rng, 12, 0.01)
+    for d in deltas:
+        straight.apply(d)
+    for d in deltas[:5]:
+        stopped.apply(d)
+    saved = {k: np.copy(v) for k, v in stopped.state().items()}
+    resumed = trainer()
+    resumed.load_state(saved, "checkpoint")
+    for d in deltas[5:]:
+        resumed.apply(d)
+    a, b = straight.state(), resumed.state()
+    assert sorted(a) == sorted(b)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert straight.hardware.energy() == resumed.hardware.energy()
+
+
+def test_the_settings_are_validated():
+    with pytest.raises(ValueError, match=r"update.algorithm='adam' is not allowed; choose one of \['agad'"):
+        UpdateSpec(algorithm="adam")
+    with pytest.raises(ValueError, match=r"update.chop_probability=0.5 is not allowed with update.algorithm="
+                                         r"'tiki_taka_v2', which does not use it"):
+        UpdateSpec(algorithm="tiki_taka_v2", chop_probability=0.5)
+    with pytest.raises(ValueError, match="threshold_steps"):
+        UpdateSpec(algorithm="mixed_precision", threshold_steps=0.0)
+    with pytest.raises(ValueError, match="two-pulse"):
+        net = make_network(3, [4], 2, seed=0)
+        InSituTrainer(HardwareNetwork(net, ChipSpec(preset="li2019"), seed=0), UpdateSpec(algorithm="mixed_precision"))
+
+
+def test_fast_arrays_need_room_and_say_so():
+    net = make_network(3, [4], 2, seed=0)
+    small = crossbar.ArraySpec(rows=8, cols=8)
+    needed = len(HardwareNetwork(net, ChipSpec(preset="hfo2_soft_bounds", array=small), seed=0).chip.arrays)
+    full = dataclasses.replace(small, count=needed)  # room for the network's matrices only
+    hw = HardwareNetwork(net, ChipSpec(preset="hfo2_soft_bounds", array=full), seed=0)
+    with pytest.raises(ValueError, match="fast arrays need room beside the network's: raise array.count"):
+        InSituTrainer(hw, UpdateSpec(algorithm="tiki_taka_v2"))
+
+
+def test_a_saved_chip_with_fast_arrays_loads_with_them(tmp_path, rng):
+    trainer = _ideal_trainer("tiki_taka_v2")
+    for d in _deltas(trainer.hardware, rng, 3, 0.01):
+        trainer.apply(d)
+    path = str(tmp_path / "chip.npz")
+    trainer.hardware.save(path)
+    back = HardwareNetwork.load(path)
+    assert sorted(back.auxiliary) == ["head.W~fast", "layer0.W~fast"]
+    for name, mm in trainer.hardware.auxiliary.items():
+        np.testing.assert_array_equal(back.auxiliary[name].read_weights()[0], mm.read_weights()[0])
+
+
+def test_an_experiment_file_names_the_algorithm():
+    from xbar.experiment import Experiment, li2019
+
+    exp = li2019("vowels", epochs=1).with_values({"update.algorithm": "mixed_precision",
+                                                  "hardware.preset": "hfo2_soft_bounds"})
+    assert exp.to_dict()["update"] == {"algorithm": "mixed_precision"}
+    assert Experiment.from_dict(exp.to_dict()) == exp
+    assert "update" not in li2019("vowels", epochs=1).to_dict()
+    with pytest.raises(ValueError, match="hardware.way='ex_situ'"):
+        exp.with_values({"hardware.way": "ex_situ"})
+    assert set(UPDATE_ALGORITHMS.names()) >= {"sgd", *ALGORITHMS}
+    assert dataclasses.replace(exp.update, max_pulses=2).max_pulses == 2
