@@ -18,12 +18,12 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from crossbar import ADC, ADC_RANGE_MODES, Drive, OperationCounts, ProgramReport, Read, ReadPlan
-from crossbar.devices.granularity import nominal_steps
 from crossbar.validation import as_float_array, check_choice, check_int, check_range
 
 from mapping.adc_ranging import AdcRanging
 from mapping.chip import Chip
 from mapping.encoding import (Encoding, RangeReport, bias_to_rows, choose_scale, pairs_to_weights, weights_to_pairs)
+from mapping.pair_writes import CountedPulses
 from mapping.tiles import Tile, TilePlacement
 
 __all__ = ["ADC_RANGE_MODES", "MappedMatrix", "MappingReport", "Tile", "UpdateReport"]
@@ -62,7 +62,7 @@ class UpdateReport:
     n_limited: int
 
 
-class MappedMatrix(TilePlacement, AdcRanging):
+class MappedMatrix(TilePlacement, AdcRanging, CountedPulses):
     """A weight matrix (and optional bias) placed on a chip's arrays.
 
     Parameters
@@ -344,39 +344,6 @@ class MappedMatrix(TilePlacement, AdcRanging):
                 pulses += tile_pulses
                 limited += tile_limited
         return UpdateReport(pulses=pulses, n_limited=limited)
-
-    def apply_pulse_counts(self, counts: np.ndarray) -> UpdateReport:
-        """In-situ: whole pulses onto each pair, ``counts`` (n_logical, n_out) of them: a positive count
-        potentiates G+ and depresses G- by that many pulses each (the weight rises), a negative one the
-        reverse. Pulse-law and measured-table devices only (Li et al.'s two-pulse scheme SETs every device
-        of a region at each write: use :meth:`apply_update`). How far each weight moves is the devices'
-        physics: :meth:`pulse_step` is its nominal size."""
-        counts = as_float_array("counts", counts, shape=(self.n_logical, self.n_out))
-        if not np.array_equal(counts, np.rint(counts)):
-            raise ValueError(f"{self.name}: pulse counts must be whole numbers")
-        if self.chip.device.two_pulse is not None:
-            raise ValueError(f"{self.name}: device {self.chip.device.name!r} is written by Li et al.'s two-pulse "
-                             "scheme, which SETs every device of a region at each write; whole pulses need a "
-                             "pulse-law or measured-table device")
-        pulses = 0
-        with self._counting():
-            for t in self.tiles:
-                n = counts[slice(*t.inputs), slice(*t.outputs)]
-                if not n.any():
-                    continue
-                array = self.chip.arrays[t.array]
-                rows, cols = self._region(t)
-                full = np.zeros(array.shape, dtype=np.int64)
-                full[rows, cols] = self._join(n, -n).astype(np.int64)
-                scheme = array.peripherals.write_scheme
-                pulses += (array.write_passive(full, scheme)[0] if scheme is not None else array.apply_pulses(full))
-        return UpdateReport(pulses=pulses, n_limited=0)
-
-    def pulse_step(self) -> float:
-        """Nominal change of a weight (weight units) for one pulse on each device of its pair: the device's
-        step up plus its step down (S, at the middle of its window for a measured table), over the scale."""
-        up, down = nominal_steps(self.chip.device)
-        return (up + down) / self._scale()
 
     # ------------------------------------------------------------ snapshot
     def state(self) -> dict:
