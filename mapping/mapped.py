@@ -2,7 +2,9 @@
 
 ``matvec(x)`` returns what the hardware computes for ``x @ W + b``:
 inputs to read voltages, through the DAC, the arrays (read noise, IR drop),
-the column ADCs, the digital sum of row tiles and the rescale. Its placement
+the column ADCs, the digital sum of row tiles and the rescale (by one scale a
+matrix, or each output by its column's own, ``Encoding.scale_by``; times a drift
+gain, :class:`mapping.drift_compensation.DriftCompensation`). Its placement
 on the arrays is :class:`mapping.tiles.TilePlacement`'s, its ADCs' full scale
 :class:`mapping.adc_ranging.AdcRanging`'s. Shapes: ``W``
 is (n_in, n_out), ``x`` is (batch, n_in). Conductances in siemens, voltages
@@ -177,8 +179,9 @@ class MappedMatrix(TilePlacement, AdcRanging, DriftCompensation):
     def initialize(self) -> None:
         """Bring every device of the matrix to its starting state, weights zero up to the noise
         (:meth:`crossbar.CrossbarArray.initialize`: Li et al.'s RESET and SET at 1.0 V for li2019)."""
-        if self.scale is None:
+        if self.scale is None:  # (no weights to choose from: every column at siemens_per_weight)
             self.scale = self.encoding.siemens_per_weight
+        self.output_gain = self.drift_reference = None  # new conductances: an earlier drift reference is stale
         with self._counting():
             for t in self.tiles:
                 rows, cols = self._region(t)
@@ -323,7 +326,8 @@ class MappedMatrix(TilePlacement, AdcRanging, DriftCompensation):
         """In-situ: change the weights by about ``dW`` (and ``db``), asking the devices for conductance changes.
 
         Each pair's devices are asked to move by ``+k dW / 2`` (G+) and
-        ``-k dW / 2`` (G-), ``k`` the scale, so that ``G+ - G-`` moves by ``k dW``;
+        ``-k dW / 2`` (G-), ``k`` the scale (its column's ``k_j`` with a scale per
+        column), so that ``G+ - G-`` moves by ``k dW``;
         the array's programming scheme (:meth:`crossbar.CrossbarArray.move`)
         turns that into its pulses. How far a weight really moves is the
         device's physics, not ``dW``: under Li et al.'s scheme every device of
@@ -359,7 +363,8 @@ class MappedMatrix(TilePlacement, AdcRanging, DriftCompensation):
 
     # ------------------------------------------------------------ snapshot
     def state(self) -> dict:
-        """This matrix's own state, JSON-ready: its scale (S per unit weight), ADC full scale (A) and counters.
+        """This matrix's own state, JSON-ready: its scale (S per unit weight; a list with a scale per column), ADC
+        full scale (A), counters, and its drift reference and gain when it has them.
 
         The devices belong to the chip (:meth:`mapping.Chip.state`).
         """

@@ -172,3 +172,25 @@ def test_network_over_time_with_compensation(rng):
     hw.program()
     with pytest.raises(ValueError, match="no drift reference"):
         hw.compensate_drift("global")
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_ideal_network_with_column_scales_equals_software(rng, compiled):
+    """The compiled LSTM layer (the read inside its kernel) and the step-by-step twin divide each output by
+    its own column's unit."""
+    net = make_network(3, [5], 2, seed=1, head="sigmoid")
+    net.params["layer0.W"][:, 0] *= 30.0  # one gate column far larger than the rest
+    hw = HardwareNetwork(net, ChipSpec(preset="ideal", encoding=Encoding(scale="max_abs", scale_by="column")),
+                         seed=0, compiled=compiled)
+    hw.program()
+    assert len(set(hw.matrices["layer0.W"].scale.tolist())) > 1
+    x = rng.uniform(-1, 1, (4, 6, 3))
+    np.testing.assert_allclose(hw.predict(x), net.predict(x), atol=1e-10)
+
+
+def test_adc_range_by_outputs_takes_the_largest_column_scale(rng):
+    chip = Chip(crossbar.preset("li2019"), seed=0)
+    m = MappedMatrix(chip, "w", 8, 4, bias=False, encoding=Encoding(scale="max_abs", scale_by="column"))
+    m.program(rng.uniform(-1, 1, (8, 4)) * np.array([1.0, 0.1, 0.5, 0.02]))
+    assert m.adc_full_scale_for(6.0) == pytest.approx(6.0 * 0.2 * float(np.max(m.scale)))
+    assert "scale per column" in str(m.program(rng.uniform(-1, 1, (8, 4))))
