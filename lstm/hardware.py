@@ -229,6 +229,19 @@ class HardwareNetwork:
             array.advance_time(seconds)
         self._read_back = None
 
+    def record_drift_reference(self) -> None:
+        """Take every matrix's drift reference read now, just after the last write
+        (:meth:`mapping.MappedMatrix.record_drift_reference`); :meth:`compensate_drift` compares with it."""
+        for mm in self.matrices.values():
+            mm.record_drift_reference()
+
+    def compensate_drift(self, mode: str) -> None:
+        """Read every matrix's reference again and rescale its outputs digitally after the ADC,
+        ``reference / now``, one gain a matrix (``"global"``) or one an output column (``"column"``);
+        ``"none"`` changes nothing (:meth:`mapping.MappedMatrix.compensate_drift`)."""
+        for mm in self.matrices.values():
+            mm.compensate_drift(mode)
+
     def initialize(self) -> None:
         """In-situ start: every device at its initial state (Li: RESET, SET at 1.0 V), weights about zero."""
         for mm in self.matrices.values():
@@ -573,17 +586,23 @@ def evaluate_over_chips(network: Network, config: ChipSpec, seeds: Sequence[int]
     return Spread(values)
 
 
-def evaluate_over_time(hw: HardwareNetwork, seconds: Sequence[float], metric) -> List[float]:
+def evaluate_over_time(hw: HardwareNetwork, seconds: Sequence[float], metric,
+                       compensation: str = "none") -> List[float]:
     """The metric after each time since programming (seconds, increasing): drift at work.
 
     The chip's clock is advanced to each time in turn; its devices drift by the
-    device model's ``G(t) = G0 (t / t0)^-nu``.
+    device model's ``G(t) = G0 (t / t0)^-nu``. ``compensation`` (``"none"``,
+    ``"global"``, ``"column"``): a drift reference read is taken first and the
+    outputs rescaled after each time (:meth:`HardwareNetwork.compensate_drift`).
     """
+    if compensation != "none":
+        hw.record_drift_reference()
     values, now = [], 0.0
     for t in seconds:
         if t < now:
             raise ValueError(f"seconds must increase; {t} after {now}")
         hw.let_time_pass(t - now)
+        hw.compensate_drift(compensation)
         now = t
         values.append(float(metric(hw)))
     return values

@@ -10,14 +10,15 @@ accelerators (:mod:`mapping.periphery`). Imports ``crossbar`` only.
 import crossbar  # noqa: F401  (first: its thread settings precede numpy's, see crossbar.thread_environment)
 from mapping.chip import Chip
 from mapping.chip_spec import ChipSpec
-from mapping.encoding import Encoding, RangeReport
+from mapping.drift_compensation import DRIFT_COMPENSATIONS
+from mapping.encoding import SCALE_BY, Encoding, RangeReport
 from mapping.layout import Block, Layout
 from mapping.mapped import ADC_RANGE_MODES, MappedMatrix, MappingReport, Tile, UpdateReport
 from mapping.periphery import PeripheryPreset, all_peripheries, periphery_doc, periphery_names, periphery_preset
 from mapping.sliced import SLICE_ENCODINGS, SlicedMatrix, SliceTile, WeightSlicing
 from mapping.specs import MappingSpec, SlicingSpec
 
-__all__ = ["ADC_RANGE_MODES", "Block", "Chip", "ChipSpec", "MappingSpec",
+__all__ = ["ADC_RANGE_MODES", "DRIFT_COMPENSATIONS", "SCALE_BY", "Block", "Chip", "ChipSpec", "MappingSpec",
            "Encoding", "Layout", "MappedMatrix", "MappingReport", "RangeReport",
            "SLICE_ENCODINGS", "SliceTile", "SlicedMatrix", "SlicingSpec", "Tile", "UpdateReport", "WeightSlicing",
            "PeripheryPreset", "all_peripheries", "periphery_doc", "periphery_names", "periphery_preset"]

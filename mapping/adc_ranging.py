@@ -34,10 +34,13 @@ class AdcRanging:
         difference, the common current ``g_mid * sum_i V_i`` of every row it
         holds (``g_mid`` the middle of the programmable range): the largest
         the DAC can drive on the tallest tile, plus ``output_range * v_read * k / 2``.
+        With a scale per column, ``k`` is the largest column's (one full scale a matrix).
         """
         check_range("output_range", output_range, 0.0, low_open=True)
         e = self.encoding
         scale = self._scale()
+        if np.ndim(scale):  # a scale per column: the largest column current sets the range of every column
+            scale = float(np.max(scale))
         if self._row_pairs:
             return output_range * e.v_read * scale
         low, high = self.chip.device.programmable_range

@@ -30,6 +30,8 @@ from crossbar.validation import check_choice, check_int, check_range
 
 SCHEMES = ("row_pairs", "column_pairs")
 SCALE_MODES = ("fixed", "fits", "max_abs", "percentile")
+SCALE_BY = ("matrix", "column")
+"""What one scale covers (``Encoding.scale_by``): the whole matrix, or each output column on its own."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,13 @@ class Encoding:
         that the largest weight (bias included) uses the whole programmable
         range. ``percentile``: such that the given percentile of ``|w|`` does;
         larger weights are clipped and reported.
+    scale_by : {"matrix", "column"}
+        ``matrix``: one scale ``k`` for the whole matrix. ``column``: each
+        output column ``j`` its own ``k_j``, chosen by ``scale`` from column
+        ``j``'s weights (its bias row included), restored digitally after the
+        ADC (output ``j`` is divided by ``v_read k_j``), so a column of small
+        weights is not programmed at the scale a few large weights elsewhere
+        set (below the programming noise). Bit-sliced weights take ``matrix`` only.
     siemens_per_weight : float
         ``k`` of the fixed scale, S per unit weight (Li et al.: 100 uS).
     percentile : float
@@ -68,6 +77,8 @@ class Encoding:
 
     scheme: str = setting("row_pairs", choices=SCHEMES, doc="where the two devices of a pair sit")
     scale: str = setting("fits", choices=SCALE_MODES, doc="how the scale is chosen")
+    scale_by: str = setting("matrix", choices=SCALE_BY, written_at_default=False,
+                            doc="one scale a matrix, or one a column restored digitally after the ADC")
     siemens_per_weight: float = setting(100e-6, unit="S", doc="conductance per unit weight of the fixed scale")
     percentile: float = setting(99.0, unit="%", doc="percentile of |w| that sets the percentile scale")
     clip_weights: bool = setting(False, doc="clip weights the pairs cannot hold", listed=False)
@@ -79,6 +90,7 @@ class Encoding:
     def __post_init__(self):
         check_choice("encoding.scheme", self.scheme, SCHEMES)
         check_choice("encoding.scale", self.scale, SCALE_MODES)
+        check_choice("encoding.scale_by", self.scale_by, SCALE_BY)
         check_range("encoding.siemens_per_weight", self.siemens_per_weight, 0.0, low_open=True, unit="S")
         check_range("encoding.percentile", self.percentile, 0.0, 100.0, low_open=True)
         if not isinstance(self.clip_weights, bool):
@@ -138,6 +150,14 @@ def choose_scale(encoding: Encoding, weights: np.ndarray, conductance_range: Tup
     return (high - low) / reference
 
 
+def choose_scales(encoding: Encoding, weights: np.ndarray, conductance_range: Tuple[float, float]):
+    """The scale of ``weights`` (n_logical, n_out) as ``encoding.scale_by`` says: one float (S per unit
+    weight, :func:`choose_scale`), or for ``column`` an array (n_out,) of each column's own."""
+    if encoding.scale_by == "matrix":
+        return choose_scale(encoding, weights, conductance_range)
+    return np.array([choose_scale(encoding, weights[:, j], conductance_range) for j in range(weights.shape[1])])
+
+
 def weights_to_pairs(weights: np.ndarray, scale: float, conductance_range: Tuple[float, float],
                      clip: bool) -> Tuple[np.ndarray, np.ndarray, RangeReport]:
     """Conductances (G+, G-) in siemens of a weight array, and its range report.
@@ -150,20 +170,24 @@ def weights_to_pairs(weights: np.ndarray, scale: float, conductance_range: Tuple
     """
     low, high = conductance_range
     middle = 0.5 * (low + high)
-    max_weight = (high - low) / scale
+    max_weight = (high - low) / scale  # per column (n_out,) for a scale per column
     magnitude = np.abs(weights)
     outside = magnitude > max_weight * (1 + 1e-12)
+    holds = max_weight if np.ndim(scale) == 0 else float(np.min(max_weight))  # (the tightest column's)
     report = RangeReport(n_weights=int(weights.size), n_outside=int(np.count_nonzero(outside)),
-                         max_weight=max_weight, largest=float(magnitude.max()), clipped=bool(clip and outside.any()))
+                         max_weight=holds, largest=float(magnitude.max()), clipped=bool(clip and outside.any()))
     if report.n_outside and not clip:
-        raise ValueError(f"weights: {report}; at {scale * 1e6:.4g} uS per unit weight the device pairs hold "
-                         f"+-{max_weight:.4g}. Choose another scale or set clip_weights=True")
+        raise ValueError(f"weights: {report}; at {np.max(scale) * 1e6:.4g} uS per unit weight the device pairs "
+                         f"hold +-{holds:.4g}. Choose another scale or set clip_weights=True")
     w = np.clip(weights, -max_weight, max_weight)
-    return middle + 0.5 * scale * w, middle - 0.5 * scale * w, report
+    g_plus, g_minus = middle + 0.5 * scale * w, middle - 0.5 * scale * w
+    if np.ndim(scale):  # every column's largest weight sits on the range's ends: keep its rounding inside
+        g_plus, g_minus = np.clip(g_plus, low, high), np.clip(g_minus, low, high)
+    return g_plus, g_minus, report
 
 
 def pairs_to_weights(g_plus: np.ndarray, g_minus: np.ndarray, scale: float) -> np.ndarray:
-    """Weights held by pairs of conductances (S): ``(G+ - G-) / k``."""
+    """Weights held by pairs of conductances (S): ``(G+ - G-) / k`` (``k`` a float, or one per column)."""
     return (g_plus - g_minus) / scale
 
 

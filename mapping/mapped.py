@@ -2,7 +2,9 @@
 
 ``matvec(x)`` returns what the hardware computes for ``x @ W + b``:
 inputs to read voltages, through the DAC, the arrays (read noise, IR drop),
-the column ADCs, the digital sum of row tiles and the rescale. Its placement
+the column ADCs, the digital sum of row tiles and the rescale (by one scale a
+matrix, or each output by its column's own, ``Encoding.scale_by``; times a drift
+gain, :class:`mapping.drift_compensation.DriftCompensation`). Its placement
 on the arrays is :class:`mapping.tiles.TilePlacement`'s, its ADCs' full scale
 :class:`mapping.adc_ranging.AdcRanging`'s. Shapes: ``W``
 is (n_in, n_out), ``x`` is (batch, n_in). Conductances in siemens, voltages
@@ -22,7 +24,8 @@ from crossbar.validation import as_float_array, check_choice, check_int, check_r
 
 from mapping.adc_ranging import AdcRanging
 from mapping.chip import Chip
-from mapping.encoding import (Encoding, RangeReport, bias_to_rows, choose_scale, pairs_to_weights, weights_to_pairs)
+from mapping.drift_compensation import DriftCompensation
+from mapping.encoding import (Encoding, RangeReport, bias_to_rows, choose_scales, pairs_to_weights, weights_to_pairs)
 from mapping.pair_writes import CountedPulses
 from mapping.tiles import Tile, TilePlacement
 
@@ -31,14 +34,17 @@ __all__ = ["ADC_RANGE_MODES", "MappedMatrix", "MappingReport", "Tile", "UpdateRe
 
 @dataclass(frozen=True)
 class MappingReport:
-    """What ``program`` did: the scale, the weights out of range, and each tile's programming."""
+    """What ``program`` did: the scale (S per unit weight: a float, or one per column), the weights out of
+    range, and each tile's programming."""
 
-    scale: float
+    scale: object
     range: RangeReport
     tiles: List[ProgramReport] = field(default_factory=list)
 
     def __str__(self) -> str:
-        lines = [f"scale {self.scale * 1e6:.4g} uS per unit weight; {self.range}"]
+        scale = (f"scale {self.scale * 1e6:.4g} uS per unit weight" if np.ndim(self.scale) == 0 else
+                 f"scale per column {np.min(self.scale) * 1e6:.4g}..{np.max(self.scale) * 1e6:.4g} uS per unit weight")
+        lines = [f"{scale}; {self.range}"]
         lines += [f"  tile {k}: {r}" for k, r in enumerate(self.tiles)]
         return "\n".join(lines)
 
@@ -62,7 +68,7 @@ class UpdateReport:
     n_limited: int
 
 
-class MappedMatrix(TilePlacement, AdcRanging, CountedPulses):
+class MappedMatrix(TilePlacement, AdcRanging, DriftCompensation, CountedPulses):
     """A weight matrix (and optional bias) placed on a chip's arrays.
 
     Parameters
@@ -110,7 +116,9 @@ class MappedMatrix(TilePlacement, AdcRanging, CountedPulses):
         self.tiles = self._place(corner, column_groups)
         self._arrays_used = tuple(sorted({t.array for t in self.tiles}))
         self._plan: Optional[ReadPlan] = None
-        self._plan_scale: Optional[float] = None
+        self._plan_unit = None  # the output unit (A; a float, or one per output) the plan was made with
+        self.output_gain: Optional[np.ndarray] = None  # digital gain per output (drift compensation), or None
+        self.drift_reference: Optional[np.ndarray] = None
 
     @contextmanager
     def _counting(self):
@@ -154,10 +162,11 @@ class MappedMatrix(TilePlacement, AdcRanging, CountedPulses):
         check_choice("method", method, ("one_shot", "write_verify"))
         logical = self._logical(weights, bias)
         conductance_range = self.chip.device.programmable_range
-        scale = choose_scale(self.encoding, logical, conductance_range)
+        scale = choose_scales(self.encoding, logical, conductance_range)
         clip = self.encoding.clip_weights or self.encoding.scale == "percentile"
         g_plus, g_minus, report = weights_to_pairs(logical, scale, conductance_range, clip)
         self.scale = scale
+        self.output_gain = self.drift_reference = None  # new conductances: an earlier drift reference is stale
         reports = []
         with self._counting():
             for t in self.tiles:
@@ -171,8 +180,9 @@ class MappedMatrix(TilePlacement, AdcRanging, CountedPulses):
     def initialize(self) -> None:
         """Bring every device of the matrix to its starting state, weights zero up to the noise
         (:meth:`crossbar.CrossbarArray.initialize`: Li et al.'s RESET and SET at 1.0 V for li2019)."""
-        if self.scale is None:
+        if self.scale is None:  # (no weights to choose from: every column at siemens_per_weight)
             self.scale = self.encoding.siemens_per_weight
+        self.output_gain = self.drift_reference = None  # new conductances: an earlier drift reference is stale
         with self._counting():
             for t in self.tiles:
                 rows, cols = self._region(t)
@@ -191,15 +201,30 @@ class MappedMatrix(TilePlacement, AdcRanging, CountedPulses):
             for t in self.tiles:
                 rows, cols = self._region(t)
                 g_plus, g_minus = self._split(self.chip.arrays[t.array].read_conductance(rows, cols), t)
-                logical[slice(*t.inputs), slice(*t.outputs)] = pairs_to_weights(g_plus, g_minus, self._scale())
+                logical[slice(*t.inputs), slice(*t.outputs)] = pairs_to_weights(g_plus, g_minus, self._tile_scale(t))
         w = logical[:self.n_in]
         b = logical[self.n_in:].sum(axis=0) * self.encoding.bias_input if self.bias else None
         return w, b
 
-    def _scale(self) -> float:
+    def _scale(self):
+        """The scale, S per unit weight: a float, or an array (n_out,) with ``encoding.scale_by="column"``."""
         if self.scale is None:
             raise ValueError(f"{self.name}: the scale is chosen from the weights; program() them first")
         return self.scale
+
+    def _tile_scale(self, t: Tile):
+        """The scale of tile ``t``'s outputs (the matrix's float, or its columns' part of a scale per column)."""
+        scale = self._scale()
+        return scale if np.ndim(scale) == 0 else scale[slice(*t.outputs)]
+
+    def _output_unit(self):
+        """Amperes of an output of 1 for the read plan: ``v_read k``, one float for one scale without gain,
+        else one per output (``v_read k_j / gain_j``: the scale per column and the drift gain restored
+        digitally after the ADC)."""
+        unit = self.encoding.v_read * self._scale()
+        if self.output_gain is None:
+            return unit
+        return np.broadcast_to(unit, (self.n_out,)) / self.output_gain
 
     # ------------------------------------------------------------- product
     def _check_inputs(self, x) -> np.ndarray:
@@ -250,13 +275,14 @@ class MappedMatrix(TilePlacement, AdcRanging, CountedPulses):
         Made again when the ADC or the scale changes; refreshed in place when
         only the conductances changed.
         """
-        scale = self._check_ready()
-        if self._plan is None or self._plan.adc is not self.adc or self._plan_scale != scale:
+        self._check_ready()
+        unit = self._output_unit()
+        if self._plan is None or self._plan.adc is not self.adc or not _same_unit(self._plan_unit, unit):
             e = self.encoding
             self._plan = ReadPlan(self.reads(), self.n_in, self.n_out, volts_per_input=e.v_read,
-                                  constant_input=e.bias_input, output_unit=e.v_read * scale, dac=self.chip.dac,
+                                  constant_input=e.bias_input, output_unit=unit, dac=self.chip.dac,
                                   adc=self.adc, **self._plan_options())
-            self._plan_scale = scale
+            self._plan_unit = unit
         return self._plan.current()
 
     def _ideal_plan(self) -> ReadPlan:
@@ -264,7 +290,7 @@ class MappedMatrix(TilePlacement, AdcRanging, CountedPulses):
         before the ADC's range is set."""
         e = self.encoding
         return ReadPlan(self.reads(), self.n_in, self.n_out, volts_per_input=e.v_read, constant_input=e.bias_input,
-                        output_unit=e.v_read * (self.scale or 1.0), dac=self.chip.dac, adc=None,
+                        output_unit=e.v_read * (1.0 if self.scale is None else self.scale), dac=self.chip.dac, adc=None,
                         **self._plan_options())
 
     def _plan_options(self) -> dict:
@@ -301,7 +327,8 @@ class MappedMatrix(TilePlacement, AdcRanging, CountedPulses):
         """In-situ: change the weights by about ``dW`` (and ``db``), asking the devices for conductance changes.
 
         Each pair's devices are asked to move by ``+k dW / 2`` (G+) and
-        ``-k dW / 2`` (G-), ``k`` the scale, so that ``G+ - G-`` moves by ``k dW``;
+        ``-k dW / 2`` (G-), ``k`` the scale (its column's ``k_j`` with a scale per
+        column), so that ``G+ - G-`` moves by ``k dW``;
         the array's programming scheme (:meth:`crossbar.CrossbarArray.move`)
         turns that into its pulses. How far a weight really moves is the
         device's physics, not ``dW``: under Li et al.'s scheme every device of
@@ -347,22 +374,23 @@ class MappedMatrix(TilePlacement, AdcRanging, CountedPulses):
 
     # ------------------------------------------------------------ snapshot
     def state(self) -> dict:
-        """This matrix's own state, JSON-ready: its scale (S per unit weight), ADC full scale (A) and counters.
+        """This matrix's own state, JSON-ready: its scale (S per unit weight; a list with a scale per column), ADC
+        full scale (A), counters, and its drift reference and gain when it has them.
 
         The devices belong to the chip (:meth:`mapping.Chip.state`).
         """
-        return {"name": self.name, "scale": self.scale,
-                "adc_full_scale": None if self.adc is None else self.adc.full_scale,
-                "counters": self.counters.to_dict()}
+        state = {"name": self.name, "scale": self.scale if np.ndim(self.scale) == 0 else self.scale.tolist(),
+                 "adc_full_scale": None if self.adc is None else self.adc.full_scale,
+                 "counters": self.counters.to_dict()}
+        state.update(self.drift_state())  # (nothing without a drift reference: older states stay as they were)
+        return state
 
     def load_state(self, state: dict, source: str = "state") -> None:
         """Take a :meth:`state`; ``ValueError`` naming ``source`` when it is another matrix's or malformed."""
         if not isinstance(state, dict) or state.get("name") != self.name:
             got = state.get("name") if isinstance(state, dict) else state
             raise ValueError(f"{source}: the state of matrix {got!r}, not of {self.name!r}")
-        scale = state.get("scale")
-        if scale is not None:
-            scale = check_range(f"{source}.scale", scale, 0.0, low_open=True, unit="S")
+        scale = _checked_scale(state.get("scale"), self.n_out, f"{source}.scale")
         counters = OperationCounts.from_dict(state.get("counters"), f"{source}.counters")
         full_scale = state.get("adc_full_scale")
         if full_scale is not None:
@@ -370,6 +398,7 @@ class MappedMatrix(TilePlacement, AdcRanging, CountedPulses):
                                                 unit="A"))
         else:
             self.adc = None
+        self.load_drift_state(state, source)
         self.scale = scale
         self.counters = counters
 
@@ -390,3 +419,23 @@ class MappedMatrix(TilePlacement, AdcRanging, CountedPulses):
     def __repr__(self) -> str:
         return (f"MappedMatrix({self.name!r}, {self.n_in}x{self.n_out}{' + bias' if self.bias else ''}, "
                 f"{len(self.tiles)} tile(s) on arrays {self.arrays_used}, {self.encoding.scheme})")
+
+
+def _same_unit(a, b) -> bool:
+    """Whether two output units (a float, or one per output; None: no plan yet) are the same."""
+    if a is None or np.ndim(a) != np.ndim(b):
+        return False
+    return a == b if np.ndim(a) == 0 else bool(np.array_equal(a, b))
+
+
+def _checked_scale(scale, n_out: int, source: str):
+    """A saved scale: None, a float > 0 or a list of ``n_out`` of them (S per unit weight); ``ValueError``
+    naming ``source`` otherwise."""
+    if scale is None:
+        return None
+    if np.ndim(scale) == 0:
+        return check_range(source, scale, 0.0, low_open=True, unit="S")
+    scale = as_float_array(source, scale, shape=(n_out,))
+    if not np.all(scale > 0.0):
+        raise ValueError(f"{source}: every column's scale must be > 0 S; got {scale.min():.4g}")
+    return scale

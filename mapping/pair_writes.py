@@ -57,9 +57,10 @@ class CountedPulses:
                 pulses += (array.write_passive(full, scheme)[0] if scheme is not None else array.apply_pulses(full))
         return pulses
 
-    def pulse_step(self) -> float:
+    def pulse_step(self):
         """Nominal change of a weight (weight units) for one pulse on each device of its pair: the device's
-        step up plus its step down (S, at the middle of its window for a measured table), over the scale."""
+        step up plus its step down (S, at the middle of its window for a measured table), over the scale; a
+        float, or an array (n_out,) with a scale per column (``encoding.scale_by="column"``)."""
         up, down = nominal_steps(self.chip.device)
         return (up + down) / self._scale()
 

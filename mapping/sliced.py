@@ -118,11 +118,16 @@ class SlicedMatrix(MappedMatrix):
     one row per input).
     """
 
+    drift_compensable = False  # an offset encoding's digital offsets are in output units, not gains
+
     def __init__(self, chip, name: str, n_in: int, n_out: int, slicing: WeightSlicing, bias: bool = True,
                  encoding=None, corner=None, column_groups=None, adc_full_scale: Optional[float] = None):
         if not isinstance(slicing, WeightSlicing):
             raise ValueError(f"slicing={slicing!r} is not allowed; a mapping.WeightSlicing is required")
         self.slicing = slicing
+        if encoding is not None and getattr(encoding, "scale_by", "matrix") != "matrix":
+            raise ValueError(f"{name}: encoding.scale_by={encoding.scale_by!r} is not allowed with sliced weights "
+                             "(their integer levels share one weight step a matrix); 'matrix'")
         if corner is not None:
             raise ValueError(f"{name}: corner={corner!r} is not allowed with sliced weights (one tile set per "
                              "slice); leave the placement to first fit")

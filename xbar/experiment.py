@@ -57,7 +57,7 @@ import numpy as np
 import crossbar
 from crossbar.settings import check_settings, described, kind_of, left_out_at_default, listed_fields, setting
 from crossbar.validation import check_choice, check_finite, check_int, config_from_dict, config_to_dict
-from mapping import ChipSpec, Encoding, SlicingSpec, periphery_names
+from mapping import DRIFT_COMPENSATIONS, ChipSpec, Encoding, SlicingSpec, periphery_names
 
 from lstm.cells import CELLS
 from lstm.network import HEADS, LOSSES, MODES, REDUCTIONS
@@ -182,7 +182,9 @@ class HardwareSection:
     ``periphery`` names an accelerator's arrays, converters and slices (:func:`mapping.periphery_names`;
     ``"none"``: the sections' own); ``seconds_before_test`` lets that much simulated time pass on every
     array's clock between the end of training or programming and the test (drift, relaxation, read noise
-    with memory), 0..1e10 s."""
+    with memory), 0..1e10 s; ``drift_compensation`` (``"none"``, ``"global"``, ``"column"``) takes a
+    reference read after the last write and rescales the outputs after that time by ``reference / now``,
+    one gain a matrix or one an output column (:class:`mapping.drift_compensation.DriftCompensation`)."""
 
     SECTION: ClassVar[str] = "hardware"
 
@@ -197,6 +199,9 @@ class HardwareSection:
     seconds_before_test: float = setting(
         0.0, unit="s", doc="simulated time between the end of training or programming and the test",
         low=0.0, high=1e10, written_at_default=False)
+    drift_compensation: str = setting(
+        "none", choices=DRIFT_COMPENSATIONS, written_at_default=False,
+        doc="rescale the outputs after seconds_before_test by a reference read: none, global or column")
 
     def __post_init__(self):
         check_settings(self)

@@ -213,8 +213,13 @@ def train(exp: Experiment, problem: Optional[Problem] = None, way: Optional[str]
         tolerance = max(device.program_noise_sigma / 2, 1e-3 * device.g_max)
         hw.program(method=method, **({"tolerance": tolerance} if method == "write_verify" else {}))
         calibrate(hw, fit_data)
+    compensation = exp.hardware.drift_compensation
+    if hw is not None and compensation != "none":
+        hw.record_drift_reference()
     if hw is not None and exp.hardware.seconds_before_test > 0.0:
         hw.let_time_pass(exp.hardware.seconds_before_test)
+    if hw is not None:
+        hw.compensate_drift(compensation)
     if save_chip is not None and hw is not None:
         hw.save(save_chip)
     outputs = predict()
@@ -257,6 +262,11 @@ def baseline(problem: Problem) -> dict:
             problem.metric: float(np.sqrt(np.mean(err ** 2)))}
 
 
+RECORDED_WHEN_SET = {"encoding.scale_by": "matrix", "hardware.drift_compensation": "none"}
+"""Parameters added after runs were first recorded (issue 30), with their defaults: a run's resolved settings
+list them only when set otherwise, so the records of runs that do not use them stay as they were."""
+
+
 def resolved_settings(exp: Experiment, problem: Problem) -> dict:
     """Every setting as the run used it: the network resolved for the data (inputs, outputs, mode, head,
     loss) and every dotted parameter's value (periphery and device presets filled in; a converter left to
@@ -264,6 +274,8 @@ def resolved_settings(exp: Experiment, problem: Problem) -> dict:
     values = {}
     for p in parameters(exp):
         value = exp.value_of(p.name)
+        if p.name in RECORDED_WHEN_SET and value == RECORDED_WHEN_SET[p.name]:
+            continue
         values[p.name] = list(value) if isinstance(value, tuple) else value
     return {"network": config_to_dict(network_config(exp, problem)), "parameters": values}
 

@@ -88,6 +88,8 @@ ReadArrays = namedtuple("ReadArrays", [
     "adc_top",          # float: largest ADC code
     "noise",            # bool: read noise on
     "output_unit",      # float: amperes of an output of 1
+    "output_units",     # float64 (n_out,): amperes of an output of 1, output by output (per-output units only)
+    "per_output_unit",  # bool: output_units apply (a scale per column, a digital gain), else output_unit
     "adc_circuit",      # bool: each column converts on its own converter circuit (not the uniform quantizer)
     "column_converter",  # int64 (sum of band widths,): each band column's converter (circuit only)
     "converter_weights",  # float64 (n_converters, bits): each converter's bit levels, LSB
@@ -433,9 +435,14 @@ def read_product(inputs, plan, seeds, buffers, power, saturated, out, first_row,
 def _digital_outputs(inputs, plan, total, out, batch, n_logical):
     """The digital side's last steps: the sums ``total`` (n_out, batch), amperes, over ``output_unit`` into
     ``out`` (batch, n_out), less each output's share of ``sum_i V_i`` (offset encodings)."""
-    total_flat = total.ravel()
-    for e in range(total_flat.shape[0]):  # divided in place first: a contiguous loop vectorises, a strided one not
-        total_flat[e] = total_flat[e] / plan.output_unit
+    if plan.per_output_unit:  # each output its own unit (total is (n_out, batch): row j is output j)
+        for j in range(plan.n_out):
+            for b in range(batch):
+                total[j, b] = total[j, b] / plan.output_units[j]
+    else:
+        total_flat = total.ravel()
+        for e in range(total_flat.shape[0]):  # divided in place first: a contiguous loop vectorises, a strided one not
+            total_flat[e] = total_flat[e] / plan.output_unit
     for b in range(batch):
         for j in range(plan.n_out):
             out[b, j] = total[j, b]
@@ -832,7 +839,8 @@ def read_product_reference(inputs, plan, seeds, first_row=0, cell=None, adc_code
                 _reference_cycle(plan, u, u * u, seeds, first_row + k * PLANE_STRIDE,
                                  weight if plan.cycle_gain == 1.0 else weight / plan.cycle_gain, total, saturated,
                                  adc_codes)
-    out = (total / plan.output_unit).T.copy()
+    unit = plan.output_units[:, None] if plan.per_output_unit else plan.output_unit
+    out = (total / unit).T.copy()
     if plan.input_sum:
         volts = np.zeros(batch)
         for i in range(n_logical):  # in the kernel's order

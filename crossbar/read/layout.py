@@ -195,7 +195,9 @@ def kernel_tables(plan, layout: dict, arrays) -> ReadArrays:
         dac_step=0.0 if dac is None else float(dac.step), dac_top=0.0 if dac is None else float(dac.max_code),
         v_limit=float(dac.v_max + 0.5 * dac.step) if (dac is not None and not dac.clip) else LARGEST_DRIVE,
         adc_step=0.0 if adc is None else float(adc.step), adc_top=0.0 if adc is None else float(adc.max_code),
-        noise=noise, output_unit=float(plan.output_unit), adc_circuit=circuit,
+        noise=noise, output_unit=1.0 if plan.output_units is not None else float(plan.output_unit),
+        output_units=np.ones(plan.n_outputs) if plan.output_units is None else plan.output_units,
+        per_output_unit=plan.output_units is not None, adc_circuit=circuit,
         converter_weights=(np.concatenate([banks[id(a)].weights for a in arrays]) if circuit
                            else np.ones((0, 1))),
         converter_offsets=(np.concatenate([banks[id(a)].offsets_lsb for a in arrays]) if circuit

@@ -71,6 +71,18 @@ from crossbar.validation import as_float_array, check_int, check_range
 __all__ = ["Drive", "Read", "ReadPlan", "ReadSession"]
 
 
+def _output_units(output_unit, n_outputs: int) -> Tuple[object, Optional[np.ndarray]]:
+    """``(output_unit, output_units)`` of a plan: a float and None, or the per-output units (A, each > 0,
+    shape (n_outputs,)) twice; ``ValueError`` naming ``output_unit`` otherwise."""
+    if np.ndim(output_unit) == 0:
+        return check_range("output_unit", output_unit, 0.0, low_open=True, unit="A"), None
+    units = as_float_array("output_unit", output_unit, shape=(n_outputs,)).copy()
+    if not np.all(units > 0.0):
+        raise ValueError(f"output_unit: {int(np.count_nonzero(~(units > 0.0)))} per-output unit(s) not > 0 A; "
+                         "every output's unit must be positive")
+    return units, units
+
+
 class ReadPlan:
     """A compiled read of several :class:`Read` s (see the module text).
 
@@ -88,8 +100,10 @@ class ReadPlan:
         Volts of an input of 1 (``> 0``).
     constant_input : float
         Dimensionless drive of the constant inputs.
-    output_unit : float
-        Amperes of an output of 1 (``> 0``): outputs are the combined currents over it.
+    output_unit : float or array_like, shape (n_outputs,)
+        Amperes of an output of 1 (``> 0``): outputs are the combined currents over it. One value per
+        output divides each output by its own unit after the ADC (a scale per column restored
+        digitally, a drift compensation's gain); one float divides every output by that same float.
     dac : DAC, optional
         Row drivers; ``None`` for ideal sources.
     adc : ADC, optional
@@ -126,7 +140,7 @@ class ReadPlan:
         self.n_outputs = check_int("n_outputs", n_outputs, 1)
         self.volts_per_input = check_range("volts_per_input", volts_per_input, 0.0, low_open=True, unit="V")
         self.constant_input = check_range("constant_input", constant_input)
-        self.output_unit = check_range("output_unit", output_unit, 0.0, low_open=True, unit="A")
+        self.output_unit, self.output_units = _output_units(output_unit, self.n_outputs)
         if dac is not None and not isinstance(dac, DAC):
             raise ValueError(f"dac={dac!r} is not allowed; a crossbar.DAC or None")
         if adc is not None and not isinstance(adc, ADC):

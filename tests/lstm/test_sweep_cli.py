@@ -187,7 +187,8 @@ SET_TEXT = {"data.task": "vowels", "data.target": "a", "data.features": "a,b", "
             "training.clip_norm": "5",
             "training.optimizer": "sgd", "encoding.scheme": "column_pairs", "encoding.scale": "percentile",
             "network.reduction": "sum", "network.cell": "gru", "array.read_scheme": "floating",
-            "training.validation": "0.25", "training.patience": "3", "training.keep": "best"}
+            "training.validation": "0.25", "training.patience": "3", "training.keep": "best",
+            "encoding.scale_by": "column", "hardware.drift_compensation": "global"}
 """A value (as typed after --set) for keys whose default is absent or whose default would prove nothing."""
 WITH = {"dac.bits_per_cycle": {"dac.inputs": "bit_serial"}, "dac.conversion": {"dac.inputs": "bit_serial"},
         "training.patience": {"training.validation": 0.25}, "training.keep": {"training.validation": 0.25}}
