@@ -30,20 +30,14 @@ def pulse_counts(held: np.ndarray, threshold: float, max_pulses: Optional[int]) 
 class MixedPrecision(UpdateAlgorithm):
     """A digital accumulator per weight, transferred in whole pulses (see the module text)."""
 
-    settings_used = ("threshold_steps", "max_pulses", "transfer_every", "one_sided", "refresh_below")
+    settings_used = ("threshold_steps", "max_pulses", "transfer_every")
     needs_counted_pulses = True
 
     def __init__(self, spec, hardware, rng):
         super().__init__(spec, hardware, rng)
-        device = hardware.chip.device
-        if spec.one_sided and device.pulse_law.kind != "table":
-            raise ValueError(f"update.one_sided=True with device {device.name!r} (pulse_law.kind="
-                             f"{device.pulse_law.kind!r}): one-sided updates with refreshes are for measured-table "
-                             "devices whose potentiation is abrupt; set it False")
         self.accumulated = {name: np.zeros((mm.n_logical, mm.n_out)) for name, mm in hardware.matrices.items()}
         self.updates = 0
         self.transfers = 0
-        self.refreshed = 0
 
     def apply(self, delta: Dict[str, np.ndarray]) -> None:
         for name, d in self.logical_changes(delta).items():
@@ -56,26 +50,13 @@ class MixedPrecision(UpdateAlgorithm):
             step = mm.pulse_step()
             n = pulse_counts(chi / step, self.spec.threshold_steps, self.spec.max_pulses)
             if n.any():
-                mm.apply_pulse_counts(n, one_sided=self.spec.one_sided)
+                mm.apply_pulse_counts(n)
                 chi -= n * step
-            if self.spec.one_sided:
-                self.refresh(mm)
         self.transfers += 1
-
-    def refresh(self, mm) -> None:
-        """Write the one-sided pairs of ``mm`` with a device below ``refresh_below`` of the window again near
-        its top (:meth:`mapping.MappedMatrix.refresh_pairs`), from a read of every pair."""
-        device = self.hardware.chip.device
-        g_plus, g_minus = mm.pair_conductances()
-        low = device.g_min + self.spec.refresh_below * (device.g_max - device.g_min)
-        due = np.minimum(g_plus, g_minus) < low
-        if due.any():
-            top = device.g_max - 0.05 * (device.g_max - device.g_min)
-            self.refreshed += mm.refresh_pairs(due, g_plus, g_minus, top)
 
     def state(self) -> Dict[str, np.ndarray]:
         out = {f"accumulated.{name}": chi.copy() for name, chi in self.accumulated.items()}
-        out["counts"] = np.array([self.updates, self.transfers, self.refreshed], dtype=np.int64)
+        out["counts"] = np.array([self.updates, self.transfers], dtype=np.int64)
         return out
 
     def load_state(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
@@ -88,7 +69,7 @@ class MixedPrecision(UpdateAlgorithm):
                 raise ValueError(f"{source}: accumulated.{name} of shape {given.shape} (finite: "
                                  f"{bool(np.isfinite(given).all())}); {chi.shape} of finite numbers expected")
             chi[...] = given
-        self.updates, self.transfers, self.refreshed = (int(v) for v in state["counts"])
+        self.updates, self.transfers = (int(v) for v in state["counts"])
 
     def counts(self) -> Dict[str, int]:
-        return {"updates": self.updates, "transfers": self.transfers, "refreshed": self.refreshed}
+        return {"updates": self.updates, "transfers": self.transfers}

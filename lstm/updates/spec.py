@@ -29,13 +29,6 @@ class UpdateSpec:
         A digital accumulator (mixed precision) or transfer buffer (Tiki-Taka) sends pulses to a weight once
         it holds this many of the weight's nominal pulse steps (:meth:`mapping.MappedMatrix.pulse_step`),
         > 0; then ``trunc`` of what it holds, at least one.
-    one_sided : bool
-        Mixed precision: move each pair by depressing pulses only (a device of a measured table whose
-        potentiation is abrupt, TaOx, is lowered step by step instead), and write a pair again near the top of
-        its window, keeping its difference, once a device of it falls below ``refresh_below`` of the window
-        (aihwkit's one-sided unit cell with refresh). Measured-table devices only.
-    refresh_below : float
-        Fraction of the window (0..0.9) below which a one-sided pair is refreshed.
     max_pulses : int, optional
         Most pulses a device gets at one transfer (>= 1); None: no limit.
     transfer_every : int
@@ -59,10 +52,6 @@ class UpdateSpec:
                              doc="how in-situ training writes an update onto the devices")
     threshold_steps: float = setting(1.0, unit="steps", low=0.0, low_open=True, high=1e6, written_at_default=False,
                                      doc="accumulated change, in pulse steps, at which pulses are sent")
-    one_sided: bool = setting(False, written_at_default=False,
-                              doc="depressing pulses only, with refreshes (mixed precision; measured tables)")
-    refresh_below: float = setting(0.2, unit="1", low=0.0, low_open=True, high=0.9, written_at_default=False,
-                                   doc="fraction of the window below which a one-sided pair is refreshed")
     max_pulses: Optional[int] = setting(None, unit="pulses", low=1, written_at_default=False,
                                         doc="most pulses a device gets at one transfer (omit: no limit)")
     transfer_every: int = setting(1, unit="updates", low=1, written_at_default=False,
