@@ -35,10 +35,12 @@ class UpdateSpec:
         Mini-batch updates between two transfers (mixed precision: of the whole accumulator; Tiki-Taka:
         of one row of the fast array), >= 1.
     rows_per_transfer : int
-        Rows of each fast array read and transferred at one transfer, in turn (Tiki-Taka), >= 1; more than
-        a matrix has: each row once.
+        Rows of each fast array read and transferred at one transfer, in turn (Tiki-Taka), >= 1 (more than a
+        matrix has: each row once); None (the default): every row.
     fast_lr : float
-        The fast array's change per unit of the optimizer's change (Tiki-Taka), > 0.
+        The fast array's change per unit of the optimizer's change (Tiki-Taka), > 0. The defaults of
+        ``fast_lr``, ``transfer_lr``, ``chop_probability`` and ``rows_per_transfer`` are those that trained
+        vowels best of the few measured (docs/physics.md, "Update algorithms").
     transfer_lr : float
         Fraction of a fast-array read that goes into the transfer buffer (Tiki-Taka), > 0.
     chop_probability : float
@@ -56,13 +58,14 @@ class UpdateSpec:
                                         doc="most pulses a device gets at one transfer (omit: no limit)")
     transfer_every: int = setting(1, unit="updates", low=1, written_at_default=False,
                                   doc="mini-batch updates between two transfers")
-    rows_per_transfer: int = setting(1, unit="rows", low=1, written_at_default=False,
-                                     doc="fast-array rows read and transferred at each transfer (Tiki-Taka)")
-    fast_lr: float = setting(1.0, unit="1", low=0.0, low_open=True, high=1e6, written_at_default=False,
+    rows_per_transfer: Optional[int] = setting(None, unit="rows", low=1, written_at_default=False,
+                                               doc="fast-array rows read and transferred at each transfer "
+                                                   "(Tiki-Taka; omit: every row)")
+    fast_lr: float = setting(10.0, unit="1", low=0.0, low_open=True, high=1e6, written_at_default=False,
                              doc="fast array's change per unit of the optimizer's change (Tiki-Taka)")
-    transfer_lr: float = setting(1.0, unit="1", low=0.0, low_open=True, high=1e6, written_at_default=False,
+    transfer_lr: float = setting(0.1, unit="1", low=0.0, low_open=True, high=1e6, written_at_default=False,
                                  doc="fraction of a fast-array read the transfer buffer takes (Tiki-Taka)")
-    chop_probability: float = setting(0.1, unit="1", low=0.0, low_open=True, high=1.0, written_at_default=False,
+    chop_probability: float = setting(0.02, unit="1", low=0.0, low_open=True, high=1.0, written_at_default=False,
                                       doc="chance a row's chopper flips after its read (chopped Tiki-Taka, AGAD)")
 
     def __post_init__(self):

@@ -57,7 +57,8 @@ class TikiTakaV2(UpdateAlgorithm):
         """Read ``rows_per_transfer`` rows of each fast array, in turn, and move what the buffer holds in whole
         steps onto the weights."""
         for name, mm in self.hardware.matrices.items():
-            for _ in range(min(self.spec.rows_per_transfer, self.fast[name].n_in)):
+            rows = self.fast[name].n_in if self.spec.rows_per_transfer is None else self.spec.rows_per_transfer
+            for _ in range(min(rows, self.fast[name].n_in)):
                 self.transfer_row(name, mm)
         self.transfers += 1
 

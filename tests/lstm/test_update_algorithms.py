@@ -76,7 +76,8 @@ class NumpyTikiTaka:
         self.updates += 1
         if self.updates % self.spec.transfer_every == 0:
             for n in self.fast:
-                for _ in range(min(self.spec.rows_per_transfer, self.fast[n].shape[0])):
+                rows = self.fast[n].shape[0] if self.spec.rows_per_transfer is None else self.spec.rows_per_transfer
+                for _ in range(min(rows, self.fast[n].shape[0])):
                     self._transfer(n)
 
     def _transfer(self, n):
