@@ -12,6 +12,8 @@ Rows:
    (forward on the arrays, backward in software, the update by pulses, the
    read-back) against one software epoch of the same network, interleaved
    like the inference rows.
+   The same epoch of vowels on ``hfo2_soft_bounds`` arrays for each in-situ update algorithm
+   (``sgd``, ``mixed_precision``, ``tiki_taka_v2``, ``chopped_tiki_taka_v2``, ``agad``).
 3. The IR-drop solve of a 128 x 64 array: Numba block Gauss-Seidel against the
    scipy.sparse nodal LU.
 4. An LSTM layer with 1 ohm wire segments against the same layer without wires,
@@ -172,6 +174,29 @@ def epoch_rows(repeats: int):
     return rows
 
 
+def algorithm_epoch_rows(repeats: int):
+    """One in-situ vowels epoch of each update algorithm (:mod:`lstm.updates`) on ``hfo2_soft_bounds``
+    arrays against one software epoch of the same network, interleaved; each side keeps training from call to
+    call. The Tiki-Taka family reads every row of its fast arrays at every update (their default)."""
+    rows = []
+    for algorithm in ("sgd", "mixed_precision", "tiki_taka_v2", "chopped_tiki_taka_v2", "agad"):
+        values = {"hardware.preset": "hfo2_soft_bounds", "update.algorithm": algorithm}
+        if algorithm != "sgd":
+            values["array.count"] = 8  # room for the fast arrays beside Li et al.'s one array
+        exp = li2019("vowels").with_values(values)
+        data = problem_of(exp)
+        epochs = {}
+        for way in ("in_situ", None):
+            trainer = build_trainer(exp, data, way)[0]
+            opt, rng = Optimizer(exp.optimizer_config()), np.random.default_rng(0)
+            epochs[way] = (lambda trainer=trainer, opt=opt, rng=rng:
+                           train_epoch(trainer, data.train, exp.training.batch_size, opt, rng))
+        t, f = interleaved(epochs["in_situ"], epochs[None], max(3, repeats // 3))
+        rows.append(_row(f"one training epoch, vowels: in situ {algorithm} on hfo2_soft_bounds vs software",
+                         (len(data.train), exp.training.batch_size), t, f))
+    return rows
+
+
 def ir_drop_rows(repeats: int):
     rng = np.random.default_rng(0)
     device = crossbar.preset("li2019")
@@ -294,7 +319,8 @@ def thread_rows(repeats: int):
 def run(repeats: int = 15, large: bool = False):
     """All benchmark rows: dicts with name, shape, seconds, floor_seconds, ratio."""
     tasks.airline()  # data loaded before timing
-    return (inference_rows(repeats) + epoch_rows(repeats) + ir_drop_rows(repeats) + wires_rows(repeats)
+    return (inference_rows(repeats) + epoch_rows(repeats) + algorithm_epoch_rows(repeats) + ir_drop_rows(repeats)
+            + wires_rows(repeats)
             + converter_rows(repeats) + scale_rows(repeats) + build_rows(large) + thread_rows(repeats))
 
 

@@ -4,9 +4,9 @@ Every weight matrix ``C`` (the one the network reads) gets a fast array ``A`` of
 rows, bias rows included, as plain inputs) on the same chip, started at weights zero
 (:meth:`mapping.MappedMatrix.initialize`). Each mini-batch's change goes onto ``A`` as pulses,
 ``fast_lr`` times the change (:meth:`mapping.MappedMatrix.apply_logical_update`). Every
-``transfer_every`` updates one row ``k`` of each ``A`` is read through the converters (a one-hot input:
-a real read, with its noise, ADC and energy) and ``transfer_lr`` times the read, in ``C``'s pulse steps,
-adds to row ``k`` of a digital buffer ``H``; where ``|H|`` reaches ``threshold_steps``, ``C`` gets
+``transfer_every`` updates ``rows_per_transfer`` rows ``k`` of each ``A`` (default all) are read through
+the converters (one-hot inputs: real reads, with their noise, ADC and energy) and ``transfer_lr`` times a
+row's read, in ``C``'s pulse steps, adds to row ``k`` of a digital buffer ``H``; where ``|H|`` reaches ``threshold_steps``, ``C`` gets
 ``trunc(H)`` whole pulses (at least one, at most ``max_pulses``) and ``H`` loses them. Rows are taken in
 turn. ``C`` thus integrates ``A``, a low-pass filter of the gradient that averages the fast devices' noise
 and asymmetry out; what stays is the fast devices' bias at their symmetry point, which the chopped
@@ -54,30 +54,27 @@ class TikiTakaV2(UpdateAlgorithm):
             self.transfer()
 
     def transfer(self) -> None:
-        """Read ``rows_per_transfer`` rows of each fast array, in turn, and move what the buffer holds in whole
-        steps onto the weights."""
+        """Read ``rows_per_transfer`` rows of each fast array, the next ones in turn, in one read of as many
+        one-hot inputs (each row's read is a read of its own, with its own noise), take them into the buffer
+        row by row, and send what it holds in whole pulse steps to the weights."""
         for name, mm in self.hardware.matrices.items():
-            rows = self.fast[name].n_in if self.spec.rows_per_transfer is None else self.spec.rows_per_transfer
-            for _ in range(min(rows, self.fast[name].n_in)):
-                self.transfer_row(name, mm)
-        self.transfers += 1
-
-    def transfer_row(self, name: str, mm) -> None:
-        """Read the next row of matrix ``name``'s fast array into the buffer and send what it holds in whole
-        pulse steps to the weights ``mm``."""
-        fast, k = self.fast[name], self.next_row[name]
-        one_hot = np.zeros((1, fast.n_in))
-        one_hot[0, k] = 1.0
-        read = fast.matvec(one_hot)[0]
-        held = self.buffer[name][k] + self.spec.transfer_lr * self.signal(name, k, read) / mm.pulse_step()
-        n = pulse_counts(held, self.spec.threshold_steps, self.spec.max_pulses)
-        if n.any():
+            fast = self.fast[name]
+            wanted = fast.n_in if self.spec.rows_per_transfer is None else self.spec.rows_per_transfer
+            rows = (self.next_row[name] + np.arange(min(wanted, fast.n_in))) % fast.n_in
+            one_hot = np.zeros((len(rows), fast.n_in))
+            one_hot[np.arange(len(rows)), rows] = 1.0
+            reads = fast.matvec(one_hot)
             counts = np.zeros((mm.n_logical, mm.n_out))
-            counts[k] = n
-            mm.apply_pulse_counts(counts)
-        self.buffer[name][k] = held - n
-        self.after_read(name, k)
-        self.next_row[name] = (k + 1) % fast.n_in
+            step = mm.pulse_step()
+            for k, read in zip(rows, reads):
+                held = self.buffer[name][k] + self.spec.transfer_lr * self.signal(name, k, read) / step
+                counts[k] = pulse_counts(held, self.spec.threshold_steps, self.spec.max_pulses)
+                self.buffer[name][k] = held - counts[k]
+                self.after_read(name, k)
+            if counts.any():
+                mm.apply_pulse_counts(counts)
+            self.next_row[name] = int((rows[-1] + 1) % fast.n_in)
+        self.transfers += 1
 
     def signal(self, name: str, k: int, read: np.ndarray) -> np.ndarray:
         """What a read of row ``k`` of a fast array adds to the buffer (weight units): the read, through the
