@@ -79,7 +79,8 @@ measured by ``xbar map`` of 8 814 arrays of 128 x 64 devices."""
 
 
 def check_chip_memory(network: NetworkConfig, config: ChipSpec) -> None:
-    """Refuse a chip whose arrays (:func:`estimated_arrays`, each :func:`crossbar.array.crossbar_array.estimated_array_bytes`)
+    """Refuse a chip whose arrays (:func:`estimated_arrays`, each
+    :func:`crossbar.array.crossbar_array.estimated_array_bytes`)
     would not fit the memory available, before anything is placed: one line with the size, the estimate
     and the memory."""
     arrays = estimated_arrays(network, config)
@@ -344,8 +345,9 @@ class HardwareNetwork:
         self.chip.load_state({k[len("chip."):]: v for k, v in state.items() if k.startswith("chip.")}, source)
         auxiliary = json.loads(str(state["auxiliary"])) if "auxiliary" in state else {}
         if not isinstance(auxiliary, dict) or sorted(auxiliary) != sorted(self.auxiliary):
-            raise ValueError(f"{source}: auxiliary matrices {sorted(auxiliary) if isinstance(auxiliary, dict) else auxiliary}"
-                             f" saved; this chip has {sorted(self.auxiliary)} (an update algorithm's fast arrays)")
+            saved = sorted(auxiliary) if isinstance(auxiliary, dict) else auxiliary
+            raise ValueError(f"{source}: auxiliary matrices {saved} saved; this chip has {sorted(self.auxiliary)} "
+                             "(an update algorithm's fast arrays)")
         for name, mm in self.all_matrices().items():
             mm.load_state({**matrices, **auxiliary}[name], f"{source}: matrix {name}")
         self._read_back = read_back or None

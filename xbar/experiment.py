@@ -267,7 +267,8 @@ SECTIONS = {"data": DataSection, "network": NetworkSection, "hardware": Hardware
             "slicing": SlicingSpec, "wires": crossbar.WiresSpec, "training": TrainingSection, "update": UpdateSpec}
 """The sections that are specs, in the file's order: the experiment's own (data, network, hardware,
 training), the physical layer's and the mapping's (``crossbar.ArraySpec``, ``AdcSpec``, ``DacSpec``,
-``WiresSpec``, ``mapping.SlicingSpec``) and the in-situ update algorithm's (``lstm.updates.UpdateSpec``); ``device`` (:class:`crossbar.DeviceModel`) and ``encoding``
+``WiresSpec``, ``mapping.SlicingSpec``) and the in-situ update algorithm's (``lstm.updates.UpdateSpec``);
+``device`` (:class:`crossbar.DeviceModel`) and ``encoding``
 (:class:`mapping.Encoding`) hold overrides of a preset and of a way's default."""
 
 OVERRIDE_SECTIONS = {"device": crossbar.DeviceModel, "encoding": Encoding}

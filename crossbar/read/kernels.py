@@ -56,7 +56,8 @@ from numba.extending import overload
 
 from crossbar.circuits.adc import (circuit_codes_reference, circuit_convert_reference, circuit_end_one,
                                    circuit_signal_one, sar_keeps)
-from crossbar.circuits.conversion import adc_reference, convert_one, dac_one, dac_reference, noisy_current, noisy_current_reference
+from crossbar.circuits.conversion import (adc_reference, convert_one, dac_one, dac_reference, noisy_current,
+                                         noisy_current_reference)
 from crossbar.numerics.random_streams import fill_normals_by_counter, padded_length, row_seed, standard_normals
 from crossbar.numerics.simd import paired_products
 from crossbar.numerics.vecmath import fma, fma32_reference

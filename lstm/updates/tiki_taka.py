@@ -6,11 +6,11 @@ rows, bias rows included, as plain inputs) on the same chip, started at weights 
 ``fast_lr`` times the change (:meth:`mapping.MappedMatrix.apply_logical_update`). Every
 ``transfer_every`` updates ``rows_per_transfer`` rows ``k`` of each ``A`` (default all) are read through
 the converters (one-hot inputs: real reads, with their noise, ADC and energy) and ``transfer_lr`` times a
-row's read, in ``C``'s pulse steps, adds to row ``k`` of a digital buffer ``H``; where ``|H|`` reaches ``threshold_steps``, ``C`` gets
-``trunc(H)`` whole pulses (at least one, at most ``max_pulses``) and ``H`` loses them. Rows are taken in
-turn. ``C`` thus integrates ``A``, a low-pass filter of the gradient that averages the fast devices' noise
-and asymmetry out; what stays is the fast devices' bias at their symmetry point, which the chopped
-variants remove (:mod:`lstm.updates.chopped`).
+row's read, in ``C``'s pulse steps, adds to row ``k`` of a digital buffer ``H``; where ``|H|`` reaches
+``threshold_steps``, ``C`` gets ``trunc(H)`` whole pulses (at least one, at most ``max_pulses``) and ``H``
+loses them. Rows are taken in turn. ``C`` thus integrates ``A``, a low-pass filter of the gradient that
+averages the fast devices' noise and asymmetry out; what stays is the fast devices' bias at their symmetry
+point, which the chopped variants remove (:mod:`lstm.updates.chopped`).
 """
 
 from __future__ import annotations
