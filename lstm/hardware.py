@@ -144,8 +144,8 @@ class HardwareNetwork:
 
     def place_auxiliary(self, name: str, n_rows: int, n_cols: int) -> MappedMatrix:
         """Place a matrix of an update algorithm's own (a fast array) on the chip, without bias rows, started
-        at weights zero (:meth:`mapping.MappedMatrix.initialize`) with its ADC's full scale set as the
-        network's are. Its reads and pulses count in :meth:`counters`; :meth:`state` and :meth:`save` hold
+        at weights zero (:meth:`mapping.MappedMatrix.initialize`) with its ADC's full scale set by the
+        mapping's rule (``adc.range_by``; calibration does not reach it: its range is the outputs'). Its reads and pulses count in :meth:`counters`; :meth:`state` and :meth:`save` hold
         it, and :meth:`load` places it again."""
         if name in self.matrices or name in self.auxiliary:
             raise ValueError(f"a matrix named {name!r} is already on the chip")
@@ -342,12 +342,15 @@ class HardwareNetwork:
                              f"{sorted(self.matrices)}")
         read_back = {name: as_float_array(f"{source}: read_back.{name}", w, shape=self.network.params[name].shape)
                      for name, w in read_back.items()}
-        self.chip.load_state({k[len("chip."):]: v for k, v in state.items() if k.startswith("chip.")}, source)
-        auxiliary = json.loads(str(state["auxiliary"])) if "auxiliary" in state else {}
+        try:
+            auxiliary = json.loads(str(state["auxiliary"])) if "auxiliary" in state else {}
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{source}: the auxiliary matrices' state cannot be read ({error})") from None
         if not isinstance(auxiliary, dict) or sorted(auxiliary) != sorted(self.auxiliary):
             saved = sorted(auxiliary) if isinstance(auxiliary, dict) else auxiliary
             raise ValueError(f"{source}: auxiliary matrices {saved} saved; this chip has {sorted(self.auxiliary)} "
                              "(an update algorithm's fast arrays)")
+        self.chip.load_state({k[len("chip."):]: v for k, v in state.items() if k.startswith("chip.")}, source)
         for name, mm in self.all_matrices().items():
             mm.load_state({**matrices, **auxiliary}[name], f"{source}: matrix {name}")
         self._read_back = read_back or None
@@ -384,7 +387,10 @@ class HardwareNetwork:
             network.set_params(SoftwareTrainer(network).check_state(
                 {k: v for k, v in arrays.items() if k.startswith("param:")}, path))
             hw = cls(network, config, seed=0, compiled=compiled, threads=threads)
-            for name, (rows, cols) in meta.get("auxiliary", {}).items():
+            auxiliary = meta.get("auxiliary", {})
+            if not (isinstance(auxiliary, dict) and all(isinstance(s, list) and len(s) == 2 for s in auxiliary.values())):
+                raise ValueError(f"auxiliary={auxiliary!r} in its record; {{name: [rows, cols]}} expected")
+            for name, (rows, cols) in auxiliary.items():
                 hw.place_auxiliary(name, rows, cols)
             hw.load_state({k[len("hardware:"):]: v for k, v in arrays.items() if k.startswith("hardware:")}, path)
         except KeyError as error:

@@ -8,7 +8,7 @@ weights); after time on the chip the same read is made again, and each output is
 gain after the ADC, ``reference / now``: one for the whole matrix (``"global"``, the ratio of the sums
 over all columns) or one per output column (``"column"``). The gain divides the read plan's per-output
 unit (:class:`crossbar.ReadPlan`'s ``output_unit``). A drift exponent shared by every device is recovered
-exactly by either; a spread of exponents leaves the column-to-column (``column``) or device-to-device
+by either up to the read noise of the two reads; a spread of exponents leaves the column-to-column (``column``) or device-to-device
 part. Conductances in siemens.
 """
 

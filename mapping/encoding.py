@@ -74,6 +74,9 @@ class Encoding:
     """
 
     SECTION: ClassVar[str] = "encoding"
+    NEW_FIELDS_AT_DEFAULT: ClassVar[dict] = {"scale_by": "matrix"}
+    """Fields added after chips were first saved: written only when set otherwise (saved chips and results
+    keep the form they had)."""
 
     scheme: str = setting("row_pairs", choices=SCHEMES, doc="where the two devices of a pair sit")
     scale: str = setting("fits", choices=SCALE_MODES, doc="how the scale is chosen")

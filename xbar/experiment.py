@@ -62,7 +62,7 @@ from mapping import DRIFT_COMPENSATIONS, ChipSpec, Encoding, SlicingSpec, periph
 from lstm.cells import CELLS
 from lstm.network import HEADS, LOSSES, MODES, REDUCTIONS
 from lstm.optim import OPTIMIZERS, OptimizerConfig
-from lstm.updates import UpdateSpec
+from lstm.updates import UPDATE_ALGORITHMS, UpdateSpec
 
 TASKS = ("airline", "vowels")
 """The tasks shipped with the package (``lstm/data``)."""
@@ -356,6 +356,7 @@ class Experiment:
                   and self._given["slicing"].weight_bits is None else "")
             raise ValueError(f"slicing.weight_bits{by} with hardware.way='in_situ': sliced weights are programmed, "
                              "not trained by pulses; choose way ex_situ or hardware_aware, or leave weight_bits out")
+        self._check_issue30_combinations()
         if self.update.algorithm != "sgd" and self.hardware.way != "in_situ":
             raise ValueError(f"update.algorithm={self.update.algorithm!r} with hardware.way={self.hardware.way!r}: "
                              "an update algorithm writes in-situ training's changes; choose hardware.way "
@@ -366,6 +367,24 @@ class Experiment:
         if self.hardware.placement == "li2019" and self.data.task is None:
             raise ValueError("hardware.placement='li2019' places the shipped tasks' networks; use first_fit for "
                              "your own data")
+
+    def _check_issue30_combinations(self) -> None:
+        """Refuse, before anything trains, the combinations of the update algorithm, the scale per column and
+        drift compensation with what cannot carry them."""
+        algorithm = UPDATE_ALGORITHMS.lookup(self.update.algorithm)
+        device = self.device_model()
+        if algorithm.needs_counted_pulses and device.two_pulse is not None:
+            raise ValueError(f"update.algorithm={self.update.algorithm!r} with device {device.name!r}: it counts whole "
+                             "pulses and this device is written by Li et al.'s two-pulse scheme (every device of a "
+                             "region SET again at each write); choose update.algorithm 'sgd' or a pulse-law or "
+                             "measured-table device")
+        if self.slicing.weight_bits is not None:
+            if self.encoding.get("scale_by", "matrix") != "matrix":
+                raise ValueError(f"encoding.scale_by={self.encoding['scale_by']!r} with slicing.weight_bits: sliced "
+                                 "weights share one weight step over their levels; 'matrix' is required")
+            if self.hardware.drift_compensation != "none":
+                raise ValueError(f"hardware.drift_compensation={self.hardware.drift_compensation!r} with "
+                                 "slicing.weight_bits: sliced matrices have no drift reference; 'none' is required")
 
     # ---------------------------------------------------------------- resolved objects
     def device_model(self) -> crossbar.DeviceModel:

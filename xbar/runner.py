@@ -19,6 +19,7 @@ chooses nothing.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import time
@@ -33,6 +34,7 @@ from mapping import ChipSpec
 from lstm.hardware import HardwareAwareTrainer, HardwareNetwork, InSituTrainer, li2019_corners, programming_weight_noise
 from lstm.network import Network, NetworkConfig
 from lstm.train import Dataset, History, SoftwareTrainer, fit
+from lstm.updates import UpdateSpec
 from xbar.experiment import Experiment, parameters
 from xbar.problems import Problem, load_problem
 
@@ -218,8 +220,7 @@ def train(exp: Experiment, problem: Optional[Problem] = None, way: Optional[str]
         hw.record_drift_reference()
     if hw is not None and exp.hardware.seconds_before_test > 0.0:
         hw.let_time_pass(exp.hardware.seconds_before_test)
-    if hw is not None:
-        hw.compensate_drift(compensation)
+        hw.compensate_drift(compensation)  # (no time passed: nothing drifted, and a gain of two reads is noise)
     if save_chip is not None and hw is not None:
         hw.save(save_chip)
     outputs = predict()
@@ -262,9 +263,11 @@ def baseline(problem: Problem) -> dict:
             problem.metric: float(np.sqrt(np.mean(err ** 2)))}
 
 
-RECORDED_WHEN_SET = {"encoding.scale_by": "matrix", "hardware.drift_compensation": "none"}
-"""Parameters added after runs were first recorded (issue 30), with their defaults: a run's resolved settings
-list them only when set otherwise, so the records of runs that do not use them stay as they were."""
+RECORDED_WHEN_SET = {"encoding.scale_by": "matrix", "hardware.drift_compensation": "none",
+                     **{f"update.{f.name}": f.default for f in dataclasses.fields(UpdateSpec)}}
+"""Parameters added after runs were first recorded (issue 30: the scale per column, drift compensation, the
+update algorithm and its settings), with their defaults: a run's resolved settings list them only when set
+otherwise, so the records of runs that do not use them stay as they were."""
 
 
 def resolved_settings(exp: Experiment, problem: Problem) -> dict:

@@ -34,9 +34,11 @@ def nominal_steps(device) -> Tuple[float, float]:
         Step up and step down, S.
     """
     law = device.pulse_law
-    if device.two_pulse is not None or law is None:
+    if device.two_pulse is not None:
         raise ValueError(f"device {device.name!r} is written by gate voltages (two-pulse scheme), not by counted "
                          "pulses: it has no nominal pulse step")
+    if law is None:
+        raise ValueError(f"device {device.name!r} has no pulse law: it has no nominal pulse step")
     middle = 0.5 * (device.g_min + device.g_max)
     if law.kind == "table":
         table = law.pulse_table()

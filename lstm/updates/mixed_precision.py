@@ -69,7 +69,10 @@ class MixedPrecision(UpdateAlgorithm):
                 raise ValueError(f"{source}: accumulated.{name} of shape {given.shape} (finite: "
                                  f"{bool(np.isfinite(given).all())}); {chi.shape} of finite numbers expected")
             chi[...] = given
-        self.updates, self.transfers = (int(v) for v in state["counts"])
+        counts = np.asarray(state["counts"], dtype=np.int64)
+        if counts.shape != (2,):
+            raise ValueError(f"{source}: counts of shape {counts.shape}; (2,) expected")
+        self.updates, self.transfers = (int(v) for v in counts)
 
     def counts(self) -> Dict[str, int]:
         return {"updates": self.updates, "transfers": self.transfers}

@@ -33,7 +33,7 @@ class UpdateSpec:
         Most pulses a device gets at one transfer (>= 1); None: no limit.
     transfer_every : int
         Mini-batch updates between two transfers (mixed precision: of the whole accumulator; Tiki-Taka:
-        of one row of the fast array), >= 1.
+        of ``rows_per_transfer`` rows of each fast array), >= 1.
     rows_per_transfer : int
         Rows of each fast array read and transferred at one transfer, in turn (Tiki-Taka), >= 1 (more than a
         matrix has: each row once); None (the default): every row.

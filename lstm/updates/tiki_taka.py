@@ -106,11 +106,15 @@ class TikiTakaV2(UpdateAlgorithm):
                                      "numbers expected")
                 mine[...] = given
         rows = np.asarray(state["next_row"], dtype=np.int64)
+        counts = np.asarray(state["counts"], dtype=np.int64)
+        if rows.shape != (len(self.buffer),) or counts.shape != (2,):
+            raise ValueError(f"{source}: next_row of shape {rows.shape} and counts of shape {counts.shape}; "
+                             f"({len(self.buffer)},) and (2,) expected")
         for name, row in zip(self.buffer, rows):
             if not 0 <= row < self.fast[name].n_in:
                 raise ValueError(f"{source}: next_row of {name} is {row}; 0..{self.fast[name].n_in - 1} expected")
             self.next_row[name] = int(row)
-        self.updates, self.transfers = (int(v) for v in state["counts"])
+        self.updates, self.transfers = (int(v) for v in counts)
 
     def counts(self) -> Dict[str, int]:
         return {"updates": self.updates, "transfers": self.transfers}

@@ -292,3 +292,18 @@ def test_the_published_ordering_on_soft_bounds_devices_with_offsets():
     assert error["tiki_taka_v2"] < error["sgd"]
     assert min(error["chopped_tiki_taka_v2"], error["agad"]) < 0.8 * error["tiki_taka_v2"]
     assert error["agad"] < error["chopped_tiki_taka_v2"]
+
+
+def test_an_experiment_refuses_what_cannot_carry_its_update_scale_or_compensation():
+    from xbar.experiment import li2019
+
+    exp = li2019("vowels", epochs=1)
+    with pytest.raises(ValueError, match="update.algorithm='mixed_precision' with device 'li2019': it counts whole "
+                                         "pulses"):
+        exp.with_values({"update.algorithm": "mixed_precision"})
+    sliced = exp.with_values({"hardware.way": "ex_situ_one_shot", "hardware.placement": "first_fit",
+                              "slicing.weight_bits": 8})
+    with pytest.raises(ValueError, match="encoding.scale_by='column' with slicing.weight_bits"):
+        sliced.with_values({"encoding.scale_by": "column"})
+    with pytest.raises(ValueError, match="hardware.drift_compensation='global' with slicing.weight_bits"):
+        sliced.with_values({"hardware.drift_compensation": "global"})
