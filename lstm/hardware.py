@@ -145,8 +145,9 @@ class HardwareNetwork:
     def place_auxiliary(self, name: str, n_rows: int, n_cols: int) -> MappedMatrix:
         """Place a matrix of an update algorithm's own (a fast array) on the chip, without bias rows, started
         at weights zero (:meth:`mapping.MappedMatrix.initialize`) with its ADC's full scale set by the
-        mapping's rule (``adc.range_by``; calibration does not reach it: its range is the outputs'). Its reads and pulses count in :meth:`counters`; :meth:`state` and :meth:`save` hold
-        it, and :meth:`load` places it again."""
+        mapping's rule (``adc.range_by``; calibration does not reach it: its range is the outputs'). Its
+        reads and pulses count in :meth:`counters`; :meth:`state` and :meth:`save` hold it, and :meth:`load`
+        places it again."""
         if name in self.matrices or name in self.auxiliary:
             raise ValueError(f"a matrix named {name!r} is already on the chip")
         try:
@@ -388,7 +389,8 @@ class HardwareNetwork:
                 {k: v for k, v in arrays.items() if k.startswith("param:")}, path))
             hw = cls(network, config, seed=0, compiled=compiled, threads=threads)
             auxiliary = meta.get("auxiliary", {})
-            if not (isinstance(auxiliary, dict) and all(isinstance(s, list) and len(s) == 2 for s in auxiliary.values())):
+            if not (isinstance(auxiliary, dict)
+                    and all(isinstance(s, list) and len(s) == 2 for s in auxiliary.values())):
                 raise ValueError(f"auxiliary={auxiliary!r} in its record; {{name: [rows, cols]}} expected")
             for name, (rows, cols) in auxiliary.items():
                 hw.place_auxiliary(name, rows, cols)

@@ -188,10 +188,16 @@ SET_TEXT = {"data.task": "vowels", "data.target": "a", "data.features": "a,b", "
             "training.optimizer": "sgd", "encoding.scheme": "column_pairs", "encoding.scale": "percentile",
             "network.reduction": "sum", "network.cell": "gru", "array.read_scheme": "floating",
             "training.validation": "0.25", "training.patience": "3", "training.keep": "best",
-            "encoding.scale_by": "column", "hardware.drift_compensation": "global"}
+            "encoding.scale_by": "column", "hardware.drift_compensation": "global",
+            "update.algorithm": "mixed_precision", "update.max_pulses": "2", "update.rows_per_transfer": "3"}
 """A value (as typed after --set) for keys whose default is absent or whose default would prove nothing."""
 WITH = {"dac.bits_per_cycle": {"dac.inputs": "bit_serial"}, "dac.conversion": {"dac.inputs": "bit_serial"},
-        "training.patience": {"training.validation": 0.25}, "training.keep": {"training.validation": 0.25}}
+        "training.patience": {"training.validation": 0.25}, "training.keep": {"training.validation": 0.25},
+        "update.algorithm": {"hardware.way": "in_situ", "hardware.preset": "hfo2_soft_bounds"},
+        **{f"update.{name}": {"hardware.way": "in_situ", "hardware.preset": "hfo2_soft_bounds",
+                              "update.algorithm": "agad"}
+           for name in ("threshold_steps", "max_pulses", "transfer_every", "rows_per_transfer", "fast_lr",
+                        "transfer_lr", "chop_probability")}}
 """Keys that need another key set first."""
 
 
