@@ -15,6 +15,7 @@ registries themselves live with what they hold:
 
 from __future__ import annotations
 
+import inspect
 import re
 from contextlib import contextmanager
 from typing import Dict, Iterator, Tuple
@@ -57,6 +58,10 @@ class Registry:
         if not (isinstance(cls, type) and issubclass(cls, self.interface)):
             raise ValueError(f"{self.what} {name!r}: cls={cls!r} is not allowed; a subclass of "
                              f"{self.interface.__module__}.{self.interface.__qualname__} is required")
+        if inspect.isabstract(cls):
+            missing = sorted(getattr(cls, "__abstractmethods__", ()))
+            raise ValueError(f"{self.what} {name!r}: cls={cls.__name__} is not allowed; it does not define "
+                             f"{', '.join(missing)}, which a {self.interface.__name__} must")
         self._classes[name] = cls
         if builtin:
             self._builtin.add(name)

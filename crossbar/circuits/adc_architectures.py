@@ -24,6 +24,8 @@ Units: currents in amperes; signals, levels and codes in LSB.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from crossbar.registry import Registry
@@ -46,7 +48,7 @@ def circuit_codes_reference(x, weights, half_codes):
     return code - half_codes
 
 
-class AdcArchitecture:
+class AdcArchitecture(ABC):
     """Interface of an ADC architecture (see the module text).
 
     Parameters
@@ -78,11 +80,11 @@ class AdcArchitecture:
         the ideal ``2**b`` (nothing drawn from ``rng``)."""
         return np.tile(2.0 ** np.arange(bits), (n_converters, 1))
 
+    @abstractmethod
     def codes(self, x, weights, half_codes) -> np.ndarray:
         """The compute step: signed codes (integer-valued floats) for signals ``x`` (LSB, after gain and
         offset) on converters of bit levels ``weights`` (LSB, broadcastable to ``x.shape + (bits,)``);
         ``half_codes`` is ``2**(bits-1)``. Codes beyond ``+-(half_codes - 1)`` are clipped afterwards."""
-        raise NotImplementedError(f"{type(self).__name__} gives no codes: an ADC architecture must define codes()")
 
 
 class _SuccessiveLevels(AdcArchitecture):
@@ -113,7 +115,8 @@ class SarAdc(_SuccessiveLevels):
     """Successive approximation against a binary-weighted capacitor DAC with mismatch."""
 
     def check(self):
-        pass
+        """A SAR has every part the circuit settings name (capacitor DAC, comparator, amplifier): nothing to
+        refuse."""
 
     def draw_weights(self, bits, n_converters, rng):
         """One normal per bit and one for the dummy, converter after converter: ``2**b`` unit capacitors

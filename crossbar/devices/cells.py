@@ -17,12 +17,19 @@ it, and the devices sit below the circuits.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from crossbar.registry import Registry
 
 
-class CellIV:
+SLOPE_STEP_VOLTS = 1e-6
+"""Half-width, V, of the central difference by which a law without a closed-form slope is differentiated (its
+error, the third derivative times h^2 / 6, is far below a Newton solve's tolerance for a smooth law)."""
+
+
+class CellIV(ABC):
     """Interface of a cell I-V law ``I = G f(V)`` (see the module text).
 
     Parameters
@@ -41,18 +48,19 @@ class CellIV:
     def __init__(self, device):
         self.device = device
 
+    @abstractmethod
     def current_per_siemens(self, volts) -> np.ndarray:
         """``f(V)``: a cell's current per siemens of its conductance at voltages ``volts`` (V), A/S, odd in
         ``V`` (a negative drive gives the negative current)."""
-        raise NotImplementedError(f"{type(self).__name__} gives no current: a cell I-V law must define "
-                                  "current_per_siemens()")
 
     def slope_per_siemens(self, volts) -> np.ndarray:
         """``f'(V)``, per volt of ``volts`` (V): what a solve of a passive array
         (:func:`crossbar.solve_passive` with a :class:`crossbar.circuits.passive.LawCell`) steps by. Optional:
-        a network read needs only :meth:`current_per_siemens`."""
-        raise NotImplementedError(f"{type(self).__name__} gives no slope: define slope_per_siemens() to solve "
-                                  "passive arrays of its cells")
+        a network read needs only :meth:`current_per_siemens`. By default a central difference of
+        :meth:`current_per_siemens` over :data:`SLOPE_STEP_VOLTS`; a law with a closed form gives it instead."""
+        v = np.asarray(volts, dtype=np.float64)
+        return (self.current_per_siemens(v + SLOPE_STEP_VOLTS)
+                - self.current_per_siemens(v - SLOPE_STEP_VOLTS)) / (2.0 * SLOPE_STEP_VOLTS)
 
     @property
     def is_linear(self) -> bool:

@@ -17,6 +17,7 @@ Conductances in siemens.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from crossbar.devices import pulse_kernels
 from crossbar.registry import Registry
 
 
-class PulseLaw:
+class PulseLaw(ABC):
     """Interface of a pulse update law (see the module text).
 
     Parameters
@@ -43,10 +44,10 @@ class PulseLaw:
     def __init__(self, settings):
         self.settings = settings
 
+    @abstractmethod
     def step(self, g: np.ndarray, up: np.ndarray, g_low: np.ndarray, g_high: np.ndarray) -> np.ndarray:
         """Noise-free change of one pulse, S, for devices at conductances ``g`` (S) in windows ``[g_low,
         g_high]``; ``up`` True potentiates, False depresses. Element-wise on arrays of one shape."""
-        raise NotImplementedError(f"{type(self).__name__} gives no step: a pulse law must define step()")
 
     def saturating_pulses(self, width: float):
         """Pulses up and down after which more leave a device of window ``width`` (S) where it is (see
@@ -90,6 +91,11 @@ class TableLaw(PulseLaw):
     """A measured table of steps against G (:mod:`crossbar.devices.pulse_tables`): its own kernel and spread."""
 
     kernel_code = 3
+
+    def step(self, g, up, g_low, g_high):
+        """The table's mean step at ``g`` (S, its first table's), signed; the table's kernel draws each step
+        from the table's spread around it."""
+        return self.settings.pulse_table().mean_step(g, up)
 
 
 PULSE_LAWS = Registry("pulse law", PulseLaw)
