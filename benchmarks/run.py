@@ -13,7 +13,9 @@ Rows:
    read-back) against one software epoch of the same network, interleaved
    like the inference rows.
    The same epoch of vowels on ``hfo2_soft_bounds`` arrays for each in-situ update algorithm
-   (``sgd``, ``mixed_precision``, ``tiki_taka_v2``, ``chopped_tiki_taka_v2``, ``agad``).
+   (``sgd``, ``mixed_precision``, ``tiki_taka_v2``, ``chopped_tiki_taka_v2``, ``agad``; ``sgd`` and
+   ``tiki_taka_v2`` with stochastic pulse trains, under plain SGD), and ``sgd`` and ``mixed_precision`` on
+   ``li2019``.
 3. The IR-drop solve of a 128 x 64 array: Numba block Gauss-Seidel against the
    scipy.sparse nodal LU.
 4. An LSTM layer with 1 ohm wire segments against the same layer without wires,
@@ -176,12 +178,22 @@ def epoch_rows(repeats: int):
 
 def algorithm_epoch_rows(repeats: int):
     """One in-situ vowels epoch of each update algorithm (:mod:`lstm.updates`) on ``hfo2_soft_bounds``
-    arrays against one software epoch of the same network, interleaved; each side keeps training from call to
-    call. The Tiki-Taka family reads every row of its fast arrays at every update (their default)."""
+    arrays (and ``sgd`` and ``mixed_precision`` on ``li2019``) against one software epoch of the same network,
+    interleaved; each side keeps training from call to call. The Tiki-Taka family reads every row of its fast
+    arrays at every update (their default)."""
     rows = []
-    for algorithm in ("sgd", "mixed_precision", "tiki_taka_v2", "chopped_tiki_taka_v2", "agad"):
-        values = {"hardware.preset": "hfo2_soft_bounds", "update.algorithm": algorithm}
-        if algorithm != "sgd":
+    plain_sgd = {"training.optimizer": "sgd", "training.learning_rate": 2.0}  # (what pulse trains need)
+    cases = [(algorithm, {"hardware.preset": "hfo2_soft_bounds", "update.algorithm": algorithm})
+             for algorithm in ("sgd", "mixed_precision", "tiki_taka_v2", "chopped_tiki_taka_v2", "agad")]
+    cases += [("sgd, stochastic pulse trains, plain SGD", {"hardware.preset": "hfo2_soft_bounds",
+                                                          "update.pulse_trains": "stochastic", **plain_sgd}),
+              ("tiki_taka_v2, stochastic pulse trains, plain SGD",
+               {"hardware.preset": "hfo2_soft_bounds", "update.algorithm": "tiki_taka_v2",
+                "update.pulse_trains": "stochastic", **plain_sgd}),
+              ("sgd", {"hardware.preset": "li2019"}),
+              ("mixed_precision", {"hardware.preset": "li2019", "update.algorithm": "mixed_precision"})]
+    for label, values in cases:
+        if values.get("update.algorithm", "sgd") in ("tiki_taka_v2", "chopped_tiki_taka_v2", "agad"):
             values["array.count"] = 8  # room for the fast arrays beside Li et al.'s one array
         exp = li2019("vowels").with_values(values)
         data = problem_of(exp)
@@ -192,7 +204,7 @@ def algorithm_epoch_rows(repeats: int):
             epochs[way] = (lambda trainer=trainer, opt=opt, rng=rng:
                            train_epoch(trainer, data.train, exp.training.batch_size, opt, rng))
         t, f = interleaved(epochs["in_situ"], epochs[None], max(3, repeats // 3))
-        rows.append(_row(f"one training epoch, vowels: in situ {algorithm} on hfo2_soft_bounds vs software",
+        rows.append(_row(f"one training epoch, vowels: in situ {label} on {values['hardware.preset']} vs software",
                          (len(data.train), exp.training.batch_size), t, f))
     return rows
 

@@ -310,9 +310,11 @@ class HardwareNetwork:
         """Outputs of the network computed on the hardware."""
         return self.network.predict(x, mask, product=self.product, layer=self.layer)
 
-    def gradients(self, x, y, mask=None, weights: Optional[Dict[str, np.ndarray]] = None):
+    def gradients(self, x, y, mask=None, weights: Optional[Dict[str, np.ndarray]] = None,
+                  factors: Optional[Dict[str, tuple]] = None):
         """Loss and gradients with the forward pass on the hardware (see ``Network.gradients``)."""
-        return self.network.gradients(x, y, mask, product=self.product, weights=weights, layer=self.layer)
+        return self.network.gradients(x, y, mask, product=self.product, weights=weights, layer=self.layer,
+                                      factors=factors)
 
     # ------------------------------------------------------------ snapshot
     def state(self) -> Dict[str, np.ndarray]:
@@ -448,7 +450,12 @@ class InSituTrainer:
     def gradients(self, batch: Dataset):
         hw = self.hardware
         weights = hw._read_back if hw._read_back is not None else hw.read_weights()
-        return hw.gradients(batch.x, batch.y, batch.mask, weights=weights)
+        if not self.algorithm.needs_factors:
+            return hw.gradients(batch.x, batch.y, batch.mask, weights=weights)
+        factors = {}  # (the rank-one factors of the batch's gradients, for stochastic pulse trains)
+        value, grads = hw.gradients(batch.x, batch.y, batch.mask, weights=weights, factors=factors)
+        self.algorithm.take_factors({name: f for name, f in factors.items() if name in hw.matrices}, grads)
+        return value, grads
 
     def apply(self, delta: Dict[str, np.ndarray]) -> None:
         hw = self.hardware
@@ -475,6 +482,7 @@ class InSituTrainer:
         out = SoftwareTrainer(self.network).state()
         out.update({f"hardware:{k}": v for k, v in self.hardware.state().items()})
         out.update({f"update:{k}": v for k, v in self.algorithm.state().items()})
+        out.update({f"update:pulse_trains.{k}": v for k, v in self.algorithm.pulse_train_state().items()})
         return out
 
     def load_state(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
@@ -487,7 +495,9 @@ class InSituTrainer:
         params = {k: v for k, v in state.items() if not k.startswith(("hardware:", "update:"))}
         SoftwareTrainer(self.network).check_state(params, source)
         self.hardware.load_state(hardware, source)
+        trains = {k[len("pulse_trains."):]: update.pop(k) for k in list(update) if k.startswith("pulse_trains.")}
         self.algorithm.load_state(update, source)
+        self.algorithm.load_pulse_train_state(trains, source)
         SoftwareTrainer(self.network).load_state(params, source)
         if self.hardware._read_back is None:  # the twin holds the last read-back: a new read would draw noise
             self.hardware._read_back = {name: self.network.params[name].copy() for name in self.hardware.matrices}

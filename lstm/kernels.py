@@ -232,7 +232,7 @@ def hardware_lstm_forward(x, mask, session, keep=True, first_row=0, n_rows=-1, p
 
 
 @numba.njit(cache=True)
-def lstm_backward(stacked, gates, c_prev_all, tanh_all, mask, w, d_states):
+def lstm_backward(stacked, gates, c_prev_all, tanh_all, mask, w, d_states, dz_all):
     """Backpropagation through time of one LSTM layer.
 
     Parameters
@@ -244,6 +244,9 @@ def lstm_backward(stacked, gates, c_prev_all, tanh_all, mask, w, d_states):
         Matrix to propagate errors through (the read-back weights in situ).
     d_states : (T, B, H)
         Gradient of the loss with respect to each step's h from above.
+    dz_all : (T, B, 4H) or (0, 0, 0)
+        Filled with each step's gradient with respect to the gate pre-activations (``dw`` is the sum over
+        steps of ``stacked[t].T @ dz_all[t]``: the rank-one factors of the update), when not empty.
 
     Returns
     -------
@@ -278,6 +281,8 @@ def lstm_backward(stacked, gates, c_prev_all, tanh_all, mask, w, d_states):
                 dc[b, j] = (1.0 - m) * dc[b, j] + dcell * f
                 dh[b, j] = (1.0 - m) * (dh[b, j] + d_states[t, b, j])
         dw += np.dot(stacked[t].T, dz)
+        if dz_all.shape[0]:
+            dz_all[t] = dz
         d_stacked = np.dot(dz, wt)
         for b in range(batch):
             for k in range(features):

@@ -375,7 +375,8 @@ class Network:
 
     # -------------------------------------------------------------- backward
     def backward(self, cache: ForwardCache, d_head: np.ndarray,
-                 weights: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, np.ndarray]:
+                 weights: Optional[Dict[str, np.ndarray]] = None,
+                 factors: Optional[Dict[str, tuple]] = None) -> Dict[str, np.ndarray]:
         """Backpropagation through time.
 
         Parameters
@@ -387,6 +388,11 @@ class Network:
         weights : dict, optional
             Matrices to propagate errors through; default the parameters. In
             situ, the weights read back from the arrays (Li et al.).
+        factors : dict, optional
+            When given, filled with the rank-one factors of each weight matrix's gradient: ``factors[name] =
+            (inputs, errors)``, shapes (N, rows) and (N, outputs), one row per time step and sequence, such
+            that the gradient is ``inputs.T @ errors`` times the matrix's structural mask (what stochastic
+            pulse trains send to an array's rows and columns).
 
         Returns
         -------
@@ -398,6 +404,8 @@ class Network:
         head_in = cache.head_inputs.reshape(-1, cache.head_inputs.shape[-1])
         d_flat = d_head.reshape(-1, d_head.shape[-1])
         grads["head.W"] += head_in.T @ d_flat
+        if factors is not None:
+            factors["head.W"] = (head_in, d_flat)
         d_top = (d_flat @ weights["head.W"][:-1].T).reshape(cache.head_inputs.shape[:-1] + (-1,))
         mask = cache.mask
         time = mask.shape[1]
@@ -409,51 +417,66 @@ class Network:
         else:
             d_states[:] = d_top.transpose(1, 0, 2)
         for k in reversed(range(len(hidden_sizes))):
-            hidden = hidden_sizes[k]
-            w = weights[f"layer{k}.W"]
-            stacked = cache.inputs[k]
-            n_in = stacked.shape[2] - hidden - 1
-            extra = {name.split(".", 1)[1]: p for name, p in self.params.items()
-                     if name.startswith(f"layer{k}.") and name != f"layer{k}.W"}
-            extra_grads = {name.split(".", 1)[1]: g for name, g in grads.items()
-                           if name.startswith(f"layer{k}.") and name != f"layer{k}.W"}
-            if isinstance(cache.cell_caches[k], _KernelCache):
-                kc = cache.cell_caches[k]
-                dw, d_below = lstm_backward(stacked, kc.gates, kc.c_prev, kc.tanh_c, mask,
-                                            np.ascontiguousarray(w), np.ascontiguousarray(d_states))
-                grads[f"layer{k}.W"] += dw
-                d_states = d_below
-                continue
-            dh = np.zeros((mask.shape[0], hidden))
-            dc = np.zeros((mask.shape[0], hidden)) if self.cell.has_cell_state else None
-            d_below = np.zeros((time, mask.shape[0], n_in))
-            gw = grads[f"layer{k}.W"]
-            for t in reversed(range(time)):
-                m = mask[:, t:t + 1]
-                dh = dh + d_states[t]
-                dz, dh_extra, dc_prev = self.cell.backward(m * dh, None if dc is None else m * dc,
-                                                           cache.cell_caches[k][t], extra, extra_grads)
-                gw += stacked[t].T @ dz
-                d_stacked = dz @ w.T
-                d_below[t] = d_stacked[:, :n_in]
-                dh = (1.0 - m) * dh + d_stacked[:, n_in:n_in + hidden]
-                if dh_extra is not None:
-                    dh = dh + dh_extra
-                if dc is not None:
-                    dc = (1.0 - m) * dc + dc_prev
-            d_states = d_below
+            stacked, w = cache.inputs[k], weights[f"layer{k}.W"]
+            dz_all = np.empty((time, mask.shape[0], w.shape[1]) if factors is not None else (0, 0, 0))
+            d_states = self._layer_backward(k, cache, w, d_states, grads, dz_all)
+            if factors is not None:
+                factors[f"layer{k}.W"] = (stacked.reshape(-1, stacked.shape[2]), dz_all.reshape(-1, w.shape[1]))
         for name, mask_w in self.masks.items():
             grads[name] *= mask_w
         return grads
 
+    def _layer_backward(self, k: int, cache: ForwardCache, w: np.ndarray, d_states: np.ndarray,
+                        grads: Dict[str, np.ndarray], dz_all: np.ndarray) -> np.ndarray:
+        """BPTT of recurrent layer ``k``: its gradients added to ``grads``, each step's gradient of the gate
+        pre-activations into ``dz_all`` (T, B, outputs) unless it is empty; returns the gradient with respect
+        to the layer's inputs (T, B, F)."""
+        hidden = self.config.hidden[k]
+        mask = cache.mask
+        time = mask.shape[1]
+        stacked = cache.inputs[k]
+        n_in = stacked.shape[2] - hidden - 1
+        if isinstance(cache.cell_caches[k], _KernelCache):
+            kc = cache.cell_caches[k]
+            dw, d_below = lstm_backward(stacked, kc.gates, kc.c_prev, kc.tanh_c, mask,
+                                        np.ascontiguousarray(w), np.ascontiguousarray(d_states), dz_all)
+            grads[f"layer{k}.W"] += dw
+            return d_below
+        extra = {name.split(".", 1)[1]: p for name, p in self.params.items()
+                 if name.startswith(f"layer{k}.") and name != f"layer{k}.W"}
+        extra_grads = {name.split(".", 1)[1]: g for name, g in grads.items()
+                       if name.startswith(f"layer{k}.") and name != f"layer{k}.W"}
+        dh = np.zeros((mask.shape[0], hidden))
+        dc = np.zeros((mask.shape[0], hidden)) if self.cell.has_cell_state else None
+        d_below = np.zeros((time, mask.shape[0], n_in))
+        gw = grads[f"layer{k}.W"]
+        for t in reversed(range(time)):
+            m = mask[:, t:t + 1]
+            dh = dh + d_states[t]
+            dz, dh_extra, dc_prev = self.cell.backward(m * dh, None if dc is None else m * dc,
+                                                       cache.cell_caches[k][t], extra, extra_grads)
+            gw += stacked[t].T @ dz
+            if dz_all.shape[0]:
+                dz_all[t] = dz
+            d_stacked = dz @ w.T
+            d_below[t] = d_stacked[:, :n_in]
+            dh = (1.0 - m) * dh + d_stacked[:, n_in:n_in + hidden]
+            if dh_extra is not None:
+                dh = dh + dh_extra
+            if dc is not None:
+                dc = (1.0 - m) * dc + dc_prev
+        return d_below
+
     def gradients(self, x, y, mask=None, product: Optional[Product] = None,
-                  weights: Optional[Dict[str, np.ndarray]] = None, layer: Optional[Layer] = None):
-        """Loss and gradients of one batch: forward, loss, backward (see :meth:`forward`)."""
+                  weights: Optional[Dict[str, np.ndarray]] = None, layer: Optional[Layer] = None,
+                  factors: Optional[Dict[str, tuple]] = None):
+        """Loss and gradients of one batch: forward, loss, backward (see :meth:`forward`; ``factors`` as in
+        :meth:`backward`)."""
         x, mask = self.check_inputs(x, mask)
         y = self.check_targets(y, mask)
         outputs, cache = self.forward(x, mask, product, keep=True, layer=layer)
         value, d_head = self.loss(outputs, y, mask)
-        return value, self.backward(cache, d_head, weights)
+        return value, self.backward(cache, d_head, weights, factors)
 
     # ----------------------------------------------------------- parameters
     def matrix_names(self) -> List[str]:

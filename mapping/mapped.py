@@ -352,18 +352,29 @@ class MappedMatrix(TilePlacement, AdcRanging, DriftCompensation, CountedPulses):
         (n_logical, n_out): the weight rows, then the bias rows (``db / (bias_input * bias_rows)`` each)."""
         return self._logical(delta_weights, delta_bias)
 
-    def apply_logical_update(self, delta: np.ndarray) -> UpdateReport:
+    def apply_logical_update(self, delta: np.ndarray, written: Optional[np.ndarray] = None) -> UpdateReport:
         """:meth:`apply_update` of a change of the logical rows (:meth:`logical_change`), shape
-        (n_logical, n_out), weight units."""
+        (n_logical, n_out), weight units; ``written`` (bool, that shape), when given, selects the pairs
+        written, the others left alone (not SET again under Li et al.'s scheme); a tile with none is skipped."""
         delta = as_float_array("delta", delta, shape=(self.n_logical, self.n_out))
+        if written is not None:
+            written = np.asarray(written)
+            if written.dtype != bool or written.shape != delta.shape:
+                raise ValueError(f"{self.name}: written of dtype {written.dtype} and shape {written.shape}; a "
+                                 f"boolean array of shape {delta.shape} is required")
         half = 0.5 * self._scale() * delta  # siemens per device of a pair
         pulses = limited = 0
         with self._counting():
             for t in self.tiles:
                 rows, cols = self._region(t)
-                d = half[slice(*t.inputs), slice(*t.outputs)]
+                where = (slice(*t.inputs), slice(*t.outputs))
+                d = half[where]
+                pairs = None if written is None else self._join(written[where], written[where])
+                if pairs is not None and not pairs.any():
+                    continue
                 try:  # (an array refuses devices that never had a SET gate voltage, touching none)
-                    tile_pulses, tile_limited = self.chip.arrays[t.array].move(self._join(d, -d), rows, cols)
+                    tile_pulses, tile_limited = self.chip.arrays[t.array].move(self._join(d, -d), rows, cols,
+                                                                               written=pairs)
                 except ValueError as error:
                     hint = ("; call initialize() or program() before apply_update()"
                             if "never programmed" in str(error) else "")

@@ -4,7 +4,9 @@
 - :meth:`CountedPulses.apply_pulse_counts`: ``n`` pulses a pair, G+ up and G- down to raise the weight, the
   reverse to lower it;
 - :meth:`CountedPulses.pulse_step`: the weight change of one pulse on each device of a pair at the nominal
-  steps (:func:`crossbar.devices.granularity.nominal_steps`).
+  steps (:func:`crossbar.devices.granularity.nominal_steps`);
+- :meth:`CountedPulses.write_resolution`: for a device written by gate voltages instead, the change that
+  stands out of one write's programming noise.
 
 Conductances in siemens; weights in weight units (``G+ - G- = k W``, ``k`` the matrix's scale, S).
 """
@@ -55,3 +57,11 @@ class CountedPulses:
         float, or an array (n_out,) with a scale per column (``encoding.scale_by="column"``)."""
         up, down = nominal_steps(self.chip.device)
         return (up + down) / self._scale()
+
+    def write_resolution(self):
+        """The smallest change of a weight (weight units) worth one write of a device written by gate voltages
+        (Li et al.'s two-pulse scheme): ``2 sigma / k``, the standard deviation of what one write of a pair does
+        to its weight, ``sigma`` the device's programming noise (S), drawn again on each of the pair's two
+        devices in place of the one each had, ``k`` the scale (S per unit weight); a float, or an array
+        (n_out,) with a scale per column. 0 for a device without programming noise."""
+        return 2.0 * self.chip.device.program_noise_sigma / self._scale()

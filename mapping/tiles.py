@@ -114,6 +114,6 @@ class TilePlacement:
         """A tile's region from its (G+, G-)."""
         if self._row_pairs:
             return np.concatenate((g_plus, g_minus))
-        region = np.empty((g_plus.shape[0], 2 * g_plus.shape[1]))
+        region = np.empty((g_plus.shape[0], 2 * g_plus.shape[1]), dtype=np.result_type(g_plus, g_minus))
         region[:, 0::2], region[:, 1::2] = g_plus, g_minus
         return region

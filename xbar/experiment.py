@@ -376,8 +376,17 @@ class Experiment:
         if algorithm.needs_counted_pulses and device.two_pulse is not None:
             raise ValueError(f"update.algorithm={self.update.algorithm!r} with device {device.name!r}: it counts whole "
                              "pulses and this device is written by Li et al.'s two-pulse scheme (every device of a "
-                             "region SET again at each write); choose update.algorithm 'sgd' or a pulse-law or "
-                             "measured-table device")
+                             "region SET again at each write); choose update.algorithm 'sgd' or 'mixed_precision' "
+                             "or a pulse-law or measured-table device")
+        stochastic = self.update.pulse_trains == "stochastic"
+        if stochastic and device.two_pulse is not None:
+            raise ValueError(f"update.pulse_trains='stochastic' with device {device.name!r}: coincidences are whole "
+                             "pulses and this device is written by Li et al.'s two-pulse scheme; choose "
+                             "update.pulse_trains 'summed' or a pulse-law or measured-table device")
+        if stochastic and (self.training.optimizer != "sgd" or self.training.momentum != 0.0):
+            raise ValueError(f"update.pulse_trains='stochastic' with training.optimizer={self.training.optimizer!r} "
+                             f"and momentum {self.training.momentum!r}: it writes plain SGD's rank-one terms; use "
+                             "training.optimizer 'sgd' with momentum 0")
         if self.slicing.weight_bits is not None:
             if self.encoding.get("scale_by", "matrix") != "matrix":
                 raise ValueError(f"encoding.scale_by={self.encoding['scale_by']!r} with slicing.weight_bits: sliced "

@@ -64,16 +64,18 @@ def two_pulse_region_update(array, g_region: np.ndarray, reset_region: np.ndarra
 
 
 def two_pulse_region_step(array, g_region: np.ndarray, gate_voltage: np.ndarray, gate_step: np.ndarray,
-                          rows: slice, cols: slice) -> Tuple[int, int]:
+                          rows: slice, cols: slice, written=None) -> Tuple[int, int]:
     """Li et al.'s update of a region as gate-voltage steps: ``gate_voltage`` (V, the region's, changed in
-    place) moved by ``gate_step`` within the scheme's range, the falling devices RESET, every device SET;
-    ``g_region`` (S) changed in place. Returns (devices cut at the range, or -1 when one was never
-    programmed; RESETs)."""
+    place) moved by ``gate_step`` within the scheme's range, the falling devices RESET, every device SET
+    (or those ``written`` selects, a boolean array of the region: the others keep their conductance and
+    ``gate_step`` must be 0 there); ``g_region`` (S) changed in place. Returns (devices cut at the range, or
+    -1 when one was never programmed; RESETs)."""
     scheme = array.device.two_pulse
+    frozen = array.stuck[rows, cols] if written is None else array.stuck[rows, cols] | ~written
     return pulse_kernels.two_pulse_step(
         g_region, gate_voltage, gate_step, scheme.gate_voltage_min, scheme.gate_voltage_max, scheme.gate_slope,
         scheme.gate_intercept, scheme.reset_conductance, array.device.program_noise_sigma,
-        np.ascontiguousarray(array.gain[rows, cols]), np.ascontiguousarray(array.stuck[rows, cols]),
+        np.ascontiguousarray(array.gain[rows, cols]), np.ascontiguousarray(frozen),
         stream_seeds(array.rng, g_region.shape[0]))
 
 
@@ -267,24 +269,33 @@ class PulseWrites:
         two_pulse_region_update(self, g_region, reset_region, vg, rows, cols)
         return self._store_two_pulse(g, g_region, vg, rows, cols, int(reset_region.sum()))
 
-    def _store_two_pulse(self, g, g_region, gate_voltage, rows: slice, cols: slice, n_reset: int) -> int:
+    def _store_two_pulse(self, g, g_region, gate_voltage, rows: slice, cols: slice, n_reset: int,
+                         selected=None, written=None) -> int:
         """Keep a two-pulse update of a region: its conductances into ``g`` (the new base), gate voltages, counts.
+        ``written`` (a boolean array of the region, or None: all of it) selects the devices pulsed, ``selected``
+        the same devices in the whole array.
 
-        Returns the pulses: a SET per device of the region, a RESET per ``n_reset``.
+        Returns the pulses: a SET per device pulsed, a RESET per ``n_reset``.
         """
         g[rows, cols] = g_region
         self.gate_voltage[rows, cols] = gate_voltage
-        pulses = g_region.size + n_reset
-        self._store_write(g, (rows, cols), pulses, g_region.shape[0] * (2 if n_reset else 1), stuck_kept=True)
+        if written is None:
+            pulses = g_region.size + n_reset
+            self._store_write(g, (rows, cols), pulses, g_region.shape[0] * (2 if n_reset else 1), stuck_kept=True)
+            return pulses
+        pulses = int(np.count_nonzero(written)) + n_reset
+        row_steps = int(np.count_nonzero(written.any(axis=1))) * (2 if n_reset else 1)
+        self._store_write(g, selected, pulses, row_steps, stuck_kept=True)
         return pulses
 
-    def step_gate_voltages(self, gate_step, rows: slice = slice(None), cols: slice = slice(None)) -> Tuple[int, int]:
+    def step_gate_voltages(self, gate_step, rows: slice = slice(None), cols: slice = slice(None),
+                           written=None) -> Tuple[int, int]:
         """Li et al.'s update as gate-voltage steps: move each device's SET gate voltage, RESET the falling, SET all.
 
         Each device of the region gets the SET gate voltage it last received
         plus ``gate_step``, cut to the scheme's ``gate_voltage_min..gate_voltage_max``
         (the cut ones are counted); the devices whose gate voltage goes down
-        are RESET first; then every device of the region is SET. The same
+        are RESET first; then every device of the region is SET (or those ``written`` selects). The same
         numbers as :meth:`apply_two_pulse` with those gate voltages and RESETs,
         in one compiled call (:func:`crossbar.devices.pulse_kernels.two_pulse_step`).
 
@@ -294,11 +305,14 @@ class PulseWrites:
             Change of each device's SET gate voltage, volts, broadcast to the region.
         rows, cols : slice
             Region of the array to pulse (default: all of it).
+        written : array_like of bool, shape of the region, optional
+            The devices to pulse; the others are left alone (their conductance, gate voltage and clock), and
+            their ``gate_step`` must be 0. None (the default): every device of the region, Li et al.'s way.
 
         Returns
         -------
         pulses : int
-            Pulses applied (a SET per device, a RESET per falling device).
+            Pulses applied (a SET per device pulsed, a RESET per falling device).
         n_limited : int
             Devices whose step was cut at the range.
         """
@@ -308,11 +322,23 @@ class PulseWrites:
         if np.shape(gate_step) != shape:
             gate_step = np.broadcast_to(gate_step, shape)
         step = as_float_array("gate_step", gate_step, shape=shape)
-        g = self._write_start((rows, cols))
+        if written is not None:
+            written = np.asarray(written)
+            if written.dtype != bool or written.shape != shape:
+                raise ValueError(f"written of dtype {written.dtype} and shape {written.shape}; a boolean array "
+                                 f"of the region's shape {shape} is required")
+            if np.any(step[~written] != 0.0):
+                raise ValueError("gate_step is not 0 on a device that written leaves out; a device not "
+                                 "pulsed keeps its gate voltage")
+        selected = (rows, cols)
+        if written is not None:  # (a device left alone keeps its base and its own time since its last write)
+            selected = np.zeros(self.shape, dtype=bool)
+            selected[rows, cols] = written
+        g = self._write_start(selected)
         g_region = np.ascontiguousarray(g[rows, cols])
         gate_voltage = np.ascontiguousarray(self.gate_voltage[rows, cols])
-        limited, resets = two_pulse_region_step(self, g_region, gate_voltage, step, rows, cols)
+        limited, resets = two_pulse_region_step(self, g_region, gate_voltage, step, rows, cols, written)
         if limited < 0:
             raise ValueError("some devices of the region were never programmed (no SET gate voltage yet); "
                              "program them before stepping their gate voltages")
-        return self._store_two_pulse(g, g_region, gate_voltage, rows, cols, resets), limited
+        return self._store_two_pulse(g, g_region, gate_voltage, rows, cols, resets, selected, written), limited

@@ -138,7 +138,7 @@ class TargetWrites:
         shape = region_shape(self.shape, rows, cols)
         return self.program(np.full(shape, self.device.starting_conductance), rows=rows, cols=cols)
 
-    def move(self, delta, rows: slice = slice(None), cols: slice = slice(None)) -> Tuple[int, int]:
+    def move(self, delta, rows: slice = slice(None), cols: slice = slice(None), written=None) -> Tuple[int, int]:
         """Change the conductances of a region by ``delta`` with the device's programming scheme.
 
         What in-situ training asks of the devices; the scheme turns it into
@@ -153,6 +153,9 @@ class TargetWrites:
             Requested change of each device, siemens.
         rows, cols : slice
             The region (default: the whole array).
+        written : array_like of bool, shape of the region, optional
+            Only these devices are written, the others left alone (under Li et al.'s scheme a device asked
+            for no change is still SET again, re-noised, unless left out here). None: every device.
 
         Returns
         -------
@@ -165,4 +168,10 @@ class TargetWrites:
         if np.shape(delta) != shape:
             delta = np.broadcast_to(delta, shape)
         delta = as_float_array("delta", delta, shape=shape)
-        return self.scheme.move(self, delta, rows, cols)
+        if written is None:
+            return self.scheme.move(self, delta, rows, cols)
+        written = np.asarray(written)
+        if written.dtype != bool or written.shape != shape:
+            raise ValueError(f"written of dtype {written.dtype} and shape {written.shape}; a boolean array of "
+                             f"the region's shape {shape} is required")
+        return self.scheme.move_selected(self, delta, rows, cols, written)

@@ -57,7 +57,7 @@ class WritableArray(Protocol):
 
     def apply_pulses(self, n_pulses) -> int: ...
 
-    def step_gate_voltages(self, gate_step, rows: slice = ..., cols: slice = ...) -> Tuple[int, int]: ...
+    def step_gate_voltages(self, gate_step, rows: slice = ..., cols: slice = ..., written=...) -> Tuple[int, int]: ...
 
     def write_passive(self, n_pulses, scheme) -> Tuple[int, int]: ...
 
@@ -90,6 +90,14 @@ class ProgrammingScheme(ABC):
     def move(self, array: WritableArray, delta: np.ndarray, rows: slice, cols: slice) -> Tuple[int, int]:
         """Change the devices of a region by ``delta`` (S, the region's shape); return (pulses, n_limited)."""
 
+    def move_selected(self, array: WritableArray, delta: np.ndarray, rows: slice, cols: slice,
+                      written: np.ndarray) -> Tuple[int, int]:
+        """:meth:`move` of the devices ``written`` selects (bool, the region's shape) only, the others left
+        alone. By default :meth:`move` of ``delta`` with 0 outside the selection, right for a scheme that
+        sends nothing for a change of 0; a scheme that writes every device it is given (Li et al.'s SETs)
+        overrides it."""
+        return self.move(array, np.where(written, delta, 0.0), rows, cols)
+
 
 class TwoPulseProgramming(ProgrammingScheme):
     """Li et al.'s RESET-then-SET scheme (see the module text and :class:`crossbar.TwoPulseScheme`)."""
@@ -121,6 +129,9 @@ class TwoPulseProgramming(ProgrammingScheme):
 
     def move(self, array, delta, rows, cols):
         return array.step_gate_voltages(delta / self.scheme.gate_slope, rows, cols)
+
+    def move_selected(self, array, delta, rows, cols, written):
+        return array.step_gate_voltages(np.where(written, delta / self.scheme.gate_slope, 0.0), rows, cols, written)
 
 
 class PulseLawProgramming(ProgrammingScheme):

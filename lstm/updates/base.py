@@ -19,6 +19,8 @@ from typing import ClassVar, Dict, Tuple
 
 import numpy as np
 
+from lstm.updates.stochastic import StochasticPulseTrains, logical_inputs, sgd_learning_rate
+
 
 class UpdateAlgorithm(ABC):
     """How a change of the weights reaches the devices (see the module text).
@@ -41,21 +43,72 @@ class UpdateAlgorithm(ABC):
     """Whether it writes whole pulses (:meth:`mapping.MappedMatrix.apply_pulse_counts`): a device written by
     gate voltages (Li et al.'s two-pulse scheme) is refused."""
 
+    supports_pulse_trains: ClassVar[bool] = False
+    """Whether its rank-one writes may be stochastic pulse trains (``update.pulse_trains = "stochastic"``,
+    :mod:`lstm.updates.stochastic`)."""
+
     def __init__(self, spec, hardware, rng: np.random.Generator):
         self.spec = spec
         self.hardware = hardware
         self.rng = rng
-        if self.needs_counted_pulses and hardware.chip.device.two_pulse is not None:
-            raise ValueError(f"update.algorithm={spec.algorithm!r} counts whole pulses; device "
-                             f"{hardware.chip.device.name!r} is written by Li et al.'s two-pulse scheme (every "
-                             "device of a region SET again at each write): use update.algorithm='sgd' or a "
+        self.pulse_trains = None
+        self.factors = self.gradients = None
+        device = hardware.chip.device
+        stochastic = spec.pulse_trains == "stochastic"
+        if (self.needs_counted_pulses or stochastic) and device.two_pulse is not None:
+            what = (f"update.algorithm={spec.algorithm!r}" if self.needs_counted_pulses
+                    else "update.pulse_trains='stochastic'")
+            raise ValueError(f"{what} counts whole pulses; device {device.name!r} is written by Li et al.'s "
+                             "two-pulse scheme (every device of a region SET again at each write): use "
+                             "update.algorithm 'sgd' or 'mixed_precision' with summed pulse trains, or a "
                              "pulse-law or measured-table device")
+        if stochastic:
+            if not self.supports_pulse_trains:
+                raise ValueError(f"update.pulse_trains='stochastic' is not allowed with update.algorithm="
+                                 f"{spec.algorithm!r}: it writes no rank-one terms; use 'sgd' or a Tiki-Taka "
+                                 "algorithm")
+            trains_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+            self.pulse_trains = StochasticPulseTrains(spec, trains_rng)
+
+    @property
+    def needs_factors(self) -> bool:
+        """Whether it writes the rank-one factors of each mini-batch's gradient (stochastic pulse trains):
+        the trainer then hands them over through :meth:`take_factors` before each :meth:`apply`."""
+        return self.pulse_trains is not None
 
     def logical_changes(self, delta: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """The network-shaped changes of the weight matrices (rows ``[x; h; 1]``) as each matrix's logical
         rows (:meth:`mapping.MappedMatrix.logical_change`), weight units."""
         hw = self.hardware
         return {name: hw.matrices[name].logical_change(*hw.split_bias(d)) for name, d in delta.items()}
+
+    def take_factors(self, factors: Dict[str, tuple], gradients: Dict[str, np.ndarray]) -> None:
+        """Receive a mini-batch's rank-one factors, ``factors[name] = (inputs (N, rows), errors (N, outputs))``
+        network-shaped, and its gradients (:meth:`lstm.Network.backward`), before :meth:`apply` writes its
+        change; called when :attr:`needs_factors`."""
+        self.factors, self.gradients = factors, gradients
+
+    def rank_one_terms(self, delta: Dict[str, np.ndarray]):
+        """The mini-batch's terms for stochastic pulse trains: ``(lr, {name: (inputs, errors)})``, inputs as
+        each matrix's logical rows (N, n_logical), errors (N, n_out), weight units, ``lr`` the plain SGD
+        learning rate of ``delta`` (:func:`lstm.updates.stochastic.sgd_learning_rate`); the factors are used
+        once."""
+        if self.factors is None:
+            raise ValueError("update.pulse_trains='stochastic' needs each mini-batch's rank-one factors: train "
+                             "with lstm.hardware.InSituTrainer (its gradients() hands them over)")
+        lr = sgd_learning_rate(delta, self.gradients)
+        terms = {name: (logical_inputs(self.hardware.matrices[name], self.factors[name][0]), self.factors[name][1])
+                 for name in delta}
+        self.factors = self.gradients = None
+        return lr, terms
+
+    def structural_mask(self, name: str):
+        """Which pairs of matrix ``name`` carry weights (bool, (n_logical, n_out)), or None when all do (a
+        GRU's matrices have structural zeros)."""
+        mask = self.hardware.network.masks.get(name)
+        if mask is None:
+            return None
+        return self.hardware.matrices[name].logical_change(*self.hardware.split_bias(mask)) != 0
 
     @abstractmethod
     def apply(self, delta: Dict[str, np.ndarray]) -> None:
@@ -74,3 +127,16 @@ class UpdateAlgorithm(ABC):
     def counts(self) -> Dict[str, int]:
         """What the algorithm did besides the devices' own counters (transfers, digital accumulations)."""
         return {}
+
+    def pulse_train_state(self) -> Dict[str, np.ndarray]:
+        """The stochastic pulse trains' state (their generator, saturated terms); empty without them."""
+        return {} if self.pulse_trains is None else self.pulse_trains.state()
+
+    def load_pulse_train_state(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
+        """Take a :meth:`pulse_train_state`; ``ValueError`` naming ``source`` when it does not fit."""
+        if self.pulse_trains is None:
+            if state:
+                raise ValueError(f"{source}: pulse-train state {sorted(state)} given; update.pulse_trains is "
+                                 "'summed'")
+            return
+        self.pulse_trains.load_state(state, source)

@@ -6,6 +6,15 @@ each weight whose ``|chi|`` holds ``threshold_steps`` of the matrix's nominal pu
 at most ``max_pulses``), and ``chi`` loses ``n epsilon``: what the devices really did is not fed back (the
 forward pass reads it). Changes below a step are kept instead of being rounded away, which is what helps
 devices with coarse or noisy steps.
+
+On a device written by gate voltages (Li et al.'s two-pulse scheme, ``li2019``) there are no whole pulses:
+a weight whose ``|chi|`` holds ``threshold_steps`` of its write resolution ``2 sigma / k`` (``sigma`` the
+device's programming noise, S; ``k`` the scale, S per unit weight; the standard deviation of what one write
+of a pair does to its weight, each device's noise drawn again in place of the one it had) is written its
+whole ``chi`` by one RESET/SET, and ``chi`` returns to 0; the other devices are not SET again. Li et al.'s
+own method SETs every device at every update, which draws the programming noise of all of them again each
+mini-batch: a random walk of every weight that a GRU's gates, on a small task, do not survive. Measured
+on vowels (``docs/physics.md``), ``threshold_steps = 0.5`` is the best setting on ``li2019``.
 """
 
 from __future__ import annotations
@@ -31,10 +40,15 @@ class MixedPrecision(UpdateAlgorithm):
     """A digital accumulator per weight, transferred in whole pulses (see the module text)."""
 
     settings_used = ("threshold_steps", "max_pulses", "transfer_every")
-    needs_counted_pulses = True
 
     def __init__(self, spec, hardware, rng):
         super().__init__(spec, hardware, rng)
+        device = hardware.chip.device
+        self.gate_voltage_writes = device.two_pulse is not None
+        if self.gate_voltage_writes and spec.max_pulses is not None:
+            raise ValueError(f"update.max_pulses={spec.max_pulses!r} is not allowed with device {device.name!r}: "
+                             "it is written by gate voltages (Li et al.'s two-pulse scheme), not by counted "
+                             "pulses; leave it out")
         self.accumulated = {name: np.zeros((mm.n_logical, mm.n_out)) for name, mm in hardware.matrices.items()}
         self.updates = 0
         self.transfers = 0
@@ -47,6 +61,12 @@ class MixedPrecision(UpdateAlgorithm):
             return
         for name, chi in self.accumulated.items():
             mm = self.hardware.matrices[name]
+            if self.gate_voltage_writes:
+                written = np.abs(chi) >= self.spec.threshold_steps * mm.write_resolution()
+                if written.any():
+                    mm.apply_logical_update(np.where(written, chi, 0.0), written=written)
+                    chi[written] = 0.0
+                continue
             step = mm.pulse_step()
             n = pulse_counts(chi / step, self.spec.threshold_steps, self.spec.max_pulses)
             if n.any():

@@ -46,6 +46,14 @@ class UpdateSpec:
     chop_probability : float
         Chopped Tiki-Taka: chance that a row's chopper flips after the row is read; AGAD: the chopper flips
         regularly, every ``round(1 / chop_probability)`` reads of the row. In (0, 1].
+    pulse_trains : {"summed", "stochastic"}
+        How ``sgd`` and the Tiki-Taka family write a mini-batch onto devices: its summed change as whole
+        pulses (the default), or each rank-one term of the gradient as coincidences of stochastic row and
+        column pulse streams (Gokmen and Vlasov 2016, :mod:`lstm.updates.stochastic`; plain SGD only).
+    bit_length : int
+        Slots of each row's and column's stochastic pulse stream, 1 to 10 000 (stochastic pulse trains).
+    update_management : bool
+        Balance the row and column streams of each rank-one term (stochastic pulse trains).
     """
 
     SECTION: ClassVar[str] = "update"
@@ -67,12 +75,27 @@ class UpdateSpec:
                                  doc="fraction of a fast-array read the transfer buffer takes (Tiki-Taka)")
     chop_probability: float = setting(0.02, unit="1", low=0.0, low_open=True, high=1.0, written_at_default=False,
                                       doc="chance a row's chopper flips after its read (chopped Tiki-Taka, AGAD)")
+    pulse_trains: str = setting("summed", choices=("summed", "stochastic"), written_at_default=False,
+                                doc="a mini-batch's summed change as pulses, or its rank-one terms as "
+                                    "stochastic pulse trains (sgd, Tiki-Taka; plain SGD)")
+    bit_length: int = setting(31, unit="slots", low=1, high=10000, written_at_default=False,
+                              doc="slots of each stochastic pulse stream (pulse_trains stochastic)")
+    update_management: bool = setting(True, written_at_default=False,
+                                      doc="balance the row and column streams of each term (pulse_trains "
+                                          "stochastic)")
 
     def __post_init__(self):
         check_settings(self)
         from lstm.updates.registry import UPDATE_ALGORITHMS
 
-        used = UPDATE_ALGORITHMS.lookup(self.algorithm).settings_used
+        algorithm = UPDATE_ALGORITHMS.lookup(self.algorithm)
+        if self.pulse_trains == "stochastic" and not algorithm.supports_pulse_trains:
+            raise ValueError(f"update.pulse_trains='stochastic' is not allowed with update.algorithm="
+                             f"{self.algorithm!r}, which writes no rank-one terms; use 'sgd' or a Tiki-Taka "
+                             "algorithm")
+        used = algorithm.settings_used + (("pulse_trains",) if algorithm.supports_pulse_trains else ())
+        if self.pulse_trains == "stochastic":
+            used = used + ("bit_length", "update_management")
         for f in dataclasses.fields(self):
             if f.name != "algorithm" and f.name not in used and getattr(self, f.name) != f.default:
                 raise ValueError(f"update.{f.name}={getattr(self, f.name)!r} is not allowed with update.algorithm="

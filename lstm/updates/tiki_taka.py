@@ -3,7 +3,9 @@
 Every weight matrix ``C`` (the one the network reads) gets a fast array ``A`` of its shape (its logical
 rows, bias rows included, as plain inputs) on the same chip, started at weights zero
 (:meth:`mapping.MappedMatrix.initialize`). Each mini-batch's change goes onto ``A`` as pulses,
-``fast_lr`` times the change (:meth:`mapping.MappedMatrix.apply_logical_update`). Every
+``fast_lr`` times the change (:meth:`mapping.MappedMatrix.apply_logical_update`; with
+``update.pulse_trains = "stochastic"`` its rank-one terms as coincidences of pulse streams,
+:mod:`lstm.updates.stochastic`). Every
 ``transfer_every`` updates ``rows_per_transfer`` rows ``k`` of each ``A`` (default all) are read through
 the converters (one-hot inputs: real reads, with their noise, ADC and energy) and ``transfer_lr`` times a
 row's read, in ``C``'s pulse steps, adds to row ``k`` of a digital buffer ``H``; where ``|H|`` reaches
@@ -31,6 +33,7 @@ class TikiTakaV2(UpdateAlgorithm):
 
     settings_used = ("threshold_steps", "max_pulses", "transfer_every", "rows_per_transfer", "fast_lr", "transfer_lr")
     needs_counted_pulses = True
+    supports_pulse_trains = True
 
     def __init__(self, spec, hardware, rng):
         super().__init__(spec, hardware, rng)
@@ -47,8 +50,15 @@ class TikiTakaV2(UpdateAlgorithm):
 
     # ---------------------------------------------------------------- the steps
     def apply(self, delta: Dict[str, np.ndarray]) -> None:
-        for name, d in self.logical_changes(delta).items():
-            self.fast[name].apply_logical_update(self.spec.fast_lr * self.chopper[name][:, None] * d)
+        if self.pulse_trains is not None:  # (each row's inputs through its chopper)
+            lr, terms = self.rank_one_terms(delta)
+            if lr > 0.0:
+                for name, (inputs, errors) in terms.items():
+                    self.pulse_trains.write(self.fast[name], inputs * self.chopper[name][None, :], errors,
+                                            self.spec.fast_lr * lr, self.structural_mask(name))
+        else:
+            for name, d in self.logical_changes(delta).items():
+                self.fast[name].apply_logical_update(self.spec.fast_lr * self.chopper[name][:, None] * d)
         self.updates += 1
         if self.updates % self.spec.transfer_every == 0:
             self.transfer()

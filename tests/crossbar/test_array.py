@@ -1,5 +1,7 @@
 """CrossbarArray: the physics the issue asks for, checked statistically."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -255,6 +257,58 @@ def test_gate_steps_equal_two_pulse_with_the_same_voltages(rng):
         stepped.step_gate_voltages(np.full((6, 3), np.nan), rows, cols)
     with pytest.raises(ValueError, match="two_pulse"):
         CrossbarArray(2, 2, preset("ideal")).step_gate_voltages(0.1)
+
+
+def test_gate_steps_of_selected_devices_leave_the_others_alone(rng):
+    """step_gate_voltages with ``written``: the devices left out keep their conductance and gate voltage bit
+    for bit and are not pulsed; the written ones get what the whole region's step gives them (no noise: the
+    same numbers), a SET each and a RESET each where their gate voltage falls."""
+    quiet = dataclasses.replace(preset("li2019"), program_noise_sigma=0.0)
+    for device in (preset("li2019"), quiet):
+        selected, whole = CrossbarArray(8, 6, device, seed=4), CrossbarArray(8, 6, device, seed=4)
+        target = _li_targets(rng, (8, 6))
+        for array in (selected, whole):
+            array.program(target)
+        rows, cols = slice(1, 7), slice(2, 5)
+        written = rng.random((6, 3)) < 0.5
+        step = np.where(written, rng.normal(0.0, 0.3, (6, 3)), 0.0)
+        g_before, vg_before = selected.conductance.copy(), selected.gate_voltage.copy()
+        pulses_before = selected.counters.programming_pulses
+        falling = np.count_nonzero(written & (step < 0))
+        pulses, _ = selected.step_gate_voltages(step, rows, cols, written=written)
+        assert pulses == np.count_nonzero(written) + falling
+        assert selected.counters.programming_pulses - pulses_before == pulses
+        left = np.ones((8, 6), dtype=bool)
+        left[rows, cols] = ~written
+        np.testing.assert_array_equal(selected.conductance[left], g_before[left])
+        np.testing.assert_array_equal(selected.gate_voltage[left], vg_before[left])
+        assert np.all(selected.conductance[rows, cols][written] != g_before[rows, cols][written])
+        whole.step_gate_voltages(step, rows, cols)
+        np.testing.assert_array_equal(selected.gate_voltage, whole.gate_voltage)
+        if device is quiet:
+            np.testing.assert_array_equal(selected.conductance[rows, cols][written],
+                                          whole.conductance[rows, cols][written])
+    with pytest.raises(ValueError, match="a boolean array of the region's shape"):
+        selected.step_gate_voltages(step, rows, cols, written=written.astype(int))
+    with pytest.raises(ValueError, match="a boolean array of the region's shape"):
+        selected.step_gate_voltages(step, rows, cols, written=written[:2])
+    with pytest.raises(ValueError, match="gate_step is not 0 on a device that written leaves out"):
+        selected.step_gate_voltages(0.1, rows, cols, written=written)
+    with pytest.raises(ValueError, match="a boolean array of the region's shape"):
+        selected.move(np.zeros((6, 3)), rows, cols, written=np.ones((6, 2), dtype=bool))
+
+
+def test_a_move_of_selected_pulse_law_devices_is_a_move_of_zero_elsewhere(rng):
+    """The default :meth:`ProgrammingScheme.move_selected`: a pulse device asked for nothing gets nothing."""
+    device = preset("hfo2_soft_bounds")
+    a, b = CrossbarArray(6, 4, device, seed=2), CrossbarArray(6, 4, device, seed=2)
+    for array in (a, b):
+        array.initialize()
+    delta = rng.normal(0.0, 5e-6, (6, 4))
+    written = rng.random((6, 4)) < 0.5
+    assert a.move(delta, written=written) == b.move(np.where(written, delta, 0.0))
+    np.testing.assert_array_equal(a.conductance, b.conductance)
+    assert a.counters == b.counters
 
 
 def test_soft_bounds_steps_shrink_towards_the_bound():

@@ -189,7 +189,8 @@ SET_TEXT = {"data.task": "vowels", "data.target": "a", "data.features": "a,b", "
             "network.reduction": "sum", "network.cell": "gru", "array.read_scheme": "floating",
             "training.validation": "0.25", "training.patience": "3", "training.keep": "best",
             "encoding.scale_by": "column", "hardware.drift_compensation": "global",
-            "update.algorithm": "mixed_precision", "update.max_pulses": "2", "update.rows_per_transfer": "3"}
+            "update.algorithm": "mixed_precision", "update.max_pulses": "2", "update.rows_per_transfer": "3",
+            "update.pulse_trains": "stochastic", "update.update_management": "false"}
 """A value (as typed after --set) for keys whose default is absent or whose default would prove nothing."""
 WITH = {"dac.bits_per_cycle": {"dac.inputs": "bit_serial"}, "dac.conversion": {"dac.inputs": "bit_serial"},
         "training.patience": {"training.validation": 0.25}, "training.keep": {"training.validation": 0.25},
@@ -197,7 +198,12 @@ WITH = {"dac.bits_per_cycle": {"dac.inputs": "bit_serial"}, "dac.conversion": {"
         **{f"update.{name}": {"hardware.way": "in_situ", "hardware.preset": "hfo2_soft_bounds",
                               "update.algorithm": "agad"}
            for name in ("threshold_steps", "max_pulses", "transfer_every", "rows_per_transfer", "fast_lr",
-                        "transfer_lr", "chop_probability")}}
+                        "transfer_lr", "chop_probability")},
+        "update.pulse_trains": {"hardware.way": "in_situ", "hardware.preset": "hfo2_soft_bounds",
+                                "training.optimizer": "sgd"},
+        **{f"update.{name}": {"hardware.way": "in_situ", "hardware.preset": "hfo2_soft_bounds",
+                              "training.optimizer": "sgd", "update.pulse_trains": "stochastic"}
+           for name in ("bit_length", "update_management")}}
 """Keys that need another key set first."""
 
 

@@ -12,6 +12,7 @@ from lstm import make_network
 from lstm.hardware import UPDATE_STREAM, HardwareNetwork, InSituTrainer
 from lstm.updates import UPDATE_ALGORITHMS, UpdateSpec
 from lstm.updates.mixed_precision import pulse_counts
+from lstm.updates.stochastic import logical_inputs
 from mapping import ChipSpec, Encoding
 
 ALGORITHMS = ("mixed_precision", "tiki_taka_v2", "chopped_tiki_taka_v2", "agad")
@@ -136,6 +137,49 @@ def test_mixed_precision_is_its_numpy_steps_on_ideal_devices(rng):
     assert trainer.algorithm.counts() == {"updates": 9, "transfers": 4}
 
 
+def test_mixed_precision_on_gate_voltage_devices_writes_whole_accumulations(rng):
+    """On li2019 (Li et al.'s two-pulse scheme) a weight is written, its whole ``chi`` at once, when ``|chi|``
+    reaches ``threshold_steps`` write resolutions ``2 sigma / k``; the other pairs are not SET again (their
+    devices bit for bit as they were); a written pair costs a SET on each device and a RESET on the falling
+    one; what the written weights got is ``chi`` plus the programming noise of the write, which draws each
+    device's noise (sigma) again in place of the one it had: ``2 sigma / k`` a weight (four draws of sigma)."""
+    net = make_network(3, [4], 2, seed=0)
+    quiet_reads = dataclasses.replace(crossbar.preset("li2019"), read_noise_sigma_relative=0.0, read_noise_sigma=0.0)
+    hw = HardwareNetwork(net, ChipSpec(preset="li2019", device=quiet_reads, encoding=Encoding(scale="fixed")),
+                         seed=0)
+    hw.initialize()
+    trainer = InSituTrainer(hw, UpdateSpec(algorithm="mixed_precision", threshold_steps=1.5), seed=0)
+    sigma = hw.chip.device.program_noise_sigma
+    chi = {n: np.zeros((mm.n_logical, mm.n_out)) for n, mm in hw.matrices.items()}
+    errors, n_written = [], 0
+    for delta in _deltas(hw, rng, 10, 0.05):
+        before = {n: _weights(hw, {n: mm})[n] for n, mm in hw.matrices.items()}
+        g_before = [a.conductance.copy() for a in hw.chip.arrays]
+        pulses = _pulses(hw)
+        trainer.apply(delta)
+        written_pairs = 0
+        for n, mm in hw.matrices.items():
+            chi[n] += delta[n]
+            resolution = mm.write_resolution()
+            assert resolution == 2 * sigma / mm.scale
+            written = np.abs(chi[n]) >= 1.5 * resolution
+            moved = _weights(hw, {n: mm})[n] - before[n]
+            np.testing.assert_array_equal(moved[~written], 0.0)
+            errors.append((moved[written] - chi[n][written]) * mm.scale / (2 * sigma))
+            chi[n][written] = 0.0
+            np.testing.assert_array_equal(trainer.algorithm.accumulated[n], chi[n])
+            written_pairs += int(np.count_nonzero(written))
+        assert _pulses(hw) - pulses == 3 * written_pairs
+        n_written += written_pairs
+        changed = sum(int(np.count_nonzero(a.conductance != g)) for a, g in zip(hw.chip.arrays, g_before))
+        assert changed == 2 * written_pairs
+    errors = np.concatenate(errors)
+    assert n_written == errors.size > 60
+    assert abs(errors.mean()) < 4 / np.sqrt(errors.size) and 0.8 < errors.std() < 1.2  # (its sd: 0.06)
+    with pytest.raises(ValueError, match="update.max_pulses=2 is not allowed with device 'li2019'"):
+        InSituTrainer(hw, UpdateSpec(algorithm="mixed_precision", max_pulses=2))
+
+
 @pytest.mark.parametrize("algorithm", ["tiki_taka_v2", "chopped_tiki_taka_v2", "agad"])
 def test_tiki_taka_family_is_its_numpy_steps_on_ideal_devices(algorithm, rng):
     settings = dict(threshold_steps=0.8, max_pulses=2, transfer_every=2, rows_per_transfer=3, fast_lr=0.7,
@@ -177,20 +221,31 @@ def test_sgd_is_the_direct_update_and_keeps_the_old_checkpoint_identity():
     assert "update" in _ideal_trainer("mixed_precision").identity()
 
 
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_a_resume_equals_never_stopping(algorithm, rng):
-    device = crossbar.preset("hfo2_soft_bounds")
+def _assert_resumed_equals_straight(straight, resumed, stopped):
+    """A resumed trainer's whole state (chip, buffers, generators, counters) and energy equal an unbroken
+    one's, and it wrote after the resume."""
+    a, b = straight.state(), resumed.state()
+    assert sorted(a) == sorted(b)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert straight.hardware.energy() == resumed.hardware.energy()
+    assert _pulses(resumed.hardware) > _pulses(stopped.hardware)  # (the resumed part wrote)
+
+
+@pytest.mark.parametrize("algorithm, preset", [(a, "hfo2_soft_bounds") for a in ALGORITHMS]
+                         + [("mixed_precision", "li2019")])
+def test_a_resume_equals_never_stopping(algorithm, preset, rng):
+    device = crossbar.preset(preset)
     settings = {"chop_probability": 0.3} if algorithm in ("chopped_tiki_taka_v2", "agad") else {}
 
     def trainer():
         net = make_network(3, [4], 2, seed=0)
-        hw = HardwareNetwork(net, ChipSpec(preset="hfo2_soft_bounds", device=device,
-                                           encoding=Encoding(scale="fixed")), seed=5)
+        hw = HardwareNetwork(net, ChipSpec(preset=preset, device=device, encoding=Encoding(scale="fixed")), seed=5)
         hw.initialize()
         return InSituTrainer(hw, UpdateSpec(algorithm=algorithm, **settings), seed=5)
 
     straight, stopped = trainer(), trainer()
-    deltas = _deltas(straight.hardware, rng, 12, 0.01)
+    deltas = _deltas(straight.hardware, rng, 12, 0.05 if preset == "li2019" else 0.01)  # (li2019: past 2 sigma / k)
     for d in deltas:
         straight.apply(d)
     for d in deltas[:5]:
@@ -200,11 +255,7 @@ def test_a_resume_equals_never_stopping(algorithm, rng):
     resumed.load_state(saved, "checkpoint")
     for d in deltas[5:]:
         resumed.apply(d)
-    a, b = straight.state(), resumed.state()
-    assert sorted(a) == sorted(b)
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    assert straight.hardware.energy() == resumed.hardware.energy()
+    _assert_resumed_equals_straight(straight, resumed, stopped)
 
 
 def test_the_settings_are_validated():
@@ -217,7 +268,7 @@ def test_the_settings_are_validated():
         UpdateSpec(algorithm="mixed_precision", threshold_steps=0.0)
     with pytest.raises(ValueError, match="two-pulse"):
         net = make_network(3, [4], 2, seed=0)
-        InSituTrainer(HardwareNetwork(net, ChipSpec(preset="li2019"), seed=0), UpdateSpec(algorithm="mixed_precision"))
+        InSituTrainer(HardwareNetwork(net, ChipSpec(preset="li2019"), seed=0), UpdateSpec(algorithm="tiki_taka_v2"))
 
 
 def test_fast_arrays_need_room_and_say_so():
@@ -298,12 +349,215 @@ def test_an_experiment_refuses_what_cannot_carry_its_update_scale_or_compensatio
     from xbar.experiment import li2019
 
     exp = li2019("vowels", epochs=1)
-    with pytest.raises(ValueError, match="update.algorithm='mixed_precision' with device 'li2019': it counts whole "
+    with pytest.raises(ValueError, match="update.algorithm='tiki_taka_v2' with device 'li2019': it counts whole "
                                          "pulses"):
-        exp.with_values({"update.algorithm": "mixed_precision"})
+        exp.with_values({"update.algorithm": "tiki_taka_v2", "array.count": 8})
+    assert exp.with_values({"update.algorithm": "mixed_precision"}).update.algorithm == "mixed_precision"
     sliced = exp.with_values({"hardware.way": "ex_situ_one_shot", "hardware.placement": "first_fit",
                               "slicing.weight_bits": 8})
     with pytest.raises(ValueError, match="encoding.scale_by='column' with slicing.weight_bits"):
         sliced.with_values({"encoding.scale_by": "column"})
     with pytest.raises(ValueError, match="hardware.drift_compensation='global' with slicing.weight_bits"):
         sliced.with_values({"hardware.drift_compensation": "global"})
+
+
+# ------------------------------------------------------------------ stochastic pulse trains
+def _factors(hw, rng, n_terms=40, zero_terms=3):
+    """Random rank-one factors of each matrix (network-shaped rows ``[x; h; 1]``) and their gradients."""
+    factors, grads = {}, {}
+    for name in hw.matrices:
+        rows, cols = hw.network.params[name].shape
+        x = rng.uniform(-1, 1, (n_terms, rows))
+        x[:, -1] = 1.0
+        d = 0.05 * rng.standard_normal((n_terms, cols))
+        d[:zero_terms] = 0.0  # (terms of zeros send nothing)
+        factors[name], grads[name] = (x, d), x.T @ d
+    return factors, grads
+
+
+def test_the_factors_of_backward_are_its_gradients(rng):
+    """``inputs.T @ errors`` of each matrix's factors, times its structural mask, is its gradient (1e-12):
+    LSTM through the compiled kernel, GRU and peephole step by step, and an LSTM on a chip."""
+    x = rng.uniform(-1, 1, (5, 7, 3))
+    mask = np.ones((5, 7))
+    mask[1, 5:] = 0.0
+    for cell, mode in (("lstm", "seq2vec"), ("gru", "seq2seq"), ("peephole", "seq2vec")):
+        net = make_network(3, [4, 3], 2, seed=1, cell=cell, mode=mode)
+        y = rng.uniform(0, 1, (5, 2)) if mode == "seq2vec" else rng.uniform(0, 1, (5, 7, 2))
+        factors = {}
+        _, grads = net.gradients(x, y, mask, factors=factors)
+        assert sorted(factors) == sorted(net.matrix_names())
+        for name, (inputs, errors) in factors.items():
+            np.testing.assert_allclose((inputs.T @ errors) * net.masks.get(name, 1.0), grads[name],
+                                       rtol=0, atol=1e-12, err_msg=f"{cell} {name}")
+    hw = HardwareNetwork(make_network(3, [4], 2, seed=0), ChipSpec(preset="hfo2_soft_bounds"), seed=0)
+    hw.initialize()
+    factors = {}
+    _, grads = hw.gradients(x, rng.uniform(0, 1, (5, 7, 2)), mask, factors=factors)
+    for name, (inputs, errors) in factors.items():
+        np.testing.assert_allclose(inputs.T @ errors, grads[name], rtol=0, atol=1e-12)
+
+
+def test_coincidences_have_the_mean_and_variance_of_independent_slots(rng):
+    """Over many draws the net pulses ``raising - lowering`` of each pair average ``-lr sum_n x d`` (no
+    saturation) with the variance of independent slots, ``sum_n BL r (1 - r)`` where ``r = p_i q_j`` is a
+    slot's chance of a coincidence; z-scores of the 48 pairs: mean ~ 0, sd ~ 1."""
+    from lstm.updates.stochastic import coincidences
+
+    x, d = rng.uniform(-1, 1, (6, 4)), rng.uniform(-1, 1, (6, 12))
+    lr, bl, draws = 0.3, 16, 600
+    base = np.sqrt(lr / bl)
+    ratio = np.sqrt(np.abs(d).max(axis=1) / np.abs(x).max(axis=1))
+    r = (np.abs(x) * (base * ratio)[:, None])[:, :, None] * (np.abs(d) * (base / ratio)[:, None])[:, None, :]
+    variance = (bl * r * (1 - r)).sum(axis=0)
+    nets = np.empty((draws, 4, 12))
+    totals = np.empty(draws)
+    for k in range(draws):
+        raising, lowering, saturated = coincidences(x, d, lr, bl, rng)
+        assert saturated == 0 and np.all(raising == np.rint(raising))
+        nets[k], totals[k] = raising - lowering, (raising + lowering).sum()
+    z = (nets.mean(axis=0) - (-lr * x.T @ d)) / np.sqrt(variance / draws)
+    assert abs(z.mean()) < 4 / np.sqrt(z.size) and 0.75 < z.std() < 1.25
+    assert abs(totals.mean() - (bl * r).sum()) < 4 * np.sqrt((bl * r * (1 - r)).sum() / draws)
+    # without update management both streams carry sqrt(lr / BL); a probability past 1 is held and counted
+    assert coincidences(x, d, 500.0, bl, rng)[2] > 0
+    raising, lowering, _ = coincidences(x[:1] * 0, d[:1], lr, bl, rng)
+    assert not raising.any() and not lowering.any()
+
+
+def _numpy_coincidences(x, d, lr, bl, rng):
+    """The same draws as :func:`lstm.updates.stochastic.coincidences` (one chunk), counted slot by slot, and
+    the terms with a probability past 1 (a draw below it is then always below: the stream fires in every slot)."""
+    base = np.sqrt(lr / bl)
+    raising, lowering = np.zeros((x.shape[1], d.shape[1])), np.zeros((x.shape[1], d.shape[1]))
+    live = [n for n in range(x.shape[0]) if np.abs(x[n]).max() > 0 and np.abs(d[n]).max() > 0]
+    ratio = {n: np.sqrt(np.abs(d[n]).max() / np.abs(x[n]).max()) for n in live}
+    p = np.array([np.abs(x[n]) * base * ratio[n] for n in live])
+    q = np.array([np.abs(d[n]) * base / ratio[n] for n in live])
+    rows = rng.random((len(live), x.shape[1], bl)) < p[:, :, None]
+    cols = rng.random((len(live), d.shape[1], bl)) < q[:, :, None]
+    for k, n in enumerate(live):
+        for i in range(x.shape[1]):
+            for j in range(d.shape[1]):
+                both = int(np.count_nonzero(rows[k, i] & cols[k, j]))
+                if x[n, i] * d[n, j] < 0:
+                    raising[i, j] += both
+                elif x[n, i] * d[n, j] > 0:
+                    lowering[i, j] += both
+    return raising, lowering, int(np.count_nonzero((p.max(axis=1) > 1) | (q.max(axis=1) > 1)))
+
+
+def test_stochastic_pulses_are_their_numpy_steps_on_ideal_devices(rng):
+    """On ideal linear devices each weight moves by ``(raising - lowering) epsilon``, with the coincidences
+    counted slot by slot from the same draws; a pulse on each device of a pair per coincidence."""
+    trainer = _ideal_trainer("sgd", pulse_trains="stochastic", bit_length=8)
+    hw = trainer.hardware
+    reference = np.random.default_rng(np.random.SeedSequence([0, UPDATE_STREAM]).spawn(1)[0])
+    held = _weights(hw, hw.matrices)
+    pulses, before, saturated_terms = 0, _pulses(hw), 0
+    lr = 0.7
+    for _ in range(3):
+        factors, grads = _factors(hw, rng)
+        trainer.algorithm.take_factors(factors, grads)
+        trainer.apply({name: -lr * g for name, g in grads.items()})
+        for name, mm in hw.matrices.items():
+            x, d = factors[name]
+            inputs = logical_inputs(mm, x)
+            raising, lowering, saturated = _numpy_coincidences(inputs, d / mm.pulse_step(), lr, 8, reference)
+            saturated_terms += saturated
+            held[name] = held[name] + (raising - lowering) * mm.pulse_step()
+            pulses += 2 * int((raising + lowering).sum())
+    got = _weights(hw, hw.matrices)
+    for name in held:
+        np.testing.assert_allclose(got[name], held[name], rtol=0, atol=1e-12)
+    assert _pulses(hw) - before == pulses > 0
+    assert trainer.algorithm.pulse_trains.saturated_terms == saturated_terms
+
+
+def test_stochastic_pulses_onto_fast_arrays_are_their_numpy_steps(rng):
+    """Tiki-Taka with stochastic pulse trains: the fast arrays get the coincidences of ``fast_lr`` times the
+    SGD terms, each row's inputs through its chopper (here, before any read flips one, all +1 but those set
+    to -1 by hand); the weights are not touched until a transfer."""
+    trainer = _ideal_trainer("tiki_taka_v2", pulse_trains="stochastic", bit_length=8, fast_lr=3.0,
+                             transfer_every=100)
+    hw, algorithm = trainer.hardware, trainer.algorithm
+    for name in algorithm.chopper:
+        algorithm.chopper[name][::2] = -1.0
+    reference = np.random.default_rng(np.random.SeedSequence([0, UPDATE_STREAM]).spawn(1)[0])
+    held = {name: np.zeros((mm.n_logical, mm.n_out)) for name, mm in hw.matrices.items()}
+    weights_before = _weights(hw, hw.matrices)
+    for _ in range(2):
+        factors, grads = _factors(hw, rng)
+        algorithm.take_factors(factors, grads)
+        trainer.apply({name: -0.4 * g for name, g in grads.items()})
+        for name, mm in hw.matrices.items():
+            fast = algorithm.fast[name]
+            inputs = logical_inputs(mm, factors[name][0]) * algorithm.chopper[name][None, :]
+            raising, lowering, _ = _numpy_coincidences(inputs, factors[name][1] / fast.pulse_step(), 3.0 * 0.4, 8,
+                                                       reference)
+            held[name] += (raising - lowering) * fast.pulse_step()
+    for name in held:
+        np.testing.assert_allclose(algorithm.fast[name].read_weights()[0], held[name], rtol=0, atol=1e-12)
+        assert np.abs(held[name]).max() > 0
+    for name, w in _weights(hw, hw.matrices).items():
+        np.testing.assert_array_equal(w, weights_before[name])
+
+
+def test_stochastic_pulses_need_plain_sgd_and_their_factors(rng):
+    trainer = _ideal_trainer("sgd", pulse_trains="stochastic")
+    factors, grads = _factors(trainer.hardware, rng)
+    with pytest.raises(ValueError, match="needs each mini-batch's rank-one factors"):
+        trainer.apply({name: -0.1 * g for name, g in grads.items()})
+    trainer.algorithm.take_factors(factors, grads)
+    with pytest.raises(ValueError, match="not a positive multiple of the gradient"):
+        trainer.apply({name: -0.1 * g / (np.abs(g) + 1.0) for name, g in grads.items()})  # (RMSprop-like)
+    from xbar.experiment import li2019
+
+    exp = li2019("vowels", epochs=1, preset="hfo2_soft_bounds")
+    with pytest.raises(ValueError, match="update.pulse_trains='stochastic' with training.optimizer='rmsprop'"):
+        exp.with_values({"update.pulse_trains": "stochastic"})
+    sgd = exp.with_values({"update.pulse_trains": "stochastic", "training.optimizer": "sgd"})
+    assert sgd.update.bit_length == 31 and sgd.to_dict()["update"] == {"pulse_trains": "stochastic"}
+    with pytest.raises(ValueError, match="two-pulse"):
+        li2019("vowels", epochs=1).with_values({"update.pulse_trains": "stochastic", "training.optimizer": "sgd"})
+    with pytest.raises(ValueError, match="update.pulse_trains='stochastic' is not allowed with update.algorithm="
+                                         "'mixed_precision'"):
+        UpdateSpec(algorithm="mixed_precision", pulse_trains="stochastic")
+    with pytest.raises(ValueError, match="update.bit_length=8 is not allowed"):
+        UpdateSpec(bit_length=8)
+
+
+@pytest.mark.parametrize("algorithm, settings", [("sgd", {}), ("agad", {"chop_probability": 0.3})])
+def test_stochastic_pulses_resume_equals_never_stopping_and_train_through_the_trainer(algorithm, settings, rng):
+    """A resume from a checkpoint equals never stopping (the streams' generator is saved); through the
+    trainer's own gradients the factors arrive and the loss of a batch falls."""
+    def trainer():
+        net = make_network(3, [4], 2, seed=0)
+        hw = HardwareNetwork(net, ChipSpec(preset="hfo2_soft_bounds", encoding=Encoding(scale="fixed")), seed=5)
+        hw.initialize()
+        return InSituTrainer(hw, UpdateSpec(algorithm=algorithm, pulse_trains="stochastic", **settings), seed=5)
+
+    straight, stopped = trainer(), trainer()
+    updates = [_factors(straight.hardware, rng) for _ in range(6)]
+    for factors, grads in updates:
+        straight.algorithm.take_factors(factors, grads)
+        straight.apply({name: -0.5 * g for name, g in grads.items()})
+    for factors, grads in updates[:2]:
+        stopped.algorithm.take_factors(factors, grads)
+        stopped.apply({name: -0.5 * g for name, g in grads.items()})
+    resumed = trainer()
+    resumed.load_state({k: np.copy(v) for k, v in stopped.state().items()}, "checkpoint")
+    for factors, grads in updates[2:]:
+        resumed.algorithm.take_factors(factors, grads)
+        resumed.apply({name: -0.5 * g for name, g in grads.items()})
+    _assert_resumed_equals_straight(straight, resumed, stopped)
+
+    from lstm.train import Dataset
+
+    fresh = trainer()
+    batch = Dataset(rng.uniform(-1, 1, (20, 6, 3)), rng.uniform(0, 1, (20, 6, 2)), np.ones((20, 6)))
+    first, _ = fresh.gradients(batch)
+    for _ in range(15):
+        _, grads = fresh.gradients(batch)
+        fresh.apply({name: -2.0 * g for name, g in grads.items()})
+    assert fresh.gradients(batch)[0] < first
