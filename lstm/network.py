@@ -390,9 +390,10 @@ class Network:
             situ, the weights read back from the arrays (Li et al.).
         factors : dict, optional
             When given, filled with the rank-one factors of each weight matrix's gradient: ``factors[name] =
-            (inputs, errors)``, shapes (N, rows) and (N, outputs), one row per time step and sequence, such
-            that the gradient is ``inputs.T @ errors`` times the matrix's structural mask (what stochastic
-            pulse trains send to an array's rows and columns).
+            (inputs, errors)``, shapes (N, rows) and (N, outputs), one row per time step and sequence (the
+            head of a seq2vec network: one per sequence), such that the gradient is ``inputs.T @ errors``
+            times the matrix's structural mask (what stochastic pulse trains send to an array's rows and
+            columns).
 
         Returns
         -------

@@ -357,6 +357,10 @@ class Experiment:
             raise ValueError(f"slicing.weight_bits{by} with hardware.way='in_situ': sliced weights are programmed, "
                              "not trained by pulses; choose way ex_situ or hardware_aware, or leave weight_bits out")
         self._check_issue30_combinations()
+        if self.update.pulse_trains != "summed" and self.hardware.way != "in_situ":
+            raise ValueError(f"update.pulse_trains={self.update.pulse_trains!r} with hardware.way="
+                             f"{self.hardware.way!r}: pulse trains write in-situ training's changes; choose "
+                             "hardware.way 'in_situ' or leave update.pulse_trains out")
         if self.update.algorithm != "sgd" and self.hardware.way != "in_situ":
             raise ValueError(f"update.algorithm={self.update.algorithm!r} with hardware.way={self.hardware.way!r}: "
                              "an update algorithm writes in-situ training's changes; choose hardware.way "

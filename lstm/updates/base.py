@@ -19,6 +19,7 @@ from typing import ClassVar, Dict, Tuple
 
 import numpy as np
 
+from crossbar.validation import as_float_array
 from lstm.updates.stochastic import StochasticPulseTrains, logical_inputs, sgd_learning_rate
 
 
@@ -97,8 +98,15 @@ class UpdateAlgorithm(ABC):
             raise ValueError("update.pulse_trains='stochastic' needs each mini-batch's rank-one factors: train "
                              "with lstm.hardware.InSituTrainer (its gradients() hands them over)")
         lr = sgd_learning_rate(delta, self.gradients)
-        terms = {name: (logical_inputs(self.hardware.matrices[name], self.factors[name][0]), self.factors[name][1])
-                 for name in delta}
+        terms = {}
+        for name in delta:
+            if name not in self.factors:
+                raise ValueError(f"no rank-one factors of {name!r} were handed over; {sorted(self.factors)} were")
+            inputs, errors = self.factors[name]
+            rows, cols = self.hardware.network.params[name].shape
+            inputs = as_float_array(f"factors[{name!r}] inputs", inputs, shape=(None, rows))
+            errors = as_float_array(f"factors[{name!r}] errors", errors, shape=(inputs.shape[0], cols))
+            terms[name] = (logical_inputs(self.hardware.matrices[name], inputs), errors)
         self.factors = self.gradients = None
         return lr, terms
 
@@ -127,6 +135,11 @@ class UpdateAlgorithm(ABC):
     def counts(self) -> Dict[str, int]:
         """What the algorithm did besides the devices' own counters (transfers, digital accumulations)."""
         return {}
+
+    def pulse_train_counts(self) -> Dict[str, int]:
+        """What the stochastic pulse trains did besides the devices' counters: the terms whose stream
+        probability was held at 1 (``saturated_terms``); empty without them."""
+        return {} if self.pulse_trains is None else {"saturated_terms": self.pulse_trains.saturated_terms}
 
     def pulse_train_state(self) -> Dict[str, np.ndarray]:
         """The stochastic pulse trains' state (their generator, saturated terms); empty without them."""

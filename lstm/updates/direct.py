@@ -32,3 +32,6 @@ class DirectUpdate(UpdateAlgorithm):
             return
         for name, d in delta.items():
             hw.matrices[name].apply_update(*hw.split_bias(d))
+
+    def counts(self) -> Dict[str, int]:
+        return self.pulse_train_counts()

@@ -62,7 +62,8 @@ class MixedPrecision(UpdateAlgorithm):
         for name, chi in self.accumulated.items():
             mm = self.hardware.matrices[name]
             if self.gate_voltage_writes:
-                written = np.abs(chi) >= self.spec.threshold_steps * mm.write_resolution()
+                # (a device without programming noise: every non-zero change is worth a write)
+                written = (np.abs(chi) >= self.spec.threshold_steps * mm.write_resolution()) & (chi != 0.0)
                 if written.any():
                     mm.apply_logical_update(np.where(written, chi, 0.0), written=written)
                     chi[written] = 0.0

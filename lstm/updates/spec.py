@@ -28,7 +28,9 @@ class UpdateSpec:
     threshold_steps : float
         A digital accumulator (mixed precision) or transfer buffer (Tiki-Taka) sends pulses to a weight once
         it holds this many of the weight's nominal pulse steps (:meth:`mapping.MappedMatrix.pulse_step`),
-        > 0; then ``trunc`` of what it holds, at least one.
+        > 0; then ``trunc`` of what it holds, at least one. On a device written by gate voltages
+        (``li2019``, mixed precision only) this many write resolutions ``2 sigma / k``
+        (:meth:`mapping.MappedMatrix.write_resolution`), then the whole accumulated change in one write.
     max_pulses : int, optional
         Most pulses a device gets at one transfer (>= 1); None: no limit.
     transfer_every : int

@@ -21,7 +21,10 @@ each row's inputs through its chopper. A real array sends each ``n``'s streams i
 raising coincidences are sent first, then its lowering ones (two writes of whole pulses a matrix: what
 differs from the order in turn is the devices' state between them, for a nonlinear device). Every
 coincidence is a pulse counted in the chip's energy; a matrix's structural zeros (a GRU's) get none. The
-slots come from a generator of their own, spawned from the algorithm's, saved with a checkpoint.
+time of the writes is counted as for any whole pulses (the sum over rows of each row's largest count, for
+each of the two writes), not as the
+``N x BL`` slots a real array would clock through. The slots come from a generator of their own, spawned
+from the algorithm's, saved with a checkpoint.
 
 It needs plain SGD: the optimizer's change must be a positive multiple of the gradient (no momentum,
 RMSprop or Adam; a clip of the gradient's norm is a multiple), which each update checks and the experiment
@@ -35,10 +38,13 @@ from typing import Dict, Tuple
 
 import numpy as np
 
+from crossbar.validation import as_float_array, check_range
 from mapping.encoding import bias_to_rows
 
-CHUNK_TERMS = 256
-"""Rank-one terms drawn and counted together (bounds the memory of the slots, not the numbers)."""
+CHUNK_SLOTS = 1 << 22
+"""Slots (terms x (rows + columns) x ``bit_length``) drawn and counted together: bounds the memory of the
+slots (32 MiB of draws), not the numbers (each term's slots are drawn in turn, its rows' then its columns',
+whatever the chunk)."""
 
 
 def coincidences(inputs: np.ndarray, errors: np.ndarray, learning_rate: float, bit_length: int,
@@ -48,15 +54,16 @@ def coincidences(inputs: np.ndarray, errors: np.ndarray, learning_rate: float, b
     Parameters
     ----------
     inputs : ndarray, shape (N, rows)
-        ``x_n`` of each term.
+        ``x_n`` of each term (finite).
     errors : ndarray, shape (N, cols)
-        ``d_n`` of each term, in pulse steps (divided by each column's step).
+        ``d_n`` of each term, in pulse steps (divided by each column's step; finite).
     learning_rate : float
         ``lr`` (> 0).
     bit_length : int
-        Slots of each stream (BL).
+        Slots of each stream (BL, >= 1).
     rng : numpy.random.Generator
-        Draws, per chunk of terms: the rows' slots, then the columns' slots.
+        Draws: for each term with a non-zero input and error, ``rows + cols`` streams of BL uniform numbers,
+        its rows' then its columns'.
     update_management : bool
         Balance the two streams of each term (see the module text).
 
@@ -67,15 +74,21 @@ def coincidences(inputs: np.ndarray, errors: np.ndarray, learning_rate: float, b
     saturated : int
         Terms where a probability was held at 1.
     """
+    inputs = as_float_array("inputs", inputs, shape=(None, None))
+    errors = as_float_array("errors", errors, shape=(inputs.shape[0], None))
+    check_range("learning_rate", learning_rate, 0.0, low_open=True)
+    if isinstance(bit_length, bool) or not isinstance(bit_length, (int, np.integer)) or bit_length < 1:
+        raise ValueError(f"bit_length={bit_length!r} is not allowed; a whole number >= 1 is required")
     n_rows, n_cols = inputs.shape[1], errors.shape[1]
     raising, lowering = np.zeros((n_rows, n_cols)), np.zeros((n_rows, n_cols))
-    x_max = np.abs(inputs).max(axis=1)
-    d_max = np.abs(errors).max(axis=1)
+    x_max = np.abs(inputs).max(axis=1, initial=0.0)
+    d_max = np.abs(errors).max(axis=1, initial=0.0)
     live = np.flatnonzero((x_max > 0) & (d_max > 0))  # (a term of zeros sends nothing)
     base = np.sqrt(learning_rate / bit_length)
     saturated = 0
-    for start in range(0, live.size, CHUNK_TERMS):
-        terms = live[start:start + CHUNK_TERMS]
+    per_chunk = max(1, CHUNK_SLOTS // ((n_rows + n_cols) * bit_length))
+    for start in range(0, live.size, per_chunk):
+        terms = live[start:start + per_chunk]
         x, d = inputs[terms], errors[terms]
         if update_management:
             ratio = np.sqrt(d_max[terms] / x_max[terms])
@@ -83,8 +96,9 @@ def coincidences(inputs: np.ndarray, errors: np.ndarray, learning_rate: float, b
         else:
             p, q = np.abs(x) * base, np.abs(d) * base
         saturated += int(np.count_nonzero((p.max(axis=1) > 1.0) | (q.max(axis=1) > 1.0)))
-        row_fires = rng.random((terms.size, n_rows, bit_length)) < p[:, :, None]
-        col_fires = rng.random((terms.size, n_cols, bit_length)) < q[:, :, None]
+        slots = rng.random((terms.size, n_rows + n_cols, bit_length))
+        row_fires = slots[:, :n_rows] < p[:, :, None]
+        col_fires = slots[:, n_rows:] < q[:, :, None]
         # slots of all the chunk's terms side by side: a coincidence count is a product of 0/1 matrices
         x_up = (row_fires & (x > 0)[:, :, None]).transpose(1, 0, 2).reshape(n_rows, -1).astype(np.float64)
         x_down = (row_fires & (x < 0)[:, :, None]).transpose(1, 0, 2).reshape(n_rows, -1).astype(np.float64)
@@ -150,10 +164,12 @@ class StochasticPulseTrains:
         return mm.apply_pulse_counts(raising) + mm.apply_pulse_counts(-lowering)
 
     def state(self) -> Dict[str, np.ndarray]:
+        """The generator's state (JSON text) and the saturated terms so far, as named arrays."""
         return {"rng": np.array(json.dumps(self.rng.bit_generator.state)),
                 "saturated_terms": np.array(self.saturated_terms, dtype=np.int64)}
 
     def load_state(self, state: Dict[str, np.ndarray], source: str = "state") -> None:
+        """Take a :meth:`state`; ``ValueError`` naming ``source`` when it is malformed."""
         if set(state) != {"rng", "saturated_terms"}:
             raise ValueError(f"{source}: pulse-train state {sorted(state)}; ['rng', 'saturated_terms'] expected")
         saturated = np.asarray(state["saturated_terms"], dtype=np.int64)

@@ -127,4 +127,4 @@ class TikiTakaV2(UpdateAlgorithm):
         self.updates, self.transfers = (int(v) for v in counts)
 
     def counts(self) -> Dict[str, int]:
-        return {"updates": self.updates, "transfers": self.transfers}
+        return {"updates": self.updates, "transfers": self.transfers, **self.pulse_train_counts()}

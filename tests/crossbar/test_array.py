@@ -275,9 +275,13 @@ def test_gate_steps_of_selected_devices_leave_the_others_alone(rng):
         g_before, vg_before = selected.conductance.copy(), selected.gate_voltage.copy()
         pulses_before = selected.counters.programming_pulses
         falling = np.count_nonzero(written & (step < 0))
+        row_steps_before = selected.counters.row_pulse_steps
         pulses, _ = selected.step_gate_voltages(step, rows, cols, written=written)
         assert pulses == np.count_nonzero(written) + falling
         assert selected.counters.programming_pulses - pulses_before == pulses
+        # a row step per row with a written device, two where some device is RESET first
+        assert (selected.counters.row_pulse_steps - row_steps_before
+                == np.count_nonzero(written.any(axis=1)) * (2 if falling else 1))
         left = np.ones((8, 6), dtype=bool)
         left[rows, cols] = ~written
         np.testing.assert_array_equal(selected.conductance[left], g_before[left])
@@ -296,6 +300,22 @@ def test_gate_steps_of_selected_devices_leave_the_others_alone(rng):
         selected.step_gate_voltages(0.1, rows, cols, written=written)
     with pytest.raises(ValueError, match="a boolean array of the region's shape"):
         selected.move(np.zeros((6, 3)), rows, cols, written=np.ones((6, 2), dtype=bool))
+
+
+def test_devices_left_out_of_a_gate_step_keep_their_clock_and_drift_on(rng):
+    """With drift, a device left out of a selective write keeps its base conductance and its time since its
+    last write (it goes on drifting from there); a written one restarts its clock from its drifted value."""
+    drifting = dataclasses.replace(preset("li2019"), drift_nu=0.05, drift_t0=1e-3)
+    array = CrossbarArray(4, 4, drifting, seed=1)
+    array.program(_li_targets(rng, (4, 4)))
+    array.advance_time(10.0)
+    written = np.zeros((4, 4), dtype=bool)
+    written[1, 2] = written[3, 0] = True
+    base, clock = array._g0.copy(), array.programmed_at.copy()
+    array.step_gate_voltages(np.where(written, 0.2, 0.0), written=written)
+    np.testing.assert_array_equal(array._g0[~written], base[~written])
+    np.testing.assert_array_equal(array.programmed_at[~written], clock[~written])
+    assert np.all(array.programmed_at[written] > clock[written])
 
 
 def test_a_move_of_selected_pulse_law_devices_is_a_move_of_zero_elsewhere(rng):

@@ -178,6 +178,19 @@ def test_mixed_precision_on_gate_voltage_devices_writes_whole_accumulations(rng)
     assert abs(errors.mean()) < 4 / np.sqrt(errors.size) and 0.8 < errors.std() < 1.2  # (its sd: 0.06)
     with pytest.raises(ValueError, match="update.max_pulses=2 is not allowed with device 'li2019'"):
         InSituTrainer(hw, UpdateSpec(algorithm="mixed_precision", max_pulses=2))
+    # without programming noise every non-zero change is written at once, and a zero change is not
+    quiet = dataclasses.replace(quiet_reads, program_noise_sigma=0.0)
+    hw = HardwareNetwork(net, ChipSpec(preset="li2019", device=quiet, encoding=Encoding(scale="fixed")), seed=0)
+    hw.initialize()
+    trainer = InSituTrainer(hw, UpdateSpec(algorithm="mixed_precision"), seed=0)
+    delta = _deltas(hw, rng, 1, 0.01)[0]
+    nonzero = 0
+    for name, d in delta.items():
+        d[::2] = 0.0
+        nonzero += int(np.count_nonzero(hw.matrices[name].logical_change(*hw.split_bias(d))))
+    before = _pulses(hw)
+    trainer.apply(delta)
+    assert _pulses(hw) - before == 3 * nonzero > 0
 
 
 @pytest.mark.parametrize("algorithm", ["tiki_taka_v2", "chopped_tiki_taka_v2", "agad"])
@@ -426,25 +439,50 @@ def test_coincidences_have_the_mean_and_variance_of_independent_slots(rng):
 
 
 def _numpy_coincidences(x, d, lr, bl, rng):
-    """The same draws as :func:`lstm.updates.stochastic.coincidences` (one chunk), counted slot by slot, and
-    the terms with a probability past 1 (a draw below it is then always below: the stream fires in every slot)."""
+    """The coincidences of :func:`lstm.updates.stochastic.coincidences`, term by term and slot by slot from
+    the same draws (each live term's rows' streams, then its columns'), and the terms with a probability past
+    1 (a draw below it is then always below: the stream fires in every slot)."""
     base = np.sqrt(lr / bl)
     raising, lowering = np.zeros((x.shape[1], d.shape[1])), np.zeros((x.shape[1], d.shape[1]))
-    live = [n for n in range(x.shape[0]) if np.abs(x[n]).max() > 0 and np.abs(d[n]).max() > 0]
-    ratio = {n: np.sqrt(np.abs(d[n]).max() / np.abs(x[n]).max()) for n in live}
-    p = np.array([np.abs(x[n]) * base * ratio[n] for n in live])
-    q = np.array([np.abs(d[n]) * base / ratio[n] for n in live])
-    rows = rng.random((len(live), x.shape[1], bl)) < p[:, :, None]
-    cols = rng.random((len(live), d.shape[1], bl)) < q[:, :, None]
-    for k, n in enumerate(live):
+    saturated = 0
+    for n in range(x.shape[0]):
+        if np.abs(x[n]).max() == 0 or np.abs(d[n]).max() == 0:
+            continue
+        ratio = np.sqrt(np.abs(d[n]).max() / np.abs(x[n]).max())
+        p, q = np.abs(x[n]) * base * ratio, np.abs(d[n]) * base / ratio
+        saturated += int(p.max() > 1 or q.max() > 1)
+        slots = rng.random((x.shape[1] + d.shape[1], bl))
+        rows, cols = slots[:x.shape[1]] < p[:, None], slots[x.shape[1]:] < q[:, None]
         for i in range(x.shape[1]):
             for j in range(d.shape[1]):
-                both = int(np.count_nonzero(rows[k, i] & cols[k, j]))
+                both = int(np.count_nonzero(rows[i] & cols[j]))
                 if x[n, i] * d[n, j] < 0:
                     raising[i, j] += both
                 elif x[n, i] * d[n, j] > 0:
                     lowering[i, j] += both
-    return raising, lowering, int(np.count_nonzero((p.max(axis=1) > 1) | (q.max(axis=1) > 1)))
+    return raising, lowering, saturated
+
+
+def test_coincidences_do_not_depend_on_the_chunks_and_check_their_arguments(rng, monkeypatch):
+    """Terms drawn and counted many chunks at a time give the numbers of the term-by-term reference; bad
+    arguments are refused by name."""
+    from lstm.updates import stochastic
+
+    x, d = rng.uniform(-1, 1, (30, 5)), rng.uniform(-1, 1, (30, 7))
+    x[3] = 0.0
+    monkeypatch.setattr(stochastic, "CHUNK_SLOTS", 4 * (5 + 7) * 9)  # four terms a chunk
+    got = stochastic.coincidences(x, d, 0.8, 9, np.random.default_rng(3))
+    want = _numpy_coincidences(x, d, 0.8, 9, np.random.default_rng(3))
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="learning_rate"):
+        stochastic.coincidences(x, d, 0.0, 9, rng)
+    with pytest.raises(ValueError, match="bit_length=0 is not allowed"):
+        stochastic.coincidences(x, d, 0.8, 0, rng)
+    with pytest.raises(ValueError, match="errors has shape"):
+        stochastic.coincidences(x, d[:4], 0.8, 9, rng)
+    with pytest.raises(ValueError, match="inputs"):
+        stochastic.coincidences(np.full((30, 5), np.nan), d, 0.8, 9, rng)
 
 
 def test_stochastic_pulses_are_their_numpy_steps_on_ideal_devices(rng):
@@ -511,6 +549,12 @@ def test_stochastic_pulses_need_plain_sgd_and_their_factors(rng):
     trainer.algorithm.take_factors(factors, grads)
     with pytest.raises(ValueError, match="not a positive multiple of the gradient"):
         trainer.apply({name: -0.1 * g / (np.abs(g) + 1.0) for name, g in grads.items()})  # (RMSprop-like)
+    trainer.algorithm.take_factors({name: (x[:, 1:], d) for name, (x, d) in factors.items()}, grads)
+    with pytest.raises(ValueError, match=r"factors\['layer0.W'\] inputs has shape"):
+        trainer.apply({name: -0.1 * g for name, g in grads.items()})
+    trainer.algorithm.take_factors(factors, grads)
+    trainer.apply({name: 1e3 * -g for name, g in grads.items()})  # (streams past probability 1)
+    assert trainer.algorithm.counts()["saturated_terms"] > 0
     from xbar.experiment import li2019
 
     exp = li2019("vowels", epochs=1, preset="hfo2_soft_bounds")
@@ -520,6 +564,8 @@ def test_stochastic_pulses_need_plain_sgd_and_their_factors(rng):
     assert sgd.update.bit_length == 31 and sgd.to_dict()["update"] == {"pulse_trains": "stochastic"}
     with pytest.raises(ValueError, match="two-pulse"):
         li2019("vowels", epochs=1).with_values({"update.pulse_trains": "stochastic", "training.optimizer": "sgd"})
+    with pytest.raises(ValueError, match="update.pulse_trains='stochastic' with hardware.way='ex_situ_one_shot'"):
+        sgd.with_values({"hardware.way": "ex_situ_one_shot"})
     with pytest.raises(ValueError, match="update.pulse_trains='stochastic' is not allowed with update.algorithm="
                                          "'mixed_precision'"):
         UpdateSpec(algorithm="mixed_precision", pulse_trains="stochastic")
