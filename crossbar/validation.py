@@ -106,6 +106,16 @@ def as_float_array(name: str, array, shape: Optional[tuple] = None, ndim: Option
     return out
 
 
+def as_bool_array(name: str, array, shape: tuple, shape_name: str = "shape") -> np.ndarray:
+    """Return ``array`` as a numpy array after checking it holds booleans (a selection of devices or weights)
+    of exactly ``shape``; ``shape_name`` says whose shape it must be in the error."""
+    out = np.asarray(array)
+    if out.dtype != bool or out.shape != tuple(shape):
+        raise ValueError(f"{name} of dtype {out.dtype} and shape {out.shape}; a boolean array of {shape_name} "
+                         f"{tuple(shape)} is required")
+    return out
+
+
 def _shape_text(shape: tuple) -> str:
     return "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
 

@@ -20,7 +20,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from crossbar import ADC, ADC_RANGE_MODES, Drive, OperationCounts, ProgramReport, Read, ReadPlan
-from crossbar.validation import as_float_array, check_choice, check_int, check_range
+from crossbar.validation import as_bool_array, as_float_array, check_choice, check_int, check_range
 
 from mapping.adc_ranging import AdcRanging
 from mapping.chip import Chip
@@ -358,10 +358,7 @@ class MappedMatrix(TilePlacement, AdcRanging, DriftCompensation, CountedPulses):
         written, the others left alone (not SET again under Li et al.'s scheme); a tile with none is skipped."""
         delta = as_float_array("delta", delta, shape=(self.n_logical, self.n_out))
         if written is not None:
-            written = np.asarray(written)
-            if written.dtype != bool or written.shape != delta.shape:
-                raise ValueError(f"{self.name}: written of dtype {written.dtype} and shape {written.shape}; a "
-                                 f"boolean array of shape {delta.shape} is required")
+            written = as_bool_array(f"{self.name}: written", written, delta.shape)
         half = 0.5 * self._scale() * delta  # siemens per device of a pair
         pulses = limited = 0
         with self._counting():

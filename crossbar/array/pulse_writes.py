@@ -22,7 +22,7 @@ from crossbar.devices import pulse_kernels
 from crossbar.devices.pulse_laws import apply_law_pulses
 from crossbar.devices.pulse_tables import table_arrays, table_pulse_update
 from crossbar.numerics.random_streams import stream_seeds
-from crossbar.validation import as_float_array, check_memory, check_pulse_counts
+from crossbar.validation import as_bool_array, as_float_array, check_memory, check_pulse_counts
 
 
 def row_pulse_steps(n: np.ndarray) -> int:
@@ -280,12 +280,11 @@ class PulseWrites:
         g[rows, cols] = g_region
         self.gate_voltage[rows, cols] = gate_voltage
         if written is None:
-            pulses = g_region.size + n_reset
-            self._store_write(g, (rows, cols), pulses, g_region.shape[0] * (2 if n_reset else 1), stuck_kept=True)
-            return pulses
-        pulses = int(np.count_nonzero(written)) + n_reset
-        row_steps = int(np.count_nonzero(written.any(axis=1))) * (2 if n_reset else 1)
-        self._store_write(g, selected, pulses, row_steps, stuck_kept=True)
+            selected, n_set, n_rows = (rows, cols), g_region.size, g_region.shape[0]
+        else:
+            n_set, n_rows = int(np.count_nonzero(written)), int(np.count_nonzero(written.any(axis=1)))
+        pulses = n_set + n_reset
+        self._store_write(g, selected, pulses, n_rows * (2 if n_reset else 1), stuck_kept=True)
         return pulses
 
     def step_gate_voltages(self, gate_step, rows: slice = slice(None), cols: slice = slice(None),
@@ -322,16 +321,13 @@ class PulseWrites:
         if np.shape(gate_step) != shape:
             gate_step = np.broadcast_to(gate_step, shape)
         step = as_float_array("gate_step", gate_step, shape=shape)
+        selected = (rows, cols)
         if written is not None:
-            written = np.asarray(written)
-            if written.dtype != bool or written.shape != shape:
-                raise ValueError(f"written of dtype {written.dtype} and shape {written.shape}; a boolean array "
-                                 f"of the region's shape {shape} is required")
+            written = as_bool_array("written", written, shape, "the region's shape")
             if np.any(step[~written] != 0.0):
                 raise ValueError("gate_step is not 0 on a device that written leaves out; a device not "
                                  "pulsed keeps its gate voltage")
-        selected = (rows, cols)
-        if written is not None:  # (a device left alone keeps its base and its own time since its last write)
+            # (a device left alone keeps its base and its own time since its last write)
             selected = np.zeros(self.shape, dtype=bool)
             selected[rows, cols] = written
         g = self._write_start(selected)

@@ -11,7 +11,7 @@ import numpy as np
 from crossbar.array.regions import region_mask, region_shape
 from crossbar.array.report import ProgramReport
 from crossbar.numerics.rounding import quantize_grid
-from crossbar.validation import as_float_array, check_choice, check_int, check_range
+from crossbar.validation import as_bool_array, as_float_array, check_choice, check_int, check_range
 
 
 class TargetWrites:
@@ -170,8 +170,5 @@ class TargetWrites:
         delta = as_float_array("delta", delta, shape=shape)
         if written is None:
             return self.scheme.move(self, delta, rows, cols)
-        written = np.asarray(written)
-        if written.dtype != bool or written.shape != shape:
-            raise ValueError(f"written of dtype {written.dtype} and shape {written.shape}; a boolean array of "
-                             f"the region's shape {shape} is required")
+        written = as_bool_array("written", written, shape, "the region's shape")
         return self.scheme.move_selected(self, delta, rows, cols, written)

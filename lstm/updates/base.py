@@ -53,6 +53,7 @@ class UpdateAlgorithm(ABC):
         self.hardware = hardware
         self.rng = rng
         self.pulse_trains = None
+        self.structural_masks = {}
         self.factors = self.gradients = None
         device = hardware.chip.device
         stochastic = spec.pulse_trains == "stochastic"
@@ -70,6 +71,7 @@ class UpdateAlgorithm(ABC):
                                  "algorithm")
             trains_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
             self.pulse_trains = StochasticPulseTrains(spec, trains_rng)
+            self.structural_masks = {name: self._structural_mask(name) for name in hardware.matrices}
 
     @property
     def needs_factors(self) -> bool:
@@ -110,9 +112,9 @@ class UpdateAlgorithm(ABC):
         self.factors = self.gradients = None
         return lr, terms
 
-    def structural_mask(self, name: str):
+    def _structural_mask(self, name: str):
         """Which pairs of matrix ``name`` carry weights (bool, (n_logical, n_out)), or None when all do (a
-        GRU's matrices have structural zeros)."""
+        GRU's matrices have structural zeros); fixed for a network, kept in ``structural_masks``."""
         mask = self.hardware.network.masks.get(name)
         if mask is None:
             return None

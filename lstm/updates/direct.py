@@ -28,7 +28,7 @@ class DirectUpdate(UpdateAlgorithm):
             lr, terms = self.rank_one_terms(delta)
             if lr > 0.0:
                 for name, (inputs, errors) in terms.items():
-                    self.pulse_trains.write(hw.matrices[name], inputs, errors, lr, self.structural_mask(name))
+                    self.pulse_trains.write(hw.matrices[name], inputs, errors, lr, self.structural_masks[name])
             return
         for name, d in delta.items():
             hw.matrices[name].apply_update(*hw.split_bias(d))

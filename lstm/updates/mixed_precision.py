@@ -65,7 +65,7 @@ class MixedPrecision(UpdateAlgorithm):
                 # (a device without programming noise: every non-zero change is worth a write)
                 written = (np.abs(chi) >= self.spec.threshold_steps * mm.write_resolution()) & (chi != 0.0)
                 if written.any():
-                    mm.apply_logical_update(np.where(written, chi, 0.0), written=written)
+                    mm.apply_logical_update(chi, written=written)
                     chi[written] = 0.0
                 continue
             step = mm.pulse_step()

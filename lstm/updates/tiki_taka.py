@@ -55,7 +55,7 @@ class TikiTakaV2(UpdateAlgorithm):
             if lr > 0.0:
                 for name, (inputs, errors) in terms.items():
                     self.pulse_trains.write(self.fast[name], inputs * self.chopper[name][None, :], errors,
-                                            self.spec.fast_lr * lr, self.structural_mask(name))
+                                            self.spec.fast_lr * lr, self.structural_masks[name])
         else:
             for name, d in self.logical_changes(delta).items():
                 self.fast[name].apply_logical_update(self.spec.fast_lr * self.chopper[name][:, None] * d)
